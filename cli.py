@@ -1,0 +1,6 @@
+"""Thin launcher: ``python cli.py ARGS`` is ``kansym ARGS``."""
+
+from kansym.cli import main
+
+if __name__ == "__main__":
+    main()

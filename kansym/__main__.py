@@ -1,0 +1,5 @@
+"""``python -m kansym`` runs the command-line interface."""
+
+from kansym.cli import main
+
+main()

@@ -1,0 +1,114 @@
+"""Pure functions from (Z, N) to named input features.
+
+Definitions (all dimensionless):
+
+* ``A = Z + N``; ``N-Z``; ``A^(2/3)``.
+* ``Z_EO = Z mod 2``, ``N_EO = N mod 2`` (0 for even, 1 for odd).
+* Magic numbers: protons 8, 20, 28, 50, 82, 126; neutrons the same plus 184.
+* ``v_Z``, ``v_N``: distance of Z (N) to the nearest magic number, |Z - M| minimised over M.
+* Shell index ``Z_shell``: the number of magic numbers <= Z (0 below 8, 1 for 8 <= Z < 20, ...).
+* Shell filling ``mu_Z = (Z - M_lo) / (M_hi - M_lo)`` in [0, 1), where M_lo <= Z < M_hi are the
+  magic numbers enclosing Z (M_lo = 0 below the first magic number; above the last one,
+  M_hi is taken as 184 for protons and 258 for neutrons). Same for N.
+* KAN-WS4 inputs (Lu et al.): ``Delta = [(-1)^N + (-1)^Z] / 2``;
+  ``P = 12/sqrt(A) + Delta`` (even-even), ``-12/sqrt(A) + Delta`` (odd-odd), ``Delta`` (odd A);
+  ``S = v_Z * v_N``.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+
+from kansym.errors import choose
+
+PROTON_MAGIC = (8, 20, 28, 50, 82, 126)
+NEUTRON_MAGIC = (8, 20, 28, 50, 82, 126, 184)
+_NEXT_SHELL = {"Z": 184, "N": 258}  # assumed closure above the last listed magic number
+
+
+def magic_distance(x, magic) -> np.ndarray:
+    """Distance of each x to the nearest magic number."""
+    x = np.asarray(x, dtype=np.int64)
+    return np.min(np.abs(x[:, None] - np.asarray(magic)[None, :]), axis=1)
+
+
+def shell_index(x, magic) -> np.ndarray:
+    """Number of magic numbers <= x."""
+    return np.searchsorted(np.asarray(magic), np.asarray(x), side="right")
+
+
+def shell_filling(x, magic, next_closure: int) -> np.ndarray:
+    """Fraction (x - M_lo) / (M_hi - M_lo) of the major shell that x sits in."""
+    x = np.asarray(x, dtype=np.float64)
+    bounds = np.concatenate([[0], magic, [next_closure]]).astype(np.float64)
+    i = np.clip(np.searchsorted(bounds, x, side="right") - 1, 0, len(bounds) - 2)
+    lo, hi = bounds[i], bounds[i + 1]
+    return (x - lo) / (hi - lo)
+
+
+def pairing_delta(z, n) -> np.ndarray:
+    """Delta = [(-1)^N + (-1)^Z] / 2: +1 even-even, -1 odd-odd, 0 odd-A."""
+    z, n = np.asarray(z), np.asarray(n)
+    return (np.where(n % 2 == 0, 1.0, -1.0) + np.where(z % 2 == 0, 1.0, -1.0)) / 2.0
+
+
+def pairing_p(z, n) -> np.ndarray:
+    """The P input of KAN-WS4: 12/sqrt(A) + Delta (e-e), -12/sqrt(A) + Delta (o-o), Delta (odd A)."""
+    delta = pairing_delta(z, n)
+    a = np.asarray(z, dtype=np.float64) + np.asarray(n, dtype=np.float64)
+    return delta * 12.0 / np.sqrt(a) + delta
+
+
+def shell_s(z, n) -> np.ndarray:
+    """The S input of KAN-WS4: v_Z * v_N."""
+    return (magic_distance(z, PROTON_MAGIC) * magic_distance(n, NEUTRON_MAGIC)).astype(np.float64)
+
+
+def all_features(z, n) -> pd.DataFrame:
+    """Every named feature for the nuclei (z, n), as float64 columns."""
+    z = np.asarray(z, dtype=np.int64)
+    n = np.asarray(n, dtype=np.int64)
+    a = z + n
+    cols = {
+        "Z": z, "N": n, "A": a, "N-Z": n - z,
+        "A^(2/3)": np.cbrt(a.astype(np.float64)) ** 2,
+        "Z_EO": z % 2, "N_EO": n % 2,
+        "mu_Z": shell_filling(z, PROTON_MAGIC, _NEXT_SHELL["Z"]),
+        "mu_N": shell_filling(n, NEUTRON_MAGIC, _NEXT_SHELL["N"]),
+        "Z_shell": shell_index(z, PROTON_MAGIC), "N_shell": shell_index(n, NEUTRON_MAGIC),
+        "v_Z": magic_distance(z, PROTON_MAGIC), "v_N": magic_distance(n, NEUTRON_MAGIC),
+        "P": pairing_p(z, n), "S": shell_s(z, n),
+    }
+    return pd.DataFrame({k: np.asarray(v, dtype=np.float64) for k, v in cols.items()})
+
+
+FEATURE_SETS = MappingProxyType({
+    "zn": ("Z", "N"),
+    "znv": ("Z", "N", "v_Z", "v_N"),
+    "kan4": ("N", "Z", "A", "N-Z"),
+    "kan9": ("N", "Z", "A", "N-Z", "A^(2/3)", "Z_EO", "N_EO", "mu_Z", "mu_N"),
+    "kan11": ("N", "Z", "A", "N-Z", "A^(2/3)", "Z_EO", "N_EO", "mu_Z", "mu_N", "Z_shell", "N_shell"),
+    "znps": ("Z", "N", "P", "S"),
+})
+
+FEATURE_SET_HELP = {
+    "zn": "Z, N (the KAN binding-energy paper's KAN-2)",
+    "znv": "Z, N and the distances v_Z, v_N to the nearest magic numbers",
+    "kan4": "N, Z, A, N-Z",
+    "kan9": "kan4 + A^(2/3), Z_EO, N_EO, mu_Z, mu_N",
+    "kan11": "kan9 + Z_shell, N_shell",
+    "znps": "Z, N, P, S (KAN-WS4 paper)",
+}
+
+
+def feature_names(feature_set: str) -> tuple[str, ...]:
+    """Column names of a feature set; unknown names list the choices."""
+    return FEATURE_SETS[choose("feature set", feature_set, FEATURE_SETS)]
+
+
+def features(z, n, feature_set: str) -> pd.DataFrame:
+    """The columns of ``feature_set`` for nuclei (z, n)."""
+    return all_features(z, n)[list(feature_names(feature_set))]

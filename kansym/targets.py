@@ -1,0 +1,197 @@
+"""Nuclide selections (subsets and cuts), regression targets and seeded train/test splits.
+
+Targets, all in MeV: ``be`` binding energy, ``me`` atomic mass excess,
+``residual`` = ME(experiment) - ME(model) for a named mass model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+
+from kansym import features as feat
+from kansym import tables
+from kansym.errors import KansymError, choose
+
+SUBSETS = MappingProxyType({
+    "all": lambda z, n: np.ones(len(z), dtype=bool),
+    "even-even": lambda z, n: (z % 2 == 0) & (n % 2 == 0),
+    "odd-a": lambda z, n: (z + n) % 2 == 1,
+    "odd-odd": lambda z, n: (z % 2 == 1) & (n % 2 == 1),
+    "even-z": lambda z, n: z % 2 == 0,
+    "even-n": lambda z, n: n % 2 == 0,
+})
+TARGETS = ("be", "me", "residual")
+TARGET_LABELS = MappingProxyType({"be": "BE", "me": "ME", "residual": "ME_exp - ME_model"})
+SPLIT_KINDS = ("random:FRACTION", "kfold:K[:FOLD]", "new-in-ame2020", "none")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which AME2020 nuclides enter: a subset plus cuts (Z, N >= min, uncertainty <= max_unc MeV)."""
+
+    subset: str = "all"
+    min_z: int = 8
+    min_n: int = 8
+    max_unc: float | None = 0.1
+    include_estimated: bool = False
+
+    def __post_init__(self):
+        choose("subset", self.subset, SUBSETS)
+        if self.max_unc is not None and not self.max_unc > 0:
+            raise KansymError(f"--max-unc must be positive, got {self.max_unc}")
+
+
+def select_nuclei(sel: Selection, experiment: pd.DataFrame | None = None) -> pd.DataFrame:
+    """AME2020 rows passing ``sel``; raises naming the cut that leaves no nuclei."""
+    df = tables.load_experiment("ame2020") if experiment is None else experiment
+    z, n = df["Z"].to_numpy(), df["N"].to_numpy()
+    cuts = [
+        (f"subset {sel.subset}", SUBSETS[sel.subset](z, n)),
+        (f"Z >= {sel.min_z}", z >= sel.min_z),
+        (f"N >= {sel.min_n}", n >= sel.min_n),
+    ]
+    if not sel.include_estimated:
+        cuts.append(("measured only (no '#' values)", ~df["estimated"].to_numpy()))
+    if sel.max_unc is not None:
+        cuts.append((f"uncertainty <= {sel.max_unc} MeV", df["dME"].to_numpy() <= sel.max_unc + 1e-12))
+    keep = np.ones(len(df), dtype=bool)
+    for name, mask in cuts:
+        keep &= mask
+        if not keep.any():
+            raise KansymError(f"no nuclei left after the cut {name!r} (selection: {sel})")
+    return df[keep].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- splits
+
+def fisher_yates(n: int, rng: np.random.Generator) -> np.ndarray:
+    """A permutation of range(n) by the Fisher-Yates shuffle driven by ``rng``."""
+    perm = np.arange(n)
+    for i in range(n - 1, 0, -1):
+        j = int(rng.integers(0, i + 1))
+        perm[i], perm[j] = perm[j], perm[i]
+    return perm
+
+
+def parse_split(spec: str) -> tuple[str, tuple]:
+    """Parse a split spec into (kind, args); invalid specs list the valid forms."""
+    bad = KansymError(f"unknown split {spec!r}; valid choices: {', '.join(SPLIT_KINDS)} "
+                      "(e.g. random:0.8, kfold:3, kfold:5:2)")
+    if spec in ("new-in-ame2020", "none"):
+        return spec, ()
+    kind, _, rest = spec.partition(":")
+    try:
+        if kind == "random":
+            frac = float(rest) if rest else 0.8
+            if not 0.0 < frac < 1.0:
+                raise KansymError(f"split {spec!r}: the train fraction must lie strictly between 0 and 1")
+            return "random", (frac,)
+        if kind == "kfold":
+            parts = [int(p) for p in rest.split(":")] if rest else [3]
+            k, fold = parts[0], (parts[1] if len(parts) > 1 else 0)
+            if len(parts) > 2 or k < 2 or not 0 <= fold < k:
+                raise KansymError(f"split {spec!r}: need kfold:K[:FOLD] with K >= 2 and 0 <= FOLD < K")
+            return "kfold", (k, fold)
+    except ValueError:
+        raise bad from None
+    raise bad
+
+
+def split_labels(nuclei: pd.DataFrame, spec: str, seed: int = 0) -> np.ndarray:
+    """'train' / 'test' per row of ``nuclei`` (needs Z, N) for a split spec and seed."""
+    kind, args = parse_split(spec)
+    n = len(nuclei)
+    labels = np.full(n, "train", dtype=object)
+    if kind == "none":
+        return labels
+    if kind == "new-in-ame2020":
+        old = tables.load_experiment("ame2016")
+        measured_2016 = set(zip(old.loc[~old["estimated"], "Z"], old.loc[~old["estimated"], "N"]))
+        new = np.array([(z, nn) not in measured_2016 for z, nn in zip(nuclei["Z"], nuclei["N"])], dtype=bool)
+        labels[new] = "test"
+        return labels
+    rng = np.random.default_rng(seed)
+    if kind == "random":
+        perm = rng.permutation(n)
+        labels[perm[int(round(args[0] * n)):]] = "test"
+    else:
+        k, fold = args
+        perm = fisher_yates(n, rng)
+        folds = np.empty(n, dtype=np.int64)
+        folds[perm] = np.arange(n) * k // n
+        labels[folds == fold] = "test"
+    if not (labels == "train").any() or not (labels == "test").any():
+        raise KansymError(f"split {spec!r} leaves an empty train or test set for {n} nuclei")
+    return labels
+
+
+# --------------------------------------------------------------------------- datasets
+
+@dataclass(frozen=True)
+class Dataset:
+    """A regression table: ``frame`` holds Z, N, A, features, ``y`` (target, MeV) and ``split``."""
+
+    frame: pd.DataFrame
+    feature_names: tuple[str, ...]
+    target: str
+    model: str | None
+    dropped: int = 0  # selected nuclei without a value in the model table
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def X(self) -> np.ndarray:
+        return self.frame[list(self.feature_names)].to_numpy(dtype=np.float64)
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.frame["y"].to_numpy(dtype=np.float64)
+
+    def mask(self, part: str) -> np.ndarray:
+        """Boolean rows of 'train', 'test' or 'all'."""
+        if part == "all":
+            return np.ones(len(self.frame), dtype=bool)
+        return (self.frame["split"] == part).to_numpy()
+
+
+def attach_model(nuclei: pd.DataFrame, model: str) -> tuple[pd.DataFrame, int]:
+    """Join a model's ME (column ME_model) on (Z, N); returns rows with coverage and the number dropped."""
+    m = tables.load_model(model)
+    merged = nuclei.merge(m, on=["Z", "N"], how="left")
+    covered = merged["ME_model"].notna().to_numpy()
+    return merged[covered].reset_index(drop=True), int((~covered).sum())
+
+
+def build_dataset(sel: Selection, target: str, feature_set: str, split: str = "random:0.8",
+                  seed: int = 0, model: str | None = None) -> Dataset:
+    """Select nuclei, attach the target, features and split labels."""
+    choose("target", target, TARGETS)
+    names = feat.feature_names(feature_set)
+    if target == "residual" and model is None:
+        raise KansymError("target 'residual' needs a mass model (--model), e.g. ws4")
+    nuclei = select_nuclei(sel)
+    dropped, notes = 0, []
+    if model is not None:
+        model = tables.check_model(model).name
+        nuclei, dropped = attach_model(nuclei, model)
+        if dropped:
+            notes.append(f"{dropped} selected nuclei have no {tables.MODELS[model].label} value and were dropped")
+        if nuclei.empty:
+            raise KansymError(f"model {model} covers none of the selected nuclei")
+    if target == "be":
+        y = nuclei["BE"]
+    elif target == "me":
+        y = nuclei["ME"]
+    else:
+        y = nuclei["ME"] - nuclei["ME_model"]
+    frame = nuclei.copy()
+    fx = feat.features(frame["Z"], frame["N"], feature_set)
+    for c in fx.columns:
+        frame[c] = fx[c].to_numpy()
+    frame["y"] = y.to_numpy(dtype=np.float64)
+    frame["split"] = split_labels(frame, split, seed)
+    return Dataset(frame=frame, feature_names=names, target=target, model=model,
+                   dropped=dropped, notes=tuple(notes))
