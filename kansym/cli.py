@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 from enum import Enum
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -81,6 +82,144 @@ def data(
                       _fmt(r["mean_mev"]), _fmt(r["max_abs_mev"]), r["note"])
     out.print(table)
     out.print("d = ME(model) - ME(AME2020) in MeV. Not bundled: HFB-31, Bhagwat 2014.")
+
+
+def _csv_ints(text: Optional[str], option: str) -> Optional[tuple[int, ...]]:
+    if text is None:
+        return None
+    try:
+        values = tuple(int(v) for v in text.replace(" ", "").split(",") if v)
+    except ValueError:
+        raise KansymError(f"{option} takes comma-separated integers, got {text!r}") from None
+    return values
+
+
+def _progress_for(cfg, quiet: bool):
+    """A rich progress bar over the training stages, or None when quiet."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    if quiet:
+        return None, None
+    stages = (1 + int(cfg.prune) + len(cfg.refine)) * cfg.ensemble
+    bar = Progress(TextColumn("[bold]{task.description:<24}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                   TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=False)
+    task = bar.add_task("training KAN", total=stages)
+    return bar, lambda stage: bar.update(task, advance=1, description=stage)
+
+
+@app.command()
+@handled
+def discover(
+    target: str = typer.Option("be", help="be (binding energy), me (mass excess) or residual (experiment - model)."),
+    model: Optional[str] = typer.Option(None, help="Mass model for residual targets: ws4, dz28, frdm12, ktuy05, hfb27, dz10."),
+    subset: Optional[Subset] = typer.Option(None, help="Nuclide subset [default: even-even for be/me, all for residual]."),
+    features: Optional[str] = typer.Option(None, help="Feature set: zn, znv, kan4, kan9, kan11, znps."),
+    split: Optional[str] = typer.Option(None, help="random:0.8, kfold:3[:FOLD], new-in-ame2020 or none."),
+    min_z: Optional[int] = typer.Option(None, help="Smallest Z [default: 30 for be/me even-even, else 8]."),
+    min_n: Optional[int] = typer.Option(None, help="Smallest N [default: 30 for be/me even-even, else 8]."),
+    max_unc: Optional[float] = typer.Option(None, help="Largest ME uncertainty [MeV] [default: none for be/me even-even, else 0.1]."),
+    include_estimated: bool = typer.Option(False, help="Keep '#' (estimated) AME values."),
+    width: Optional[str] = typer.Option(None, help="Hidden layer widths, e.g. 5 or 5,3 [default: 5]."),
+    grid: int = typer.Option(3, help="Initial spline grid intervals."),
+    refine: str = typer.Option("5,10,20", help="Grid refinement schedule after pruning."),
+    k: int = typer.Option(3, help="Spline order."),
+    steps: int = typer.Option(50, help="LBFGS steps per stage."),
+    lamb: float = typer.Option(1e-3, help="Sparsity regularisation weight (first stage)."),
+    prune: bool = typer.Option(True, help="Prune nodes and edges after the sparsifying stage."),
+    ensemble: int = typer.Option(1, help="Networks trained with seeds seed, seed+1, ..."),
+    seed: int = typer.Option(0, help="Random seed (split and network)."),
+    stage: str = typer.Option("all", help="Stop after this stage: kan, symbolic or all."),
+    runs_dir: Path = typer.Option(Path("runs"), help="Where run directories are created."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output; print only the run directory."),
+):
+    """Train a pruned KAN on a target and write a run directory."""
+    from kansym.pipeline import DiscoverConfig, discover as run_discover
+
+    cfg = DiscoverConfig(
+        target=target, subset=subset.value if subset else None, model=model, features=features, split=split,
+        min_z=min_z, min_n=min_n, max_unc=-1.0 if max_unc is None else max_unc, include_estimated=include_estimated,
+        width=_csv_ints(width, "--width"), grid=grid, refine=_csv_ints(refine, "--refine") or (), k=k, steps=steps,
+        lamb=lamb, prune=prune, ensemble=ensemble, seed=seed, stage=stage, runs_dir=str(runs_dir)).resolved()
+    bar, progress = _progress_for(cfg, quiet)
+    try:
+        if bar:
+            with bar:
+                result = run_discover(cfg, progress=progress)
+        else:
+            result = run_discover(cfg)
+    except KeyboardInterrupt:
+        partial = sorted(Path(cfg.runs_dir).glob(".partial-*"), key=lambda p: p.stat().st_mtime)
+        where = f"; partial output is in {partial[-1]}" if partial else ""
+        err.print(f"[bold red]Interrupted[/]: no run directory was created{where}")
+        raise typer.Exit(code=130) from None
+    for note in result.notes:
+        err.print(f"[yellow]note:[/] {note}")
+    if quiet:
+        out.print(str(result.run_dir), highlight=False)
+        return
+    out.print(render_summary(result.config, result.metrics, result.importance, result.run_dir))
+
+
+def render_summary(config: dict, metrics: dict, importance, run_dir) -> Table:
+    """A rich table summarising a run."""
+    t = Table(title=f"run {Path(run_dir).name}", show_header=False)
+    t.add_column("key", style="bold")
+    t.add_column("value")
+    sel = (f"{config['subset']}, Z>={config['min_z']}, N>={config['min_n']}, "
+           f"max unc {config['max_unc']} MeV" + (", incl. estimated" if config.get("include_estimated") else ""))
+    t.add_row("target", config["target"] + (f" (model {config['model']})" if config.get("model") else ""))
+    t.add_row("selection", f"{sel}; {metrics['n_nuclei']} nuclei; split {config['split']}")
+    t.add_row("features", config["features"])
+    t.add_row("network", f"{metrics.get('pruned_width')} (pruned from width {config['width']})")
+    r = metrics["rmse_mev"]
+    t.add_row("KAN RMSE [MeV]", f"train {_fmt(r['train'])}  test {_fmt(r['test'])}  all {_fmt(r['all'])}")
+    if metrics.get("model_rms_mev"):
+        m = metrics["model_rms_mev"]
+        t.add_row("model RMS [MeV]", f"train {_fmt(m['train'])}  test {_fmt(m['test'])}  all {_fmt(m['all'])}")
+    if importance is not None:
+        t.add_row("importance", ", ".join(f"{f} {v:.2f}" for f, v in zip(importance["feature"], importance["importance"])))
+    t.add_row("wall time", f"{metrics.get('wall_time_total_s', float('nan')):.1f} s")
+    t.add_row("directory", str(run_dir))
+    return t
+
+
+@app.command()
+@handled
+def runs(runs_dir: Path = typer.Option(Path("runs"), help="Where run directories live.")):
+    """List the runs under the runs directory."""
+    from kansym.runs import list_runs
+
+    found = list_runs(runs_dir)
+    if not found:
+        err.print(f"no runs under {runs_dir}")
+        return
+    t = Table(title=f"runs in {runs_dir}")
+    for col in ("run", "target", "features", "n", "train", "test", "width"):
+        t.add_column(col)
+    for r in found:
+        try:
+            c, m = r.config, r.metrics
+        except KansymError:
+            t.add_row(r.id, "?", "?", "", "", "", "")
+            continue
+        rm = m.get("rmse_mev", {})
+        t.add_row(r.id, c.get("target", "?"), c.get("features", "?"), str(m.get("n_nuclei", "")),
+                  _fmt(rm.get("train", float("nan"))), _fmt(rm.get("test", float("nan"))), str(m.get("pruned_width", "")))
+    out.print(t)
+
+
+@app.command()
+@handled
+def show(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, path, or 'latest'."),
+         runs_dir: Path = typer.Option(Path("runs"), help="Where run directories live.")):
+    """Print a run's summary."""
+    import pandas as pd
+
+    from kansym.runs import find_run
+
+    r = find_run(run, runs_dir)
+    imp = pd.read_csv(r.file("importance.csv")) if r.file("importance.csv").exists() else None
+    out.print(render_summary(r.config, r.metrics, imp, r.path))
 
 
 def main() -> None:

@@ -1,0 +1,69 @@
+"""Figures written into a run directory (matplotlib, Agg backend)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kansym.features import NEUTRON_MAGIC, PROTON_MAGIC
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def network_diagram(regressor, feature_names, path: Path) -> None:
+    """pykan's drawing of the (pruned) network, inputs labelled."""
+    import torch
+
+    from kansym.network import contained
+
+    plt = _plt()
+    path = Path(path).resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = regressor.model_
+    n = len(regressor.x_scaler_.center)
+    grid = torch.linspace(-1, 1, 64, dtype=torch.float64)
+    x = torch.stack([grid] * n, dim=1)
+    with contained(regressor.seed):
+        model(x)
+        model.plot(folder="figures", in_vars=list(feature_names), out_vars=["y"], scale=0.6)
+        plt.savefig(path, bbox_inches="tight", dpi=120)
+        plt.close("all")
+
+
+def nz_chart(frame: pd.DataFrame, path: Path, column: str = "residual", title: str = "",
+             sign: float = -1.0) -> None:
+    """Scatter of ``sign * frame[column]`` over the N-Z plane; test nuclei circled; magic numbers drawn."""
+    plt = _plt()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    v = sign * frame[column].to_numpy()
+    lim = float(np.nanpercentile(np.abs(v), 98)) or 1.0
+    sc = ax.scatter(frame["N"], frame["Z"], c=v, cmap="RdBu_r", vmin=-lim, vmax=lim, s=9, marker="s")
+    if "split" in frame:
+        test = frame["split"] == "test"
+        ax.scatter(frame.loc[test, "N"], frame.loc[test, "Z"], facecolors="none", edgecolors="k", s=16, lw=0.4,
+                   label="test")
+        ax.legend(loc="upper left")
+    for m in NEUTRON_MAGIC:
+        ax.axvline(m, color="grey", lw=0.5, ls=":")
+    for m in PROTON_MAGIC:
+        ax.axhline(m, color="grey", lw=0.5, ls=":")
+    ax.set_xlabel("N")
+    ax.set_ylabel("Z")
+    ax.set_xlim(frame["N"].min() - 3, frame["N"].max() + 3)
+    ax.set_ylim(frame["Z"].min() - 3, frame["Z"].max() + 3)
+    ax.set_title(title)
+    fig.colorbar(sc, ax=ax, label="MeV")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

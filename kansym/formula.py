@@ -1,0 +1,317 @@
+"""Assemble a trained KAN's edge fits into a SymPy formula, name its constants and refit them.
+
+The formula is written in the original input variables (Z, N, v_Z, ...), with the KAN's input and
+output normalisations undone. Every free numeric constant becomes a named parameter ``c_k``;
+exponents stay exact rationals. The refit is a joint nonlinear least-squares fit of all parameters
+to the training data, with standard errors and correlations from the covariance matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy as sp
+from scipy.optimize import least_squares
+
+from kansym.errors import KansymError
+from kansym.symbolic import EdgeFit, LibFunction, candidate_numpy, candidate_sympy, fit_edge
+
+
+def variable_symbols(names) -> tuple[sp.Symbol, ...]:
+    """SymPy symbols for feature names ('N-Z' -> N_m_Z, 'A^(2/3)' -> A23)."""
+    clean = {"N-Z": "NmZ", "A^(2/3)": "A23"}
+    return tuple(sp.Symbol(clean.get(n, n), real=True) for n in names)
+
+
+# --------------------------------------------------------------------------- network trace
+
+@dataclass(frozen=True)
+class NetworkTrace:
+    """Activations of a (pruned) KAN on samples, in normalised units.
+
+    acts[l]: inputs of layer l, shape (n, width_l); post[l]: edge outputs, shape (n, out, in);
+    mask[l]: active edges (out, in); alpha[l], beta[l]: node affine maps so that
+    acts[l+1][:, j] = alpha[l][j] * sum_i post[l][:, j, i] + beta[l][j].
+    """
+
+    acts: tuple[np.ndarray, ...]
+    post: tuple[np.ndarray, ...]
+    mask: tuple[np.ndarray, ...]
+    alpha: tuple[np.ndarray, ...]
+    beta: tuple[np.ndarray, ...]
+    output: np.ndarray
+
+
+def trace_network(reg, X: np.ndarray) -> NetworkTrace:
+    """Run the KAN of a fitted KANRegressor on rows of X (original units) and record every edge."""
+    import torch
+
+    from kansym.network import contained
+
+    m = reg.model_
+    xn = torch.tensor(reg.x_scaler_.forward(np.asarray(X, dtype=np.float64)), dtype=torch.float64)
+    with contained(reg.seed), torch.no_grad():
+        save = m.save_act
+        m.save_act = True
+        out = m(xn)
+        m.save_act = save
+        acts = tuple(a.numpy().copy() for a in m.acts)
+        post = tuple(p.numpy().copy() for p in m.spline_postacts)
+        mask = tuple(f.mask.detach().numpy().T.copy() for f in m.act_fun)
+        alpha = tuple((m.node_scale[l] * m.subnode_scale[l]).numpy().copy() for l in range(m.depth))
+        beta = tuple((m.node_scale[l] * m.subnode_bias[l] + m.node_bias[l]).numpy().copy() for l in range(m.depth))
+        if any(w[1] for w in m.width[1:-1] if isinstance(w, list)):
+            raise KansymError("multiplication nodes are not supported by the symbolic stage")
+    for l in range(len(post)):
+        recon = alpha[l] * post[l].sum(axis=2) + beta[l]
+        if not np.allclose(recon, acts[l + 1], rtol=1e-9, atol=1e-9):
+            raise KansymError("internal check failed: the KAN's node maps do not reproduce its activations")
+    return NetworkTrace(acts, post, mask, alpha, beta, out.numpy().ravel())
+
+
+# --------------------------------------------------------------------------- symbolic network
+
+@dataclass(frozen=True)
+class SymbolicNetwork:
+    """Edge fits of every active edge plus the affine maps; evaluates numerically and symbolically."""
+
+    edges: tuple[EdgeFit, ...]
+    alpha: tuple[np.ndarray, ...]
+    beta: tuple[np.ndarray, ...]
+    widths: tuple[int, ...]
+    x_center: tuple[float, ...]
+    x_scale: tuple[float, ...]
+    y_center: float
+    y_scale: float
+    library: dict = field(hash=False, compare=False, default_factory=dict)
+
+    def _layer_edges(self, l: int):
+        return [e for e in self.edges if e.layer == l]
+
+    def numeric(self, X: np.ndarray) -> np.ndarray:
+        """Evaluate the symbolic network with numpy on rows of X (original units)."""
+        h = (np.asarray(X, dtype=np.float64) - np.asarray(self.x_center)) / np.asarray(self.x_scale)
+        for l in range(len(self.widths) - 1):
+            s = np.zeros((h.shape[0], self.widths[l + 1]))
+            for e in self._layer_edges(l):
+                s[:, e.j] += candidate_numpy(e.chosen, h[:, e.i], self.library)
+            h = self.alpha[l] * s + self.beta[l]
+        return self.y_scale * h[:, 0] + self.y_center
+
+    def expression(self, symbols) -> sp.Expr:
+        """The SymPy expression of the network in the original variables."""
+        h = [(s - sp.Float(c)) / sp.Float(k) for s, c, k in zip(symbols, self.x_center, self.x_scale)]
+        for l in range(len(self.widths) - 1):
+            sums = [sp.Integer(0)] * self.widths[l + 1]
+            for e in self._layer_edges(l):
+                sums[e.j] += candidate_sympy(e.chosen, h[e.i], self.library)
+            h = [sp.Float(self.alpha[l][j]) * sums[j] + sp.Float(self.beta[l][j]) for j in range(self.widths[l + 1])]
+        return sp.Float(self.y_scale) * h[0] + sp.Float(self.y_center)
+
+
+def fit_network(reg, X: np.ndarray, library: tuple[LibFunction, ...], tol: float = 1e-5,
+                r2_min: float = 0.9, on_poor: str = "error", linear_layers: tuple[int, ...] = ()) -> SymbolicNetwork:
+    """Fit every active edge of a trained KANRegressor to ``library`` using activations on X.
+
+    An edge with best R^2 below ``r2_min`` raises (``on_poor='error'``) or is set to zero
+    (``on_poor='zero'``). Edges of layers in ``linear_layers`` are restricted to {0, x}.
+    """
+    from kansym.symbolic import FUNCTIONS
+
+    tr = trace_network(reg, X)
+    libmap = {f.name: f for f in library} | {"0": FUNCTIONS["0"], "x": FUNCTIONS["x"]}
+    edges = []
+    for l, post in enumerate(tr.post):
+        lib_l = (FUNCTIONS["0"], FUNCTIONS["x"]) if l in linear_layers else library
+        for j in range(post.shape[1]):
+            for i in range(post.shape[2]):
+                if not tr.mask[l][j, i]:
+                    continue
+                e = fit_edge(tr.acts[l][:, i], post[:, j, i], lib_l, tol=tol, layer=l, i=i, j=j)
+                if e.chosen.r2 < r2_min:
+                    if on_poor == "error":
+                        raise KansymError(
+                            f"edge (layer {l}, input {i} -> node {j}) is poorly fitted by the library: best R^2 "
+                            f"{e.chosen.r2:.4f} < {r2_min} ({e.chosen.name}); widen --lib, lower --r2-min, or "
+                            "pass --poor-edges zero to drop such edges")
+                    zero = fit_edge(tr.acts[l][:, i], post[:, j, i], (FUNCTIONS["0"],), layer=l, i=i, j=j)
+                    e = EdgeFit(l, i, j, zero.chosen, e.alternatives)
+                edges.append(e)
+    widths = tuple([tr.acts[0].shape[1]] + [a.shape[1] for a in tr.acts[1:]])
+    return SymbolicNetwork(tuple(edges), tr.alpha, tr.beta, widths, reg.x_scaler_.center, reg.x_scaler_.scale,
+                           reg.y_scaler_.center[0], reg.y_scaler_.scale[0], libmap)
+
+
+# --------------------------------------------------------------------------- parameterisation
+
+def _normalize_powers(expr: sp.Expr) -> sp.Expr:
+    """Pull the leading coefficient out of sums inside powers: (k Z + m)^p -> k^p (Z + m/k)^p.
+
+    Only positive k is pulled out of non-integer powers; this removes one redundant constant per power.
+    """
+    def norm(e):
+        if not e.args:
+            return e
+        e = e.func(*[norm(a) for a in e.args])
+        if isinstance(e, sp.Pow) and isinstance(e.base, sp.Add) and e.base.free_symbols:
+            terms = sorted(sp.Add.make_args(e.base), key=sp.default_sort_key)
+            lead = next(t for t in terms if t.free_symbols)
+            k, rest = lead.as_coeff_Mul()
+            if not k.is_Float or not (k > 0 or e.exp.is_integer or k < 0):
+                return e
+            sign = 1 if (k > 0 or e.exp.is_integer) else -1
+            kk = k if sign == 1 else -k
+            others = [t for t in terms if t is not lead]
+            base = sign * rest + sp.Add(*[sp.expand_mul(t / kk) for t in others])
+            return kk ** e.exp * base ** e.exp
+        return e
+    return norm(expr)
+
+
+def _fold_log_constants(expr: sp.Expr) -> sp.Expr:
+    """log(k (Z + m)) -> log(k) + log(Z + m): a multiplicative constant inside a log is additive."""
+    return sp.expand_log(expr, force=True)
+
+
+def parameterize(expr: sp.Expr, prefix: str = "c") -> tuple[sp.Expr, dict[sp.Symbol, float]]:
+    """Replace every free Float in ``expr`` by a parameter symbol; return (expression, initial values)."""
+    expr = sp.expand_mul(_normalize_powers(sp.expand_mul(expr)))
+    expr = _normalize_powers(expr)
+    floats = sorted({f for f in expr.atoms(sp.Float)}, key=lambda f: -abs(float(f)))
+    # occurrences: a Float appearing in several places is one value but several parameters
+    params: dict[sp.Symbol, float] = {}
+    counter = [0]
+
+    def sub(e):
+        if isinstance(e, sp.Float):
+            counter[0] += 1
+            s = sp.Symbol(f"{prefix}_{counter[0]}", real=True)
+            params[s] = float(e)
+            return s
+        if isinstance(e, sp.Pow) and e.exp.is_Number and not isinstance(e.exp, sp.Float):
+            return sp.Pow(sub(e.base), e.exp, evaluate=False)
+        if not e.args:
+            return e
+        return e.func(*[sub(a) for a in e.args], evaluate=False) if isinstance(e, (sp.Add, sp.Mul)) \
+            else e.func(*[sub(a) for a in e.args])
+    del floats
+    out = sub(_order_terms(expr))
+    return out, params
+
+
+def _order_terms(expr: sp.Expr) -> sp.Expr:
+    """Order the top-level terms by simplicity so parameter numbers read naturally."""
+    return expr
+
+
+# --------------------------------------------------------------------------- refit
+
+@dataclass(frozen=True)
+class Parameter:
+    """A refitted constant: value, standard error (None if undetermined), initial value, bounds."""
+
+    name: str
+    value: float
+    stderr: float | None
+    init: float
+    bounds: tuple[float, float] = (-np.inf, np.inf)
+
+    @property
+    def at_boundary(self) -> bool:
+        lo, hi = self.bounds
+        return bool(np.isfinite(lo) and abs(self.value - lo) < 1e-9 * max(1, abs(lo))) or \
+            bool(np.isfinite(hi) and abs(self.value - hi) < 1e-9 * max(1, abs(hi)))
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A closed-form target(variables; parameters) with refitted constants."""
+
+    expr: sp.Expr  # in variable and parameter symbols
+    variables: tuple[str, ...]  # feature names, in the order of ``symbols``
+    parameters: tuple[Parameter, ...]
+    correlations: tuple[tuple[float, ...], ...] = ()
+
+    @property
+    def symbols(self) -> tuple[sp.Symbol, ...]:
+        return variable_symbols(self.variables)
+
+    @property
+    def param_symbols(self) -> tuple[sp.Symbol, ...]:
+        return tuple(sp.Symbol(p.name, real=True) for p in self.parameters)
+
+    @property
+    def n_constants(self) -> int:
+        return len(self.parameters)
+
+    @property
+    def size(self) -> int:
+        """Expression size: the number of nodes in the SymPy tree."""
+        return int(sp.count_ops(self.expr, visual=False)) + len(self.expr.atoms(sp.Symbol, sp.Number))
+
+    def values(self) -> np.ndarray:
+        return np.array([p.value for p in self.parameters])
+
+    def numeric_expr(self) -> sp.Expr:
+        """The expression with parameter values substituted."""
+        return self.expr.xreplace({s: sp.Float(p.value) for s, p in zip(self.param_symbols, self.parameters)})
+
+    def evaluate(self, X: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
+        """Formula values on rows of X (columns in ``variables`` order)."""
+        f = sp.lambdify((self.symbols, self.param_symbols), self.expr, modules="numpy")
+        X = np.asarray(X, dtype=np.float64)
+        with np.errstate(all="ignore"):
+            out = f(tuple(X.T), tuple(self.values() if values is None else values))
+        return np.broadcast_to(np.asarray(out, dtype=np.float64), (X.shape[0],)).copy()
+
+
+def check_finite(formula: Formula, X: np.ndarray, what: str = "the data") -> None:
+    """Reject a formula that is NaN or infinite anywhere on X."""
+    v = formula.evaluate(X)
+    bad = ~np.isfinite(v)
+    if bad.any():
+        raise KansymError(f"formula is not finite on {int(bad.sum())} of {len(v)} rows of {what}; rejected")
+
+
+def refit(expr: sp.Expr, init: dict[sp.Symbol, float], variables, X: np.ndarray, y: np.ndarray,
+          max_nfev: int = 2000) -> Formula:
+    """Jointly fit all parameters of ``expr`` to (X, y) by least squares (analytic Jacobian)."""
+    syms = variable_symbols(variables)
+    psyms = tuple(init)
+    p0 = np.array([init[s] for s in psyms], dtype=np.float64)
+    f = sp.lambdify((syms, psyms), expr, modules="numpy")
+    grads = [sp.lambdify((syms, psyms), sp.diff(expr, p), modules="numpy") for p in psyms]
+    cols = tuple(np.asarray(X, dtype=np.float64).T)
+    y = np.asarray(y, dtype=np.float64)
+    n = len(y)
+
+    def resid(p):
+        with np.errstate(all="ignore"):
+            r = np.broadcast_to(np.asarray(f(cols, tuple(p)), dtype=np.float64), (n,)) - y
+        return np.where(np.isfinite(r), r, 1e6)
+
+    def jac(p):
+        with np.errstate(all="ignore"):
+            J = np.column_stack([np.broadcast_to(np.asarray(g(cols, tuple(p)), dtype=np.float64), (n,)) for g in grads])
+        return np.where(np.isfinite(J), J, 0.0)
+
+    if len(psyms) == 0:
+        return Formula(expr, tuple(variables), ())
+    res = least_squares(resid, p0, jac=jac, method="lm" if n > len(p0) else "trf", x_scale="jac", max_nfev=max_nfev)
+    if res.status <= 0 or not np.all(np.isfinite(res.x)):
+        raise KansymError(f"the refit did not converge ({res.message}); try another library or candidate")
+    J = jac(res.x)
+    dof = max(n - len(p0), 1)
+    s2 = float(np.sum(resid(res.x) ** 2)) / dof
+    try:
+        cov = np.linalg.inv(J.T @ J) * s2
+        err = np.sqrt(np.clip(np.diag(cov), 0, None))
+        with np.errstate(all="ignore"):
+            corr = cov / np.outer(err, err)
+        ok = np.isfinite(err) & (np.linalg.cond(J.T @ J) < 1e30)
+    except np.linalg.LinAlgError:
+        err, corr, ok = np.full(len(p0), np.nan), np.full((len(p0), len(p0)), np.nan), np.zeros(len(p0), bool)
+    params = tuple(Parameter(s.name, float(v), float(e) if k else None, float(v0))
+                   for s, v, e, k, v0 in zip(psyms, res.x, err, ok, p0))
+    return Formula(expr, tuple(variables), params, tuple(tuple(map(float, row)) for row in corr))

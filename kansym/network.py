@@ -1,0 +1,247 @@
+"""KAN fit / predict / prune wrapper that contains pykan's side effects.
+
+pykan seeds torch, numpy and random globally, prints, draws tqdm bars, and writes checkpoints and
+``copy_temp*`` files into the current directory. Every call into pykan here runs inside
+:func:`contained`, which works in a scratch directory, captures output, switches on float64 and
+deterministic algorithms, and restores all global state afterwards. Same seed -> same bits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import random
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from kansym.errors import KansymError
+
+
+@contextlib.contextmanager
+def contained(seed: int, workdir: str | os.PathLike | None = None):
+    """Run pykan code with a local seed, float64, deterministic kernels and a scratch cwd.
+
+    Global RNG states, the default dtype, the deterministic-algorithms flag, the working directory
+    and stdout/stderr are all restored on exit.
+    """
+    import torch
+
+    rng_state = (torch.get_rng_state(), np.random.get_state(), random.getstate())
+    dtype, deterministic = torch.get_default_dtype(), torch.are_deterministic_algorithms_enabled()
+    cwd = os.getcwd()
+    with contextlib.ExitStack() as stack:
+        scratch = workdir or stack.enter_context(tempfile.TemporaryDirectory(prefix="kansym-pykan-"))
+        Path(scratch, "model").mkdir(parents=True, exist_ok=True)  # pykan's prune() logs there
+        try:
+            torch.set_default_dtype(torch.float64)
+            torch.use_deterministic_algorithms(True)
+            torch.manual_seed(seed)
+            np.random.seed(seed % 2**32)
+            random.seed(seed)
+            os.chdir(scratch)
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                yield Path(scratch)
+        finally:
+            os.chdir(cwd)
+            torch.set_default_dtype(dtype)
+            torch.use_deterministic_algorithms(deterministic)
+            torch.set_rng_state(rng_state[0])
+            np.random.set_state(rng_state[1])
+            random.setstate(rng_state[2])
+
+
+@dataclass(frozen=True)
+class Scaler:
+    """Affine map x' = (x - center) / scale, per column."""
+
+    center: tuple[float, ...]
+    scale: tuple[float, ...]
+
+    @classmethod
+    def minmax(cls, x: np.ndarray) -> "Scaler":
+        """Map each column's [min, max] onto [-1, 1] (constant columns are only centred)."""
+        lo, hi = x.min(axis=0), x.max(axis=0)
+        half = np.where(hi > lo, (hi - lo) / 2.0, 1.0)
+        return cls(tuple(map(float, (hi + lo) / 2.0)), tuple(map(float, half)))
+
+    @classmethod
+    def standard(cls, x: np.ndarray) -> "Scaler":
+        """Zero mean, unit standard deviation per column."""
+        sd = x.std(axis=0)
+        return cls(tuple(map(float, x.mean(axis=0))), tuple(map(float, np.where(sd > 0, sd, 1.0))))
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return (x - np.asarray(self.center)) / np.asarray(self.scale)
+
+    def inverse(self, x: np.ndarray) -> np.ndarray:
+        return x * np.asarray(self.scale) + np.asarray(self.center)
+
+
+@dataclass(frozen=True)
+class TrainSchedule:
+    """The training recipe: grid refinement stages, LBFGS steps per stage, sparsity and pruning."""
+
+    grids: tuple[int, ...] = (3, 5, 10, 20)
+    steps: int = 50  # LBFGS steps per grid stage
+    lamb: float = 1e-3  # overall sparsity weight in the first (sparsifying) stage
+    lamb_l1: float = 1.0
+    lamb_entropy: float = 2.0
+    prune: bool = True
+    node_th: float = 1e-2
+    edge_th: float = 3e-2
+    prune_steps: int = 50  # LBFGS steps after pruning, before grid refinement
+
+    def __post_init__(self):
+        if not self.grids or any(g < 1 for g in self.grids) or list(self.grids) != sorted(self.grids):
+            raise KansymError(f"grid schedule must be increasing positive integers, got {self.grids}")
+        if self.steps < 1:
+            raise KansymError(f"--steps must be >= 1, got {self.steps}")
+        if self.lamb < 0 or self.lamb_l1 < 0 or self.lamb_entropy < 0:
+            raise KansymError("sparsity weights (--lamb) must be >= 0")
+
+
+@dataclass
+class KANRegressor:
+    """A pykan MultKAN on scaled inputs and outputs, trained with LBFGS, sparsified and pruned.
+
+    ``width`` is the hidden layer widths (e.g. (5,) for [n_in, 5, 1]). Learned state (trailing ``_``)
+    is set by :meth:`fit`. Targets and predictions are in the caller's units (MeV).
+    """
+
+    width: tuple[int, ...] = (5,)
+    k: int = 3
+    schedule: TrainSchedule = field(default_factory=TrainSchedule)
+    seed: int = 0
+
+    def __post_init__(self):
+        if not self.width or any(int(w) < 1 for w in self.width):
+            raise KansymError(f"--width must be positive integers, got {self.width}")
+        if not 1 <= self.k <= 5:
+            raise KansymError(f"--k (spline order) must be between 1 and 5, got {self.k}")
+
+    # ------------------------------------------------------------------ training
+    def fit(self, X: np.ndarray, y: np.ndarray, X_test=None, y_test=None, progress=None) -> "KANRegressor":
+        """Train on (X, y); X_test / y_test only feed the recorded test-loss curve."""
+        import torch
+        from kan import MultKAN
+
+        X = np.asarray(X, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64).reshape(-1, 1)
+        if not (np.isfinite(X).all() and np.isfinite(y).all()):
+            raise KansymError("training data contain NaN or infinite values")
+        self.x_scaler_ = Scaler.minmax(X)
+        self.y_scaler_ = Scaler.standard(y)
+        if X_test is None or len(X_test) == 0:
+            X_test, y_test = X, y
+        t = lambda a: torch.tensor(np.ascontiguousarray(a), dtype=torch.float64)  # noqa: E731
+        data = {
+            "train_input": t(self.x_scaler_.forward(X)), "train_label": t(self.y_scaler_.forward(y)),
+            "test_input": t(self.x_scaler_.forward(np.asarray(X_test, dtype=np.float64))),
+            "test_label": t(self.y_scaler_.forward(np.asarray(y_test, dtype=np.float64).reshape(-1, 1))),
+        }
+        s = self.schedule
+        curve: list[dict] = []
+
+        def run(model, stage, steps, lamb, update_grid=True):
+            res = model.fit(data, opt="LBFGS", steps=steps, lamb=lamb, lamb_l1=s.lamb_l1,
+                            lamb_entropy=s.lamb_entropy, update_grid=update_grid,
+                            stop_grid_update_step=max(steps // 2, 1), grid_update_num=min(10, max(steps // 2, 1)))
+            for tr, te in zip(res["train_loss"], res["test_loss"]):
+                curve.append({"stage": stage, "grid": model.grid, "train_rmse": float(tr) * self.y_scaler_.scale[0],
+                              "test_rmse": float(te) * self.y_scaler_.scale[0]})
+            if progress:
+                progress(stage)
+            return model
+
+        with contained(self.seed):
+            width = [X.shape[1], *map(int, self.width), 1]
+            model = MultKAN(width=width, grid=s.grids[0], k=self.k, seed=self.seed, auto_save=False,
+                            ckpt_path="model", device="cpu")
+            model = run(model, f"sparsify g={s.grids[0]}", s.steps, s.lamb)
+            if s.prune:
+                model = self._quiet(model.prune(node_th=s.node_th, edge_th=s.edge_th))
+                model = run(model, "retrain pruned", s.prune_steps, 0.0)
+            for g in s.grids[1:]:
+                model = self._quiet(model.refine(g))
+                model = run(model, f"refine g={g}", s.steps, 0.0)
+            model(data["train_input"])  # cache activations for attribution
+            self.importance_ = _normalized(model.feature_score.detach().numpy())
+        self.model_ = model
+        self.curve_ = curve
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    @staticmethod
+    def _quiet(model):
+        """pykan's prune/refine return models with auto_save=True; switch checkpoint writing off."""
+        model.auto_save = False
+        return model
+
+    # ------------------------------------------------------------------ inference
+    def _check_fitted(self):
+        if not hasattr(self, "model_"):
+            raise KansymError("this KANRegressor is not fitted yet; call fit() or load()")
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Predictions in target units for rows of X."""
+        import torch
+
+        self._check_fitted()
+        X = np.asarray(X, dtype=np.float64)
+        with contained(self.seed), torch.no_grad():
+            out = self.model_(torch.tensor(self.x_scaler_.forward(X), dtype=torch.float64))
+        return self.y_scaler_.inverse(out.numpy()).ravel()
+
+    @property
+    def pruned_width_(self) -> list[int]:
+        """Nodes per layer after pruning, e.g. [2, 2, 1]."""
+        self._check_fitted()
+        return [w[0] if isinstance(w, list) else int(w) for w in self.model_.width]
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, directory: Path) -> None:
+        """Write the pykan checkpoint and the scalers to ``directory`` (created)."""
+        self._check_fitted()
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        with contained(self.seed):
+            self.model_.saveckpt(str(directory.resolve() / "model"))
+        meta = {"width": list(self.width), "k": self.k, "seed": self.seed, "schedule": asdict(self.schedule),
+                "x_scaler": asdict(self.x_scaler_), "y_scaler": asdict(self.y_scaler_),
+                "importance": list(map(float, self.importance_)), "n_features_in": self.n_features_in_}
+        (directory / "scalers.json").write_text(json.dumps(meta, indent=1))
+
+    @classmethod
+    def load(cls, directory: Path) -> "KANRegressor":
+        """Reload a regressor written by :meth:`save`."""
+        from kan import MultKAN
+
+        directory = Path(directory)
+        try:
+            meta = json.loads((directory / "scalers.json").read_text())
+            sched = meta["schedule"]
+            sched["grids"] = tuple(sched["grids"])
+            self = cls(width=tuple(meta["width"]), k=meta["k"], schedule=TrainSchedule(**sched), seed=meta["seed"])
+            with contained(self.seed):
+                model = MultKAN.loadckpt(str(directory.resolve() / "model"))
+        except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
+            raise KansymError(f"cannot load the KAN checkpoint in {directory}: {exc}") from None
+        self.model_ = self._quiet(model)
+        self.x_scaler_ = Scaler(**{k: tuple(v) for k, v in meta["x_scaler"].items()})
+        self.y_scaler_ = Scaler(**{k: tuple(v) for k, v in meta["y_scaler"].items()})
+        self.importance_ = np.asarray(meta["importance"])
+        self.n_features_in_ = meta["n_features_in"]
+        self.curve_ = []
+        return self
+
+
+def _normalized(score: np.ndarray) -> np.ndarray:
+    """Scores scaled to sum to 1 (uniform if all are zero)."""
+    score = np.clip(np.asarray(score, dtype=np.float64), 0.0, None)
+    total = score.sum()
+    return score / total if total > 0 else np.full_like(score, 1.0 / len(score))

@@ -1,0 +1,211 @@
+"""``DiscoverConfig`` and ``discover(config)``: run the stages and write one run directory."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from kansym import __version__, tables
+from kansym.errors import KansymError, choose
+from kansym.network import KANRegressor, TrainSchedule, _normalized
+from kansym.runs import StagedRun, new_run_id, write_json_atomic
+from kansym.survey import rms
+from kansym.targets import TARGETS, Dataset, Selection, build_dataset
+
+STAGES = ("kan", "symbolic", "all")
+
+# Per-target defaults; explicit options override them.
+#  be/even-even: the KAN binding-energy paper's setting (even-even, Z, N >= 30, [n_in, 5, 1], pruning),
+#  inputs Z, N plus the distances to the nearest magic numbers.
+#  residual: the KAN-WS4 setting (Z, N, P, S; 2340 nuclei; random 80/20).
+TARGET_DEFAULTS = {
+    "be": dict(min_z=30, min_n=30, max_unc=None, features="znv", width=(5,), split="random:0.8"),
+    "me": dict(min_z=30, min_n=30, max_unc=None, features="znv", width=(5,), split="random:0.8"),
+    "residual": dict(min_z=8, min_n=8, max_unc=0.1, features="znps", width=(5,), split="random:0.8", model="ws4"),
+}
+
+
+@dataclass(frozen=True)
+class DiscoverConfig:
+    """Every option of a discovery run. ``None`` means 'the default for this target'."""
+
+    target: str = "be"
+    subset: str | None = None
+    model: str | None = None
+    features: str | None = None
+    split: str | None = None
+    min_z: int | None = None
+    min_n: int | None = None
+    max_unc: float | None = -1.0  # -1: target default; None: no uncertainty cut
+    include_estimated: bool = False
+    width: tuple[int, ...] | None = None
+    grid: int = 3
+    refine: tuple[int, ...] = (5, 10, 20)
+    k: int = 3
+    steps: int = 50
+    lamb: float = 1e-3
+    lamb_l1: float = 1.0
+    lamb_entropy: float = 2.0
+    prune: bool = True
+    ensemble: int = 1
+    seed: int = 0
+    stage: str = "all"
+    runs_dir: str = "runs"
+
+    def resolved(self) -> "DiscoverConfig":
+        """A copy with every per-target default filled in, validated."""
+        choose("target", self.target, TARGETS)
+        choose("stage", self.stage, STAGES)
+        d = TARGET_DEFAULTS[self.target]
+        subset = self.subset or ("all" if self.target == "residual" else "even-even")
+        uses_paper_cuts = self.target != "residual" and subset == "even-even"
+        fill = {
+            "subset": subset,
+            "features": self.features or d["features"],
+            "split": self.split or d["split"],
+            "width": tuple(self.width) if self.width else d["width"],
+            "min_z": self.min_z if self.min_z is not None else (d["min_z"] if uses_paper_cuts else 8),
+            "min_n": self.min_n if self.min_n is not None else (d["min_n"] if uses_paper_cuts else 8),
+            "max_unc": (d["max_unc"] if uses_paper_cuts or self.target == "residual" else 0.1)
+            if self.max_unc == -1.0 else self.max_unc,
+            "model": self.model or d.get("model"),
+        }
+        out = replace(self, **fill)
+        if out.ensemble < 1:
+            raise KansymError(f"--ensemble must be >= 1, got {out.ensemble}")
+        if out.grid < 1 or any(g <= out.grid for g in out.refine) or list(out.refine) != sorted(set(out.refine)):
+            raise KansymError(f"--grid must be >= 1 and --refine strictly increasing above it; got grid {out.grid}, "
+                              f"refine {list(out.refine)}")
+        out.selection()  # validates subset and cuts
+        out.schedule()
+        return out
+
+    def selection(self) -> Selection:
+        return Selection(self.subset, self.min_z, self.min_n, self.max_unc, self.include_estimated)
+
+    def schedule(self) -> TrainSchedule:
+        return TrainSchedule(grids=(self.grid, *self.refine), steps=self.steps, lamb=self.lamb,
+                             lamb_l1=self.lamb_l1, lamb_entropy=self.lamb_entropy, prune=self.prune)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["width"] = list(self.width) if self.width else None
+        d["refine"] = list(self.refine)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DiscoverConfig":
+        names = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in d.items() if k in names}
+        for key in ("width", "refine"):
+            if kw.get(key) is not None:
+                kw[key] = tuple(kw[key])
+        return cls(**kw)
+
+
+@dataclass(frozen=True)
+class KanStage:
+    """Result of the training stage: the member networks and their ensemble-mean predictions [MeV]."""
+
+    dataset: Dataset
+    members: tuple[KANRegressor, ...]
+    prediction: np.ndarray
+    wall_s: float
+
+    def metrics(self) -> dict:
+        ds, p = self.dataset, self.prediction
+        out = {part: rms(p[ds.mask(part)] - ds.y[ds.mask(part)]) for part in ("train", "test", "all")}
+        return {"rmse_mev": out, "counts": {part: int(ds.mask(part).sum()) for part in ("train", "test", "all")},
+                "pruned_width": self.members[0].pruned_width_, "wall_time_s": round(self.wall_s, 3),
+                "members_rmse_test_mev": [rms(m.predict(ds.X)[ds.mask("test")] - ds.y[ds.mask("test")])
+                                          for m in self.members] if len(self.members) > 1 else None}
+
+    def importance(self) -> pd.DataFrame:
+        imp = np.array([m.importance_ for m in self.members])
+        mean = _normalized(imp.mean(axis=0))
+        return pd.DataFrame({"feature": list(self.dataset.feature_names), "importance": mean,
+                             "std": imp.std(axis=0) if len(imp) > 1 else np.zeros(len(mean))})
+
+
+Progress = Callable[[str], None]
+
+
+def train_kan(cfg: DiscoverConfig, dataset: Dataset, progress: Progress | None = None) -> KanStage:
+    """Train ``cfg.ensemble`` networks (seeds seed, seed+1, ...) on the train split of ``dataset``."""
+    t0 = time.perf_counter()
+    tr, te = dataset.mask("train"), dataset.mask("test")
+    X, y = dataset.X, dataset.y
+    members = []
+    for i in range(cfg.ensemble):
+        reg = KANRegressor(width=cfg.width, k=cfg.k, schedule=cfg.schedule(), seed=cfg.seed + i)
+        members.append(reg.fit(X[tr], y[tr], X[te], y[te], progress=progress))
+    prediction = np.mean([m.predict(X) for m in members], axis=0)
+    return KanStage(dataset, tuple(members), prediction, time.perf_counter() - t0)
+
+
+def load_dataset(cfg: DiscoverConfig) -> Dataset:
+    return build_dataset(cfg.selection(), cfg.target, cfg.features, cfg.split, cfg.seed, cfg.model)
+
+
+def provenance() -> dict:
+    return {"kansym_version": __version__, "data_sha256": tables.data_hashes()}
+
+
+def _predictions_frame(stage: KanStage) -> pd.DataFrame:
+    f = stage.dataset.frame
+    out = pd.DataFrame({"Z": f["Z"], "N": f["N"], "A": f["A"], "split": f["split"], "target": f["y"],
+                        "prediction": stage.prediction})
+    out["residual"] = out["target"] - out["prediction"]
+    if "ME_model" in f:
+        out["ME_model"] = f["ME_model"]
+    return out
+
+
+@dataclass(frozen=True)
+class DiscoverResult:
+    """What ``discover`` returns: the run directory and the plain-data summary written there."""
+
+    run_dir: Path
+    config: dict
+    metrics: dict
+    importance: pd.DataFrame
+    notes: tuple[str, ...]
+
+
+def discover(config: DiscoverConfig, progress: Progress | None = None) -> DiscoverResult:
+    """Load -> train -> prune (-> symbolic stages) and write everything into a new run directory."""
+    from kansym import figures
+
+    cfg = config.resolved()
+    t0 = time.perf_counter()
+    dataset = load_dataset(cfg)
+    cfg_dict = {**cfg.to_dict(), **provenance()}
+    run_id = new_run_id(cfg.target, cfg.subset, cfg.to_dict())
+    staged = StagedRun(Path(cfg.runs_dir), run_id)
+    with staged as path:
+        write_json_atomic(path / "config.json", cfg_dict)
+        stage = train_kan(cfg, dataset, progress)
+        for i, member in enumerate(stage.members):
+            member.save(path / "kan" / (f"seed_{member.seed}" if cfg.ensemble > 1 else ""))
+        preds = _predictions_frame(stage)
+        preds.to_csv(path / "predictions.csv", index=False)
+        importance = stage.importance()
+        importance.to_csv(path / "importance.csv", index=False)
+        curve = pd.DataFrame([{"member": i, **row} for i, m in enumerate(stage.members) for row in m.curve_])
+        curve.to_csv(path / "loss_curve.csv", index=False)
+        figures.network_diagram(stage.members[0], dataset.feature_names, path / "figures" / "network.png")
+        figures.nz_chart(preds, path / "figures" / "residual_chart.png",
+                         title=f"{cfg.target}: prediction - target [MeV]")
+        metrics = {**stage.metrics(), "target": cfg.target, "n_nuclei": len(dataset.frame),
+                   "dropped_without_model": dataset.dropped,
+                   "wall_time_total_s": round(time.perf_counter() - t0, 3)}
+        if cfg.model:
+            metrics["model_rms_mev"] = {part: rms((dataset.frame["ME"] - dataset.frame["ME_model"])[dataset.mask(part)])
+                                        for part in ("train", "test", "all")}
+        write_json_atomic(path / "metrics.json", metrics)
+    return DiscoverResult(staged.final, cfg_dict, metrics, importance, dataset.notes)

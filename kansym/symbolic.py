@@ -1,0 +1,222 @@
+"""Edge-function libraries and per-edge symbolic fits.
+
+Every edge of a KAN maps one input x to phi(x). Each library function f is fitted as
+``phi(x) ~ c * f(a * x + b) + d``; power-like functions fix a = +-1 (the scale is absorbed into c)
+and search the shift b so that the argument stays inside f's domain on every sample.
+The chosen function is the simplest one whose unexplained variance is close to the best (see fit_edge).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Callable
+
+import numpy as np
+import sympy as sp
+
+from kansym.errors import KansymError
+
+
+@dataclass(frozen=True)
+class LibFunction:
+    """One library function f: numpy form, SymPy form, complexity and the kind of fit it needs.
+
+    ``kind``: 'zero' (dead edge), 'poly' (linear least squares on powers of x, degree ``degree``),
+    'shift' (f needs a positive argument: fit c f(s(x + b)) + d with s = +-1 and b searched),
+    'shift-any' (f defined everywhere: c f(x + b) + d), 'scale' (c f(a x) + d with a searched).
+    """
+
+    name: str
+    numpy: Callable[[np.ndarray], np.ndarray]
+    sympy: Callable[[sp.Expr], sp.Expr]
+    complexity: int
+    kind: str
+    degree: int = 1
+
+
+def _power(p: sp.Rational):
+    return LibFunction(f"x^({p})", lambda x, q=float(p): np.power(x, q), lambda x, q=p: x ** q,
+                       complexity=3 if p.q != 1 else 2, kind="shift")
+
+
+FUNCTIONS = MappingProxyType({f.name: f for f in (
+    LibFunction("0", lambda x: np.zeros_like(x), lambda x: sp.Integer(0), 0, "zero"),
+    LibFunction("x", lambda x: x, lambda x: x, 1, "poly", 1),
+    LibFunction("x^2", lambda x: x ** 2, lambda x: x ** 2, 2, "poly", 2),
+    LibFunction("x^3", lambda x: x ** 3, lambda x: x ** 3, 3, "shift-any"),
+    LibFunction("x^(1/3)", np.cbrt, lambda x: x ** sp.Rational(1, 3), 3, "shift"),
+    LibFunction("x^(2/3)", lambda x: np.cbrt(x) ** 2, lambda x: x ** sp.Rational(2, 3), 3, "shift"),
+    LibFunction("x^(-1/3)", lambda x: 1.0 / np.cbrt(x), lambda x: x ** sp.Rational(-1, 3), 3, "shift"),
+    LibFunction("sqrt", np.sqrt, sp.sqrt, 2, "shift"),
+    LibFunction("x^(-1/2)", lambda x: 1.0 / np.sqrt(x), lambda x: x ** sp.Rational(-1, 2), 3, "shift"),
+    LibFunction("1/x", lambda x: 1.0 / x, lambda x: 1 / x, 2, "shift"),
+    LibFunction("x^(-2)", lambda x: x ** -2.0, lambda x: x ** -2, 3, "shift"),
+    LibFunction("exp", np.exp, sp.exp, 3, "scale"),
+    LibFunction("log", np.log, sp.log, 3, "shift"),
+    LibFunction("sin", np.sin, sp.sin, 4, "scale"),
+    LibFunction("tanh", np.tanh, sp.tanh, 4, "scale"),
+)})
+
+LIBRARIES = MappingProxyType({
+    "physics": ("0", "x", "x^2", "x^3", "x^(1/3)", "x^(2/3)", "x^(-1/3)", "sqrt", "1/x", "exp", "log"),
+    "poly": ("0", "x", "x^2", "x^3"),
+    "pykan": ("0", "x", "x^2", "x^3", "sqrt", "x^(-1/2)", "1/x", "x^(-2)", "exp", "log", "sin", "tanh"),
+})
+
+
+def parse_power(name: str) -> LibFunction | None:
+    """'x^(p/q)' or 'x^p' with a rational exponent -> a power LibFunction (None if not a power)."""
+    text = name.replace(" ", "")
+    if not text.startswith("x^"):
+        return None
+    exp = text[2:].strip("()")
+    try:
+        p = sp.Rational(exp)
+    except (TypeError, ValueError, SyntaxError):
+        return None
+    if p == 0:
+        return None
+    if p.q == 1 and p > 0:
+        return LibFunction(f"x^{p}", lambda x, q=int(p): x ** q, lambda x, q=int(p): x ** q, int(p), "shift-any")
+    return _power(p)
+
+
+def resolve_library(spec: str | None, extra: dict[str, LibFunction] | None = None) -> tuple[LibFunction, ...]:
+    """A library by name ('physics', 'poly', 'pykan') or a comma list such as "x,x^2,x^(2/3),exp".
+
+    ``extra`` adds user functions (each with numpy and SymPy forms). The zero function is always included.
+    """
+    known = {**FUNCTIONS, **(extra or {})}
+    spec = spec or "physics"
+    names = LIBRARIES[spec] if spec in LIBRARIES else tuple(s.strip() for s in spec.split(",") if s.strip())
+    out = []
+    for n in names:
+        f = known.get(n) or parse_power(n)
+        if f is None:
+            raise KansymError(f"unknown function {n!r} in --lib; known: {', '.join(known)}, x^(p/q), "
+                              f"or a named library: {', '.join(LIBRARIES)}")
+        out.append(f)
+    if "0" not in [f.name for f in out]:
+        out.insert(0, FUNCTIONS["0"])
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- fitting one edge
+
+@dataclass(frozen=True)
+class Candidate:
+    """phi(x) ~ c f(a x + b) + d with its R^2 on the samples."""
+
+    name: str
+    a: float
+    b: float
+    c: float
+    d: float
+    r2: float
+    complexity: int
+
+
+@dataclass(frozen=True)
+class EdgeFit:
+    """The chosen function for edge (layer, i -> j) and the ranked alternatives."""
+
+    layer: int
+    i: int
+    j: int
+    chosen: Candidate
+    alternatives: tuple[Candidate, ...] = field(default=())
+
+
+def _r2(y: np.ndarray, yhat: np.ndarray) -> float:
+    ss = float(np.sum((y - y.mean()) ** 2))
+    res = float(np.sum((y - yhat) ** 2))
+    if not np.isfinite(res):
+        return -np.inf
+    return 1.0 - res / ss if ss > 0 else (1.0 if res < 1e-24 else -np.inf)
+
+
+def _linear_cd(g: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    """Least-squares c, d in y ~ c g + d, and the R^2."""
+    if not np.isfinite(g).all():
+        return 0.0, 0.0, -np.inf
+    G = np.column_stack([g, np.ones_like(g)])
+    (c, d), *_ = np.linalg.lstsq(G, y, rcond=None)
+    return float(c), float(d), _r2(y, c * g + d)
+
+
+def _fit(f: LibFunction, x: np.ndarray, y: np.ndarray) -> Candidate | None:
+    if f.kind == "zero":
+        return Candidate(f.name, 0.0, 0.0, 0.0, float(y.mean()), _r2(y, np.full_like(y, y.mean())), 0)
+    if f.kind == "poly" and f.degree == 1:
+        c, d, r2 = _linear_cd(x, y)
+        return Candidate(f.name, 1.0, 0.0, c, d, r2, f.complexity)
+    if f.kind == "poly":  # c (x + b)^2 + d
+        a2, a1, a0 = np.polyfit(x, y, 2)
+        if a2 == 0:
+            return None
+        b = a1 / (2 * a2)
+        cand = Candidate(f.name, 1.0, float(b), float(a2), float(a0 - a2 * b * b), 0.0, f.complexity)
+        return Candidate(**{**cand.__dict__, "r2": _r2(y, a2 * (x + b) ** 2 + cand.d)})
+    lo, hi = float(x.min()), float(x.max())
+    span = max(hi - lo, 1e-12)
+    best = None
+    if f.kind == "scale":
+        trials = [(a, 0.0) for a in np.concatenate([-np.logspace(-2, 1.3, 60), np.logspace(-2, 1.3, 60)])]
+    elif f.kind == "shift-any":
+        trials = [(1.0, b) for b in np.linspace(-hi - 2 * span, -lo + 2 * span, 121)]
+    else:  # argument s (x + b) > 0 on all samples, s = +-1
+        offsets = span * np.logspace(-3, 3, 90)
+        trials = [(1.0, -lo + o) for o in offsets] + [(-1.0, hi + o) for o in offsets]
+    with np.errstate(all="ignore"):
+        for a, b in trials:
+            c, d, r2 = _linear_cd(f.numpy(a * x + b), y)
+            if best is None or r2 > best[4]:
+                best = (a, b, c, d, r2)
+    if best is None or not np.isfinite(best[4]):
+        return None
+    a, b, c, d, r2 = best
+    return Candidate(f.name, float(a), float(b), c, d, float(r2), f.complexity)
+
+
+def fit_edge(x: np.ndarray, y: np.ndarray, library: tuple[LibFunction, ...], tol: float = 1e-5,
+             layer: int = 0, i: int = 0, j: int = 0) -> EdgeFit:
+    """Fit every library function to the samples (x, phi(x)) and choose one.
+
+    Rule: the lowest-complexity candidate whose unexplained variance 1 - R^2 is at most
+    max(2 (1 - R^2_best), ``tol``). A flat edge (zero variance) is the zero function (a constant).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if np.ptp(y) <= 1e-12 * max(1.0, float(np.abs(y).max())):
+        zero = Candidate("0", 0.0, 0.0, 0.0, float(y.mean()), 1.0, 0)
+        return EdgeFit(layer, i, j, zero, (zero,))
+    cands = [c for c in (_fit(f, x, y) for f in library) if c is not None and np.isfinite(c.r2)]
+    if not cands:
+        raise KansymError(f"no library function could be fitted to edge ({layer},{i},{j})")
+    ranked = sorted(cands, key=lambda c: (-c.r2, c.complexity))
+    allowed = max(2.0 * (1.0 - ranked[0].r2), tol)
+    ok = [c for c in cands if 1.0 - c.r2 <= allowed]
+    chosen = min(ok, key=lambda c: (c.complexity, -c.r2))
+    return EdgeFit(layer, i, j, chosen, tuple(ranked))
+
+
+def candidate_sympy(c: Candidate, x: sp.Expr, lib: dict[str, LibFunction]) -> sp.Expr:
+    """The SymPy form c f(a x + b) + d of a candidate (x may be any expression)."""
+    f = lib[c.name]
+    if f.kind == "zero":
+        return sp.Float(c.d)
+    if f.kind == "poly" and f.degree == 1:
+        return sp.Float(c.c) * x + sp.Float(c.d)
+    return sp.Float(c.c) * f.sympy(sp.Float(c.a) * x + sp.Float(c.b)) + sp.Float(c.d)
+
+
+def candidate_numpy(c: Candidate, x: np.ndarray, lib: dict[str, LibFunction]) -> np.ndarray:
+    """The numeric value c f(a x + b) + d of a candidate."""
+    f = lib[c.name]
+    if f.kind == "zero":
+        return np.full_like(np.asarray(x, dtype=np.float64), c.d)
+    if f.kind == "poly" and f.degree == 1:
+        return c.c * x + c.d
+    with np.errstate(all="ignore"):
+        return c.c * f.numpy(c.a * x + c.b) + c.d

@@ -1,0 +1,20 @@
+"""Shared fixtures: tiny, fast KAN runs on the real bundled data."""
+
+import pytest
+
+from kansym.pipeline import DiscoverConfig, discover
+
+TINY = dict(steps=3, grid=3, refine=(5,), width=(2,), lamb=1e-3)
+
+
+def tiny_config(tmp_path, **kw) -> DiscoverConfig:
+    base = dict(target="be", runs_dir=str(tmp_path / "runs"), stage="kan", **TINY)
+    base.update(kw)
+    return DiscoverConfig(**base)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """One tiny end-to-end KAN run shared by the read-only tests."""
+    tmp = tmp_path_factory.mktemp("tiny")
+    return discover(tiny_config(tmp))
