@@ -100,7 +100,7 @@ def _progress_for(cfg, quiet: bool):
 
     if quiet:
         return None, None
-    stages = (1 + int(cfg.prune) + len(cfg.refine)) * cfg.ensemble
+    stages = (1 + int(cfg.prune) + len(cfg.refine)) if cfg.ensemble == 1 else cfg.ensemble
     bar = Progress(TextColumn("[bold]{task.description:<24}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                    TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=False)
     task = bar.add_task("training KAN", total=stages)
@@ -121,12 +121,17 @@ def discover(
     include_estimated: bool = typer.Option(False, help="Keep '#' (estimated) AME values."),
     width: Optional[str] = typer.Option(None, help="Hidden layer widths, e.g. 5 or 5,3 [default: 5]."),
     grid: int = typer.Option(3, help="Initial spline grid intervals."),
-    refine: str = typer.Option("5,10,20", help="Grid refinement schedule after pruning."),
+    refine: Optional[str] = typer.Option(None, help="Grid refinement schedule after pruning [default: 5,10,20 for be/me, 5,10 for residual]."),
     k: int = typer.Option(3, help="Spline order."),
-    steps: int = typer.Option(50, help="LBFGS steps per stage."),
+    steps: Optional[int] = typer.Option(None, help="LBFGS steps per stage [default: 20]."),
     lamb: float = typer.Option(1e-3, help="Sparsity regularisation weight (first stage)."),
     prune: bool = typer.Option(True, help="Prune nodes and edges after the sparsifying stage."),
-    ensemble: int = typer.Option(1, help="Networks trained with seeds seed, seed+1, ..."),
+    ensemble: Optional[int] = typer.Option(None, help="Networks trained with seeds seed, seed+1, ... [default: 1 for be/me, 4 for residual]."),
+    max_hidden: Optional[int] = typer.Option(None, help="Keep at most this many hidden nodes after pruning [default: 2 for be/me]."),
+    lib: str = typer.Option("physics", help="Edge-function library: physics, poly, pykan, or a list such as 'x,x^2,x^(2/3),exp'."),
+    r2_min: float = typer.Option(0.9, help="Smallest acceptable R^2 of an edge fit."),
+    poor_edges: str = typer.Option("error", help="What to do with an edge below --r2-min: error or zero."),
+    max_constants: int = typer.Option(10, help="Largest number of constants of the chosen formula."),
     seed: int = typer.Option(0, help="Random seed (split and network)."),
     stage: str = typer.Option("all", help="Stop after this stage: kan, symbolic or all."),
     runs_dir: Path = typer.Option(Path("runs"), help="Where run directories are created."),
@@ -138,8 +143,10 @@ def discover(
     cfg = DiscoverConfig(
         target=target, subset=subset.value if subset else None, model=model, features=features, split=split,
         min_z=min_z, min_n=min_n, max_unc=-1.0 if max_unc is None else max_unc, include_estimated=include_estimated,
-        width=_csv_ints(width, "--width"), grid=grid, refine=_csv_ints(refine, "--refine") or (), k=k, steps=steps,
-        lamb=lamb, prune=prune, ensemble=ensemble, seed=seed, stage=stage, runs_dir=str(runs_dir)).resolved()
+        width=_csv_ints(width, "--width"), grid=grid, refine=_csv_ints(refine, "--refine"), k=k, steps=steps,
+        lamb=lamb, prune=prune, ensemble=ensemble, max_hidden=-1 if max_hidden is None else max_hidden, lib=lib,
+        r2_min=r2_min, poor_edges=poor_edges, max_constants=max_constants, seed=seed, stage=stage,
+        runs_dir=str(runs_dir)).resolved()
     bar, progress = _progress_for(cfg, quiet)
     try:
         if bar:
@@ -157,6 +164,9 @@ def discover(
     if quiet:
         out.print(str(result.run_dir), highlight=False)
         return
+    formula = render_formula(result.run_dir)
+    if formula is not None:
+        out.print(formula)
     out.print(render_summary(result.config, result.metrics, result.importance, result.run_dir))
 
 
@@ -178,8 +188,28 @@ def render_summary(config: dict, metrics: dict, importance, run_dir) -> Table:
         t.add_row("model RMS [MeV]", f"train {_fmt(m['train'])}  test {_fmt(m['test'])}  all {_fmt(m['all'])}")
     if importance is not None:
         t.add_row("importance", ", ".join(f"{f} {v:.2f}" for f, v in zip(importance["feature"], importance["importance"])))
+    if metrics.get("formula"):
+        f = metrics["formula"]
+        r = f["rmse_mev"]
+        t.add_row("formula RMSE [MeV]", f"train {_fmt(r['train'])}  test {_fmt(r['test'])}  all {_fmt(r['all'])}  "
+                                        f"({f['n_constants']} constants, candidate {f['candidate']})")
     t.add_row("wall time", f"{metrics.get('wall_time_total_s', float('nan')):.1f} s")
     t.add_row("directory", str(run_dir))
+    return t
+
+
+def render_formula(run_dir) -> Optional[Table]:
+    """The run's formula and its parameter table, or None if the run has no formula."""
+    p = Path(run_dir) / "formula.json"
+    if not p.exists():
+        return None
+    entry = json.loads(p.read_text())
+    t = Table(title=f"formula: {entry['text']}", title_justify="left")
+    for col in ("parameter", "value", "stderr", "note"):
+        t.add_column(col)
+    for row in entry["parameters"]:
+        t.add_row(row["name"], f"{row['value']:.8g}", "-" if row["stderr"] is None else f"{row['stderr']:.3g}",
+                  row["flag"])
     return t
 
 
@@ -219,6 +249,9 @@ def show(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, path
 
     r = find_run(run, runs_dir)
     imp = pd.read_csv(r.file("importance.csv")) if r.file("importance.csv").exists() else None
+    formula = render_formula(r.path)
+    if formula is not None:
+        out.print(formula)
     out.print(render_summary(r.config, r.metrics, imp, r.path))
 
 

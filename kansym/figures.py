@@ -67,3 +67,28 @@ def nz_chart(frame: pd.DataFrame, path: Path, column: str = "residual", title: s
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def edge_fits(regressor, network, X: np.ndarray, feature_names, folder: Path) -> None:
+    """One figure per active edge: the KAN's activation against its symbolic fit."""
+    from kansym.formula import trace_network
+    from kansym.symbolic import candidate_numpy
+
+    plt = _plt()
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tr = trace_network(regressor, X)
+    for e in network.edges:
+        x = tr.acts[e.layer][:, e.i]
+        y = tr.post[e.layer][:, e.j, e.i]
+        order = np.argsort(x)
+        fig, ax = plt.subplots(figsize=(4, 3))
+        ax.plot(x[order], y[order], "k.", ms=3, label="KAN edge")
+        ax.plot(x[order], candidate_numpy(e.chosen, x[order], network.library), "r-", lw=1.2,
+                label=f"{e.chosen.name} (R$^2$={e.chosen.r2:.5f})")
+        src = feature_names[e.i] if e.layer == 0 else f"h{e.i}"
+        ax.set_title(f"layer {e.layer}: {src} -> node {e.j}", fontsize=9)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(folder / f"edge_{e.layer}_{e.i}_{e.j}.png", dpi=90)
+        plt.close(fig)

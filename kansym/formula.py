@@ -84,6 +84,7 @@ class SymbolicNetwork:
     x_scale: tuple[float, ...]
     y_center: float
     y_scale: float
+    trend: tuple = ((), 0.0)  # linear baseline (w, b) added to the output
     library: dict = field(hash=False, compare=False, default_factory=dict)
 
     def _layer_edges(self, l: int):
@@ -97,7 +98,9 @@ class SymbolicNetwork:
             for e in self._layer_edges(l):
                 s[:, e.j] += candidate_numpy(e.chosen, h[:, e.i], self.library)
             h = self.alpha[l] * s + self.beta[l]
-        return self.y_scale * h[:, 0] + self.y_center
+        w, b = self.trend
+        lin = np.asarray(X, dtype=np.float64) @ np.asarray(w) + b if len(w) else 0.0
+        return self.y_scale * h[:, 0] + self.y_center + lin
 
     def expression(self, symbols) -> sp.Expr:
         """The SymPy expression of the network in the original variables."""
@@ -107,7 +110,9 @@ class SymbolicNetwork:
             for e in self._layer_edges(l):
                 sums[e.j] += candidate_sympy(e.chosen, h[e.i], self.library)
             h = [sp.Float(self.alpha[l][j]) * sums[j] + sp.Float(self.beta[l][j]) for j in range(self.widths[l + 1])]
-        return sp.Float(self.y_scale) * h[0] + sp.Float(self.y_center)
+        w, b = self.trend
+        lin = sum((sp.Float(wi) * s for wi, s in zip(w, symbols) if wi != 0), sp.Float(b) if len(w) else 0)
+        return sp.Float(self.y_scale) * h[0] + sp.Float(self.y_center) + lin
 
 
 def fit_network(reg, X: np.ndarray, library: tuple[LibFunction, ...], tol: float = 1e-5,
@@ -129,7 +134,7 @@ def fit_network(reg, X: np.ndarray, library: tuple[LibFunction, ...], tol: float
                 if not tr.mask[l][j, i]:
                     continue
                 e = fit_edge(tr.acts[l][:, i], post[:, j, i], lib_l, tol=tol, layer=l, i=i, j=j)
-                if e.chosen.r2 < r2_min:
+                if e.chosen.r2 < r2_min and l not in linear_layers:
                     if on_poor == "error":
                         raise KansymError(
                             f"edge (layer {l}, input {i} -> node {j}) is poorly fitted by the library: best R^2 "
@@ -140,7 +145,7 @@ def fit_network(reg, X: np.ndarray, library: tuple[LibFunction, ...], tol: float
                 edges.append(e)
     widths = tuple([tr.acts[0].shape[1]] + [a.shape[1] for a in tr.acts[1:]])
     return SymbolicNetwork(tuple(edges), tr.alpha, tr.beta, widths, reg.x_scaler_.center, reg.x_scaler_.scale,
-                           reg.y_scaler_.center[0], reg.y_scaler_.scale[0], libmap)
+                           reg.y_scaler_.center[0], reg.y_scaler_.scale[0], reg.trend_, libmap)
 
 
 # --------------------------------------------------------------------------- parameterisation
@@ -275,7 +280,7 @@ def check_finite(formula: Formula, X: np.ndarray, what: str = "the data") -> Non
 
 
 def refit(expr: sp.Expr, init: dict[sp.Symbol, float], variables, X: np.ndarray, y: np.ndarray,
-          max_nfev: int = 2000) -> Formula:
+          max_nfev: int = 3000) -> Formula:
     """Jointly fit all parameters of ``expr`` to (X, y) by least squares (analytic Jacobian)."""
     syms = variable_symbols(variables)
     psyms = tuple(init)
@@ -298,7 +303,7 @@ def refit(expr: sp.Expr, init: dict[sp.Symbol, float], variables, X: np.ndarray,
 
     if len(psyms) == 0:
         return Formula(expr, tuple(variables), ())
-    res = least_squares(resid, p0, jac=jac, method="lm" if n > len(p0) else "trf", x_scale="jac", max_nfev=max_nfev)
+    res = least_squares(resid, p0, jac=jac, method="trf", x_scale="jac", max_nfev=max_nfev)
     if res.status <= 0 or not np.all(np.isfinite(res.x)):
         raise KansymError(f"the refit did not converge ({res.message}); try another library or candidate")
     J = jac(res.x)

@@ -9,6 +9,7 @@ deterministic algorithms, and restores all global state afterwards. Same seed ->
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import json
 import os
@@ -24,15 +25,16 @@ from kansym.errors import KansymError
 
 @contextlib.contextmanager
 def contained(seed: int, workdir: str | os.PathLike | None = None):
-    """Run pykan code with a local seed, float64, deterministic kernels and a scratch cwd.
+    """Run pykan code with a local seed, float64, deterministic kernels, one thread and a scratch cwd.
 
-    Global RNG states, the default dtype, the deterministic-algorithms flag, the working directory
-    and stdout/stderr are all restored on exit.
+    Global RNG states, the default dtype, the deterministic-algorithms flag, the thread count, the
+    working directory and stdout/stderr are all restored on exit.
     """
     import torch
 
     rng_state = (torch.get_rng_state(), np.random.get_state(), random.getstate())
     dtype, deterministic = torch.get_default_dtype(), torch.are_deterministic_algorithms_enabled()
+    threads = torch.get_num_threads()
     cwd = os.getcwd()
     with contextlib.ExitStack() as stack:
         scratch = workdir or stack.enter_context(tempfile.TemporaryDirectory(prefix="kansym-pykan-"))
@@ -40,6 +42,9 @@ def contained(seed: int, workdir: str | os.PathLike | None = None):
         try:
             torch.set_default_dtype(torch.float64)
             torch.use_deterministic_algorithms(True)
+            # one thread: the networks are tiny, more threads only oversubscribe the cores, and the
+            # floating-point reduction order (hence the bits) must not depend on the machine
+            torch.set_num_threads(1)
             torch.manual_seed(seed)
             np.random.seed(seed % 2**32)
             random.seed(seed)
@@ -48,6 +53,7 @@ def contained(seed: int, workdir: str | os.PathLike | None = None):
                 yield Path(scratch)
         finally:
             os.chdir(cwd)
+            torch.set_num_threads(threads)
             torch.set_default_dtype(dtype)
             torch.use_deterministic_algorithms(deterministic)
             torch.set_rng_state(rng_state[0])
@@ -94,7 +100,8 @@ class TrainSchedule:
     prune: bool = True
     node_th: float = 1e-2
     edge_th: float = 3e-2
-    prune_steps: int = 50  # LBFGS steps after pruning, before grid refinement
+    prune_steps: int | None = None  # LBFGS steps after pruning (default: ``steps``)
+    max_hidden: int | None = None  # keep at most this many hidden nodes per layer (highest attribution)
 
     def __post_init__(self):
         if not self.grids or any(g < 1 for g in self.grids) or list(self.grids) != sorted(self.grids):
@@ -103,6 +110,8 @@ class TrainSchedule:
             raise KansymError(f"--steps must be >= 1, got {self.steps}")
         if self.lamb < 0 or self.lamb_l1 < 0 or self.lamb_entropy < 0:
             raise KansymError("sparsity weights (--lamb) must be >= 0")
+        if self.max_hidden is not None and self.max_hidden < 1:
+            raise KansymError(f"--max-hidden must be >= 1, got {self.max_hidden}")
 
 
 @dataclass
@@ -111,12 +120,16 @@ class KANRegressor:
 
     ``width`` is the hidden layer widths (e.g. (5,) for [n_in, 5, 1]). Learned state (trailing ``_``)
     is set by :meth:`fit`. Targets and predictions are in the caller's units (MeV).
+    With ``detrend`` the network learns y - (X w + b), where w, b is the least-squares linear fit
+    on the training data (``trend_``); binding energies span 400-2600 MeV, and removing the
+    linear part lets the network resolve the MeV-scale structure.
     """
 
     width: tuple[int, ...] = (5,)
     k: int = 3
     schedule: TrainSchedule = field(default_factory=TrainSchedule)
     seed: int = 0
+    detrend: bool = False  # subtract a least-squares linear function of the inputs before training
 
     def __post_init__(self):
         if not self.width or any(int(w) < 1 for w in self.width):
@@ -135,9 +148,12 @@ class KANRegressor:
         if not (np.isfinite(X).all() and np.isfinite(y).all()):
             raise KansymError("training data contain NaN or infinite values")
         self.x_scaler_ = Scaler.minmax(X)
+        self.trend_ = _linear_trend(X, y.ravel()) if self.detrend else (tuple([0.0] * X.shape[1]), 0.0)
+        y = y - self._trend(X).reshape(-1, 1)
         self.y_scaler_ = Scaler.standard(y)
         if X_test is None or len(X_test) == 0:
-            X_test, y_test = X, y
+            X_test, y_test = X, y + self._trend(X).reshape(-1, 1)
+        y_test = np.asarray(y_test, dtype=np.float64).ravel() - self._trend(np.asarray(X_test, dtype=np.float64))
         t = lambda a: torch.tensor(np.ascontiguousarray(a), dtype=torch.float64)  # noqa: E731
         data = {
             "train_input": t(self.x_scaler_.forward(X)), "train_label": t(self.y_scaler_.forward(y)),
@@ -148,9 +164,16 @@ class KANRegressor:
         curve: list[dict] = []
 
         def run(model, stage, steps, lamb, update_grid=True):
-            res = model.fit(data, opt="LBFGS", steps=steps, lamb=lamb, lamb_l1=s.lamb_l1,
-                            lamb_entropy=s.lamb_entropy, update_grid=update_grid,
-                            stop_grid_update_step=max(steps // 2, 1), grid_update_num=min(10, max(steps // 2, 1)))
+            try:
+                try:
+                    res = self._fit_stage(model, data, steps, lamb, update_grid)
+                except UnboundLocalError:
+                    # pykan's grid update fails when a pruned node's samples are degenerate; train on
+                    # without updating the grid in this stage
+                    res = self._fit_stage(model, data, steps, lamb, False)
+            except (RuntimeError, ValueError, UnboundLocalError, IndexError) as exc:
+                raise KansymError(f"KAN training failed in stage '{stage}' ({type(exc).__name__}: {exc}); "
+                                  "try another --seed, a smaller --lamb or fewer --steps") from None
             for tr, te in zip(res["train_loss"], res["test_loss"]):
                 curve.append({"stage": stage, "grid": model.grid, "train_rmse": float(tr) * self.y_scaler_.scale[0],
                               "test_rmse": float(te) * self.y_scaler_.scale[0]})
@@ -164,8 +187,9 @@ class KANRegressor:
                             ckpt_path="model", device="cpu")
             model = run(model, f"sparsify g={s.grids[0]}", s.steps, s.lamb)
             if s.prune:
-                model = self._quiet(model.prune(node_th=s.node_th, edge_th=s.edge_th))
-                model = run(model, "retrain pruned", s.prune_steps, 0.0)
+                model = self._prune(model, data["train_input"])
+                model = run(model, "retrain pruned", s.prune_steps or s.steps, 0.0)
+            self.coarse_model_ = self._quiet(model.copy())
             for g in s.grids[1:]:
                 model = self._quiet(model.refine(g))
                 model = run(model, f"refine g={g}", s.steps, 0.0)
@@ -175,6 +199,59 @@ class KANRegressor:
         self.curve_ = curve
         self.n_features_in_ = X.shape[1]
         return self
+
+    def _prune(self, model, x):
+        """pykan's node + edge pruning, optionally capped at ``max_hidden`` nodes per hidden layer.
+
+        Hidden nodes left without any input edge are constant; pykan's grid update divides by their
+        zero spread and produces NaN, so they are removed as well.
+        """
+        s = self.schedule
+        if s.max_hidden is None:
+            model = self._quiet(model.prune(node_th=s.node_th, edge_th=s.edge_th))
+        else:
+            model(x)
+            model.attribute()
+            keep = []
+            for layer in range(1, len(model.width) - 1):
+                score = model.node_scores[layer].detach().numpy()
+                order = [int(i) for i in np.argsort(-score, kind="stable") if score[i] > s.node_th][: s.max_hidden]
+                keep.append(sorted(order) or [int(np.argmax(score))])
+            model = self._quiet(model.prune_node(active_neurons_id=keep, log_history=False))
+            model(x)
+            model.attribute()
+            model.prune_edge(s.edge_th, log_history=False)
+        model(x)
+        alive = [[int(i) for i in np.flatnonzero(model.acts[layer].std(dim=0).numpy() > 0)] or [0]
+                 for layer in range(1, len(model.width) - 1)]
+        if any(len(a) < model.acts[layer + 1].shape[1] for layer, a in enumerate(alive)):
+            model = self._quiet(model.prune_node(active_neurons_id=alive, log_history=False))
+            model(x)
+        return model
+
+    def snapshot(self, which: str = "final") -> "KANRegressor":
+        """This regressor with the final network or the coarse one (pruned, before grid refinement)."""
+        self._check_fitted()
+        if which == "final":
+            return self
+        if which != "coarse":
+            raise KansymError(f"unknown network snapshot {which!r}; valid choices: final, coarse")
+        other = copy.copy(self)
+        other.model_ = self.coarse_model_
+        return other
+
+    def _fit_stage(self, model, data, steps, lamb, update_grid):
+        s = self.schedule
+        res = model.fit(data, opt="LBFGS", steps=steps, lamb=lamb, lamb_l1=s.lamb_l1, lamb_entropy=s.lamb_entropy,
+                        update_grid=update_grid, stop_grid_update_step=max(steps // 2, 1),
+                        grid_update_num=min(10, max(steps // 2, 1)))
+        if not np.isfinite(res["train_loss"][-1]):
+            raise ValueError("the training loss is not finite")
+        return res
+
+    def _trend(self, X: np.ndarray) -> np.ndarray:
+        w, b = self.trend_
+        return np.asarray(X, dtype=np.float64) @ np.asarray(w) + b
 
     @staticmethod
     def _quiet(model):
@@ -195,7 +272,7 @@ class KANRegressor:
         X = np.asarray(X, dtype=np.float64)
         with contained(self.seed), torch.no_grad():
             out = self.model_(torch.tensor(self.x_scaler_.forward(X), dtype=torch.float64))
-        return self.y_scaler_.inverse(out.numpy()).ravel()
+        return self.y_scaler_.inverse(out.numpy()).ravel() + self._trend(X)
 
     @property
     def pruned_width_(self) -> list[int]:
@@ -211,7 +288,9 @@ class KANRegressor:
         directory.mkdir(parents=True, exist_ok=True)
         with contained(self.seed):
             self.model_.saveckpt(str(directory.resolve() / "model"))
+            self.coarse_model_.saveckpt(str(directory.resolve() / "coarse"))
         meta = {"width": list(self.width), "k": self.k, "seed": self.seed, "schedule": asdict(self.schedule),
+                "detrend": self.detrend, "trend": [list(self.trend_[0]), self.trend_[1]],
                 "x_scaler": asdict(self.x_scaler_), "y_scaler": asdict(self.y_scaler_),
                 "importance": list(map(float, self.importance_)), "n_features_in": self.n_features_in_}
         (directory / "scalers.json").write_text(json.dumps(meta, indent=1))
@@ -226,18 +305,29 @@ class KANRegressor:
             meta = json.loads((directory / "scalers.json").read_text())
             sched = meta["schedule"]
             sched["grids"] = tuple(sched["grids"])
-            self = cls(width=tuple(meta["width"]), k=meta["k"], schedule=TrainSchedule(**sched), seed=meta["seed"])
+            self = cls(width=tuple(meta["width"]), k=meta["k"], schedule=TrainSchedule(**sched), seed=meta["seed"],
+                       detrend=meta["detrend"])
+            self.trend_ = (tuple(meta["trend"][0]), float(meta["trend"][1]))
             with contained(self.seed):
                 model = MultKAN.loadckpt(str(directory.resolve() / "model"))
+                coarse = MultKAN.loadckpt(str(directory.resolve() / "coarse"))
         except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
             raise KansymError(f"cannot load the KAN checkpoint in {directory}: {exc}") from None
         self.model_ = self._quiet(model)
+        self.coarse_model_ = self._quiet(coarse)
         self.x_scaler_ = Scaler(**{k: tuple(v) for k, v in meta["x_scaler"].items()})
         self.y_scaler_ = Scaler(**{k: tuple(v) for k, v in meta["y_scaler"].items()})
         self.importance_ = np.asarray(meta["importance"])
         self.n_features_in_ = meta["n_features_in"]
         self.curve_ = []
         return self
+
+
+def _linear_trend(X: np.ndarray, y: np.ndarray) -> tuple[tuple[float, ...], float]:
+    """Least-squares y ~ X w + b."""
+    G = np.column_stack([X, np.ones(len(X))])
+    coef, *_ = np.linalg.lstsq(G, y, rcond=None)
+    return tuple(map(float, coef[:-1])), float(coef[-1])
 
 
 def _normalized(score: np.ndarray) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -24,9 +25,12 @@ STAGES = ("kan", "symbolic", "all")
 #  inputs Z, N plus the distances to the nearest magic numbers.
 #  residual: the KAN-WS4 setting (Z, N, P, S; 2340 nuclei; random 80/20).
 TARGET_DEFAULTS = {
-    "be": dict(min_z=30, min_n=30, max_unc=None, features="znv", width=(5,), split="random:0.8"),
-    "me": dict(min_z=30, min_n=30, max_unc=None, features="znv", width=(5,), split="random:0.8"),
-    "residual": dict(min_z=8, min_n=8, max_unc=0.1, features="znps", width=(5,), split="random:0.8", model="ws4"),
+    "be": dict(min_z=30, min_n=30, max_unc=None, features="znv", width=(5,), split="random:0.8", max_hidden=2,
+               ensemble=1, refine=(5, 10, 20), steps=20),
+    "me": dict(min_z=30, min_n=30, max_unc=None, features="znv", width=(5,), split="random:0.8", max_hidden=2,
+               ensemble=1, refine=(5, 10, 20), steps=20),
+    "residual": dict(min_z=8, min_n=8, max_unc=0.1, features="znps", width=(10,), split="random:0.8", model="ws4",
+                     ensemble=4, refine=(5, 10), steps=20),
 }
 
 
@@ -45,15 +49,22 @@ class DiscoverConfig:
     include_estimated: bool = False
     width: tuple[int, ...] | None = None
     grid: int = 3
-    refine: tuple[int, ...] = (5, 10, 20)
+    refine: tuple[int, ...] | None = None
     k: int = 3
-    steps: int = 50
+    steps: int | None = None
     lamb: float = 1e-3
     lamb_l1: float = 1.0
     lamb_entropy: float = 2.0
     prune: bool = True
-    ensemble: int = 1
+    ensemble: int | None = None
+    detrend: bool | None = None  # None: on for be/me, off for residual
+    max_hidden: int | None = -1  # -1: target default; None: no cap on hidden nodes after pruning
+    symbolic_from: str = "coarse"  # network the symbolic stage reads: coarse (pruned, first grid) or final
     seed: int = 0
+    lib: str = "physics"
+    r2_min: float = 0.9
+    poor_edges: str = "error"
+    max_constants: int = 10
     stage: str = "all"
     runs_dir: str = "runs"
 
@@ -74,6 +85,11 @@ class DiscoverConfig:
             "max_unc": (d["max_unc"] if uses_paper_cuts or self.target == "residual" else 0.1)
             if self.max_unc == -1.0 else self.max_unc,
             "model": self.model or d.get("model"),
+            "detrend": self.detrend if self.detrend is not None else self.target != "residual",
+            "max_hidden": d.get("max_hidden") if self.max_hidden == -1 else self.max_hidden,
+            "ensemble": self.ensemble if self.ensemble is not None else d["ensemble"],
+            "refine": tuple(self.refine) if self.refine is not None else d["refine"],
+            "steps": self.steps if self.steps is not None else d["steps"],
         }
         out = replace(self, **fill)
         if out.ensemble < 1:
@@ -81,6 +97,12 @@ class DiscoverConfig:
         if out.grid < 1 or any(g <= out.grid for g in out.refine) or list(out.refine) != sorted(set(out.refine)):
             raise KansymError(f"--grid must be >= 1 and --refine strictly increasing above it; got grid {out.grid}, "
                               f"refine {list(out.refine)}")
+        choose("--poor-edges mode", out.poor_edges, ("error", "zero"))
+        choose("--symbolic-from network", out.symbolic_from, ("coarse", "final"))
+        if out.max_constants < 1:
+            raise KansymError(f"--max-constants must be >= 1, got {out.max_constants}")
+        from kansym.symbolic import resolve_library
+        resolve_library(out.lib)  # validates --lib early
         out.selection()  # validates subset and cuts
         out.schedule()
         return out
@@ -90,12 +112,13 @@ class DiscoverConfig:
 
     def schedule(self) -> TrainSchedule:
         return TrainSchedule(grids=(self.grid, *self.refine), steps=self.steps, lamb=self.lamb,
-                             lamb_l1=self.lamb_l1, lamb_entropy=self.lamb_entropy, prune=self.prune)
+                             lamb_l1=self.lamb_l1, lamb_entropy=self.lamb_entropy, prune=self.prune,
+                             max_hidden=self.max_hidden)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["width"] = list(self.width) if self.width else None
-        d["refine"] = list(self.refine)
+        d["refine"] = list(self.refine) if self.refine is not None else None
         return d
 
     @classmethod
@@ -135,15 +158,47 @@ class KanStage:
 Progress = Callable[[str], None]
 
 
-def train_kan(cfg: DiscoverConfig, dataset: Dataset, progress: Progress | None = None) -> KanStage:
-    """Train ``cfg.ensemble`` networks (seeds seed, seed+1, ...) on the train split of ``dataset``."""
+def _fit_member(args) -> tuple[str, list]:
+    """Worker: fit one ensemble member and save it to ``directory`` (runs in a child process)."""
+    width, k, schedule, seed, detrend, X, y, X_test, y_test, directory = args
+    reg = KANRegressor(width=width, k=k, schedule=schedule, seed=seed, detrend=detrend).fit(X, y, X_test, y_test)
+    reg.save(Path(directory))
+    return directory, reg.curve_
+
+
+def train_kan(cfg: DiscoverConfig, dataset: Dataset, progress: Progress | None = None,
+              save_dir: Path | None = None) -> KanStage:
+    """Train ``cfg.ensemble`` networks (seeds seed, seed+1, ...) on the train split of ``dataset``.
+
+    Ensemble members train in parallel child processes (one thread each) and are saved under
+    ``save_dir/seed_<s>``; a single network trains in-process and is saved to ``save_dir``.
+    """
+    import tempfile
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
     t0 = time.perf_counter()
     tr, te = dataset.mask("train"), dataset.mask("test")
     X, y = dataset.X, dataset.y
-    members = []
-    for i in range(cfg.ensemble):
-        reg = KANRegressor(width=cfg.width, k=cfg.k, schedule=cfg.schedule(), seed=cfg.seed + i)
-        members.append(reg.fit(X[tr], y[tr], X[te], y[te], progress=progress))
+    if cfg.ensemble == 1:
+        reg = KANRegressor(width=cfg.width, k=cfg.k, schedule=cfg.schedule(), seed=cfg.seed, detrend=cfg.detrend)
+        members = [reg.fit(X[tr], y[tr], X[te], y[te], progress=progress)]
+        if save_dir is not None:
+            reg.save(save_dir)
+    else:
+        with tempfile.TemporaryDirectory(prefix="kansym-ensemble-") as tmp:
+            root = Path(save_dir) if save_dir is not None else Path(tmp)
+            jobs = [(cfg.width, cfg.k, cfg.schedule(), cfg.seed + i, cfg.detrend, X[tr], y[tr], X[te], y[te],
+                     str(root / f"seed_{cfg.seed + i}")) for i in range(cfg.ensemble)]
+            workers = min(cfg.ensemble, os.cpu_count() or 1)
+            members = []
+            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+                for directory, curve in pool.map(_fit_member, jobs):
+                    member = KANRegressor.load(Path(directory))
+                    member.curve_ = curve
+                    members.append(member)
+                    if progress:
+                        progress(f"member {len(members)}/{cfg.ensemble}")
     prediction = np.mean([m.predict(X) for m in members], axis=0)
     return KanStage(dataset, tuple(members), prediction, time.perf_counter() - t0)
 
@@ -166,6 +221,53 @@ def _predictions_frame(stage: KanStage) -> pd.DataFrame:
     return out
 
 
+TARGET_SYMBOLS = {"be": "B", "me": "\\Delta", "residual": "\\delta M"}
+
+
+def symbolic_stage(cfg: DiscoverConfig, stage: KanStage, path: Path, progress: Progress | None = None) -> dict:
+    """Edge fits, candidate formulas, the chosen refitted formula and its exports, written to ``path``."""
+    from kansym import candidates as cands_mod
+    from kansym import export, figures
+
+    ds = stage.dataset
+    X, y = ds.X, ds.y
+    masks = {part: ds.mask(part) for part in ("train", "test", "all")}
+    libraries = tuple(dict.fromkeys((cfg.lib, "poly")))
+    reg = stage.members[0].snapshot(cfg.symbolic_from)
+    cands, notes = cands_mod.generate(reg, X, y, masks, ds.feature_names, libraries,
+                                      kan_pred=reg.predict(X), r2_min=cfg.r2_min, on_poor=cfg.poor_edges)
+    chosen = cands_mod.choose(cands, cfg.max_constants)
+    front = cands_mod.pareto_front(cands)
+    base = next(c for c in cands if c.network is not None and c.name == libraries[0]) \
+        if any(c.name == libraries[0] for c in cands) else next(c for c in cands if c.network is not None)
+    _edges_frame(base, ds.feature_names).to_csv(path / "edges.csv", index=False)
+    figures.edge_fits(reg, base.network, X[masks["train"]], ds.feature_names, path / "figures" / "edges")
+    rows = [{**c.summary(), "pareto": c in front, "chosen": c is chosen} for c in cands]
+    pd.DataFrame([{k: (v if not isinstance(v, dict) else v.get("train")) for k, v in r.items()} | {
+        "rmse_test_mev": r["rmse_mev"]["test"], "rmse_all_mev": r["rmse_mev"]["all"]} for r in rows]
+    ).rename(columns={"rmse_mev": "rmse_train_mev", "rmse_before_refit_mev": "rmse_train_before_refit_mev"}
+             ).to_csv(path / "candidates.csv", index=False)
+    formula_metrics = {"rmse_mev": chosen.rmse, "rmse_before_refit_mev": chosen.rmse_before_refit,
+                       "kan_agreement_mev": chosen.kan_agreement, "n_constants": chosen.n_constants,
+                       "size": chosen.formula.size, "candidate": chosen.name}
+    context = {"run_id": path.name, "target": cfg.target, "model": cfg.model, "selection": cfg.selection().__dict__,
+               "features": cfg.features, "split": cfg.split, "seed": cfg.seed, **provenance()}
+    lhs = TARGET_SYMBOLS[cfg.target]
+    export.write_formula(path, "formula", chosen.formula, formula_metrics, context, lhs)
+    export.render_png(chosen.formula, lhs, path / "formula.png")
+    return {"formula": formula_metrics, "candidates": rows, "notes": notes}
+
+
+def _edges_frame(cand, names) -> pd.DataFrame:
+    rows = []
+    for e in cand.network.edges:
+        rows.append({"layer": e.layer, "in": names[e.i] if e.layer == 0 else f"h{e.i}", "out": e.j,
+                     "function": e.chosen.name, "r2": e.chosen.r2, "a": e.chosen.a, "b": e.chosen.b,
+                     "c": e.chosen.c, "d": e.chosen.d,
+                     "alternatives": "; ".join(f"{a.name}:{a.r2:.6f}" for a in e.alternatives[:6])})
+    return pd.DataFrame(rows)
+
+
 @dataclass(frozen=True)
 class DiscoverResult:
     """What ``discover`` returns: the run directory and the plain-data summary written there."""
@@ -175,6 +277,7 @@ class DiscoverResult:
     metrics: dict
     importance: pd.DataFrame
     notes: tuple[str, ...]
+    symbolic: dict | None = None
 
 
 def discover(config: DiscoverConfig, progress: Progress | None = None) -> DiscoverResult:
@@ -189,9 +292,7 @@ def discover(config: DiscoverConfig, progress: Progress | None = None) -> Discov
     staged = StagedRun(Path(cfg.runs_dir), run_id)
     with staged as path:
         write_json_atomic(path / "config.json", cfg_dict)
-        stage = train_kan(cfg, dataset, progress)
-        for i, member in enumerate(stage.members):
-            member.save(path / "kan" / (f"seed_{member.seed}" if cfg.ensemble > 1 else ""))
+        stage = train_kan(cfg, dataset, progress, save_dir=path / "kan")
         preds = _predictions_frame(stage)
         preds.to_csv(path / "predictions.csv", index=False)
         importance = stage.importance()
@@ -207,5 +308,11 @@ def discover(config: DiscoverConfig, progress: Progress | None = None) -> Discov
         if cfg.model:
             metrics["model_rms_mev"] = {part: rms((dataset.frame["ME"] - dataset.frame["ME_model"])[dataset.mask(part)])
                                         for part in ("train", "test", "all")}
+        symbolic = None
+        if cfg.stage != "kan":
+            symbolic = symbolic_stage(cfg, stage, path, progress)
+            metrics["formula"] = symbolic["formula"]
+            metrics["wall_time_total_s"] = round(time.perf_counter() - t0, 3)
         write_json_atomic(path / "metrics.json", metrics)
-    return DiscoverResult(staged.final, cfg_dict, metrics, importance, dataset.notes)
+    return DiscoverResult(staged.final, cfg_dict, metrics, importance,
+                          dataset.notes + tuple(symbolic["notes"] if symbolic else ()), symbolic)

@@ -1,0 +1,193 @@
+"""Candidate formulas from one trained KAN and their accuracy/complexity Pareto front.
+
+Candidates come from (1) each function library, (2) a variant whose last layer is kept linear,
+and (3) backward elimination of additive terms from each refitted formula. Every candidate is
+refitted on the training nuclei and checked for non-finite values on all nuclei.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+
+from kansym.errors import KansymError
+from kansym.formula import (Formula, SymbolicNetwork, check_finite, fit_network, parameterize, refit,
+                            variable_symbols)
+from kansym.survey import rms
+from kansym.symbolic import resolve_library
+
+
+@dataclass(frozen=True)
+class FormulaCandidate:
+    """A refitted formula with its provenance and scores (RMSE in MeV)."""
+
+    name: str
+    formula: Formula
+    rmse: dict  # train / test / all after refit
+    rmse_before_refit: dict
+    kan_agreement: float  # RMS(symbolic network - KAN) before refit, on all nuclei
+    network: SymbolicNetwork | None = None
+
+    @property
+    def n_constants(self) -> int:
+        return self.formula.n_constants
+
+    def summary(self) -> dict:
+        return {"name": self.name, "n_constants": self.n_constants, "size": self.formula.size,
+                "rmse_mev": self.rmse, "rmse_before_refit_mev": self.rmse_before_refit,
+                "kan_agreement_mev": self.kan_agreement, "expression": str(self.formula.expr)}
+
+
+def _scores(pred: np.ndarray, y: np.ndarray, masks: dict) -> dict:
+    return {k: rms(pred[m] - y[m]) for k, m in masks.items()}
+
+
+def _score_formula(name, formula, X, y, masks, before, agreement, network=None) -> FormulaCandidate:
+    check_finite(formula, X, "the selected nuclei")
+    return FormulaCandidate(name, formula, _scores(formula.evaluate(X), y, masks), before, agreement, network)
+
+
+def eliminate_terms(cand: FormulaCandidate, X, y, masks, min_terms: int = 1) -> list[FormulaCandidate]:
+    """Greedy backward elimination of top-level additive terms (each step refitted)."""
+    out = []
+    current = cand
+    train = masks["train"]
+    while True:
+        terms = [t for t in sp.Add.make_args(current.formula.expr) if t.free_symbols & set(current.formula.param_symbols)]
+        if len(terms) <= min_terms:
+            break
+        best = None
+        for t in terms:
+            expr = current.formula.expr - t
+            init = {s: p.value for s, p in zip(current.formula.param_symbols, current.formula.parameters)
+                    if s in expr.free_symbols}
+            try:
+                f = refit(expr, init, current.formula.variables, X[train], y[train])
+                c = _score_formula(f"{cand.name}-{len(out) + 1}", f, X, y, masks, current.rmse_before_refit,
+                                   current.kan_agreement)
+            except KansymError:
+                continue
+            if best is None or c.rmse["train"] < best.rmse["train"]:
+                best = c
+        if best is None:
+            break
+        out.append(best)
+        current = best
+    return out
+
+
+def pareto_front(cands: list[FormulaCandidate]) -> list[FormulaCandidate]:
+    """Candidates not beaten on both constants and train RMSE, ordered by constants."""
+    front = []
+    for c in sorted(cands, key=lambda c: (c.n_constants, c.rmse["train"])):
+        if not front or c.rmse["train"] < front[-1].rmse["train"]:
+            front.append(c)
+    return front
+
+
+def choose(cands: list[FormulaCandidate], max_constants: int, rel_tol: float = 0.05) -> FormulaCandidate:
+    """The simplest candidate within ``rel_tol`` of the best train RMSE among those with at most
+    ``max_constants`` constants (fewest constants overall if none qualifies)."""
+    ok = [c for c in cands if c.n_constants <= max_constants]
+    if not ok:
+        return min(cands, key=lambda c: (c.n_constants, c.rmse["train"]))
+    best = min(c.rmse["train"] for c in ok)
+    return min((c for c in ok if c.rmse["train"] <= best * (1 + rel_tol)),
+               key=lambda c: (c.n_constants, c.rmse["train"]))
+
+
+def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("physics", "poly"),
+             kan_pred: np.ndarray | None = None, r2_min: float = 0.9, on_poor: str = "error",
+             extra_functions=None) -> tuple[list[FormulaCandidate], list[str]]:
+    """All candidates for a trained regressor; returns (candidates, notes on rejected ones)."""
+    notes, cands = [], []
+    train = masks["train"]
+    variants = [(lib, ()) for lib in libraries] + [(libraries[0] + "-linear-out", (1,))]
+    for name, linear in variants:
+        lib = resolve_library(name.replace("-linear-out", ""), extra_functions)
+        try:
+            net = fit_network(reg, X[train], lib, r2_min=r2_min, on_poor=on_poor, linear_layers=linear)
+        except KansymError as exc:
+            if on_poor == "error" and "poorly fitted" in str(exc):
+                raise
+            notes.append(f"{name}: {exc}")
+            continue
+        pred_net = net.numeric(X)
+        before = _scores(pred_net, y, masks)
+        agree = rms(pred_net - kan_pred) if kan_pred is not None else float("nan")
+        expr, init = parameterize(net.expression(variable_symbols(names)))
+        try:
+            f = refit(expr, init, names, X[train], y[train])
+            base = _score_formula(name, f, X, y, masks, before, agree, net)
+            cands.append(base)
+            cands.extend(eliminate_terms(base, X, y, masks))
+        except KansymError as exc:
+            notes.append(f"{name}: {exc}")
+        if not linear:
+            cands.extend(expanded_candidates(name, net.expression(variable_symbols(names)), names, X, y, masks,
+                                             before, agree, net))
+    if not cands:
+        raise KansymError("no valid formula candidate: " + "; ".join(notes))
+    return cands, notes
+
+
+# --------------------------------------------------------------------------- expanded (linear-in-coefficients) route
+
+def expand_terms(expr: sp.Expr) -> list[sp.Expr]:
+    """The basis functions of ``expr`` after full expansion: the terms without their numeric coefficients."""
+    full = sp.expand(expr, power_exp=False, log=False)
+    bases = []
+    for term in sp.Add.make_args(full):
+        _, basis = term.as_coeff_Mul()
+        if basis not in bases:
+            bases.append(basis)
+    return bases
+
+
+def _design(bases, symbols, X) -> np.ndarray:
+    cols = tuple(np.asarray(X, dtype=np.float64).T)
+    out = []
+    for b in bases:
+        f = sp.lambdify((symbols,), b, modules="numpy")
+        with np.errstate(all="ignore"):
+            out.append(np.broadcast_to(np.asarray(f(cols), dtype=np.float64), (len(X),)))
+    return np.column_stack(out)
+
+
+def expanded_candidates(name: str, expr: sp.Expr, names, X, y, masks, before, agreement, network,
+                        max_terms: int = 40) -> list[FormulaCandidate]:
+    """Expand the network's expression into a sum of basis functions, fit their coefficients by
+    linear least squares, remove terms one by one (the one whose removal costs least), and refit
+    every surviving constant (coefficients and shifts inside functions) nonlinearly at each size."""
+    symbols = variable_symbols(names)
+    bases = [b for b in expand_terms(expr)]
+    train = masks["train"]
+    B = _design(bases, symbols, X)
+    finite = np.isfinite(B).all(axis=0) & (np.ptp(B[train], axis=0) > 0) | np.array([b == 1 for b in bases])
+    bases = [b for b, ok in zip(bases, finite) if ok][:max_terms]
+    B = B[:, finite][:, :max_terms]
+    col_scale = np.where(np.abs(B[train]).max(axis=0) > 0, np.abs(B[train]).max(axis=0), 1.0)
+    Bs = B / col_scale
+
+    def lsq(cols):
+        coef, *_ = np.linalg.lstsq(Bs[train][:, cols], y[train], rcond=None)
+        return coef, float(np.sum((Bs[train][:, cols] @ coef - y[train]) ** 2))
+
+    active = list(range(len(bases)))
+    out = []
+    while active:
+        coef, _ = lsq(active)
+        lin = sum(sp.Float(c / col_scale[k]) * bases[k] for c, k in zip(coef, active))
+        pexpr, init = parameterize(lin)
+        try:
+            f = refit(pexpr, init, tuple(names), X[train], y[train], max_nfev=500)
+            out.append(_score_formula(f"{name}-expanded-{len(active)}", f, X, y, masks, before, agreement, network))
+        except KansymError:
+            pass
+        if len(active) == 1:
+            break
+        costs = [(lsq([a for a in active if a != k])[1], k) for k in active]
+        active.remove(min(costs)[1])
+    return out

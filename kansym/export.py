@@ -1,0 +1,187 @@
+"""LaTeX and JSON export of formulas: a SymPy LaTeX printer, PDG rounding, and registry entries."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+
+from kansym.errors import KansymError
+from kansym.formula import Formula, Parameter
+from kansym.runs import write_json_atomic, write_text_atomic
+
+
+class KansymLatexPrinter(LatexPrinter):
+    """SymPy's LaTeX printer with Floats rounded to ``precision`` significant digits."""
+
+    def __init__(self, settings=None, precision: int = 5):
+        super().__init__(settings)
+        self.precision = precision
+
+    def _print_Float(self, expr):
+        return super()._print_Float(sp.Float(float(expr), self.precision))
+
+
+def to_latex(expr: sp.Expr, precision: int = 5, **settings) -> str:
+    """LaTeX for ``expr``; numbers to ``precision`` significant digits."""
+    settings = {"mul_symbol": None, **settings}
+    return KansymLatexPrinter(settings, precision=precision).doprint(expr)
+
+
+def pdg_round(value: float, err: float | None) -> tuple[str, str | None]:
+    """Round value and error by the PDG rule: the error keeps 2 significant digits if its three
+    leading digits are 100-354, 1 digit if 355-949, and 950-999 round up to 1000 with 2 digits."""
+    if err is None or not np.isfinite(err) or err <= 0:
+        return f"{value:.6g}", None
+    exp = math.floor(math.log10(err))
+    lead = int(round(err / 10 ** (exp - 2)))
+    if lead >= 1000:
+        exp, lead = exp + 1, lead // 10
+    digits = 2 if lead <= 354 else (1 if lead <= 949 else 2)
+    if lead >= 950:
+        exp, digits = exp + 1, 2
+    place = exp - digits + 1  # decimal position of the last kept digit
+    e = round(err / 10 ** place) * 10 ** place
+    v = round(value / 10 ** place) * 10 ** place
+    decimals = max(-place, 0)
+    return f"{v:.{decimals}f}", f"{e:.{decimals}f}"
+
+
+def shorthand(value: float, err: float | None) -> str:
+    """'1.234(5)' style value with its uncertainty in the last digits."""
+    v, e = pdg_round(value, err)
+    if e is None:
+        return v
+    digits = e.replace(".", "").lstrip("0") or "0"
+    if "." in v:
+        return f"{v}({digits})"
+    return f"{v}({e})"
+
+
+def parameter_rows(formula: Formula) -> list[dict]:
+    """Plain rows for a parameter table."""
+    rows = []
+    for p in formula.parameters:
+        rows.append({"name": p.name, "value": p.value, "stderr": p.stderr, "init": p.init,
+                     "shorthand": shorthand(p.value, p.stderr), "at_boundary": p.at_boundary,
+                     "flag": "no error bar" if p.stderr is None else ("at boundary" if p.at_boundary else "")})
+    return rows
+
+
+def _tex_symbol(name: str) -> str:
+    base, _, sub = name.partition("_")
+    return f"{base}_{{{sub}}}" if sub else base
+
+
+def formula_tex(formula: Formula, lhs: str, metrics: dict, caption: str = "", label: str = "kansym") -> str:
+    """A standalone LaTeX snippet: equation, booktabs + siunitx parameter table, metrics line."""
+    eq = to_latex(formula.expr)
+    rows = []
+    for p in parameter_rows(formula):
+        num = p["shorthand"]
+        note = f" & {p['flag']}" if p["flag"] else " & "
+        rows.append(f"    ${_tex_symbol(p['name'])}$ & \\num{{{num}}}{note} \\\\")
+    m = metrics.get("rmse_mev", {})
+    mline = ", ".join(f"{k} {v:.3f}" for k, v in m.items() if v is not None and np.isfinite(v))
+    return "\n".join([
+        "% kansym formula snippet; needs \\usepackage{amsmath,booktabs,siunitx}",
+        "\\begin{equation}",
+        f"  {lhs} = {eq}",
+        f"  \\label{{eq:{label}}}",
+        "\\end{equation}",
+        "\\begin{table}[h]",
+        "  \\centering",
+        f"  \\caption{{{caption or 'Refitted constants (MeV units for energies).'}}}",
+        "  \\begin{tabular}{lll}",
+        "    \\toprule",
+        "    Parameter & Value & Note \\\\",
+        "    \\midrule",
+        *rows,
+        "    \\bottomrule",
+        "  \\end{tabular}",
+        "\\end{table}",
+        f"RMSE [\\si{{\\MeV}}]: {mline}; {formula.n_constants} constants.",
+        "",
+    ])
+
+
+def standalone_document(snippet: str) -> str:
+    """Wrap a snippet into a compilable document."""
+    return ("\\documentclass{article}\n\\usepackage{amsmath,booktabs,siunitx}\n\\begin{document}\n"
+            f"{snippet}\n\\end{{document}}\n")
+
+
+def formula_entry(formula: Formula, metrics: dict, context: dict) -> dict:
+    """The JSON registry entry: srepr, LaTeX, parameters, metrics, and provenance ``context``."""
+    return {
+        "format": "kansym-formula/1",
+        "srepr": sp.srepr(formula.expr),
+        "latex": to_latex(formula.expr),
+        "text": str(formula.expr),
+        "variables": list(formula.variables),
+        "parameters": parameter_rows(formula),
+        "correlations": [list(r) for r in formula.correlations],
+        "units": {"output": "MeV", "parameters": "MeV per unit of the variables' powers"},
+        "n_constants": formula.n_constants,
+        "metrics": metrics,
+        **context,
+    }
+
+
+def formula_from_entry(entry: dict) -> Formula:
+    """Rebuild a Formula from a registry entry (parses the srepr with SymPy's own constructors only)."""
+    try:
+        expr = _parse_srepr(entry["srepr"])
+        params = tuple(Parameter(p["name"], float(p["value"]), p["stderr"], float(p["init"]))
+                       for p in entry["parameters"])
+        corr = tuple(tuple(r) for r in entry.get("correlations", []))
+        return Formula(expr, tuple(entry["variables"]), params, corr)
+    except (KeyError, TypeError, ValueError, SyntaxError) as exc:
+        raise KansymError(f"malformed formula entry: {exc}") from None
+
+
+def _parse_srepr(text: str) -> sp.Expr:
+    """Evaluate a SymPy srepr string with a namespace of SymPy classes only (no builtins)."""
+    allowed = {n: getattr(sp, n) for n in ("Add", "Mul", "Pow", "Symbol", "Integer", "Rational", "Float",
+                                           "exp", "log", "sin", "cos", "tanh", "sqrt", "Abs", "Half", "One",
+                                           "NegativeOne", "Zero")}
+    if any(tok in text for tok in ("__", "import", "lambda", "eval", "exec", "open")):
+        raise ValueError("srepr contains forbidden tokens")
+    return eval(text, {"__builtins__": {}}, allowed)  # noqa: S307 - restricted namespace, checked above
+
+
+def write_formula(directory: Path, name: str, formula: Formula, metrics: dict, context: dict, lhs: str,
+                  force: bool = False) -> tuple[Path, Path]:
+    """Write ``name.json`` and ``name.tex`` into ``directory`` (atomically; refuse to overwrite)."""
+    directory = Path(directory)
+    js, tex = directory / f"{name}.json", directory / f"{name}.tex"
+    if not force and (js.exists() or tex.exists()):
+        raise KansymError(f"formula {name!r} already exists in {directory}; use --force to overwrite it")
+    write_json_atomic(js, formula_entry(formula, metrics, context))
+    write_text_atomic(tex, formula_tex(formula, lhs, metrics, label=name))
+    return js, tex
+
+
+def render_png(formula: Formula, lhs: str, path: Path) -> None:
+    """The equation rendered with matplotlib mathtext (plain text if mathtext cannot parse it)."""
+    from kansym.figures import _plt
+
+    plt = _plt()
+    tex = f"${lhs} = {to_latex(formula.expr, precision=4)}$"
+    fig = plt.figure(figsize=(min(2 + 0.09 * len(tex), 30), 1.2))
+    try:
+        fig.text(0.01, 0.5, tex, fontsize=14, va="center")
+        fig.savefig(path, dpi=130, bbox_inches="tight")
+    except (ValueError, RuntimeError):
+        fig.clf()
+        fig.text(0.01, 0.5, f"{lhs} = {formula.expr}", fontsize=10, va="center", family="monospace")
+        fig.savefig(path, dpi=130, bbox_inches="tight")
+    plt.close(fig)
+
+
+def dumps(formula: Formula) -> str:
+    return json.dumps(formula_entry(formula, {}, {}))
