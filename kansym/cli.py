@@ -162,7 +162,7 @@ def discover(
     for note in result.notes:
         err.print(f"[yellow]note:[/] {note}")
     if quiet:
-        out.print(str(result.run_dir), highlight=False)
+        typer.echo(str(result.run_dir))
         return
     formula = render_formula(result.run_dir)
     if formula is not None:
@@ -253,6 +253,41 @@ def show(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, path
     if formula is not None:
         out.print(formula)
     out.print(render_summary(r.config, r.metrics, imp, r.path))
+
+
+@app.command()
+@handled
+def symbolic(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, path, or 'latest'."),
+             lib: str = typer.Option("physics", help="Edge-function library or comma list of functions."),
+             r2_min: float = typer.Option(0.9, help="Smallest acceptable R^2 of an edge fit."),
+             poor_edges: str = typer.Option("error", help="What to do with an edge below --r2-min: error or zero."),
+             max_constants: int = typer.Option(10, help="Largest number of constants of the chosen formula."),
+             runs_dir: Path = typer.Option(Path("runs"), help="Where run directories live.")):
+    """Run the symbolic stage again on an existing run."""
+    from kansym.pipeline import rerun_symbolic
+    from kansym.runs import find_run
+
+    r = find_run(run, runs_dir)
+    rerun_symbolic(r.path, lib=lib, r2_min=r2_min, poor_edges=poor_edges, max_constants=max_constants)
+    table = render_formula(r.path)
+    if table is not None:
+        out.print(table)
+
+
+@app.command()
+@handled
+def export(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, path, or 'latest'."),
+           name: Optional[str] = typer.Option(None, help="Registry name [default: the run id]."),
+           registry: Path = typer.Option(Path("formulas"), help="Formula registry directory."),
+           force: bool = typer.Option(False, help="Overwrite an existing entry."),
+           runs_dir: Path = typer.Option(Path("runs"), help="Where run directories live.")):
+    """Write a run's formula to the registry as NAME.json and NAME.tex."""
+    from kansym.pipeline import export_formula
+    from kansym.runs import find_run
+
+    r = find_run(run, runs_dir)
+    js, tex = export_formula(r.path, name or r.id, registry, force)
+    out.print(f"wrote {js} and {tex}", highlight=False)
 
 
 def main() -> None:

@@ -147,8 +147,8 @@ def formula_from_entry(entry: dict) -> Formula:
 def _parse_srepr(text: str) -> sp.Expr:
     """Evaluate a SymPy srepr string with a namespace of SymPy classes only (no builtins)."""
     allowed = {n: getattr(sp, n) for n in ("Add", "Mul", "Pow", "Symbol", "Integer", "Rational", "Float",
-                                           "exp", "log", "sin", "cos", "tanh", "sqrt", "Abs", "Half", "One",
-                                           "NegativeOne", "Zero")}
+                                           "exp", "log", "sin", "cos", "tanh", "sqrt", "Abs")}
+    allowed.update(Half=sp.S.Half, One=sp.S.One, NegativeOne=sp.S.NegativeOne, Zero=sp.S.Zero)
     if any(tok in text for tok in ("__", "import", "lambda", "eval", "exec", "open")):
         raise ValueError("srepr contains forbidden tokens")
     return eval(text, {"__builtins__": {}}, allowed)  # noqa: S307 - restricted namespace, checked above

@@ -58,7 +58,9 @@ def trace_network(reg, X: np.ndarray) -> NetworkTrace:
         m.save_act = save
         acts = tuple(a.numpy().copy() for a in m.acts)
         post = tuple(p.numpy().copy() for p in m.spline_postacts)
-        mask = tuple(f.mask.detach().numpy().T.copy() for f in m.act_fun)
+        # an edge is active through its spline (act_fun mask) or a pykan symbolic function
+        mask = tuple(np.maximum(f.mask.detach().numpy().T, sf.mask.detach().numpy())
+                     for f, sf in zip(m.act_fun, m.symbolic_fun))
         alpha = tuple((m.node_scale[l] * m.subnode_scale[l]).numpy().copy() for l in range(m.depth))
         beta = tuple((m.node_scale[l] * m.subnode_bias[l] + m.node_bias[l]).numpy().copy() for l in range(m.depth))
         if any(w[1] for w in m.width[1:-1] if isinstance(w, list)):

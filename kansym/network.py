@@ -284,11 +284,11 @@ class KANRegressor:
     def save(self, directory: Path) -> None:
         """Write the pykan checkpoint and the scalers to ``directory`` (created)."""
         self._check_fitted()
-        directory = Path(directory)
+        directory = Path(directory).resolve()  # before contained() changes the working directory
         directory.mkdir(parents=True, exist_ok=True)
         with contained(self.seed):
-            self.model_.saveckpt(str(directory.resolve() / "model"))
-            self.coarse_model_.saveckpt(str(directory.resolve() / "coarse"))
+            self.model_.saveckpt(str(directory / "model"))
+            self.coarse_model_.saveckpt(str(directory / "coarse"))
         meta = {"width": list(self.width), "k": self.k, "seed": self.seed, "schedule": asdict(self.schedule),
                 "detrend": self.detrend, "trend": [list(self.trend_[0]), self.trend_[1]],
                 "x_scaler": asdict(self.x_scaler_), "y_scaler": asdict(self.y_scaler_),
@@ -300,7 +300,7 @@ class KANRegressor:
         """Reload a regressor written by :meth:`save`."""
         from kan import MultKAN
 
-        directory = Path(directory)
+        directory = Path(directory).resolve()  # before contained() changes the working directory
         try:
             meta = json.loads((directory / "scalers.json").read_text())
             sched = meta["schedule"]
@@ -309,8 +309,8 @@ class KANRegressor:
                        detrend=meta["detrend"])
             self.trend_ = (tuple(meta["trend"][0]), float(meta["trend"][1]))
             with contained(self.seed):
-                model = MultKAN.loadckpt(str(directory.resolve() / "model"))
-                coarse = MultKAN.loadckpt(str(directory.resolve() / "coarse"))
+                model = MultKAN.loadckpt(str(directory / "model"))
+                coarse = MultKAN.loadckpt(str(directory / "coarse"))
         except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
             raise KansymError(f"cannot load the KAN checkpoint in {directory}: {exc}") from None
         self.model_ = self._quiet(model)

@@ -104,6 +104,12 @@ class DiscoverConfig:
         from kansym.symbolic import resolve_library
         resolve_library(out.lib)  # validates --lib early
         out.selection()  # validates subset and cuts
+        from kansym.features import feature_names
+        feature_names(out.features)
+        if out.target == "residual" or out.model:
+            tables.check_model(out.model)
+        from kansym.targets import parse_split
+        parse_split(out.split)
         out.schedule()
         return out
 
@@ -253,7 +259,7 @@ def symbolic_stage(cfg: DiscoverConfig, stage: KanStage, path: Path, progress: P
     context = {"run_id": path.name, "target": cfg.target, "model": cfg.model, "selection": cfg.selection().__dict__,
                "features": cfg.features, "split": cfg.split, "seed": cfg.seed, **provenance()}
     lhs = TARGET_SYMBOLS[cfg.target]
-    export.write_formula(path, "formula", chosen.formula, formula_metrics, context, lhs)
+    export.write_formula(path, "formula", chosen.formula, formula_metrics, context, lhs, force=True)
     export.render_png(chosen.formula, lhs, path / "formula.png")
     return {"formula": formula_metrics, "candidates": rows, "notes": notes}
 
@@ -316,3 +322,53 @@ def discover(config: DiscoverConfig, progress: Progress | None = None) -> Discov
         write_json_atomic(path / "metrics.json", metrics)
     return DiscoverResult(staged.final, cfg_dict, metrics, importance,
                           dataset.notes + tuple(symbolic["notes"] if symbolic else ()), symbolic)
+
+
+def load_run_stage(run_dir: Path) -> tuple[DiscoverConfig, KanStage]:
+    """Rebuild the dataset and the trained networks of an existing run directory."""
+    from kansym.runs import RunDir
+
+    rd = RunDir(Path(run_dir))
+    cfg = DiscoverConfig.from_dict(rd.config).resolved()
+    kan_dir = rd.path / "kan"
+    if not (kan_dir / "scalers.json").exists() and not any(kan_dir.glob("seed_*/scalers.json")):
+        raise KansymError(f"run {rd.id} has no KAN checkpoint (kan/); rerun `kansym discover`")
+    dirs = [kan_dir] if (kan_dir / "scalers.json").exists() else sorted(kan_dir.glob("seed_*"))
+    members = tuple(KANRegressor.load(d) for d in dirs)
+    dataset = load_dataset(cfg)
+    prediction = np.mean([m.predict(dataset.X) for m in members], axis=0)
+    return cfg, KanStage(dataset, members, prediction, 0.0)
+
+
+def rerun_symbolic(run_dir: Path, **overrides) -> dict:
+    """Run the symbolic stage again on an existing run (e.g. with another ``lib``); files are replaced atomically."""
+    from kansym.runs import RunDir
+
+    cfg, stage = load_run_stage(run_dir)
+    cfg = replace(cfg, **overrides).resolved()
+    rd = RunDir(Path(run_dir))
+    result = symbolic_stage(cfg, stage, rd.path)
+    metrics = rd.metrics
+    metrics["formula"] = result["formula"]
+    write_json_atomic(rd.path / "metrics.json", metrics)
+    return result
+
+
+def export_formula(run_dir: Path, name: str, registry: Path = Path("formulas"), force: bool = False) -> tuple[Path, Path]:
+    """Copy a run's formula into the registry as ``NAME.json`` and ``NAME.tex``."""
+    import re
+
+    from kansym import export
+    from kansym.runs import RunDir
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        raise KansymError(f"formula name {name!r} must be letters, digits, '_', '.', '-'")
+    rd = RunDir(Path(run_dir))
+    entry = rd.read_json("formula.json") if (rd.path / "formula.json").exists() else None
+    if entry is None:
+        raise KansymError(f"run {rd.id} has no formula; run `kansym discover` without --stage kan")
+    formula = export.formula_from_entry(entry)
+    context = {k: v for k, v in entry.items() if k in ("run_id", "target", "model", "selection", "features", "split",
+                                                       "seed", "kansym_version", "data_sha256")}
+    lhs = TARGET_SYMBOLS.get(entry.get("target"), "y")
+    return export.write_formula(Path(registry), name, formula, entry["metrics"], context, lhs, force=force)

@@ -104,7 +104,7 @@ class StagedRun:
     """
 
     def __init__(self, root: Path, run_id: str):
-        self.root = Path(root)
+        self.root = Path(root).resolve()
         self.final = self.root / run_id
         if self.final.exists():
             raise KansymError(f"run directory {self.final} already exists; refusing to overwrite it")

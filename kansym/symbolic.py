@@ -175,8 +175,33 @@ def _fit(f: LibFunction, x: np.ndarray, y: np.ndarray) -> Candidate | None:
                 best = (a, b, c, d, r2)
     if best is None or not np.isfinite(best[4]):
         return None
-    a, b, c, d, r2 = best
+    a, b, c, d, r2 = _polish(f, x, y, best)
     return Candidate(f.name, float(a), float(b), c, d, float(r2), f.complexity)
+
+
+def _polish(f: LibFunction, x: np.ndarray, y: np.ndarray, start: tuple) -> tuple:
+    """Refine the grid-search optimum of the inner parameter (b for shifts, a for scales) locally."""
+    from scipy.optimize import minimize_scalar
+
+    a0, b0, *_ = start
+    lo, hi = float(x.min()), float(x.max())
+    span = max(hi - lo, 1e-12)
+
+    def inner(t):
+        a, b = (t, 0.0) if f.kind == "scale" else (a0, t)
+        arg = a * x + b
+        if f.kind == "shift" and np.any(arg <= 0):
+            return np.inf, (a, b, 0.0, 0.0, -np.inf)
+        with np.errstate(all="ignore"):
+            c, d, r2 = _linear_cd(f.numpy(arg), y)
+        return 1.0 - r2, (a, b, c, d, r2)
+
+    t0 = a0 if f.kind == "scale" else b0
+    width = max(abs(t0) * 0.5, span)
+    res = minimize_scalar(lambda t: inner(t)[0], bracket=None, bounds=(t0 - width, t0 + width), method="bounded",
+                          options={"xatol": 1e-12 * max(1.0, abs(t0)), "maxiter": 200})
+    cand = inner(res.x)[1]
+    return cand if np.isfinite(cand[4]) and cand[4] >= start[4] else start
 
 
 def fit_edge(x: np.ndarray, y: np.ndarray, library: tuple[LibFunction, ...], tol: float = 1e-5,

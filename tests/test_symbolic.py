@@ -1,0 +1,224 @@
+"""Symbolic stage: edge library, assembly against pykan's own symbolic mode, refit, export."""
+
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import sympy as sp
+import torch
+from typer.testing import CliRunner
+
+from kansym import export
+from kansym.candidates import expanded_candidates
+from kansym.cli import app
+from kansym.errors import KansymError
+from kansym.formula import (Formula, Parameter, check_finite, fit_network, parameterize, refit,
+                            variable_symbols)
+from kansym.network import KANRegressor, TrainSchedule, contained
+from kansym.pipeline import discover, export_formula, rerun_symbolic
+from kansym.symbolic import FUNCTIONS, fit_edge, resolve_library
+from kansym.targets import Selection, build_dataset
+
+from conftest import tiny_config
+
+runner = CliRunner()
+
+
+def test_library_exact_rational_powers():
+    lib = {f.name: f for f in resolve_library("x,x^2,x^(2/3),exp")}
+    x = sp.Symbol("x", positive=True)
+    assert lib["x^(2/3)"].sympy(x) == x ** sp.Rational(2, 3)
+    assert "0" in lib  # zero for dead edges is always included
+    assert resolve_library("x^(5/3)")[1].sympy(x) == x ** sp.Rational(5, 3)
+
+
+def test_unknown_library_function():
+    with pytest.raises(KansymError, match="unknown function 'sinc'"):
+        resolve_library("x,sinc")
+
+
+@pytest.mark.parametrize("name,fn", [
+    ("x^(2/3)", lambda x: 3.0 * np.cbrt(x + 1.5) ** 2 - 2.0),
+    ("x^2", lambda x: 0.5 * (x - 0.2) ** 2 + 1.0),
+    ("log", lambda x: 2.0 * np.log(x + 1.7) - 0.3),
+    ("exp", lambda x: 0.7 * np.exp(1.3 * x)),
+])
+def test_edge_fit_recovers_function(name, fn):
+    x = np.linspace(-1, 1, 200)
+    fit = fit_edge(x, fn(x), resolve_library("physics"), tol=1e-9)
+    best = fit.alternatives[0]
+    assert best.r2 > 1 - 1e-8
+    assert fit.chosen.r2 > 1 - 1e-6
+    assert name in [c.name for c in fit.alternatives[:3]]
+
+
+def test_flat_edge_is_zero():
+    fit = fit_edge(np.linspace(-1, 1, 50), np.full(50, 0.25), resolve_library("physics"))
+    assert fit.chosen.name == "0" and fit.chosen.d == 0.25
+
+
+@pytest.fixture(scope="module")
+def exact_kan():
+    """A tiny [2, 2, 1] KAN whose every edge is fixed in pykan's symbolic mode to an exact function."""
+    ds = build_dataset(Selection(subset="even-even", min_z=30, min_n=30, max_unc=None), "be", "zn", "none")
+    reg = KANRegressor(width=(2,), schedule=TrainSchedule(grids=(3,), steps=1, lamb=0.0, prune=False), seed=0,
+                       detrend=True).fit(ds.X, ds.y)
+    m = reg.model_
+    edges = [(0, 0, 0, "x", [1.3, 0.2, 0.8, -0.1]), (0, 1, 0, "x^2", [0.9, -0.3, 0.5, 0.2]),
+             (0, 0, 1, "x^2", [1.1, 0.1, -0.4, 0.3]), (0, 1, 1, "x", [0.7, 0.0, 1.2, 0.0]),
+             (1, 0, 0, "x^2", [0.6, 0.1, 1.5, -0.2]), (1, 1, 0, "x", [1.0, 0.4, 0.9, 0.1])]
+    with contained(0):
+        for l, i, j, name, aff in edges:
+            m.fix_symbolic(l, i, j, name, fit_params_bool=False, verbose=False, log_history=False)
+            m.symbolic_fun[l].affine.data[j, i] = torch.tensor(aff, dtype=torch.float64)
+    return reg, ds
+
+
+def test_sympy_expression_equals_kan_output(exact_kan):
+    reg, ds = exact_kan
+    net = fit_network(reg, ds.X, resolve_library("poly"), r2_min=0.99)
+    assert all(e.chosen.r2 > 1 - 1e-10 for e in net.edges)
+    expr = net.expression(variable_symbols(ds.feature_names))
+    f = sp.lambdify(variable_symbols(ds.feature_names), expr, "numpy")
+    sym = f(*ds.X.T)
+    kan = reg.predict(ds.X)
+    assert np.max(np.abs(sym - kan)) < 1e-6
+    assert np.max(np.abs(net.numeric(ds.X) - kan)) < 1e-6
+    # the parameterised form is the same function before any refit
+    pexpr, init = parameterize(expr)
+    F = Formula(pexpr, ds.feature_names, tuple(Parameter(s.name, v, None, v) for s, v in init.items()))
+    assert np.max(np.abs(F.evaluate(ds.X) - kan)) < 1e-6
+
+
+def test_synthetic_liquid_drop_recovered():
+    ds = build_dataset(Selection(subset="even-even", min_z=30, min_n=30, max_unc=None), "be", "zn", "random:0.8")
+    Z, N = variable_symbols(("Z", "N"))
+    A = Z + N
+    truth = 15.7 * A - 17.8 * A ** sp.Rational(2, 3) - 0.71 * Z ** 2 / A ** sp.Rational(1, 3) - 23.0 * (N - Z) ** 2 / A
+    y = sp.lambdify((Z, N), truth, "numpy")(ds.X[:, 0], ds.X[:, 1])
+    # the route's basis: the right terms plus distractors, with wrong coefficients
+    start = (10.0 * A - 10.0 * A ** sp.Rational(2, 3) - 1.0 * Z ** 2 / A ** sp.Rational(1, 3)
+             - 10.0 * (N - Z) ** 2 / A + 0.1 * Z ** 2 + 0.01 * N * Z + 3.0)
+    masks = {p: ds.mask(p) for p in ("train", "test", "all")}
+    cands = expanded_candidates("synthetic", start, ("Z", "N"), ds.X, y, masks, {}, 0.0, None)
+    best = min(cands, key=lambda c: c.rmse["train"])
+    assert best.rmse["all"] < 1e-6
+    # expanded, the truth has 7 terms: Z, N, A^(2/3), Z^2/A^(1/3), N^2/A, N Z/A, Z^2/A;
+    # (linearly dependent with Z^2 and N Z, so several exact 7-term forms exist); no 6-term form is exact
+    seven = next(c for c in cands if c.n_constants == 7)
+    assert seven.rmse["all"] < 1e-6
+    assert next(c for c in cands if c.n_constants == 6).rmse["all"] > 0.1
+
+
+def test_refit_uncertainties_and_correlations():
+    x = np.linspace(1, 10, 60)
+    rng = np.random.default_rng(0)
+    y = 2.0 * x + 1.0 + rng.normal(0, 0.1, x.size)
+    X = x[:, None]
+    s, a, b = sp.Symbol("s", real=True), sp.Symbol("c_1", real=True), sp.Symbol("c_2", real=True)
+    f = refit(a * variable_symbols(("s",))[0] + b, {a: 1.0, b: 0.0}, ("s",), X, y)
+    p = {q.name: q for q in f.parameters}
+    assert p["c_1"].value == pytest.approx(2.0, abs=0.02) and 0 < p["c_1"].stderr < 0.02
+    assert -1 < f.correlations[0][1] < 0
+
+
+def test_non_finite_formula_rejected():
+    (s,) = variable_symbols(("Z",))
+    F = Formula(sp.log(s - 50), ("Z",), ())
+    with pytest.raises(KansymError, match="not finite"):
+        check_finite(F, np.array([[30.0], [60.0]]))
+
+
+def test_refit_not_converging():
+    (s,) = variable_symbols(("Z",))
+    c = sp.Symbol("c_1", real=True)
+    X = np.linspace(1, 5, 20)[:, None]
+    with pytest.raises(KansymError, match="did not converge"):
+        refit(sp.exp(c * s) * sp.sin(1 / (c + 1e-9)), {c: 0.3}, ("Z",), X, np.linspace(0, 1e6, 20), max_nfev=2)
+
+
+def test_pdg_rounding():
+    assert export.shorthand(15.7612, 0.0123) == "15.761(12)"
+    assert export.shorthand(15.7612, 0.0456) == "15.76(5)"
+    assert export.shorthand(15.7612, 0.0987) == "15.76(10)"
+    assert export.shorthand(1234.5, 12.0) == "1234(12)" or export.shorthand(1234.5, 12.0) == "1234.5(12.0)"
+    assert export.shorthand(2.0, None) == "2"
+
+
+@pytest.fixture(scope="module")
+def symbolic_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("sym")
+    return discover(tiny_config(tmp, stage="all", steps=5, width=(3,), poor_edges="zero"))
+
+
+def _balanced(tex: str) -> bool:
+    depth = 0
+    for ch in tex.replace("\\{", "").replace("\\}", ""):
+        depth += ch == "{"
+        depth -= ch == "}"
+        if depth < 0:
+            return False
+    envs = [line.strip() for line in tex.splitlines() if line.strip().startswith(("\\begin", "\\end"))]
+    return depth == 0 and sum(e.startswith("\\begin") for e in envs) == sum(e.startswith("\\end") for e in envs)
+
+
+def test_run_formula_outputs(symbolic_run):
+    d = symbolic_run.run_dir
+    for name in ("formula.json", "formula.tex", "formula.png", "edges.csv", "candidates.csv"):
+        assert (d / name).exists(), name
+    assert any((d / "figures" / "edges").glob("edge_*.png"))
+    tex = (d / "formula.tex").read_text()
+    assert _balanced(tex) and "\\toprule" in tex and "\\num{" in tex
+    m = json.loads((d / "metrics.json").read_text())["formula"]
+    assert m["n_constants"] <= 10 and np.isfinite(m["rmse_mev"]["all"])
+
+
+def test_json_round_trip(symbolic_run):
+    entry = json.loads((symbolic_run.run_dir / "formula.json").read_text())
+    F = export.formula_from_entry(entry)
+    assert sp.srepr(F.expr) == entry["srepr"]
+    assert sp.simplify(F.expr - sp.sympify(entry["text"], locals={s.name: s for s in F.expr.free_symbols})) == 0
+    assert F.n_constants == entry["n_constants"]
+
+
+def test_malicious_srepr_rejected():
+    with pytest.raises(KansymError):
+        export.formula_from_entry({"srepr": "__import__('os').system('true')", "parameters": [], "variables": []})
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
+def test_tex_compiles(symbolic_run, tmp_path):
+    doc = export.standalone_document((symbolic_run.run_dir / "formula.tex").read_text())
+    (tmp_path / "f.tex").write_text(doc)
+    r = subprocess.run(["pdflatex", "-interaction=nonstopmode", "f.tex"], cwd=tmp_path, capture_output=True)
+    assert r.returncode == 0, r.stdout[-2000:]
+
+
+def test_export_refuses_existing_name(symbolic_run, tmp_path):
+    export_formula(symbolic_run.run_dir, "ee", tmp_path)
+    with pytest.raises(KansymError, match="already exists"):
+        export_formula(symbolic_run.run_dir, "ee", tmp_path)
+    export_formula(symbolic_run.run_dir, "ee", tmp_path, force=True)
+    assert (tmp_path / "ee.tex").exists()
+    r = runner.invoke(app, ["export", str(symbolic_run.run_dir), "--name", "ee", "--registry", str(tmp_path)])
+    assert r.exit_code == 2 and "--force" in r.output
+
+
+def test_export_run_without_formula(tiny_run, tmp_path):
+    with pytest.raises(KansymError, match="has no formula"):
+        export_formula(tiny_run.run_dir, "x", tmp_path)
+
+
+def test_symbolic_on_run_without_checkpoint(symbolic_run, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(symbolic_run.run_dir, broken)
+    shutil.rmtree(broken / "kan")
+    with pytest.raises(KansymError, match="no KAN checkpoint"):
+        rerun_symbolic(broken)
+
+
+def test_poor_edge_named(symbolic_run):
+    with pytest.raises(KansymError, match=r"edge \(layer \d, input \d -> node \d\) is poorly fitted"):
+        rerun_symbolic(symbolic_run.run_dir, lib="0", r2_min=0.999, poor_edges="error")
