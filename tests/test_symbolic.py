@@ -105,11 +105,12 @@ def test_synthetic_liquid_drop_recovered():
     cands = expanded_candidates("synthetic", start, ("Z", "N"), ds.X, y, masks, {}, 0.0, None)
     best = min(cands, key=lambda c: c.rmse["train"])
     assert best.rmse["all"] < 1e-6
-    # expanded, the truth has 7 terms: Z, N, A^(2/3), Z^2/A^(1/3), N^2/A, N Z/A, Z^2/A;
-    # (linearly dependent with Z^2 and N Z, so several exact 7-term forms exist); no 6-term form is exact
-    seven = next(c for c in cands if c.n_constants == 7)
-    assert seven.rmse["all"] < 1e-6
-    assert next(c for c in cands if c.n_constants == 6).rmse["all"] > 0.1
+    # (N - Z)^2 / A = A - 4 N Z / A, so the truth has an exact 5-term form: Z, N, A^(2/3), Z^2/A^(1/3), N Z / A.
+    # Elimination from the 10 expanded terms must find it; no 4-term form is exact.
+    five = next(c for c in cands if c.n_constants == 5)
+    assert five.rmse["all"] < 1e-6
+    assert sp.simplify(five.formula.numeric_expr() - truth) == 0 or five.rmse["all"] < 1e-9
+    assert next(c for c in cands if c.n_constants == 4).rmse["all"] > 0.1
 
 
 def test_refit_uncertainties_and_correlations():
