@@ -104,16 +104,28 @@ def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("
     """All candidates for a trained regressor; returns (candidates, notes on rejected ones)."""
     notes, cands = [], []
     train = masks["train"]
-    variants = [(lib, ()) for lib in libraries] + [(libraries[0] + "-linear-out", (1,))]
-    for name, linear in variants:
-        lib = resolve_library(name.replace("-linear-out", ""), extra_functions)
+    variants = [(lib, (), on_poor) for lib in libraries] + [(libraries[0] + "-linear-out", (1,), on_poor)]
+    if on_poor == "best":  # also try dropping the poorly fitted edges
+        variants += [(lib + "-zeroed", (), "zero") for lib in libraries]
+    seen = set()
+    for name, linear, poor in variants:
+        lib = resolve_library(name.replace("-linear-out", "").replace("-zeroed", ""), extra_functions)
         try:
-            net = fit_network(reg, X[train], lib, r2_min=r2_min, on_poor=on_poor, linear_layers=linear)
+            net = fit_network(reg, X[train], lib, r2_min=r2_min, on_poor=poor, linear_layers=linear)
         except KansymError as exc:
             if on_poor == "error" and "poorly fitted" in str(exc):
                 raise
             notes.append(f"{name}: {exc}")
             continue
+        key = tuple((e.layer, e.i, e.j, e.chosen.name) for e in net.edges) + (linear,)
+        if key in seen:  # the same edge functions as an earlier variant
+            continue
+        seen.add(key)
+        for e in net.edges:
+            if e.alternatives and e.alternatives[0].r2 < r2_min and e.layer not in linear:
+                what = "set to zero" if poor == "zero" else f"kept as {e.alternatives[0].name}"
+                notes.append(f"{name}: edge (layer {e.layer}, input {e.i} -> node {e.j}) is poorly fitted "
+                             f"(best R^2 {e.alternatives[0].r2:.4f} < {r2_min}); {what}")
         pred_net = net.numeric(X)
         before = _scores(pred_net, y, masks)
         agree = rms(pred_net - kan_pred) if kan_pred is not None else float("nan")

@@ -130,10 +130,12 @@ def discover(
     max_hidden: Optional[int] = typer.Option(None, help="Keep at most this many hidden nodes after pruning [default: 2 for be/me]."),
     lib: str = typer.Option("physics", help="Edge-function library: physics, poly, pykan, or a list such as 'x,x^2,x^(2/3),exp'."),
     r2_min: float = typer.Option(0.9, help="Smallest acceptable R^2 of an edge fit."),
-    poor_edges: str = typer.Option("error", help="What to do with an edge below --r2-min: error or zero."),
-    max_constants: int = typer.Option(10, help="Largest number of constants of the chosen formula."),
+    poor_edges: str = typer.Option("best", help="An edge below --r2-min: best (keep the best function, with a note), zero, or error."),
+    max_constants: int = typer.Option(12, help="Largest number of constants of the chosen formula."),
     seed: int = typer.Option(0, help="Random seed (split and network)."),
     stage: str = typer.Option("all", help="Stop after this stage: kan, symbolic or all."),
+    crosscheck_engine: str = typer.Option("auto", "--crosscheck", help="Cross-check engine after the symbolic stage: auto, pyoperon, pysr or none."),
+    crosscheck_budget: float = typer.Option(20, help="Cross-check search time [s]."),
     runs_dir: Path = typer.Option(Path("runs"), help="Where run directories are created."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output; print only the run directory."),
 ):
@@ -146,7 +148,7 @@ def discover(
         width=_csv_ints(width, "--width"), grid=grid, refine=_csv_ints(refine, "--refine"), k=k, steps=steps,
         lamb=lamb, prune=prune, ensemble=ensemble, max_hidden=-1 if max_hidden is None else max_hidden, lib=lib,
         r2_min=r2_min, poor_edges=poor_edges, max_constants=max_constants, seed=seed, stage=stage,
-        runs_dir=str(runs_dir)).resolved()
+        crosscheck=crosscheck_engine, crosscheck_budget=crosscheck_budget, runs_dir=str(runs_dir)).resolved()
     bar, progress = _progress_for(cfg, quiet)
     try:
         if bar:
@@ -193,6 +195,12 @@ def render_summary(config: dict, metrics: dict, importance, run_dir) -> Table:
         r = f["rmse_mev"]
         t.add_row("formula RMSE [MeV]", f"train {_fmt(r['train'])}  test {_fmt(r['test'])}  all {_fmt(r['all'])}  "
                                         f"({f['n_constants']} constants, candidate {f['candidate']})")
+    cc = metrics.get("crosscheck")
+    if cc and cc.get("selected"):
+        sel = cc["selected"]
+        t.add_row(f"cross-check ({cc['engine']})",
+                  f"train {_fmt(sel['rmse_mev']['train'])}  test {_fmt(sel['rmse_mev']['test'])} "
+                  f"({sel['n_constants']} constants); equivalent: {cc['equivalence']['symbolic'] or cc['equivalence']['numerical']}")
     t.add_row("wall time", f"{metrics.get('wall_time_total_s', float('nan')):.1f} s")
     t.add_row("directory", str(run_dir))
     return t
@@ -260,8 +268,8 @@ def show(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, path
 def symbolic(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, path, or 'latest'."),
              lib: str = typer.Option("physics", help="Edge-function library or comma list of functions."),
              r2_min: float = typer.Option(0.9, help="Smallest acceptable R^2 of an edge fit."),
-             poor_edges: str = typer.Option("error", help="What to do with an edge below --r2-min: error or zero."),
-             max_constants: int = typer.Option(10, help="Largest number of constants of the chosen formula."),
+             poor_edges: str = typer.Option("best", help="An edge below --r2-min: best (keep the best function, with a note), zero, or error."),
+             max_constants: int = typer.Option(12, help="Largest number of constants of the chosen formula."),
              runs_dir: Path = typer.Option(Path("runs"), help="Where run directories live.")):
     """Run the symbolic stage again on an existing run."""
     from kansym.pipeline import rerun_symbolic
@@ -288,6 +296,74 @@ def export(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, pa
     r = find_run(run, runs_dir)
     js, tex = export_formula(r.path, name or r.id, registry, force)
     out.print(f"wrote {js} and {tex}", highlight=False)
+
+
+@app.command("table1")
+@handled
+def table1_cmd(models: str = typer.Option("ws4,dz28,frdm12,ktuy05,hfb27", help="Comma-separated mass models."),
+               seeds: int = typer.Option(1, help="Split seeds 0..SEEDS-1 to average over."),
+               ensemble: Optional[int] = typer.Option(None, help="KANs per fit [default: 4]."),
+               out_dir: Path = typer.Option(Path("runs/table1"), help="Where table1.csv and table1.tex go."),
+               quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output.")):
+    """sigma_pre and sigma_KAN(train/test) per mass model on the KAN-WS4 setting, beside the paper's values."""
+    from kansym.pipeline import DiscoverConfig
+    from kansym.table1 import table1, write_table1
+
+    if seeds < 1:
+        raise KansymError(f"--seeds must be >= 1, got {seeds}")
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    from kansym.tables import check_model
+    for m in names:
+        check_model(m)
+    base = DiscoverConfig(target="residual", ensemble=ensemble)
+    df = table1(names, seeds, base, progress=None if quiet else lambda s: err.print(f"done: {s}"))
+    csv, tex = write_table1(df, out_dir)
+    t = Table(title="KAN-WS4 Table 1: RMS deviations from AME2020 [MeV]")
+    for col in ("model", "n", "sigma_pre", "KAN train", "KAN test", "paper pre/train/test", "time [s]"):
+        t.add_column(col)
+    for r in df.itertuples():
+        paper = "/".join("-" if v is None or v != v else f"{v:.3f}" for v in
+                         (r.paper_sigma_pre, r.paper_sigma_kan_train, r.paper_sigma_kan_test))
+        t.add_row(r.model, str(r.n), _fmt(r.sigma_pre), _fmt(r.sigma_kan_train), _fmt(r.sigma_kan_test), paper,
+                  f"{r.wall_time_s:.0f}")
+    out.print(t)
+    out.print(f"wrote {csv} and {tex}; HFB-27 has no paper row (the paper's HFB-31 is a different model)",
+              highlight=False)
+
+
+@app.command()
+@handled
+def crosscheck(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, path, or 'latest'."),
+               engine: str = typer.Option("auto", help="auto (PySR if its Julia runtime is present, else pyoperon), pyoperon or pysr."),
+               time_budget: float = typer.Option(60, help="Search time [s]."),
+               maxsize: int = typer.Option(30, help="Largest expression size."),
+               seed: int = typer.Option(0, help="Engine seed."),
+               pysr_hof: Optional[Path] = typer.Option(None, help="Import a PySR hall_of_fame.csv instead of searching."),
+               runs_dir: Path = typer.Option(Path("runs"), help="Where run directories live.")):
+    """Compare a run's KAN formula with an independent symbolic-regression search on the same data."""
+    from kansym.crosscheck import crosscheck_run
+    from kansym.runs import find_run
+
+    r = find_run(run, runs_dir)
+    report = crosscheck_run(r.path, engine, time_budget, maxsize, seed, pysr_hof)
+    out.print(render_crosscheck(report))
+
+
+def render_crosscheck(report: dict) -> Table:
+    t = Table(title=f"cross-check with {report['engine']} ({report['engine_wall_s']} s)")
+    for col in ("formula", "constants", "size", "train", "test", "extrap. vs KAN"):
+        t.add_column(col)
+    for r in report["rows"]:
+        mark = " *" if r.get("selected") else ""
+        ex = r.get("extrapolation_rms_vs_kan_mev")
+        t.add_row(r["formula"] + mark, str(r["n_constants"]), str(r["size"]), _fmt(r["rmse_mev"]["train"]),
+                  _fmt(r["rmse_mev"]["test"]), "-" if ex is None else _fmt(ex))
+    eq = report.get("equivalence")
+    if eq:
+        t.caption = (f"selected vs KAN: symbolic equivalence {eq['symbolic']}, RMS difference "
+                     f"{eq['rms_difference_mev']:.3f} MeV on the data, {report['extrapolation_rms_difference_mev']:.3f} MeV "
+                     f"on {report['n_extrapolation_nuclei']} nuclei beyond the measured chains. RMSE in MeV.")
+    return t
 
 
 def main() -> None:

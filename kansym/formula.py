@@ -121,8 +121,8 @@ def fit_network(reg, X: np.ndarray, library: tuple[LibFunction, ...], tol: float
                 r2_min: float = 0.9, on_poor: str = "error", linear_layers: tuple[int, ...] = ()) -> SymbolicNetwork:
     """Fit every active edge of a trained KANRegressor to ``library`` using activations on X.
 
-    An edge with best R^2 below ``r2_min`` raises (``on_poor='error'``) or is set to zero
-    (``on_poor='zero'``). Edges of layers in ``linear_layers`` are restricted to {0, x}.
+    An edge with best R^2 below ``r2_min`` raises (``on_poor='error'``), is set to zero
+    (``on_poor='zero'``), or keeps its best library function (``on_poor='best'``; reported by the caller). Edges of layers in ``linear_layers`` are restricted to {0, x}.
     """
     from kansym.symbolic import FUNCTIONS
 
@@ -142,8 +142,9 @@ def fit_network(reg, X: np.ndarray, library: tuple[LibFunction, ...], tol: float
                             f"edge (layer {l}, input {i} -> node {j}) is poorly fitted by the library: best R^2 "
                             f"{e.chosen.r2:.4f} < {r2_min} ({e.chosen.name}); widen --lib, lower --r2-min, or "
                             "pass --poor-edges zero to drop such edges")
-                    zero = fit_edge(tr.acts[l][:, i], post[:, j, i], (FUNCTIONS["0"],), layer=l, i=i, j=j)
-                    e = EdgeFit(l, i, j, zero.chosen, e.alternatives)
+                    if on_poor == "zero":
+                        zero = fit_edge(tr.acts[l][:, i], post[:, j, i], (FUNCTIONS["0"],), layer=l, i=i, j=j)
+                        e = EdgeFit(l, i, j, zero.chosen, e.alternatives)
                 edges.append(e)
     widths = tuple([tr.acts[0].shape[1]] + [a.shape[1] for a in tr.acts[1:]])
     return SymbolicNetwork(tuple(edges), tr.alpha, tr.beta, widths, reg.x_scaler_.center, reg.x_scaler_.scale,
@@ -288,7 +289,15 @@ def refit(expr: sp.Expr, init: dict[sp.Symbol, float], variables, X: np.ndarray,
     psyms = tuple(init)
     p0 = np.array([init[s] for s in psyms], dtype=np.float64)
     f = sp.lambdify((syms, psyms), expr, modules="numpy")
-    grads = [sp.lambdify((syms, psyms), sp.diff(expr, p), modules="numpy") for p in psyms]
+    # d sign(x)/dx = 2 DiracDelta(x) (from real cube roots) is zero almost everywhere; derivatives that
+    # SymPy leaves unevaluated (e.g. of |f| with f of unknown sign) fall back to finite differences
+    try:
+        derivs = [sp.diff(expr, p).replace(sp.DiracDelta, lambda *a: sp.Integer(0)) for p in psyms]
+        if any(d.has(sp.Derivative) for d in derivs):
+            raise ValueError("unevaluated derivative")
+        grads = [sp.lambdify((syms, psyms), d, modules="numpy") for d in derivs]
+    except (ValueError, TypeError):
+        grads = None
     cols = tuple(np.asarray(X, dtype=np.float64).T)
     y = np.asarray(y, dtype=np.float64)
     n = len(y)
@@ -305,10 +314,11 @@ def refit(expr: sp.Expr, init: dict[sp.Symbol, float], variables, X: np.ndarray,
 
     if len(psyms) == 0:
         return Formula(expr, tuple(variables), ())
-    res = least_squares(resid, p0, jac=jac, method="trf", x_scale="jac", max_nfev=max_nfev)
+    res = least_squares(resid, p0, jac=jac if grads is not None else "2-point", method="trf", x_scale="jac",
+                        max_nfev=max_nfev)
     if res.status <= 0 or not np.all(np.isfinite(res.x)):
         raise KansymError(f"the refit did not converge ({res.message}); try another library or candidate")
-    J = jac(res.x)
+    J = jac(res.x) if grads is not None else res.jac
     dof = max(n - len(p0), 1)
     s2 = float(np.sum(resid(res.x) ** 2)) / dof
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import asdict, dataclass, fields, replace
@@ -25,9 +26,9 @@ STAGES = ("kan", "symbolic", "all")
 #  inputs Z, N plus the distances to the nearest magic numbers.
 #  residual: the KAN-WS4 setting (Z, N, P, S; 2340 nuclei; random 80/20).
 TARGET_DEFAULTS = {
-    "be": dict(min_z=30, min_n=30, max_unc=None, features="znv", width=(5,), split="random:0.8", max_hidden=2,
+    "be": dict(min_z=30, min_n=30, max_unc=None, features="znv", width=(5,), split="random:0.8", max_hidden=3,
                ensemble=1, refine=(5, 10, 20), steps=20),
-    "me": dict(min_z=30, min_n=30, max_unc=None, features="znv", width=(5,), split="random:0.8", max_hidden=2,
+    "me": dict(min_z=30, min_n=30, max_unc=None, features="znv", width=(5,), split="random:0.8", max_hidden=3,
                ensemble=1, refine=(5, 10, 20), steps=20),
     "residual": dict(min_z=8, min_n=8, max_unc=0.1, features="znps", width=(10,), split="random:0.8", model="ws4",
                      ensemble=4, refine=(5, 10), steps=20),
@@ -63,9 +64,11 @@ class DiscoverConfig:
     seed: int = 0
     lib: str = "physics"
     r2_min: float = 0.9
-    poor_edges: str = "error"
-    max_constants: int = 10
+    poor_edges: str = "best"
+    max_constants: int = 12
     stage: str = "all"
+    crosscheck: str = "auto"  # engine for the cross-check stage: auto, pyoperon, pysr or none
+    crosscheck_budget: float = 20.0  # seconds
     runs_dir: str = "runs"
 
     def resolved(self) -> "DiscoverConfig":
@@ -97,8 +100,12 @@ class DiscoverConfig:
         if out.grid < 1 or any(g <= out.grid for g in out.refine) or list(out.refine) != sorted(set(out.refine)):
             raise KansymError(f"--grid must be >= 1 and --refine strictly increasing above it; got grid {out.grid}, "
                               f"refine {list(out.refine)}")
-        choose("--poor-edges mode", out.poor_edges, ("error", "zero"))
+        choose("--poor-edges mode", out.poor_edges, ("best", "zero", "error"))
         choose("--symbolic-from network", out.symbolic_from, ("coarse", "final"))
+        choose("--crosscheck engine", out.crosscheck, ("none", "auto", "pyoperon", "pysr"))
+        if out.crosscheck != "none" and out.stage == "all":
+            from kansym.crosscheck import make_engine
+            make_engine(out.crosscheck, out.crosscheck_budget)  # fail fast if the engine is missing
         if out.max_constants < 1:
             raise KansymError(f"--max-constants must be >= 1, got {out.max_constants}")
         from kansym.symbolic import resolve_library
@@ -164,24 +171,15 @@ class KanStage:
 Progress = Callable[[str], None]
 
 
-def _fit_member(args) -> tuple[str, list]:
-    """Worker: fit one ensemble member and save it to ``directory`` (runs in a child process)."""
-    width, k, schedule, seed, detrend, X, y, X_test, y_test, directory = args
-    reg = KANRegressor(width=width, k=k, schedule=schedule, seed=seed, detrend=detrend).fit(X, y, X_test, y_test)
-    reg.save(Path(directory))
-    return directory, reg.curve_
-
-
 def train_kan(cfg: DiscoverConfig, dataset: Dataset, progress: Progress | None = None,
               save_dir: Path | None = None) -> KanStage:
     """Train ``cfg.ensemble`` networks (seeds seed, seed+1, ...) on the train split of ``dataset``.
 
-    Ensemble members train in parallel child processes (one thread each) and are saved under
-    ``save_dir/seed_<s>``; a single network trains in-process and is saved to ``save_dir``.
+    Ensemble members train in parallel child interpreters (``python -m kansym.member``, one thread
+    each, as many at a time as there are cores) and are saved under ``save_dir/seed_<s>``; a single
+    network trains in-process and is saved to ``save_dir``.
     """
     import tempfile
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
 
     t0 = time.perf_counter()
     tr, te = dataset.mask("train"), dataset.mask("test")
@@ -194,19 +192,54 @@ def train_kan(cfg: DiscoverConfig, dataset: Dataset, progress: Progress | None =
     else:
         with tempfile.TemporaryDirectory(prefix="kansym-ensemble-") as tmp:
             root = Path(save_dir) if save_dir is not None else Path(tmp)
-            jobs = [(cfg.width, cfg.k, cfg.schedule(), cfg.seed + i, cfg.detrend, X[tr], y[tr], X[te], y[te],
-                     str(root / f"seed_{cfg.seed + i}")) for i in range(cfg.ensemble)]
-            workers = min(cfg.ensemble, os.cpu_count() or 1)
+            dirs = [root / f"seed_{cfg.seed + i}" for i in range(cfg.ensemble)]
+            for i, d in enumerate(dirs):
+                d.mkdir(parents=True, exist_ok=True)
+                job = {"width": list(cfg.width), "k": cfg.k, "schedule": asdict(cfg.schedule()), "seed": cfg.seed + i,
+                       "detrend": cfg.detrend}
+                (d / "job.json").write_text(json.dumps(job))
+                np.savez(d / "data.npz", X=X[tr], y=y[tr], X_test=X[te], y_test=y[te])
+            _run_members(dirs, progress)
             members = []
-            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-                for directory, curve in pool.map(_fit_member, jobs):
-                    member = KANRegressor.load(Path(directory))
-                    member.curve_ = curve
-                    members.append(member)
-                    if progress:
-                        progress(f"member {len(members)}/{cfg.ensemble}")
+            for d in dirs:
+                member = KANRegressor.load(d)
+                member.curve_ = json.loads((d / "curve.json").read_text())
+                members.append(member)
+                for leftover in ("job.json", "data.npz", "curve.json"):
+                    (d / leftover).unlink(missing_ok=True)
     prediction = np.mean([m.predict(X) for m in members], axis=0)
     return KanStage(dataset, tuple(members), prediction, time.perf_counter() - t0)
+
+
+def _run_members(dirs: list[Path], progress: Progress | None) -> None:
+    """Run ``python -m kansym.member DIR`` for each dir, at most one per core at a time."""
+    import subprocess
+    import sys
+
+    pending, running, done = list(dirs), [], 0
+    slots = max(1, os.cpu_count() or 1)
+    try:
+        while pending or running:
+            while pending and len(running) < slots:
+                d = pending.pop(0)
+                log = open(d / "member.log", "w")
+                running.append((d, log, subprocess.Popen([sys.executable, "-m", "kansym.member", str(d)],
+                                                         stdout=log, stderr=subprocess.STDOUT)))
+            d, log, proc = running[0]
+            rc = proc.wait()
+            log.close()
+            running.pop(0)
+            if rc != 0:
+                tail = (d / "member.log").read_text()[-1500:]
+                raise KansymError(f"ensemble member in {d.name} failed (exit code {rc}):\n{tail}")
+            (d / "member.log").unlink(missing_ok=True)
+            done += 1
+            if progress:
+                progress(f"member {done}/{len(dirs)}")
+    finally:
+        for _, log, proc in running:
+            proc.kill()
+            log.close()
 
 
 def load_dataset(cfg: DiscoverConfig) -> Dataset:
@@ -318,6 +351,13 @@ def discover(config: DiscoverConfig, progress: Progress | None = None) -> Discov
         if cfg.stage != "kan":
             symbolic = symbolic_stage(cfg, stage, path, progress)
             metrics["formula"] = symbolic["formula"]
+            metrics["wall_time_total_s"] = round(time.perf_counter() - t0, 3)
+        if cfg.stage == "all" and cfg.crosscheck != "none":
+            from kansym.crosscheck import crosscheck_run
+            report = crosscheck_run(path, cfg.crosscheck, cfg.crosscheck_budget, seed=cfg.seed)
+            sel = next(r for r in report["rows"][1:] if r["selected"]) if len(report["rows"]) > 1 else None
+            metrics["crosscheck"] = {"engine": report["engine"], "selected": sel,
+                                     "equivalence": report.get("equivalence")}
             metrics["wall_time_total_s"] = round(time.perf_counter() - t0, 3)
         write_json_atomic(path / "metrics.json", metrics)
     return DiscoverResult(staged.final, cfg_dict, metrics, importance,

@@ -8,6 +8,7 @@ The chosen function is the simplest one whose unexplained variance is close to t
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Callable
@@ -198,8 +199,10 @@ def _polish(f: LibFunction, x: np.ndarray, y: np.ndarray, start: tuple) -> tuple
 
     t0 = a0 if f.kind == "scale" else b0
     width = max(abs(t0) * 0.5, span)
-    res = minimize_scalar(lambda t: inner(t)[0], bracket=None, bounds=(t0 - width, t0 + width), method="bounded",
-                          options={"xatol": 1e-12 * max(1.0, abs(t0)), "maxiter": 200})
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = minimize_scalar(lambda t: inner(t)[0], bracket=None, bounds=(t0 - width, t0 + width), method="bounded",
+                              options={"xatol": 1e-12 * max(1.0, abs(t0)), "maxiter": 200})
     cand = inner(res.x)[1]
     return cand if np.isfinite(cand[4]) and cand[4] >= start[4] else start
 

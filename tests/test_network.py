@@ -139,7 +139,7 @@ def test_unavailable_model_cli(tmp_path):
 
 
 def test_cli_discover_runs_show(tmp_path):
-    args = ["discover", "--stage", "kan", "--steps", "2", "--refine", "5", "--width", "2", "--quiet",
+    args = ["discover", "--stage", "kan", "--crosscheck", "none", "--steps", "2", "--refine", "5", "--width", "2", "--quiet",
             "--runs-dir", str(tmp_path)]
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
@@ -159,3 +159,20 @@ def test_contained_restores_cwd_on_error(tmp_path, monkeypatch):
         with contained(0):
             raise RuntimeError("boom")
     assert Path.cwd() == tmp_path
+
+
+def test_ensemble_members_in_child_processes(tmp_path):
+    res = discover(tiny_config(tmp_path, ensemble=2, steps=2))
+    d = res.run_dir
+    assert sorted(p.name for p in (d / "kan").iterdir()) == ["seed_0", "seed_1"]
+    imp = pd.read_csv(d / "importance.csv")
+    assert imp.importance.sum() == pytest.approx(1.0) and (imp["std"] >= 0).all()
+    # the ensemble prediction is the mean of the reloaded members
+    from kansym.pipeline import load_run_stage
+    _, stage = load_run_stage(d)
+    preds = pd.read_csv(d / "predictions.csv")
+    assert np.allclose(stage.prediction, preds.prediction, atol=1e-9)
+    # an in-process fit with the same seed equals the child-process member bit for bit
+    solo = discover(tiny_config(tmp_path / "solo", steps=2))
+    X = stage.dataset.X
+    assert np.array_equal(KANRegressor.load(solo.run_dir / "kan").predict(X), stage.members[0].predict(X))

@@ -1,0 +1,26 @@
+"""Shared helpers for the benchmarks: run from the repository root, e.g. ``python bench/kan_ws4.py``."""
+
+import json
+import os
+import platform
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def scratch_runs() -> str:
+    """A temporary runs directory, so benchmarks never fill ``runs/``."""
+    return tempfile.mkdtemp(prefix="kansym-bench-")
+
+
+def write_result(name: str, result: dict) -> Path:
+    """Print ``result`` and write it to bench/results/NAME.json with the machine description."""
+    result = {"benchmark": name, "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, **result}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(result, indent=2, default=float) + "\n")
+    print(json.dumps(result, indent=2, default=float))
+    return path

@@ -1,0 +1,320 @@
+"""Cross-check a run's KAN formula with an independent symbolic-regression engine.
+
+Two engines share one interface: PySR (needs a Julia runtime; run in a child process so that
+juliacall is never imported after torch) and pyoperon (offline, C++). Engine formulas are parsed
+through a whitelist (:mod:`kansym.exprparse`), their constants refitted in float64 exactly like the
+KAN formula's, and compared: accuracy, size, symbolic or numerical equivalence, and divergence on
+the next nuclei beyond the last measured one on each isotopic chain.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sympy as sp
+
+from kansym.errors import KansymError
+from kansym.exprparse import parse_equation
+from kansym.formula import Formula, check_finite, parameterize, refit, variable_symbols
+from kansym.survey import rms
+
+ENGINES = ("auto", "pyoperon", "pysr")
+OPERATORS = "add,sub,mul,div,constant,variable,sqrt,cbrt,square,exp,log"
+
+
+@dataclass(frozen=True)
+class EngineFormula:
+    """One formula of an engine's Pareto front (numeric SymPy expression in the feature symbols)."""
+
+    expr: sp.Expr
+    complexity: int
+    loss: float
+    text: str
+
+
+@dataclass(frozen=True)
+class EngineResult:
+    engine: str
+    front: tuple[EngineFormula, ...]
+    selected: int
+    wall_s: float
+
+
+def _scale(y: np.ndarray) -> tuple[float, float]:
+    sd = float(np.std(y))
+    return float(np.mean(y)), sd if sd > 0 else 1.0
+
+
+class PyOperonEngine:
+    """pyoperon's SymbolicRegressor with constant optimisation on and a float32-safe scaled target."""
+
+    name = "pyoperon"
+
+    def __init__(self, time_budget: float = 60, maxsize: int = 30, seed: int = 0):
+        self.time_budget = time_budget
+        self.maxsize = maxsize
+        self.seed = seed
+
+    @staticmethod
+    def available() -> tuple[bool, str]:
+        if importlib.util.find_spec("pyoperon") is None:
+            return False, "pyoperon is not installed: pip install pyoperon"
+        return True, ""
+
+    def fit(self, X: np.ndarray, y: np.ndarray, names) -> EngineResult:
+        from pyoperon.sklearn import SymbolicRegressor
+
+        mu, sd = _scale(y)  # Operon evaluates in float32: fit (y - mu) / sd
+        t0 = time.perf_counter()
+        reg = SymbolicRegressor(allowed_symbols=OPERATORS, optimizer_iterations=10, max_length=self.maxsize,
+                                max_time=max(1, int(round(self.time_budget))), generations=100000,
+                                max_evaluations=10**9, n_threads=1, random_state=self.seed,
+                                objectives=["r2", "length"])
+        reg.fit(np.asarray(X, dtype=np.float64), (np.asarray(y, dtype=np.float64) - mu) / sd)
+        wall = time.perf_counter() - t0
+        symbols = dict(zip(_safe_names(names), variable_symbols(names)))
+        front, texts = [], []
+        for item in reg.pareto_front_:
+            text = reg.get_model_string(item["tree"], 12, list(symbols))
+            expr = sp.Float(sd) * parse_equation(text, symbols) + sp.Float(mu)
+            front.append(EngineFormula(expr, int(item["length"]), float(item["mean_squared_error"]) * sd * sd, text))
+            texts.append(text)
+        best = reg.get_model_string(reg.model_, 12, list(symbols))
+        selected = texts.index(best) if best in texts else int(np.argmin([f.loss for f in front]))
+        if best not in texts:
+            front.append(EngineFormula(sp.Float(sd) * parse_equation(best, symbols) + sp.Float(mu), 0, float("nan"), best))
+            selected = len(front) - 1
+        return EngineResult(self.name, tuple(front), selected, wall)
+
+
+def _julia_runtime() -> str | None:
+    return os.environ.get("PYTHON_JULIAPKG_EXE") or shutil.which("julia")
+
+
+class PySREngine:
+    """PySR in a child process (juliacall must not be imported after torch in one process)."""
+
+    name = "pysr"
+
+    def __init__(self, time_budget: float = 60, maxsize: int = 30, seed: int = 0):
+        self.time_budget = time_budget
+        self.maxsize = maxsize
+        self.seed = seed
+
+    @staticmethod
+    def available() -> tuple[bool, str]:
+        if importlib.util.find_spec("pysr") is None:
+            return False, ("PySR is not installed: pip install 'kansym[pysr]' (it also needs a Julia runtime with "
+                           "SymbolicRegression.jl); use --engine pyoperon offline")
+        if _julia_runtime() is None:
+            return False, ("PySR needs a Julia runtime, and none was found (no `julia` on PATH, PYTHON_JULIAPKG_EXE "
+                           "unset); install Julia, or use --engine pyoperon")
+        return True, ""
+
+    def fit(self, X: np.ndarray, y: np.ndarray, names) -> EngineResult:
+        ok, why = self.available()
+        if not ok:
+            raise KansymError(why)
+        with tempfile.TemporaryDirectory(prefix="kansym-pysr-") as tmp:
+            np.save(Path(tmp) / "X.npy", np.asarray(X, dtype=np.float64))
+            np.save(Path(tmp) / "y.npy", np.asarray(y, dtype=np.float64))
+            script = PYSR_SCRIPT.format(tmp=tmp, names=list(_safe_names(names)), maxsize=self.maxsize,
+                                        budget=self.time_budget, seed=self.seed)
+            t0 = time.perf_counter()
+            proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                                  timeout=self.time_budget * 3 + 300)
+            if proc.returncode != 0:
+                raise KansymError(f"PySR failed: {proc.stderr.strip()[-800:]}")
+            result = import_hof(Path(tmp) / "hall_of_fame.csv", names)
+            return EngineResult(self.name, result.front, result.selected, time.perf_counter() - t0)
+
+
+PYSR_SCRIPT = """
+import numpy as np
+from pysr import PySRRegressor
+X = np.load("{tmp}/X.npy"); y = np.load("{tmp}/y.npy")
+mu, sd = y.mean(), y.std() or 1.0
+m = PySRRegressor(binary_operators=["+", "-", "*", "/", "^"], unary_operators=["sqrt", "cbrt", "square", "exp", "log"],
+                  maxsize={maxsize}, timeout_in_seconds={budget}, niterations=100000, precision=64, parsimony=1e-4,
+                  random_state={seed}, deterministic=True, parallelism="serial", output_directory="{tmp}/out")
+m.fit(X, (y - mu) / sd, variable_names={names})
+eq = m.equations_
+with open("{tmp}/hall_of_fame.csv", "w") as fh:
+    fh.write("Complexity,Loss,Equation\\n")
+    for c, l, e in zip(eq["complexity"], eq["loss"], eq["equation"]):
+        fh.write(f'{{c}},{{l * sd * sd}},"{{sd}} * ({{e}}) + {{mu}}"\\n')
+"""
+
+
+def _safe_names(names) -> tuple[str, ...]:
+    return tuple(s.name for s in variable_symbols(names))
+
+
+def import_hof(path: Path, names) -> EngineResult:
+    """Read a PySR ``hall_of_fame.csv`` (columns Complexity, Loss, Equation; Julia syntax) without Julia.
+
+    Variables may be the feature names or x0, x1, ... in feature order. The lowest-loss equation
+    with the best loss-per-complexity drop (PySR's 'score' rule) is selected.
+    """
+    path = Path(path)
+    syms = variable_symbols(names)
+    allowed = dict(zip(_safe_names(names), syms)) | {f"x{i}": s for i, s in enumerate(syms)} \
+        | {f"x{i + 1}".replace("x", "x_", 0): s for i, s in enumerate(syms)}
+    front = []
+    try:
+        with open(path, newline="") as fh:
+            reader = csv.DictReader(fh)
+            missing = {"Complexity", "Loss", "Equation"} - set(reader.fieldnames or ())
+            if missing:
+                raise KansymError(f"{path}: not a PySR hall of fame (missing columns {', '.join(sorted(missing))})")
+            for row_no, row in enumerate(reader, start=2):
+                try:
+                    front.append(EngineFormula(parse_equation(row["Equation"], allowed), int(row["Complexity"]),
+                                               float(row["Loss"]), row["Equation"]))
+                except (KansymError, ValueError, TypeError) as exc:
+                    raise KansymError(f"{path} row {row_no}: {exc}") from None
+    except OSError as exc:
+        raise KansymError(f"cannot read {path}: {exc.strerror}") from None
+    if not front:
+        raise KansymError(f"{path}: no equations")
+    scores = [0.0] + [(-np.log(max(b.loss, 1e-300)) + np.log(max(a.loss, 1e-300))) / max(b.complexity - a.complexity, 1)
+                      for a, b in zip(front, front[1:])]
+    return EngineResult("pysr-hof", tuple(front), int(np.argmax(scores)), 0.0)
+
+
+def make_engine(name: str, time_budget: float = 60, maxsize: int = 30, seed: int = 0):
+    """An engine by name; 'auto' is PySR when its runtime is present, else pyoperon."""
+    if name not in ENGINES:
+        raise KansymError(f"unknown engine {name!r}; valid choices: {', '.join(ENGINES)}")
+    if not time_budget > 0:
+        raise KansymError(f"--time-budget must be positive, got {time_budget}")
+    if maxsize < 3:
+        raise KansymError(f"--maxsize must be >= 3, got {maxsize}")
+    if name == "auto":
+        name = "pysr" if PySREngine.available()[0] else "pyoperon"
+    cls = PySREngine if name == "pysr" else PyOperonEngine
+    ok, why = cls.available()
+    if not ok:
+        raise KansymError(why)
+    return cls(time_budget, maxsize, seed)
+
+
+# --------------------------------------------------------------------------- comparison
+
+def extrapolation_set(nuclei: pd.DataFrame, beyond: int = 10) -> pd.DataFrame:
+    """For each isotopic chain in ``nuclei``, the next ``beyond`` nuclei past its most neutron-rich member
+    (N in steps of 2 for even-even selections, else 1)."""
+    step = 2 if ((nuclei["N"] % 2 == 0) & (nuclei["Z"] % 2 == 0)).all() else 1
+    last = nuclei.groupby("Z")["N"].max()
+    rows = [(z, n + step * k) for z, n in last.items() for k in range(1, beyond + 1)]
+    return pd.DataFrame(rows, columns=["Z", "N"])
+
+
+def _score(formula: Formula, ds, masks) -> dict:
+    pred = formula.evaluate(ds.X)
+    return {k: rms(pred[m] - ds.y[m]) for k, m in masks.items()}
+
+
+def _refit_engine(f: EngineFormula, names, ds, masks) -> Formula | None:
+    pexpr, init = parameterize(f.expr)
+    try:
+        F = refit(pexpr, init, names, ds.X[masks["train"]], ds.y[masks["train"]], max_nfev=500)
+        check_finite(F, ds.X)
+        return F
+    except KansymError:
+        return None
+
+
+def equivalence(a: Formula, b: Formula, X: np.ndarray, tol_mev: float) -> dict:
+    """Symbolic (SymPy simplify of the difference) and numerical (RMS difference on X) equivalence."""
+    diff = rms(a.evaluate(X) - b.evaluate(X))
+    try:
+        symbolic = bool(sp.simplify(a.numeric_expr() - b.numeric_expr()) == 0)
+    except (TypeError, ValueError, RecursionError):
+        symbolic = False
+    return {"symbolic": symbolic, "rms_difference_mev": diff, "numerical": diff <= tol_mev, "tolerance_mev": tol_mev}
+
+
+def compare(kan: Formula, result: EngineResult, ds, names, extrap_X: np.ndarray, tol_mev: float = 0.1) -> dict:
+    """Plain-data comparison of the KAN formula with an engine's front and selected formula."""
+    masks = {p: ds.mask(p) for p in ("train", "test", "all")}
+    kan_ex = kan.evaluate(extrap_X)
+    rows = [{"formula": "KAN", "engine": "kansym", "n_constants": kan.n_constants, "size": kan.size,
+             "rmse_mev": _score(kan, ds, masks), "expression": str(kan.expr), "selected": True}]
+    refitted = []
+    for i, f in enumerate(result.front):
+        F = _refit_engine(f, names, ds, masks)
+        if F is None:
+            continue
+        ex = F.evaluate(extrap_X)
+        refitted.append(F)
+        rows.append({"formula": f"{result.engine}[{i}]", "engine": result.engine, "n_constants": F.n_constants,
+                     "size": F.size, "engine_complexity": f.complexity, "rmse_mev": _score(F, ds, masks),
+                     "expression": str(F.expr), "selected": False,
+                     "extrapolation_rms_vs_kan_mev": rms(ex - kan_ex) if np.isfinite(ex).all() else float("inf")})
+    # the engine's selected formula: its most accurate one on the training nuclei after the float64 refit
+    selected_formula = None
+    if refitted:
+        k = int(np.argmin([r["rmse_mev"]["train"] for r in rows[1:]]))
+        rows[1 + k]["selected"] = True
+        selected_formula = refitted[k]
+    out = {"engine": result.engine, "engine_wall_s": round(result.wall_s, 1), "rows": rows,
+           "n_extrapolation_nuclei": int(len(extrap_X))}
+    if selected_formula is not None:
+        out["equivalence"] = equivalence(kan, selected_formula, ds.X, tol_mev)
+        out["extrapolation_rms_difference_mev"] = rms(selected_formula.evaluate(extrap_X) - kan_ex)
+    return out
+
+
+def crosscheck_tex(report: dict) -> str:
+    """booktabs table of a comparison report."""
+    lines = ["\\begin{tabular}{llrrrr}", "\\toprule",
+             "Formula & Engine & Constants & Size & RMSE train & RMSE test \\\\", "\\midrule"]
+    for r in report["rows"]:
+        star = "$^*$" if r.get("selected") else ""
+        lines.append(f"{r['formula']}{star} & {r['engine']} & {r['n_constants']} & {r['size']} & "
+                     f"{r['rmse_mev']['train']:.3f} & {r['rmse_mev']['test']:.3f} \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}", "% RMSE in MeV; $^*$ selected formula", ""]
+    return "\n".join(lines)
+
+
+def crosscheck_run(run_dir: Path, engine: str = "auto", time_budget: float = 60, maxsize: int = 30, seed: int = 0,
+                   pysr_hof: Path | None = None, beyond: int = 10) -> dict:
+    """Run an engine on a run's data selection, split and target; write crosscheck.json/.tex into the run."""
+    from kansym import features as feat
+    from kansym.export import formula_from_entry
+    from kansym.pipeline import DiscoverConfig, load_dataset
+    from kansym.runs import RunDir, write_json_atomic, write_text_atomic
+
+    rd = RunDir(Path(run_dir))
+    if not (rd.path / "formula.json").exists():
+        raise KansymError(f"run {rd.id} has no formula to cross-check; run `kansym discover` without --stage kan")
+    kan = formula_from_entry(rd.read_json("formula.json"))
+    cfg = DiscoverConfig.from_dict(rd.config).resolved()
+    ds = load_dataset(cfg)
+    names = ds.feature_names
+    if pysr_hof is not None:
+        result = import_hof(Path(pysr_hof), names)
+    else:
+        eng = make_engine(engine, time_budget, maxsize, seed)
+        tr = ds.mask("train")
+        result = eng.fit(ds.X[tr], ds.y[tr], names)
+    ex = extrapolation_set(ds.frame[["Z", "N"]], beyond)
+    extrap_X = feat.features(ex["Z"], ex["N"], cfg.features).to_numpy()
+    report = compare(kan, result, ds, names, extrap_X)
+    report.update({"run_id": rd.id, "time_budget_s": time_budget, "maxsize": maxsize, "seed": seed})
+    write_json_atomic(rd.path / "crosscheck.json", report)
+    write_text_atomic(rd.path / "crosscheck.tex", crosscheck_tex(report))
+    return report

@@ -1,0 +1,127 @@
+"""A whitelisting parser from symbolic-regression output strings to SymPy.
+
+Accepts numbers, the given variable names (and x0, x1, ... positional names), the operators
++ - * / ^ (and **), parentheses, and a fixed set of functions. Anything else is rejected; no
+string is ever passed to ``eval``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import sympy as sp
+
+from kansym.errors import KansymError
+
+
+def real_cbrt(x):
+    """Real cube root: sign(x) |x|^(1/3)."""
+    return sp.sign(x) * sp.Abs(x) ** sp.Rational(1, 3)
+
+
+FUNCTIONS = {
+    "sqrt": sp.sqrt, "cbrt": real_cbrt, "exp": sp.exp, "log": sp.log, "abs": sp.Abs,
+    "sin": sp.sin, "cos": sp.cos, "tanh": sp.tanh, "square": lambda x: x ** 2, "cube": lambda x: x ** 3,
+    "neg": lambda x: -x, "inv": lambda x: 1 / x, "pow": lambda x, y: x ** y,
+    "plus": lambda x, y: x + y, "sub": lambda x, y: x - y, "mult": lambda x, y: x * y, "div": lambda x, y: x / y,
+}
+_TOKEN = re.compile(r"\s*(?:(?P<num>\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
+                    r"|(?P<op>\*\*|[-+*/^(),]))")
+MAX_LENGTH = 5000
+
+
+def tokenize(text: str) -> list[tuple[str, str]]:
+    if len(text) > MAX_LENGTH:
+        raise KansymError(f"equation is longer than {MAX_LENGTH} characters")
+    pos, out = 0, []
+    text = text.strip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            raise KansymError(f"unexpected character {text[pos]!r} at position {pos} in equation {text!r}")
+        kind = m.lastgroup
+        out.append((kind, m.group(kind)))
+        pos = m.end()
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+    return out
+
+
+def parse_equation(text: str, variables: dict[str, sp.Symbol]) -> sp.Expr:
+    """Parse ``text`` into SymPy; ``variables`` maps allowed names to symbols."""
+    tokens = tokenize(text)
+    pos = 0
+
+    def peek():
+        return tokens[pos] if pos < len(tokens) else (None, None)
+
+    def take(value=None):
+        nonlocal pos
+        tok = peek()
+        if tok[0] is None or (value is not None and tok[1] != value):
+            raise KansymError(f"malformed equation {text!r}: expected {value or 'more input'}")
+        pos += 1
+        return tok
+
+    def expr():
+        node = term()
+        while peek()[1] in ("+", "-"):
+            op = take()[1]
+            node = node + term() if op == "+" else node - term()
+        return node
+
+    def term():
+        node = unary()
+        while peek()[1] in ("*", "/"):
+            op = take()[1]
+            node = node * unary() if op == "*" else node / unary()
+        return node
+
+    def unary():
+        if peek()[1] == "-":
+            take()
+            return -unary()
+        if peek()[1] == "+":
+            take()
+            return unary()
+        return power()
+
+    def power():
+        base = atom()
+        if peek()[1] in ("^", "**"):
+            take()
+            return base ** unary()
+        return base
+
+    def atom():
+        kind, value = take()
+        if kind == "num":
+            return sp.Float(value) if any(c in value for c in ".eE") else sp.Integer(value)
+        if kind == "name":
+            if peek()[1] == "(":
+                if value not in FUNCTIONS:
+                    raise KansymError(f"unknown function {value!r} in equation {text!r}; allowed: "
+                                      f"{', '.join(sorted(FUNCTIONS))}")
+                take("(")
+                args = [expr()]
+                while peek()[1] == ",":
+                    take()
+                    args.append(expr())
+                take(")")
+                try:
+                    return FUNCTIONS[value](*args)
+                except TypeError:
+                    raise KansymError(f"wrong number of arguments to {value} in {text!r}") from None
+            if value in variables:
+                return variables[value]
+            raise KansymError(f"unknown name {value!r} in equation {text!r}; allowed: {', '.join(variables)}")
+        if value == "(":
+            node = expr()
+            take(")")
+            return node
+        raise KansymError(f"malformed equation {text!r}: unexpected {value!r}")
+
+    result = expr()
+    if pos != len(tokens):
+        raise KansymError(f"malformed equation {text!r}: unexpected {tokens[pos][1]!r}")
+    return result
