@@ -49,11 +49,15 @@ def _score_formula(name, formula, X, y, masks, before, agreement, network=None) 
     return FormulaCandidate(name, formula, _scores(formula.evaluate(X), y, masks), before, agreement, network)
 
 
-def eliminate_terms(cand: FormulaCandidate, X, y, masks, min_terms: int = 1) -> list[FormulaCandidate]:
-    """Greedy backward elimination of top-level additive terms (each step refitted)."""
+def eliminate_terms(cand: FormulaCandidate, X, y, masks, min_terms: int = 1, max_terms: int = 12,
+                    max_nfev: int = 300) -> list[FormulaCandidate]:
+    """Greedy backward elimination of top-level additive terms, each trial refitted (at most
+    ``max_nfev`` evaluations); formulas with more than ``max_terms`` terms are left to the expanded route."""
     out = []
     current = cand
     train = masks["train"]
+    if len(sp.Add.make_args(cand.formula.expr)) > max_terms:
+        return out
     while True:
         terms = [t for t in sp.Add.make_args(current.formula.expr) if t.free_symbols & set(current.formula.param_symbols)]
         if len(terms) <= min_terms:
@@ -64,7 +68,7 @@ def eliminate_terms(cand: FormulaCandidate, X, y, masks, min_terms: int = 1) -> 
             init = {s: p.value for s, p in zip(current.formula.param_symbols, current.formula.parameters)
                     if s in expr.free_symbols}
             try:
-                f = refit(expr, init, current.formula.variables, X[train], y[train])
+                f = refit(expr, init, current.formula.variables, X[train], y[train], max_nfev=max_nfev)
                 c = _score_formula(f"{cand.name}-{len(out) + 1}", f, X, y, masks, current.rmse_before_refit,
                                    current.kan_agreement)
             except KansymError:

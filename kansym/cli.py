@@ -136,6 +136,7 @@ def discover(
     stage: str = typer.Option("all", help="Stop after this stage: kan, symbolic or all."),
     crosscheck_engine: str = typer.Option("auto", "--crosscheck", help="Cross-check engine after the symbolic stage: auto, pyoperon, pysr or none."),
     crosscheck_budget: float = typer.Option(20, help="Cross-check search time [s]."),
+    extrapolate_chains: str = typer.Option("Zr,Nd,Hg,Fm", "--chains", help="Isotopic chains for the extrapolation stage ('' to skip)."),
     runs_dir: Path = typer.Option(Path("runs"), help="Where run directories are created."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output; print only the run directory."),
 ):
@@ -148,7 +149,9 @@ def discover(
         width=_csv_ints(width, "--width"), grid=grid, refine=_csv_ints(refine, "--refine"), k=k, steps=steps,
         lamb=lamb, prune=prune, ensemble=ensemble, max_hidden=-1 if max_hidden is None else max_hidden, lib=lib,
         r2_min=r2_min, poor_edges=poor_edges, max_constants=max_constants, seed=seed, stage=stage,
-        crosscheck=crosscheck_engine, crosscheck_budget=crosscheck_budget, runs_dir=str(runs_dir)).resolved()
+        crosscheck=crosscheck_engine, crosscheck_budget=crosscheck_budget,
+        extrapolate=bool(extrapolate_chains.strip()), chains=tuple(c.strip() for c in extrapolate_chains.split(",") if c.strip()),
+        runs_dir=str(runs_dir)).resolved()
     bar, progress = _progress_for(cfg, quiet)
     try:
         if bar:
@@ -201,6 +204,10 @@ def render_summary(config: dict, metrics: dict, importance, run_dir) -> Table:
         t.add_row(f"cross-check ({cc['engine']})",
                   f"train {_fmt(sel['rmse_mev']['train'])}  test {_fmt(sel['rmse_mev']['test'])} "
                   f"({sel['n_constants']} constants); equivalent: {cc['equivalence']['symbolic'] or cc['equivalence']['numerical']}")
+    ex = metrics.get("extrapolation", {}).get("mean_chain_rms_vs_frdm12_mev")
+    if ex:
+        t.add_row("extrapolation", "mean chain RMS vs FRDM2012 over 10 nuclei beyond the last measured: "
+                  + ", ".join(f"{k} {_fmt(v, 2)} MeV" for k, v in ex.items()))
     t.add_row("wall time", f"{metrics.get('wall_time_total_s', float('nan')):.1f} s")
     t.add_row("directory", str(run_dir))
     return t
@@ -364,6 +371,38 @@ def render_crosscheck(report: dict) -> Table:
                      f"{eq['rms_difference_mev']:.3f} MeV on the data, {report['extrapolation_rms_difference_mev']:.3f} MeV "
                      f"on {report['n_extrapolation_nuclei']} nuclei beyond the measured chains. RMSE in MeV.")
     return t
+
+
+@app.command()
+@handled
+def extrapolate(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, path, or 'latest'."),
+                chains: str = typer.Option("Zr,Nd,Hg,Fm", help="Isotopic chains by element symbol or Z."),
+                beyond: int = typer.Option(10, help="Steps beyond the last measured nucleus."),
+                against: str = typer.Option("frdm12,ws4", help="Reference mass models."),
+                both_sides: bool = typer.Option(False, help="Extrapolate on the proton-rich side too."),
+                runs_dir: Path = typer.Option(Path("runs"), help="Where run directories live.")):
+    """Predictions beyond the measured masses compared with reference models; writes extrapolation.csv."""
+    from kansym.extrapolate import extrapolate_run
+    from kansym.runs import find_run
+
+    r = find_run(run, runs_dir)
+    names = [c.strip() for c in chains.split(",") if c.strip()]
+    if not names:
+        raise KansymError("--chains needs at least one element symbol")
+    report = extrapolate_run(r.path, names, beyond, tuple(a.strip() for a in against.split(",") if a.strip()),
+                             both_sides)
+    ref = report["against"][0]
+    t = Table(title=f"extrapolation of {r.id}: RMS / max |prediction - {ref}| over {beyond} nuclei beyond the last measured [MeV]")
+    for col in ("chain", "prediction", f"RMS vs {ref}", f"max vs {ref}", "S2n 2nd-diff RMS", "non-finite"):
+        t.add_column(col)
+    for ch, rec in report["per_chain"].items():
+        for p in ("kan", "formula"):
+            if p in rec:
+                t.add_row(ch, p, _fmt(rec[p][f"rms_vs_{ref}_mev"]), _fmt(rec[p][f"max_abs_vs_{ref}_mev"]),
+                          _fmt(rec["s2n_second_difference_rms_mev"][p]), str(rec[p]["non_finite"]))
+    out.print(t)
+    for note in report["notes"]:
+        err.print(f"[yellow]note:[/] {note}")
 
 
 def main() -> None:

@@ -170,8 +170,7 @@ def import_hof(path: Path, names) -> EngineResult:
     """
     path = Path(path)
     syms = variable_symbols(names)
-    allowed = dict(zip(_safe_names(names), syms)) | {f"x{i}": s for i, s in enumerate(syms)} \
-        | {f"x{i + 1}".replace("x", "x_", 0): s for i, s in enumerate(syms)}
+    allowed = dict(zip(_safe_names(names), syms)) | {f"x{i}": s for i, s in enumerate(syms)}
     front = []
     try:
         with open(path, newline="") as fh:

@@ -92,3 +92,55 @@ def edge_fits(regressor, network, X: np.ndarray, feature_names, folder: Path) ->
         fig.tight_layout()
         fig.savefig(folder / f"edge_{e.layer}_{e.i}_{e.j}.png", dpi=90)
         plt.close(fig)
+
+
+def chain_figure(frame: pd.DataFrame, preds, against, path: Path, chain: str) -> None:
+    """Top: ME - ME(first reference) along a chain; bottom: S_2n. NaN/inf predictions are marked."""
+    plt = _plt()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    f = frame.sort_values("N")
+    ref = against[0]
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(6.5, 6), sharex=True)
+    for p in (*preds, *against[1:], "exp"):
+        col = f"ME_{p}"
+        if col not in f:
+            continue
+        d = f[col] - f[f"ME_{ref}"]
+        ax1.plot(f["N"], d, "o-" if p != "exp" else "k.", ms=3, label=p)
+        bad = ~np.isfinite(f[col]) & (p != "exp")
+        if bad.any():
+            ax1.plot(f.loc[bad, "N"], np.zeros(int(bad.sum())), "rx", ms=8, label=f"{p} NaN/inf")
+    last = f.loc[f["distance"] == 0, "N"].max()
+    for ax in (ax1, ax2):
+        ax.axvline(last, color="grey", ls=":", lw=1)
+    ax1.set_ylabel(f"ME - ME({ref}) [MeV]")
+    ax1.set_title(f"{chain} chain (dotted: last measured)")
+    ax1.legend(fontsize=7)
+    be = {p: dict(zip(f["N"], f[f"BE_{p}"])) for p in (*preds, *against, "exp") if f"BE_{p}" in f}
+    for p, b in be.items():
+        ns = [n for n in f["N"] if n - 2 in b]
+        ax2.plot(ns, [b[n] - b[n - 2] for n in ns], "o-" if p != "exp" else "k.", ms=3, label=p)
+    ax2.set_xlabel("N")
+    ax2.set_ylabel("S$_{2n}$ [MeV]")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def chart_vs_reference(cfg, members, formula, reference: str, folder: Path) -> None:
+    """Prediction minus a reference model over the reference's whole (Z, N) range within the run's cuts."""
+    from kansym import tables
+    from kansym.extrapolate import predict_surface
+
+    ref = tables.load_model(reference)
+    ref = ref[(ref["Z"] >= cfg.min_z) & (ref["N"] >= cfg.min_n)]
+    if cfg.subset == "even-even":
+        ref = ref[(ref["Z"] % 2 == 0) & (ref["N"] % 2 == 0)]
+    surf = predict_surface(cfg, members, formula, ref[["Z", "N"]].reset_index(drop=True))
+    surf["ME_ref"] = ref["ME_model"].to_numpy()
+    for p in ("kan", "formula"):
+        if f"ME_{p}" in surf:
+            d = surf.assign(residual=surf[f"ME_{p}"] - surf["ME_ref"])
+            nz_chart(d, Path(folder) / f"chart_{p}_minus_{reference}.png", title=f"{p} - {reference} ME [MeV]",
+                     sign=1.0)

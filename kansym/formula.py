@@ -295,7 +295,7 @@ def refit(expr: sp.Expr, init: dict[sp.Symbol, float], variables, X: np.ndarray,
         derivs = [sp.diff(expr, p).replace(sp.DiracDelta, lambda *a: sp.Integer(0)) for p in psyms]
         if any(d.has(sp.Derivative) for d in derivs):
             raise ValueError("unevaluated derivative")
-        grads = [sp.lambdify((syms, psyms), d, modules="numpy") for d in derivs]
+        grads = sp.lambdify((syms, psyms), derivs, modules="numpy", cse=True)
     except (ValueError, TypeError):
         grads = None
     cols = tuple(np.asarray(X, dtype=np.float64).T)
@@ -309,7 +309,7 @@ def refit(expr: sp.Expr, init: dict[sp.Symbol, float], variables, X: np.ndarray,
 
     def jac(p):
         with np.errstate(all="ignore"):
-            J = np.column_stack([np.broadcast_to(np.asarray(g(cols, tuple(p)), dtype=np.float64), (n,)) for g in grads])
+            J = np.column_stack([np.broadcast_to(np.asarray(g, dtype=np.float64), (n,)) for g in grads(cols, tuple(p))])
         return np.where(np.isfinite(J), J, 0.0)
 
     if len(psyms) == 0:

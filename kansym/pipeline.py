@@ -69,6 +69,8 @@ class DiscoverConfig:
     stage: str = "all"
     crosscheck: str = "auto"  # engine for the cross-check stage: auto, pyoperon, pysr or none
     crosscheck_budget: float = 20.0  # seconds
+    extrapolate: bool = True  # run the extrapolation stage on ``chains``
+    chains: tuple[str, ...] = ("Zr", "Nd", "Hg", "Fm")
     runs_dir: str = "runs"
 
     def resolved(self) -> "DiscoverConfig":
@@ -132,13 +134,14 @@ class DiscoverConfig:
         d = asdict(self)
         d["width"] = list(self.width) if self.width else None
         d["refine"] = list(self.refine) if self.refine is not None else None
+        d["chains"] = list(self.chains)
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "DiscoverConfig":
         names = {f.name for f in fields(cls)}
         kw = {k: v for k, v in d.items() if k in names}
-        for key in ("width", "refine"):
+        for key in ("width", "refine", "chains"):
             if kw.get(key) is not None:
                 kw[key] = tuple(kw[key])
         return cls(**kw)
@@ -358,6 +361,12 @@ def discover(config: DiscoverConfig, progress: Progress | None = None) -> Discov
             sel = next(r for r in report["rows"][1:] if r["selected"]) if len(report["rows"]) > 1 else None
             metrics["crosscheck"] = {"engine": report["engine"], "selected": sel,
                                      "equivalence": report.get("equivalence")}
+            metrics["wall_time_total_s"] = round(time.perf_counter() - t0, 3)
+        if cfg.stage == "all" and cfg.extrapolate:
+            from kansym.extrapolate import extrapolate_run
+            write_json_atomic(path / "metrics.json", metrics)  # extrapolate_run reloads the run
+            ext = extrapolate_run(path, cfg.chains)
+            metrics["extrapolation"] = {k: v for k, v in ext.items() if k.startswith("mean_chain")}
             metrics["wall_time_total_s"] = round(time.perf_counter() - t0, 3)
         write_json_atomic(path / "metrics.json", metrics)
     return DiscoverResult(staged.final, cfg_dict, metrics, importance,

@@ -144,7 +144,7 @@ class Dataset:
 
     @property
     def X(self) -> np.ndarray:
-        return self.frame[list(self.feature_names)].to_numpy(dtype=np.float64)
+        return self.frame[list(self.feature_names)].to_numpy(dtype=np.float64)  # Z, N, A cast to float
 
     @property
     def y(self) -> np.ndarray:
@@ -190,7 +190,8 @@ def build_dataset(sel: Selection, target: str, feature_set: str, split: str = "r
     frame = nuclei.copy()
     fx = feat.features(frame["Z"], frame["N"], feature_set)
     for c in fx.columns:
-        frame[c] = fx[c].to_numpy()
+        if c not in frame:  # Z, N, A stay integer columns
+            frame[c] = fx[c].to_numpy()
     frame["y"] = y.to_numpy(dtype=np.float64)
     frame["split"] = split_labels(frame, split, seed)
     return Dataset(frame=frame, feature_names=names, target=target, model=model,

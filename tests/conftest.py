@@ -4,7 +4,7 @@ import pytest
 
 from kansym.pipeline import DiscoverConfig, discover
 
-TINY = dict(steps=3, grid=3, refine=(5,), width=(2,), lamb=1e-3, crosscheck="none")
+TINY = dict(steps=3, grid=3, refine=(5,), width=(2,), lamb=1e-3, crosscheck="none", extrapolate=False)
 
 
 def tiny_config(tmp_path, **kw) -> DiscoverConfig:
@@ -18,3 +18,10 @@ def tiny_run(tmp_path_factory):
     """One tiny end-to-end KAN run shared by the read-only tests."""
     tmp = tmp_path_factory.mktemp("tiny")
     return discover(tiny_config(tmp))
+
+
+@pytest.fixture(scope="session")
+def formula_run(tmp_path_factory):
+    """One tiny run through the symbolic stage ([2, 2, 1] on Z, N), shared by the read-only tests."""
+    tmp = tmp_path_factory.mktemp("formula")
+    return discover(tiny_config(tmp, stage="all", steps=4, features="zn", lib="poly"))

@@ -148,10 +148,9 @@ def test_pdg_rounding():
     assert export.shorthand(2.0, None) == "2"
 
 
-@pytest.fixture(scope="module")
-def symbolic_run(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("sym")
-    return discover(tiny_config(tmp, stage="all", steps=5, width=(3,), poor_edges="zero"))
+@pytest.fixture
+def symbolic_run(formula_run):
+    return formula_run
 
 
 def _balanced(tex: str) -> bool:

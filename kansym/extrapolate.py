@@ -1,0 +1,216 @@
+"""Extrapolation: a run's KAN and formula beyond the measured masses, against FRDM2012 and WS4.
+
+All comparisons are on atomic mass excesses ME and binding energies BE in MeV. A binding-energy
+prediction becomes ME = Z ME(1H) + N ME(n) - BE (AME2020 constants); a residual prediction becomes
+ME = ME(model) + correction. Separation energies: S_n(Z,N) = BE(Z,N) - BE(Z,N-1),
+S_2n = BE(Z,N) - BE(Z,N-2), S_p = BE(Z,N) - BE(Z-1,N), S_2p = BE(Z,N) - BE(Z-2,N).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kansym import features as feat
+from kansym import tables
+from kansym.errors import KansymError
+from kansym.survey import rms
+
+DEFAULT_CHAINS = ("Zr", "Nd", "Hg", "Fm")
+_ED = tables.AME_EDITIONS["ame2020"]
+ME_H, ME_N = _ED.me_h_kev / 1000.0, _ED.me_n_kev / 1000.0
+
+
+def be_from_me(z, n, me):
+    return np.asarray(z) * ME_H + np.asarray(n) * ME_N - np.asarray(me)
+
+
+def element_z(symbol: str) -> int:
+    """Proton number of an element symbol (as in AME2020), or of a plain integer string."""
+    if symbol.strip().isdigit():
+        return int(symbol)
+    ame = tables.load_experiment()
+    hits = ame.loc[ame["element"].str.lower() == symbol.strip().lower(), "Z"].unique()
+    if len(hits) != 1:
+        raise KansymError(f"unknown element symbol {symbol!r}; use a symbol such as Zr, Nd, Hg, Fm or a proton number")
+    return int(hits[0])
+
+
+def element_symbol(z: int) -> str:
+    ame = tables.load_experiment()
+    hit = ame.loc[ame["Z"] == z, "element"]
+    return str(hit.iloc[0]) if len(hit) else str(z)
+
+
+# --------------------------------------------------------------------------- separation energies
+
+def separation_energies(surface: pd.DataFrame, column: str = "BE") -> pd.DataFrame:
+    """S_n, S_2n, S_p, S_2p [MeV] for every nucleus of a BE surface (columns Z, N, ``column``)."""
+    be = {(int(z), int(n)): float(b) for z, n, b in zip(surface["Z"], surface["N"], surface[column])}
+    out = surface[["Z", "N"]].copy()
+    for name, dz, dn in (("S_n", 0, 1), ("S_2n", 0, 2), ("S_p", 1, 0), ("S_2p", 2, 0)):
+        out[name] = [be[(z, n)] - be[(z - dz, n - dn)] if (z - dz, n - dn) in be else np.nan
+                     for z, n in zip(out["Z"], out["N"])]
+    return out
+
+
+def separation_rms(pred: pd.DataFrame, exp: pd.DataFrame) -> dict:
+    """RMS of predicted minus AME2020 separation energies on the nuclei where both exist."""
+    m = pred.merge(exp, on=["Z", "N"], suffixes=("_pred", "_exp"))
+    out = {}
+    for s in ("S_n", "S_2n", "S_p", "S_2p"):
+        d = (m[f"{s}_pred"] - m[f"{s}_exp"]).dropna()
+        out[s] = {"rms_mev": rms(d), "n": int(len(d))}
+    return out
+
+
+# --------------------------------------------------------------------------- chains
+
+def chain_nuclei(z: int, measured: pd.DataFrame, beyond: int, step: int, both_sides: bool = False) -> pd.DataFrame:
+    """The isotopic chain of Z: measured N (with the run's parity) and ``beyond`` steps past the last one
+    (and before the first one with ``both_sides``); column ``distance`` counts steps past the measured range."""
+    ns = sorted(measured.loc[measured["Z"] == z, "N"])
+    if not ns:
+        raise KansymError(f"no measured nuclei with Z = {z} ({element_symbol(z)}) in the run's selection")
+    lo, hi = ns[0], ns[-1]
+    rows = [(n, 0) for n in range(lo, hi + 1, step)]
+    rows += [(hi + step * k, k) for k in range(1, beyond + 1)]
+    if both_sides:
+        rows = [(lo - step * k, -k) for k in range(beyond, 0, -1) if lo - step * k > 0] + rows
+    return pd.DataFrame({"Z": z, "N": [n for n, _ in rows], "distance": [d for _, d in rows]})
+
+
+def _as_me(target: str, z, n, pred, model_me=None):
+    if target == "be":
+        return z * ME_H + n * ME_N - pred
+    if target == "me":
+        return pred
+    return model_me + pred
+
+
+def predict_surface(cfg, members, formula, nuclei: pd.DataFrame) -> pd.DataFrame:
+    """ME and BE from the KAN (ensemble mean) and the formula for arbitrary (Z, N)."""
+    z, n = nuclei["Z"].to_numpy(), nuclei["N"].to_numpy()
+    X = feat.features(z, n, cfg.features).to_numpy()
+    out = nuclei.copy()
+    model_me = None
+    if cfg.target == "residual":
+        mm = nuclei[["Z", "N"]].merge(tables.load_model(cfg.model), on=["Z", "N"], how="left")
+        model_me = mm["ME_model"].to_numpy()
+    kan = np.mean([m.predict(X) for m in members], axis=0)
+    out["ME_kan"] = _as_me(cfg.target, z, n, kan, model_me)
+    if formula is not None:
+        out["ME_formula"] = _as_me(cfg.target, z, n, formula.evaluate(X), model_me)
+    for col in [c for c in out.columns if c.startswith("ME_")]:
+        out["BE" + col[2:]] = be_from_me(z, n, out[col])
+    return out
+
+
+def attach_references(frame: pd.DataFrame, against=("frdm12", "ws4")) -> pd.DataFrame:
+    out = frame.copy()
+    ame = tables.load_experiment()
+    exp = ame.loc[~ame["estimated"], ["Z", "N", "ME"]].rename(columns={"ME": "ME_exp"})
+    out = out.merge(exp, on=["Z", "N"], how="left")
+    for name in against:
+        m = tables.load_model(name).rename(columns={"ME_model": f"ME_{name}"})
+        out = out.merge(m, on=["Z", "N"], how="left")
+    for col in [c for c in out.columns if c.startswith("ME_") and "BE" + c[2:] not in out]:
+        out["BE" + col[2:]] = be_from_me(out["Z"], out["N"], out[col])
+    return out
+
+
+def stability(frame: pd.DataFrame, preds=("kan", "formula"), against=("frdm12", "ws4")) -> dict:
+    """Per-prediction deviations from the references over the extrapolated nuclei, S_2n smoothness, non-finite counts."""
+    ext = frame[frame["distance"] > 0]
+    out = {}
+    for p in preds:
+        col = f"ME_{p}"
+        if col not in frame:
+            continue
+        rec = {"non_finite": int((~np.isfinite(frame[col])).sum())}
+        for ref in against:
+            d = (ext[col] - ext[f"ME_{ref}"]).replace([np.inf, -np.inf], np.nan).dropna()
+            rec[f"rms_vs_{ref}_mev"] = rms(d)
+            rec[f"max_abs_vs_{ref}_mev"] = float(d.abs().max()) if len(d) else float("nan")
+            by = ext.assign(d=ext[col] - ext[f"ME_{ref}"]).groupby("distance")["d"].apply(lambda s: rms(s.dropna()))
+            rec[f"rms_vs_{ref}_by_distance"] = {int(k): float(v) for k, v in by.items()}
+        out[p] = rec
+    return out
+
+
+def s2n_smoothness(frame: pd.DataFrame, column: str, step: int) -> float:
+    """RMS of the second difference of S_2n along a chain (MeV): small for a smooth mass surface."""
+    f = frame.sort_values("N")
+    be = dict(zip(f["N"], f[column]))
+    s2n = [be[n] - be[n - 2] for n in f["N"] if n - 2 in be]
+    if len(s2n) < 3:
+        return float("nan")
+    s2n = np.asarray(s2n)[:: max(1, step // 1)]
+    return rms(np.diff(s2n, 2))
+
+
+def extrapolate_run(run_dir: Path, chains=DEFAULT_CHAINS, beyond: int = 10, against=("frdm12", "ws4"),
+                    both_sides: bool = False, figures: bool = True) -> dict:
+    """Chain predictions and stability metrics of a run; writes extrapolation.csv/.json and figures."""
+    from kansym import figures as figs
+    from kansym.export import formula_from_entry
+    from kansym.pipeline import load_run_stage
+    from kansym.runs import RunDir, write_json_atomic, write_text_atomic
+
+    if beyond < 0:
+        raise KansymError(f"--beyond must be >= 0, got {beyond}")
+    against = tuple(tables.check_model(a).name for a in against)
+    rd = RunDir(Path(run_dir))
+    cfg, stage = load_run_stage(rd.path)
+    notes = []
+    formula = None
+    if (rd.path / "formula.json").exists():
+        formula = formula_from_entry(rd.read_json("formula.json"))
+    else:
+        notes.append("the run has no formula: KAN-only comparison")
+    ds = stage.dataset.frame
+    step = 2 if cfg.subset in ("even-even", "even-n") else 1
+    frames = []
+    for c in chains:
+        z = element_z(c)
+        nuc = chain_nuclei(z, ds[["Z", "N"]], beyond, step, both_sides)
+        ref = tables.load_model(against[0])
+        covered = nuc.merge(ref, on=["Z", "N"], how="inner")
+        if len(covered) < len(nuc):
+            outside = sorted(set(nuc["N"]) - set(covered["N"]))
+            raise KansymError(f"chain {c} (Z={z}) leaves the {tables.MODELS[against[0]].label} table at N = "
+                              f"{', '.join(map(str, outside[:5]))}; use a smaller --beyond")
+        frames.append(nuc.assign(chain=element_symbol(z)))
+    nuclei = pd.concat(frames, ignore_index=True)
+    surface = attach_references(predict_surface(cfg, stage.members, formula, nuclei), against)
+    preds = ("kan", "formula") if formula is not None else ("kan",)
+    bad = {p: int((~np.isfinite(surface[f"ME_{p}"])).sum()) for p in preds}
+    for p, k in bad.items():
+        if k:
+            notes.append(f"{p} prediction is NaN/inf on {k} nuclei (flagged in extrapolation.csv)")
+    surface["finite"] = np.all([np.isfinite(surface[f"ME_{p}"]) for p in preds], axis=0)
+    per_chain = {}
+    for ch, f in surface.groupby("chain", sort=False):
+        per_chain[ch] = stability(f, preds, against)
+        per_chain[ch]["s2n_second_difference_rms_mev"] = {
+            p: s2n_smoothness(f, f"BE_{p}", step) for p in (*preds, *against)}
+    overall = stability(surface, preds, against)
+    # separation energies of the run's predictions on its own nuclei vs AME2020
+    own = predict_surface(cfg, stage.members, formula, ds[["Z", "N"]].assign(distance=0))
+    ame = tables.load_experiment()
+    exp_sep = separation_energies(ame.loc[~ame["estimated"], ["Z", "N", "BE"]])
+    sep = {p: separation_rms(separation_energies(own, f"BE_{p}"), exp_sep) for p in preds}
+    report = {"run_id": rd.id, "chains": list(per_chain), "beyond": beyond, "step": step, "against": list(against),
+              "per_chain": per_chain, "overall": overall, "separation_energy_rms_vs_ame2020": sep,
+              "notes": notes}
+    mean_rms = {p: float(np.mean([per_chain[c][p][f"rms_vs_{against[0]}_mev"] for c in per_chain])) for p in preds}
+    report[f"mean_chain_rms_vs_{against[0]}_mev"] = mean_rms
+    write_text_atomic(rd.path / "extrapolation.csv", surface.to_csv(index=False))
+    write_json_atomic(rd.path / "extrapolation.json", report)
+    if figures:
+        for ch, f in surface.groupby("chain", sort=False):
+            figs.chain_figure(f, preds, against, rd.path / "figures" / f"chain_{ch}.png", ch)
+        figs.chart_vs_reference(cfg, stage.members, formula, against[0], rd.path / "figures")
+    return report

@@ -1,0 +1,132 @@
+"""Cross-check stage: pyoperon on planted formulas, PySR hall-of-fame import, safe parsing, engine errors."""
+
+import importlib.util
+import shutil
+
+import numpy as np
+import pytest
+import sympy as sp
+from typer.testing import CliRunner
+
+from kansym.cli import app
+from kansym.crosscheck import (PyOperonEngine, PySREngine, crosscheck_run, extrapolation_set, import_hof,
+                               make_engine)
+from kansym.errors import KansymError
+from kansym.exprparse import parse_equation, real_cbrt
+from kansym.formula import variable_symbols
+from kansym.pipeline import discover
+
+from conftest import tiny_config
+
+runner = CliRunner()
+Z, N = variable_symbols(("Z", "N"))
+
+
+def test_pyoperon_recovers_planted_formula():
+    rng = np.random.default_rng(1)
+    X = rng.uniform(20, 100, (300, 2))
+    y = 2.5 * X[:, 0] + 0.01 * X[:, 1] ** 2 + 3.0
+    res = PyOperonEngine(time_budget=3, maxsize=15, seed=0).fit(X, y, ("Z", "N"))
+    best = min(res.front, key=lambda f: f.loss)
+    pred = sp.lambdify((Z, N), best.expr, "numpy")(X[:, 0], X[:, 1])
+    assert np.sqrt(np.mean((pred - y) ** 2)) < 1e-2 * np.std(y)
+
+
+def test_hall_of_fame_import(tmp_path):
+    hof = tmp_path / "hall_of_fame.csv"
+    hof.write_text(
+        "Complexity,Loss,Equation\n"
+        "1,100.0,\"3.5\"\n"
+        "5,1.0,\"square(x0) + cbrt(neg(x1))\"\n"
+        "8,0.01,\"(x0 ^ 2.0) * inv(x1) - sqrt(x0) + exp(-0.5)\"\n")
+    res = import_hof(hof, ("Z", "N"))
+    assert len(res.front) == 3 and res.front[0].expr == 3.5
+    f1 = sp.lambdify((Z, N), res.front[1].expr, "numpy")
+    assert f1(3.0, 8.0) == pytest.approx(9.0 - 2.0)  # real cube root of -8
+    f2 = sp.lambdify((Z, N), res.front[2].expr, "numpy")
+    assert f2(4.0, 2.0) == pytest.approx(16.0 / 2.0 - 2.0 + np.exp(-0.5))
+    assert res.selected in (1, 2)
+
+
+@pytest.mark.parametrize("bad", [
+    "__import__('os').system('echo hacked')",
+    "x0.__class__",
+    "eval(x0)",
+    "lambda: 1",
+    "x0; x1",
+    "open(x0)",
+])
+def test_malicious_equations_rejected(bad):
+    with pytest.raises(KansymError):
+        parse_equation(bad, {"x0": Z, "x1": N})
+
+
+def test_malformed_hof_names_file_and_row(tmp_path):
+    hof = tmp_path / "hof.csv"
+    hof.write_text("Complexity,Loss,Equation\n1,1.0,\"x0\"\n3,0.5,\"x0 + foo(x1)\"\n")
+    with pytest.raises(KansymError, match=r"hof\.csv row 3: unknown function 'foo'"):
+        import_hof(hof, ("Z", "N"))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    with pytest.raises(KansymError, match="missing columns"):
+        import_hof(bad, ("Z", "N"))
+
+
+def test_real_cbrt():
+    x = sp.Symbol("x", real=True)
+    assert sp.lambdify(x, real_cbrt(x))(-27.0) == pytest.approx(-3.0)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pysr") is not None and shutil.which("julia") is not None,
+                    reason="a Julia runtime is present")
+def test_pysr_without_julia_fails_fast():
+    with pytest.raises(KansymError, match="(PySR is not installed|needs a Julia runtime)"):
+        make_engine("pysr")
+    ok, why = PySREngine.available()
+    assert not ok and "pyoperon" in why
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pysr") is None or shutil.which("julia") is None,
+                    reason="PySR end-to-end test needs pysr and a Julia runtime (not present)")
+def test_pysr_end_to_end():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 5, (100, 2))
+    res = PySREngine(time_budget=20, maxsize=10, seed=0).fit(X, X[:, 0] ** 2, ("Z", "N"))
+    assert res.front
+
+
+@pytest.mark.parametrize("budget", [0, -5])
+def test_bad_time_budget(budget):
+    with pytest.raises(KansymError, match="--time-budget must be positive"):
+        make_engine("pyoperon", time_budget=budget)
+
+
+def test_unknown_engine():
+    with pytest.raises(KansymError, match="valid choices: auto, pyoperon, pysr"):
+        make_engine("eureqa")
+
+
+def test_extrapolation_set_even_even():
+    import pandas as pd
+    ex = extrapolation_set(pd.DataFrame({"Z": [40, 40, 42], "N": [50, 52, 56]}), beyond=3)
+    assert list(ex[ex.Z == 40].N) == [54, 56, 58] and list(ex[ex.Z == 42].N) == [58, 60, 62]
+
+
+def test_crosscheck_run_with_hof_and_pyoperon(formula_run, tmp_path):
+    hof = tmp_path / "hof.csv"
+    hof.write_text("Complexity,Loss,Equation\n3,1.0,\"8.0 * Z + 8.0 * N\"\n7,0.5,\"8.5 * Z + 8.3 * N - 0.01 * square(N)\"\n")
+    rep = crosscheck_run(formula_run.run_dir, pysr_hof=hof)
+    assert rep["engine"] == "pysr-hof" and rep["rows"][0]["formula"] == "KAN"
+    assert sum(r["selected"] for r in rep["rows"][1:]) == 1
+    assert (formula_run.run_dir / "crosscheck.json").exists() and (formula_run.run_dir / "crosscheck.tex").exists()
+    r = runner.invoke(app, ["crosscheck", str(formula_run.run_dir), "--engine", "pyoperon", "--time-budget", "2"])
+    assert r.exit_code == 0, r.output
+    assert "pyoperon" in r.output
+
+
+def test_cli_crosscheck_bad_inputs(formula_run):
+    r = runner.invoke(app, ["crosscheck", str(formula_run.run_dir), "--time-budget", "0"])
+    assert r.exit_code == 2 and "positive" in r.output
+    r = runner.invoke(app, ["crosscheck", str(formula_run.run_dir), "--engine", "pysr"])
+    if importlib.util.find_spec("pysr") is None or shutil.which("julia") is None:
+        assert r.exit_code == 2 and ("Julia" in r.output or "PySR" in r.output)
