@@ -91,15 +91,18 @@ def pareto_front(cands: list[FormulaCandidate]) -> list[FormulaCandidate]:
     return front
 
 
-def choose(cands: list[FormulaCandidate], max_constants: int, rel_tol: float = 0.05) -> FormulaCandidate:
-    """The simplest candidate within ``rel_tol`` of the best train RMSE among those with at most
-    ``max_constants`` constants (fewest constants overall if none qualifies)."""
+def choose(cands: list[FormulaCandidate], max_constants: int, baseline: float = np.inf,
+           rel_tol: float = 0.05, gain_tol: float = 0.25) -> FormulaCandidate:
+    """The simplest candidate among those with at most ``max_constants`` constants whose train RMSE is
+    within min(``rel_tol`` x best, ``gain_tol`` x (baseline - best)) of the best; ``baseline`` is the RMSE
+    of a constant (the target's standard deviation), so a small correction is not traded for a constant.
+    With no candidate under the cap, the one with fewest constants."""
     ok = [c for c in cands if c.n_constants <= max_constants]
     if not ok:
         return min(cands, key=lambda c: (c.n_constants, c.rmse["train"]))
     best = min(c.rmse["train"] for c in ok)
-    return min((c for c in ok if c.rmse["train"] <= best * (1 + rel_tol)),
-               key=lambda c: (c.n_constants, c.rmse["train"]))
+    tol = min(rel_tol * best, gain_tol * max(baseline - best, 0.0))
+    return min((c for c in ok if c.rmse["train"] <= best + tol), key=lambda c: (c.n_constants, c.rmse["train"]))
 
 
 def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("physics", "poly"),

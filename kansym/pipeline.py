@@ -278,7 +278,7 @@ def symbolic_stage(cfg: DiscoverConfig, stage: KanStage, path: Path, progress: P
     reg = stage.members[0].snapshot(cfg.symbolic_from)
     cands, notes = cands_mod.generate(reg, X, y, masks, ds.feature_names, libraries,
                                       kan_pred=reg.predict(X), r2_min=cfg.r2_min, on_poor=cfg.poor_edges)
-    chosen = cands_mod.choose(cands, cfg.max_constants)
+    chosen = cands_mod.choose(cands, cfg.max_constants, baseline=float(np.std(y[masks["train"]])))
     front = cands_mod.pareto_front(cands)
     base = next(c for c in cands if c.network is not None and c.name == libraries[0]) \
         if any(c.name == libraries[0] for c in cands) else next(c for c in cands if c.network is not None)

@@ -212,7 +212,8 @@ def fit_edge(x: np.ndarray, y: np.ndarray, library: tuple[LibFunction, ...], tol
     """Fit every library function to the samples (x, phi(x)) and choose one.
 
     Rule: the lowest-complexity candidate whose unexplained variance 1 - R^2 is at most
-    max(2 (1 - R^2_best), ``tol``). A flat edge (zero variance) is the zero function (a constant).
+    max(min(2 m, m + 0.01), ``tol``) with m = 1 - R^2_best. A flat edge (zero variance) is the zero
+    function (a constant).
     """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
@@ -223,7 +224,8 @@ def fit_edge(x: np.ndarray, y: np.ndarray, library: tuple[LibFunction, ...], tol
     if not cands:
         raise KansymError(f"no library function could be fitted to edge ({layer},{i},{j})")
     ranked = sorted(cands, key=lambda c: (-c.r2, c.complexity))
-    allowed = max(2.0 * (1.0 - ranked[0].r2), tol)
+    miss = 1.0 - ranked[0].r2
+    allowed = max(min(2.0 * miss, miss + 0.01), tol)
     ok = [c for c in cands if 1.0 - c.r2 <= allowed]
     chosen = min(ok, key=lambda c: (c.complexity, -c.r2))
     return EdgeFit(layer, i, j, chosen, tuple(ranked))
