@@ -57,15 +57,22 @@ def _scale(y: np.ndarray) -> tuple[float, float]:
     return float(np.mean(y)), sd if sd > 0 else 1.0
 
 
-class PyOperonEngine:
-    """pyoperon's SymbolicRegressor with constant optimisation on and a float32-safe scaled target."""
+class Engine:
+    """Engine settings: search time [s], largest expression size, seed. Subclasses implement
+    ``available()`` and ``fit(X, y, names) -> EngineResult``."""
 
-    name = "pyoperon"
+    name = "engine"
 
     def __init__(self, time_budget: float = 60, maxsize: int = 30, seed: int = 0):
         self.time_budget = time_budget
         self.maxsize = maxsize
         self.seed = seed
+
+
+class PyOperonEngine(Engine):
+    """pyoperon's SymbolicRegressor with constant optimisation on and a float32-safe scaled target."""
+
+    name = "pyoperon"
 
     @staticmethod
     def available() -> tuple[bool, str]:
@@ -103,15 +110,10 @@ def _julia_runtime() -> str | None:
     return os.environ.get("PYTHON_JULIAPKG_EXE") or shutil.which("julia")
 
 
-class PySREngine:
+class PySREngine(Engine):
     """PySR in a child process (juliacall must not be imported after torch in one process)."""
 
     name = "pysr"
-
-    def __init__(self, time_budget: float = 60, maxsize: int = 30, seed: int = 0):
-        self.time_budget = time_budget
-        self.maxsize = maxsize
-        self.seed = seed
 
     @staticmethod
     def available() -> tuple[bool, str]:

@@ -204,3 +204,20 @@ def test_cli_bad_input_exit_2(args, message):
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_cli_help_lists_commands():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for cmd in ("data", "discover", "runs", "show", "symbolic", "export", "crosscheck", "extrapolate", "table1"):
+        assert cmd in result.output
+
+
+def test_launcher_equals_package_cli():
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    a = subprocess.run([sys.executable, str(root / "cli.py"), "data", "--json"], capture_output=True, text=True)
+    b = runner.invoke(app, ["data", "--json"])
+    assert a.returncode == 0 and json.loads(a.stdout) == json.loads(b.output)
