@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import importlib.util
-import json
 import os
 import shutil
 import subprocess

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -182,6 +181,3 @@ def render_png(formula: Formula, lhs: str, path: Path) -> None:
         fig.savefig(path, dpi=130, bbox_inches="tight")
     plt.close(fig)
 
-
-def dumps(formula: Formula) -> str:
-    return json.dumps(formula_entry(formula, {}, {}))

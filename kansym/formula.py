@@ -177,17 +177,11 @@ def _normalize_powers(expr: sp.Expr) -> sp.Expr:
     return norm(expr)
 
 
-def _fold_log_constants(expr: sp.Expr) -> sp.Expr:
-    """log(k (Z + m)) -> log(k) + log(Z + m): a multiplicative constant inside a log is additive."""
-    return sp.expand_log(expr, force=True)
-
-
 def parameterize(expr: sp.Expr, prefix: str = "c") -> tuple[sp.Expr, dict[sp.Symbol, float]]:
     """Replace every free Float in ``expr`` by a parameter symbol; return (expression, initial values)."""
     expr = sp.expand_mul(_normalize_powers(sp.expand_mul(expr)))
     expr = _normalize_powers(expr)
-    floats = sorted({f for f in expr.atoms(sp.Float)}, key=lambda f: -abs(float(f)))
-    # occurrences: a Float appearing in several places is one value but several parameters
+    # every occurrence of a number becomes its own parameter
     params: dict[sp.Symbol, float] = {}
     counter = [0]
 
@@ -203,14 +197,7 @@ def parameterize(expr: sp.Expr, prefix: str = "c") -> tuple[sp.Expr, dict[sp.Sym
             return e
         return e.func(*[sub(a) for a in e.args], evaluate=False) if isinstance(e, (sp.Add, sp.Mul)) \
             else e.func(*[sub(a) for a in e.args])
-    del floats
-    out = sub(_order_terms(expr))
-    return out, params
-
-
-def _order_terms(expr: sp.Expr) -> sp.Expr:
-    """Order the top-level terms by simplicity so parameter numbers read naturally."""
-    return expr
+    return sub(expr), params
 
 
 # --------------------------------------------------------------------------- refit

@@ -194,7 +194,7 @@ class KANRegressor:
                 model = self._quiet(model.refine(g))
                 model = run(model, f"refine g={g}", s.steps, 0.0)
             model(data["train_input"])  # cache activations for attribution
-            self.importance_ = _normalized(model.feature_score.detach().numpy())
+            self.importance_ = normalized(model.feature_score.detach().numpy())
         self.model_ = model
         self.curve_ = curve
         self.n_features_in_ = X.shape[1]
@@ -330,7 +330,7 @@ def _linear_trend(X: np.ndarray, y: np.ndarray) -> tuple[tuple[float, ...], floa
     return tuple(map(float, coef[:-1])), float(coef[-1])
 
 
-def _normalized(score: np.ndarray) -> np.ndarray:
+def normalized(score: np.ndarray) -> np.ndarray:
     """Scores scaled to sum to 1 (uniform if all are zero)."""
     score = np.clip(np.asarray(score, dtype=np.float64), 0.0, None)
     total = score.sum()

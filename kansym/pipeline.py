@@ -14,7 +14,7 @@ import pandas as pd
 
 from kansym import __version__, tables
 from kansym.errors import KansymError, choose
-from kansym.network import KANRegressor, TrainSchedule, _normalized
+from kansym.network import KANRegressor, TrainSchedule, normalized
 from kansym.runs import StagedRun, new_run_id, write_json_atomic
 from kansym.survey import rms
 from kansym.targets import TARGETS, Dataset, Selection, build_dataset
@@ -166,7 +166,7 @@ class KanStage:
 
     def importance(self) -> pd.DataFrame:
         imp = np.array([m.importance_ for m in self.members])
-        mean = _normalized(imp.mean(axis=0))
+        mean = normalized(imp.mean(axis=0))
         return pd.DataFrame({"feature": list(self.dataset.feature_names), "importance": mean,
                              "std": imp.std(axis=0) if len(imp) > 1 else np.zeros(len(mean))})
 

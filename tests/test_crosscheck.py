@@ -14,9 +14,7 @@ from kansym.crosscheck import (PyOperonEngine, PySREngine, crosscheck_run, extra
 from kansym.errors import KansymError
 from kansym.exprparse import parse_equation, real_cbrt
 from kansym.formula import variable_symbols
-from kansym.pipeline import discover
 
-from conftest import tiny_config
 
 runner = CliRunner()
 Z, N = variable_symbols(("Z", "N"))

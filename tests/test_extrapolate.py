@@ -10,10 +10,8 @@ from kansym.cli import app
 from kansym.errors import KansymError
 from kansym.extrapolate import (attach_references, chain_nuclei, element_z, extrapolate_run,
                                 separation_energies, stability)
-from kansym.pipeline import discover
 from kansym.targets import Selection, select_nuclei, split_labels
 
-from conftest import tiny_config
 
 runner = CliRunner()
 

@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 from kansym.cli import app
 from kansym.errors import KansymError
-from kansym.network import KANRegressor, TrainSchedule, contained
+from kansym.network import KANRegressor, contained
 from kansym.pipeline import DiscoverConfig, discover
-from kansym.runs import StagedRun, find_run, list_runs
+from kansym.runs import StagedRun, list_runs
 
 from conftest import tiny_config
 

@@ -17,11 +17,10 @@ from kansym.errors import KansymError
 from kansym.formula import (Formula, Parameter, check_finite, fit_network, parameterize, refit,
                             variable_symbols)
 from kansym.network import KANRegressor, TrainSchedule, contained
-from kansym.pipeline import discover, export_formula, rerun_symbolic
-from kansym.symbolic import FUNCTIONS, fit_edge, resolve_library
+from kansym.pipeline import export_formula, rerun_symbolic
+from kansym.symbolic import fit_edge, resolve_library
 from kansym.targets import Selection, build_dataset
 
-from conftest import tiny_config
 
 runner = CliRunner()
 
@@ -118,7 +117,7 @@ def test_refit_uncertainties_and_correlations():
     rng = np.random.default_rng(0)
     y = 2.0 * x + 1.0 + rng.normal(0, 0.1, x.size)
     X = x[:, None]
-    s, a, b = sp.Symbol("s", real=True), sp.Symbol("c_1", real=True), sp.Symbol("c_2", real=True)
+    a, b = sp.Symbol("c_1", real=True), sp.Symbol("c_2", real=True)
     f = refit(a * variable_symbols(("s",))[0] + b, {a: 1.0, b: 0.0}, ("s",), X, y)
     p = {q.name: q for q in f.parameters}
     assert p["c_1"].value == pytest.approx(2.0, abs=0.02) and 0 < p["c_1"].stderr < 0.02
