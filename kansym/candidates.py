@@ -154,6 +154,26 @@ def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("
 
 # --------------------------------------------------------------------------- expanded (linear-in-coefficients) route
 
+def _swap_improve(active: list[int], n_bases: int, lsq, rounds: int = 5) -> list[int]:
+    """Sequential replacement: swap one term in for one term out while the least-squares cost drops."""
+    current = sorted(active)
+    cost = lsq(current)[1]
+    for _ in range(rounds):
+        best = (cost, None)
+        for out_k in current:
+            for in_k in range(n_bases):
+                if in_k in current:
+                    continue
+                trial = sorted([k for k in current if k != out_k] + [in_k])
+                c = lsq(trial)[1]
+                if c < best[0] * (1 - 1e-9):
+                    best = (c, trial)
+        if best[1] is None:
+            break
+        cost, current = best
+    return current
+
+
 def expand_terms(expr: sp.Expr) -> list[sp.Expr]:
     """The basis functions of ``expr`` after full expansion: the terms without their numeric coefficients."""
     full = sp.expand(expr, power_exp=False, log=False)
@@ -178,8 +198,9 @@ def _design(bases, symbols, X) -> np.ndarray:
 def expanded_candidates(name: str, expr: sp.Expr, names, X, y, masks, before, agreement, network,
                         max_terms: int = 40) -> list[FormulaCandidate]:
     """Expand the network's expression into a sum of basis functions, fit their coefficients by
-    linear least squares, remove terms one by one (the one whose removal costs least), and refit
-    every surviving constant (coefficients and shifts inside functions) nonlinearly at each size."""
+    linear least squares, remove terms one by one (the one whose removal costs least, followed by
+    sequential replacement of terms), and refit every surviving constant (coefficients and shifts
+    inside functions) nonlinearly at each size."""
     symbols = variable_symbols(names)
     bases = [b for b in expand_terms(expr)]
     train = masks["train"]
@@ -197,6 +218,7 @@ def expanded_candidates(name: str, expr: sp.Expr, names, X, y, masks, before, ag
     active = list(range(len(bases)))
     out = []
     while active:
+        active = _swap_improve(active, len(bases), lsq)
         coef, _ = lsq(active)
         lin = sum(sp.Float(c / col_scale[k]) * bases[k] for c, k in zip(coef, active))
         pexpr, init = parameterize(lin)
