@@ -280,19 +280,22 @@ def symbolic_stage(cfg: DiscoverConfig, stage: KanStage, path: Path, progress: P
                                       kan_pred=reg.predict(X), r2_min=cfg.r2_min, on_poor=cfg.poor_edges)
     chosen = cands_mod.choose(cands, cfg.max_constants, baseline=float(np.std(y[masks["train"]])))
     front = cands_mod.pareto_front(cands)
-    base = next(c for c in cands if c.network is not None and c.name == libraries[0]) \
-        if any(c.name == libraries[0] for c in cands) else next(c for c in cands if c.network is not None)
+    with_network = [c for c in cands if c.network is not None]
+    base = next((c for c in with_network if c.name == libraries[0]), with_network[0])
     _edges_frame(base, ds.feature_names).to_csv(path / "edges.csv", index=False)
     figures.edge_fits(reg, base.network, X[masks["train"]], ds.feature_names, path / "figures" / "edges")
     rows = [{**c.summary(), "pareto": c in front, "chosen": c is chosen} for c in cands]
-    pd.DataFrame([{k: (v if not isinstance(v, dict) else v.get("train")) for k, v in r.items()} | {
-        "rmse_test_mev": r["rmse_mev"]["test"], "rmse_all_mev": r["rmse_mev"]["all"]} for r in rows]
-    ).rename(columns={"rmse_mev": "rmse_train_mev", "rmse_before_refit_mev": "rmse_train_before_refit_mev"}
-             ).to_csv(path / "candidates.csv", index=False)
+    pd.DataFrame([{"name": c.name, "n_constants": c.n_constants, "size": c.formula.size,
+                   "rmse_train_mev": c.rmse["train"], "rmse_test_mev": c.rmse["test"], "rmse_all_mev": c.rmse["all"],
+                   "rmse_train_before_refit_mev": c.rmse_before_refit.get("train"),
+                   "kan_agreement_mev": c.kan_agreement, "pareto": c in front, "chosen": c is chosen,
+                   "expression": str(c.formula.expr)} for c in cands]).to_csv(path / "candidates.csv", index=False)
     formula_metrics = {"rmse_mev": chosen.rmse, "rmse_before_refit_mev": chosen.rmse_before_refit,
                        "kan_agreement_mev": chosen.kan_agreement, "n_constants": chosen.n_constants,
                        "size": chosen.formula.size, "candidate": chosen.name}
-    context = {"run_id": path.name, "target": cfg.target, "model": cfg.model, "selection": cfg.selection().__dict__,
+    from kansym.runs import RunDir
+
+    context = {"run_id": RunDir(path).id, "target": cfg.target, "model": cfg.model, "selection": cfg.selection().__dict__,
                "features": cfg.features, "split": cfg.split, "seed": cfg.seed, **provenance()}
     lhs = TARGET_SYMBOLS[cfg.target]
     export.write_formula(path, "formula", chosen.formula, formula_metrics, context, lhs, force=True)

@@ -82,7 +82,11 @@ class RunDir:
 
     @property
     def id(self) -> str:
-        return self.path.name
+        """The run id; for a run still being written, the id it will have."""
+        name = self.path.name
+        if name.startswith(STAGING_PREFIX):
+            return name[len(STAGING_PREFIX):].rsplit("-", 1)[0]
+        return name
 
     def file(self, name: str) -> Path:
         return self.path / name
