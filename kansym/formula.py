@@ -8,6 +8,7 @@ to the training data, with standard errors and correlations from the covariance 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -301,8 +302,10 @@ def refit(expr: sp.Expr, init: dict[sp.Symbol, float], variables, X: np.ndarray,
 
     if len(psyms) == 0:
         return Formula(expr, tuple(variables), ())
-    res = least_squares(resid, p0, jac=jac if grads is not None else "2-point", method="trf", x_scale="jac",
-                        max_nfev=max_nfev)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # overflow in trial steps is handled by the optimiser
+        res = least_squares(resid, p0, jac=jac if grads is not None else "2-point", method="trf", x_scale="jac",
+                            max_nfev=max_nfev)
     if res.status <= 0 or not np.all(np.isfinite(res.x)):
         raise KansymError(f"the refit did not converge ({res.message}); try another library or candidate")
     J = jac(res.x) if grads is not None else res.jac
