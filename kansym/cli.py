@@ -377,6 +377,7 @@ def render_crosscheck(report: dict) -> Table:
 @handled
 def extrapolate(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, path, or 'latest'."),
                 chains: str = typer.Option("Zr,Nd,Hg,Fm", help="Isotopic chains by element symbol or Z."),
+                isotones: str = typer.Option("", help="Isotonic chains by neutron number, e.g. 82,126."),
                 beyond: int = typer.Option(10, help="Steps beyond the last measured nucleus."),
                 against: str = typer.Option("frdm12,ws4", help="Reference mass models."),
                 both_sides: bool = typer.Option(False, help="Extrapolate on the proton-rich side too."),
@@ -387,10 +388,11 @@ def extrapolate(run: str = typer.Argument(..., help="Run id, unique prefix/suffi
 
     r = find_run(run, runs_dir)
     names = [c.strip() for c in chains.split(",") if c.strip()]
-    if not names:
-        raise KansymError("--chains needs at least one element symbol")
+    iso = [c.strip() for c in isotones.split(",") if c.strip()]
+    if not names and not iso:
+        raise KansymError("--chains or --isotones needs at least one chain")
     report = extrapolate_run(r.path, names, beyond, tuple(a.strip() for a in against.split(",") if a.strip()),
-                             both_sides)
+                             both_sides, isotones=iso)
     ref = report["against"][0]
     t = Table(title=f"extrapolation of {r.id}: RMS / max |prediction - {ref}| over {beyond} nuclei beyond the last measured [MeV]")
     for col in ("chain", "prediction", f"RMS vs {ref}", f"max vs {ref}", "S2n 2nd-diff RMS", "non-finite"):
@@ -398,8 +400,9 @@ def extrapolate(run: str = typer.Argument(..., help="Run id, unique prefix/suffi
     for ch, rec in report["per_chain"].items():
         for p in ("kan", "formula"):
             if p in rec:
+                s2n = rec.get("s2n_second_difference_rms_mev", {}).get(p, float("nan"))
                 t.add_row(ch, p, _fmt(rec[p][f"rms_vs_{ref}_mev"]), _fmt(rec[p][f"max_abs_vs_{ref}_mev"]),
-                          _fmt(rec["s2n_second_difference_rms_mev"][p]), str(rec[p]["non_finite"]))
+                          _fmt(s2n), str(rec[p]["non_finite"]))
     out.print(t)
     for note in report["notes"]:
         err.print(f"[yellow]note:[/] {note}")

@@ -68,18 +68,26 @@ def separation_rms(pred: pd.DataFrame, exp: pd.DataFrame) -> dict:
 
 # --------------------------------------------------------------------------- chains
 
-def chain_nuclei(z: int, measured: pd.DataFrame, beyond: int, step: int, both_sides: bool = False) -> pd.DataFrame:
-    """The isotopic chain of Z: measured N (with the run's parity) and ``beyond`` steps past the last one
-    (and before the first one with ``both_sides``); column ``distance`` counts steps past the measured range."""
-    ns = sorted(measured.loc[measured["Z"] == z, "N"])
-    if not ns:
-        raise KansymError(f"no measured nuclei with Z = {z} ({element_symbol(z)}) in the run's selection")
-    lo, hi = ns[0], ns[-1]
-    rows = [(n, 0) for n in range(lo, hi + 1, step)]
-    rows += [(hi + step * k, k) for k in range(1, beyond + 1)]
+def chain_nuclei(z: int, measured: pd.DataFrame, beyond: int, step: int, both_sides: bool = False,
+                 fixed: str = "Z") -> pd.DataFrame:
+    """An isotopic chain (``fixed='Z'``, value z) or isotonic chain (``fixed='N'``, value z): the measured
+    members (with the run's parity) and ``beyond`` steps toward the neutron-rich side (larger N on an
+    isotopic chain, smaller Z on an isotonic one; both sides with ``both_sides``); ``distance`` counts
+    steps past the measured range on the neutron-rich side (negative on the other side)."""
+    free = "N" if fixed == "Z" else "Z"
+    vals = sorted(measured.loc[measured[fixed] == z, free])
+    if not vals:
+        what = f"Z = {z} ({element_symbol(z)})" if fixed == "Z" else f"N = {z}"
+        raise KansymError(f"no measured nuclei with {what} in the run's selection")
+    lo, hi = vals[0], vals[-1]
+    rich, poor = (1, -1) if fixed == "Z" else (-1, 1)  # direction of the neutron-rich side in the free variable
+    start = {1: hi, -1: lo}
+    rows = [(v, 0) for v in range(lo, hi + 1, step)]
+    rows += [(start[rich] + rich * step * k, k) for k in range(1, beyond + 1)]
     if both_sides:
-        rows = [(lo - step * k, -k) for k in range(beyond, 0, -1) if lo - step * k > 0] + rows
-    return pd.DataFrame({"Z": z, "N": [n for n, _ in rows], "distance": [d for _, d in rows]})
+        rows += [(start[poor] + poor * step * k, -k) for k in range(1, beyond + 1)]
+    rows = sorted((v, d) for v, d in rows if v > 0)
+    return pd.DataFrame({fixed: z, free: [v for v, _ in rows], "distance": [d for _, d in rows]})[["Z", "N", "distance"]]
 
 
 def _as_me(target: str, z, n, pred, model_me=None):
@@ -152,8 +160,10 @@ def s2n_smoothness(frame: pd.DataFrame, column: str, step: int) -> float:
 
 
 def extrapolate_run(run_dir: Path, chains=DEFAULT_CHAINS, beyond: int = 10, against=("frdm12", "ws4"),
-                    both_sides: bool = False, figures: bool = True) -> dict:
-    """Chain predictions and stability metrics of a run; writes extrapolation.csv/.json and figures."""
+                    both_sides: bool = False, figures: bool = True, isotones=()) -> dict:
+    """Chain predictions and stability metrics of a run; writes extrapolation.csv/.json and figures.
+
+    ``chains`` are isotopic chains (element symbols or Z); ``isotones`` are isotonic chains (N values)."""
     from kansym import figures as figs
     from kansym.export import formula_from_entry
     from kansym.pipeline import load_run_stage
@@ -172,17 +182,24 @@ def extrapolate_run(run_dir: Path, chains=DEFAULT_CHAINS, beyond: int = 10, agai
         notes.append("the run has no formula: KAN-only comparison")
     ds = stage.dataset.frame
     step = 2 if cfg.subset in ("even-even", "even-n") else 1
+    zstep = 2 if cfg.subset in ("even-even", "even-z") else 1
     frames = []
-    for c in chains:
-        z = element_z(c)
-        nuc = chain_nuclei(z, ds[["Z", "N"]], beyond, step, both_sides)
-        ref = tables.load_model(against[0])
+    specs = [("Z", element_z(c), element_symbol(element_z(c)), step) for c in chains]
+    for n in isotones:
+        try:
+            specs.append(("N", int(n), f"N={int(n)}", zstep))
+        except ValueError:
+            raise KansymError(f"isotone {n!r} is not a neutron number") from None
+    ref = tables.load_model(against[0])
+    for fixed, value, label, stp in specs:
+        nuc = chain_nuclei(value, ds[["Z", "N"]], beyond, stp, both_sides, fixed)
         covered = nuc.merge(ref, on=["Z", "N"], how="inner")
         if len(covered) < len(nuc):
-            outside = sorted(set(nuc["N"]) - set(covered["N"]))
-            raise KansymError(f"chain {c} (Z={z}) leaves the {tables.MODELS[against[0]].label} table at N = "
+            free = "N" if fixed == "Z" else "Z"
+            outside = sorted(set(nuc[free]) - set(covered[free]))
+            raise KansymError(f"chain {label} leaves the {tables.MODELS[against[0]].label} table at {free} = "
                               f"{', '.join(map(str, outside[:5]))}; use a smaller --beyond")
-        frames.append(nuc.assign(chain=element_symbol(z)))
+        frames.append(nuc.assign(chain=label))
     nuclei = pd.concat(frames, ignore_index=True)
     surface = attach_references(predict_surface(cfg, stage.members, formula, nuclei), against)
     preds = ("kan", "formula") if formula is not None else ("kan",)
@@ -194,8 +211,9 @@ def extrapolate_run(run_dir: Path, chains=DEFAULT_CHAINS, beyond: int = 10, agai
     per_chain = {}
     for ch, f in surface.groupby("chain", sort=False):
         per_chain[ch] = stability(f, preds, against)
-        per_chain[ch]["s2n_second_difference_rms_mev"] = {
-            p: s2n_smoothness(f, f"BE_{p}", step) for p in (*preds, *against)}
+        if not ch.startswith("N="):  # S_2n smoothness along isotopic chains
+            per_chain[ch]["s2n_second_difference_rms_mev"] = {
+                p: s2n_smoothness(f, f"BE_{p}", step) for p in (*preds, *against)}
     overall = stability(surface, preds, against)
     # separation energies of the run's predictions on its own nuclei vs AME2020
     own = predict_surface(cfg, stage.members, formula, ds[["Z", "N"]].assign(distance=0))

@@ -99,7 +99,8 @@ def chain_figure(frame: pd.DataFrame, preds, against, path: Path, chain: str) ->
     plt = _plt()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    f = frame.sort_values("N")
+    axis = "Z" if chain.startswith("N=") else "N"  # isotones run along Z
+    f = frame.sort_values(axis)
     ref = against[0]
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(6.5, 6), sharex=True)
     for p in (*preds, *against[1:], "exp"):
@@ -107,22 +108,23 @@ def chain_figure(frame: pd.DataFrame, preds, against, path: Path, chain: str) ->
         if col not in f:
             continue
         d = f[col] - f[f"ME_{ref}"]
-        ax1.plot(f["N"], d, "o-" if p != "exp" else "k.", ms=3, label=p)
+        ax1.plot(f[axis], d, "o-" if p != "exp" else "k.", ms=3, label=p)
         bad = ~np.isfinite(f[col]) & (p != "exp")
         if bad.any():
-            ax1.plot(f.loc[bad, "N"], np.zeros(int(bad.sum())), "rx", ms=8, label=f"{p} NaN/inf")
-    last = f.loc[f["distance"] == 0, "N"].max()
+            ax1.plot(f.loc[bad, axis], np.zeros(int(bad.sum())), "rx", ms=8, label=f"{p} NaN/inf")
+    measured = f.loc[f["distance"] == 0, axis]
+    last = measured.min() if axis == "Z" else measured.max()  # the neutron-rich end of the measured range
     for ax in (ax1, ax2):
         ax.axvline(last, color="grey", ls=":", lw=1)
     ax1.set_ylabel(f"ME - ME({ref}) [MeV]")
     ax1.set_title(f"{chain} chain (dotted: last measured)")
     ax1.legend(fontsize=7)
-    be = {p: dict(zip(f["N"], f[f"BE_{p}"])) for p in (*preds, *against, "exp") if f"BE_{p}" in f}
+    be = {p: dict(zip(f[axis], f[f"BE_{p}"])) for p in (*preds, *against, "exp") if f"BE_{p}" in f}
     for p, b in be.items():
-        ns = [n for n in f["N"] if n - 2 in b]
+        ns = [n for n in f[axis] if n - 2 in b]
         ax2.plot(ns, [b[n] - b[n - 2] for n in ns], "o-" if p != "exp" else "k.", ms=3, label=p)
-    ax2.set_xlabel("N")
-    ax2.set_ylabel("S$_{2n}$ [MeV]")
+    ax2.set_xlabel(axis)
+    ax2.set_ylabel("S$_{2n}$ [MeV]" if axis == "N" else "S$_{2p}$ [MeV]")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -46,6 +46,8 @@ def test_chain_extraction():
         element_z("Qq")
     with pytest.raises(KansymError, match="no measured nuclei"):
         chain_nuclei(41, measured, 3, 2)
+    iso = chain_nuclei(50, pd.DataFrame({"Z": [40, 42, 44], "N": [50, 50, 50]}), beyond=2, step=2, fixed="N")
+    assert list(iso.Z) == [36, 38, 40, 42, 44] and set(iso.N) == {50} and list(iso.distance)[:2] == [2, 1]
 
 
 def test_new_masses_split_has_71():
@@ -87,6 +89,15 @@ def test_extrapolate_bad_inputs(ext_run):
         extrapolate_run(ext_run.run_dir, ("Zr",), beyond=300)
     r = runner.invoke(app, ["extrapolate", str(ext_run.run_dir), "--chains", "Zr", "--against", "hfb31"])
     assert r.exit_code == 2 and "HFB-31" in r.output
+
+
+def test_isotones(ext_run):
+    rep = extrapolate_run(ext_run.run_dir, (), beyond=3, isotones=("82",))
+    csv = pd.read_csv(ext_run.run_dir / "extrapolation.csv")
+    assert set(csv.N) == {82} and set(csv.chain) == {"N=82"} and rep["chains"] == ["N=82"]
+    assert (ext_run.run_dir / "figures" / "chain_N=82.png").exists()
+    with pytest.raises(KansymError, match="not a neutron number"):
+        extrapolate_run(ext_run.run_dir, (), isotones=("abc",))
 
 
 def test_run_without_formula_is_kan_only(tiny_run):
