@@ -160,10 +160,11 @@ def s2n_smoothness(frame: pd.DataFrame, column: str, step: int) -> float:
 
 
 def extrapolate_run(run_dir: Path, chains=DEFAULT_CHAINS, beyond: int = 10, against=("frdm12", "ws4"),
-                    both_sides: bool = False, figures: bool = True, isotones=()) -> dict:
+                    both_sides: bool = False, figures: bool = True, isotones=(), loaded=None) -> dict:
     """Chain predictions and stability metrics of a run; writes extrapolation.csv/.json and figures.
 
-    ``chains`` are isotopic chains (element symbols or Z); ``isotones`` are isotonic chains (N values)."""
+    ``chains`` are isotopic chains (element symbols or Z); ``isotones`` are isotonic chains (N values).
+    ``loaded`` = (config, KanStage) of a run being written saves reloading it from disk."""
     from kansym import figures as figs
     from kansym.export import formula_from_entry
     from kansym.pipeline import load_run_stage
@@ -173,7 +174,7 @@ def extrapolate_run(run_dir: Path, chains=DEFAULT_CHAINS, beyond: int = 10, agai
         raise KansymError(f"--beyond must be >= 0, got {beyond}")
     against = tuple(tables.check_model(a).name for a in against)
     rd = RunDir(Path(run_dir))
-    cfg, stage = load_run_stage(rd.path)
+    cfg, stage = loaded if loaded is not None else load_run_stage(rd.path)
     notes = []
     formula = None
     if (rd.path / "formula.json").exists():

@@ -326,7 +326,8 @@ class DiscoverResult:
 
 
 def discover(config: DiscoverConfig, progress: Progress | None = None) -> DiscoverResult:
-    """Load -> train -> prune (-> symbolic stages) and write everything into a new run directory."""
+    """Load -> train -> prune -> symbolic -> cross-check -> extrapolate (as far as ``config.stage``
+    and the stage switches say) and write everything into a new run directory."""
     from kansym import figures
 
     cfg = config.resolved()
@@ -348,8 +349,7 @@ def discover(config: DiscoverConfig, progress: Progress | None = None) -> Discov
         figures.nz_chart(preds, path / "figures" / "residual_chart.png",
                          title=f"{cfg.target}: prediction - target [MeV]")
         metrics = {**stage.metrics(), "target": cfg.target, "n_nuclei": len(dataset.frame),
-                   "dropped_without_model": dataset.dropped,
-                   "wall_time_total_s": round(time.perf_counter() - t0, 3)}
+                   "dropped_without_model": dataset.dropped}
         if cfg.model:
             metrics["model_rms_mev"] = {part: rms((dataset.frame["ME"] - dataset.frame["ME_model"])[dataset.mask(part)])
                                         for part in ("train", "test", "all")}
@@ -357,20 +357,17 @@ def discover(config: DiscoverConfig, progress: Progress | None = None) -> Discov
         if cfg.stage != "kan":
             symbolic = symbolic_stage(cfg, stage, path, progress)
             metrics["formula"] = symbolic["formula"]
-            metrics["wall_time_total_s"] = round(time.perf_counter() - t0, 3)
         if cfg.stage == "all" and cfg.crosscheck != "none":
             from kansym.crosscheck import crosscheck_run
             report = crosscheck_run(path, cfg.crosscheck, cfg.crosscheck_budget, seed=cfg.seed)
             sel = next(r for r in report["rows"][1:] if r["selected"]) if len(report["rows"]) > 1 else None
             metrics["crosscheck"] = {"engine": report["engine"], "selected": sel,
                                      "equivalence": report.get("equivalence")}
-            metrics["wall_time_total_s"] = round(time.perf_counter() - t0, 3)
         if cfg.stage == "all" and cfg.extrapolate:
             from kansym.extrapolate import extrapolate_run
-            write_json_atomic(path / "metrics.json", metrics)  # extrapolate_run reloads the run
-            ext = extrapolate_run(path, cfg.chains)
+            ext = extrapolate_run(path, cfg.chains, loaded=(cfg, stage))
             metrics["extrapolation"] = {k: v for k, v in ext.items() if k.startswith("mean_chain")}
-            metrics["wall_time_total_s"] = round(time.perf_counter() - t0, 3)
+        metrics["wall_time_total_s"] = round(time.perf_counter() - t0, 3)
         write_json_atomic(path / "metrics.json", metrics)
     return DiscoverResult(staged.final, cfg_dict, metrics, importance,
                           dataset.notes + tuple(symbolic["notes"] if symbolic else ()), symbolic)
