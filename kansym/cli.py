@@ -101,10 +101,11 @@ def _progress_for(cfg, quiet: bool):
     if quiet:
         return None, None
     stages = (1 + int(cfg.prune) + len(cfg.refine)) if cfg.ensemble == 1 else cfg.ensemble
-    bar = Progress(TextColumn("[bold]{task.description:<24}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+    stages += (cfg.stage != "kan") + (cfg.stage == "all" and cfg.crosscheck != "none") + (cfg.stage == "all" and cfg.extrapolate)
+    bar = Progress(TextColumn("[bold]{task.description:<28}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                    TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=False)
     task = bar.add_task("training KAN", total=stages)
-    return bar, lambda stage: bar.update(task, advance=1, description=stage)
+    return bar, lambda stage: bar.update(task, advance=1, description=f"done: {stage}")
 
 
 @app.command()

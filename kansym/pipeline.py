@@ -357,16 +357,22 @@ def discover(config: DiscoverConfig, progress: Progress | None = None) -> Discov
         if cfg.stage != "kan":
             symbolic = symbolic_stage(cfg, stage, path, progress)
             metrics["formula"] = symbolic["formula"]
+            if progress:
+                progress("symbolic stage")
         if cfg.stage == "all" and cfg.crosscheck != "none":
             from kansym.crosscheck import crosscheck_run
             report = crosscheck_run(path, cfg.crosscheck, cfg.crosscheck_budget, seed=cfg.seed)
             sel = next(r for r in report["rows"][1:] if r["selected"]) if len(report["rows"]) > 1 else None
             metrics["crosscheck"] = {"engine": report["engine"], "selected": sel,
                                      "equivalence": report.get("equivalence")}
+            if progress:
+                progress(f"cross-check ({report['engine']})")
         if cfg.stage == "all" and cfg.extrapolate:
             from kansym.extrapolate import extrapolate_run
             ext = extrapolate_run(path, cfg.chains, loaded=(cfg, stage))
             metrics["extrapolation"] = {k: v for k, v in ext.items() if k.startswith("mean_chain")}
+            if progress:
+                progress("extrapolation")
         metrics["wall_time_total_s"] = round(time.perf_counter() - t0, 3)
         write_json_atomic(path / "metrics.json", metrics)
     return DiscoverResult(staged.final, cfg_dict, metrics, importance,
