@@ -136,7 +136,7 @@ def discover(
     seed: int = typer.Option(0, help="Random seed (split and network)."),
     stage: str = typer.Option("all", help="Stop after this stage: kan, symbolic or all."),
     crosscheck_engine: str = typer.Option("auto", "--crosscheck", help="Cross-check engine after the symbolic stage: auto, pyoperon, pysr or none."),
-    crosscheck_budget: float = typer.Option(20, help="Cross-check search time [s]."),
+    crosscheck_budget: float = typer.Option(15, help="Cross-check search time [s]."),
     extrapolate_chains: str = typer.Option("Zr,Nd,Hg,Fm", "--chains", help="Isotopic chains for the extrapolation stage ('' to skip)."),
     runs_dir: Path = typer.Option(Path("runs"), help="Where run directories are created."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output; print only the run directory."),

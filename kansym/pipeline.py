@@ -68,7 +68,7 @@ class DiscoverConfig:
     max_constants: int = 12
     stage: str = "all"
     crosscheck: str = "auto"  # engine for the cross-check stage: auto, pyoperon, pysr or none
-    crosscheck_budget: float = 20.0  # seconds
+    crosscheck_budget: float = 15.0  # seconds
     extrapolate: bool = True  # run the extrapolation stage on ``chains``
     chains: tuple[str, ...] = ("Zr", "Nd", "Hg", "Fm")
     runs_dir: str = "runs"
