@@ -147,19 +147,18 @@ class KANRegressor:
         y = np.asarray(y, dtype=np.float64).reshape(-1, 1)
         if not (np.isfinite(X).all() and np.isfinite(y).all()):
             raise KansymError("training data contain NaN or infinite values")
+        if X_test is None or len(X_test) == 0:
+            X_test, y_test = X, y
+        X_test = np.asarray(X_test, dtype=np.float64)
+        y_test = np.asarray(y_test, dtype=np.float64).reshape(-1, 1)
         self.x_scaler_ = Scaler.minmax(X)
         self.trend_ = _linear_trend(X, y.ravel()) if self.detrend else (tuple([0.0] * X.shape[1]), 0.0)
         y = y - self._trend(X).reshape(-1, 1)
+        y_test = y_test - self._trend(X_test).reshape(-1, 1)
         self.y_scaler_ = Scaler.standard(y)
-        if X_test is None or len(X_test) == 0:
-            X_test, y_test = X, y + self._trend(X).reshape(-1, 1)
-        y_test = np.asarray(y_test, dtype=np.float64).ravel() - self._trend(np.asarray(X_test, dtype=np.float64))
         t = lambda a: torch.tensor(np.ascontiguousarray(a), dtype=torch.float64)  # noqa: E731
-        data = {
-            "train_input": t(self.x_scaler_.forward(X)), "train_label": t(self.y_scaler_.forward(y)),
-            "test_input": t(self.x_scaler_.forward(np.asarray(X_test, dtype=np.float64))),
-            "test_label": t(self.y_scaler_.forward(np.asarray(y_test, dtype=np.float64).reshape(-1, 1))),
-        }
+        data = {"train_input": t(self.x_scaler_.forward(X)), "train_label": t(self.y_scaler_.forward(y)),
+                "test_input": t(self.x_scaler_.forward(X_test)), "test_label": t(self.y_scaler_.forward(y_test))}
         s = self.schedule
         curve: list[dict] = []
 
