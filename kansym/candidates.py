@@ -111,16 +111,17 @@ def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("
     """All candidates for a trained regressor; returns (candidates, notes on rejected ones)."""
     notes, cands = [], []
     train = masks["train"]
-    variants = [(lib, (), on_poor) for lib in libraries] + [(libraries[0] + "-linear-out", (1,), on_poor)]
+    # (candidate name, library, layers restricted to {0, x}, handling of poorly fitted edges)
+    variants = [(lib, lib, (), on_poor) for lib in libraries] + [(libraries[0] + "-linear-out", libraries[0], (1,), on_poor)]
     if on_poor == "best":  # also try dropping the poorly fitted edges
-        variants += [(lib + "-zeroed", (), "zero") for lib in libraries]
+        variants += [(lib + "-zeroed", lib, (), "zero") for lib in libraries]
     seen = set()
-    for name, linear, poor in variants:
-        lib = resolve_library(name.replace("-linear-out", "").replace("-zeroed", ""), extra_functions)
+    for name, lib_name, linear, poor in variants:
+        lib = resolve_library(lib_name, extra_functions)
         try:
             net = fit_network(reg, X[train], lib, r2_min=r2_min, on_poor=poor, linear_layers=linear)
         except KansymError as exc:
-            if on_poor == "error" and "poorly fitted" in str(exc):
+            if poor == "error":
                 raise
             notes.append(f"{name}: {exc}")
             continue
@@ -136,7 +137,8 @@ def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("
         pred_net = net.numeric(X)
         before = _scores(pred_net, y, masks)
         agree = rms(pred_net - kan_pred) if kan_pred is not None else float("nan")
-        expr, init = parameterize(net.expression(variable_symbols(names)))
+        network_expr = net.expression(variable_symbols(names))
+        expr, init = parameterize(network_expr)
         try:
             f = refit(expr, init, names, X[train], y[train])
             base = _score_formula(name, f, X, y, masks, before, agree, net)
@@ -145,8 +147,7 @@ def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("
         except KansymError as exc:
             notes.append(f"{name}: {exc}")
         if not linear:
-            cands.extend(expanded_candidates(name, net.expression(variable_symbols(names)), names, X, y, masks,
-                                             before, agree, net))
+            cands.extend(expanded_candidates(name, network_expr, names, X, y, masks, before, agree, net))
     if not cands:
         raise KansymError("no valid formula candidate: " + "; ".join(notes))
     return cands, notes
