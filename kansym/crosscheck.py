@@ -216,10 +216,12 @@ def make_engine(name: str, time_budget: float = 60, maxsize: int = 30, seed: int
 def extrapolation_set(nuclei: pd.DataFrame, beyond: int = 10) -> pd.DataFrame:
     """For each isotopic chain in ``nuclei``, the next ``beyond`` nuclei past its most neutron-rich member
     (N in steps of 2 for even-even selections, else 1)."""
+    from kansym.extrapolate import chain_nuclei
+
     step = 2 if ((nuclei["N"] % 2 == 0) & (nuclei["Z"] % 2 == 0)).all() else 1
-    last = nuclei.groupby("Z")["N"].max()
-    rows = [(z, n + step * k) for z, n in last.items() for k in range(1, beyond + 1)]
-    return pd.DataFrame(rows, columns=["Z", "N"])
+    chains = [chain_nuclei(z, nuclei, beyond, step) for z in sorted(nuclei["Z"].unique())]
+    out = pd.concat(chains, ignore_index=True)
+    return out.loc[out["distance"] > 0, ["Z", "N"]].reset_index(drop=True)
 
 
 def _score(formula: Formula, ds, masks) -> dict:
