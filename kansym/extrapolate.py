@@ -130,7 +130,8 @@ def attach_references(frame: pd.DataFrame, against=("frdm12", "ws4")) -> pd.Data
 
 
 def stability(frame: pd.DataFrame, preds=("kan", "formula"), against=("frdm12", "ws4")) -> dict:
-    """Per-prediction deviations from the references over the extrapolated nuclei, S_2n smoothness, non-finite counts."""
+    """Per-prediction deviations from the references over the extrapolated nuclei (RMS, max, RMS by
+    distance) and the number of non-finite predictions."""
     ext = frame[frame["distance"] > 0]
     out = {}
     for p in preds:
@@ -148,15 +149,14 @@ def stability(frame: pd.DataFrame, preds=("kan", "formula"), against=("frdm12", 
     return out
 
 
-def s2n_smoothness(frame: pd.DataFrame, column: str, step: int) -> float:
-    """RMS of the second difference of S_2n along a chain (MeV): small for a smooth mass surface."""
+def s2n_smoothness(frame: pd.DataFrame, column: str) -> float:
+    """RMS of the second difference of S_2n along an isotopic chain (MeV): small for a smooth mass surface."""
     f = frame.sort_values("N")
     be = dict(zip(f["N"], f[column]))
     s2n = [be[n] - be[n - 2] for n in f["N"] if n - 2 in be]
     if len(s2n) < 3:
         return float("nan")
-    s2n = np.asarray(s2n)[:: max(1, step // 1)]
-    return rms(np.diff(s2n, 2))
+    return rms(np.diff(np.asarray(s2n), 2))
 
 
 def extrapolate_run(run_dir: Path, chains=DEFAULT_CHAINS, beyond: int = 10, against=("frdm12", "ws4"),
@@ -214,7 +214,7 @@ def extrapolate_run(run_dir: Path, chains=DEFAULT_CHAINS, beyond: int = 10, agai
         per_chain[ch] = stability(f, preds, against)
         if not ch.startswith("N="):  # S_2n smoothness along isotopic chains
             per_chain[ch]["s2n_second_difference_rms_mev"] = {
-                p: s2n_smoothness(f, f"BE_{p}", step) for p in (*preds, *against)}
+                p: s2n_smoothness(f, f"BE_{p}") for p in (*preds, *against)}
     overall = stability(surface, preds, against)
     # separation energies of the run's predictions on its own nuclei vs AME2020
     own = predict_surface(cfg, stage.members, formula, ds[["Z", "N"]].assign(distance=0))
