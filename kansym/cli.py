@@ -120,6 +120,7 @@ def discover(
     min_n: Optional[int] = typer.Option(None, help="Smallest N [default: 30 for be/me even-even, else 8]."),
     max_unc: Optional[float] = typer.Option(None, help="Largest ME uncertainty [MeV] [default: none for be/me even-even, else 0.1]."),
     include_estimated: bool = typer.Option(False, help="Keep '#' (estimated) AME values."),
+    baseline: Optional[str] = typer.Option(None, help="Baseline the KAN learns on top of: ldx (liquid drop + Wigner + surface symmetry), ld (5-term liquid drop), linear or none [default: ldx for be, linear for me, none for residual]."),
     width: Optional[str] = typer.Option(None, help="Hidden layer widths, e.g. 5 or 5,3 [default: 5]."),
     grid: int = typer.Option(3, help="Initial spline grid intervals."),
     refine: Optional[str] = typer.Option(None, help="Grid refinement schedule after pruning [default: 5,10,20 for be/me, 5,10 for residual]."),
@@ -147,7 +148,7 @@ def discover(
     cfg = DiscoverConfig(
         target=target, subset=subset.value if subset else None, model=model, features=features, split=split,
         min_z=min_z, min_n=min_n, max_unc=-1.0 if max_unc is None else max_unc, include_estimated=include_estimated,
-        width=_csv_ints(width, "--width"), grid=grid, refine=_csv_ints(refine, "--refine"), k=k, steps=steps,
+        baseline=baseline, width=_csv_ints(width, "--width"), grid=grid, refine=_csv_ints(refine, "--refine"), k=k, steps=steps,
         lamb=lamb, prune=prune, ensemble=ensemble, max_hidden=-1 if max_hidden is None else max_hidden, lib=lib,
         r2_min=r2_min, poor_edges=poor_edges, max_constants=max_constants, seed=seed, stage=stage,
         crosscheck=crosscheck_engine, crosscheck_budget=crosscheck_budget,

@@ -9,12 +9,13 @@ to the training data, with standard errors and correlations from the covariance 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import sympy as sp
 from scipy.optimize import least_squares
 
+from kansym.baselines import Baseline
 from kansym.errors import KansymError
 from kansym.symbolic import EdgeFit, LibFunction, candidate_numpy, candidate_sympy, fit_edge
 
@@ -87,7 +88,7 @@ class SymbolicNetwork:
     x_scale: tuple[float, ...]
     y_center: float
     y_scale: float
-    trend: tuple = ((), 0.0)  # linear baseline (w, b) added to the output
+    trend: Baseline  # baseline added to the output
     library: dict = field(hash=False, compare=False, default_factory=dict)
 
     def _layer_edges(self, l: int):
@@ -101,21 +102,52 @@ class SymbolicNetwork:
             for e in self._layer_edges(l):
                 s[:, e.j] += candidate_numpy(e.chosen, h[:, e.i], self.library)
             h = self.alpha[l] * s + self.beta[l]
-        w, b = self.trend
-        lin = np.asarray(X, dtype=np.float64) @ np.asarray(w) + b if len(w) else 0.0
-        return self.y_scale * h[:, 0] + self.y_center + lin
+        return self.y_scale * h[:, 0] + self.y_center + self.trend.predict(X)
 
-    def expression(self, symbols) -> sp.Expr:
-        """The SymPy expression of the network in the original variables."""
+    def layer_inputs(self, X: np.ndarray) -> list[np.ndarray]:
+        """Inputs of every layer (normalised units) of the symbolic network on rows of X."""
+        h = (np.asarray(X, dtype=np.float64) - np.asarray(self.x_center)) / np.asarray(self.x_scale)
+        out = [h]
+        for l in range(len(self.widths) - 2):
+            s = np.zeros((h.shape[0], self.widths[l + 1]))
+            for e in self._layer_edges(l):
+                s[:, e.j] += candidate_numpy(e.chosen, h[:, e.i], self.library)
+            h = self.alpha[l] * s + self.beta[l]
+            out.append(h)
+        return out
+
+    def active_edges(self) -> list[int]:
+        """Indices of edges whose function is not a constant."""
+        return [k for k, e in enumerate(self.edges) if e.chosen.name != "0"]
+
+    def drop_edge(self, k: int, X: np.ndarray) -> "SymbolicNetwork":
+        """The network with edge ``k`` replaced by its mean value on rows of X (the KAN's own pruning
+        of an edge, keeping the rest of the composition)."""
+        from kansym.symbolic import Candidate
+
+        e = self.edges[k]
+        mean = float(np.mean(candidate_numpy(e.chosen, self.layer_inputs(X)[e.layer][:, e.i], self.library)))
+        const = EdgeFit(e.layer, e.i, e.j, Candidate("0", 0.0, 0.0, 0.0, mean, float("nan"), 0), e.alternatives)
+        return replace(self, edges=self.edges[:k] + (const,) + self.edges[k + 1:])
+
+    def describe(self, names) -> str:
+        """Edge functions, e.g. 'v_Z:x^2 v_N:x | h0:x^2' (layer-0 inputs named, constants left out)."""
+        parts = []
+        for l in range(len(self.widths) - 1):
+            parts.append(" ".join(f"{names[e.i] if l == 0 else f'h{e.i}'}:{e.chosen.name}"
+                                  for e in self._layer_edges(l) if e.chosen.name != "0") or "-")
+        return " | ".join(parts)
+
+    def expression(self, symbols, with_trend: bool = True) -> sp.Expr:
+        """The SymPy expression of the network in the original variables (plus its baseline)."""
         h = [(s - sp.Float(c)) / sp.Float(k) for s, c, k in zip(symbols, self.x_center, self.x_scale)]
         for l in range(len(self.widths) - 1):
             sums = [sp.Integer(0)] * self.widths[l + 1]
             for e in self._layer_edges(l):
                 sums[e.j] += candidate_sympy(e.chosen, h[e.i], self.library)
             h = [sp.Float(self.alpha[l][j]) * sums[j] + sp.Float(self.beta[l][j]) for j in range(self.widths[l + 1])]
-        w, b = self.trend
-        lin = sum((sp.Float(wi) * s for wi, s in zip(w, symbols) if wi != 0), sp.Float(b) if len(w) else 0)
-        return sp.Float(self.y_scale) * h[0] + sp.Float(self.y_center) + lin
+        out = sp.Float(self.y_scale) * h[0] + sp.Float(self.y_center)
+        return out + self.trend.expression(symbols) if with_trend else out
 
 
 def fit_network(reg, X: np.ndarray, library: tuple[LibFunction, ...], tol: float = 1e-5,

@@ -22,7 +22,8 @@ def run(job_dir: Path) -> None:
     sched = job["schedule"]
     sched["grids"] = tuple(sched["grids"])
     reg = KANRegressor(width=tuple(job["width"]), k=job["k"], schedule=TrainSchedule(**sched), seed=job["seed"],
-                       detrend=job["detrend"])
+                       detrend=job["detrend"], baseline=job.get("baseline"),
+                       feature_names=tuple(job.get("feature_names", ())))
     reg.fit(data["X"], data["y"], data["X_test"], data["y_test"])
     reg.save(job_dir)
     (job_dir / "curve.json").write_text(json.dumps(reg.curve_))

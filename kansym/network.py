@@ -120,9 +120,10 @@ class KANRegressor:
 
     ``width`` is the hidden layer widths (e.g. (5,) for [n_in, 5, 1]). Learned state (trailing ``_``)
     is set by :meth:`fit`. Targets and predictions are in the caller's units (MeV).
-    With ``detrend`` the network learns y - (X w + b), where w, b is the least-squares linear fit
-    on the training data (``trend_``); binding energies span 400-2600 MeV, and removing the
-    linear part lets the network resolve the MeV-scale structure.
+    The network learns y minus a baseline fitted by least squares on the training data
+    (``trend_``, a :class:`kansym.baselines.Baseline`): with ``detrend`` a linear function of the
+    inputs, with ``baseline='ld'``/``'ldx'`` a refitted liquid drop. Binding energies span
+    400-2600 MeV; removing the baseline lets the network resolve the MeV-scale structure.
     """
 
     width: tuple[int, ...] = (5,)
@@ -130,6 +131,12 @@ class KANRegressor:
     schedule: TrainSchedule = field(default_factory=TrainSchedule)
     seed: int = 0
     detrend: bool = False  # subtract a least-squares linear function of the inputs before training
+    baseline: str | None = None  # 'ld', 'ldx', 'linear' or 'none' (see kansym.baselines); overrides detrend
+    feature_names: tuple[str, ...] = ()  # input names; a liquid-drop baseline needs Z and N
+
+    @property
+    def baseline_kind(self) -> str:
+        return self.baseline or ("linear" if self.detrend else "none")
 
     def __post_init__(self):
         if not self.width or any(int(w) < 1 for w in self.width):
@@ -152,7 +159,12 @@ class KANRegressor:
         X_test = np.asarray(X_test, dtype=np.float64)
         y_test = np.asarray(y_test, dtype=np.float64).reshape(-1, 1)
         self.x_scaler_ = Scaler.minmax(X)
-        self.trend_ = _linear_trend(X, y.ravel()) if self.detrend else (tuple([0.0] * X.shape[1]), 0.0)
+        from kansym.baselines import fit_baseline
+
+        names = tuple(self.feature_names) or tuple(f"x{i}" for i in range(X.shape[1]))
+        if len(names) != X.shape[1]:
+            raise KansymError(f"feature_names has {len(names)} names for {X.shape[1]} input columns")
+        self.trend_ = fit_baseline(self.baseline_kind, X, y.ravel(), names)
         y = y - self._trend(X).reshape(-1, 1)
         y_test = y_test - self._trend(X_test).reshape(-1, 1)
         self.y_scaler_ = Scaler.standard(y)
@@ -249,8 +261,7 @@ class KANRegressor:
         return res
 
     def _trend(self, X: np.ndarray) -> np.ndarray:
-        w, b = self.trend_
-        return np.asarray(X, dtype=np.float64) @ np.asarray(w) + b
+        return self.trend_.predict(np.asarray(X, dtype=np.float64))
 
     @staticmethod
     def _quiet(model):
@@ -289,7 +300,8 @@ class KANRegressor:
             self.model_.saveckpt(str(directory / "model"))
             self.coarse_model_.saveckpt(str(directory / "coarse"))
         meta = {"width": list(self.width), "k": self.k, "seed": self.seed, "schedule": asdict(self.schedule),
-                "detrend": self.detrend, "trend": [list(self.trend_[0]), self.trend_[1]],
+                "detrend": self.detrend, "baseline": self.baseline, "feature_names": list(self.feature_names),
+                "trend": self.trend_.to_dict(),
                 "x_scaler": asdict(self.x_scaler_), "y_scaler": asdict(self.y_scaler_),
                 "importance": list(map(float, self.importance_)), "n_features_in": self.n_features_in_}
         (directory / "scalers.json").write_text(json.dumps(meta, indent=1))
@@ -305,8 +317,9 @@ class KANRegressor:
             sched = meta["schedule"]
             sched["grids"] = tuple(sched["grids"])
             self = cls(width=tuple(meta["width"]), k=meta["k"], schedule=TrainSchedule(**sched), seed=meta["seed"],
-                       detrend=meta["detrend"])
-            self.trend_ = (tuple(meta["trend"][0]), float(meta["trend"][1]))
+                       detrend=meta["detrend"], baseline=meta.get("baseline"),
+                       feature_names=tuple(meta.get("feature_names", ())))
+            self.trend_ = _load_trend(meta["trend"], meta["n_features_in"])
             with contained(self.seed):
                 model = MultKAN.loadckpt(str(directory / "model"))
                 coarse = MultKAN.loadckpt(str(directory / "coarse"))
@@ -322,11 +335,17 @@ class KANRegressor:
         return self
 
 
-def _linear_trend(X: np.ndarray, y: np.ndarray) -> tuple[tuple[float, ...], float]:
-    """Least-squares y ~ X w + b."""
-    G = np.column_stack([X, np.ones(len(X))])
-    coef, *_ = np.linalg.lstsq(G, y, rcond=None)
-    return tuple(map(float, coef[:-1])), float(coef[-1])
+def _load_trend(saved, n_features: int):
+    """A saved baseline; checkpoints of kansym 0.1 store a linear trend as [w, b]."""
+    from kansym.baselines import Baseline
+
+    if isinstance(saved, dict):
+        return Baseline.from_dict(saved)
+    names = tuple(f"x{i}" for i in range(n_features))
+    w, b = saved
+    if not any(w) and not b:
+        return Baseline("none", (), (), names)
+    return Baseline("linear", (*names, "1"), (*map(float, w), float(b)), names)
 
 
 def normalized(score: np.ndarray) -> np.ndarray:

@@ -27,11 +27,11 @@ STAGES = ("kan", "symbolic", "all")
 #  residual: the KAN-WS4 setting (Z, N, P, S; 2340 nuclei; random 80/20).
 TARGET_DEFAULTS = {
     "be": dict(min_z=30, min_n=30, max_unc=None, features="znv", width=(5,), split="random:0.8", max_hidden=3,
-               ensemble=1, refine=(5, 10, 20), steps=20),
+               ensemble=1, refine=(5, 10, 20), steps=20, baseline="ldx"),
     "me": dict(min_z=30, min_n=30, max_unc=None, features="znv", width=(5,), split="random:0.8", max_hidden=3,
-               ensemble=1, refine=(5, 10, 20), steps=20),
+               ensemble=1, refine=(5, 10, 20), steps=20, baseline="linear"),
     "residual": dict(min_z=8, min_n=8, max_unc=0.1, features="znps", width=(10,), split="random:0.8", model="ws4",
-                     ensemble=4, refine=(5, 10), steps=20),
+                     ensemble=4, refine=(5, 10), steps=20, baseline="none"),
 }
 
 
@@ -58,7 +58,8 @@ class DiscoverConfig:
     lamb_entropy: float = 2.0
     prune: bool = True
     ensemble: int | None = None
-    detrend: bool | None = None  # None: on for be/me, off for residual
+    detrend: bool | None = None  # None: on for be/me, off for residual (used when baseline is 'linear')
+    baseline: str | None = None  # None: ldx for be, linear for me, none for residual (kansym.baselines)
     max_hidden: int | None = -1  # -1: target default; None: no cap on hidden nodes after pruning
     symbolic_from: str = "coarse"  # network the symbolic stage reads: coarse (pruned, first grid) or final
     seed: int = 0
@@ -91,6 +92,7 @@ class DiscoverConfig:
             if self.max_unc == -1.0 else self.max_unc,
             "model": self.model or d.get("model"),
             "detrend": self.detrend if self.detrend is not None else self.target != "residual",
+            "baseline": self.baseline or d["baseline"],
             "max_hidden": d.get("max_hidden") if self.max_hidden == -1 else self.max_hidden,
             "ensemble": self.ensemble if self.ensemble is not None else d["ensemble"],
             "refine": tuple(self.refine) if self.refine is not None else d["refine"],
@@ -113,8 +115,11 @@ class DiscoverConfig:
         from kansym.symbolic import resolve_library
         resolve_library(out.lib)  # validates --lib early
         out.selection()  # validates subset and cuts
+        from kansym.baselines import check_baseline
         from kansym.features import feature_names
-        feature_names(out.features)
+        check_baseline(out.baseline, out.target, feature_names(out.features))
+        if out.baseline == "linear" and not out.detrend:
+            out = replace(out, baseline="none")  # --no-detrend on a target whose default is linear
         if out.target == "residual" or out.model:
             tables.check_model(out.model)
         from kansym.targets import parse_split
@@ -141,6 +146,8 @@ class DiscoverConfig:
     def from_dict(cls, d: dict) -> "DiscoverConfig":
         names = {f.name for f in fields(cls)}
         kw = {k: v for k, v in d.items() if k in names}
+        if "baseline" not in d and d.get("detrend") is not None:  # runs written before baselines existed
+            kw["baseline"] = "linear" if d["detrend"] else "none"
         for key in ("width", "refine", "chains"):
             if kw.get(key) is not None:
                 kw[key] = tuple(kw[key])
@@ -188,7 +195,8 @@ def train_kan(cfg: DiscoverConfig, dataset: Dataset, progress: Progress | None =
     tr, te = dataset.mask("train"), dataset.mask("test")
     X, y = dataset.X, dataset.y
     if cfg.ensemble == 1:
-        reg = KANRegressor(width=cfg.width, k=cfg.k, schedule=cfg.schedule(), seed=cfg.seed, detrend=cfg.detrend)
+        reg = KANRegressor(width=cfg.width, k=cfg.k, schedule=cfg.schedule(), seed=cfg.seed, detrend=cfg.detrend,
+                           baseline=cfg.baseline, feature_names=dataset.feature_names)
         members = [reg.fit(X[tr], y[tr], X[te], y[te], progress=progress)]
         if save_dir is not None:
             reg.save(save_dir)
@@ -199,7 +207,7 @@ def train_kan(cfg: DiscoverConfig, dataset: Dataset, progress: Progress | None =
             for i, d in enumerate(dirs):
                 d.mkdir(parents=True, exist_ok=True)
                 job = {"width": list(cfg.width), "k": cfg.k, "schedule": asdict(cfg.schedule()), "seed": cfg.seed + i,
-                       "detrend": cfg.detrend}
+                       "detrend": cfg.detrend, "baseline": cfg.baseline, "feature_names": list(dataset.feature_names)}
                 (d / "job.json").write_text(json.dumps(job))
                 np.savez(d / "data.npz", X=X[tr], y=y[tr], X_test=X[te], y_test=y[te])
             _run_members(dirs, progress)
