@@ -1,27 +1,36 @@
-"""Candidate formulas from one trained KAN and their accuracy/complexity Pareto front.
+"""Candidate formulas from one trained KAN, judged on the data and far outside it.
 
-Candidates come from (1) each function library, (2) a variant whose last layer is kept linear,
-and (3) backward elimination of additive terms from each refitted formula. Every candidate is
-refitted on the training nuclei and checked for non-finite values on all nuclei.
+Routes: (1) the network's own composition for each function library (inner edge functions summed,
+outer functions applied, a liquid-drop baseline kept with its named constants), all constants
+refitted jointly; (2) a variant whose last layer is kept linear; (3) structural pruning: edges
+removed one at a time (each replaced by its mean), the composition kept and refitted at every
+size; (4) backward elimination of top-level additive terms; (5) the fully expanded
+linear-in-coefficients form. Every candidate is refitted on the training nuclei, rejected if it is
+non-finite on the data, and judged by a far-extrapolation check (``kansym.farcheck``) over the
+reference table's whole (Z, N) domain; a candidate failing that check is never chosen.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import sympy as sp
 
 from kansym.errors import KansymError
-from kansym.formula import (Formula, SymbolicNetwork, check_finite, fit_network, parameterize, refit,
-                            variable_symbols)
+from kansym.formula import (Formula, SymbolicNetwork, check_finite, fit_network, network_formula, parameterize,
+                            refit, variable_symbols)
 from kansym.survey import rms
 from kansym.symbolic import resolve_library
 
 
 @dataclass(frozen=True)
 class FormulaCandidate:
-    """A refitted formula with its provenance and scores (RMSE in MeV)."""
+    """A refitted formula with its provenance and scores (RMSE in MeV).
+
+    ``far``: its far-extrapolation check (a :class:`kansym.farcheck.FarCheck`), None if not judged.
+    """
 
     name: str
     formula: Formula
@@ -29,28 +38,47 @@ class FormulaCandidate:
     rmse_before_refit: dict
     kan_agreement: float  # RMS(symbolic network - KAN) before refit, on all nuclei
     network: SymbolicNetwork | None = None
+    route: str = "structured"
+    far: object | None = None
 
     @property
     def n_constants(self) -> int:
         return self.formula.n_constants
 
+    @property
+    def sane(self) -> bool:
+        return self.far is None or self.far.passed
+
+    @property
+    def far_departure(self) -> float:
+        """The third choice axis [MeV]: RMS departure beyond AME2020 (NaN if not judged)."""
+        return float(self.far.departure_rms) if self.far is not None else float("nan")
+
     def summary(self) -> dict:
-        return {"name": self.name, "n_constants": self.n_constants, "size": self.formula.size,
+        return {"name": self.name, "route": self.route, "n_constants": self.n_constants, "size": self.formula.size,
                 "rmse_mev": self.rmse, "rmse_before_refit_mev": self.rmse_before_refit,
-                "kan_agreement_mev": self.kan_agreement, "expression": str(self.formula.expr)}
+                "kan_agreement_mev": self.kan_agreement, "sane": self.sane,
+                "far_departure_mev": self.far_departure,
+                "failures": self.far.failures() if self.far is not None else [],
+                "max_abs_correlation": self.formula.max_abs_correlation, "expression": str(self.formula.expr)}
+
+
+Judge = Callable[[Formula], object]
 
 
 def _scores(pred: np.ndarray, y: np.ndarray, masks: dict) -> dict:
     return {k: rms(pred[m] - y[m]) for k, m in masks.items()}
 
 
-def _score_formula(name, formula, X, y, masks, before, agreement, network=None) -> FormulaCandidate:
+def _score_formula(name, formula, X, y, masks, before, agreement, network=None, route="structured",
+                   judge: Judge | None = None) -> FormulaCandidate:
     check_finite(formula, X, "the selected nuclei")
-    return FormulaCandidate(name, formula, _scores(formula.evaluate(X), y, masks), before, agreement, network)
+    return FormulaCandidate(name, formula, _scores(formula.evaluate(X), y, masks), before, agreement, network, route,
+                            judge(formula) if judge is not None else None)
 
 
 def eliminate_terms(cand: FormulaCandidate, X, y, masks, min_terms: int = 1, max_terms: int = 12,
-                    max_nfev: int = 300) -> list[FormulaCandidate]:
+                    max_nfev: int = 300, judge: Judge | None = None) -> list[FormulaCandidate]:
     """Greedy backward elimination of top-level additive terms, each trial refitted (at most
     ``max_nfev`` evaluations); formulas with more than ``max_terms`` terms are left to the expanded route."""
     out = []
@@ -70,7 +98,7 @@ def eliminate_terms(cand: FormulaCandidate, X, y, masks, min_terms: int = 1, max
             try:
                 f = refit(expr, init, current.formula.variables, X[train], y[train], max_nfev=max_nfev)
                 c = _score_formula(f"{cand.name}-{len(out) + 1}", f, X, y, masks, current.rmse_before_refit,
-                                   current.kan_agreement)
+                                   current.kan_agreement, route="terms", judge=judge)
             except KansymError:
                 continue
             if best is None or c.rmse["train"] < best.rmse["train"]:
@@ -83,32 +111,72 @@ def eliminate_terms(cand: FormulaCandidate, X, y, masks, min_terms: int = 1, max
 
 
 def pareto_front(cands: list[FormulaCandidate]) -> list[FormulaCandidate]:
-    """Candidates not beaten on both constants and train RMSE, ordered by constants."""
-    front = []
-    for c in sorted(cands, key=lambda c: (c.n_constants, c.rmse["train"])):
-        if not front or c.rmse["train"] < front[-1].rmse["train"]:
-            front.append(c)
-    return front
+    """Candidates that pass the far-extrapolation check and are not beaten on constants, train RMSE
+    and far departure together (a candidate failing the check is never on the front)."""
+    pool = [c for c in cands if c.sane]
+
+    def key(c):
+        d = c.far_departure
+        return (c.n_constants, c.rmse["train"], d if np.isfinite(d) else np.inf)
+
+    def dominated(c):
+        kc = key(c)
+        return any(all(a <= b for a, b in zip(key(o), kc)) and key(o) != kc for o in pool)
+    return sorted((c for c in pool if not dominated(c)), key=key)
 
 
 def choose(cands: list[FormulaCandidate], max_constants: int, baseline: float = np.inf,
-           rel_tol: float = 0.05, gain_tol: float = 0.25) -> FormulaCandidate:
-    """The simplest candidate among those with at most ``max_constants`` constants whose train RMSE is
-    within min(``rel_tol`` x best, ``gain_tol`` x (baseline - best)) of the best; ``baseline`` is the RMSE
-    of a constant (the target's standard deviation), so a small correction is not traded for a constant.
-    With no candidate under the cap, the one with fewest constants."""
-    ok = [c for c in cands if c.n_constants <= max_constants]
+           rel_tol: float = 0.05, gain_tol: float = 0.25) -> FormulaCandidate | None:
+    """The chosen formula, or None when no candidate passes the far-extrapolation check.
+
+    Among candidates that pass it with at most ``max_constants`` constants: the simplest one whose
+    train RMSE is within min(``rel_tol`` x best, ``gain_tol`` x (baseline - best)) of the best
+    (``baseline``: the RMSE of a constant, the target's standard deviation, so a small correction is
+    not traded for a constant); among equally simple ones, determined constants (no pair with
+    |correlation| > 0.99) first, then the lower train RMSE."""
+    ok = [c for c in cands if c.sane and c.n_constants <= max_constants]
     if not ok:
-        return min(cands, key=lambda c: (c.n_constants, c.rmse["train"]))
+        return None
     best = min(c.rmse["train"] for c in ok)
     tol = min(rel_tol * best, gain_tol * max(baseline - best, 0.0))
-    return min((c for c in ok if c.rmse["train"] <= best + tol), key=lambda c: (c.n_constants, c.rmse["train"]))
+    near = [c for c in ok if c.rmse["train"] <= best + tol]
+    return min(near, key=lambda c: (c.n_constants, bool(c.formula.degenerate_pairs()), c.rmse["train"]))
+
+
+def prune_edges(name: str, net: SymbolicNetwork, names, X, y, masks, before, agreement, judge: Judge | None = None,
+                max_nfev: int = 400) -> list[FormulaCandidate]:
+    """Structural pruning: remove the edge whose removal (the edge replaced by its mean) raises the
+    training RMSE least, refit the remaining composition jointly, and repeat until no edge is left."""
+    train = masks["train"]
+    out, current, seen = [], net, set()
+    while current.active_edges():
+        trials = []
+        for k in current.active_edges():
+            reduced = current.drop_edge(k, X[train])
+            err = rms(reduced.numeric(X[train]) - y[train])
+            trials.append((err if np.isfinite(err) else np.inf, k, reduced))
+        _, _, current = min(trials, key=lambda t: (t[0], t[1]))
+        expr, init = network_formula(current, names)
+        if not init or sp.srepr(expr) in seen:
+            continue
+        seen.add(sp.srepr(expr))
+        try:
+            f = refit(expr, init, names, X[train], y[train], max_nfev=max_nfev)
+            out.append(_score_formula(f"{name}-pruned-{len(current.active_edges())}", f, X, y, masks, before,
+                                      agreement, current, route="pruned", judge=judge))
+        except KansymError:
+            continue
+    return out
 
 
 def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("physics", "poly"),
              kan_pred: np.ndarray | None = None, r2_min: float = 0.9, on_poor: str = "error",
-             extra_functions=None) -> tuple[list[FormulaCandidate], list[str]]:
-    """All candidates for a trained regressor; returns (candidates, notes on rejected ones)."""
+             extra_functions=None, judge: Judge | None = None,
+             routes=("structured", "pruned", "terms", "expanded")) -> tuple[list[FormulaCandidate], list[str]]:
+    """All candidates for a trained regressor; returns (candidates, notes on rejected ones).
+
+    ``judge`` scores each formula far outside the data (see ``kansym.farcheck``); ``routes`` selects
+    the candidate routes beyond the structured one."""
     notes, cands = [], []
     train = masks["train"]
     # (candidate name, library, layers restricted to {0, x}, handling of poorly fitted edges)
@@ -137,17 +205,20 @@ def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("
         pred_net = net.numeric(X)
         before = _scores(pred_net, y, masks)
         agree = rms(pred_net - kan_pred) if kan_pred is not None else float("nan")
-        network_expr = net.expression(variable_symbols(names))
-        expr, init = parameterize(network_expr)
+        expr, init = network_formula(net, names)
         try:
             f = refit(expr, init, names, X[train], y[train])
-            base = _score_formula(name, f, X, y, masks, before, agree, net)
+            base = _score_formula(name, f, X, y, masks, before, agree, net, judge=judge)
             cands.append(base)
-            cands.extend(eliminate_terms(base, X, y, masks))
+            if "terms" in routes:
+                cands.extend(eliminate_terms(base, X, y, masks, judge=judge))
         except KansymError as exc:
             notes.append(f"{name}: {exc}")
-        if not linear:
-            cands.extend(expanded_candidates(name, network_expr, names, X, y, masks, before, agree, net))
+        if "pruned" in routes:
+            cands.extend(prune_edges(name, net, names, X, y, masks, before, agree, judge=judge))
+        if "expanded" in routes and not linear:
+            cands.extend(expanded_candidates(name, net.expression(variable_symbols(names)), names, X, y, masks,
+                                             before, agree, net, judge=judge))
     if not cands:
         raise KansymError("no valid formula candidate: " + "; ".join(notes))
     return cands, notes
@@ -197,7 +268,7 @@ def _design(bases, symbols, X) -> np.ndarray:
 
 
 def expanded_candidates(name: str, expr: sp.Expr, names, X, y, masks, before, agreement, network,
-                        max_terms: int = 40) -> list[FormulaCandidate]:
+                        max_terms: int = 40, judge: Judge | None = None) -> list[FormulaCandidate]:
     """Expand the network's expression into a sum of basis functions, fit their coefficients by
     linear least squares, remove terms one by one (the one whose removal costs least, followed by
     sequential replacement of terms), and refit every surviving constant (coefficients and shifts
@@ -225,7 +296,8 @@ def expanded_candidates(name: str, expr: sp.Expr, names, X, y, masks, before, ag
         pexpr, init = parameterize(lin)
         try:
             f = refit(pexpr, init, tuple(names), X[train], y[train], max_nfev=500)
-            out.append(_score_formula(f"{name}-expanded-{len(active)}", f, X, y, masks, before, agreement, network))
+            out.append(_score_formula(f"{name}-expanded-{len(active)}", f, X, y, masks, before, agreement, network,
+                                      route="expanded", judge=judge))
         except KansymError:
             pass
         if len(active) == 1:

@@ -200,6 +200,13 @@ def render_summary(config: dict, metrics: dict, importance, run_dir) -> Table:
         r = f["rmse_mev"]
         t.add_row("formula RMSE [MeV]", f"train {_fmt(r['train'])}  test {_fmt(r['test'])}  all {_fmt(r['all'])}  "
                                         f"({f['n_constants']} constants, candidate {f['candidate']})")
+        if f.get("kan_agreement_mev") is not None:
+            t.add_row("formula vs its KAN", f"RMS {_fmt(f['kan_agreement_mev'])} MeV before the refit"
+                      + (f"; max |corr| {f['max_abs_correlation']:.3f}" if f.get("max_abs_correlation") is not None else ""))
+    elif "formula" in metrics:
+        t.add_row("formula", "[red]none chosen[/]: no candidate passes the far-extrapolation check (see notes, candidates.csv)")
+    for p, far in (metrics.get("far_extrapolation") or {}).items():
+        t.add_row(f"far check ({p})", _far_line(far))
     cc = metrics.get("crosscheck")
     if cc and cc.get("selected"):
         sel = cc["selected"]
@@ -213,6 +220,16 @@ def render_summary(config: dict, metrics: dict, importance, run_dir) -> Table:
     t.add_row("wall time", f"{metrics.get('wall_time_total_s', float('nan')):.1f} s")
     t.add_row("directory", str(run_dir))
     return t
+
+
+def _far_line(far: dict) -> str:
+    """One line of a far-extrapolation summary: sanity, and deviation from the domain's reference."""
+    ok = "[green]passes[/]" if far["passed"] else f"[red]fails[/] ({'; '.join(far['failures'])})"
+    dev = "; ".join(f"vs {ref}: RMS {_fmt(d['rms_beyond'], 2)} (max {_fmt(d['max_abs_beyond'], 1)}) MeV beyond AME2020, "
+                    f"{_fmt(d['rms_inside'], 2)} inside" for ref, d in far["deviation_mev"].items())
+    spread = far.get("fraction_outside_model_spread")
+    extra = f"; outside the model spread at {100 * spread:.0f}%" if spread is not None else ""
+    return f"{ok} over {far['n_nuclei']} nuclei of {far['domain']}; {dev}{extra}"
 
 
 def render_formula(run_dir) -> Optional[Table]:

@@ -10,7 +10,7 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
 from kansym.errors import KansymError
-from kansym.formula import Formula, Parameter
+from kansym.formula import DEGENERATE_CORR, Formula, Parameter
 from kansym.runs import write_json_atomic, write_text_atomic
 
 
@@ -64,10 +64,16 @@ def shorthand(value: float, err: float | None) -> str:
 def parameter_rows(formula: Formula) -> list[dict]:
     """Plain rows for a parameter table."""
     rows = []
-    for p in formula.parameters:
-        rows.append({"name": p.name, "value": p.value, "stderr": p.stderr, "init": p.init,
-                     "shorthand": shorthand(p.value, p.stderr), "at_boundary": p.at_boundary,
-                     "flag": "no error bar" if p.stderr is None else ("at boundary" if p.at_boundary else "")})
+    degenerate = formula.degenerate_pairs()
+    for k, p in enumerate(formula.parameters):
+        flags = ["no error bar"] if p.stderr is None else (["at boundary"] if p.at_boundary else [])
+        partners = [formula.parameters[b if a == k else a].name for a, b, _ in degenerate if k in (a, b)]
+        if partners:
+            flags.append(f"|corr| > {DEGENERATE_CORR} with {', '.join(partners)}")
+        rel = abs(p.stderr / p.value) if p.stderr is not None and p.value != 0 else None
+        rows.append({"name": p.name, "value": p.value, "stderr": p.stderr, "relative_uncertainty": rel,
+                     "init": p.init, "shorthand": shorthand(p.value, p.stderr), "at_boundary": p.at_boundary,
+                     "flag": "; ".join(flags)})
     return rows
 
 

@@ -226,10 +226,33 @@ def extrapolate_run(run_dir: Path, chains=DEFAULT_CHAINS, beyond: int = 10, agai
               "notes": notes}
     mean_rms = {p: float(np.mean([per_chain[c][p][f"rms_vs_{against[0]}_mev"] for c in per_chain])) for p in preds}
     report[f"mean_chain_rms_vs_{against[0]}_mev"] = mean_rms
+    far, far_values, judge = far_extrapolation(cfg, stage, formula, against)
+    report["far"] = far
+    notes.extend(judge.notes)
     write_text_atomic(rd.path / "extrapolation.csv", surface.to_csv(index=False))
     write_json_atomic(rd.path / "extrapolation.json", report)
     if figures:
         for ch, f in surface.groupby("chain", sort=False):
             figs.chain_figure(f, preds, against, rd.path / "figures" / f"chain_{ch}.png", ch)
-        figs.chart_vs_reference(cfg, stage.members, formula, against[0], rd.path / "figures")
+        ref_label = tables.MODELS[judge.reference].label
+        for p, be in far_values.items():
+            figs.far_map(judge.dom, be - judge.dom["BE_ref"].to_numpy(), rd.path / "figures" / f"far_{p}_minus_{judge.reference}.png",
+                         title=f"{'KAN' if p == 'kan' else 'formula'} BE minus {ref_label} BE [MeV], "
+                               f"{len(judge.dom)} nuclei ({int(judge.dom['beyond'].sum())} beyond AME2020)")
     return report
+
+
+def far_extrapolation(cfg, stage, formula, against=("frdm12",)) -> tuple[dict, dict, object]:
+    """The far-extrapolation check (``kansym.farcheck``) of the KAN and the formula over the whole
+    range of the reference table (``against[0]`` for be/me, the mass model's own table for a
+    residual target): ({prediction: report}, {prediction: BE on the domain}, judge)."""
+    from kansym.farcheck import make_judge, prediction_be
+
+    reference = None if cfg.target == "residual" else against[0]
+    judge = make_judge(stage.dataset, cfg.selection(), cfg.features, reference)
+    values = {"kan": np.mean([m.predict(judge.X) for m in stage.members], axis=0)}
+    if formula is not None:
+        values["formula"] = formula.evaluate(judge.X)
+    reports = {p: judge.report(v, against) for p, v in values.items()}
+    bes = {p: prediction_be(cfg.target, judge.dom, v, cfg.model)[0] for p, v in values.items()}
+    return reports, bes, judge

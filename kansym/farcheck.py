@@ -242,3 +242,51 @@ def liquid_drop_surface(train_z, train_n, train_be, dom: pd.DataFrame) -> np.nda
     X = np.column_stack([train_z, train_n]).astype(np.float64)
     b = fit_baseline("ldx", X, train_be, ("Z", "N"))
     return b.predict(dom[["Z", "N"]].to_numpy(dtype=np.float64))
+
+
+@dataclass(frozen=True)
+class Judge:
+    """Far-extrapolation judge for one run: its domain, the run's features there, and the refitted
+    liquid drop the departure is measured from (binding-energy targets)."""
+
+    target: str
+    model: str | None
+    reference: str
+    dom: pd.DataFrame
+    X: np.ndarray
+    ld: np.ndarray | None
+    notes: tuple[str, ...] = ()
+
+    def __call__(self, formula) -> FarCheck:
+        return self.values(formula.evaluate(self.X))
+
+    def values(self, values: np.ndarray) -> FarCheck:
+        be, corr = prediction_be(self.target, self.dom, values, self.model)
+        return check(self.dom, be, corr, None if corr is not None else self.ld)
+
+    def report(self, values: np.ndarray, against=("frdm12",)) -> dict:
+        """Sanity plus deviations from the reference models, as plain data."""
+        be, _ = prediction_be(self.target, self.dom, values, self.model)
+        far = self.values(values)
+        dev, frac = deviations(self.dom, be, against)
+        return {**far.summary(), "domain": self.reference, "deviation_mev": dev, "fraction_outside_model_spread": frac}
+
+
+def make_judge(dataset, selection, feature_set: str, reference: str | None = None) -> Judge:
+    """The judge of a run: FRDM2012's domain for be/me (or ``reference``), the mass model's own
+    table for a residual target; the liquid drop is refitted on the training nuclei."""
+    target, model = dataset.target, dataset.model
+    reference = reference or (model if target == "residual" else "frdm12")
+    dom = domain(selection, reference)
+    notes = []
+    missing = uncovered(dataset.frame[["Z", "N"]], dom)
+    if missing:
+        shown = ", ".join(f"({z},{n})" for z, n in missing[:10])
+        notes.append(f"the {tables.MODELS[reference].label} table does not cover {len(missing)} of the run's nuclei "
+                     f"(Z,N) {shown}{' ...' if len(missing) > 10 else ''}; the far-extrapolation check skips them")
+    ld = None
+    if target in ("be", "me"):
+        tr = dataset.mask("train")
+        f = dataset.frame[tr]
+        ld = liquid_drop_surface(f["Z"].to_numpy(), f["N"].to_numpy(), f["BE"].to_numpy(), dom)
+    return Judge(target, model, reference, dom, domain_features(dom, feature_set), ld, tuple(notes))

@@ -130,19 +130,84 @@ def chain_figure(frame: pd.DataFrame, preds, against, path: Path, chain: str) ->
     plt.close(fig)
 
 
-def chart_vs_reference(cfg, members, formula, reference: str, folder: Path) -> None:
-    """Prediction minus a reference model over the reference's whole (Z, N) range within the run's cuts."""
-    from kansym import tables
-    from kansym.extrapolate import predict_surface
+def candidates_figure(table: pd.DataFrame, path: Path, departure: str) -> None:
+    """Candidate formulas on three axes: constants (x), train RMSE (y, log) and the far departure
+    (colour, log); failures of the far-extrapolation check as grey crosses, the Pareto set
+    circled, the chosen formula starred."""
+    from matplotlib.colors import LogNorm
 
-    ref = tables.load_model(reference)
-    ref = ref[(ref["Z"] >= cfg.min_z) & (ref["N"] >= cfg.min_n)]
-    if cfg.subset == "even-even":
-        ref = ref[(ref["Z"] % 2 == 0) & (ref["N"] % 2 == 0)]
-    surf = predict_surface(cfg, members, formula, ref[["Z", "N"]].reset_index(drop=True))
-    surf["ME_ref"] = ref["ME_model"].to_numpy()
-    for p in ("kan", "formula"):
-        if f"ME_{p}" in surf:
-            d = surf.assign(residual=surf[f"ME_{p}"] - surf["ME_ref"])
-            nz_chart(d, Path(folder) / f"chart_{p}_minus_{reference}.png", title=f"{p} - {reference} ME [MeV]",
-                     sign=1.0)
+    plt = _plt()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(7, 4.8))
+    bad = ~table["sane"].astype(bool)
+    ax.scatter(table.loc[bad, "n_constants"], table.loc[bad, "rmse_train_mev"], marker="x", c="0.6", s=18,
+               label="fails far-extrapolation check")
+    good = table[~bad]
+    if len(good):
+        d = good["far_departure_mev"].to_numpy(dtype=float)
+        d = np.where(np.isfinite(d) & (d > 0), d, np.nan)
+        lo = np.nanmin(d) if np.isfinite(d).any() else 0.1
+        hi = np.nanmax(d) if np.isfinite(d).any() else 1.0
+        sc = ax.scatter(good["n_constants"], good["rmse_train_mev"], c=d, cmap="viridis", s=24,
+                        norm=LogNorm(vmin=max(lo, 1e-3), vmax=max(hi, lo * 1.01, 1e-3 * 1.01)), label="passes")
+        fig.colorbar(sc, ax=ax, label=departure)
+        front = good[good["pareto"].astype(bool)]
+        ax.scatter(front["n_constants"], front["rmse_train_mev"], facecolors="none", edgecolors="r", s=70, lw=1,
+                   label="Pareto set (3 axes)")
+    ch = table[table["chosen"].astype(bool)]
+    if len(ch):
+        ax.scatter(ch["n_constants"], ch["rmse_train_mev"], marker="*", c="gold", edgecolors="k", s=220,
+                   label="chosen", zorder=5)
+    ax.set_yscale("log")
+    ax.set_xlabel("constants")
+    ax.set_ylabel("train RMSE [MeV]")
+    ax.set_title("Candidate formulas")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def far_map(dom: pd.DataFrame, diff: np.ndarray, path: Path, title: str, limit: float | None = None) -> None:
+    """Prediction minus a reference [MeV] over a domain on the N-Z chart, the AME2020 region outlined;
+    the colour scale is symmetric and saturates at ``limit`` (default the 99th percentile of |diff|),
+    non-finite values drawn as black crosses."""
+    from kansym import tables
+
+    plt = _plt()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    diff = np.asarray(diff, dtype=float)
+    fin = np.isfinite(diff)
+    lim = limit or (float(np.nanpercentile(np.abs(diff[fin]), 99)) if fin.any() else 1.0) or 1.0
+    zs, ns = dom["Z"].to_numpy(), dom["N"].to_numpy()
+    step = 2 if (np.all(zs % 2 == 0) and np.all(ns % 2 == 0)) else 1
+    span_n, span_z = ns.max() - ns.min() + 6, zs.max() - zs.min() + 6
+    fig, ax = plt.subplots(figsize=(9, 9 * span_z / span_n + 1.0))
+    size = (step * 72 * 8.0 / span_n) ** 2 * 0.9  # squares that tile the chart
+    sc = ax.scatter(ns[fin], zs[fin], c=np.clip(diff[fin], -lim, lim), cmap="RdBu_r", vmin=-lim, vmax=lim, s=size,
+                    marker="s", linewidths=0)
+    if (~fin).any():
+        ax.scatter(ns[~fin], zs[~fin], marker="x", c="k", s=size, label="NaN/inf")
+    ame = tables.load_experiment()
+    ame = ame[~ame["estimated"]]
+    ame = ame[ame["Z"].isin(set(zs))]
+    edges = ame.groupby("Z")["N"].agg(["min", "max"]).reset_index()
+    ax.plot(edges["min"] - step / 2, edges["Z"], "k-", lw=1, label="measured (AME2020)")
+    ax.plot(edges["max"] + step / 2, edges["Z"], "k-", lw=1)
+    for m in NEUTRON_MAGIC:
+        ax.axvline(m, color="grey", lw=0.5, ls=":")
+    for m in PROTON_MAGIC:
+        ax.axhline(m, color="grey", lw=0.5, ls=":")
+    ax.set_xlabel("N")
+    ax.set_ylabel("Z")
+    ax.set_xlim(ns.min() - 3, ns.max() + 3)
+    ax.set_ylim(zs.min() - 3, zs.max() + 3)
+    ax.set_aspect("equal")
+    ax.set_title(title)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.colorbar(sc, ax=ax, label=f"MeV (saturates at +-{lim:.3g})", shrink=0.8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

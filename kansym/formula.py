@@ -20,6 +20,9 @@ from kansym.errors import KansymError
 from kansym.symbolic import EdgeFit, LibFunction, candidate_numpy, candidate_sympy, fit_edge
 
 
+DEGENERATE_CORR = 0.99  # |correlation| above which two constants are flagged as degenerate
+
+
 def variable_symbols(names) -> tuple[sp.Symbol, ...]:
     """SymPy symbols for feature names ('N-Z' -> N_m_Z, 'A^(2/3)' -> A23)."""
     clean = {"N-Z": "NmZ", "A^(2/3)": "A23"}
@@ -233,6 +236,19 @@ def parameterize(expr: sp.Expr, prefix: str = "c") -> tuple[sp.Expr, dict[sp.Sym
     return sub(expr), params
 
 
+def network_formula(net: SymbolicNetwork, names) -> tuple[sp.Expr, dict[sp.Symbol, float]]:
+    """The network's composition with named constants and their initial values. A liquid-drop
+    baseline keeps its own constant names (a_V, a_S, ...); every other number becomes c_k."""
+    from kansym.baselines import LIQUID_DROP
+
+    syms = variable_symbols(names)
+    if net.trend.kind in LIQUID_DROP:
+        b_expr, b_init = net.trend.parameterized(syms)
+        n_expr, n_init = parameterize(net.expression(syms, with_trend=False))
+        return b_expr + n_expr, {**b_init, **n_init}
+    return parameterize(net.expression(syms))
+
+
 # --------------------------------------------------------------------------- refit
 
 @dataclass(frozen=True)
@@ -277,6 +293,22 @@ class Formula:
     def size(self) -> int:
         """Expression size: the number of nodes in the SymPy tree."""
         return int(sp.count_ops(self.expr, visual=False)) + len(self.expr.atoms(sp.Symbol, sp.Number))
+
+    def degenerate_pairs(self, threshold: float | None = None) -> list[tuple[int, int, float]]:
+        """Pairs (i, j, corr) of constants whose |correlation| exceeds ``threshold`` (default
+        DEGENERATE_CORR): nearly interchangeable constants, poorly determined one by one."""
+        t = DEGENERATE_CORR if threshold is None else threshold
+        c = self.correlations
+        return [(i, j, float(c[i][j])) for i in range(len(c)) for j in range(i + 1, len(c))
+                if np.isfinite(c[i][j]) and abs(c[i][j]) > t]
+
+    @property
+    def max_abs_correlation(self) -> float:
+        c = np.asarray(self.correlations, dtype=np.float64)
+        if c.size < 4:
+            return 0.0
+        off = np.abs(c[~np.eye(len(c), dtype=bool)])
+        return float(np.nanmax(off)) if np.isfinite(off).any() else float("nan")
 
     def values(self) -> np.ndarray:
         return np.array([p.value for p in self.parameters])

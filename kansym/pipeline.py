@@ -275,17 +275,21 @@ TARGET_SYMBOLS = {"be": "B", "me": "\\Delta", "residual": "\\delta M"}
 
 
 def symbolic_stage(cfg: DiscoverConfig, stage: KanStage, path: Path, progress: Progress | None = None) -> dict:
-    """Edge fits, candidate formulas, the chosen refitted formula and its exports, written to ``path``."""
+    """Edge fits, candidate formulas judged on the data and over the reference table's whole range,
+    the chosen refitted formula and its exports, written to ``path``."""
     from kansym import candidates as cands_mod
     from kansym import export, figures
+    from kansym.farcheck import make_judge
 
     ds = stage.dataset
     X, y = ds.X, ds.y
     masks = {part: ds.mask(part) for part in ("train", "test", "all")}
     libraries = tuple(dict.fromkeys((cfg.lib, "poly")))
     reg = stage.members[0].snapshot(cfg.symbolic_from)
+    judge = make_judge(ds, cfg.selection(), cfg.features)
     cands, notes = cands_mod.generate(reg, X, y, masks, ds.feature_names, libraries,
-                                      kan_pred=reg.predict(X), r2_min=cfg.r2_min, on_poor=cfg.poor_edges)
+                                      kan_pred=reg.predict(X), r2_min=cfg.r2_min, on_poor=cfg.poor_edges, judge=judge)
+    notes = list(judge.notes) + notes
     chosen = cands_mod.choose(cands, cfg.max_constants, baseline=float(np.std(y[masks["train"]])))
     front = cands_mod.pareto_front(cands)
     with_network = [c for c in cands if c.network is not None]
@@ -293,14 +297,37 @@ def symbolic_stage(cfg: DiscoverConfig, stage: KanStage, path: Path, progress: P
     _edges_frame(base, ds.feature_names).to_csv(path / "edges.csv", index=False)
     figures.edge_fits(reg, base.network, X[masks["train"]], ds.feature_names, path / "figures" / "edges")
     rows = [{**c.summary(), "pareto": c in front, "chosen": c is chosen} for c in cands]
-    pd.DataFrame([{"name": c.name, "n_constants": c.n_constants, "size": c.formula.size,
-                   "rmse_train_mev": c.rmse["train"], "rmse_test_mev": c.rmse["test"], "rmse_all_mev": c.rmse["all"],
-                   "rmse_train_before_refit_mev": c.rmse_before_refit.get("train"),
-                   "kan_agreement_mev": c.kan_agreement, "pareto": c in front, "chosen": c is chosen,
-                   "expression": str(c.formula.expr)} for c in cands]).to_csv(path / "candidates.csv", index=False)
+    table = pd.DataFrame([{"name": c.name, "route": c.route, "n_constants": c.n_constants, "size": c.formula.size,
+                           "rmse_train_mev": c.rmse["train"], "rmse_test_mev": c.rmse["test"],
+                           "rmse_all_mev": c.rmse["all"], "rmse_train_before_refit_mev": c.rmse_before_refit.get("train"),
+                           "kan_agreement_mev": c.kan_agreement, "sane": c.sane,
+                           "far_departure_mev": c.far_departure,
+                           "max_abs_correlation": c.formula.max_abs_correlation,
+                           "failures": " | ".join(c.far.failures()) if c.far is not None else "",
+                           "pareto": c in front, "chosen": c is chosen, "expression": str(c.formula.expr)}
+                          for c in cands])
+    table.to_csv(path / "candidates.csv", index=False)
+    figures.candidates_figure(table, path / "figures" / "candidates.png",
+                              departure="|correction| RMS beyond the data [MeV]" if cfg.target == "residual"
+                              else "RMS departure from the liquid drop beyond AME2020 [MeV]")
+    if chosen is None:
+        sane = [c for c in cands if c.sane]
+        why = ("no candidate passes the far-extrapolation check" if not sane
+               else f"no candidate that passes the far-extrapolation check has at most {cfg.max_constants} constants")
+        worst = min(cands, key=lambda c: c.rmse["train"])
+        notes.append(f"no formula chosen: {why} (best candidate {worst.name}: "
+                     + ("; ".join(worst.far.failures()) if worst.far is not None and worst.far.failures() else
+                        f"{worst.n_constants} constants") + ")")
+        for stale in ("formula.json", "formula.tex", "formula.png"):
+            (path / stale).unlink(missing_ok=True)
+        return {"formula": None, "candidates": rows, "notes": notes}
     formula_metrics = {"rmse_mev": chosen.rmse, "rmse_before_refit_mev": chosen.rmse_before_refit,
                        "kan_agreement_mev": chosen.kan_agreement, "n_constants": chosen.n_constants,
-                       "size": chosen.formula.size, "candidate": chosen.name}
+                       "size": chosen.formula.size, "candidate": chosen.name, "route": chosen.route,
+                       "baseline": cfg.baseline, "max_abs_correlation": chosen.formula.max_abs_correlation,
+                       "degenerate_pairs": [[chosen.formula.parameters[i].name, chosen.formula.parameters[j].name, c]
+                                            for i, j, c in chosen.formula.degenerate_pairs()],
+                       "far_check": judge.report(chosen.formula.evaluate(judge.X))}
     from kansym.runs import RunDir
 
     context = {"run_id": RunDir(path).id, "target": cfg.target, "model": cfg.model, "selection": cfg.selection().__dict__,
@@ -367,7 +394,7 @@ def discover(config: DiscoverConfig, progress: Progress | None = None) -> Discov
             metrics["formula"] = symbolic["formula"]
             if progress:
                 progress("symbolic stage")
-        if cfg.stage == "all" and cfg.crosscheck != "none":
+        if cfg.stage == "all" and cfg.crosscheck != "none" and symbolic and symbolic["formula"]:
             from kansym.crosscheck import crosscheck_run
             report = crosscheck_run(path, cfg.crosscheck, cfg.crosscheck_budget, seed=cfg.seed)
             sel = next(r for r in report["rows"][1:] if r["selected"]) if len(report["rows"]) > 1 else None
@@ -379,12 +406,22 @@ def discover(config: DiscoverConfig, progress: Progress | None = None) -> Discov
             from kansym.extrapolate import extrapolate_run
             ext = extrapolate_run(path, cfg.chains, loaded=(cfg, stage))
             metrics["extrapolation"] = {k: v for k, v in ext.items() if k.startswith("mean_chain")}
+            metrics["far_extrapolation"] = {p: far_summary(r) for p, r in ext["far"].items()}
             if progress:
                 progress("extrapolation")
         metrics["wall_time_total_s"] = round(time.perf_counter() - t0, 3)
         write_json_atomic(path / "metrics.json", metrics)
     return DiscoverResult(staged.final, cfg_dict, metrics, importance,
                           dataset.notes + tuple(symbolic["notes"] if symbolic else ()), symbolic)
+
+
+def far_summary(report: dict) -> dict:
+    """The headline numbers of a far-extrapolation report (see ``kansym.farcheck``)."""
+    dev = {ref: {k: d[k] for k in ("rms_inside", "max_abs_inside", "rms_beyond", "max_abs_beyond")}
+           for ref, d in report["deviation_mev"].items()}
+    return {"domain": report["domain"], "n_nuclei": report["n_nuclei"], "n_beyond_ame2020": report["n_beyond_ame2020"],
+            "passed": report["passed"], "failures": report["failures"], "non_finite": report["non_finite"],
+            "deviation_mev": dev, "fraction_outside_model_spread": report["fraction_outside_model_spread"]}
 
 
 def load_run_stage(run_dir: Path) -> tuple[DiscoverConfig, KanStage]:
