@@ -169,10 +169,28 @@ def prune_edges(name: str, net: SymbolicNetwork, names, X, y, masks, before, agr
     return out
 
 
+def without_constant(cand: FormulaCandidate, X, y, masks, judge: Judge | None = None,
+                     max_nfev: int = 400) -> FormulaCandidate | None:
+    """The candidate without its free additive constant, refitted (None if it has none or the refit
+    fails). Over A = 60-260 a constant is nearly degenerate with the pairing term a_P A^(-1/2)."""
+    f = cand.formula
+    consts = [t for t in sp.Add.make_args(f.expr) if t in set(f.param_symbols)]
+    if not consts:
+        return None
+    expr = f.expr - consts[0]
+    init = {s: p.value for s, p in zip(f.param_symbols, f.parameters) if s in expr.free_symbols}
+    try:
+        g = refit(expr, init, f.variables, X[masks["train"]], y[masks["train"]], max_nfev=max_nfev)
+        return _score_formula(f"{cand.name}-noconst", g, X, y, masks, cand.rmse_before_refit, cand.kan_agreement,
+                              cand.network, route=cand.route, judge=judge)
+    except KansymError:
+        return None
+
+
 def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("physics", "poly"),
              kan_pred: np.ndarray | None = None, r2_min: float = 0.9, on_poor: str = "error",
              extra_functions=None, judge: Judge | None = None,
-             routes=("structured", "pruned", "terms", "expanded")) -> tuple[list[FormulaCandidate], list[str]]:
+             routes=("pruned", "terms", "expanded", "noconst")) -> tuple[list[FormulaCandidate], list[str]]:
     """All candidates for a trained regressor; returns (candidates, notes on rejected ones).
 
     ``judge`` scores each formula far outside the data (see ``kansym.farcheck``); ``routes`` selects
@@ -180,7 +198,10 @@ def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("
     notes, cands = [], []
     train = masks["train"]
     # (candidate name, library, layers restricted to {0, x}, handling of poorly fitted edges)
-    variants = [(lib, lib, (), on_poor) for lib in libraries] + [(libraries[0] + "-linear-out", libraries[0], (1,), on_poor)]
+    last = reg.model_.depth - 1 if hasattr(reg, "model_") else 1
+    variants = [(lib, lib, (), on_poor) for lib in libraries] + [
+        (libraries[0] + "-linear-out", libraries[0], (last,), on_poor),
+        (libraries[0] + "-linear-in", libraries[0], tuple(range(last)), on_poor)]
     if on_poor == "best":  # also try dropping the poorly fitted edges
         variants += [(lib + "-zeroed", lib, (), "zero") for lib in libraries]
     seen = set()
@@ -221,6 +242,9 @@ def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("
                                              before, agree, net, judge=judge))
     if not cands:
         raise KansymError("no valid formula candidate: " + "; ".join(notes))
+    if "noconst" in routes:
+        cands.extend(c for c in (without_constant(c, X, y, masks, judge) for c in list(cands)
+                                 if c.route in ("structured", "pruned")) if c is not None)
     return cands, notes
 
 

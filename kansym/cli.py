@@ -129,7 +129,7 @@ def discover(
     lamb: float = typer.Option(1e-3, help="Sparsity regularisation weight (first stage)."),
     prune: bool = typer.Option(True, help="Prune nodes and edges after the sparsifying stage."),
     ensemble: Optional[int] = typer.Option(None, help="Networks trained with seeds seed, seed+1, ... [default: 1 for be/me, 4 for residual]."),
-    max_hidden: Optional[int] = typer.Option(None, help="Keep at most this many hidden nodes after pruning [default: 2 for be/me]."),
+    max_hidden: Optional[int] = typer.Option(None, help="Keep at most this many hidden nodes after pruning [default: 1 for be, 3 for me, none for residual]."),
     lib: str = typer.Option("physics", help="Edge-function library: physics, poly, pykan, or a list such as 'x,x^2,x^(2/3),exp'."),
     r2_min: float = typer.Option(0.9, help="Smallest acceptable R^2 of an edge fit."),
     poor_edges: str = typer.Option("best", help="An edge below --r2-min: best (keep the best function, with a note), zero, or error."),

@@ -370,7 +370,8 @@ def refit(expr: sp.Expr, init: dict[sp.Symbol, float], variables, X: np.ndarray,
         warnings.simplefilter("ignore", RuntimeWarning)  # overflow in trial steps is handled by the optimiser
         res = least_squares(resid, p0, jac=jac if grads is not None else "2-point", method="trf", x_scale="jac",
                             max_nfev=max_nfev)
-    if res.status <= 0 or not np.all(np.isfinite(res.x)):
+    # status 0: the evaluation budget ran out; the iterate is still a least-squares improvement on the start
+    if res.status < 0 or not np.all(np.isfinite(res.x)) or (res.status == 0 and res.cost > 0.5 * np.sum(resid(p0) ** 2)):
         raise KansymError(f"the refit did not converge ({res.message}); try another library or candidate")
     J = jac(res.x) if grads is not None else res.jac
     dof = max(n - len(p0), 1)

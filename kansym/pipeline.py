@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from kansym import __version__, tables
+from kansym.baselines import LIQUID_DROP
 from kansym.errors import KansymError, choose
 from kansym.network import KANRegressor, TrainSchedule, normalized
 from kansym.runs import StagedRun, new_run_id, write_json_atomic
@@ -26,7 +27,7 @@ STAGES = ("kan", "symbolic", "all")
 #  inputs Z, N plus the distances to the nearest magic numbers.
 #  residual: the KAN-WS4 setting (Z, N, P, S; 2340 nuclei; random 80/20).
 TARGET_DEFAULTS = {
-    "be": dict(min_z=30, min_n=30, max_unc=None, features="znv", width=(5,), split="random:0.8", max_hidden=3,
+    "be": dict(min_z=30, min_n=30, max_unc=None, features="znv", width=(5,), split="random:0.8", max_hidden=1,
                ensemble=1, refine=(5, 10, 20), steps=20, baseline="ldx"),
     "me": dict(min_z=30, min_n=30, max_unc=None, features="znv", width=(5,), split="random:0.8", max_hidden=3,
                ensemble=1, refine=(5, 10, 20), steps=20, baseline="linear"),
@@ -271,6 +272,11 @@ def _predictions_frame(stage: KanStage) -> pd.DataFrame:
     return out
 
 
+# Candidate routes beyond the network's own composition. On top of a liquid drop the monomial
+# expansion is left out: it turns the drop and the network into a polynomial regression.
+ROUTES_ALL = ("pruned", "terms", "expanded", "noconst")
+ROUTES_LD = ("pruned", "terms", "noconst")
+
 TARGET_SYMBOLS = {"be": "B", "me": "\\Delta", "residual": "\\delta M"}
 
 
@@ -288,7 +294,8 @@ def symbolic_stage(cfg: DiscoverConfig, stage: KanStage, path: Path, progress: P
     reg = stage.members[0].snapshot(cfg.symbolic_from)
     judge = make_judge(ds, cfg.selection(), cfg.features)
     cands, notes = cands_mod.generate(reg, X, y, masks, ds.feature_names, libraries,
-                                      kan_pred=reg.predict(X), r2_min=cfg.r2_min, on_poor=cfg.poor_edges, judge=judge)
+                                      kan_pred=reg.predict(X), r2_min=cfg.r2_min, on_poor=cfg.poor_edges, judge=judge,
+                                      routes=ROUTES_LD if cfg.baseline in LIQUID_DROP else ROUTES_ALL)
     notes = list(judge.notes) + notes
     chosen = cands_mod.choose(cands, cfg.max_constants, baseline=float(np.std(y[masks["train"]])))
     front = cands_mod.pareto_front(cands)
