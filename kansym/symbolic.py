@@ -25,7 +25,9 @@ class LibFunction:
 
     ``kind``: 'zero' (dead edge), 'poly' (linear least squares on powers of x, degree ``degree``),
     'shift' (f needs a positive argument: fit c f(s(x + b)) + d with s = +-1 and b searched),
-    'shift-any' (f defined everywhere: c f(x + b) + d), 'scale' (c f(a x) + d with a searched).
+    'shift-any' (f defined everywhere: c f(x + b) + d), 'scale' (c f(a x) + d with a searched),
+    'wave' (c f(a x + b) + d with frequency a and phase b searched: oscillating edges such as shell
+    structure along N or Z).
     """
 
     name: str
@@ -55,12 +57,12 @@ FUNCTIONS = MappingProxyType({f.name: f for f in (
     LibFunction("x^(-2)", lambda x: x ** -2.0, lambda x: x ** -2, 3, "shift"),
     LibFunction("exp", np.exp, sp.exp, 3, "scale"),
     LibFunction("log", np.log, sp.log, 3, "shift"),
-    LibFunction("sin", np.sin, sp.sin, 4, "scale"),
+    LibFunction("sin", np.sin, sp.sin, 4, "wave"),
     LibFunction("tanh", np.tanh, sp.tanh, 4, "scale"),
 )})
 
 LIBRARIES = MappingProxyType({
-    "physics": ("0", "x", "x^2", "x^3", "x^(1/3)", "x^(2/3)", "x^(-1/3)", "sqrt", "1/x", "exp", "log"),
+    "physics": ("0", "x", "x^2", "x^3", "x^(1/3)", "x^(2/3)", "x^(-1/3)", "sqrt", "1/x", "exp", "log", "sin"),
     "poly": ("0", "x", "x^2", "x^3"),
     "pykan": ("0", "x", "x^2", "x^3", "sqrt", "x^(-1/2)", "1/x", "x^(-2)", "exp", "log", "sin", "tanh"),
 })
@@ -162,6 +164,8 @@ def _fit(f: LibFunction, x: np.ndarray, y: np.ndarray) -> Candidate | None:
     lo, hi = float(x.min()), float(x.max())
     span = max(hi - lo, 1e-12)
     best = None
+    if f.kind == "wave":
+        return _fit_wave(f, x, y)
     if f.kind == "scale":
         trials = [(a, 0.0) for a in np.concatenate([-np.logspace(-2, 1.3, 60), np.logspace(-2, 1.3, 60)])]
     elif f.kind == "shift-any":
@@ -178,6 +182,32 @@ def _fit(f: LibFunction, x: np.ndarray, y: np.ndarray) -> Candidate | None:
         return None
     a, b, c, d, r2 = _polish(f, x, y, best)
     return Candidate(f.name, float(a), float(b), c, d, float(r2), f.complexity)
+
+
+def _fit_wave(f: LibFunction, x: np.ndarray, y: np.ndarray) -> Candidate | None:
+    """c f(a x + b) + d: grid over frequency a (up to ~6 periods over the samples' span) and phase b
+    (c, d by linear least squares), then a joint local refinement of (a, b)."""
+    from scipy.optimize import minimize
+
+    span = max(float(np.ptp(x)), 1e-12)
+    best = None
+    with np.errstate(all="ignore"):
+        for a in np.linspace(0.25, 12 * np.pi, 160) / span:
+            for b in np.linspace(0, 2 * np.pi, 16, endpoint=False):
+                c, d, r2 = _linear_cd(f.numpy(a * x + b), y)
+                if best is None or r2 > best[4]:
+                    best = (a, b, c, d, r2)
+
+        def miss(t):
+            return 1.0 - _linear_cd(f.numpy(t[0] * x + t[1]), y)[2]
+        res = minimize(miss, np.array(best[:2]), method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-14,
+                                                                                "maxiter": 2000})
+    a, b = (res.x if res.fun < 1.0 - best[4] else best[:2])
+    c, d, r2 = _linear_cd(f.numpy(a * x + b), y)
+    if not np.isfinite(r2):
+        return None
+    b = float(np.mod(b + (np.pi if c < 0 else 0.0), 2 * np.pi))  # c > 0 with the phase in [0, 2 pi)
+    return Candidate(f.name, float(a), b, abs(c), d, float(r2), f.complexity)
 
 
 def _polish(f: LibFunction, x: np.ndarray, y: np.ndarray, start: tuple) -> tuple:
