@@ -161,7 +161,7 @@ def prune_edges(name: str, net: SymbolicNetwork, names, X, y, masks, before, agr
             continue
         seen.add(sp.srepr(expr))
         try:
-            f = refit(expr, init, names, X[train], y[train], max_nfev=max_nfev)
+            f = refit(expr, init, names, X[train], y[train], max_nfev=max_nfev, accept_budget_end=True)
             out.append(_score_formula(f"{name}-pruned-{len(current.active_edges())}", f, X, y, masks, before,
                                       agreement, current, route="pruned", judge=judge))
         except KansymError:
@@ -228,7 +228,7 @@ def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("
         agree = rms(pred_net - kan_pred) if kan_pred is not None else float("nan")
         expr, init = network_formula(net, names)
         try:
-            f = refit(expr, init, names, X[train], y[train])
+            f = refit(expr, init, names, X[train], y[train], accept_budget_end=True)
             base = _score_formula(name, f, X, y, masks, before, agree, net, judge=judge)
             cands.append(base)
             if "terms" in routes:

@@ -74,7 +74,7 @@ def test_extrapolate_run_outputs(ext_run):
     d = ext_run.run_dir
     csv = pd.read_csv(d / "extrapolation.csv")
     assert set(csv.chain) == {"Zr", "Hg"} and (csv.distance == 5).sum() == 2
-    for name in ("chain_Zr.png", "chain_Hg.png", "chart_kan_minus_frdm12.png", "chart_formula_minus_frdm12.png"):
+    for name in ("chain_Zr.png", "chain_Hg.png", "far_kan_minus_frdm12.png", "far_formula_minus_frdm12.png"):
         assert (d / "figures" / name).stat().st_size > 1000, name
     for p in ("kan", "formula"):
         assert rep["overall"][p]["non_finite"] == 0
