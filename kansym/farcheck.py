@@ -10,8 +10,9 @@ beyond AME2020). Two kinds of result:
   ``S2N_RISE`` over ``S2N_WINDOW`` chain steps (S_2n falls with N; shell closures and onsets of
   deformation make local kinks of a few MeV, a diverging surface keeps rising); binding energies
   stay within ``LD_DEPARTURE_MAX`` of the ``ldx`` liquid drop refitted on the same training nuclei
-  (shell and deformation energies are at most ~15 MeV; liquid drops refitted to the same nuclei
-  differ by up to ~30 MeV far from stability); for a residual target the correction
+  (shell and deformation energies are at most ~15 MeV; the 5- and 7-term liquid drops refitted to
+  the same nuclei differ by up to ~70 MeV far from stability, a diverging polynomial by hundreds);
+  for a residual target the correction
   stays within +-``CORRECTION_MAX``. A candidate formula that fails any of these is never chosen.
   The limits are physical statements, not tuned to any table: the five reference models pass
   them on even-even nuclei with Z, N >= 30; on light drip-line nuclei FRDM2012 and HFB-27 do not.
@@ -36,7 +37,7 @@ BE_PER_A_BAND = (3.0, 9.0)  # MeV; the most bound nucleus, 62Ni, has 8.79
 S2N_MIN = -10.0  # MeV; the reference models reach -5.4 past their heavy-nucleus drip lines
 S2N_RISE = 10.0  # MeV over S2N_WINDOW chain steps; the reference models reach 7.7 (superheavy shell gaps)
 S2N_WINDOW = 4
-LD_DEPARTURE_MAX = 50.0  # MeV; largest |BE - refitted liquid drop|
+LD_DEPARTURE_MAX = 100.0  # MeV; largest |BE - refitted liquid drop|
 CORRECTION_MAX = 5.0  # MeV; largest |correction| to a mass model anywhere on its table
 SPREAD_MODELS = tables.PAPER_MODELS  # ws4, dz28, frdm12, ktuy05, hfb27
 ME_H, ME_N = tables.AME_EDITIONS["ame2020"].me_h_kev / 1000.0, tables.AME_EDITIONS["ame2020"].me_n_kev / 1000.0
