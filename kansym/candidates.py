@@ -144,9 +144,11 @@ def choose(cands: list[FormulaCandidate], max_constants: int, baseline: float = 
 
 
 def prune_edges(name: str, net: SymbolicNetwork, names, X, y, masks, before, agreement, judge: Judge | None = None,
-                max_nfev: int = 400) -> list[FormulaCandidate]:
+                max_nfev: int = 400, refit_edges: int = 8) -> list[FormulaCandidate]:
     """Structural pruning: remove the edge whose removal (the edge replaced by its mean) raises the
-    training RMSE least, refit the remaining composition jointly, and repeat until no edge is left."""
+    training RMSE least, refit the remaining composition jointly, and repeat until no edge is left.
+    Compositions with more than ``refit_edges`` edges are pruned without being refitted (a formula
+    that large exceeds any sensible number of constants)."""
     train = masks["train"]
     out, current, seen = [], net, set()
     while current.active_edges():
@@ -156,6 +158,8 @@ def prune_edges(name: str, net: SymbolicNetwork, names, X, y, masks, before, agr
             err = rms(reduced.numeric(X[train]) - y[train])
             trials.append((err if np.isfinite(err) else np.inf, k, reduced))
         _, _, current = min(trials, key=lambda t: (t[0], t[1]))
+        if len(current.active_edges()) > refit_edges:
+            continue
         expr, init = network_formula(current, names)
         if not init or sp.srepr(expr) in seen:
             continue

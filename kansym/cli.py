@@ -377,18 +377,22 @@ def crosscheck(run: str = typer.Argument(..., help="Run id, unique prefix/suffix
 
 def render_crosscheck(report: dict) -> Table:
     t = Table(title=f"cross-check with {report['engine']} ({report['engine_wall_s']} s)")
-    for col in ("formula", "constants", "size", "train", "test", "extrap. vs KAN"):
+    for col in ("formula", "constants", "size", "train", "test", "extrap. vs KAN", "far check", "far RMS"):
         t.add_column(col)
     for r in report["rows"]:
         mark = " *" if r.get("selected") else ""
         ex = r.get("extrapolation_rms_vs_kan_mev")
+        far = "-" if "far_passed" not in r else ("passes" if r["far_passed"] else "fails")
+        far_rms = next((v for k, v in r.items() if k.startswith("far_rms_vs_")), None)
         t.add_row(r["formula"] + mark, str(r["n_constants"]), str(r["size"]), _fmt(r["rmse_mev"]["train"]),
-                  _fmt(r["rmse_mev"]["test"]), "-" if ex is None else _fmt(ex))
+                  _fmt(r["rmse_mev"]["test"]), "-" if ex is None else _fmt(ex), far,
+                  "-" if far_rms is None else _fmt(far_rms, 2))
     eq = report.get("equivalence")
     if eq:
         t.caption = (f"selected vs KAN: symbolic equivalence {eq['symbolic']}, RMS difference "
                      f"{eq['rms_difference_mev']:.3f} MeV on the data, {report['extrapolation_rms_difference_mev']:.3f} MeV "
-                     f"on {report['n_extrapolation_nuclei']} nuclei beyond the measured chains. RMSE in MeV.")
+                     f"on {report['n_extrapolation_nuclei']} nuclei beyond the measured chains. RMSE in MeV; far: "
+                     "sanity and RMS vs the reference beyond AME2020 over its whole range.")
     return t
 
 

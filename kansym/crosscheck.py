@@ -249,12 +249,28 @@ def equivalence(a: Formula, b: Formula, X: np.ndarray, tol_mev: float) -> dict:
     return {"symbolic": symbolic, "rms_difference_mev": diff, "numerical": diff <= tol_mev, "tolerance_mev": tol_mev}
 
 
-def compare(kan: Formula, result: EngineResult, ds, names, extrap_X: np.ndarray, tol_mev: float = 0.1) -> dict:
-    """Plain-data comparison of the KAN formula with an engine's front and selected formula."""
+def _far(judge, F: Formula) -> dict:
+    """Far-extrapolation sanity and deviation of a formula (empty without a judge)."""
+    if judge is None:
+        return {}
+    rep = judge.report(F.evaluate(judge.X))
+    ref = next(iter(rep["deviation_mev"]))
+    return {"far_passed": rep["passed"], "far_failures": rep["failures"],
+            f"far_rms_vs_{ref}_beyond_mev": rep["deviation_mev"][ref]["rms_beyond"],
+            f"far_max_vs_{ref}_beyond_mev": rep["deviation_mev"][ref]["max_abs_beyond"]}
+
+
+def compare(kan: Formula, result: EngineResult, ds, names, extrap_X: np.ndarray, tol_mev: float = 0.1,
+            judge=None) -> dict:
+    """Plain-data comparison of the KAN formula with an engine's front and selected formula.
+
+    With a far-extrapolation ``judge`` (``kansym.farcheck``) every formula is also judged over the
+    reference table's whole range, and the engine's selected formula is its most accurate one
+    (train RMSE) among those that pass, as for kansym's own choice."""
     masks = {p: ds.mask(p) for p in ("train", "test", "all")}
     kan_ex = kan.evaluate(extrap_X)
     rows = [{"formula": "KAN", "engine": "kansym", "n_constants": kan.n_constants, "size": kan.size,
-             "rmse_mev": _score(kan, ds, masks), "expression": str(kan.expr), "selected": True}]
+             "rmse_mev": _score(kan, ds, masks), "expression": str(kan.expr), "selected": True, **_far(judge, kan)}]
     refitted = []
     for i, f in enumerate(result.front):
         F = _refit_engine(f, names, ds, masks)
@@ -265,11 +281,15 @@ def compare(kan: Formula, result: EngineResult, ds, names, extrap_X: np.ndarray,
         rows.append({"formula": f"{result.engine}[{i}]", "engine": result.engine, "n_constants": F.n_constants,
                      "size": F.size, "engine_complexity": f.complexity, "rmse_mev": _score(F, ds, masks),
                      "expression": str(F.expr), "selected": False,
-                     "extrapolation_rms_vs_kan_mev": rms(ex - kan_ex) if np.isfinite(ex).all() else float("inf")})
+                     "extrapolation_rms_vs_kan_mev": rms(ex - kan_ex) if np.isfinite(ex).all() else float("inf"),
+                     **_far(judge, F)})
     # the engine's selected formula: its most accurate one on the training nuclei after the float64 refit
+    # (among those passing the far-extrapolation check, if any does)
     selected_formula = None
     if refitted:
-        k = int(np.argmin([r["rmse_mev"]["train"] for r in rows[1:]]))
+        sane = [r.get("far_passed", True) for r in rows[1:]]
+        score = [r["rmse_mev"]["train"] if ok or not any(sane) else np.inf for r, ok in zip(rows[1:], sane)]
+        k = int(np.argmin(score))
         rows[1 + k]["selected"] = True
         selected_formula = refitted[k]
     out = {"engine": result.engine, "engine_wall_s": round(result.wall_s, 1), "rows": rows,
@@ -315,7 +335,9 @@ def crosscheck_run(run_dir: Path, engine: str = "auto", time_budget: float = 60,
         result = eng.fit(ds.X[tr], ds.y[tr], names)
     ex = extrapolation_set(ds.frame[["Z", "N"]], beyond)
     extrap_X = feat.features(ex["Z"], ex["N"], cfg.features).to_numpy()
-    report = compare(kan, result, ds, names, extrap_X)
+    from kansym.farcheck import make_judge
+
+    report = compare(kan, result, ds, names, extrap_X, judge=make_judge(ds, cfg.selection(), cfg.features))
     report.update({"run_id": rd.id, "time_budget_s": time_budget, "maxsize": maxsize, "seed": seed})
     write_json_atomic(rd.path / "crosscheck.json", report)
     write_text_atomic(rd.path / "crosscheck.tex", crosscheck_tex(report))
