@@ -134,6 +134,7 @@ def discover(
     r2_min: float = typer.Option(0.9, help="Smallest acceptable R^2 of an edge fit."),
     poor_edges: str = typer.Option("best", help="An edge below --r2-min: best (keep the best function, with a note), zero, or error."),
     max_constants: int = typer.Option(12, help="Largest number of constants of the chosen formula."),
+    expand: bool = typer.Option(False, help="Also try the network multiplied out into monomials (polynomial candidates; judged like every other)."),
     seed: int = typer.Option(0, help="Random seed (split and network)."),
     stage: str = typer.Option("all", help="Stop after this stage: kan, symbolic or all."),
     crosscheck_engine: str = typer.Option("auto", "--crosscheck", help="Cross-check engine after the symbolic stage: auto, pyoperon, pysr or none."),
@@ -150,7 +151,7 @@ def discover(
         min_z=min_z, min_n=min_n, max_unc=-1.0 if max_unc is None else max_unc, include_estimated=include_estimated,
         baseline=baseline, width=_csv_ints(width, "--width"), grid=grid, refine=_csv_ints(refine, "--refine"), k=k, steps=steps,
         lamb=lamb, prune=prune, ensemble=ensemble, max_hidden=-1 if max_hidden is None else max_hidden, lib=lib,
-        r2_min=r2_min, poor_edges=poor_edges, max_constants=max_constants, seed=seed, stage=stage,
+        r2_min=r2_min, poor_edges=poor_edges, max_constants=max_constants, expand=expand, seed=seed, stage=stage,
         crosscheck=crosscheck_engine, crosscheck_budget=crosscheck_budget,
         extrapolate=bool(extrapolate_chains.strip()), chains=tuple(c.strip() for c in extrapolate_chains.split(",") if c.strip()),
         runs_dir=str(runs_dir)).resolved()

@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 
 from kansym import __version__, tables
-from kansym.baselines import LIQUID_DROP
 from kansym.errors import KansymError, choose
 from kansym.network import KANRegressor, TrainSchedule, normalized
 from kansym.runs import StagedRun, new_run_id, write_json_atomic
@@ -68,6 +67,7 @@ class DiscoverConfig:
     r2_min: float = 0.9
     poor_edges: str = "best"
     max_constants: int = 12
+    expand: bool = False  # also try the monomial expansion of the network (polynomial candidates)
     stage: str = "all"
     crosscheck: str = "auto"  # engine for the cross-check stage: auto, pyoperon, pysr or none
     crosscheck_budget: float = 15.0  # seconds
@@ -272,10 +272,9 @@ def _predictions_frame(stage: KanStage) -> pd.DataFrame:
     return out
 
 
-# Candidate routes beyond the network's own composition. On top of a liquid drop the monomial
-# expansion is left out: it turns the drop and the network into a polynomial regression.
-ROUTES_ALL = ("pruned", "terms", "expanded", "noconst")
-ROUTES_LD = ("pruned", "terms", "noconst")
+# Candidate routes beyond the network's own composition. The monomial expansion (``expand``) is
+# opt-in: it turns the network into a polynomial regression, which rarely survives the far check.
+ROUTES = ("pruned", "terms", "noconst")
 
 TARGET_SYMBOLS = {"be": "B", "me": "\\Delta", "residual": "\\delta M"}
 
@@ -295,7 +294,7 @@ def symbolic_stage(cfg: DiscoverConfig, stage: KanStage, path: Path, progress: P
     judge = make_judge(ds, cfg.selection(), cfg.features)
     cands, notes = cands_mod.generate(reg, X, y, masks, ds.feature_names, libraries,
                                       kan_pred=reg.predict(X), r2_min=cfg.r2_min, on_poor=cfg.poor_edges, judge=judge,
-                                      routes=ROUTES_LD if cfg.baseline in LIQUID_DROP else ROUTES_ALL)
+                                      routes=ROUTES + (("expanded",) if cfg.expand else ()))
     notes = list(judge.notes) + notes
     chosen = cands_mod.choose(cands, cfg.max_constants, baseline=float(np.std(y[masks["train"]])))
     front = cands_mod.pareto_front(cands)

@@ -192,8 +192,8 @@ def _fit_wave(f: LibFunction, x: np.ndarray, y: np.ndarray) -> Candidate | None:
     span = max(float(np.ptp(x)), 1e-12)
     best = None
     with np.errstate(all="ignore"):
-        for a in np.linspace(0.25, 12 * np.pi, 160) / span:
-            for b in np.linspace(0, 2 * np.pi, 16, endpoint=False):
+        for a in np.linspace(0.25, 12 * np.pi, 96) / span:
+            for b in np.linspace(0, 2 * np.pi, 12, endpoint=False):
                 c, d, r2 = _linear_cd(f.numpy(a * x + b), y)
                 if best is None or r2 > best[4]:
                     best = (a, b, c, d, r2)
