@@ -79,6 +79,9 @@ def test_extrapolate_run_outputs(ext_run):
     for p in ("kan", "formula"):
         assert rep["overall"][p]["non_finite"] == 0
         assert np.isfinite(rep["overall"][p]["rms_vs_frdm12_mev"])
+    far = rep["far"]["formula"]
+    assert far["n_nuclei"] == 2027 and far["n_beyond_ame2020"] == 1308 and far["domain"] == "frdm12"
+    assert set(far["deviation_mev"]) == {"frdm12", "ws4"} and far["passed"] == (not far["failures"])
     assert rep["separation_energy_rms_vs_ame2020"]["kan"]["S_2n"]["n"] > 100
 
 
@@ -103,3 +106,17 @@ def test_isotones(ext_run):
 def test_run_without_formula_is_kan_only(tiny_run):
     rep = extrapolate_run(tiny_run.run_dir, ("Zr",), beyond=3, figures=False)
     assert "formula" not in rep["overall"] and any("KAN-only" in n for n in rep["notes"])
+    assert set(rep["far"]) == {"kan"}  # no formula is judged, nothing stands in for it
+
+
+def test_symbolic_stage_judges_every_candidate(formula_run):
+    cands = pd.read_csv(formula_run.run_dir / "candidates.csv")
+    assert {"route", "sane", "far_departure_mev", "failures", "max_abs_correlation", "pareto"} <= set(cands.columns)
+    chosen = cands[cands.chosen]
+    assert len(chosen) <= 1 and chosen.sane.all()  # a failing candidate is never chosen
+    assert not cands[cands.pareto & ~cands.sane].shape[0]
+    f = formula_run.metrics["formula"]
+    if f is not None:
+        assert f["far_check"]["passed"] and f["kan_agreement_mev"] >= 0
+    r = runner.invoke(app, ["show", str(formula_run.run_dir)], terminal_width=200)
+    assert r.exit_code == 0 and "formula" in r.output
