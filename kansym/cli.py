@@ -120,7 +120,7 @@ def discover(
     min_n: Optional[int] = typer.Option(None, help="Smallest N [default: 30 for be/me even-even, else 8]."),
     max_unc: Optional[float] = typer.Option(None, help="Largest ME uncertainty [MeV] [default: none for be/me even-even, else 0.1]."),
     include_estimated: bool = typer.Option(False, help="Keep '#' (estimated) AME values."),
-    baseline: Optional[str] = typer.Option(None, help="Baseline the KAN learns on top of: ldx (liquid drop + Wigner + surface symmetry), ld (5-term liquid drop), linear or none [default: ldx for be, linear for me, none for residual]."),
+    baseline: Optional[str] = typer.Option(None, help="Baseline the KAN learns on top of: ldx (liquid drop + Wigner + surface symmetry), ld (5-term liquid drop), linear or none (default: ldx for be, linear for me, none for residual)."),
     width: Optional[str] = typer.Option(None, help="Hidden layer widths, e.g. 5 or 5,3 [default: 5]."),
     grid: int = typer.Option(3, help="Initial spline grid intervals."),
     refine: Optional[str] = typer.Option(None, help="Grid refinement schedule after pruning [default: 5,10,20 for be/me, 5,10 for residual]."),
@@ -129,7 +129,7 @@ def discover(
     lamb: float = typer.Option(1e-3, help="Sparsity regularisation weight (first stage)."),
     prune: bool = typer.Option(True, help="Prune nodes and edges after the sparsifying stage."),
     ensemble: Optional[int] = typer.Option(None, help="Networks trained with seeds seed, seed+1, ... [default: 1 for be/me, 4 for residual]."),
-    max_hidden: Optional[int] = typer.Option(None, help="Keep at most this many hidden nodes after pruning [default: 1 for be, 3 for me, none for residual]."),
+    max_hidden: Optional[int] = typer.Option(None, help="Keep at most this many hidden nodes after pruning (default: 1 for be, 3 for me, none for residual)."),
     lib: str = typer.Option("physics", help="Edge-function library: physics, poly, pykan, or a list such as 'x,x^2,x^(2/3),exp'."),
     r2_min: float = typer.Option(0.9, help="Smallest acceptable R^2 of an edge fit."),
     poor_edges: str = typer.Option("best", help="An edge below --r2-min: best (keep the best function, with a note), zero, or error."),
@@ -240,11 +240,12 @@ def render_formula(run_dir) -> Optional[Table]:
         return None
     entry = json.loads(p.read_text())
     t = Table(title=f"formula: {entry['text']}", title_justify="left")
-    for col in ("parameter", "value", "stderr", "note"):
+    for col in ("parameter", "value", "stderr", "rel.", "note"):
         t.add_column(col)
     for row in entry["parameters"]:
+        rel = row.get("relative_uncertainty")
         t.add_row(row["name"], f"{row['value']:.8g}", "-" if row["stderr"] is None else f"{row['stderr']:.3g}",
-                  row["flag"])
+                  "-" if rel is None else f"{100 * rel:.2g}%", row["flag"])
     return t
 
 

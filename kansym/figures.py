@@ -39,6 +39,19 @@ def network_diagram(regressor, feature_names, path: Path) -> None:
         plt.close("all")
 
 
+def _chart_frame(ax, ns, zs, title: str) -> None:
+    """Axes of an N-Z chart: magic numbers dotted, limits around the plotted nuclei."""
+    for m in NEUTRON_MAGIC:
+        ax.axvline(m, color="grey", lw=0.5, ls=":")
+    for m in PROTON_MAGIC:
+        ax.axhline(m, color="grey", lw=0.5, ls=":")
+    ax.set_xlabel("N")
+    ax.set_ylabel("Z")
+    ax.set_xlim(np.min(ns) - 3, np.max(ns) + 3)
+    ax.set_ylim(np.min(zs) - 3, np.max(zs) + 3)
+    ax.set_title(title)
+
+
 def nz_chart(frame: pd.DataFrame, path: Path, column: str = "residual", title: str = "",
              sign: float = -1.0) -> None:
     """Scatter of ``sign * frame[column]`` over the N-Z plane; test nuclei circled; magic numbers drawn."""
@@ -54,15 +67,7 @@ def nz_chart(frame: pd.DataFrame, path: Path, column: str = "residual", title: s
         ax.scatter(frame.loc[test, "N"], frame.loc[test, "Z"], facecolors="none", edgecolors="k", s=16, lw=0.4,
                    label="test")
         ax.legend(loc="upper left")
-    for m in NEUTRON_MAGIC:
-        ax.axvline(m, color="grey", lw=0.5, ls=":")
-    for m in PROTON_MAGIC:
-        ax.axhline(m, color="grey", lw=0.5, ls=":")
-    ax.set_xlabel("N")
-    ax.set_ylabel("Z")
-    ax.set_xlim(frame["N"].min() - 3, frame["N"].max() + 3)
-    ax.set_ylim(frame["Z"].min() - 3, frame["Z"].max() + 3)
-    ax.set_title(title)
+    _chart_frame(ax, frame["N"].to_numpy(), frame["Z"].to_numpy(), title)
     fig.colorbar(sc, ax=ax, label="MeV")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -196,16 +201,8 @@ def far_map(dom: pd.DataFrame, diff: np.ndarray, path: Path, title: str, limit: 
     edges = ame.groupby("Z")["N"].agg(["min", "max"]).reset_index()
     ax.plot(edges["min"] - step / 2, edges["Z"], "k-", lw=1, label="measured (AME2020)")
     ax.plot(edges["max"] + step / 2, edges["Z"], "k-", lw=1)
-    for m in NEUTRON_MAGIC:
-        ax.axvline(m, color="grey", lw=0.5, ls=":")
-    for m in PROTON_MAGIC:
-        ax.axhline(m, color="grey", lw=0.5, ls=":")
-    ax.set_xlabel("N")
-    ax.set_ylabel("Z")
-    ax.set_xlim(ns.min() - 3, ns.max() + 3)
-    ax.set_ylim(zs.min() - 3, zs.max() + 3)
+    _chart_frame(ax, ns, zs, title)
     ax.set_aspect("equal")
-    ax.set_title(title)
     ax.legend(loc="upper left", fontsize=8)
     fig.colorbar(sc, ax=ax, label=f"MeV (saturates at +-{lim:.3g})", shrink=0.8)
     fig.tight_layout()
