@@ -14,7 +14,8 @@ from kansym.pipeline import DiscoverConfig, discover
 
 
 def best_within(cands: pd.DataFrame, k: int) -> dict:
-    c = cands[cands.n_constants <= k].sort_values("rmse_train_mev").iloc[0]
+    """The most accurate candidate with at most k constants among those passing the far-extrapolation check."""
+    c = cands[(cands.n_constants <= k) & cands.sane.astype(bool)].sort_values("rmse_train_mev").iloc[0]
     return {"name": c["name"], "n_constants": int(c.n_constants), "rmse_train_mev": c.rmse_train_mev,
             "rmse_test_mev": c.rmse_test_mev, "rmse_all_mev": c.rmse_all_mev}
 

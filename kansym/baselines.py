@@ -113,6 +113,8 @@ class Baseline:
     def predict(self, X: np.ndarray) -> np.ndarray:
         if not self.terms:
             return np.zeros(len(X))
+        if self.kind == "linear":  # X w + b, in the same floating-point order as kansym 0.1's trend
+            return np.asarray(X, dtype=np.float64) @ np.asarray(self.coef[:-1]) + self.coef[-1]
         return self.design(X) @ np.asarray(self.coef)
 
     def _sympy_terms(self, symbols) -> list[tuple[str, sp.Expr]]:
