@@ -23,6 +23,7 @@ from _common import scratch_runs, write_result
 from kansym.crosscheck import PyOperonEngine, _refit_engine
 from kansym.export import formula_from_entry
 from kansym.farcheck import make_judge
+from kansym.formula import Formula
 from kansym.pipeline import DiscoverConfig, discover, load_dataset
 from kansym.reference_formulas import fit_eq6, liquid_drop
 from kansym.survey import rms
@@ -58,17 +59,9 @@ for label, kw in [("zn", dict(features="zn")), ("default", {})]:
                    liquid_drop("ldx", ds.X[tr], ds.y[tr], ds.feature_names), ds, masks, judge)]
     zn_cols = [ds.feature_names.index("Z"), ds.feature_names.index("N")]
     eq6 = fit_eq6(ds.X[tr][:, zn_cols], ds.y[tr])
-    eq6_row = {"formula": "Eq. 6-type form, refitted", "n_constants": eq6.n_constants}
-    pe = eq6.evaluate(ds.X[:, zn_cols])
-    eq6_row.update({f"rmse_{p}_mev": rms(pe[m] - ds.y[m]) for p, m in masks.items()})
-    rep = judge.report(eq6.evaluate(judge.X[:, zn_cols]))
-    eq6_row.update({"rms_vs_frdm12_beyond_mev": rep["deviation_mev"]["frdm12"]["rms_beyond"],
-                    "max_vs_frdm12_beyond_mev": rep["deviation_mev"]["frdm12"]["max_abs_beyond"],
-                    "rms_vs_frdm12_inside_mev": rep["deviation_mev"]["frdm12"]["rms_inside"],
-                    "sane": rep["passed"], "failures": rep["failures"],
-                    "fraction_outside_model_spread": rep["fraction_outside_model_spread"],
-                    "expression": str(eq6.expr)})
-    rows.append(eq6_row)
+    # the same formula read with the run's feature columns (it uses only Z and N)
+    rows.append(judged("Eq. 6-type form, refitted", Formula(eq6.expr, ds.feature_names, eq6.parameters, eq6.correlations),
+                       ds, masks, judge))
     t = time.perf_counter()
     res = PyOperonEngine(time_budget=60, maxsize=30, seed=0).fit(ds.X[tr], ds.y[tr], ds.feature_names)
     op_wall = time.perf_counter() - t
