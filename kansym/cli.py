@@ -205,7 +205,8 @@ def render_summary(config: dict, metrics: dict, importance, run_dir) -> Table:
             t.add_row("formula vs its KAN", f"RMS {_fmt(f['kan_agreement_mev'])} MeV before the refit"
                       + (f"; max |corr| {f['max_abs_correlation']:.3f}" if f.get("max_abs_correlation") is not None else ""))
     elif "formula" in metrics:
-        t.add_row("formula", "[red]none chosen[/]: no candidate passes the far-extrapolation check (see notes, candidates.csv)")
+        t.add_row("formula", "[red]none chosen[/]: no candidate within --max-constants passes the far-extrapolation "
+                             "check (see the notes and candidates.csv)")
     for p, far in (metrics.get("far_extrapolation") or {}).items():
         t.add_row(f"far check ({p})", _far_line(far))
     cc = metrics.get("crosscheck")

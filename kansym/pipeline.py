@@ -22,8 +22,9 @@ from kansym.targets import TARGETS, Dataset, Selection, build_dataset
 STAGES = ("kan", "symbolic", "all")
 
 # Per-target defaults; explicit options override them.
-#  be/even-even: the KAN binding-energy paper's setting (even-even, Z, N >= 30, [n_in, 5, 1], pruning),
-#  inputs Z, N plus the distances to the nearest magic numbers.
+#  be/even-even: the KAN binding-energy paper's selection (even-even, Z, N >= 30), inputs Z, N plus the
+#  distances to the nearest magic numbers; the network ([n_in, 5, 1] pruned to one hidden node) learns BE
+#  minus a refitted liquid drop (ldx), so the formula is the drop plus the network's shell composition.
 #  residual: the KAN-WS4 setting (Z, N, P, S; 2340 nuclei; random 80/20).
 TARGET_DEFAULTS = {
     "be": dict(min_z=30, min_n=30, max_unc=None, features="znv", width=(5,), split="random:0.8", max_hidden=1,

@@ -167,3 +167,17 @@ def test_bad_baseline_inputs(tmp_path):
     r = runner.invoke(app, ["discover", "--baseline", "droplet", "--runs-dir", str(tmp_path)])
     assert r.exit_code == 2 and "ldx" in r.output and "Traceback" not in r.output
     assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_run_with_no_passing_formula_writes_none(tmp_path):
+    """With room for one constant no candidate passes: no formula file, the reason in the notes, exit 0."""
+    from conftest import tiny_config
+
+    from kansym.pipeline import discover
+
+    r = discover(tiny_config(tmp_path, stage="symbolic", features="zn", max_constants=1))
+    assert r.metrics["formula"] is None and not (r.run_dir / "formula.json").exists()
+    assert any("no formula chosen" in n for n in r.notes)
+    assert (r.run_dir / "candidates.csv").exists()
+    out = runner.invoke(app, ["show", str(r.run_dir)], terminal_width=200)
+    assert out.exit_code == 0 and "none chosen" in out.output
