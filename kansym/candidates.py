@@ -77,13 +77,26 @@ def _score_formula(name, formula, X, y, masks, before, agreement, network=None, 
                             judge(formula) if judge is not None else None)
 
 
+def _without_term(cand: FormulaCandidate, term: sp.Expr, name: str, X, y, masks, max_nfev: int,
+                  judge: Judge | None, network, route: str) -> FormulaCandidate | None:
+    """``cand`` with one top-level additive ``term`` removed and the rest refitted (None if the refit fails)."""
+    f = cand.formula
+    expr = f.expr - term
+    init = {s: p.value for s, p in zip(f.param_symbols, f.parameters) if s in expr.free_symbols}
+    try:
+        g = refit(expr, init, f.variables, X[masks["train"]], y[masks["train"]], max_nfev=max_nfev)
+        return _score_formula(name, g, X, y, masks, cand.rmse_before_refit, cand.kan_agreement, network, route,
+                              judge)
+    except KansymError:
+        return None
+
+
 def eliminate_terms(cand: FormulaCandidate, X, y, masks, min_terms: int = 1, max_terms: int = 12,
                     max_nfev: int = 300, judge: Judge | None = None) -> list[FormulaCandidate]:
     """Greedy backward elimination of top-level additive terms, each trial refitted (at most
     ``max_nfev`` evaluations); formulas with more than ``max_terms`` terms are left to the expanded route."""
     out = []
     current = cand
-    train = masks["train"]
     if len(sp.Add.make_args(cand.formula.expr)) > max_terms:
         return out
     while True:
@@ -92,14 +105,9 @@ def eliminate_terms(cand: FormulaCandidate, X, y, masks, min_terms: int = 1, max
             break
         best = None
         for t in terms:
-            expr = current.formula.expr - t
-            init = {s: p.value for s, p in zip(current.formula.param_symbols, current.formula.parameters)
-                    if s in expr.free_symbols}
-            try:
-                f = refit(expr, init, current.formula.variables, X[train], y[train], max_nfev=max_nfev)
-                c = _score_formula(f"{cand.name}-{len(out) + 1}", f, X, y, masks, current.rmse_before_refit,
-                                   current.kan_agreement, route="terms", judge=judge)
-            except KansymError:
+            c = _without_term(current, t, f"{cand.name}-{len(out) + 1}", X, y, masks, max_nfev, judge,
+                              network=None, route="terms")
+            if c is None:
                 continue
             if best is None or c.rmse["train"] < best.rmse["train"]:
                 best = c
@@ -177,18 +185,11 @@ def without_constant(cand: FormulaCandidate, X, y, masks, judge: Judge | None = 
                      max_nfev: int = 400) -> FormulaCandidate | None:
     """The candidate without its free additive constant, refitted (None if it has none or the refit
     fails). Over A = 60-260 a constant is nearly degenerate with the pairing term a_P A^(-1/2)."""
-    f = cand.formula
-    consts = [t for t in sp.Add.make_args(f.expr) if t in set(f.param_symbols)]
+    consts = [t for t in sp.Add.make_args(cand.formula.expr) if t in set(cand.formula.param_symbols)]
     if not consts:
         return None
-    expr = f.expr - consts[0]
-    init = {s: p.value for s, p in zip(f.param_symbols, f.parameters) if s in expr.free_symbols}
-    try:
-        g = refit(expr, init, f.variables, X[masks["train"]], y[masks["train"]], max_nfev=max_nfev)
-        return _score_formula(f"{cand.name}-noconst", g, X, y, masks, cand.rmse_before_refit, cand.kan_agreement,
-                              cand.network, route=cand.route, judge=judge)
-    except KansymError:
-        return None
+    return _without_term(cand, consts[0], f"{cand.name}-noconst", X, y, masks, max_nfev, judge, cand.network,
+                         cand.route)
 
 
 def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("physics", "poly"),

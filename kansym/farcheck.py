@@ -31,6 +31,7 @@ import pandas as pd
 from kansym import features as feat
 from kansym import tables
 from kansym.errors import KansymError
+from kansym.extrapolate import be_from_me
 from kansym.survey import rms
 
 BE_PER_A_BAND = (3.0, 9.0)  # MeV; the most bound nucleus, 62Ni, has 8.79
@@ -40,12 +41,6 @@ S2N_WINDOW = 4
 LD_DEPARTURE_MAX = 100.0  # MeV; largest |BE - refitted liquid drop|
 CORRECTION_MAX = 5.0  # MeV; largest |correction| to a mass model anywhere on its table
 SPREAD_MODELS = tables.PAPER_MODELS  # ws4, dz28, frdm12, ktuy05, hfb27
-ME_H, ME_N = tables.AME_EDITIONS["ame2020"].me_h_kev / 1000.0, tables.AME_EDITIONS["ame2020"].me_n_kev / 1000.0
-
-
-def be_from_me(z, n, me) -> np.ndarray:
-    """BE = Z ME(1H) + N ME(n) - ME [MeV] with the AME2020 constants."""
-    return np.asarray(z) * ME_H + np.asarray(n) * ME_N - np.asarray(me)
 
 
 def domain(selection, reference: str = "frdm12") -> pd.DataFrame:
@@ -198,9 +193,10 @@ def spread(dom: pd.DataFrame, models=SPREAD_MODELS) -> pd.DataFrame:
     return pd.DataFrame({"BE_min": lo, "BE_max": hi})
 
 
-def deviations(dom: pd.DataFrame, be: np.ndarray, against=("frdm12",)) -> tuple[dict, float | None]:
+def deviations(dom: pd.DataFrame, be: np.ndarray, against=("frdm12",),
+               model_spread: pd.DataFrame | None = None) -> tuple[dict, float | None]:
     """Prediction minus each reference (BE [MeV]) inside and beyond AME2020, and the fraction of
-    nuclei outside the model spread."""
+    nuclei outside the model spread (``model_spread``: :func:`spread` of the domain, computed if None)."""
     be = np.asarray(be, dtype=np.float64)
     beyond = dom["beyond"].to_numpy()
     out = {}
@@ -214,7 +210,7 @@ def deviations(dom: pd.DataFrame, be: np.ndarray, against=("frdm12",)) -> tuple[
             rec[f"rms_{part}"] = rms(v) if len(v) else float("nan")
             rec[f"max_abs_{part}"] = float(np.abs(v).max()) if len(v) else float("nan")
         out[ref] = rec
-    sp_ = spread(dom)
+    sp_ = spread(dom) if model_spread is None else model_spread
     ok = np.isfinite(sp_["BE_min"].to_numpy()) & np.isfinite(be)
     outside = ok & ((be < sp_["BE_min"].to_numpy()) | (be > sp_["BE_max"].to_numpy()))
     frac = float(outside.sum() / ok.sum()) if ok.any() else None
@@ -257,6 +253,7 @@ class Judge:
     dom: pd.DataFrame
     X: np.ndarray
     ld: np.ndarray | None
+    model_spread: pd.DataFrame
     notes: tuple[str, ...] = ()
 
     def __call__(self, formula) -> FarCheck:
@@ -268,9 +265,9 @@ class Judge:
 
     def report(self, values: np.ndarray, against=("frdm12",)) -> dict:
         """Sanity plus deviations from the reference models, as plain data."""
-        be, _ = prediction_be(self.target, self.dom, values, self.model)
-        far = self.values(values)
-        dev, frac = deviations(self.dom, be, against)
+        be, corr = prediction_be(self.target, self.dom, values, self.model)
+        far = check(self.dom, be, corr, None if corr is not None else self.ld)
+        dev, frac = deviations(self.dom, be, against, self.model_spread)
         return {**far.summary(), "domain": self.reference, "deviation_mev": dev, "fraction_outside_model_spread": frac}
 
 
@@ -291,4 +288,4 @@ def make_judge(dataset, selection, feature_set: str, reference: str | None = Non
         tr = dataset.mask("train")
         f = dataset.frame[tr]
         ld = liquid_drop_surface(f["Z"].to_numpy(), f["N"].to_numpy(), f["BE"].to_numpy(), dom)
-    return Judge(target, model, reference, dom, domain_features(dom, feature_set), ld, tuple(notes))
+    return Judge(target, model, reference, dom, domain_features(dom, feature_set), ld, spread(dom), tuple(notes))

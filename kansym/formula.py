@@ -99,19 +99,17 @@ class SymbolicNetwork:
 
     def numeric(self, X: np.ndarray) -> np.ndarray:
         """Evaluate the symbolic network with numpy on rows of X (original units)."""
-        h = (np.asarray(X, dtype=np.float64) - np.asarray(self.x_center)) / np.asarray(self.x_scale)
-        for l in range(len(self.widths) - 1):
-            s = np.zeros((h.shape[0], self.widths[l + 1]))
-            for e in self._layer_edges(l):
-                s[:, e.j] += candidate_numpy(e.chosen, h[:, e.i], self.library)
-            h = self.alpha[l] * s + self.beta[l]
-        return self.y_scale * h[:, 0] + self.y_center + self.trend.predict(X)
+        return self.y_scale * self._forward(X)[-1][:, 0] + self.y_center + self.trend.predict(X)
 
     def layer_inputs(self, X: np.ndarray) -> list[np.ndarray]:
         """Inputs of every layer (normalised units) of the symbolic network on rows of X."""
+        return self._forward(X)[:-1]
+
+    def _forward(self, X: np.ndarray) -> list[np.ndarray]:
+        """Activations of every layer, the normalised inputs first and the normalised output last."""
         h = (np.asarray(X, dtype=np.float64) - np.asarray(self.x_center)) / np.asarray(self.x_scale)
         out = [h]
-        for l in range(len(self.widths) - 2):
+        for l in range(len(self.widths) - 1):
             s = np.zeros((h.shape[0], self.widths[l + 1]))
             for e in self._layer_edges(l):
                 s[:, e.j] += candidate_numpy(e.chosen, h[:, e.i], self.library)
