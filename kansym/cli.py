@@ -129,6 +129,9 @@ def discover(
     lamb: float = typer.Option(1e-3, help="Sparsity regularisation weight (first stage)."),
     prune: bool = typer.Option(True, help="Prune nodes and edges after the sparsifying stage."),
     ensemble: Optional[int] = typer.Option(None, help="Networks trained with seeds seed, seed+1, ... [default: 1 for be/me, 4 for residual]."),
+    aggregate: str = typer.Option("median", help="How ensemble members combine: median (one runaway member cannot drag it) or mean; members that diverge on the test nuclei are dropped first."),
+    uncertainty: Optional[bool] = typer.Option(None, "--uncertainty/--no-uncertainty", help="Per-nucleus ensemble spread sigma_ens and its calibration [default: on with 2 or more members]."),
+    beyond_range: str = typer.Option("clamp", help="Network inputs outside the training range: clamp (every edge constant past its trained range) or spline (pykan's extended grid as is)."),
     max_hidden: Optional[int] = typer.Option(None, help="Keep at most this many hidden nodes after pruning (default: 1 for be, 3 for me, none for residual)."),
     lib: str = typer.Option("physics", help="Edge-function library: physics, poly, pykan, or a list such as 'x,x^2,x^(2/3),exp'."),
     r2_min: float = typer.Option(0.9, help="Smallest acceptable R^2 of an edge fit."),
@@ -150,7 +153,8 @@ def discover(
         target=target, subset=subset.value if subset else None, model=model, features=features, split=split,
         min_z=min_z, min_n=min_n, max_unc=-1.0 if max_unc is None else max_unc, include_estimated=include_estimated,
         baseline=baseline, width=_csv_ints(width, "--width"), grid=grid, refine=_csv_ints(refine, "--refine"), k=k, steps=steps,
-        lamb=lamb, prune=prune, ensemble=ensemble, max_hidden=-1 if max_hidden is None else max_hidden, lib=lib,
+        lamb=lamb, prune=prune, ensemble=ensemble, aggregate=aggregate, uncertainty=uncertainty, beyond=beyond_range,
+        max_hidden=-1 if max_hidden is None else max_hidden, lib=lib,
         r2_min=r2_min, poor_edges=poor_edges, max_constants=max_constants, expand=expand, seed=seed, stage=stage,
         crosscheck=crosscheck_engine, crosscheck_budget=crosscheck_budget,
         extrapolate=bool(extrapolate_chains.strip()), chains=tuple(c.strip() for c in extrapolate_chains.split(",") if c.strip()),
@@ -194,6 +198,17 @@ def render_summary(config: dict, metrics: dict, importance, run_dir) -> Table:
     if metrics.get("model_rms_mev"):
         m = metrics["model_rms_mev"]
         t.add_row("model RMS [MeV]", f"train {_fmt(m['train'])}  test {_fmt(m['test'])}  all {_fmt(m['all'])}")
+    ens = metrics.get("ensemble")
+    if ens:
+        per = ", ".join(f"{s} {_fmt(v)}" for s, v in ens["members_rmse_mev"]["test"].items())
+        t.add_row("members test RMSE [MeV]", f"seed {per}")
+        t.add_row("ensemble", f"{ens['rule']}; " + (f"[yellow]dropped seed {', '.join(map(str, ens['dropped']))}[/]: "
+                  f"{ens['reason']}" if ens["dropped"] else f"all members kept ({ens['reason']} on the {ens['checked_on']})"))
+        for key, cal in (ens.get("calibration_test") or {}).items():
+            if cal.get("n"):
+                t.add_row(f"{key} (test)", f"RMS {_fmt(cal['rms_sigma_mev'])} MeV; |residual| within 1 sigma "
+                          f"{100 * cal['within_1_sigma']:.0f}%, within 2 sigma {100 * cal['within_2_sigma']:.0f}% "
+                          f"(Gaussian 68%, 95%)")
     if importance is not None:
         t.add_row("importance", ", ".join(f"{f} {v:.2f}" for f, v in zip(importance["feature"], importance["importance"])))
     if metrics.get("formula"):
@@ -330,7 +345,7 @@ def export(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, pa
 @app.command("table1")
 @handled
 def table1_cmd(models: str = typer.Option("ws4,dz28,frdm12,ktuy05,hfb27", help="Comma-separated mass models."),
-               seeds: int = typer.Option(1, help="Split seeds 0..SEEDS-1 to average over."),
+               seeds: int = typer.Option(1, help="Split seeds 0..SEEDS-1; the KAN columns give the median (+- standard deviation)."),
                ensemble: Optional[int] = typer.Option(None, help="KANs per fit [default: 4]."),
                out_dir: Path = typer.Option(Path("runs/table1"), help="Where table1.csv and table1.tex go."),
                quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output.")):
@@ -353,8 +368,10 @@ def table1_cmd(models: str = typer.Option("ws4,dz28,frdm12,ktuy05,hfb27", help="
     for r in df.itertuples():
         paper = "/".join("-" if v is None or v != v else f"{v:.3f}" for v in
                          (r.paper_sigma_pre, r.paper_sigma_kan_train, r.paper_sigma_kan_test))
-        t.add_row(r.model, str(r.n), _fmt(r.sigma_pre), _fmt(r.sigma_kan_train), _fmt(r.sigma_kan_test), paper,
-                  f"{r.wall_time_s:.0f}")
+        def med(x, sd):
+            return _fmt(x) + (f" +- {_fmt(sd)}" if sd == sd else "")
+        t.add_row(r.model, str(r.n), _fmt(r.sigma_pre), med(r.sigma_kan_train, r.sigma_kan_train_spread),
+                  med(r.sigma_kan_test, r.sigma_kan_test_spread), paper, f"{r.wall_time_s:.0f}")
     out.print(t)
     out.print(f"wrote {csv} and {tex}; HFB-27 has no paper row (the paper's HFB-31 is a different model)",
               highlight=False)

@@ -98,8 +98,9 @@ def _as_me(target: str, z, n, pred, model_me=None):
     return model_me + pred
 
 
-def predict_surface(cfg, members, formula, nuclei: pd.DataFrame) -> pd.DataFrame:
-    """ME and BE from the KAN (ensemble mean) and the formula for arbitrary (Z, N)."""
+def predict_surface(cfg, stage, formula, nuclei: pd.DataFrame, notes: list | None = None) -> pd.DataFrame:
+    """ME and BE from the KAN (ensemble consensus, with its spread ``sigma_ens_kan``) and the formula
+    for arbitrary (Z, N). Members that diverge on these nuclei are left out and named in ``notes``."""
     z, n = nuclei["Z"].to_numpy(), nuclei["N"].to_numpy()
     X = feat.features(z, n, cfg.features).to_numpy()
     out = nuclei.copy()
@@ -107,8 +108,14 @@ def predict_surface(cfg, members, formula, nuclei: pd.DataFrame) -> pd.DataFrame
     if cfg.target == "residual":
         mm = nuclei[["Z", "N"]].merge(tables.load_model(cfg.model), on=["Z", "N"], how="left")
         model_me = mm["ME_model"].to_numpy()
-    kan = np.mean([m.predict(X) for m in members], axis=0)
+    kan, sigma, cons = stage.predict(X)
     out["ME_kan"] = _as_me(cfg.target, z, n, kan, model_me)
+    if len(stage.members) > 1:
+        out["sigma_ens_kan"] = sigma  # the same in ME and BE [MeV]
+        out["sigma_kan"] = stage.total_sigma(sigma)
+    if cons is not None and notes is not None and set(cons.dropped) - set(stage.consensus.dropped):
+        notes.append(f"KAN members diverging on the {len(X)} extrapolated nuclei, left out: "
+                     f"{cons.reason(stage.seeds)}")
     if formula is not None:
         out["ME_formula"] = _as_me(cfg.target, z, n, formula.evaluate(X), model_me)
     for col in [c for c in out.columns if c.startswith("ME_")]:
@@ -202,7 +209,7 @@ def extrapolate_run(run_dir: Path, chains=DEFAULT_CHAINS, beyond: int = 10, agai
                               f"{', '.join(map(str, outside[:5]))}; use a smaller --beyond")
         frames.append(nuc.assign(chain=label))
     nuclei = pd.concat(frames, ignore_index=True)
-    surface = attach_references(predict_surface(cfg, stage.members, formula, nuclei), against)
+    surface = attach_references(predict_surface(cfg, stage, formula, nuclei, notes), against)
     preds = ("kan", "formula") if formula is not None else ("kan",)
     bad = {p: int((~np.isfinite(surface[f"ME_{p}"])).sum()) for p in preds}
     for p, k in bad.items():
@@ -217,7 +224,7 @@ def extrapolate_run(run_dir: Path, chains=DEFAULT_CHAINS, beyond: int = 10, agai
                 p: s2n_smoothness(f, f"BE_{p}") for p in (*preds, *against)}
     overall = stability(surface, preds, against)
     # separation energies of the run's predictions on its own nuclei vs AME2020
-    own = predict_surface(cfg, stage.members, formula, ds[["Z", "N"]].assign(distance=0))
+    own = predict_surface(cfg, stage, formula, ds[["Z", "N"]].assign(distance=0))
     ame = tables.load_experiment()
     exp_sep = separation_energies(ame.loc[~ame["estimated"], ["Z", "N", "BE"]])
     sep = {p: separation_rms(separation_energies(own, f"BE_{p}"), exp_sep) for p in preds}
@@ -250,9 +257,13 @@ def far_extrapolation(cfg, stage, formula, against=("frdm12",)) -> tuple[dict, d
 
     reference = None if cfg.target == "residual" else against[0]
     judge = make_judge(stage.dataset, cfg.selection(), cfg.features, reference)
-    values = {"kan": np.mean([m.predict(judge.X) for m in stage.members], axis=0)}
+    kan, sigma, cons = stage.predict(judge.X)
+    values = {"kan": kan}
     if formula is not None:
         values["formula"] = formula.evaluate(judge.X)
     reports = {p: judge.report(v, against) for p, v in values.items()}
+    if cons is not None:  # members diverging over the reference's whole range are left out and named
+        reports["kan"]["ensemble"] = {**cons.summary(stage.seeds), "rms_sigma_ens_mev": rms(sigma),
+                                      "max_sigma_ens_mev": float(np.nanmax(sigma))}
     bes = {p: prediction_be(cfg.target, judge.dom, v, cfg.model)[0] for p, v in values.items()}
     return reports, bes, judge

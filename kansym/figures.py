@@ -113,7 +113,11 @@ def chain_figure(frame: pd.DataFrame, preds, against, path: Path, chain: str) ->
         if col not in f:
             continue
         d = f[col] - f[f"ME_{ref}"]
-        ax1.plot(f[axis], d, "o-" if p != "exp" else "k.", ms=3, label=p)
+        line = ax1.plot(f[axis], d, "o-" if p != "exp" else "k.", ms=3, label=p)[0]
+        if f"sigma_ens_{p}" in f:  # the ensemble's per-nucleus spread as a +-1 sigma band
+            s = f[f"sigma_ens_{p}"]
+            ax1.fill_between(f[axis], d - s, d + s, color=line.get_color(), alpha=0.25, lw=0,
+                             label=f"{p} $\\pm\\sigma_{{ens}}$")
         bad = ~np.isfinite(f[col]) & (p != "exp")
         if bad.any():
             ax1.plot(f.loc[bad, axis], np.zeros(int(bad.sum())), "rx", ms=8, label=f"{p} NaN/inf")

@@ -23,7 +23,7 @@ def run(job_dir: Path) -> None:
     sched["grids"] = tuple(sched["grids"])
     reg = KANRegressor(width=tuple(job["width"]), k=job["k"], schedule=TrainSchedule(**sched), seed=job["seed"],
                        detrend=job["detrend"], baseline=job.get("baseline"),
-                       feature_names=tuple(job.get("feature_names", ())))
+                       feature_names=tuple(job.get("feature_names", ())), beyond=job.get("beyond", "clamp"))
     reg.fit(data["X"], data["y"], data["X_test"], data["y_test"])
     reg.save(job_dir)
     (job_dir / "curve.json").write_text(json.dumps(reg.curve_))

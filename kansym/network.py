@@ -124,6 +124,16 @@ class KANRegressor:
     (``trend_``, a :class:`kansym.baselines.Baseline`): with ``detrend`` a linear function of the
     inputs, with ``baseline='ld'``/``'ldx'`` a refitted liquid drop. Binding energies span
     400-2600 MeV; removing the baseline lets the network resolve the MeV-scale structure.
+
+    **Beyond the training range** (``beyond='clamp'``, the default): the input of every layer is
+    clamped, variable by variable, to the range it spans on the training nuclei (``bounds_``), so each
+    edge function continues as a constant past the last value it was trained on. pykan's splines live
+    on a grid that ends at the training range plus k extension intervals, where the B-spline basis no
+    longer sums to one; past that the spline part is zero and only the SiLU base term remains. Inputs
+    just beyond the data would land on that unconstrained part (one network of an ensemble can move
+    by MeV there). Clamping changes nothing on the training nuclei (bit for bit), and a hidden node
+    driven past its trained range by an unseen combination of inputs is held at the edge too.
+    ``beyond='spline'`` evaluates pykan's network as it is.
     """
 
     width: tuple[int, ...] = (5,)
@@ -133,6 +143,7 @@ class KANRegressor:
     detrend: bool = False  # subtract a least-squares linear function of the inputs before training
     baseline: str | None = None  # 'ld', 'ldx', 'linear' or 'none' (see kansym.baselines); overrides detrend
     feature_names: tuple[str, ...] = ()  # input names; a liquid-drop baseline needs Z and N
+    beyond: str = "clamp"  # inputs outside the training range: 'clamp' (see below) or 'spline' (pykan as is)
 
     @property
     def baseline_kind(self) -> str:
@@ -143,6 +154,9 @@ class KANRegressor:
             raise KansymError(f"--width must be positive integers, got {self.width}")
         if not 1 <= self.k <= 5:
             raise KansymError(f"--k (spline order) must be between 1 and 5, got {self.k}")
+        if self.beyond not in BEYOND_RULES:
+            raise KansymError(f"unknown rule beyond the training range {self.beyond!r}; "
+                              f"valid choices: {', '.join(BEYOND_RULES)}")
 
     # ------------------------------------------------------------------ training
     def fit(self, X: np.ndarray, y: np.ndarray, X_test=None, y_test=None, progress=None) -> "KANRegressor":
@@ -206,6 +220,8 @@ class KANRegressor:
                 model = run(model, f"refine g={g}", s.steps, 0.0)
             model(data["train_input"])  # cache activations for attribution
             self.importance_ = normalized(model.feature_score.detach().numpy())
+            self.bounds_ = layer_bounds(model, data["train_input"])
+            self.coarse_bounds_ = layer_bounds(self.coarse_model_, data["train_input"])
         self.model_ = model
         self.curve_ = curve
         self.n_features_in_ = X.shape[1]
@@ -249,6 +265,7 @@ class KANRegressor:
             raise KansymError(f"unknown network snapshot {which!r}; valid choices: final, coarse")
         other = copy.copy(self)
         other.model_ = self.coarse_model_
+        other.bounds_ = self.coarse_bounds_
         return other
 
     def _fit_stage(self, model, data, steps, lamb, update_grid):
@@ -280,9 +297,23 @@ class KANRegressor:
 
         self._check_fitted()
         X = np.asarray(X, dtype=np.float64)
-        with contained(self.seed), torch.no_grad():
+        bounds = self.bounds_ if self.beyond == "clamp" else None
+        with contained(self.seed), torch.no_grad(), clamped(self.model_, bounds):
             out = self.model_(torch.tensor(self.x_scaler_.forward(X), dtype=torch.float64))
         return self.y_scaler_.inverse(out.numpy()).ravel() + self._trend(X)
+
+    def outside(self, X: np.ndarray) -> np.ndarray:
+        """Per row of X: True where some layer's input lies outside its training range (a clamped value)."""
+        import torch
+
+        self._check_fitted()
+        X = np.asarray(X, dtype=np.float64)
+        if self.bounds_ is None:
+            return np.zeros(len(X), dtype=bool)
+        model = self.model_
+        with contained(self.seed), torch.no_grad(), clamped(model, self.bounds_) as seen:
+            model(torch.tensor(self.x_scaler_.forward(X), dtype=torch.float64))
+        return np.any([s for s in seen], axis=0) if seen else np.zeros(len(X), dtype=bool)
 
     @property
     def pruned_width_(self) -> list[int]:
@@ -300,6 +331,8 @@ class KANRegressor:
             self.model_.saveckpt(str(directory / "model"))
             self.coarse_model_.saveckpt(str(directory / "coarse"))
         meta = {"width": list(self.width), "k": self.k, "seed": self.seed, "schedule": asdict(self.schedule),
+                "beyond": self.beyond, "bounds": _bounds_json(self.bounds_),
+                "coarse_bounds": _bounds_json(self.coarse_bounds_),
                 "detrend": self.detrend, "baseline": self.baseline, "feature_names": list(self.feature_names),
                 "trend": self.trend_.to_dict(),
                 "x_scaler": asdict(self.x_scaler_), "y_scaler": asdict(self.y_scaler_),
@@ -318,7 +351,7 @@ class KANRegressor:
             sched["grids"] = tuple(sched["grids"])
             self = cls(width=tuple(meta["width"]), k=meta["k"], schedule=TrainSchedule(**sched), seed=meta["seed"],
                        detrend=meta["detrend"], baseline=meta.get("baseline"),
-                       feature_names=tuple(meta.get("feature_names", ())))
+                       feature_names=tuple(meta.get("feature_names", ())), beyond=meta.get("beyond", "spline"))
             self.trend_ = _load_trend(meta["trend"], meta["n_features_in"])
             with contained(self.seed):
                 model = MultKAN.loadckpt(str(directory / "model"))
@@ -330,9 +363,65 @@ class KANRegressor:
         self.x_scaler_ = Scaler(**{k: tuple(v) for k, v in meta["x_scaler"].items()})
         self.y_scaler_ = Scaler(**{k: tuple(v) for k, v in meta["y_scaler"].items()})
         self.importance_ = np.asarray(meta["importance"])
+        # checkpoints written before the clamping rule have no bounds: pykan's network as it is
+        self.bounds_ = _bounds_load(meta.get("bounds"))
+        self.coarse_bounds_ = _bounds_load(meta.get("coarse_bounds"))
         self.n_features_in_ = meta["n_features_in"]
         self.curve_ = []
         return self
+
+
+BEYOND_RULES = ("clamp", "spline")
+
+
+def layer_bounds(model, x) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """(min, max) of each layer's input variables when ``model`` runs on ``x`` (scaled inputs)."""
+    import torch
+
+    with torch.no_grad():
+        model(x)
+        return tuple((a.min(dim=0).values.numpy().copy(), a.max(dim=0).values.numpy().copy())
+                     for a in model.acts[: model.depth])
+
+
+@contextlib.contextmanager
+def clamped(model, bounds):
+    """While active, every layer of ``model`` sees its inputs clamped to ``bounds`` (see ``layer_bounds``).
+
+    Yields a list that collects, per layer and call, a boolean row mask of inputs that were clamped.
+    ``bounds=None`` leaves the network as it is.
+    """
+    import torch
+
+    seen: list[np.ndarray] = []
+    if bounds is None:
+        yield seen
+        return
+
+    def hook_for(lo, hi):
+        lo_t, hi_t = torch.as_tensor(lo), torch.as_tensor(hi)
+
+        def hook(_module, args):
+            x = args[0]
+            seen.append(((x < lo_t) | (x > hi_t)).any(dim=1).numpy())
+            return (torch.clamp(x, lo_t, hi_t),)
+        return hook
+
+    handles = [layer.register_forward_pre_hook(hook_for(lo, hi)) for layer, (lo, hi) in zip(model.act_fun, bounds)]
+    try:
+        yield seen
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def _bounds_json(bounds):
+    return None if bounds is None else [[list(map(float, lo)), list(map(float, hi))] for lo, hi in bounds]
+
+
+def _bounds_load(saved):
+    return None if saved is None else tuple((np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64))
+                                            for lo, hi in saved)
 
 
 def _load_trend(saved, n_features: int):

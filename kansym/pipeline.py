@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from kansym import __version__, tables
+from kansym.ensemble import Consensus, calibration, combine, consensus
 from kansym.errors import KansymError, choose
 from kansym.network import KANRegressor, TrainSchedule, normalized
 from kansym.runs import StagedRun, new_run_id, write_json_atomic
@@ -59,6 +60,9 @@ class DiscoverConfig:
     lamb_entropy: float = 2.0
     prune: bool = True
     ensemble: int | None = None
+    aggregate: str = "median"  # how ensemble members combine: median or mean (kansym.ensemble)
+    uncertainty: bool | None = None  # per-nucleus sigma_ens; None: whenever the ensemble has >= 2 members
+    beyond: str = "clamp"  # network inputs outside the training range: clamp or spline (kansym.network)
     detrend: bool | None = None  # None: on for be/me, off for residual (used when baseline is 'linear')
     baseline: str | None = None  # None: ldx for be, linear for me, none for residual (kansym.baselines)
     max_hidden: int | None = -1  # -1: target default; None: no cap on hidden nodes after pruning
@@ -103,6 +107,12 @@ class DiscoverConfig:
         out = replace(self, **fill)
         if out.ensemble < 1:
             raise KansymError(f"--ensemble must be >= 1, got {out.ensemble}")
+        if out.uncertainty and out.ensemble < 2:
+            raise KansymError("--uncertainty needs --ensemble 2 or more: one network gives no spread, hence no "
+                              "sigma_ens (the default ensemble for residual targets is 4)")
+        choose("--aggregate rule", out.aggregate, ("median", "mean"))
+        from kansym.network import BEYOND_RULES
+        choose("--beyond-range rule", out.beyond, BEYOND_RULES)
         if out.grid < 1 or any(g <= out.grid for g in out.refine) or list(out.refine) != sorted(set(out.refine)):
             raise KansymError(f"--grid must be >= 1 and --refine strictly increasing above it; got grid {out.grid}, "
                               f"refine {list(out.refine)}")
@@ -158,26 +168,95 @@ class DiscoverConfig:
 
 @dataclass(frozen=True)
 class KanStage:
-    """Result of the training stage: the member networks and their ensemble-mean predictions [MeV]."""
+    """Result of the training stage: the member networks and their consensus (``kansym.ensemble``).
+
+    Divergent members are found on the run's test nuclei (all nuclei when there is no test set) and
+    left out of every prediction; ``prediction`` and ``sigma_ens`` cover every nucleus of the dataset [MeV].
+    """
 
     dataset: Dataset
     members: tuple[KANRegressor, ...]
     prediction: np.ndarray
     wall_s: float
+    sigma_ens: np.ndarray | None = None
+    consensus: Consensus | None = None
+    rule: str = "median"
+    sigma_fit: float | None = None  # training RMSE of the consensus: the part no member resolves [MeV]
+
+    def total_sigma(self, sigma_ens: np.ndarray) -> np.ndarray:
+        """Predictive uncertainty sqrt(sigma_ens^2 + sigma_fit^2) [MeV]: the members' spread plus the
+        scatter the ensemble leaves on its own training nuclei."""
+        return np.sqrt(np.asarray(sigma_ens) ** 2 + self.sigma_fit**2)
+
+    @property
+    def seeds(self) -> list[int]:
+        return [m.seed for m in self.members]
+
+    @property
+    def kept(self) -> tuple[KANRegressor, ...]:
+        keep = self.consensus.kept if self.consensus is not None else range(len(self.members))
+        return tuple(self.members[i] for i in keep)
+
+    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, Consensus | None]:
+        """(prediction, sigma_ens, consensus) for rows of X. Members dropped on the test nuclei stay out;
+        members that diverge on these rows are found and dropped too (reported, never fatal)."""
+        P = np.array([m.predict(X) for m in self.members])
+        if self.consensus is None:
+            pred, sigma = combine(P, self.rule)
+            return pred, sigma, None
+        c = consensus(P, self.consensus.scale, self.rule, exclude=self.consensus.dropped)
+        return c.prediction, c.sigma_ens, c
 
     def metrics(self) -> dict:
         ds, p = self.dataset, self.prediction
-        out = {part: rms(p[ds.mask(part)] - ds.y[ds.mask(part)]) for part in ("train", "test", "all")}
-        return {"rmse_mev": out, "counts": {part: int(ds.mask(part).sum()) for part in ("train", "test", "all")},
-                "pruned_width": self.members[0].pruned_width_, "wall_time_s": round(self.wall_s, 3),
-                "members_rmse_test_mev": [rms(m.predict(ds.X)[ds.mask("test")] - ds.y[ds.mask("test")])
-                                          for m in self.members] if len(self.members) > 1 else None}
+        masks = {part: ds.mask(part) for part in ("train", "test", "all")}
+        out = {part: rms(p[m] - ds.y[m]) for part, m in masks.items()}
+        metrics = {"rmse_mev": out, "counts": {part: int(m.sum()) for part, m in masks.items()},
+                   "pruned_width": self.members[0].pruned_width_, "wall_time_s": round(self.wall_s, 3),
+                   "members_rmse_test_mev": None}
+        if len(self.members) > 1:
+            P = np.array([m.predict(ds.X) for m in self.members])
+            per = {part: {str(s): rms(P[i][m] - ds.y[m]) for i, s in enumerate(self.seeds)} for part, m in masks.items()}
+            metrics["members_rmse_test_mev"] = list(per["test"].values())
+            metrics["ensemble"] = {"seeds": self.seeds, "members_rmse_mev": per, **self.consensus.summary(self.seeds),
+                                   "rule": f"{self.rule} of the kept members",
+                                   "checked_on": "test nuclei" if masks["test"].any() else "all nuclei",
+                                   "sigma_fit_mev": self.sigma_fit,
+                                   "calibration_test": {
+                                       "sigma_ens": calibration((ds.y - p)[masks["test"]], self.sigma_ens[masks["test"]]),
+                                       "sigma": calibration((ds.y - p)[masks["test"]],
+                                                            self.total_sigma(self.sigma_ens)[masks["test"]])}}
+        return metrics
 
     def importance(self) -> pd.DataFrame:
-        imp = np.array([m.importance_ for m in self.members])
+        imp = np.array([m.importance_ for m in self.kept])
         mean = normalized(imp.mean(axis=0))
         return pd.DataFrame({"feature": list(self.dataset.feature_names), "importance": mean,
                              "std": imp.std(axis=0) if len(imp) > 1 else np.zeros(len(mean))})
+
+
+def assemble_stage(dataset: Dataset, members, rule: str = "median", wall_s: float = 0.0) -> KanStage:
+    """The consensus of trained ``members`` on ``dataset``: divergent members are found on the test
+    nuclei (all nuclei without a test set); an ensemble that disagrees as a whole is an error."""
+    members = tuple(members)
+    if len(members) == 1:
+        return KanStage(dataset, members, members[0].predict(dataset.X), wall_s, None, None, rule)
+    P = np.array([m.predict(dataset.X) for m in members])
+    tr, te = dataset.mask("train"), dataset.mask("test")
+    check = te if te.any() else np.ones(len(dataset.y), dtype=bool)
+    scale = float(np.min([rms(p[tr] - dataset.y[tr]) for p in P]))  # the best member's training RMSE
+    c = consensus(P[:, check], scale, rule)
+    seeds = [m.seed for m in members]
+    if not c.agrees:
+        named = ", ".join(f"seed {seeds[i]} ({c.departure[i]:.3g} MeV)" for i in
+                          sorted(range(len(members)), key=lambda i: -c.departure[i]) if c.departure[i] > scale)
+        raise KansymError(f"the ensemble does not agree on the {int(check.sum())} "
+                          f"{'test nuclei' if te.any() else 'nuclei'}: most members diverge ({named or 'all'}; "
+                          f"RMS departure from the median of the others; best training RMSE {scale:.3g} MeV). "
+                          "Averaging them would be meaningless; try other seeds, more members (--ensemble) "
+                          "or a smaller network")
+    pred, sigma = combine(P[list(c.kept)], rule)
+    return KanStage(dataset, members, pred, wall_s, sigma, c, rule, rms(pred[tr] - dataset.y[tr]))
 
 
 Progress = Callable[[str], None]
@@ -198,7 +277,7 @@ def train_kan(cfg: DiscoverConfig, dataset: Dataset, progress: Progress | None =
     X, y = dataset.X, dataset.y
     if cfg.ensemble == 1:
         reg = KANRegressor(width=cfg.width, k=cfg.k, schedule=cfg.schedule(), seed=cfg.seed, detrend=cfg.detrend,
-                           baseline=cfg.baseline, feature_names=dataset.feature_names)
+                           baseline=cfg.baseline, feature_names=dataset.feature_names, beyond=cfg.beyond)
         members = [reg.fit(X[tr], y[tr], X[te], y[te], progress=progress)]
         if save_dir is not None:
             reg.save(save_dir)
@@ -209,7 +288,8 @@ def train_kan(cfg: DiscoverConfig, dataset: Dataset, progress: Progress | None =
             for i, d in enumerate(dirs):
                 d.mkdir(parents=True, exist_ok=True)
                 job = {"width": list(cfg.width), "k": cfg.k, "schedule": asdict(cfg.schedule()), "seed": cfg.seed + i,
-                       "detrend": cfg.detrend, "baseline": cfg.baseline, "feature_names": list(dataset.feature_names)}
+                       "detrend": cfg.detrend, "baseline": cfg.baseline, "feature_names": list(dataset.feature_names),
+                       "beyond": cfg.beyond}
                 (d / "job.json").write_text(json.dumps(job))
                 np.savez(d / "data.npz", X=X[tr], y=y[tr], X_test=X[te], y_test=y[te])
             _run_members(dirs, progress)
@@ -220,8 +300,7 @@ def train_kan(cfg: DiscoverConfig, dataset: Dataset, progress: Progress | None =
                 members.append(member)
                 for leftover in ("job.json", "data.npz", "curve.json"):
                     (d / leftover).unlink(missing_ok=True)
-    prediction = np.mean([m.predict(X) for m in members], axis=0)
-    return KanStage(dataset, tuple(members), prediction, time.perf_counter() - t0)
+    return assemble_stage(dataset, members, cfg.aggregate, time.perf_counter() - t0)
 
 
 def _run_members(dirs: list[Path], progress: Progress | None) -> None:
@@ -263,11 +342,16 @@ def provenance() -> dict:
     return {"kansym_version": __version__, "data_sha256": tables.data_hashes()}
 
 
-def _predictions_frame(stage: KanStage) -> pd.DataFrame:
+def _predictions_frame(stage: KanStage, uncertainty: bool = True) -> pd.DataFrame:
     f = stage.dataset.frame
     out = pd.DataFrame({"Z": f["Z"], "N": f["N"], "A": f["A"], "split": f["split"], "target": f["y"],
                         "prediction": stage.prediction})
     out["residual"] = out["target"] - out["prediction"]
+    if stage.sigma_ens is not None and uncertainty:
+        out["sigma_ens"] = stage.sigma_ens  # spread of the kept members [MeV]
+        out["sigma"] = stage.total_sigma(stage.sigma_ens)  # with the training scatter in quadrature
+    # True where some kept member holds a layer input at the edge of its training range
+    out["outside_training_range"] = np.any([m.outside(stage.dataset.X) for m in stage.kept], axis=0)
     if "ME_model" in f:
         out["ME_model"] = f["ME_model"]
     return out
@@ -381,7 +465,7 @@ def discover(config: DiscoverConfig, progress: Progress | None = None) -> Discov
     with staged as path:
         write_json_atomic(path / "config.json", cfg_dict)
         stage = train_kan(cfg, dataset, progress, save_dir=path / "kan")
-        preds = _predictions_frame(stage)
+        preds = _predictions_frame(stage, cfg.uncertainty is not False)
         preds.to_csv(path / "predictions.csv", index=False)
         importance = stage.importance()
         importance.to_csv(path / "importance.csv", index=False)
@@ -392,6 +476,8 @@ def discover(config: DiscoverConfig, progress: Progress | None = None) -> Discov
                          title=f"{cfg.target}: prediction - target [MeV]")
         metrics = {**stage.metrics(), "target": cfg.target, "n_nuclei": len(dataset.frame),
                    "dropped_without_model": dataset.dropped}
+        if cfg.uncertainty is False and "ensemble" in metrics:
+            metrics["ensemble"].pop("calibration_test")
         if cfg.model:
             metrics["model_rms_mev"] = {part: rms((dataset.frame["ME"] - dataset.frame["ME_model"])[dataset.mask(part)])
                                         for part in ("train", "test", "all")}
@@ -442,9 +528,7 @@ def load_run_stage(run_dir: Path) -> tuple[DiscoverConfig, KanStage]:
         raise KansymError(f"run {rd.id} has no KAN checkpoint (kan/); rerun `kansym discover`")
     dirs = [kan_dir] if (kan_dir / "scalers.json").exists() else sorted(kan_dir.glob("seed_*"))
     members = tuple(KANRegressor.load(d) for d in dirs)
-    dataset = load_dataset(cfg)
-    prediction = np.mean([m.predict(dataset.X) for m in members], axis=0)
-    return cfg, KanStage(dataset, members, prediction, 0.0)
+    return cfg, assemble_stage(load_dataset(cfg), members, cfg.aggregate)
 
 
 def rerun_symbolic(run_dir: Path, **overrides) -> dict:

@@ -20,7 +20,12 @@ PAPER_TABLE1 = {"ws4": (0.286, 0.157, 0.205), "dz28": (0.407, 0.174, 0.227), "fr
 
 
 def table1(models=tables.PAPER_MODELS, seeds: int = 1, base: DiscoverConfig | None = None, progress=None) -> pd.DataFrame:
-    """sigma_pre (model vs AME2020) and KAN-corrected sigmas for each model; ``seeds`` split seeds 0.. are averaged."""
+    """sigma_pre (model vs AME2020) and KAN-corrected sigmas for each model [MeV].
+
+    With ``seeds`` > 1 the split seeds 0..seeds-1 are run as ``discover --seed S`` does (the ensemble's
+    members are seeds S..); the sigma_KAN columns are medians over the split seeds, with their
+    standard deviation (``*_spread``) and the per-seed values (``sigma_kan_test_per_seed``).
+    """
     base = base or DiscoverConfig(target="residual")
     rows = []
     for name in models:
@@ -36,10 +41,14 @@ def table1(models=tables.PAPER_MODELS, seeds: int = 1, base: DiscoverConfig | No
                         | {"pre": rms(y)})
             if progress:
                 progress(f"{spec.label} seed {split_seed}")
-        mean = pd.DataFrame(fits).mean()
+        fits = pd.DataFrame(fits)
+        med, sd = fits.median(), fits.std(ddof=1)  # std is NaN for a single seed
         paper = PAPER_TABLE1.get(spec.name, (None, None, None))
-        rows.append({"model": spec.label, "n": len(ds.frame), "sigma_pre": mean["pre"], "sigma_kan_train": mean["train"],
-                     "sigma_kan_test": mean["test"], "paper_sigma_pre": paper[0], "paper_sigma_kan_train": paper[1],
+        rows.append({"model": spec.label, "n": len(ds.frame), "sigma_pre": med["pre"], "sigma_kan_train": med["train"],
+                     "sigma_kan_test": med["test"], "sigma_kan_train_spread": sd["train"],
+                     "sigma_kan_test_spread": sd["test"],
+                     "sigma_kan_test_per_seed": " ".join(f"{v:.4f}" for v in fits["test"]),
+                     "paper_sigma_pre": paper[0], "paper_sigma_kan_train": paper[1],
                      "paper_sigma_kan_test": paper[2], "seeds": seeds,
                      "wall_time_s": round(time.perf_counter() - t0, 1)})
     return pd.DataFrame(rows)
@@ -47,17 +56,22 @@ def table1(models=tables.PAPER_MODELS, seeds: int = 1, base: DiscoverConfig | No
 
 def table1_latex(df: pd.DataFrame) -> str:
     """booktabs LaTeX for a table1() frame."""
-    def f(x):
-        return "--" if x is None or x != x else f"{x:.3f}"
+    def f(x, spread=None):
+        if x is None or x != x:
+            return "--"
+        return f"{x:.3f}" if spread is None or spread != spread else f"${x:.3f} \\pm {spread:.3f}$"
     lines = ["\\begin{tabular}{lrrrrrr}", "\\toprule",
              " & \\multicolumn{3}{c}{kansym} & \\multicolumn{3}{c}{KAN-WS4 paper} \\\\",
              "Model & $\\sigma_\\text{pre}$ & $\\sigma_\\text{KAN}^\\text{train}$ & $\\sigma_\\text{KAN}^\\text{test}$ & "
              "$\\sigma_\\text{pre}$ & $\\sigma_\\text{KAN}^\\text{train}$ & $\\sigma_\\text{KAN}^\\text{test}$ \\\\",
              "\\midrule"]
     for r in df.itertuples():
-        lines.append(f"{r.model} & {f(r.sigma_pre)} & {f(r.sigma_kan_train)} & {f(r.sigma_kan_test)} & "
+        lines.append(f"{r.model} & {f(r.sigma_pre)} & {f(r.sigma_kan_train, r.sigma_kan_train_spread)} & "
+                     f"{f(r.sigma_kan_test, r.sigma_kan_test_spread)} & "
                      f"{f(r.paper_sigma_pre)} & {f(r.paper_sigma_kan_train)} & {f(r.paper_sigma_kan_test)} \\\\")
-    lines += ["\\bottomrule", "\\end{tabular}", "% RMS deviations in MeV; HFB-27 is not the paper's HFB-31.", ""]
+    seeds = int(df["seeds"].max()) if len(df) else 1
+    note = f"; kansym: median +- standard deviation over split seeds 0-{seeds - 1}" if seeds > 1 else ""
+    lines += ["\\bottomrule", "\\end{tabular}", f"% RMS deviations in MeV{note}; HFB-27 is not the paper's HFB-31.", ""]
     return "\n".join(lines)
 
 
