@@ -160,6 +160,8 @@ class DiscoverConfig:
         kw = {k: v for k, v in d.items() if k in names}
         if "baseline" not in d and d.get("detrend") is not None:  # runs written before baselines existed
             kw["baseline"] = "linear" if d["detrend"] else "none"
+        if "aggregate" not in d:  # runs written before the median rule averaged their members
+            kw["aggregate"] = "mean"
         for key in ("width", "refine", "chains"):
             if kw.get(key) is not None:
                 kw[key] = tuple(kw[key])
@@ -212,7 +214,7 @@ class KanStage:
         masks = {part: ds.mask(part) for part in ("train", "test", "all")}
         out = {part: rms(p[m] - ds.y[m]) for part, m in masks.items()}
         metrics = {"rmse_mev": out, "counts": {part: int(m.sum()) for part, m in masks.items()},
-                   "pruned_width": self.members[0].pruned_width_, "wall_time_s": round(self.wall_s, 3),
+                   "pruned_width": self.kept[0].pruned_width_, "wall_time_s": round(self.wall_s, 3),
                    "members_rmse_test_mev": None}
         if len(self.members) > 1:
             P = np.array([m.predict(ds.X) for m in self.members])
@@ -375,7 +377,7 @@ def symbolic_stage(cfg: DiscoverConfig, stage: KanStage, path: Path, progress: P
     X, y = ds.X, ds.y
     masks = {part: ds.mask(part) for part in ("train", "test", "all")}
     libraries = tuple(dict.fromkeys((cfg.lib, "poly")))
-    reg = stage.members[0].snapshot(cfg.symbolic_from)
+    reg = stage.kept[0].snapshot(cfg.symbolic_from)
     judge = make_judge(ds, cfg.selection(), cfg.features)
     cands, notes = cands_mod.generate(reg, X, y, masks, ds.feature_names, libraries,
                                       kan_pred=reg.predict(X), r2_min=cfg.r2_min, on_poor=cfg.poor_edges, judge=judge,
@@ -471,7 +473,7 @@ def discover(config: DiscoverConfig, progress: Progress | None = None) -> Discov
         importance.to_csv(path / "importance.csv", index=False)
         curve = pd.DataFrame([{"member": i, **row} for i, m in enumerate(stage.members) for row in m.curve_])
         curve.to_csv(path / "loss_curve.csv", index=False)
-        figures.network_diagram(stage.members[0], dataset.feature_names, path / "figures" / "network.png")
+        figures.network_diagram(stage.kept[0], dataset.feature_names, path / "figures" / "network.png")
         figures.nz_chart(preds, path / "figures" / "residual_chart.png",
                          title=f"{cfg.target}: prediction - target [MeV]")
         metrics = {**stage.metrics(), "target": cfg.target, "n_nuclei": len(dataset.frame),
