@@ -172,3 +172,17 @@ def test_uncertainty_with_one_member_is_refused(tmp_path):
     assert r.exit_code == 2 and "no spread" in r.output and not any(tmp_path.iterdir())
     r = runner.invoke(app, ["discover", "--beyond-range", "wrap", "--runs-dir", str(tmp_path)])
     assert r.exit_code == 2 and "clamp" in r.output
+
+
+def test_table1_reports_medians_and_spreads_over_split_seeds(tmp_path):
+    from kansym.pipeline import DiscoverConfig
+    from kansym.table1 import table1, table1_latex
+
+    base = DiscoverConfig(target="residual", ensemble=2, steps=2, grid=3, refine=(5,), width=(2,), runs_dir=str(tmp_path))
+    df = table1(("ws4",), seeds=2, base=base)
+    row = df.iloc[0]
+    per_seed = [float(v) for v in row["sigma_kan_test_per_seed"].split()]
+    assert len(per_seed) == 2 and row["sigma_kan_test"] == pytest.approx(np.median(per_seed), abs=1e-4)
+    assert row["sigma_kan_test_spread"] == pytest.approx(np.std(per_seed, ddof=1), abs=1e-4)
+    tex = table1_latex(df)
+    assert "\\pm" in tex and "split seeds 0-1" in tex and "0.205" in tex
