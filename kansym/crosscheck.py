@@ -94,14 +94,24 @@ class PyOperonEngine(Engine):
         front, texts = [], []
         for item in reg.pareto_front_:
             text = reg.get_model_string(item["tree"], 12, list(symbols))
-            expr = sp.Float(sd) * parse_equation(text, symbols) + sp.Float(mu)
+            try:
+                expr = sp.Float(sd) * parse_equation(text, symbols) + sp.Float(mu)
+            except KansymError:  # e.g. a division by a constant zero: not a formula
+                continue
             front.append(EngineFormula(expr, int(item["length"]), float(item["mean_squared_error"]) * sd * sd, text))
             texts.append(text)
         best = reg.get_model_string(reg.model_, 12, list(symbols))
-        selected = texts.index(best) if best in texts else int(np.argmin([f.loss for f in front]))
-        if best not in texts:
-            front.append(EngineFormula(sp.Float(sd) * parse_equation(best, symbols) + sp.Float(mu), 0, float("nan"), best))
-            selected = len(front) - 1
+        if best in texts:
+            selected = texts.index(best)
+        else:
+            try:
+                front.append(EngineFormula(sp.Float(sd) * parse_equation(best, symbols) + sp.Float(mu), 0,
+                                           float("nan"), best))
+                selected = len(front) - 1
+            except KansymError:
+                if not front:
+                    raise KansymError("pyoperon returned no formula that can be read") from None
+                selected = int(np.argmin([f.loss for f in front]))
         return EngineResult(self.name, tuple(front), selected, wall)
 
 

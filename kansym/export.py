@@ -138,25 +138,24 @@ def formula_entry(formula: Formula, metrics: dict, context: dict) -> dict:
 
 
 def formula_from_entry(entry: dict) -> Formula:
-    """Rebuild a Formula from a registry entry (parses the srepr with SymPy's own constructors only)."""
+    """Rebuild a Formula from a registry entry; the srepr is read by ``kansym.srepr_reader`` (data, never code)."""
+    from kansym.srepr_reader import parse_srepr
+
+    if not isinstance(entry, dict):
+        raise KansymError(f"malformed formula entry: expected a JSON object, got {type(entry).__name__}")
     try:
-        expr = _parse_srepr(entry["srepr"])
+        expr = parse_srepr(entry["srepr"], where="formula entry 'srepr'")
         params = tuple(Parameter(p["name"], float(p["value"]), p["stderr"], float(p["init"]))
                        for p in entry["parameters"])
         corr = tuple(tuple(r) for r in entry.get("correlations", []))
-        return Formula(expr, tuple(entry["variables"]), params, corr)
-    except (KeyError, TypeError, ValueError, SyntaxError) as exc:
-        raise KansymError(f"malformed formula entry: {exc}") from None
-
-
-def _parse_srepr(text: str) -> sp.Expr:
-    """Evaluate a SymPy srepr string with a namespace of SymPy classes only (no builtins)."""
-    allowed = {n: getattr(sp, n) for n in ("Add", "Mul", "Pow", "Symbol", "Integer", "Rational", "Float",
-                                           "exp", "log", "sin", "cos", "tanh", "sqrt", "Abs")}
-    allowed.update(Half=sp.S.Half, One=sp.S.One, NegativeOne=sp.S.NegativeOne, Zero=sp.S.Zero)
-    if any(tok in text for tok in ("__", "import", "lambda", "eval", "exec", "open")):
-        raise ValueError("srepr contains forbidden tokens")
-    return eval(text, {"__builtins__": {}}, allowed)  # noqa: S307 - restricted namespace, checked above
+        variables = tuple(entry["variables"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise KansymError(f"malformed formula entry: {type(exc).__name__}: {exc}") from None
+    known = set(map(str, variables)) | {p.name for p in params}
+    unknown = sorted(str(s) for s in expr.free_symbols if str(s) not in known)
+    if unknown:
+        raise KansymError(f"malformed formula entry: symbols {', '.join(unknown)} are neither variables nor parameters")
+    return Formula(expr, variables, params, corr)
 
 
 def write_formula(directory: Path, name: str, formula: Formula, metrics: dict, context: dict, lhs: str,

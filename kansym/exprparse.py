@@ -20,11 +20,25 @@ def real_cbrt(x):
 
 
 FUNCTIONS = {
-    "sqrt": sp.sqrt, "cbrt": real_cbrt, "exp": sp.exp, "log": sp.log, "abs": sp.Abs,
-    "sin": sp.sin, "cos": sp.cos, "tanh": sp.tanh, "square": lambda x: x ** 2, "cube": lambda x: x ** 3,
-    "neg": lambda x: -x, "inv": lambda x: 1 / x, "pow": lambda x, y: x ** y,
+    # one-argument wrappers: sp.sqrt(x, y) and sp.log(x, y) would silently read a second argument
+    "sqrt": lambda x: sp.sqrt(x), "cbrt": real_cbrt, "exp": lambda x: sp.exp(x), "log": lambda x: sp.log(x),
+    "abs": lambda x: sp.Abs(x), "sin": lambda x: sp.sin(x), "cos": lambda x: sp.cos(x), "tanh": lambda x: sp.tanh(x), "square": lambda x: x ** 2, "cube": lambda x: x ** 3,
+    "neg": lambda x: -x, "inv": lambda x: 1 / x, "pow": lambda x, y: _pow(x, y),
     "plus": lambda x, y: x + y, "sub": lambda x, y: x - y, "mult": lambda x, y: x * y, "div": lambda x, y: x / y,
 }
+MAX_DEPTH = 100  # nesting of parentheses, calls and unary operators (five Python frames each)
+
+
+def _fail(message):
+    raise KansymError(message)
+
+
+def _pow(base, exponent):
+    from kansym.srepr_reader import bounded_pow
+
+    return bounded_pow(sp.sympify(base), sp.sympify(exponent), _fail)
+
+
 _TOKEN = re.compile(r"\s*(?:(?P<num>\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
                     r"|(?P<op>\*\*|[-+*/^(),]))")
 MAX_LENGTH = 5000
@@ -51,6 +65,13 @@ def parse_equation(text: str, variables: dict[str, sp.Symbol]) -> sp.Expr:
     """Parse ``text`` into SymPy; ``variables`` maps allowed names to symbols."""
     tokens = tokenize(text)
     pos = 0
+    depth = 0
+
+    def nested():
+        nonlocal depth
+        depth += 1
+        if depth > MAX_DEPTH:
+            raise KansymError(f"equation nested deeper than {MAX_DEPTH} levels: {text[:80]!r}...")
 
     def peek():
         return tokens[pos] if pos < len(tokens) else (None, None)
@@ -78,19 +99,24 @@ def parse_equation(text: str, variables: dict[str, sp.Symbol]) -> sp.Expr:
         return node
 
     def unary():
-        if peek()[1] == "-":
-            take()
-            return -unary()
-        if peek()[1] == "+":
-            take()
-            return unary()
-        return power()
+        nonlocal depth
+        nested()
+        try:
+            if peek()[1] == "-":
+                take()
+                return -unary()
+            if peek()[1] == "+":
+                take()
+                return unary()
+            return power()
+        finally:
+            depth -= 1
 
     def power():
         base = atom()
         if peek()[1] in ("^", "**"):
             take()
-            return base ** unary()
+            return _pow(base, unary())
         return base
 
     def atom():
@@ -124,4 +150,8 @@ def parse_equation(text: str, variables: dict[str, sp.Symbol]) -> sp.Expr:
     result = expr()
     if pos != len(tokens):
         raise KansymError(f"malformed equation {text!r}: unexpected {tokens[pos][1]!r}")
+    from kansym.srepr_reader import not_finite
+
+    if not_finite(sp.sympify(result)):
+        raise KansymError(f"equation {text[:80]!r} contains an infinite or undefined value (division by zero?)")
     return result

@@ -1,0 +1,188 @@
+"""A bounded, whitelisting reader for SymPy ``srepr`` text (the ``srepr`` field of formula files).
+
+Formula files travel between people, so their text is data, never code: no ``eval``, no
+``sympify`` of strings. The grammar is srepr's own: ``Name(arg, ...)`` where a name is one of
+:data:`CONSTRUCTORS`, an argument is another call, a quoted string (symbol names and Float
+digits only), an integer, or a keyword ``assumption=True/False`` / ``precision=N``; the bare
+constants ``E`` and ``pi``. Limits: text length, number of nodes, nesting depth, digits of an
+integer, and exponents — a numeric exponent beyond :data:`MAX_EXPONENT` or a numeric power whose
+value would exceed :data:`MAX_BITS` bits is refused before SymPy computes it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import sympy as sp
+
+from kansym.errors import KansymError
+
+MAX_LENGTH = 200_000  # characters
+MAX_NODES = 20_000
+MAX_DEPTH = 200
+MAX_DIGITS = 40  # of an integer literal
+MAX_EXPONENT = 64  # |numeric exponent|
+MAX_BITS = 4096  # of a numeric power's value
+ASSUMPTIONS = {"real", "positive", "negative", "nonnegative", "nonpositive", "integer", "finite", "nonzero"}
+FUNCTIONS = {"exp": sp.exp, "log": sp.log, "sin": sp.sin, "cos": sp.cos, "tanh": sp.tanh, "Abs": sp.Abs,
+             "sign": sp.sign}
+CONSTRUCTORS = {"Add", "Mul", "Pow", "Symbol", "Integer", "Rational", "Float", *FUNCTIONS}
+CONSTANTS = {"E": sp.E, "pi": sp.pi}
+
+_TOKEN = re.compile(r"\s*(?:(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<int>-?\d+)|(?P<str>'[^'\\]*'|\"[^\"\\]*\")"
+                    r"|(?P<op>[(),=]))")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")  # finite decimals only
+
+
+def parse_srepr(text: str, where: str = "srepr") -> sp.Expr:
+    """The SymPy expression written as ``text`` by ``sympy.srepr``; ``where`` names the source in errors."""
+    if not isinstance(text, str):
+        raise KansymError(f"{where}: expected srepr text, got {type(text).__name__}")
+    if len(text) > MAX_LENGTH:
+        raise KansymError(f"{where}: srepr longer than {MAX_LENGTH} characters")
+    tokens = _tokenize(text, where)
+    state = {"pos": 0, "nodes": 0}
+
+    def fail(msg):
+        raise KansymError(f"{where}: {msg}")
+
+    def peek():
+        return tokens[state["pos"]] if state["pos"] < len(tokens) else (None, None)
+
+    def take(value=None):
+        tok = peek()
+        if tok[0] is None or (value is not None and tok[1] != value):
+            fail(f"malformed srepr: expected {value or 'more input'} at token {state['pos']}")
+        state["pos"] += 1
+        return tok
+
+    def value(depth):
+        state["nodes"] += 1
+        if state["nodes"] > MAX_NODES:
+            fail(f"srepr has more than {MAX_NODES} nodes")
+        if depth > MAX_DEPTH:
+            fail(f"srepr nested deeper than {MAX_DEPTH} levels")
+        kind, tok = take()
+        if kind == "int":
+            if len(tok.lstrip("-")) > MAX_DIGITS:
+                fail(f"integer with more than {MAX_DIGITS} digits")
+            return int(tok)
+        if kind == "str":
+            return tok[1:-1]
+        if kind != "name":
+            fail(f"malformed srepr: unexpected {tok!r}")
+        if peek()[1] != "(":
+            if tok in CONSTANTS:
+                return CONSTANTS[tok]
+            fail(f"unknown name {tok!r} (allowed: {', '.join(sorted(CONSTANTS))} and calls)")
+        if tok not in CONSTRUCTORS:
+            fail(f"unknown constructor {tok!r}; allowed: {', '.join(sorted(CONSTRUCTORS))}")
+        take("(")
+        args, kwargs = [], {}
+        while peek()[1] != ")":
+            if peek()[0] == "name" and state["pos"] + 1 < len(tokens) and tokens[state["pos"] + 1][1] == "=":
+                key = take()[1]
+                take("=")
+                kwargs[key] = _keyword(key, take(), fail)
+            else:
+                args.append(value(depth + 1))
+            if peek()[1] == ",":
+                take(",")
+            elif peek()[1] != ")":
+                fail("malformed srepr: expected ',' or ')'")
+        take(")")
+        return _build(tok, args, kwargs, fail)
+
+    result = value(0)
+    if state["pos"] != len(tokens):
+        fail(f"malformed srepr: unexpected {tokens[state['pos']][1]!r} after the expression")
+    if not isinstance(result, sp.Expr):
+        fail("srepr is not an expression")
+    if not_finite(result):
+        fail("the expression contains an infinite or undefined value (division by zero?)")
+    return result
+
+
+def not_finite(expr: sp.Expr) -> bool:
+    """True if ``expr`` contains an infinity or NaN (e.g. from a division by zero)."""
+    return expr.has(sp.nan, sp.zoo, sp.oo, -sp.oo)
+
+
+def bounded_pow(base: sp.Expr, exponent: sp.Expr, fail) -> sp.Expr:
+    """base**exponent, refused (``fail(message)``) for a numeric exponent beyond +-MAX_EXPONENT or a
+    numeric power whose value would need more than MAX_BITS bits, before SymPy computes it."""
+    if not_finite(exponent) or not_finite(base):
+        fail("a power of an infinite or undefined value (division by zero?)")
+    if exponent.is_Number:
+        if not exponent.is_finite or abs(float(exponent)) > MAX_EXPONENT:
+            fail(f"exponent {exponent} is beyond +-{MAX_EXPONENT}")
+        if base.is_Rational and base != 0 and exponent.is_Integer:
+            p, q = sp.fraction(base)
+            if abs(int(exponent)) * max(math.log2(abs(int(p)) + 1), math.log2(abs(int(q)) + 1)) > MAX_BITS:
+                fail(f"numeric power {base}^{exponent} is too large")
+    return sp.Pow(base, exponent)
+
+
+def _tokenize(text: str, where: str) -> list[tuple[str, str]]:
+    pos, out = 0, []
+    text = text.strip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            raise KansymError(f"{where}: unexpected character {text[pos]!r} at position {pos}")
+        out.append((m.lastgroup, m.group(m.lastgroup)))
+        pos = m.end()
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+    return out
+
+
+def _keyword(key, tok, fail):
+    kind, val = tok
+    if key in ASSUMPTIONS and kind == "name" and val in ("True", "False"):
+        return val == "True"
+    if key == "precision" and kind == "int" and 1 <= int(val) <= 1000:
+        return int(val)
+    fail(f"keyword {key}={val} is not allowed")
+
+
+def _expr_args(name, args, fail, n=None):
+    if n is not None and len(args) != n:
+        fail(f"{name} takes {n} argument(s), got {len(args)}")
+    if not all(isinstance(a, sp.Basic) for a in args):
+        fail(f"{name} needs expressions as arguments")
+    return args
+
+
+def _build(name, args, kwargs, fail):
+    if name == "Symbol":
+        if len(args) != 1 or not isinstance(args[0], str) or not _IDENT.fullmatch(args[0]):
+            fail("Symbol needs one name made of letters, digits and '_'")
+        if set(kwargs) - ASSUMPTIONS:
+            fail(f"Symbol takes only assumptions, got {sorted(set(kwargs) - ASSUMPTIONS)}")
+        return sp.Symbol(args[0], **kwargs)
+    if kwargs and name != "Float":
+        fail(f"{name} takes no keywords")
+    if name == "Integer":
+        if len(args) != 1 or not isinstance(args[0], int):
+            fail("Integer needs one integer")
+        return sp.Integer(args[0])
+    if name == "Rational":
+        if len(args) != 2 or not all(isinstance(a, int) for a in args) or args[1] == 0:
+            fail("Rational needs two integers, the second nonzero")
+        return sp.Rational(args[0], args[1])
+    if name == "Float":
+        if len(args) != 1 or not isinstance(args[0], str) or not _FLOAT.fullmatch(args[0]) or len(args[0]) > 64:
+            fail("Float needs one decimal number as a string")
+        if set(kwargs) - {"precision"}:
+            fail("Float takes only precision=")
+        return sp.Float(args[0], precision=kwargs.get("precision", 53))
+    if name == "Add":
+        return sp.Add(*_expr_args(name, args, fail))
+    if name == "Mul":
+        return sp.Mul(*_expr_args(name, args, fail))
+    if name == "Pow":
+        return bounded_pow(*_expr_args(name, args, fail, 2), fail)
+    return FUNCTIONS[name](*_expr_args(name, args, fail, 1))
