@@ -36,7 +36,7 @@ def _fail(message):
 def _pow(base, exponent):
     from kansym.srepr_reader import bounded_pow
 
-    return bounded_pow(sp.sympify(base), sp.sympify(exponent), _fail)
+    return bounded_pow(base, exponent, _fail)  # parser values are always SymPy objects
 
 
 _TOKEN = re.compile(r"\s*(?:(?P<num>\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
@@ -152,6 +152,6 @@ def parse_equation(text: str, variables: dict[str, sp.Symbol]) -> sp.Expr:
         raise KansymError(f"malformed equation {text!r}: unexpected {tokens[pos][1]!r}")
     from kansym.srepr_reader import not_finite
 
-    if not_finite(sp.sympify(result)):
+    if not_finite(result):
         raise KansymError(f"equation {text[:80]!r} contains an infinite or undefined value (division by zero?)")
     return result
