@@ -14,6 +14,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from kansym.errors import KansymError
 
@@ -30,7 +31,7 @@ def handled(fn):
         try:
             return fn(*args, **kwargs)
         except KansymError as exc:
-            err.print(f"[bold red]Error:[/] {exc}", highlight=False, markup=True)
+            err.print(Text.assemble(("Error: ", "bold red"), str(exc)), highlight=False, soft_wrap=True)  # plain text, one line
             raise typer.Exit(code=2) from None
     return wrapper
 
@@ -172,7 +173,7 @@ def discover(
         err.print(f"[bold red]Interrupted[/]: no run directory was created{where}")
         raise typer.Exit(code=130) from None
     for note in result.notes:
-        err.print(f"[yellow]note:[/] {note}")
+        err.print(Text.assemble(("note: ", "yellow"), str(note)), highlight=False, soft_wrap=True)
     if quiet:
         typer.echo(str(result.run_dir))
         return
@@ -281,12 +282,15 @@ def runs(runs_dir: Path = typer.Option(Path("runs"), help="Where run directories
     for r in found:
         try:
             c, m = r.config, r.metrics
-        except KansymError:
-            t.add_row(r.id, "?", "?", "", "", "", "")
+            rm = m.get("rmse_mev", {})
+            row = (r.id, str(c.get("target", "?")), str(c.get("features", "?")), str(m.get("n_nuclei", "")),
+                   _fmt(float(rm.get("train", float("nan")))), _fmt(float(rm.get("test", float("nan")))),
+                   str(m.get("pruned_width", "")))
+        except (KansymError, AttributeError, TypeError, ValueError) as exc:
+            why = str(exc) if isinstance(exc, KansymError) else f"{type(exc).__name__} in config.json or metrics.json"
+            t.add_row(Text(r.id), Text(f"corrupt: {why}"[:70], style="red"), "", "", "", "", "")
             continue
-        rm = m.get("rmse_mev", {})
-        t.add_row(r.id, c.get("target", "?"), c.get("features", "?"), str(m.get("n_nuclei", "")),
-                  _fmt(rm.get("train", float("nan"))), _fmt(rm.get("test", float("nan"))), str(m.get("pruned_width", "")))
+        t.add_row(*map(Text, row))
     out.print(t)
 
 
@@ -300,11 +304,22 @@ def show(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, path
     from kansym.runs import find_run
 
     r = find_run(run, runs_dir)
-    imp = pd.read_csv(r.file("importance.csv")) if r.file("importance.csv").exists() else None
-    formula = render_formula(r.path)
+    imp = None
+    if r.file("importance.csv").exists():
+        try:
+            imp = pd.read_csv(r.file("importance.csv"))
+            imp["feature"], imp["importance"]  # noqa: B018 - the columns the summary shows
+        except (ValueError, KeyError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+            raise KansymError(f"run {r.id}: importance.csv is broken ({type(exc).__name__})") from None
+    try:
+        formula = render_formula(r.path)
+        summary = render_summary(r.config, r.metrics, imp, r.path)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise KansymError(f"run {r.id}: config.json, metrics.json or formula.json lacks what a summary needs "
+                          f"({type(exc).__name__}: {exc})") from None
     if formula is not None:
         out.print(formula)
-    out.print(render_summary(r.config, r.metrics, imp, r.path))
+    out.print(summary)
 
 
 @app.command()
@@ -356,6 +371,8 @@ def table1_cmd(models: str = typer.Option("ws4,dz28,frdm12,ktuy05,hfb27", help="
     if seeds < 1:
         raise KansymError(f"--seeds must be >= 1, got {seeds}")
     names = [m.strip() for m in models.split(",") if m.strip()]
+    if not names:
+        raise KansymError("--models needs at least one mass model, e.g. ws4,dz28")
     from kansym.tables import check_model
     for m in names:
         check_model(m)
@@ -434,8 +451,10 @@ def extrapolate(run: str = typer.Argument(..., help="Run id, unique prefix/suffi
     iso = [c.strip() for c in isotones.split(",") if c.strip()]
     if not names and not iso:
         raise KansymError("--chains or --isotones needs at least one chain")
-    report = extrapolate_run(r.path, names, beyond, tuple(a.strip() for a in against.split(",") if a.strip()),
-                             both_sides, isotones=iso)
+    refs = tuple(a.strip() for a in against.split(",") if a.strip())
+    if not refs:
+        raise KansymError("--against needs at least one reference mass model, e.g. frdm12,ws4")
+    report = extrapolate_run(r.path, names, beyond, refs, both_sides, isotones=iso)
     ref = report["against"][0]
     t = Table(title=f"extrapolation of {r.id}: RMS / max |prediction - {ref}| over {beyond} nuclei beyond the last measured [MeV]")
     for col in ("chain", "prediction", f"RMS vs {ref}", f"max vs {ref}", "S2n 2nd-diff RMS", "non-finite"):
@@ -448,7 +467,7 @@ def extrapolate(run: str = typer.Argument(..., help="Run id, unique prefix/suffi
                           _fmt(s2n), str(rec[p]["non_finite"]))
     out.print(t)
     for note in report["notes"]:
-        err.print(f"[yellow]note:[/] {note}")
+        err.print(Text.assemble(("note: ", "yellow"), str(note)), highlight=False, soft_wrap=True)
 
 
 def main() -> None:

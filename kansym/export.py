@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -151,7 +152,11 @@ def formula_from_entry(entry: dict) -> Formula:
         variables = tuple(entry["variables"])
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise KansymError(f"malformed formula entry: {type(exc).__name__}: {exc}") from None
-    known = set(map(str, variables)) | {p.name for p in params}
+    names = [*map(str, variables), *(p.name for p in params)]
+    odd = [n for n in names if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", n)]
+    if odd:
+        raise KansymError(f"malformed formula entry: names must be letters, digits and '_': {odd[0][:40]!r}")
+    known = set(names)
     unknown = sorted(str(s) for s in expr.free_symbols if str(s) not in known)
     if unknown:
         raise KansymError(f"malformed formula entry: symbols {', '.join(unknown)} are neither variables nor parameters")

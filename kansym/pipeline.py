@@ -105,6 +105,7 @@ class DiscoverConfig:
             "steps": self.steps if self.steps is not None else d["steps"],
         }
         out = replace(self, **fill)
+        out._check_numbers()
         if out.ensemble < 1:
             raise KansymError(f"--ensemble must be >= 1, got {out.ensemble}")
         if out.uncertainty and out.ensemble < 2:
@@ -138,6 +139,51 @@ class DiscoverConfig:
         parse_split(out.split)
         out.schedule()
         return out
+
+    def _check_numbers(self) -> None:
+        """Every numeric option finite and in range, and the runs directory usable, before any training."""
+        import math
+
+        def bad(option, value, why):
+            raise KansymError(f"{option} {value!r} {why}")
+
+        if not 0 <= self.seed <= 2**32 - 1:
+            bad("--seed", self.seed, "must lie in 0 .. 2^32-1")
+        for option, value in (("--min-z", self.min_z), ("--min-n", self.min_n)):
+            if not 0 <= value <= 300:
+                bad(option, value, "must lie in 0 .. 300")
+        if self.max_unc is not None and not (math.isfinite(self.max_unc) and self.max_unc >= 0):
+            bad("--max-unc", self.max_unc, "must be a finite number >= 0 (or none)")
+        if not (math.isfinite(self.r2_min) and 0 <= self.r2_min <= 1):
+            bad("--r2-min", self.r2_min, "must lie in [0, 1]")
+        for option, value in (("--lamb", self.lamb), ("--lamb-l1", self.lamb_l1), ("--lamb-entropy", self.lamb_entropy)):
+            if not math.isfinite(value):
+                bad(option, value, "must be finite")
+        if not (math.isfinite(self.crosscheck_budget) and 0 < self.crosscheck_budget <= 86400):
+            bad("--crosscheck-budget", self.crosscheck_budget, "must be a number of seconds in (0, 86400]")
+        # a [n_in, w, 1] float64 network with grid g holds ~ w (n_in + 1)(g + k) coefficients; these caps keep
+        # every allowed setting far inside the memory of a laptop
+        if self.width is not None and (not self.width or any(int(w) < 1 for w in self.width)):
+            bad("--width", list(self.width), "must be positive integers")
+        if not 1 <= self.k <= 5:
+            bad("--k", self.k, "(spline order) must lie in 1 .. 5")
+        if self.width and (any(int(w) > 1000 for w in self.width) or len(self.width) > 10):
+            bad("--width", list(self.width), "allows at most 10 hidden layers of at most 1000 nodes")
+        if self.grid > 1000 or any(g > 1000 for g in self.refine):
+            bad("--grid/--refine", [self.grid, *self.refine], "must be at most 1000 intervals")
+        if self.steps is not None and self.steps > 100_000:
+            bad("--steps", self.steps, "must be at most 100000")
+        if self.ensemble is not None and self.ensemble > 64:
+            bad("--ensemble", self.ensemble, "must be at most 64")
+        root = Path(self.runs_dir)
+        if root.exists() and not root.is_dir():
+            bad("--runs-dir", self.runs_dir, "is not a directory")
+        if root.is_dir() and not os.access(root, os.W_OK | os.X_OK):
+            bad("--runs-dir", self.runs_dir, "is not writable")
+        if self.extrapolate and self.stage == "all":
+            from kansym.extrapolate import element_z
+            for chain in self.chains:
+                element_z(chain)  # an unknown element fails now, not after training
 
     def selection(self) -> Selection:
         return Selection(self.subset, self.min_z, self.min_n, self.max_unc, self.include_estimated)
@@ -554,8 +600,10 @@ def export_formula(run_dir: Path, name: str, registry: Path = Path("formulas"), 
     from kansym import export
     from kansym.runs import RunDir
 
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
-        raise KansymError(f"formula name {name!r} must be letters, digits, '_', '.', '-'")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", name):
+        raise KansymError(f"formula name {name[:40]!r} must be 1-100 letters, digits, '_', '.', '-'")
+    if Path(registry).exists() and not Path(registry).is_dir():
+        raise KansymError(f"--registry {registry} is not a directory")
     rd = RunDir(Path(run_dir))
     entry = rd.read_json("formula.json") if (rd.path / "formula.json").exists() else None
     if entry is None:

@@ -94,11 +94,16 @@ class RunDir:
     def read_json(self, name: str) -> dict:
         p = self.file(name)
         try:
-            return json.loads(p.read_text())
+            data = json.loads(p.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise KansymError(f"run {self.id} has no {name}") from None
-        except json.JSONDecodeError as exc:
-            raise KansymError(f"{p} is not valid JSON: {exc}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise KansymError(f"{p} is not valid JSON: {type(exc).__name__}") from None
+        except OSError as exc:
+            raise KansymError(f"cannot read {p}: {exc.strerror}") from None
+        if not isinstance(data, dict):
+            raise KansymError(f"{p} does not hold a JSON object")
+        return data
 
     def read_csv(self, name: str) -> pd.DataFrame:
         p = self.file(name)

@@ -8,6 +8,7 @@ The chosen function is the simplest one whose unexplained variance is close to t
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -73,11 +74,13 @@ def parse_power(name: str) -> LibFunction | None:
     text = name.replace(" ", "")
     if not text.startswith("x^"):
         return None
-    exp = text[2:].strip("()")
-    try:
-        p = sp.Rational(exp)
-    except (TypeError, ValueError, SyntaxError):
+    m = re.fullmatch(r"\(?(-?\d{1,2})(?:/(\d{1,2}))?\)?", text[2:])  # read as data: no SymPy string parsing
+    if m is None:
         return None
+    num, den = int(m.group(1)), int(m.group(2) or 1)
+    if den == 0:
+        raise KansymError(f"--lib power {name!r} divides by zero")
+    p = sp.Rational(num, den)
     if p == 0:
         return None
     if p.q == 1 and p > 0:

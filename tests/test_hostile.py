@@ -115,3 +115,122 @@ def test_formula_entry_with_unknown_symbols_is_refused(formula_run):
         formula_from_entry(entry)
     with pytest.raises(KansymError, match="JSON object"):
         formula_from_entry([entry])
+
+
+# --------------------------------------------------------------------------- options and run directories
+
+BAD_DISCOVER_OPTIONS = {
+    "negative seed": ["--seed", "-1"],
+    "seed beyond 2^32": ["--seed", "99999999999999999999"],
+    "r2-min NaN": ["--r2-min", "nan"],
+    "r2-min above 1": ["--r2-min", "1.5"],
+    "negative min-z": ["--min-z", "-5"],
+    "max-unc NaN": ["--max-unc", "nan"],
+    "infinite cross-check budget": ["--crosscheck-budget", "inf"],
+    "lamb NaN": ["--lamb", "nan"],
+    "width 100000": ["--width", "100000"],
+    "width 0": ["--width", "0"],
+    "grid 5000": ["--grid", "5000", "--refine", "6000"],
+    "spline order 0": ["--k", "0"],
+    "zero steps": ["--steps", "0"],
+    "unknown element chain": ["--chains", "Xx"],
+    "ensemble 1 with uncertainty": ["--ensemble", "1", "--uncertainty"],
+    "unknown aggregate rule": ["--aggregate", "mode"],
+    "unknown beyond-range rule": ["--beyond-range", "wrap"],
+    "division by zero in --lib": ["--lib", "x^(1/0)"],
+    "unknown target with markup": ["--target", "[/]bogus[red]"],
+    "split fraction 2": ["--split", "random:2"],
+}
+
+
+def _clean_exit(result, tmp_path):
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and result.output.strip().startswith("Error:")
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+@pytest.mark.parametrize("name", list(BAD_DISCOVER_OPTIONS))
+def test_bad_discover_option_is_a_message_before_training(name, tmp_path):
+    t0 = time.perf_counter()
+    r = runner.invoke(app, ["discover", *BAD_DISCOVER_OPTIONS[name], "--runs-dir", str(tmp_path / "runs")])
+    _clean_exit(r, tmp_path)
+    assert time.perf_counter() - t0 < 10
+
+
+def test_markup_in_a_message_is_printed_as_text(tmp_path):
+    r = runner.invoke(app, ["discover", "--target", "[/]bogus[red]", "--runs-dir", str(tmp_path)])
+    assert r.exit_code == 2 and "[/]bogus[red]" in r.output
+
+
+def test_runs_dir_that_is_a_file(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    r = runner.invoke(app, ["discover", "--runs-dir", str(f)])
+    assert r.exit_code == 2 and "not a directory" in r.output and f.read_text() == "x"
+
+
+@pytest.mark.parametrize("args,match", [
+    (["table1", "--models", ""], "at least one mass model"),
+    (["table1", "--models", " , "], "at least one mass model"),
+])
+def test_empty_lists_refused(args, match, tmp_path):
+    r = runner.invoke(app, [*args, "--out-dir", str(tmp_path / "t1")])
+    assert r.exit_code == 2 and match in r.output and not (tmp_path / "t1").exists()
+
+
+CORRUPTIONS = {
+    "config is a list": ("config.json", b"[]"),
+    "config is empty object": ("config.json", b"{}"),
+    "metrics truncated": ("metrics.json", b'{"rmse_mev": {"tr'),
+    "metrics not UTF-8": ("metrics.json", b"\xff\xfe\x00garbage"),
+    "metrics is a number": ("metrics.json", b"3"),
+    "importance broken": ("importance.csv", b"\x00\x01,,,\n\xff"),
+    "importance without columns": ("importance.csv", b"a,b\n1,2\n"),
+}
+
+
+@pytest.fixture()
+def runs_copy(tiny_run, tmp_path):
+    root = tmp_path / "runs"
+    root.mkdir()
+    shutil.copytree(tiny_run.run_dir, root / tiny_run.run_dir.name)
+    return root, root / tiny_run.run_dir.name
+
+
+@pytest.mark.parametrize("name", list(CORRUPTIONS))
+def test_show_names_the_broken_file_and_runs_goes_on(name, runs_copy):
+    root, run = runs_copy
+    healthy = root / ("0-healthy-" + run.name)
+    shutil.copytree(run, healthy)
+    file, payload = CORRUPTIONS[name]
+    (run / file).write_bytes(payload)
+    r = runner.invoke(app, ["show", str(run), "--runs-dir", str(root)])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert file.split(".")[0] in r.output or "summary" in r.output
+    r = runner.invoke(app, ["runs", "--runs-dir", str(root)])
+    assert r.exit_code == 0 and healthy.name[:12] in r.output
+    if file != "importance.csv" and name != "config is empty object":  # {} lists as unknown ('?') values
+        assert "corrupt" in r.output
+
+
+def test_export_name_and_registry_checked(formula_run, tmp_path):
+    r = runner.invoke(app, ["export", str(formula_run.run_dir), "--name", "x" * 300, "--registry", str(tmp_path / "reg")])
+    assert r.exit_code == 2 and "1-100" in r.output and not (tmp_path / "reg").exists()
+    f = tmp_path / "file"
+    f.write_text("x")
+    r = runner.invoke(app, ["export", str(formula_run.run_dir), "--name", "ok", "--registry", str(f)])
+    assert r.exit_code == 2 and "not a directory" in r.output and f.read_text() == "x"
+
+
+def test_extrapolate_without_references(formula_run):
+    r = runner.invoke(app, ["extrapolate", str(formula_run.run_dir), "--against", ""])
+    assert r.exit_code == 2 and "at least one reference" in r.output
+
+
+def test_formula_entry_with_latex_in_a_parameter_name(formula_run):
+    from kansym.export import formula_from_entry
+
+    entry = json.loads((formula_run.run_dir / "formula.json").read_text())
+    entry["parameters"][0]["name"] = "\\input{/etc/hostname}"
+    with pytest.raises(KansymError, match="letters, digits"):
+        formula_from_entry(entry)
