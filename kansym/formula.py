@@ -359,9 +359,12 @@ def refit(expr: sp.Expr, init: dict[sp.Symbol, float], variables, X: np.ndarray,
             r = np.broadcast_to(np.asarray(f(cols, tuple(p)), dtype=np.float64), (n,)) - y
         return np.where(np.isfinite(r), r, 1e6)
 
-    def jac(p):
+    def raw_jac(p):
         with np.errstate(all="ignore"):
-            J = np.column_stack([np.broadcast_to(np.asarray(g, dtype=np.float64), (n,)) for g in grads(cols, tuple(p))])
+            return np.column_stack([np.broadcast_to(np.asarray(g, dtype=np.float64), (n,)) for g in grads(cols, tuple(p))])
+
+    def jac(p):  # for the optimiser only; the covariance below uses the raw Jacobian
+        J = raw_jac(p)
         return np.where(np.isfinite(J), J, 0.0)
 
     if len(psyms) == 0:
@@ -374,15 +377,20 @@ def refit(expr: sp.Expr, init: dict[sp.Symbol, float], variables, X: np.ndarray,
     # improvement on the start) is kept, as for large network compositions
     if res.status < 0 or not np.all(np.isfinite(res.x)) or (res.status == 0 and not accept_budget_end):
         raise KansymError(f"the refit did not converge ({res.message}); try another library or candidate")
-    J = jac(res.x) if grads is not None else res.jac
+    J = raw_jac(res.x) if grads is not None else np.asarray(res.jac, dtype=np.float64)
+    # a constant whose derivative is not finite somewhere, or whose variance comes out negative, has an
+    # undetermined standard error (None, flagged in reports), never 0
+    determined = np.isfinite(J).all(axis=0)
+    J = np.where(np.isfinite(J), J, 0.0)
     dof = max(n - len(p0), 1)
     s2 = float(np.sum(resid(res.x) ** 2)) / dof
     try:
         cov = np.linalg.inv(J.T @ J) * s2
-        err = np.sqrt(np.clip(np.diag(cov), 0, None))
+        var = np.diag(cov)
         with np.errstate(all="ignore"):
+            err = np.sqrt(np.where(var >= 0, var, np.nan))
             corr = cov / np.outer(err, err)
-        ok = np.isfinite(err) & (np.linalg.cond(J.T @ J) < 1e30)
+        ok = np.isfinite(err) & determined & (np.linalg.cond(J.T @ J) < 1e30)
     except np.linalg.LinAlgError:
         err, corr, ok = np.full(len(p0), np.nan), np.full((len(p0), len(p0)), np.nan), np.zeros(len(p0), bool)
     params = tuple(Parameter(s.name, float(v), float(e) if k else None, float(v0))

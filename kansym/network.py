@@ -438,7 +438,11 @@ def _load_trend(saved, n_features: int):
 
 
 def normalized(score: np.ndarray) -> np.ndarray:
-    """Scores scaled to sum to 1 (uniform if all are zero)."""
-    score = np.clip(np.asarray(score, dtype=np.float64), 0.0, None)
+    """Scores scaled to sum to 1 (uniform if all are zero); a NaN or infinite score is an error."""
+    score = np.asarray(score, dtype=np.float64)
+    if not np.isfinite(score).all():
+        raise KansymError(f"feature importance is not finite ({score.tolist()}): the network is degenerate; "
+                          "try another --seed or a smaller --lamb")
+    score = np.clip(score, 0.0, None)
     total = score.sum()
     return score / total if total > 0 else np.full_like(score, 1.0 / len(score))

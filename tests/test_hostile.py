@@ -5,6 +5,7 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sympy as sp
 from typer.testing import CliRunner
@@ -234,3 +235,26 @@ def test_formula_entry_with_latex_in_a_parameter_name(formula_run):
     entry["parameters"][0]["name"] = "\\input{/etc/hostname}"
     with pytest.raises(KansymError, match="letters, digits"):
         formula_from_entry(entry)
+
+
+# --------------------------------------------------------------------------- honest numerics
+
+def test_constant_with_infinite_derivative_has_undetermined_error():
+    from kansym.formula import refit, variable_symbols
+
+    (Z,) = variable_symbols(("Z",))
+    a, b = sp.symbols("a b", real=True)
+    X = np.arange(0, 21, dtype=float)[:, None]
+    y = 2 * np.sqrt(np.abs(X[:, 0] - 10)) + 0.01 * np.sin(X[:, 0])
+    f = refit(a * sp.sqrt(sp.Abs(Z - b)), {a: 2.0, b: 10.0}, ("Z",), X, y)
+    errs = {p.name: p.stderr for p in f.parameters}
+    assert errs["b"] is None  # d/db is infinite at Z = b: undetermined, not a made-up number
+    assert errs["a"] is not None and 0 < errs["a"] < 0.01
+
+
+def test_nan_importance_is_an_error():
+    from kansym.network import normalized
+
+    with pytest.raises(KansymError, match="not finite"):
+        normalized(np.array([0.2, np.nan, 0.5]))
+    assert np.array_equal(normalized(np.zeros(2)), [0.5, 0.5])
