@@ -169,7 +169,7 @@ def discover(
             result = run_discover(cfg)
     except KeyboardInterrupt:
         partial = sorted(Path(cfg.runs_dir).glob(".partial-*"), key=lambda p: p.stat().st_mtime)
-        where = f"; partial output is in {partial[-1]}" if partial else ""
+        where = f"; partial output is in {partial[-1]} (`kansym clean` removes it)" if partial else ""
         err.print(f"[bold red]Interrupted[/]: no run directory was created{where}")
         raise typer.Exit(code=130) from None
     for note in result.notes:
@@ -268,10 +268,19 @@ def render_formula(run_dir) -> Optional[Table]:
 
 @app.command()
 @handled
-def runs(runs_dir: Path = typer.Option(Path("runs"), help="Where run directories live.")):
+def runs(runs_dir: Path = typer.Option(Path("runs"), help="Where run directories live."),
+         partial: bool = typer.Option(False, "--partial", help="List the partial output of crashed or interrupted runs instead.")):
     """List the runs under the runs directory."""
-    from kansym.runs import list_runs
+    from kansym.runs import list_runs, partial_runs
 
+    if partial:
+        left = partial_runs(runs_dir)
+        for p, alive in left:
+            out.print(Text(f"{p}  ({'being written by a running process' if alive else 'left by a crash or interrupt'})"),
+                      soft_wrap=True)
+        if not left:
+            err.print(Text(f"no partial runs under {runs_dir}"))
+        return
     found = list_runs(runs_dir)
     if not found:
         err.print(f"no runs under {runs_dir}")
@@ -292,6 +301,19 @@ def runs(runs_dir: Path = typer.Option(Path("runs"), help="Where run directories
             continue
         t.add_row(*map(Text, row))
     out.print(t)
+
+
+@app.command()
+@handled
+def clean(runs_dir: Path = typer.Option(Path("runs"), help="Where run directories live.")):
+    """Remove the partial output (.partial-*) of crashed or interrupted runs; runs still being written are kept."""
+    from kansym.runs import clean_partial
+
+    removed = clean_partial(runs_dir)
+    for p in removed:
+        out.print(Text(f"removed {p}"), soft_wrap=True)
+    if not removed:
+        err.print(Text(f"nothing to clean under {runs_dir}"))
 
 
 @app.command()

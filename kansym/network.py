@@ -37,7 +37,7 @@ def contained(seed: int, workdir: str | os.PathLike | None = None):
     threads = torch.get_num_threads()
     cwd = os.getcwd()
     with contextlib.ExitStack() as stack:
-        scratch = workdir or stack.enter_context(tempfile.TemporaryDirectory(prefix="kansym-pykan-"))
+        scratch = workdir or stack.enter_context(tempfile.TemporaryDirectory(prefix=scratch_prefix("pykan")))
         Path(scratch, "model").mkdir(parents=True, exist_ok=True)  # pykan's prune() logs there
         try:
             torch.set_default_dtype(torch.float64)
@@ -59,6 +59,28 @@ def contained(seed: int, workdir: str | os.PathLike | None = None):
             torch.set_rng_state(rng_state[0])
             np.random.set_state(rng_state[1])
             random.setstate(rng_state[2])
+
+
+def scratch_prefix(kind: str) -> str:
+    """Prefix of this process's scratch directories in the system temp dir: kansym-<kind>-<pid>-."""
+    return f"kansym-{kind}-{os.getpid()}-"
+
+
+def clean_stale_scratch() -> list[Path]:
+    """Remove scratch directories left in the temp dir by kansym processes that no longer run (e.g. after
+    SIGKILL, which skips every cleanup); return them."""
+    import re
+    import shutil
+
+    from kansym.runs import pid_alive
+
+    removed = []
+    for p in Path(tempfile.gettempdir()).glob("kansym-*-*-*"):
+        m = re.fullmatch(r"kansym-(pykan|ensemble)-(\d+)-.*", p.name)
+        if m and p.is_dir() and not pid_alive(int(m.group(2))):
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+    return removed
 
 
 @dataclass(frozen=True)

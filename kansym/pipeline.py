@@ -320,6 +320,9 @@ def train_kan(cfg: DiscoverConfig, dataset: Dataset, progress: Progress | None =
     """
     import tempfile
 
+    from kansym.network import clean_stale_scratch, scratch_prefix
+
+    clean_stale_scratch()
     t0 = time.perf_counter()
     tr, te = dataset.mask("train"), dataset.mask("test")
     X, y = dataset.X, dataset.y
@@ -330,7 +333,7 @@ def train_kan(cfg: DiscoverConfig, dataset: Dataset, progress: Progress | None =
         if save_dir is not None:
             reg.save(save_dir)
     else:
-        with tempfile.TemporaryDirectory(prefix="kansym-ensemble-") as tmp:
+        with tempfile.TemporaryDirectory(prefix=scratch_prefix("ensemble")) as tmp:
             root = Path(save_dir) if save_dir is not None else Path(tmp)
             dirs = [root / f"seed_{cfg.seed + i}" for i in range(cfg.ensemble)]
             for i, d in enumerate(dirs):

@@ -21,6 +21,26 @@ import pandas as pd
 from kansym.errors import KansymError
 
 STAGING_PREFIX = ".partial-"
+OWNER_FILE = ".owner-pid"
+
+
+def pid_alive(pid: int) -> bool:
+    """True if a process with this id exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return pid > 0
+    return True
+
+
+def owner_alive(directory: Path) -> bool:
+    """True if the process that created a staging directory is still running."""
+    try:
+        return pid_alive(int((Path(directory) / OWNER_FILE).read_text().strip()))
+    except (OSError, ValueError):
+        return False
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -137,12 +157,14 @@ class StagedRun:
     def __enter__(self) -> Path:
         self.root.mkdir(parents=True, exist_ok=True)
         self.path = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{self.final.name}-", dir=self.root))
+        (self.path / OWNER_FILE).write_text(str(os.getpid()))  # lets `kansym clean` spare a live run
         return self.path
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is None:
             if self.final.exists():
                 raise KansymError(f"run directory {self.final} appeared while running; output kept in {self.path}")
+            (self.path / OWNER_FILE).unlink(missing_ok=True)
             os.rename(self.path, self.final)
         return False
 
@@ -158,6 +180,25 @@ def list_runs(root: Path) -> list[RunDir]:
         return []
     return [RunDir(p) for p in sorted(root.iterdir())
             if p.is_dir() and not p.name.startswith(".") and (p / "config.json").exists()]
+
+
+def partial_runs(root: Path) -> list[tuple[Path, bool]]:
+    """Staging directories (``.partial-*``) under ``root`` left by crashed or interrupted runs, oldest first,
+    each with whether its process is still running (a run being written)."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    return [(p, owner_alive(p)) for p in sorted(root.iterdir()) if p.is_dir() and p.name.startswith(STAGING_PREFIX)]
+
+
+def clean_partial(root: Path) -> list[Path]:
+    """Remove the ``.partial-*`` directories under ``root`` whose process has ended; return them."""
+    removed = []
+    for p, alive in partial_runs(root):
+        if not alive:
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+    return removed
 
 
 def find_run(ref: str, root: Path) -> RunDir:

@@ -258,3 +258,49 @@ def test_nan_importance_is_an_error():
     with pytest.raises(KansymError, match="not finite"):
         normalized(np.array([0.2, np.nan, 0.5]))
     assert np.array_equal(normalized(np.zeros(2)), [0.5, 0.5])
+
+
+# --------------------------------------------------------------------------- leftovers of crashes
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_partial_runs_listed_and_cleaned_but_live_ones_kept(tmp_path):
+    import os
+
+    from kansym.runs import OWNER_FILE
+
+    root = tmp_path / "runs"
+    dead, live, orphan = root / ".partial-a-1", root / ".partial-b-2", root / ".partial-c-3"
+    for d, pid in ((dead, _dead_pid()), (live, os.getpid()), (orphan, None)):
+        d.mkdir(parents=True)
+        if pid is not None:
+            (d / OWNER_FILE).write_text(str(pid))
+    r = runner.invoke(app, ["runs", "--partial", "--runs-dir", str(root)])
+    assert r.exit_code == 0 and r.output.count("left by a crash") == 2 and "being written" in r.output
+    r = runner.invoke(app, ["clean", "--runs-dir", str(root)])
+    assert r.exit_code == 0 and not dead.exists() and not orphan.exists() and live.exists()
+    r = runner.invoke(app, ["clean", "--runs-dir", str(root)])
+    assert r.exit_code == 0 and "nothing to clean" in r.output
+
+
+def test_stale_scratch_directories_removed(tmp_path, monkeypatch):
+    import os
+    import tempfile
+
+    from kansym.network import clean_stale_scratch, scratch_prefix
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    stale = tmp_path / f"kansym-pykan-{_dead_pid()}-x1"
+    mine = Path(tempfile.mkdtemp(prefix=scratch_prefix("ensemble")))
+    other = tmp_path / "kansym-notes"
+    for d in (stale, other):
+        d.mkdir()
+    assert clean_stale_scratch() == [stale]
+    assert mine.exists() and other.exists() and str(os.getpid()) in mine.name
