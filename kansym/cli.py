@@ -385,10 +385,11 @@ def table1_cmd(models: str = typer.Option("ws4,dz28,frdm12,ktuy05,hfb27", help="
                seeds: int = typer.Option(1, help="Split seeds 0..SEEDS-1; the KAN columns give the median (+- standard deviation)."),
                ensemble: Optional[int] = typer.Option(None, help="KANs per fit [default: 4]."),
                out_dir: Path = typer.Option(Path("runs/table1"), help="Where table1.csv and table1.tex go."),
+               force: bool = typer.Option(False, help="Replace an existing table1.csv/table1.tex in --out-dir."),
                quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output.")):
     """sigma_pre and sigma_KAN(train/test) per mass model on the KAN-WS4 setting, beside the paper's values."""
     from kansym.pipeline import DiscoverConfig
-    from kansym.table1 import table1, write_table1
+    from kansym.table1 import check_out_dir, table1, write_table1
 
     if seeds < 1:
         raise KansymError(f"--seeds must be >= 1, got {seeds}")
@@ -398,9 +399,10 @@ def table1_cmd(models: str = typer.Option("ws4,dz28,frdm12,ktuy05,hfb27", help="
     from kansym.tables import check_model
     for m in names:
         check_model(m)
+    check_out_dir(out_dir, force)  # before hours of training
     base = DiscoverConfig(target="residual", ensemble=ensemble)
     df = table1(names, seeds, base, progress=None if quiet else lambda s: err.print(f"done: {s}"))
-    csv, tex = write_table1(df, out_dir)
+    csv, tex = write_table1(df, out_dir, force)
     t = Table(title="KAN-WS4 Table 1: RMS deviations from AME2020 [MeV]")
     for col in ("model", "n", "sigma_pre", "KAN train", "KAN test", "paper pre/train/test", "time [s]"):
         t.add_column(col)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 from pathlib import Path
 
@@ -168,8 +169,15 @@ def write_formula(directory: Path, name: str, formula: Formula, metrics: dict, c
     """Write ``name.json`` and ``name.tex`` into ``directory`` (atomically; refuse to overwrite)."""
     directory = Path(directory)
     js, tex = directory / f"{name}.json", directory / f"{name}.tex"
-    if not force and (js.exists() or tex.exists()):
-        raise KansymError(f"formula {name!r} already exists in {directory}; use --force to overwrite it")
+    exists = KansymError(f"formula {name!r} already exists in {directory}; use --force to overwrite it")
+    if not force:
+        if tex.exists():
+            raise exists
+        directory.mkdir(parents=True, exist_ok=True)
+        try:  # claim the name exclusively: of two concurrent exports only one gets it
+            os.close(os.open(js, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            raise exists from None
     write_json_atomic(js, formula_entry(formula, metrics, context))
     write_text_atomic(tex, formula_tex(formula, lhs, metrics, label=name))
     return js, tex

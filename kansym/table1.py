@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from kansym import tables
+from kansym.errors import KansymError
 from kansym.pipeline import DiscoverConfig, load_dataset, train_kan
 from kansym.runs import write_text_atomic
 from kansym.survey import rms
@@ -75,9 +76,21 @@ def table1_latex(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def write_table1(df: pd.DataFrame, out_dir: Path) -> tuple[Path, Path]:
+def check_out_dir(out_dir: Path, force: bool = False) -> tuple[Path, Path]:
+    """The two output paths in ``out_dir``; refuse to replace existing ones unless ``force``."""
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise KansymError(f"--out-dir {out_dir} is not a directory")
     csv, tex = out_dir / "table1.csv", out_dir / "table1.tex"
+    if not force and (csv.exists() or tex.exists()):
+        raise KansymError(f"{out_dir} already holds table1.csv/table1.tex; use --force to replace them "
+                          "or --out-dir for a new directory")
+    return csv, tex
+
+
+def write_table1(df: pd.DataFrame, out_dir: Path, force: bool = False) -> tuple[Path, Path]:
+    """table1.csv and table1.tex in ``out_dir``; existing ones are kept unless ``force``."""
+    csv, tex = check_out_dir(out_dir, force)
     write_text_atomic(csv, df.to_csv(index=False))
     write_text_atomic(tex, table1_latex(df))
     return csv, tex

@@ -304,3 +304,29 @@ def test_stale_scratch_directories_removed(tmp_path, monkeypatch):
         d.mkdir()
     assert clean_stale_scratch() == [stale]
     assert mine.exists() and other.exists() and str(os.getpid()) in mine.name
+
+
+def test_table1_keeps_an_existing_table(tmp_path):
+    out = tmp_path / "t1"
+    out.mkdir()
+    (out / "table1.csv").write_text("model\nWS4\n")
+    r = runner.invoke(app, ["table1", "--models", "ws4", "--out-dir", str(out)])
+    assert r.exit_code == 2 and "--force" in r.output and (out / "table1.csv").read_text() == "model\nWS4\n"
+
+
+def test_concurrent_exports_cannot_both_claim_a_name(formula_run, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from kansym.pipeline import export_formula
+
+    def attempt(_):
+        try:
+            export_formula(formula_run.run_dir, "same", tmp_path / "reg")
+            return "ok"
+        except KansymError:
+            return "refused"
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(attempt, range(4)))
+    assert outcomes.count("ok") == 1 and outcomes.count("refused") == 3
+    assert json.loads((tmp_path / "reg" / "same.json").read_text())["srepr"]
