@@ -30,6 +30,7 @@ from kansym.formula import Formula, check_finite, parameterize, refit, variable_
 from kansym.survey import rms
 
 ENGINES = ("auto", "pyoperon", "pysr")
+MAX_HOF_BYTES = 10_000_000
 OPERATORS = "add,sub,mul,div,constant,variable,sqrt,cbrt,square,exp,log"
 
 
@@ -184,7 +185,9 @@ def import_hof(path: Path, names) -> EngineResult:
     allowed = dict(zip(_safe_names(names), syms)) | {f"x{i}": s for i, s in enumerate(syms)}
     front = []
     try:
-        with open(path, newline="") as fh:
+        if path.stat().st_size > MAX_HOF_BYTES:
+            raise KansymError(f"{path}: larger than {MAX_HOF_BYTES // 1_000_000} MB; not a hall of fame")
+        with open(path, newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
             missing = {"Complexity", "Loss", "Equation"} - set(reader.fieldnames or ())
             if missing:
@@ -195,6 +198,10 @@ def import_hof(path: Path, names) -> EngineResult:
                                                float(row["Loss"]), row["Equation"]))
                 except (KansymError, ValueError, TypeError) as exc:
                     raise KansymError(f"{path} row {row_no}: {exc}") from None
+    except UnicodeDecodeError:
+        raise KansymError(f"{path}: not UTF-8 text; not a hall of fame") from None
+    except csv.Error as exc:
+        raise KansymError(f"{path}: malformed CSV ({exc})") from None
     except OSError as exc:
         raise KansymError(f"cannot read {path}: {exc.strerror}") from None
     if not front:

@@ -122,6 +122,8 @@ def parse_equation(text: str, variables: dict[str, sp.Symbol]) -> sp.Expr:
     def atom():
         kind, value = take()
         if kind == "num":
+            if len(value) > 40:
+                raise KansymError(f"number with more than 40 characters in equation {text[:80]!r}")
             return sp.Float(value) if any(c in value for c in ".eE") else sp.Integer(value)
         if kind == "name":
             if peek()[1] == "(":

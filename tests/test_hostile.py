@@ -330,3 +330,31 @@ def test_concurrent_exports_cannot_both_claim_a_name(formula_run, tmp_path):
         outcomes = list(pool.map(attempt, range(4)))
     assert outcomes.count("ok") == 1 and outcomes.count("refused") == 3
     assert json.loads((tmp_path / "reg" / "same.json").read_text())["srepr"]
+
+
+HOF_PAYLOADS = {
+    "exponent tower": b'Complexity,Loss,Equation\n3,0.5,"9^9^9"\n',
+    "400 parentheses": b'Complexity,Loss,Equation\n3,0.5,"' + b"(" * 400 + b"Z" + b")" * 400 + b'"\n',
+    "not UTF-8": b"Complexity,Loss,Equation\n3,0.5,\"Z\xff\xfe\"\n",
+    "one-megabyte line": b'Complexity,Loss,Equation\n3,0.5,"' + b"Z+" * 500_000 + b'Z"\n',
+    "division by zero": b'Complexity,Loss,Equation\n3,0.5,"Z/0"\n',
+    "4000-digit integer": b'Complexity,Loss,Equation\n3,0.5,"' + b"9" * 4000 + b'*Z"\n',
+    "code": b'Complexity,Loss,Equation\n3,0.5,"__import__(\'os\').system(\'touch pwned\')"\n',
+    "missing columns": b"a,b\n1,2\n",
+    "empty": b"",
+    "complexity not a number": b'Complexity,Loss,Equation\nx,0.5,"Z"\n',
+}
+
+
+@pytest.mark.parametrize("name", list(HOF_PAYLOADS))
+def test_hostile_hall_of_fame_is_refused(name, tmp_path, monkeypatch):
+    from kansym.crosscheck import import_hof
+
+    monkeypatch.chdir(tmp_path)
+    f = tmp_path / "hall_of_fame.csv"
+    f.write_bytes(HOF_PAYLOADS[name])
+    t0 = time.perf_counter()
+    with pytest.raises(KansymError) as err:
+        import_hof(f, ("Z", "N"))
+    assert time.perf_counter() - t0 < 5 and "\n" not in str(err.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hall_of_fame.csv"]
