@@ -149,14 +149,26 @@ class StagedRun:
 
     def __init__(self, root: Path, run_id: str):
         self.root = Path(root).resolve()
+        self.run_id = run_id
         self.final = self.root / run_id
-        if self.final.exists():
-            raise KansymError(f"run directory {self.final} already exists; refusing to overwrite it")
         self.path: Path | None = None
 
     def __enter__(self) -> Path:
+        """Claim the run id with an exclusive mkdir of its staging directory; an id already taken (a run of
+        the same configuration started in the same second, or a finished one) becomes ``<id>-2``, ``-3``, ..."""
         self.root.mkdir(parents=True, exist_ok=True)
-        self.path = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{self.final.name}-", dir=self.root))
+        for k in range(1, 1000):
+            run_id = self.run_id if k == 1 else f"{self.run_id}-{k}"
+            if (self.root / run_id).exists():
+                continue
+            try:
+                os.mkdir(self.root / f"{STAGING_PREFIX}{run_id}-s")
+            except FileExistsError:
+                continue
+            self.final, self.path = self.root / run_id, self.root / f"{STAGING_PREFIX}{run_id}-s"
+            break
+        else:
+            raise KansymError(f"no free run id for {self.run_id} under {self.root}")
         (self.path / OWNER_FILE).write_text(str(os.getpid()))  # lets `kansym clean` spare a live run
         return self.path
 

@@ -80,10 +80,13 @@ def test_global_state_untouched_and_nothing_written_outside(tmp_path, monkeypatc
     assert [p.name for p in (tmp_path / "myruns").iterdir()] == [res.run_dir.name]
 
 
-def test_existing_run_directory_refused(tmp_path):
-    (tmp_path / "x").mkdir()
-    with pytest.raises(KansymError, match="already exists"):
-        StagedRun(tmp_path, "x")
+def test_run_ids_cannot_collide(tmp_path):
+    (tmp_path / "x").mkdir()  # a finished run with this id
+    (tmp_path / "x" / "config.json").write_text("{}")
+    with StagedRun(tmp_path, "x") as first, StagedRun(tmp_path, "x") as second:  # two started together
+        assert first != second
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x", "x-2", "x-3"]
+    assert (tmp_path / "x" / "config.json").read_text() == "{}"  # the existing run is untouched
 
 
 def test_interrupted_run_leaves_no_run_directory(tmp_path):
