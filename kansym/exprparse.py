@@ -47,14 +47,18 @@ MAX_LENGTH = 5000
 def tokenize(text: str) -> list[tuple[str, str]]:
     if len(text) > MAX_LENGTH:
         raise KansymError(f"equation is longer than {MAX_LENGTH} characters")
+    return scan(text, _TOKEN, f"in equation {text[:80]!r}")
+
+
+def scan(text: str, pattern: re.Pattern, where: str) -> list[tuple[str, str]]:
+    """(group name, text) of each token of ``text``; anything ``pattern`` does not match is an error."""
     pos, out = 0, []
     text = text.strip()
     while pos < len(text):
-        m = _TOKEN.match(text, pos)
+        m = pattern.match(text, pos)
         if not m or m.end() == pos:
-            raise KansymError(f"unexpected character {text[pos]!r} at position {pos} in equation {text!r}")
-        kind = m.lastgroup
-        out.append((kind, m.group(kind)))
+            raise KansymError(f"unexpected character {text[pos]!r} at position {pos} {where}")
+        out.append((m.lastgroup, m.group(m.lastgroup)))
         pos = m.end()
         while pos < len(text) and text[pos].isspace():
             pos += 1

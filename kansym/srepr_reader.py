@@ -17,6 +17,7 @@ import re
 import sympy as sp
 
 from kansym.errors import KansymError
+from kansym.exprparse import scan
 
 MAX_LENGTH = 200_000  # characters
 MAX_NODES = 20_000
@@ -42,7 +43,10 @@ def parse_srepr(text: str, where: str = "srepr") -> sp.Expr:
         raise KansymError(f"{where}: expected srepr text, got {type(text).__name__}")
     if len(text) > MAX_LENGTH:
         raise KansymError(f"{where}: srepr longer than {MAX_LENGTH} characters")
-    tokens = _tokenize(text, where)
+    try:
+        tokens = scan(text, _TOKEN, "")
+    except KansymError as exc:
+        raise KansymError(f"{where}: {str(exc).strip()}") from None
     state = {"pos": 0, "nodes": 0}
 
     def fail(msg):
@@ -123,20 +127,6 @@ def bounded_pow(base: sp.Expr, exponent: sp.Expr, fail) -> sp.Expr:
             if abs(int(exponent)) * max(math.log2(abs(int(p)) + 1), math.log2(abs(int(q)) + 1)) > MAX_BITS:
                 fail(f"numeric power {base}^{exponent} is too large")
     return sp.Pow(base, exponent)
-
-
-def _tokenize(text: str, where: str) -> list[tuple[str, str]]:
-    pos, out = 0, []
-    text = text.strip()
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if not m or m.end() == pos:
-            raise KansymError(f"{where}: unexpected character {text[pos]!r} at position {pos}")
-        out.append((m.lastgroup, m.group(m.lastgroup)))
-        pos = m.end()
-        while pos < len(text) and text[pos].isspace():
-            pos += 1
-    return out
 
 
 def _keyword(key, tok, fail):
