@@ -160,4 +160,6 @@ def parse_equation(text: str, variables: dict[str, sp.Symbol]) -> sp.Expr:
 
     if not_finite(result):
         raise KansymError(f"equation {text[:80]!r} contains an infinite or undefined value (division by zero?)")
+    if result.has(sp.I):
+        raise KansymError(f"equation {text[:80]!r} is complex (e.g. sqrt of a negative number); formulas must be real")
     return result

@@ -106,6 +106,8 @@ def parse_srepr(text: str, where: str = "srepr") -> sp.Expr:
         fail("srepr is not an expression")
     if not_finite(result):
         fail("the expression contains an infinite or undefined value (division by zero?)")
+    if result.has(sp.I):
+        fail("the expression is complex (e.g. the square root of a negative number); formulas must be real")
     return result
 
 

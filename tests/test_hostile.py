@@ -41,6 +41,7 @@ SREPR_PAYLOADS = {
     "unbalanced": "Add(Symbol('Z'), Symbol('N')",
     "trailing text": "Symbol('Z') Symbol('N')",
     "bare unknown name": "zoo",
+    "imaginary unit": "Mul(Pow(Integer(-1), Rational(1, 2)), Symbol('Z'))",
     "too long": "Add(" + ", ".join(["Symbol('Z')"] * 30_000) + ")",
 }
 
@@ -68,6 +69,7 @@ EQUATION_PAYLOADS = {
     "unknown function": "__import__(Z)",
     "non-ASCII": "Z \u00d7 N",
     "two arguments to sqrt": "sqrt(Z, N)",
+    "imaginary unit": "sqrt(-1)*Z",
 }
 
 
