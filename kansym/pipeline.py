@@ -589,8 +589,8 @@ def rerun_symbolic(run_dir: Path, **overrides) -> dict:
     cfg, stage = load_run_stage(run_dir)
     cfg = replace(cfg, **overrides).resolved()
     rd = RunDir(Path(run_dir))
+    metrics = rd.metrics  # a run without readable metrics fails here, before anything is rewritten
     result = symbolic_stage(cfg, stage, rd.path)
-    metrics = rd.metrics
     metrics["formula"] = result["formula"]
     write_json_atomic(rd.path / "metrics.json", metrics)
     return result

@@ -360,3 +360,13 @@ def test_hostile_hall_of_fame_is_refused(name, tmp_path, monkeypatch):
         import_hof(f, ("Z", "N"))
     assert time.perf_counter() - t0 < 5 and "\n" not in str(err.value)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hall_of_fame.csv"]
+
+
+def test_symbolic_rerun_without_metrics_rewrites_nothing(formula_run, tmp_path):
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    (run / "metrics.json").unlink()
+    before = (run / "formula.json").read_bytes()
+    r = runner.invoke(app, ["symbolic", str(run), "--lib", "poly"])
+    assert r.exit_code == 2 and "metrics.json" in r.output
+    assert (run / "formula.json").read_bytes() == before
