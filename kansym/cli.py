@@ -330,9 +330,10 @@ def show(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, path
     if r.file("importance.csv").exists():
         try:
             imp = pd.read_csv(r.file("importance.csv"))
-            imp["feature"], imp["importance"]  # noqa: B018 - the columns the summary shows
-        except (ValueError, KeyError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
             raise KansymError(f"run {r.id}: importance.csv is broken ({type(exc).__name__})") from None
+        if not {"feature", "importance"} <= set(imp.columns):
+            raise KansymError(f"run {r.id}: importance.csv is broken (no feature/importance columns)")
     try:
         formula = render_formula(r.path)
         summary = render_summary(r.config, r.metrics, imp, r.path)

@@ -313,29 +313,30 @@ class KANRegressor:
         if not hasattr(self, "model_"):
             raise KansymError("this KANRegressor is not fitted yet; call fit() or load()")
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        """Predictions in target units for rows of X."""
+    def _forward(self, X: np.ndarray, bounds) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The network's scaled output for rows of X with layer inputs clamped to ``bounds`` (None: as
+        pykan has it), and the per-layer masks of clamped rows."""
         import torch
 
         self._check_fitted()
-        X = np.asarray(X, dtype=np.float64)
-        bounds = self.bounds_ if self.beyond == "clamp" else None
-        with contained(self.seed), torch.no_grad(), clamped(self.model_, bounds):
+        with contained(self.seed), torch.no_grad(), clamped(self.model_, bounds) as seen:
             out = self.model_(torch.tensor(self.x_scaler_.forward(X), dtype=torch.float64))
-        return self.y_scaler_.inverse(out.numpy()).ravel() + self._trend(X)
+        return out.numpy(), seen
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Predictions in target units for rows of X."""
+        X = np.asarray(X, dtype=np.float64)
+        out, _ = self._forward(X, self.bounds_ if self.beyond == "clamp" else None)
+        return self.y_scaler_.inverse(out).ravel() + self._trend(X)
 
     def outside(self, X: np.ndarray) -> np.ndarray:
         """Per row of X: True where some layer's input lies outside its training range (a clamped value)."""
-        import torch
-
-        self._check_fitted()
         X = np.asarray(X, dtype=np.float64)
+        self._check_fitted()
         if self.bounds_ is None:
             return np.zeros(len(X), dtype=bool)
-        model = self.model_
-        with contained(self.seed), torch.no_grad(), clamped(model, self.bounds_) as seen:
-            model(torch.tensor(self.x_scaler_.forward(X), dtype=torch.float64))
-        return np.any([s for s in seen], axis=0) if seen else np.zeros(len(X), dtype=bool)
+        _, seen = self._forward(X, self.bounds_)
+        return np.any(seen, axis=0)
 
     @property
     def pruned_width_(self) -> list[int]:

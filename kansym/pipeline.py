@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from kansym import __version__, tables
+from kansym.ensemble import RULES as ENSEMBLE_RULES
 from kansym.ensemble import Consensus, calibration, combine, consensus
 from kansym.errors import KansymError, choose
 from kansym.network import KANRegressor, TrainSchedule, normalized
@@ -111,9 +112,7 @@ class DiscoverConfig:
         if out.uncertainty and out.ensemble < 2:
             raise KansymError("--uncertainty needs --ensemble 2 or more: one network gives no spread, hence no "
                               "sigma_ens (the default ensemble for residual targets is 4)")
-        choose("--aggregate rule", out.aggregate, ("median", "mean"))
-        from kansym.network import BEYOND_RULES
-        choose("--beyond-range rule", out.beyond, BEYOND_RULES)
+        choose("--aggregate rule", out.aggregate, ENSEMBLE_RULES)
         if out.grid < 1 or any(g <= out.grid for g in out.refine) or list(out.refine) != sorted(set(out.refine)):
             raise KansymError(f"--grid must be >= 1 and --refine strictly increasing above it; got grid {out.grid}, "
                               f"refine {list(out.refine)}")
@@ -137,7 +136,8 @@ class DiscoverConfig:
             tables.check_model(out.model)
         from kansym.targets import parse_split
         parse_split(out.split)
-        out.schedule()
+        # the network checks its own settings (width, spline order, rule beyond the range, schedule)
+        KANRegressor(width=out.width, k=out.k, schedule=out.schedule(), beyond=out.beyond)
         return out
 
     def _check_numbers(self) -> None:
@@ -163,10 +163,6 @@ class DiscoverConfig:
             bad("--crosscheck-budget", self.crosscheck_budget, "must be a number of seconds in (0, 86400]")
         # a [n_in, w, 1] float64 network with grid g holds ~ w (n_in + 1)(g + k) coefficients; these caps keep
         # every allowed setting far inside the memory of a laptop
-        if self.width is not None and (not self.width or any(int(w) < 1 for w in self.width)):
-            bad("--width", list(self.width), "must be positive integers")
-        if not 1 <= self.k <= 5:
-            bad("--k", self.k, "(spline order) must lie in 1 .. 5")
         if self.width and (any(int(w) > 1000 for w in self.width) or len(self.width) > 10):
             bad("--width", list(self.width), "allows at most 10 hidden layers of at most 1000 nodes")
         if self.grid > 1000 or any(g > 1000 for g in self.refine):
@@ -230,6 +226,7 @@ class KanStage:
     consensus: Consensus | None = None
     rule: str = "median"
     sigma_fit: float | None = None  # training RMSE of the consensus: the part no member resolves [MeV]
+    member_predictions: np.ndarray | None = None  # members x dataset nuclei, for an ensemble [MeV]
 
     def total_sigma(self, sigma_ens: np.ndarray) -> np.ndarray:
         """Predictive uncertainty sqrt(sigma_ens^2 + sigma_fit^2) [MeV]: the members' spread plus the
@@ -263,7 +260,7 @@ class KanStage:
                    "pruned_width": self.kept[0].pruned_width_, "wall_time_s": round(self.wall_s, 3),
                    "members_rmse_test_mev": None}
         if len(self.members) > 1:
-            P = np.array([m.predict(ds.X) for m in self.members])
+            P = self.member_predictions
             per = {part: {str(s): rms(P[i][m] - ds.y[m]) for i, s in enumerate(self.seeds)} for part, m in masks.items()}
             metrics["members_rmse_test_mev"] = list(per["test"].values())
             metrics["ensemble"] = {"seeds": self.seeds, "members_rmse_mev": per, **self.consensus.summary(self.seeds),
@@ -304,7 +301,7 @@ def assemble_stage(dataset: Dataset, members, rule: str = "median", wall_s: floa
                           "Averaging them would be meaningless; try other seeds, more members (--ensemble) "
                           "or a smaller network")
     pred, sigma = combine(P[list(c.kept)], rule)
-    return KanStage(dataset, members, pred, wall_s, sigma, c, rule, rms(pred[tr] - dataset.y[tr]))
+    return KanStage(dataset, members, pred, wall_s, sigma, c, rule, rms(pred[tr] - dataset.y[tr]), P)
 
 
 Progress = Callable[[str], None]
