@@ -1,11 +1,12 @@
 """Shared helpers for the benchmarks: run from the repository root, e.g. ``python bench/kan_ws4.py``."""
 
-import json
 import os
 import platform
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
+
+from kansym.runs import json_text
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -21,6 +22,7 @@ def write_result(name: str, result: dict) -> Path:
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, **result}
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps(result, indent=2, default=float) + "\n")
-    print(json.dumps(result, indent=2, default=float))
+    text = json_text(result)  # strict JSON: non-finite numbers as "NaN"/"Infinity", like the run files
+    path.write_text(text + "\n")
+    print(text)
     return path

@@ -70,7 +70,8 @@ def data(
 
     report = model_survey(Selection(subset.value, min_z, min_n, max_unc, include_estimated))
     if as_json:
-        out.print_json(json.dumps(report))
+        from kansym.runs import json_text
+        out.print_json(json_text(report))
         return
     c = report["counts"]
     table = Table(title=f"Mass models vs AME2020: {c['nuclei']} nuclei "
@@ -252,10 +253,11 @@ def _far_line(far: dict) -> str:
 
 def render_formula(run_dir) -> Optional[Table]:
     """The run's formula and its parameter table, or None if the run has no formula."""
-    p = Path(run_dir) / "formula.json"
-    if not p.exists():
+    from kansym.runs import RunDir
+
+    if not (Path(run_dir) / "formula.json").exists():
         return None
-    entry = json.loads(p.read_text())
+    entry = RunDir(Path(run_dir)).read_json("formula.json")
     t = Table(title=f"formula: {entry['text']}", title_justify="left")
     for col in ("parameter", "value", "stderr", "rel.", "note"):
         t.add_column(col)
@@ -358,10 +360,16 @@ def symbolic(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, 
     from kansym.runs import find_run
 
     r = find_run(run, runs_dir)
-    rerun_symbolic(r.path, lib=lib, r2_min=r2_min, poor_edges=poor_edges, max_constants=max_constants)
+    result = rerun_symbolic(r.path, lib=lib, r2_min=r2_min, poor_edges=poor_edges, max_constants=max_constants)
     table = render_formula(r.path)
     if table is not None:
         out.print(table)
+    for note in result["notes"]:
+        err.print(Text.assemble(("note: ", "yellow"), str(note)), highlight=False, soft_wrap=True)
+    if result["removed"]:
+        err.print(Text.assemble(("note: ", "yellow"), "removed the results of the previous formula ("
+                                + ", ".join(result["removed"]) + "); rerun `kansym extrapolate` / `kansym crosscheck`"),
+                  highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -429,11 +437,11 @@ def crosscheck(run: str = typer.Argument(..., help="Run id, unique prefix/suffix
                pysr_hof: Optional[Path] = typer.Option(None, help="Import a PySR hall_of_fame.csv instead of searching."),
                runs_dir: Path = typer.Option(Path("runs"), help="Where run directories live.")):
     """Compare a run's KAN formula with an independent symbolic-regression search on the same data."""
-    from kansym.crosscheck import crosscheck_run
+    from kansym.pipeline import rerun_crosscheck
     from kansym.runs import find_run
 
     r = find_run(run, runs_dir)
-    report = crosscheck_run(r.path, engine, time_budget, maxsize, seed, pysr_hof)
+    report = rerun_crosscheck(r.path, engine, time_budget, maxsize, seed, pysr_hof)
     out.print(render_crosscheck(report))
 
 
@@ -468,7 +476,7 @@ def extrapolate(run: str = typer.Argument(..., help="Run id, unique prefix/suffi
                 both_sides: bool = typer.Option(False, help="Extrapolate on the proton-rich side too."),
                 runs_dir: Path = typer.Option(Path("runs"), help="Where run directories live.")):
     """Predictions beyond the measured masses compared with reference models; writes extrapolation.csv."""
-    from kansym.extrapolate import extrapolate_run
+    from kansym.pipeline import rerun_extrapolate
     from kansym.runs import find_run
 
     r = find_run(run, runs_dir)
@@ -479,7 +487,7 @@ def extrapolate(run: str = typer.Argument(..., help="Run id, unique prefix/suffi
     refs = tuple(a.strip() for a in against.split(",") if a.strip())
     if not refs:
         raise KansymError("--against needs at least one reference mass model, e.g. frdm12,ws4")
-    report = extrapolate_run(r.path, names, beyond, refs, both_sides, isotones=iso)
+    report = rerun_extrapolate(r.path, names, beyond, refs, both_sides, isotones=iso)
     ref = report["against"][0]
     t = Table(title=f"extrapolation of {r.id}: RMS / max |prediction - {ref}| over {beyond} nuclei beyond the last measured [MeV]")
     for col in ("chain", "prediction", f"RMS vs {ref}", f"max vs {ref}", "S2n 2nd-diff RMS", "non-finite"):

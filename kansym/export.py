@@ -68,7 +68,10 @@ def parameter_rows(formula: Formula) -> list[dict]:
     rows = []
     degenerate = formula.degenerate_pairs()
     for k, p in enumerate(formula.parameters):
-        flags = ["no error bar"] if p.stderr is None else (["at boundary"] if p.at_boundary else [])
+        if p.stderr is None:
+            flags = ["error undetermined (infinite derivative, negative variance or singular fit)"]
+        else:
+            flags = ["at boundary"] if p.at_boundary else []
         partners = [formula.parameters[b if a == k else a].name for a, b, _ in degenerate if k in (a, b)]
         if partners:
             flags.append(f"|corr| > {DEGENERATE_CORR} with {', '.join(partners)}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -538,16 +539,13 @@ def discover(config: DiscoverConfig, progress: Progress | None = None) -> Discov
         if cfg.stage == "all" and cfg.crosscheck != "none" and symbolic and symbolic["formula"]:
             from kansym.crosscheck import crosscheck_run
             report = crosscheck_run(path, cfg.crosscheck, cfg.crosscheck_budget, seed=cfg.seed)
-            sel = next(r for r in report["rows"][1:] if r["selected"]) if len(report["rows"]) > 1 else None
-            metrics["crosscheck"] = {"engine": report["engine"], "selected": sel,
-                                     "equivalence": report.get("equivalence")}
+            metrics["crosscheck"] = _crosscheck_summary(report)
             if progress:
                 progress(f"cross-check ({report['engine']})")
         if cfg.stage == "all" and cfg.extrapolate:
             from kansym.extrapolate import extrapolate_run
             ext = extrapolate_run(path, cfg.chains, loaded=(cfg, stage))
-            metrics["extrapolation"] = {k: v for k, v in ext.items() if k.startswith("mean_chain")}
-            metrics["far_extrapolation"] = {p: far_summary(r) for p, r in ext["far"].items()}
+            metrics.update(_extrapolation_summary(ext))
             if progress:
                 progress("extrapolation")
         metrics["wall_time_total_s"] = round(time.perf_counter() - t0, 3)
@@ -579,18 +577,85 @@ def load_run_stage(run_dir: Path) -> tuple[DiscoverConfig, KanStage]:
     return cfg, assemble_stage(load_dataset(cfg), members, cfg.aggregate)
 
 
-def rerun_symbolic(run_dir: Path, **overrides) -> dict:
-    """Run the symbolic stage again on an existing run (e.g. with another ``lib``); files are replaced atomically."""
-    from kansym.runs import RunDir
+FORMULA_DEPENDENT = ("crosscheck.json", "crosscheck.tex", "extrapolation.csv", "extrapolation.json",
+                     "figures/chain_*.png", "figures/far_*.png")
+"""Artifacts computed from the formula (or with it), stale once the symbolic stage is rerun."""
 
-    cfg, stage = load_run_stage(run_dir)
-    cfg = replace(cfg, **overrides).resolved()
-    rd = RunDir(Path(run_dir))
-    metrics = rd.metrics  # a run without readable metrics fails here, before anything is rewritten
-    result = symbolic_stage(cfg, stage, rd.path)
-    metrics["formula"] = result["formula"]
-    write_json_atomic(rd.path / "metrics.json", metrics)
-    return result
+
+def _remove(path: Path, patterns) -> list[str]:
+    gone = []
+    for pattern in patterns:
+        for f in sorted(path.glob(pattern)):
+            f.unlink()
+            gone.append(str(f.relative_to(path)))
+    return gone
+
+
+def rerun_symbolic(run_dir: Path, **overrides) -> dict:
+    """Run the symbolic stage again on an existing run (e.g. with another ``lib``).
+
+    The run is updated as a whole (``kansym.runs.RunUpdate``): formula, candidates, edge fits and
+    ``metrics.json`` change together; the cross-check and extrapolation results of the old formula are
+    removed (listed in ``result["removed"]``) rather than left beside a formula they do not describe."""
+    from kansym.runs import RunDir, RunUpdate
+
+    RunDir(Path(run_dir)).metrics  # a run without readable metrics fails here, before anything is copied
+    with RunUpdate(run_dir) as path:
+        rd = RunDir(path)
+        metrics = rd.metrics
+        cfg, stage = load_run_stage(path)
+        cfg = replace(cfg, **overrides).resolved()
+        shutil.rmtree(path / "figures" / "edges", ignore_errors=True)
+        removed = _remove(path, FORMULA_DEPENDENT)
+        result = symbolic_stage(cfg, stage, path)
+        metrics["formula"] = result["formula"]
+        for key in ("crosscheck", "extrapolation", "far_extrapolation"):
+            metrics.pop(key, None)
+        write_json_atomic(path / "metrics.json", metrics)
+    return {**result, "removed": removed}
+
+
+def rerun_extrapolate(run_dir: Path, chains, beyond: int = 10, against=("frdm12", "ws4"), both_sides: bool = False,
+                      isotones=()) -> dict:
+    """Chain extrapolation and far check of an existing run (``kansym.extrapolate.extrapolate_run``);
+    the run's extrapolation files, chain figures and ``metrics.json`` are replaced together."""
+    from kansym.extrapolate import extrapolate_run
+    from kansym.runs import RunDir, RunUpdate
+
+    RunDir(Path(run_dir)).metrics
+    with RunUpdate(run_dir) as path:
+        metrics = RunDir(path).metrics
+        _remove(path, ("figures/chain_*.png", "figures/far_*.png"))
+        report = extrapolate_run(path, chains, beyond, against, both_sides, isotones=isotones)
+        metrics.update(_extrapolation_summary(report))
+        write_json_atomic(path / "metrics.json", metrics)
+    return report
+
+
+def rerun_crosscheck(run_dir: Path, engine: str = "auto", time_budget: float = 60, maxsize: int = 30,
+                     seed: int = 0, pysr_hof: Path | None = None) -> dict:
+    """Cross-check of an existing run (``kansym.crosscheck.crosscheck_run``); the run's cross-check files
+    and ``metrics.json`` are replaced together."""
+    from kansym.crosscheck import crosscheck_run
+    from kansym.runs import RunDir, RunUpdate
+
+    RunDir(Path(run_dir)).metrics
+    with RunUpdate(run_dir) as path:
+        metrics = RunDir(path).metrics
+        report = crosscheck_run(path, engine, time_budget, maxsize, seed, pysr_hof)
+        metrics["crosscheck"] = _crosscheck_summary(report)
+        write_json_atomic(path / "metrics.json", metrics)
+    return report
+
+
+def _crosscheck_summary(report: dict) -> dict:
+    sel = next((r for r in report["rows"][1:] if r["selected"]), None)
+    return {"engine": report["engine"], "selected": sel, "equivalence": report.get("equivalence")}
+
+
+def _extrapolation_summary(report: dict) -> dict:
+    return {"extrapolation": {k: v for k, v in report.items() if k.startswith("mean_chain")},
+            "far_extrapolation": {p: far_summary(r) for p, r in report["far"].items()}}
 
 
 def export_formula(run_dir: Path, name: str, registry: Path = Path("formulas"), force: bool = False) -> tuple[Path, Path]:

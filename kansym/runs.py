@@ -57,21 +57,42 @@ def write_text_atomic(path: Path, text: str) -> None:
         raise
 
 
-def write_json_atomic(path: Path, obj) -> None:
-    """Strict JSON (NaN and infinities become null), written atomically."""
-    text = json.dumps(_finite(obj), indent=2, sort_keys=False, default=_json_default, allow_nan=False)
-    write_text_atomic(path, text + "\n")
+NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
-def _finite(obj):
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
+def json_text(obj) -> str:
+    """Strict JSON text; a non-finite number is written explicitly as the string "NaN", "Infinity" or
+    "-Infinity" (never as null, never as a bare NaN token that strict readers refuse)."""
+    return json.dumps(_encode(obj), indent=2, sort_keys=False, default=_json_default, allow_nan=False)
+
+
+def decode_non_finite(obj):
+    """Inverse of the encoding of :func:`json_text`: the strings "NaN", "Infinity", "-Infinity" become floats."""
+    if isinstance(obj, str):
+        return NON_FINITE.get(obj, obj)
     if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
+        return {k: decode_non_finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [decode_non_finite(v) for v in obj]
+    return obj
+
+
+def write_json_atomic(path: Path, obj) -> None:
+    """Strict JSON (see :func:`json_text`), written atomically."""
+    write_text_atomic(path, json_text(obj) + "\n")
+
+
+def _encode(obj):
+    if isinstance(obj, float):
+        if math.isfinite(obj):
+            return obj
+        return "NaN" if obj != obj else ("Infinity" if obj > 0 else "-Infinity")
+    if isinstance(obj, dict):
+        return {k: _encode(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    if hasattr(obj, "item") and getattr(obj, "ndim", 1) == 0:
-        return _finite(obj.item())
+        return [_encode(v) for v in obj]
+    if hasattr(obj, "tolist") and getattr(obj, "ndim", None) is not None:
+        return _encode(obj.tolist())
     return obj
 
 
@@ -114,7 +135,7 @@ class RunDir:
     def read_json(self, name: str) -> dict:
         p = self.file(name)
         try:
-            data = json.loads(p.read_text(encoding="utf-8"))
+            data = decode_non_finite(json.loads(p.read_text(encoding="utf-8")))
         except FileNotFoundError:
             raise KansymError(f"run {self.id} has no {name}") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -183,6 +204,80 @@ class StagedRun:
     def discard(self) -> None:
         if self.path is not None and self.path.exists():
             shutil.rmtree(self.path)
+
+
+class RunUpdate:
+    """Context manager for rerunning a stage on a finished run: the run is copied to a hidden
+    ``.partial-<id>-u`` directory, the stage writes there, and on success the copy and the run are
+    swapped in one atomic step, so readers see the old run or the new one, never a mix.
+
+    On an exception (including Ctrl-C) the run is untouched and the copy is removed. A second update
+    of the same run while one is running is refused.
+    """
+
+    def __init__(self, run_dir: Path):
+        self.run = Path(run_dir).resolve()
+        self.path = self.run.parent / f"{STAGING_PREFIX}{self.run.name}-u"
+
+    def __enter__(self) -> Path:
+        try:
+            os.mkdir(self.path)
+        except FileExistsError:
+            if owner_alive(self.path):
+                raise KansymError(f"run {self.run.name} is being updated by another kansym process "
+                                  f"({(self.path / OWNER_FILE).read_text().strip()}); try again when it ends") from None
+            shutil.rmtree(self.path)  # left by an update that was killed
+            os.mkdir(self.path)
+        except OSError as exc:
+            raise KansymError(f"cannot update run {self.run.name}: {exc.strerror} ({self.run.parent})") from None
+        try:
+            (self.path / OWNER_FILE).write_text(str(os.getpid()))
+            shutil.copytree(self.run, self.path, dirs_exist_ok=True, symlinks=True)
+        except BaseException:
+            shutil.rmtree(self.path, ignore_errors=True)
+            raise
+        return self.path
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            (self.path / OWNER_FILE).unlink(missing_ok=True)
+            swap_directories(self.path, self.run)  # the copy is now the run; the old run is at self.path
+        shutil.rmtree(self.path, ignore_errors=True)
+        return False
+
+
+def swap_directories(a: Path, b: Path) -> None:
+    """Exchange two directories atomically (Linux ``renameat2(RENAME_EXCHANGE)``); elsewhere, by two
+    renames with the old directory moved aside first."""
+    if _rename_exchange(a, b):
+        return
+    aside = b.parent / f"{STAGING_PREFIX}{b.name}-old"
+    shutil.rmtree(aside, ignore_errors=True)
+    os.rename(b, aside)
+    os.rename(a, b)
+    os.rename(aside, a)
+
+
+def _rename_exchange(a: Path, b: Path) -> bool:
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    rc = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    if rc == 0:
+        return True
+    errno = ctypes.get_errno()
+    if errno in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: the file system or kernel cannot exchange
+        return False
+    raise OSError(errno, os.strerror(errno), str(b))
 
 
 def list_runs(root: Path) -> list[RunDir]:

@@ -252,6 +252,10 @@ def test_constant_with_infinite_derivative_has_undetermined_error():
     errs = {p.name: p.stderr for p in f.parameters}
     assert errs["b"] is None  # d/db is infinite at Z = b: undetermined, not a made-up number
     assert errs["a"] is not None and 0 < errs["a"] < 0.01
+    from kansym.export import parameter_rows
+
+    rows = {r["name"]: r for r in parameter_rows(f)}
+    assert "undetermined" in rows["b"]["flag"] and rows["b"]["stderr"] is None and "undetermined" not in rows["a"]["flag"]
 
 
 def test_nan_importance_is_an_error():
@@ -370,3 +374,123 @@ def test_symbolic_rerun_without_metrics_rewrites_nothing(formula_run, tmp_path):
     r = runner.invoke(app, ["symbolic", str(run), "--lib", "poly"])
     assert r.exit_code == 2 and "metrics.json" in r.output
     assert (run / "formula.json").read_bytes() == before
+
+
+# --------------------------------------------------------------------------- staged reruns of a stage
+
+def _snapshot(run: Path) -> dict:
+    return {str(p.relative_to(run)): p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture()
+def run_copy(formula_run, tmp_path):
+    root = tmp_path / "runs"
+    root.mkdir()
+    shutil.copytree(formula_run.run_dir, root / formula_run.run_dir.name)
+    return root / formula_run.run_dir.name
+
+
+def test_symbolic_rerun_removes_results_of_the_old_formula(run_copy, tmp_path):
+    from kansym.pipeline import rerun_crosscheck, rerun_extrapolate, rerun_symbolic
+    from kansym.runs import RunDir
+
+    rerun_extrapolate(run_copy, ("Zr",), beyond=2, against=("frdm12",))
+    hof = tmp_path / "hall_of_fame.csv"
+    hof.write_text("Complexity,Loss,Equation\n3,1.0,\"8.0 * Z + 8.0 * N\"\n")
+    rerun_crosscheck(run_copy, pysr_hof=hof)
+    m = RunDir(run_copy).metrics
+    assert {"extrapolation", "far_extrapolation", "crosscheck"} <= set(m)
+    assert (run_copy / "figures" / "chain_Zr.png").exists() and (run_copy / "crosscheck.json").exists()
+    result = rerun_symbolic(run_copy, lib="poly", max_constants=4)
+    assert set(result["removed"]) >= {"crosscheck.json", "crosscheck.tex", "extrapolation.csv", "extrapolation.json",
+                                      "figures/chain_Zr.png"}
+    m = RunDir(run_copy).metrics
+    assert not {"extrapolation", "far_extrapolation", "crosscheck"} & set(m)
+    assert not list(run_copy.parent.glob(".partial-*"))
+    assert [p.name for p in run_copy.parent.iterdir()] == [run_copy.name]
+
+
+def test_failed_rerun_leaves_the_run_byte_for_byte(run_copy):
+    before = _snapshot(run_copy)
+    r = runner.invoke(app, ["symbolic", str(run_copy), "--lib", "0", "--r2-min", "0.999", "--poor-edges", "error"])
+    assert r.exit_code == 2 and "poorly fitted" in r.output and "Traceback" not in r.output
+    assert _snapshot(run_copy) == before
+    assert [p.name for p in run_copy.parent.iterdir()] == [run_copy.name]
+
+
+def test_interrupted_update_leaves_the_run_untouched(run_copy):
+    from kansym.runs import RunUpdate
+
+    before = _snapshot(run_copy)
+    with pytest.raises(KeyboardInterrupt):
+        with RunUpdate(run_copy) as path:
+            (path / "formula.json").write_text("half")
+            (path / "metrics.json").unlink()
+            raise KeyboardInterrupt
+    assert _snapshot(run_copy) == before
+    assert [p.name for p in run_copy.parent.iterdir()] == [run_copy.name]
+
+
+def test_update_swaps_the_whole_run(run_copy):
+    from kansym.runs import RunUpdate
+
+    with RunUpdate(run_copy) as path:
+        (path / "formula.json").write_text("{}")
+        (path / "metrics.json").write_text("{}")
+        assert json.loads((run_copy / "metrics.json").read_text()) != {}  # readers still see the old run
+    assert (run_copy / "formula.json").read_text() == "{}" == (run_copy / "metrics.json").read_text()
+    assert [p.name for p in run_copy.parent.iterdir()] == [run_copy.name]
+
+
+def test_concurrent_update_refused_and_killed_update_recovered(run_copy):
+    import os
+    import subprocess
+    import sys
+
+    from kansym.runs import OWNER_FILE, RunUpdate
+
+    lock = run_copy.parent / f".partial-{run_copy.name}-u"
+    lock.mkdir()
+    (lock / OWNER_FILE).write_text(str(os.getpid()))
+    r = runner.invoke(app, ["extrapolate", str(run_copy), "--chains", "Zr", "--beyond", "1"])
+    assert r.exit_code == 2 and "being updated by another kansym process" in r.output
+    shutil.rmtree(lock)
+    before = _snapshot(run_copy)
+    code = ("import os, signal, sys; from kansym.runs import RunUpdate\n"
+            "with RunUpdate(sys.argv[1]) as p:\n"
+            "    (p / 'formula.json').write_text('half')\n"
+            "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(run_copy)], capture_output=True, timeout=60)
+    assert proc.returncode == -9
+    assert _snapshot(run_copy) == before and lock.exists()  # the killed update's copy is left, the run is intact
+    r = runner.invoke(app, ["runs", "--partial", "--runs-dir", str(run_copy.parent)])
+    assert "left by a crash" in r.output
+    with RunUpdate(run_copy):  # a later update takes over the dead one's directory
+        pass
+    assert [p.name for p in run_copy.parent.iterdir()] == [run_copy.name]
+
+
+# --------------------------------------------------------------------------- JSON never hides a NaN
+
+def test_non_finite_numbers_are_written_explicitly_and_read_back(tmp_path):
+    import math
+
+    from kansym.runs import RunDir, write_json_atomic
+
+    obj = {"a": float("nan"), "b": [float("inf"), -float("inf"), 1.5], "c": np.float64("nan"), "d": None,
+           "e": np.array([1.0, np.nan])}
+    write_json_atomic(tmp_path / "m.json", obj)
+    text = (tmp_path / "m.json").read_text()
+    assert "null" in text and text.count('"NaN"') == 3 and '"Infinity"' in text and '"-Infinity"' in text
+    json.loads(text, parse_constant=lambda c: pytest.fail(f"bare {c} in JSON"))
+    back = RunDir(tmp_path).read_json("m.json")
+    assert math.isnan(back["a"]) and back["b"] == [math.inf, -math.inf, 1.5] and back["d"] is None
+    assert math.isnan(back["e"][1])
+
+
+def test_run_files_hold_no_silent_nulls_for_numbers(tiny_run):
+    # a run without a test split has NaN test errors: they must be written as "NaN", not null
+    text = (tiny_run.run_dir / "metrics.json").read_text()
+    json.loads(text, parse_constant=lambda c: pytest.fail(f"bare {c} in metrics.json"))
+    m = json.loads(text)
+    assert all(v is not None for v in m["rmse_mev"].values())
