@@ -6,7 +6,6 @@ Results go to stdout; progress and diagnostics go to stderr. User mistakes exit 
 from __future__ import annotations
 
 import functools
-import json
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -384,7 +383,7 @@ def export(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, pa
     from kansym.runs import find_run
 
     r = find_run(run, runs_dir)
-    js, tex = export_formula(r.path, name or r.id, registry, force)
+    js, tex = export_formula(r.path, r.id if name is None else name, registry, force)
     out.print(f"wrote {js} and {tex}", highlight=False)
 
 

@@ -211,14 +211,20 @@ def import_hof(path: Path, names) -> EngineResult:
     return EngineResult("pysr-hof", tuple(front), int(np.argmax(scores)), 0.0)
 
 
+MAX_SIZE = 200
+"""Largest expression size an engine may search (larger sizes only make the search slower)."""
+
+
 def make_engine(name: str, time_budget: float = 60, maxsize: int = 30, seed: int = 0):
     """An engine by name; 'auto' is PySR when its runtime is present, else pyoperon."""
     if name not in ENGINES:
         raise KansymError(f"unknown engine {name!r}; valid choices: {', '.join(ENGINES)}")
-    if not time_budget > 0:
-        raise KansymError(f"--time-budget must be positive, got {time_budget}")
-    if maxsize < 3:
-        raise KansymError(f"--maxsize must be >= 3, got {maxsize}")
+    if not 0 < time_budget <= 86400:
+        raise KansymError(f"--time-budget must be a number of seconds in (0, 86400], got {time_budget}")
+    if not 3 <= maxsize <= MAX_SIZE:
+        raise KansymError(f"--maxsize must lie in 3 .. {MAX_SIZE}, got {maxsize}")
+    if not 0 <= seed <= 2**32 - 1:
+        raise KansymError(f"--seed must lie in 0 .. 2^32-1, got {seed}")
     if name == "auto":
         name = "pysr" if PySREngine.available()[0] else "pyoperon"
     cls = PySREngine if name == "pysr" else PyOperonEngine

@@ -150,11 +150,7 @@ class DiscoverConfig:
 
         if not 0 <= self.seed <= 2**32 - 1:
             bad("--seed", self.seed, "must lie in 0 .. 2^32-1")
-        for option, value in (("--min-z", self.min_z), ("--min-n", self.min_n)):
-            if not 0 <= value <= 300:
-                bad(option, value, "must lie in 0 .. 300")
-        if self.max_unc is not None and not (math.isfinite(self.max_unc) and self.max_unc >= 0):
-            bad("--max-unc", self.max_unc, "must be a finite number >= 0 (or none)")
+        self.selection()  # cuts checked by Selection
         if not (math.isfinite(self.r2_min) and 0 <= self.r2_min <= 1):
             bad("--r2-min", self.r2_min, "must lie in [0, 1]")
         for option, value in (("--lamb", self.lamb), ("--lamb-l1", self.lamb_l1), ("--lamb-entropy", self.lamb_entropy)):
@@ -175,8 +171,10 @@ class DiscoverConfig:
         root = Path(self.runs_dir)
         if root.exists() and not root.is_dir():
             bad("--runs-dir", self.runs_dir, "is not a directory")
-        if root.is_dir() and not os.access(root, os.W_OK | os.X_OK):
-            bad("--runs-dir", self.runs_dir, "is not writable")
+        existing = next((a for a in (root.absolute(), *root.absolute().parents) if a.exists()), None)
+        if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+            bad("--runs-dir", self.runs_dir, "is not writable" if existing == root.absolute()
+                else f"cannot be created ({existing} is not a writable directory)")
         if self.extrapolate and self.stage == "all":
             from kansym.extrapolate import element_z
             for chain in self.chains:

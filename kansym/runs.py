@@ -177,7 +177,10 @@ class StagedRun:
     def __enter__(self) -> Path:
         """Claim the run id with an exclusive mkdir of its staging directory; an id already taken (a run of
         the same configuration started in the same second, or a finished one) becomes ``<id>-2``, ``-3``, ..."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise KansymError(f"cannot create the runs directory {self.root}: {exc.strerror}") from None
         for k in range(1, 1000):
             run_id = self.run_id if k == 1 else f"{self.run_id}-{k}"
             if (self.root / run_id).exists():

@@ -94,8 +94,11 @@ def resolve_library(spec: str | None, extra: dict[str, LibFunction] | None = Non
     ``extra`` adds user functions (each with numpy and SymPy forms). The zero function is always included.
     """
     known = {**FUNCTIONS, **(extra or {})}
-    spec = spec or "physics"
+    spec = "physics" if spec is None else spec
     names = LIBRARIES[spec] if spec in LIBRARIES else tuple(s.strip() for s in spec.split(",") if s.strip())
+    if not names:
+        raise KansymError(f"--lib {spec!r} names no function; give a library ({', '.join(LIBRARIES)}) "
+                          "or a comma list such as x,x^2,exp")
     out = []
     for n in names:
         f = known.get(n) or parse_power(n)

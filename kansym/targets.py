@@ -41,8 +41,11 @@ class Selection:
 
     def __post_init__(self):
         choose("subset", self.subset, SUBSETS)
-        if self.max_unc is not None and not self.max_unc > 0:
-            raise KansymError(f"--max-unc must be positive, got {self.max_unc}")
+        for option, value in (("--min-z", self.min_z), ("--min-n", self.min_n)):
+            if not (isinstance(value, (int, np.integer)) and 0 <= value <= 300):
+                raise KansymError(f"{option} must be an integer in 0 .. 300, got {value!r}")
+        if self.max_unc is not None and not (np.isfinite(self.max_unc) and self.max_unc > 0):
+            raise KansymError(f"--max-unc must be a positive number of MeV (or none), got {self.max_unc}")
 
 
 def select_nuclei(sel: Selection, experiment: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -197,7 +197,7 @@ def test_cli_data_json():
 @pytest.mark.parametrize("args,message", [
     (["data", "--subset", "foo"], "even-even"),
     (["data", "--min-z", "200"], "Z >= 200"),
-    (["data", "--max-unc", "-1"], "must be positive"),
+    (["data", "--max-unc", "-1"], "must be a positive number"),
 ])
 def test_cli_bad_input_exit_2(args, message):
     result = runner.invoke(app, args)

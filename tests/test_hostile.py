@@ -143,6 +143,10 @@ BAD_DISCOVER_OPTIONS = {
     "division by zero in --lib": ["--lib", "x^(1/0)"],
     "unknown target with markup": ["--target", "[/]bogus[red]"],
     "split fraction 2": ["--split", "random:2"],
+    "empty --lib": ["--lib", ""],
+    "--lib of commas only": ["--lib", " , "],
+    "infinite max-unc": ["--max-unc", "inf"],
+    "min-n above 300": ["--min-n", "400"],
 }
 
 
@@ -160,6 +164,39 @@ def test_bad_discover_option_is_a_message_before_training(name, tmp_path):
     assert time.perf_counter() - t0 < 10
 
 
+BAD_STAGE_OPTIONS = {
+    "symbolic: empty --lib": ["symbolic", "--lib", ""],
+    "symbolic: r2-min NaN": ["symbolic", "--r2-min", "nan"],
+    "crosscheck: time budget 1e300": ["crosscheck", "--time-budget", "1e300"],
+    "crosscheck: infinite time budget": ["crosscheck", "--time-budget", "inf"],
+    "crosscheck: maxsize 1e9": ["crosscheck", "--maxsize", "1000000000"],
+    "crosscheck: negative seed": ["crosscheck", "--seed", "-1"],
+    "crosscheck: hall of fame is a directory": ["crosscheck", "--pysr-hof", "."],
+    "extrapolate: negative beyond": ["extrapolate", "--beyond", "-1"],
+    "export: empty name": ["export", "--name", ""],
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_STAGE_OPTIONS))
+def test_bad_stage_option_is_a_message_and_leaves_the_run(name, formula_run, tmp_path):
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    cmd, *args = BAD_STAGE_OPTIONS[name]
+    t0 = time.perf_counter()
+    r = runner.invoke(app, [cmd, str(run), *args, "--runs-dir", str(tmp_path)])
+    assert r.exit_code == 2 and r.output.startswith("Error:") and "Traceback" not in r.output, r.output
+    assert time.perf_counter() - t0 < 10
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [run.name]
+
+
+@pytest.mark.parametrize("args", [["--min-z", "-5"], ["--max-unc", "nan"], ["--max-unc", "inf"], ["--min-n", "1000"]])
+def test_bad_data_cut_is_a_message(args):
+    r = runner.invoke(app, ["data", *args])
+    assert r.exit_code == 2 and r.output.startswith("Error:") and "Traceback" not in r.output
+
+
 def test_markup_in_a_message_is_printed_as_text(tmp_path):
     r = runner.invoke(app, ["discover", "--target", "[/]bogus[red]", "--runs-dir", str(tmp_path)])
     assert r.exit_code == 2 and "[/]bogus[red]" in r.output
@@ -170,6 +207,16 @@ def test_runs_dir_that_is_a_file(tmp_path):
     f.write_text("x")
     r = runner.invoke(app, ["discover", "--runs-dir", str(f)])
     assert r.exit_code == 2 and "not a directory" in r.output and f.read_text() == "x"
+    r = runner.invoke(app, ["discover", "--runs-dir", str(f / "runs")])
+    assert r.exit_code == 2 and "cannot be created" in r.output and f.read_text() == "x"
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs /proc")
+def test_runs_dir_that_cannot_be_created():
+    t0 = time.perf_counter()
+    r = runner.invoke(app, ["discover", "--runs-dir", "/proc/kansym-no-such-dir/runs"])
+    assert r.exit_code == 2 and "cannot create the runs directory" in r.output and "Traceback" not in r.output
+    assert time.perf_counter() - t0 < 10  # before any training
 
 
 @pytest.mark.parametrize("args,match", [
