@@ -379,17 +379,19 @@ class KANRegressor:
             with contained(self.seed):
                 model = MultKAN.loadckpt(str(directory / "model"))
                 coarse = MultKAN.loadckpt(str(directory / "coarse"))
-        except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
-            raise KansymError(f"cannot load the KAN checkpoint in {directory}: {exc}") from None
-        self.model_ = self._quiet(model)
-        self.coarse_model_ = self._quiet(coarse)
-        self.x_scaler_ = Scaler(**{k: tuple(v) for k, v in meta["x_scaler"].items()})
-        self.y_scaler_ = Scaler(**{k: tuple(v) for k, v in meta["y_scaler"].items()})
-        self.importance_ = np.asarray(meta["importance"])
-        # checkpoints written before the clamping rule have no bounds: pykan's network as it is
-        self.bounds_ = _bounds_load(meta.get("bounds"))
-        self.coarse_bounds_ = _bounds_load(meta.get("coarse_bounds"))
-        self.n_features_in_ = meta["n_features_in"]
+            self.model_ = self._quiet(model)
+            self.coarse_model_ = self._quiet(coarse)
+            self.x_scaler_ = Scaler(**{k: tuple(v) for k, v in meta["x_scaler"].items()})
+            self.y_scaler_ = Scaler(**{k: tuple(v) for k, v in meta["y_scaler"].items()})
+            self.importance_ = np.asarray(meta["importance"], dtype=float)
+            # checkpoints written before the clamping rule have no bounds: pykan's network as it is
+            self.bounds_ = _bounds_load(meta.get("bounds"))
+            self.coarse_bounds_ = _bounds_load(meta.get("coarse_bounds"))
+            self.n_features_in_ = int(meta["n_features_in"])
+            _check_shapes(self)
+        except Exception as exc:  # truncated pickles (EOFError), foreign files, YAML and shape mismatches alike
+            raise KansymError(f"cannot load the KAN checkpoint in {directory}: {type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0][:200] if str(exc) else 'broken file'}") from None
         self.curve_ = []
         return self
 
@@ -440,6 +442,23 @@ def clamped(model, bounds):
 
 def _bounds_json(bounds):
     return None if bounds is None else [[list(map(float, lo)), list(map(float, hi))] for lo, hi in bounds]
+
+
+def _check_shapes(reg: "KANRegressor") -> None:
+    """Scalers, layer bounds and both networks of a loaded checkpoint describe the same inputs."""
+    n = reg.n_features_in_
+    for name, sc in (("x_scaler", reg.x_scaler_), ("y_scaler", reg.y_scaler_)):
+        want = n if name == "x_scaler" else 1
+        if not (len(sc.center) == len(sc.scale) == want and np.all(np.isfinite(sc.center + sc.scale))):
+            raise ValueError(f"{name} does not describe {want} finite column(s)")
+    for label, model, bounds in (("model", reg.model_, reg.bounds_), ("coarse", reg.coarse_model_, reg.coarse_bounds_)):
+        if model.width_in[0] != n:
+            raise ValueError(f"the {label} network takes {model.width_in[0]} inputs, the scalers {n}")
+        if bounds is None:
+            continue
+        if len(bounds) != model.depth or any(lo.shape != (w,) or hi.shape != (w,) or not np.all(lo <= hi)
+                                             for (lo, hi), w in zip(bounds, model.width_in)):
+            raise ValueError(f"the {label} network's layer bounds do not match its {model.depth} layers")
 
 
 def _bounds_load(saved):

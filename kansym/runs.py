@@ -246,6 +246,8 @@ class RunUpdate:
             (self.path / OWNER_FILE).unlink(missing_ok=True)
             swap_directories(self.path, self.run)  # the copy is now the run; the old run is at self.path
         shutil.rmtree(self.path, ignore_errors=True)
+        if isinstance(exc, KansymError) and str(self.path) in str(exc):  # name the run, not its removed copy
+            raise KansymError(str(exc).replace(str(self.path), str(self.run))) from None
         return False
 
 

@@ -541,3 +541,37 @@ def test_run_files_hold_no_silent_nulls_for_numbers(tiny_run):
     json.loads(text, parse_constant=lambda c: pytest.fail(f"bare {c} in metrics.json"))
     m = json.loads(text)
     assert all(v is not None for v in m["rmse_mev"].values())
+
+
+# --------------------------------------------------------------------------- broken checkpoints
+
+def _scalers(edit):
+    def apply(path):
+        meta = json.loads(path.read_text())
+        edit(meta)
+        path.write_text(json.dumps(meta))
+    return apply
+
+
+CHECKPOINT_CORRUPTIONS = {
+    "empty scalers.json": ("scalers.json", lambda p: p.write_text("")),
+    "scalers.json not JSON": ("scalers.json", lambda p: p.write_text("garbage{[")),
+    "empty model_state": ("model_state", lambda p: p.write_bytes(b"")),
+    "model_state not a checkpoint": ("model_state", lambda p: p.write_bytes(b"garbage{[")),
+    "truncated coarse_state": ("coarse_state", lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2])),
+    "model_config.yml not YAML": ("model_config.yml", lambda p: p.write_text("garbage{[")),
+    "foreign scaler fields": ("scalers.json", _scalers(lambda m: m.update(x_scaler={"mean": [1], "scale": [2]}))),
+    "bounds of the wrong shape": ("scalers.json", _scalers(lambda m: m.update(bounds=[[[1, 2, 3]], [[1]]]))),
+    "wrong number of features": ("scalers.json", _scalers(lambda m: m.update(n_features_in=7))),
+}
+
+
+@pytest.mark.parametrize("name", list(CHECKPOINT_CORRUPTIONS))
+def test_broken_checkpoint_is_named_and_the_run_kept(name, run_copy):
+    file, corrupt = CHECKPOINT_CORRUPTIONS[name]
+    corrupt(run_copy / "kan" / file)
+    before = _snapshot(run_copy)
+    r = runner.invoke(app, ["symbolic", str(run_copy), "--lib", "poly"])
+    assert r.exit_code == 2 and r.output.startswith("Error: cannot load the KAN checkpoint"), r.output
+    assert str(run_copy / "kan") in r.output.replace("\n", "") and ".partial" not in r.output
+    assert _snapshot(run_copy) == before and [p.name for p in run_copy.parent.iterdir()] == [run_copy.name]
