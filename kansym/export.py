@@ -150,12 +150,16 @@ def formula_from_entry(entry: dict) -> Formula:
         raise KansymError(f"malformed formula entry: expected a JSON object, got {type(entry).__name__}")
     try:
         expr = parse_srepr(entry["srepr"], where="formula entry 'srepr'")
-        params = tuple(Parameter(p["name"], float(p["value"]), p["stderr"], float(p["init"]))
+        params = tuple(Parameter(str(p["name"]), _number(p["value"], "value"),
+                                 None if p["stderr"] is None else _number(p["stderr"], "stderr", lo=0.0),
+                                 _number(p["init"], "init"))
                        for p in entry["parameters"])
-        corr = tuple(tuple(r) for r in entry.get("correlations", []))
+        corr = tuple(tuple(float(c) for c in r) for r in entry.get("correlations", []))
+        if corr and (len(corr) != len(params) or any(len(r) != len(params) for r in corr)):
+            raise ValueError(f"correlations are not a {len(params)} x {len(params)} matrix")
         variables = tuple(entry["variables"])
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise KansymError(f"malformed formula entry: {type(exc).__name__}: {exc}") from None
+        raise KansymError(f"malformed formula entry: {type(exc).__name__}: {str(exc)[:200]}") from None
     names = [*map(str, variables), *(p.name for p in params)]
     odd = [n for n in names if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", n)]
     if odd:
@@ -165,6 +169,15 @@ def formula_from_entry(entry: dict) -> Formula:
     if unknown:
         raise KansymError(f"malformed formula entry: symbols {', '.join(unknown)} are neither variables nor parameters")
     return Formula(expr, variables, params, corr)
+
+
+def _number(value, what: str, lo: float = -np.inf) -> float:
+    """A finite float (>= ``lo``) from a formula entry; strings, booleans and NaN are refused."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"parameter {what} {str(value)[:40]!r} is not a number")
+    if not (np.isfinite(value) and value >= lo):
+        raise ValueError(f"parameter {what} {value!r} is not a finite number" + (f" >= {lo}" if lo > -np.inf else ""))
+    return float(value)
 
 
 def write_formula(directory: Path, name: str, formula: Formula, metrics: dict, context: dict, lhs: str,

@@ -120,6 +120,38 @@ def test_formula_entry_with_unknown_symbols_is_refused(formula_run):
         formula_from_entry([entry])
 
 
+def _edit_first_parameter(key, value):
+    def apply(entry):
+        entry["parameters"][0][key] = value
+    return apply
+
+
+ENTRY_PAYLOADS = {
+    "bound method as srepr": lambda e: e.update(srepr="<bound method Expr.expand of Z>"),
+    "NaN srepr float": lambda e: e.update(srepr="Float('nan', precision=53)"),
+    "NaN parameter value": _edit_first_parameter("value", "NaN"),
+    "infinite parameter value": _edit_first_parameter("value", "Infinity"),
+    "parameter value as text": _edit_first_parameter("value", "1e3; rm -rf /"),
+    "boolean parameter value": _edit_first_parameter("value", True),
+    "negative standard error": _edit_first_parameter("stderr", -0.5),
+    "NaN standard error": _edit_first_parameter("stderr", "NaN"),
+    "correlations of the wrong shape": lambda e: e.update(correlations=[[1.0]]),
+    "parameters not a list": lambda e: e.update(parameters="a,b"),
+}
+
+
+@pytest.mark.parametrize("name", list(ENTRY_PAYLOADS))
+def test_cli_export_of_a_broken_formula_entry_writes_nothing(name, formula_run, tmp_path):
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    entry = json.loads((run / "formula.json").read_text())
+    ENTRY_PAYLOADS[name](entry)
+    (run / "formula.json").write_text(json.dumps(entry))
+    r = runner.invoke(app, ["export", str(run), "--name", "x", "--registry", str(tmp_path / "registry")])
+    assert r.exit_code == 2 and r.output.startswith("Error:") and "Traceback" not in r.output, r.output
+    assert len(r.output.strip().splitlines()) == 1 and not (tmp_path / "registry").exists()
+
+
 # --------------------------------------------------------------------------- options and run directories
 
 BAD_DISCOVER_OPTIONS = {
