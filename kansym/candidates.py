@@ -201,6 +201,8 @@ def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("
     ``judge`` scores each formula far outside the data (see ``kansym.farcheck``); ``routes`` selects
     the candidate routes beyond the structured one."""
     notes, cands = [], []
+    poor_edges: dict[tuple[int, int, int], dict[str, tuple[float, str]]] = {}  # edge -> library -> (R^2, best)
+    not_converged: list[str] = []
     train = masks["train"]
     # (candidate name, library, layers restricted to {0, x}, handling of poorly fitted edges)
     last = reg.model_.depth - 1 if hasattr(reg, "model_") else 1
@@ -225,9 +227,8 @@ def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("
         seen.add(key)
         for e in net.edges:
             if e.alternatives and e.alternatives[0].r2 < r2_min and e.layer not in linear:
-                what = "set to zero" if poor == "zero" else f"kept as {e.alternatives[0].name}"
-                notes.append(f"{name}: edge (layer {e.layer}, input {e.i} -> node {e.j}) is poorly fitted "
-                             f"(best R^2 {e.alternatives[0].r2:.4f} < {r2_min}); {what}")
+                best = e.alternatives[0]
+                poor_edges.setdefault((e.layer, e.i, e.j), {})[lib_name] = (best.r2, best.name)
         pred_net = net.numeric(X)
         before = _scores(pred_net, y, masks)
         agree = rms(pred_net - kan_pred) if kan_pred is not None else float("nan")
@@ -239,12 +240,21 @@ def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("
             if "terms" in routes:
                 cands.extend(eliminate_terms(base, X, y, masks, judge=judge))
         except KansymError as exc:
-            notes.append(f"{name}: {exc}")
+            not_converged.append(f"{name} ({str(exc).split(';')[0]})")
         if "pruned" in routes:
             cands.extend(prune_edges(name, net, names, X, y, masks, before, agree, judge=judge))
         if "expanded" in routes and not linear:
             cands.extend(expanded_candidates(name, net.expression(variable_symbols(names)), names, X, y, masks,
                                              before, agree, net, judge=judge))
+    treatment = {"best": "candidates keep the best function or drop the edge (the '-zeroed' ones)",
+                 "zero": "set to zero", "error": ""}[on_poor]
+    for (layer, i, j), fits in poor_edges.items():  # one note per edge, whatever the number of candidates
+        best = ", ".join(f"{lib} {r2:.4f} ({fn})" for lib, (r2, fn) in fits.items())
+        notes.append(f"edge (layer {layer}, input {i} -> node {j}) is poorly fitted: best R^2 {best} < {r2_min}; "
+                     f"{treatment}")
+    if not_converged:
+        notes.append(f"{len(not_converged)} candidate(s) left out because their refit did not converge: "
+                     + "; ".join(not_converged))
     if not cands:
         raise KansymError("no valid formula candidate: " + "; ".join(notes))
     if "noconst" in routes:

@@ -6,6 +6,7 @@ Results go to stdout; progress and diagnostics go to stderr. User mistakes exit 
 from __future__ import annotations
 
 import functools
+import sys
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -18,9 +19,11 @@ from rich.text import Text
 from kansym.errors import KansymError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
+                  rich_markup_mode=None,  # help text is plain text: "[s]" and "[default: ...]" stay as written
                   help="kansym: discover closed-form nuclear-mass formulas with Kolmogorov-Arnold networks.")
-out = Console()
-err = Console(stderr=True)
+# piped output (no terminal) is never cut at 80 columns: run ids and paths stay whole for scripts
+out = Console(width=None if sys.stdout.isatty() else 10_000)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 10_000)
 
 
 def handled(fn):
@@ -44,8 +47,16 @@ class Subset(str, Enum):
     even_n = "even-n"
 
 
+def _version(value: bool):
+    if value:
+        from kansym import __version__
+        typer.echo(f"kansym {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def root():
+def root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                      help="Print the kansym version and exit.")):
     """kansym: discover closed-form nuclear-mass formulas with Kolmogorov-Arnold networks."""
 
 
@@ -112,17 +123,17 @@ def _progress_for(cfg, quiet: bool):
 @app.command()
 @handled
 def discover(
-    target: str = typer.Option("be", help="be (binding energy), me (mass excess) or residual (experiment - model)."),
-    model: Optional[str] = typer.Option(None, help="Mass model for residual targets: ws4, dz28, frdm12, ktuy05, hfb27, dz10."),
+    target: str = typer.Option("be", metavar="[be|me|residual]", help="be (binding energy), me (mass excess) or residual (experiment - model)."),
+    model: Optional[str] = typer.Option(None, metavar="[ws4|ws4rbf|dz28|frdm12|ktuy05|hfb27|dz10]", help="Mass model for residual targets: ws4, dz28, frdm12, ktuy05, hfb27, dz10."),
     subset: Optional[Subset] = typer.Option(None, help="Nuclide subset [default: even-even for be/me, all for residual]."),
-    features: Optional[str] = typer.Option(None, help="Feature set: zn, znv, kan4, kan9, kan11, znps."),
+    features: Optional[str] = typer.Option(None, metavar="[zn|znv|kan4|kan9|kan11|znps]", help="Feature set: zn, znv, kan4, kan9, kan11, znps."),
     split: Optional[str] = typer.Option(None, help="random:0.8, kfold:3[:FOLD], new-in-ame2020 or none."),
     min_z: Optional[int] = typer.Option(None, help="Smallest Z [default: 30 for be/me even-even, else 8]."),
     min_n: Optional[int] = typer.Option(None, help="Smallest N [default: 30 for be/me even-even, else 8]."),
     max_unc: Optional[float] = typer.Option(None, help="Largest ME uncertainty [MeV] [default: none for be/me even-even, else 0.1]."),
     include_estimated: bool = typer.Option(False, help="Keep '#' (estimated) AME values."),
-    baseline: Optional[str] = typer.Option(None, help="Baseline the KAN learns on top of: ldx (liquid drop + Wigner + surface symmetry), ld (5-term liquid drop), linear or none (default: ldx for be, linear for me, none for residual)."),
-    width: Optional[str] = typer.Option(None, help="Hidden layer widths, e.g. 5 or 5,3 [default: 5]."),
+    baseline: Optional[str] = typer.Option(None, metavar="[ldx|ld|linear|none]", help="Baseline the KAN learns on top of: ldx (liquid drop + Wigner + surface symmetry), ld (5-term liquid drop), linear or none [default: ldx for be, linear for me, none for residual]."),
+    width: Optional[str] = typer.Option(None, help="Hidden layer widths, e.g. 5 or 5,3 [default: 5 for be/me, 10 for residual]."),
     grid: int = typer.Option(3, help="Initial spline grid intervals."),
     refine: Optional[str] = typer.Option(None, help="Grid refinement schedule after pruning [default: 5,10,20 for be/me, 5,10 for residual]."),
     k: int = typer.Option(3, help="Spline order."),
@@ -130,18 +141,18 @@ def discover(
     lamb: float = typer.Option(1e-3, help="Sparsity regularisation weight (first stage)."),
     prune: bool = typer.Option(True, help="Prune nodes and edges after the sparsifying stage."),
     ensemble: Optional[int] = typer.Option(None, help="Networks trained with seeds seed, seed+1, ... [default: 1 for be/me, 4 for residual]."),
-    aggregate: str = typer.Option("median", help="How ensemble members combine: median (one runaway member cannot drag it) or mean; members that diverge on the test nuclei are dropped first."),
+    aggregate: str = typer.Option("median", metavar="[median|mean]", help="How ensemble members combine: median (one runaway member cannot drag it) or mean; members that diverge on the test nuclei are dropped first."),
     uncertainty: Optional[bool] = typer.Option(None, "--uncertainty/--no-uncertainty", help="Per-nucleus ensemble spread sigma_ens and its calibration [default: on with 2 or more members]."),
-    beyond_range: str = typer.Option("clamp", help="Network inputs outside the training range: clamp (every edge constant past its trained range) or spline (pykan's extended grid as is)."),
-    max_hidden: Optional[int] = typer.Option(None, help="Keep at most this many hidden nodes after pruning (default: 1 for be, 3 for me, none for residual)."),
-    lib: str = typer.Option("physics", help="Edge-function library: physics, poly, pykan, or a list such as 'x,x^2,x^(2/3),exp'."),
+    beyond_range: str = typer.Option("clamp", metavar="[clamp|spline]", help="Network inputs outside the training range: clamp (every edge constant past its trained range) or spline (pykan's extended grid as is)."),
+    max_hidden: Optional[int] = typer.Option(None, help="Keep at most this many hidden nodes after pruning [default: 1 for be, 3 for me, none for residual]."),
+    lib: str = typer.Option("physics+poly", help="Edge-function libraries joined by '+', each giving its own candidates: physics, poly, pykan, or a list such as 'x,x^2,x^(2/3),exp' (used as given)."),
     r2_min: float = typer.Option(0.9, help="Smallest acceptable R^2 of an edge fit."),
-    poor_edges: str = typer.Option("best", help="An edge below --r2-min: best (keep the best function, with a note), zero, or error."),
+    poor_edges: str = typer.Option("best", metavar="[best|zero|error]", help="An edge below --r2-min: best (keep the best function, with a note), zero, or error."),
     max_constants: int = typer.Option(12, help="Largest number of constants of the chosen formula."),
     expand: bool = typer.Option(False, help="Also try the network multiplied out into monomials (polynomial candidates; judged like every other)."),
     seed: int = typer.Option(0, help="Random seed (split and network)."),
-    stage: str = typer.Option("all", help="Stop after this stage: kan, symbolic or all."),
-    crosscheck_engine: str = typer.Option("auto", "--crosscheck", help="Cross-check engine after the symbolic stage: auto, pyoperon, pysr or none."),
+    stage: str = typer.Option("all", metavar="[kan|symbolic|all]", help="Stop after this stage: kan, symbolic or all."),
+    crosscheck_engine: str = typer.Option("auto", "--crosscheck", metavar="[auto|pyoperon|pysr|none]", help="Cross-check engine after the symbolic stage: auto, pyoperon, pysr or none."),
     crosscheck_budget: float = typer.Option(15, help="Cross-check search time [s]."),
     extrapolate_chains: str = typer.Option("Zr,Nd,Hg,Fm", "--chains", help="Isotopic chains for the extrapolation stage ('' to skip)."),
     runs_dir: Path = typer.Option(Path("runs"), help="Where run directories are created."),
@@ -349,10 +360,10 @@ def show(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, path
 @app.command()
 @handled
 def symbolic(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, path, or 'latest'."),
-             lib: str = typer.Option("physics", help="Edge-function library or comma list of functions."),
-             r2_min: float = typer.Option(0.9, help="Smallest acceptable R^2 of an edge fit."),
-             poor_edges: str = typer.Option("best", help="An edge below --r2-min: best (keep the best function, with a note), zero, or error."),
-             max_constants: int = typer.Option(12, help="Largest number of constants of the chosen formula."),
+             lib: Optional[str] = typer.Option(None, help="Edge-function libraries joined by '+' (e.g. physics+poly) or a comma list of functions [default: the run's]."),
+             r2_min: Optional[float] = typer.Option(None, help="Smallest acceptable R^2 of an edge fit [default: the run's]."),
+             poor_edges: Optional[str] = typer.Option(None, metavar="[best|zero|error]", help="An edge below --r2-min: best (keep the best function, with a note), zero, or error [default: the run's]."),
+             max_constants: Optional[int] = typer.Option(None, help="Largest number of constants of the chosen formula [default: the run's]."),
              runs_dir: Path = typer.Option(Path("runs"), help="Where run directories live.")):
     """Run the symbolic stage again on an existing run."""
     from kansym.pipeline import rerun_symbolic
@@ -429,7 +440,7 @@ def table1_cmd(models: str = typer.Option("ws4,dz28,frdm12,ktuy05,hfb27", help="
 @app.command()
 @handled
 def crosscheck(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, path, or 'latest'."),
-               engine: str = typer.Option("auto", help="auto (PySR if its Julia runtime is present, else pyoperon), pyoperon or pysr."),
+               engine: str = typer.Option("auto", metavar="[auto|pyoperon|pysr]", help="auto (PySR if its Julia runtime is present, else pyoperon), pyoperon or pysr."),
                time_budget: float = typer.Option(60, help="Search time [s]."),
                maxsize: int = typer.Option(30, help="Largest expression size."),
                seed: int = typer.Option(0, help="Engine seed."),

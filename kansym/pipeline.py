@@ -70,7 +70,7 @@ class DiscoverConfig:
     max_hidden: int | None = -1  # -1: target default; None: no cap on hidden nodes after pruning
     symbolic_from: str = "coarse"  # network the symbolic stage reads: coarse (pruned, first grid) or final
     seed: int = 0
-    lib: str = "physics"
+    lib: str = "physics+poly"  # libraries joined by '+', each giving its own candidates
     r2_min: float = 0.9
     poor_edges: str = "best"
     max_constants: int = 12
@@ -126,7 +126,8 @@ class DiscoverConfig:
         if out.max_constants < 1:
             raise KansymError(f"--max-constants must be >= 1, got {out.max_constants}")
         from kansym.symbolic import resolve_library
-        resolve_library(out.lib)  # validates --lib early
+        for part in out.libraries:
+            resolve_library(part)  # validates --lib early
         out.selection()  # validates subset and cuts
         from kansym.baselines import check_baseline
         from kansym.features import feature_names
@@ -179,6 +180,13 @@ class DiscoverConfig:
             from kansym.extrapolate import element_z
             for chain in self.chains:
                 element_z(chain)  # an unknown element fails now, not after training
+
+    @property
+    def libraries(self) -> tuple[str, ...]:
+        """The edge-function libraries of ``lib`` ('physics+poly' -> ('physics', 'poly')), as given."""
+        if not isinstance(self.lib, str):
+            raise KansymError(f"--lib must be text, got {self.lib!r}")
+        return tuple(dict.fromkeys(part.strip() for part in self.lib.split("+")))
 
     def selection(self) -> Selection:
         return Selection(self.subset, self.min_z, self.min_n, self.max_unc, self.include_estimated)
@@ -421,7 +429,7 @@ def symbolic_stage(cfg: DiscoverConfig, stage: KanStage, path: Path, progress: P
     ds = stage.dataset
     X, y = ds.X, ds.y
     masks = {part: ds.mask(part) for part in ("train", "test", "all")}
-    libraries = tuple(dict.fromkeys((cfg.lib, "poly")))
+    libraries = cfg.libraries
     reg = stage.kept[0].snapshot(cfg.symbolic_from)
     judge = make_judge(ds, cfg.selection(), cfg.features)
     cands, notes = cands_mod.generate(reg, X, y, masks, ds.feature_names, libraries,
@@ -529,9 +537,11 @@ def discover(config: DiscoverConfig, progress: Progress | None = None) -> Discov
             metrics["model_rms_mev"] = {part: rms((dataset.frame["ME"] - dataset.frame["ME_model"])[dataset.mask(part)])
                                         for part in ("train", "test", "all")}
         symbolic = None
+        record_notes(path, metrics, "data", dataset.notes)
         if cfg.stage != "kan":
             symbolic = symbolic_stage(cfg, stage, path, progress)
             metrics["formula"] = symbolic["formula"]
+            record_notes(path, metrics, "symbolic", symbolic["notes"])
             if progress:
                 progress("symbolic stage")
         if cfg.stage == "all" and cfg.crosscheck != "none" and symbolic and symbolic["formula"]:
@@ -544,12 +554,21 @@ def discover(config: DiscoverConfig, progress: Progress | None = None) -> Discov
             from kansym.extrapolate import extrapolate_run
             ext = extrapolate_run(path, cfg.chains, loaded=(cfg, stage))
             metrics.update(_extrapolation_summary(ext))
+            record_notes(path, metrics, "extrapolation", ext["notes"])
             if progress:
                 progress("extrapolation")
         metrics["wall_time_total_s"] = round(time.perf_counter() - t0, 3)
         write_json_atomic(path / "metrics.json", metrics)
     return DiscoverResult(staged.final, cfg_dict, metrics, importance,
-                          dataset.notes + tuple(symbolic["notes"] if symbolic else ()), symbolic)
+                          tuple(n for notes in metrics["notes"].values() for n in notes), symbolic)
+
+
+def record_notes(path: Path, metrics: dict, stage: str, notes) -> None:
+    """Keep a stage's notes (each once) in ``metrics["notes"][stage]`` and rewrite ``notes.txt``."""
+    from kansym.runs import write_text_atomic
+
+    metrics.setdefault("notes", {})[stage] = list(dict.fromkeys(map(str, notes)))
+    write_text_atomic(path / "notes.txt", "".join(f"{st}: {n}\n" for st, ns in metrics["notes"].items() for n in ns))
 
 
 def far_summary(report: dict) -> dict:
@@ -602,13 +621,19 @@ def rerun_symbolic(run_dir: Path, **overrides) -> dict:
         rd = RunDir(path)
         metrics = rd.metrics
         cfg, stage = load_run_stage(path)
+        overrides = {k: v for k, v in overrides.items() if v is not None}
         cfg = replace(cfg, **overrides).resolved()
+        config = rd.config
+        config.update({k: getattr(cfg, k) for k in overrides})  # config.json says what the formula was made with
+        write_json_atomic(path / "config.json", config)
         shutil.rmtree(path / "figures" / "edges", ignore_errors=True)
         removed = _remove(path, FORMULA_DEPENDENT)
         result = symbolic_stage(cfg, stage, path)
         metrics["formula"] = result["formula"]
         for key in ("crosscheck", "extrapolation", "far_extrapolation"):
             metrics.pop(key, None)
+        metrics.get("notes", {}).pop("extrapolation", None)
+        record_notes(path, metrics, "symbolic", result["notes"])
         write_json_atomic(path / "metrics.json", metrics)
     return {**result, "removed": removed}
 
@@ -626,6 +651,7 @@ def rerun_extrapolate(run_dir: Path, chains, beyond: int = 10, against=("frdm12"
         _remove(path, ("figures/chain_*.png", "figures/far_*.png"))
         report = extrapolate_run(path, chains, beyond, against, both_sides, isotones=isotones)
         metrics.update(_extrapolation_summary(report))
+        record_notes(path, metrics, "extrapolation", report["notes"])
         write_json_atomic(path / "metrics.json", metrics)
     return report
 
