@@ -157,6 +157,7 @@ def discover(
     extrapolate_chains: str = typer.Option("Zr,Nd,Hg,Fm", "--chains", help="Isotopic chains for the extrapolation stage ('' to skip)."),
     runs_dir: Path = typer.Option(Path("runs"), help="Where run directories are created."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output; print only the run directory."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (strict; non-finite numbers as \"NaN\") instead of tables."),
 ):
     """Train a pruned KAN on a target and write a run directory."""
     from kansym.pipeline import DiscoverConfig, discover as run_discover
@@ -183,6 +184,10 @@ def discover(
         where = f"; partial output is in {partial[-1]} (`kansym clean` removes it)" if partial else ""
         err.print(f"[bold red]Interrupted[/]: no run directory was created{where}")
         raise typer.Exit(code=130) from None
+    if as_json:
+        from kansym.runs import RunDir
+        _echo_json(_run_json(RunDir(Path(result.run_dir))))
+        return
     for note in result.notes:
         err.print(Text.assemble(("note: ", "yellow"), str(note)), highlight=False, soft_wrap=True)
     if quiet:
@@ -192,6 +197,41 @@ def discover(
     if formula is not None:
         out.print(formula)
     out.print(render_summary(result.config, result.metrics, result.importance, result.run_dir))
+
+
+def _echo_json(obj) -> None:
+    """Strict JSON on stdout, unwrapped and uncoloured (for scripts)."""
+    from kansym.runs import json_text
+
+    typer.echo(json_text(obj))
+
+
+def _run_json(r) -> dict:
+    """Everything ``show`` prints about a run, as plain data."""
+    import pandas as pd
+
+    formula = r.read_json("formula.json") if r.file("formula.json").exists() else None
+    imp = None
+    if r.file("importance.csv").exists():
+        try:
+            imp = pd.read_csv(r.file("importance.csv")).to_dict(orient="records")
+        except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+            raise KansymError(f"run {r.id}: importance.csv is broken ({type(exc).__name__})") from None
+    metrics = r.metrics
+    return {"run_id": r.id, "run_dir": str(r.path), "config": r.config, "metrics": metrics, "formula": formula,
+            "importance": imp, "notes": metrics.get("notes", {})}
+
+
+def _runs_row(r) -> dict:
+    """One run of ``kansym runs --json``; a corrupt run is listed with the reason."""
+    try:
+        c, m = r.config, r.metrics
+        return {"run_id": r.id, "path": str(r.path), "status": "ok", "target": c.get("target"),
+                "features": c.get("features"), "n_nuclei": m.get("n_nuclei"), "rmse_mev": m.get("rmse_mev"),
+                "pruned_width": m.get("pruned_width"),
+                "formula": (m.get("formula") or {}).get("candidate") if isinstance(m.get("formula"), dict) else None}
+    except (KansymError, AttributeError, TypeError, ValueError) as exc:
+        return {"run_id": r.id, "path": str(r.path), "status": "corrupt", "error": str(exc)}
 
 
 def render_summary(config: dict, metrics: dict, importance, run_dir) -> Table:
@@ -281,10 +321,17 @@ def render_formula(run_dir) -> Optional[Table]:
 @app.command()
 @handled
 def runs(runs_dir: Path = typer.Option(Path("runs"), help="Where run directories live."),
-         partial: bool = typer.Option(False, "--partial", help="List the partial output of crashed or interrupted runs instead.")):
+         partial: bool = typer.Option(False, "--partial", help="List the partial output of crashed or interrupted runs instead."),
+         as_json: bool = typer.Option(False, "--json", help="Print JSON (strict; non-finite numbers as \"NaN\") instead of tables."),):
     """List the runs under the runs directory."""
     from kansym.runs import list_runs, partial_runs
 
+    if as_json:
+        if partial:
+            _echo_json([{"path": str(p), "running": alive} for p, alive in partial_runs(runs_dir)])
+        else:
+            _echo_json([_runs_row(r) for r in list_runs(runs_dir)])
+        return
     if partial:
         left = partial_runs(runs_dir)
         for p, alive in left:
@@ -331,13 +378,17 @@ def clean(runs_dir: Path = typer.Option(Path("runs"), help="Where run directorie
 @app.command()
 @handled
 def show(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, path, or 'latest'."),
-         runs_dir: Path = typer.Option(Path("runs"), help="Where run directories live.")):
+         runs_dir: Path = typer.Option(Path("runs"), help="Where run directories live."),
+         as_json: bool = typer.Option(False, "--json", help="Print JSON (strict; non-finite numbers as \"NaN\") instead of tables."),):
     """Print a run's summary."""
     import pandas as pd
 
     from kansym.runs import find_run
 
     r = find_run(run, runs_dir)
+    if as_json:
+        _echo_json(_run_json(r))
+        return
     imp = None
     if r.file("importance.csv").exists():
         try:
@@ -445,13 +496,17 @@ def crosscheck(run: str = typer.Argument(..., help="Run id, unique prefix/suffix
                maxsize: int = typer.Option(30, help="Largest expression size."),
                seed: int = typer.Option(0, help="Engine seed."),
                pysr_hof: Optional[Path] = typer.Option(None, help="Import a PySR hall_of_fame.csv instead of searching."),
-               runs_dir: Path = typer.Option(Path("runs"), help="Where run directories live.")):
+               runs_dir: Path = typer.Option(Path("runs"), help="Where run directories live."),
+               as_json: bool = typer.Option(False, "--json", help="Print JSON (strict; non-finite numbers as \"NaN\") instead of tables."),):
     """Compare a run's KAN formula with an independent symbolic-regression search on the same data."""
     from kansym.pipeline import rerun_crosscheck
     from kansym.runs import find_run
 
     r = find_run(run, runs_dir)
     report = rerun_crosscheck(r.path, engine, time_budget, maxsize, seed, pysr_hof)
+    if as_json:
+        _echo_json(report)
+        return
     out.print(render_crosscheck(report))
 
 
@@ -484,7 +539,8 @@ def extrapolate(run: str = typer.Argument(..., help="Run id, unique prefix/suffi
                 beyond: int = typer.Option(10, help="Steps beyond the last measured nucleus."),
                 against: str = typer.Option("frdm12,ws4", help="Reference mass models."),
                 both_sides: bool = typer.Option(False, help="Extrapolate on the proton-rich side too."),
-                runs_dir: Path = typer.Option(Path("runs"), help="Where run directories live.")):
+                runs_dir: Path = typer.Option(Path("runs"), help="Where run directories live."),
+                as_json: bool = typer.Option(False, "--json", help="Print JSON (strict; non-finite numbers as \"NaN\") instead of tables."),):
     """Predictions beyond the measured masses compared with reference models; writes extrapolation.csv."""
     from kansym.pipeline import rerun_extrapolate
     from kansym.runs import find_run
@@ -498,6 +554,9 @@ def extrapolate(run: str = typer.Argument(..., help="Run id, unique prefix/suffi
     if not refs:
         raise KansymError("--against needs at least one reference mass model, e.g. frdm12,ws4")
     report = rerun_extrapolate(r.path, names, beyond, refs, both_sides, isotones=iso)
+    if as_json:
+        _echo_json(report)
+        return
     ref = report["against"][0]
     t = Table(title=f"extrapolation of {r.id}: RMS / max |prediction - {ref}| over {beyond} nuclei beyond the last measured [MeV]")
     for col in ("chain", "prediction", f"RMS vs {ref}", f"max vs {ref}", "S2n 2nd-diff RMS", "non-finite"):

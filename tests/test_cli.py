@@ -1,0 +1,93 @@
+"""The command line as a script drives it: plain help, --version, --json everywhere, no truncation."""
+
+import json
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from kansym import __version__
+from kansym.cli import app
+
+runner = CliRunner()
+TINY_CLI = ["--steps", "3", "--grid", "3", "--refine", "5", "--width", "2", "--crosscheck", "none", "--chains", ""]
+
+
+def _json(result):
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout, parse_constant=lambda c: pytest.fail(f"bare {c} in JSON output"))
+
+
+def test_version():
+    r = runner.invoke(app, ["--version"])
+    assert r.exit_code == 0 and r.output.strip() == f"kansym {__version__}"
+
+
+@pytest.mark.parametrize("command,expected", [
+    ("discover", ["[default: 5 for be/me, 10 for residual]", "Largest ME uncertainty [MeV]", "[be|me|residual]",
+                  "[kan|symbolic|all]", "[auto|pyoperon|pysr|none]", "[default: physics+poly]"]),
+    ("crosscheck", ["Search time [s].", "[default: 60]", "[auto|pyoperon|pysr]"]),
+    ("symbolic", ["[default: the run's]"]),
+    ("table1", ["[default: 4]"]),
+])
+def test_help_keeps_bracketed_text(command, expected):
+    r = runner.invoke(app, [command, "--help"])
+    text = " ".join(r.output.split())  # help is wrapped to the terminal width
+    assert r.exit_code == 0
+    for e in expected:
+        assert e in text, e
+
+
+def test_discover_json_and_notes_saved(tmp_path):
+    r = runner.invoke(app, ["discover", "--target", "be", "--stage", "kan", *TINY_CLI, "--runs-dir", str(tmp_path),
+                            "--quiet", "--json"])
+    rep = _json(r)
+    assert {"run_id", "run_dir", "config", "metrics", "formula", "importance", "notes"} <= set(rep)
+    assert rep["config"]["target"] == "be" and set(rep["metrics"]["rmse_mev"]) == {"train", "test", "all"}
+    assert rep["formula"] is None and [row["feature"] for row in rep["importance"]] == ["Z", "N", "v_Z", "v_N"]
+    run = tmp_path / rep["run_id"]
+    assert (run / "notes.txt").exists()
+
+
+def test_runs_and_show_json_and_untruncated(formula_run, tmp_path):
+    root = tmp_path / ("a-rather-long-directory-name-" * 3)
+    root.mkdir()
+    shutil.copytree(formula_run.run_dir, root / formula_run.run_dir.name)
+    (root / "broken-run").mkdir()
+    (root / "broken-run" / "config.json").write_text("[]")
+    rows = _json(runner.invoke(app, ["runs", "--runs-dir", str(root), "--json"]))
+    status = {row["run_id"]: row["status"] for row in rows}
+    assert status == {"broken-run": "corrupt", formula_run.run_dir.name: "ok"}
+    table = runner.invoke(app, ["runs", "--runs-dir", str(root)])
+    assert formula_run.run_dir.name in table.output and str(root) in table.output  # whole, not cut with '...'
+    rep = _json(runner.invoke(app, ["show", formula_run.run_dir.name, "--runs-dir", str(root), "--json"]))
+    assert rep["formula"]["text"] and rep["metrics"]["formula"]["n_constants"] == len(rep["formula"]["parameters"])
+    assert _json(runner.invoke(app, ["runs", "--partial", "--runs-dir", str(root), "--json"])) == []
+
+
+def test_crosscheck_and_extrapolate_json(formula_run, tmp_path):
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    hof = tmp_path / "hall_of_fame.csv"
+    hof.write_text("Complexity,Loss,Equation\n3,1.0,\"8.0 * Z + 8.0 * N\"\n")
+    rep = _json(runner.invoke(app, ["crosscheck", str(run), "--pysr-hof", str(hof), "--json"]))
+    assert rep["engine"] and rep["rows"][0]["formula"]
+    assert json.loads((run / "metrics.json").read_text())["crosscheck"]["engine"] == rep["engine"]
+    rep = _json(runner.invoke(app, ["extrapolate", str(run), "--chains", "Zr", "--beyond", "2", "--against", "frdm12",
+                                    "--json"]))
+    assert list(rep["per_chain"]) == ["Zr"] and "far" in rep
+
+
+def test_symbolic_uses_the_library_as_given_and_records_it(formula_run, tmp_path):
+    import pandas as pd
+
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    r = runner.invoke(app, ["symbolic", str(run), "--lib", "x,x^2"])
+    assert r.exit_code == 0, r.output
+    names = pd.read_csv(run / "candidates.csv")["name"]
+    assert names.str.startswith("x,x^2").all() and not names.str.contains("poly").any()
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["lib"] == "x,x^2" and cfg["r2_min"] == 0.9  # the new option recorded, the others kept
+    notes = json.loads((run / "metrics.json").read_text())["notes"]
+    assert (run / "notes.txt").read_text().count("\n") == sum(len(v) for v in notes.values())
