@@ -67,10 +67,11 @@ def _fmt(x: float, digits: int = 3) -> str:
 @app.command()
 @handled
 def data(
-    subset: Subset = typer.Option(Subset.all, help="Nuclide subset."),
-    min_z: int = typer.Option(8, help="Smallest proton number."),
-    min_n: int = typer.Option(8, help="Smallest neutron number."),
-    max_unc: float = typer.Option(0.1, help="Largest AME2020 mass-excess uncertainty [MeV]."),
+    target: Optional[str] = typer.Option(None, metavar="[be|me|residual]", help="Use the selection `kansym discover --target TARGET` uses by default (subset and cuts), overridden by the options below."),
+    subset: Optional[Subset] = typer.Option(None, help="Nuclide subset [default: all, or the target's]."),
+    min_z: Optional[int] = typer.Option(None, help="Smallest proton number [default: 8, or the target's]."),
+    min_n: Optional[int] = typer.Option(None, help="Smallest neutron number [default: 8, or the target's]."),
+    max_unc: Optional[str] = typer.Option(None, metavar="<MeV|none>", help="Largest AME2020 mass-excess uncertainty [MeV], or none [default: 0.1, or the target's]."),
     include_estimated: bool = typer.Option(False, help="Keep '#' (estimated) AME values."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ):
@@ -78,15 +79,23 @@ def data(
     from kansym.survey import model_survey
     from kansym.targets import Selection
 
-    report = model_survey(Selection(subset.value, min_z, min_n, max_unc, include_estimated))
+    unc = _max_unc(max_unc)
+    if target is not None:
+        from kansym.pipeline import DiscoverConfig
+        sel = DiscoverConfig(target=target, subset=subset.value if subset else None, min_z=min_z, min_n=min_n,
+                             max_unc=unc, include_estimated=include_estimated).resolved().selection()
+    else:
+        sel = Selection(subset.value if subset else "all", 8 if min_z is None else min_z, 8 if min_n is None else min_n,
+                        0.1 if unc == -1.0 else unc, include_estimated)
+    report = model_survey(sel)
     if as_json:
-        from kansym.runs import json_text
-        out.print_json(json_text(report))
+        _echo_json(report)
         return
     c = report["counts"]
     table = Table(title=f"Mass models vs AME2020: {c['nuclei']} nuclei "
                         f"({c['even_even']} e-e, {c['odd_a']} odd-A, {c['odd_odd']} o-o), "
-                        f"Z {c['Z_range'][0]}-{c['Z_range'][1]}, N {c['N_range'][0]}-{c['N_range'][1]}")
+                        f"Z {c['Z_range'][0]}-{c['Z_range'][1]}, N {c['N_range'][0]}-{c['N_range'][1]}; "
+                        f"selection {_selection_text(report['selection'])}")
     for col in ("model", "covered", "missing", "RMS", "mean", "max|d|", "note"):
         table.add_column(col, justify="left" if col in ("model", "note") else "right")
     for r in report["models"]:
@@ -94,6 +103,28 @@ def data(
                       _fmt(r["mean_mev"]), _fmt(r["max_abs_mev"]), r["note"])
     out.print(table)
     out.print("d = ME(model) - ME(AME2020) in MeV. Not bundled: HFB-31, Bhagwat 2014.")
+
+
+def _max_unc(text: Optional[str]) -> Optional[float]:
+    """--max-unc: not given -> -1.0 (the default), 'none' -> None (no cut), else a number of MeV."""
+    if text is None:
+        return -1.0
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (0 < value < float("inf")):
+        raise KansymError(f"--max-unc must be a positive number of MeV or 'none', got {text[:40]!r}")
+    return value
+
+
+def _selection_text(sel: dict) -> str:
+    unc = sel.get("max_unc", sel.get("max_unc_mev"))
+    return (f"{sel['subset']}, Z >= {sel['min_z']}, N >= {sel['min_n']}, "
+            + ("no uncertainty cut" if unc is None else f"dME <= {unc} MeV")
+            + (", incl. estimated" if sel.get("include_estimated") else ""))
 
 
 def _csv_ints(text: Optional[str], option: str) -> Optional[tuple[int, ...]]:
@@ -130,7 +161,7 @@ def discover(
     split: Optional[str] = typer.Option(None, help="random:0.8, kfold:3[:FOLD], new-in-ame2020 or none."),
     min_z: Optional[int] = typer.Option(None, help="Smallest Z [default: 30 for be/me even-even, else 8]."),
     min_n: Optional[int] = typer.Option(None, help="Smallest N [default: 30 for be/me even-even, else 8]."),
-    max_unc: Optional[float] = typer.Option(None, help="Largest ME uncertainty [MeV] [default: none for be/me even-even, else 0.1]."),
+    max_unc: Optional[str] = typer.Option(None, metavar="<MeV|none>", help="Largest ME uncertainty [MeV], or none [default: none for be/me even-even, else 0.1]."),
     include_estimated: bool = typer.Option(False, help="Keep '#' (estimated) AME values."),
     baseline: Optional[str] = typer.Option(None, metavar="[ldx|ld|linear|none]", help="Baseline the KAN learns on top of: ldx (liquid drop + Wigner + surface symmetry), ld (5-term liquid drop), linear or none [default: ldx for be, linear for me, none for residual]."),
     width: Optional[str] = typer.Option(None, help="Hidden layer widths, e.g. 5 or 5,3 [default: 5 for be/me, 10 for residual]."),
@@ -164,7 +195,7 @@ def discover(
 
     cfg = DiscoverConfig(
         target=target, subset=subset.value if subset else None, model=model, features=features, split=split,
-        min_z=min_z, min_n=min_n, max_unc=-1.0 if max_unc is None else max_unc, include_estimated=include_estimated,
+        min_z=min_z, min_n=min_n, max_unc=_max_unc(max_unc), include_estimated=include_estimated,
         baseline=baseline, width=_csv_ints(width, "--width"), grid=grid, refine=_csv_ints(refine, "--refine"), k=k, steps=steps,
         lamb=lamb, prune=prune, ensemble=ensemble, aggregate=aggregate, uncertainty=uncertainty, beyond=beyond_range,
         max_hidden=-1 if max_hidden is None else max_hidden, lib=lib,
@@ -239,8 +270,7 @@ def render_summary(config: dict, metrics: dict, importance, run_dir) -> Table:
     t = Table(title=f"run {Path(run_dir).name}", show_header=False)
     t.add_column("key", style="bold")
     t.add_column("value")
-    sel = (f"{config['subset']}, Z>={config['min_z']}, N>={config['min_n']}, "
-           f"max unc {config['max_unc']} MeV" + (", incl. estimated" if config.get("include_estimated") else ""))
+    sel = _selection_text(config)
     t.add_row("target", config["target"] + (f" (model {config['model']})" if config.get("model") else ""))
     t.add_row("selection", f"{sel}; {metrics['n_nuclei']} nuclei; split {config['split']}")
     t.add_row("features", config["features"])

@@ -91,3 +91,25 @@ def test_symbolic_uses_the_library_as_given_and_records_it(formula_run, tmp_path
     assert cfg["lib"] == "x,x^2" and cfg["r2_min"] == 0.9  # the new option recorded, the others kept
     notes = json.loads((run / "metrics.json").read_text())["notes"]
     assert (run / "notes.txt").read_text().count("\n") == sum(len(v) for v in notes.values())
+
+
+def test_run_files_follow_the_umask(formula_run):
+    from kansym.runs import current_umask
+
+    if current_umask() & 0o044:
+        pytest.skip("the umask makes files private")
+    private = [str(p.relative_to(formula_run.run_dir)) for p in [formula_run.run_dir, *formula_run.run_dir.rglob("*")]
+               if not p.stat().st_mode & 0o044 == 0o044]
+    assert not private  # a colleague in the group (or anyone, with umask 022) can read the run
+
+
+@pytest.mark.parametrize("args,n", [(["--subset", "even-even", "--min-z", "30", "--min-n", "30"], 520),
+                                    (["--target", "be"], 538), (["--target", "be", "--max-unc", "0.1"], 520),
+                                    (["--target", "residual", "--max-unc", "none"], None)])
+def test_data_uses_discovers_selection_and_says_it(args, n):
+    rep = _json(runner.invoke(app, ["data", *args, "--json"]))
+    if n is not None:
+        assert rep["counts"]["nuclei"] == n
+    table = runner.invoke(app, ["data", *args])
+    unc = rep["selection"]["max_unc_mev"]
+    assert ("no uncertainty cut" if unc is None else f"dME <= {unc} MeV") in table.output
