@@ -25,14 +25,14 @@ for label, kw in [("default_features", {}), ("zn", dict(features="zn"))]:
     cfg = DiscoverConfig.from_dict(r.config).resolved()
     ds = load_dataset(cfg)
     masks = {p: ds.mask(p) for p in ("train", "test", "all")}
-    eng = PyOperonEngine(time_budget=60, maxsize=30, seed=0)
+    eng = PyOperonEngine(time_budget=60, maxsize=30, seed=0, generations=100_000)
     t = time.perf_counter()
     res = eng.fit(ds.X[masks["train"]], ds.y[masks["train"]], ds.feature_names)
     op_wall = time.perf_counter() - t
     op = []
     for f in res.front:
         F = _refit_engine(f, ds.feature_names, ds, masks)
-        if F is not None:
+        if not isinstance(F, str):  # a string is the reason the refit failed
             pred = F.evaluate(ds.X)
             op.append({"n_constants": F.n_constants, "size": F.size,
                        **{f"rmse_{p}_mev": float(np.sqrt(np.mean((pred - ds.y)[m] ** 2))) for p, m in masks.items()}})

@@ -63,12 +63,12 @@ for label, kw in [("zn", dict(features="zn")), ("default", {})]:
     rows.append(judged("Eq. 6-type form, refitted", Formula(eq6.expr, ds.feature_names, eq6.parameters, eq6.correlations),
                        ds, masks, judge))
     t = time.perf_counter()
-    res = PyOperonEngine(time_budget=60, maxsize=30, seed=0).fit(ds.X[tr], ds.y[tr], ds.feature_names)
+    res = PyOperonEngine(time_budget=60, maxsize=30, seed=0, generations=100_000).fit(ds.X[tr], ds.y[tr], ds.feature_names)
     op_wall = time.perf_counter() - t
     op_rows = []
     for f in res.front:
         F = _refit_engine(f, ds.feature_names, ds, masks)
-        if F is not None:
+        if not isinstance(F, str):  # a string is the reason the refit failed
             op_rows.append(judged(f"pyoperon front member ({F.n_constants} constants)", F, ds, masks, judge))
     chosen = formula_from_entry(json.loads((r.run_dir / "formula.json").read_text())) \
         if (r.run_dir / "formula.json").exists() else None

@@ -184,7 +184,8 @@ def discover(
     seed: int = typer.Option(0, help="Random seed (split and network)."),
     stage: str = typer.Option("all", metavar="[kan|symbolic|all]", help="Stop after this stage: kan, symbolic or all."),
     crosscheck_engine: str = typer.Option("auto", "--crosscheck", metavar="[auto|pyoperon|pysr|none]", help="Cross-check engine after the symbolic stage: auto, pyoperon, pysr or none."),
-    crosscheck_budget: float = typer.Option(15, help="Cross-check search time [s]."),
+    crosscheck_generations: int = typer.Option(50, help="Cross-check search length in generations (reproducible for a seed)."),
+    crosscheck_budget: Optional[float] = typer.Option(None, help="Cap on the cross-check search time [s]; results then depend on machine speed [default: no cap]."),
     extrapolate_chains: str = typer.Option("Zr,Nd,Hg,Fm", "--chains", help="Isotopic chains for the extrapolation stage ('' to skip)."),
     runs_dir: Path = typer.Option(Path("runs"), help="Where run directories are created."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output; print only the run directory."),
@@ -200,7 +201,7 @@ def discover(
         lamb=lamb, prune=prune, ensemble=ensemble, aggregate=aggregate, uncertainty=uncertainty, beyond=beyond_range,
         max_hidden=-1 if max_hidden is None else max_hidden, lib=lib,
         r2_min=r2_min, poor_edges=poor_edges, max_constants=max_constants, expand=expand, seed=seed, stage=stage,
-        crosscheck=crosscheck_engine, crosscheck_budget=crosscheck_budget,
+        crosscheck=crosscheck_engine, crosscheck_budget=crosscheck_budget, crosscheck_generations=crosscheck_generations,
         extrapolate=bool(extrapolate_chains.strip()), chains=tuple(c.strip() for c in extrapolate_chains.split(",") if c.strip()),
         runs_dir=str(runs_dir)).resolved()
     bar, progress = _progress_for(cfg, quiet)
@@ -522,7 +523,8 @@ def table1_cmd(models: str = typer.Option("ws4,dz28,frdm12,ktuy05,hfb27", help="
 @handled
 def crosscheck(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, path, or 'latest'."),
                engine: str = typer.Option("auto", metavar="[auto|pyoperon|pysr]", help="auto (PySR if its Julia runtime is present, else pyoperon), pyoperon or pysr."),
-               time_budget: float = typer.Option(60, help="Search time [s]."),
+               generations: int = typer.Option(50, help="Search length in generations (PySR: iterations); the same seed gives the same front on any machine."),
+               time_budget: Optional[float] = typer.Option(None, help="Cap on the search time [s]; results then depend on machine speed [default: no cap]."),
                maxsize: int = typer.Option(30, help="Largest expression size."),
                seed: int = typer.Option(0, help="Engine seed."),
                pysr_hof: Optional[Path] = typer.Option(None, help="Import a PySR hall_of_fame.csv instead of searching."),
@@ -533,7 +535,7 @@ def crosscheck(run: str = typer.Argument(..., help="Run id, unique prefix/suffix
     from kansym.runs import find_run
 
     r = find_run(run, runs_dir)
-    report = rerun_crosscheck(r.path, engine, time_budget, maxsize, seed, pysr_hof)
+    report = rerun_crosscheck(r.path, engine, time_budget, maxsize, seed, pysr_hof, generations)
     if as_json:
         _echo_json(report)
         return
@@ -541,17 +543,23 @@ def crosscheck(run: str = typer.Argument(..., help="Run id, unique prefix/suffix
 
 
 def render_crosscheck(report: dict) -> Table:
-    t = Table(title=f"cross-check with {report['engine']} ({report['engine_wall_s']} s)")
-    for col in ("formula", "constants", "size", "train", "test", "extrap. vs KAN", "far check", "far RMS"):
+    search = f"{report['generations']} generations" if report.get("generations") else "imported hall of fame"
+    t = Table(title=f"cross-check with {report['engine']} ({search}, seed {report.get('seed', 0)}, "
+                    f"{report['engine_wall_s']} s)")
+    for col in ("formula", "constants", "size", "train", "test", "extrap. vs KAN", "far check", "far RMS", "expression"):
         t.add_column(col)
     for r in report["rows"]:
         mark = " *" if r.get("selected") else ""
+        if r.get("refit_failed"):
+            t.add_row(r["formula"], "-", "-", "-", "-", "-", "-", "-",
+                      Text(f"{r.get('engine_expression', '')} (refit failed)"))
+            continue
         ex = r.get("extrapolation_rms_vs_kan_mev")
         far = "-" if "far_passed" not in r else ("passes" if r["far_passed"] else "fails")
         far_rms = next((v for k, v in r.items() if k.startswith("far_rms_vs_")), None)
         t.add_row(r["formula"] + mark, str(r["n_constants"]), str(r["size"]), _fmt(r["rmse_mev"]["train"]),
                   _fmt(r["rmse_mev"]["test"]), "-" if ex is None else _fmt(ex), far,
-                  "-" if far_rms is None else _fmt(far_rms, 2))
+                  "-" if far_rms is None else _fmt(far_rms, 2), Text(r.get("numeric_expression", "")))
     eq = report.get("equivalence")
     if eq:
         t.caption = (f"selected vs KAN: symbolic equivalence {eq['symbolic']}, RMS difference "

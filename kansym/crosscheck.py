@@ -57,16 +57,23 @@ def _scale(y: np.ndarray) -> tuple[float, float]:
     return float(np.mean(y)), sd if sd > 0 else 1.0
 
 
+DEFAULT_GENERATIONS = 50
+"""Default search length: a fixed number of generations (iterations for PySR) makes a search with a given
+seed reproducible on any machine; a wall-clock budget does not, and is only used when asked for."""
+
+
 class Engine:
-    """Engine settings: search time [s], largest expression size, seed. Subclasses implement
-    ``available()`` and ``fit(X, y, names) -> EngineResult``."""
+    """Engine settings: search time cap [s] (None: none), largest expression size, seed, generations.
+    Subclasses implement ``available()`` and ``fit(X, y, names) -> EngineResult``."""
 
     name = "engine"
 
-    def __init__(self, time_budget: float = 60, maxsize: int = 30, seed: int = 0):
+    def __init__(self, time_budget: float | None = None, maxsize: int = 30, seed: int = 0,
+                 generations: int = DEFAULT_GENERATIONS):
         self.time_budget = time_budget
         self.maxsize = maxsize
         self.seed = seed
+        self.generations = generations
 
 
 class PyOperonEngine(Engine):
@@ -86,7 +93,8 @@ class PyOperonEngine(Engine):
         mu, sd = _scale(y)  # Operon evaluates in float32: fit (y - mu) / sd
         t0 = time.perf_counter()
         reg = SymbolicRegressor(allowed_symbols=OPERATORS, optimizer_iterations=10, max_length=self.maxsize,
-                                max_time=max(1, int(round(self.time_budget))), generations=100000,
+                                max_time=86400 if self.time_budget is None else max(1, int(round(self.time_budget))),
+                                generations=self.generations,
                                 max_evaluations=10**9, n_threads=1, random_state=self.seed,
                                 objectives=["r2", "length"])
         reg.fit(np.asarray(X, dtype=np.float64), (np.asarray(y, dtype=np.float64) - mu) / sd)
@@ -143,10 +151,10 @@ class PySREngine(Engine):
             np.save(Path(tmp) / "X.npy", np.asarray(X, dtype=np.float64))
             np.save(Path(tmp) / "y.npy", np.asarray(y, dtype=np.float64))
             script = PYSR_SCRIPT.format(tmp=tmp, names=list(_safe_names(names)), maxsize=self.maxsize,
-                                        budget=self.time_budget, seed=self.seed)
+                                        budget=self.time_budget, seed=self.seed, generations=self.generations)
             t0 = time.perf_counter()
             proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                                  timeout=self.time_budget * 3 + 300)
+                                  timeout=None if self.time_budget is None else self.time_budget * 3 + 300)
             if proc.returncode != 0:
                 raise KansymError(f"PySR failed: {proc.stderr.strip()[-800:]}")
             result = import_hof(Path(tmp) / "hall_of_fame.csv", names)
@@ -159,7 +167,7 @@ from pysr import PySRRegressor
 X = np.load("{tmp}/X.npy"); y = np.load("{tmp}/y.npy")
 mu, sd = y.mean(), y.std() or 1.0
 m = PySRRegressor(binary_operators=["+", "-", "*", "/", "^"], unary_operators=["sqrt", "cbrt", "square", "exp", "log"],
-                  maxsize={maxsize}, timeout_in_seconds={budget}, niterations=100000, precision=64, parsimony=1e-4,
+                  maxsize={maxsize}, timeout_in_seconds={budget}, niterations={generations}, precision=64, parsimony=1e-4,
                   random_state={seed}, deterministic=True, parallelism="serial", output_directory="{tmp}/out")
 m.fit(X, (y - mu) / sd, variable_names={names})
 eq = m.equations_
@@ -215,11 +223,14 @@ MAX_SIZE = 200
 """Largest expression size an engine may search (larger sizes only make the search slower)."""
 
 
-def make_engine(name: str, time_budget: float = 60, maxsize: int = 30, seed: int = 0):
+def make_engine(name: str, time_budget: float | None = None, maxsize: int = 30, seed: int = 0,
+                generations: int = DEFAULT_GENERATIONS):
     """An engine by name; 'auto' is PySR when its runtime is present, else pyoperon."""
     if name not in ENGINES:
         raise KansymError(f"unknown engine {name!r}; valid choices: {', '.join(ENGINES)}")
-    if not 0 < time_budget <= 86400:
+    if not (isinstance(generations, (int, np.integer)) and 1 <= generations <= 100_000):
+        raise KansymError(f"--generations must lie in 1 .. 100000, got {generations}")
+    if time_budget is not None and not 0 < time_budget <= 86400:
         raise KansymError(f"--time-budget must be a number of seconds in (0, 86400], got {time_budget}")
     if not 3 <= maxsize <= MAX_SIZE:
         raise KansymError(f"--maxsize must lie in 3 .. {MAX_SIZE}, got {maxsize}")
@@ -231,7 +242,7 @@ def make_engine(name: str, time_budget: float = 60, maxsize: int = 30, seed: int
     ok, why = cls.available()
     if not ok:
         raise KansymError(why)
-    return cls(time_budget, maxsize, seed)
+    return cls(time_budget, maxsize, seed, generations)
 
 
 # --------------------------------------------------------------------------- comparison
@@ -252,14 +263,26 @@ def _score(formula: Formula, ds, masks) -> dict:
     return {k: rms(pred[m] - ds.y[m]) for k, m in masks.items()}
 
 
-def _refit_engine(f: EngineFormula, names, ds, masks) -> Formula | None:
-    pexpr, init = parameterize(f.expr)
+def _refit_engine(f: EngineFormula, names, ds, masks) -> Formula | str:
+    """The engine formula with its constants (one per engine constant) refitted in float64, or the reason
+    it could not be."""
+    pexpr, init = parameterize(f.expr, shared=True)
     try:
         F = refit(pexpr, init, names, ds.X[masks["train"]], ds.y[masks["train"]], max_nfev=500)
         check_finite(F, ds.X)
         return F
-    except KansymError:
-        return None
+    except KansymError as exc:
+        return str(exc)
+
+
+def rounded(expr: sp.Expr, digits: int = 4) -> sp.Expr:
+    """An expression with its numbers rounded to ``digits`` significant digits, for tables."""
+    return expr.xreplace({f: sp.Float(f, digits) for f in expr.atoms(sp.Float)})
+
+
+def _shown(F: Formula) -> dict:
+    e = rounded(F.numeric_expr())
+    return {"numeric_expression": str(e), "numeric_latex": sp.latex(e)}
 
 
 def equivalence(a: Formula, b: Formula, X: np.ndarray, tol_mev: float) -> dict:
@@ -293,27 +316,30 @@ def compare(kan: Formula, result: EngineResult, ds, names, extrap_X: np.ndarray,
     masks = {p: ds.mask(p) for p in ("train", "test", "all")}
     kan_ex = kan.evaluate(extrap_X)
     rows = [{"formula": "KAN", "engine": "kansym", "n_constants": kan.n_constants, "size": kan.size,
-             "rmse_mev": _score(kan, ds, masks), "expression": str(kan.expr), "selected": True, **_far(judge, kan)}]
-    refitted = []
+             "rmse_mev": _score(kan, ds, masks), "expression": str(kan.expr),
+             **_shown(kan), "selected": True, **_far(judge, kan)}]
+    refitted = {}  # row index -> refitted formula; every member of the engine's front gets a row
     for i, f in enumerate(result.front):
         F = _refit_engine(f, names, ds, masks)
-        if F is None:
+        row = {"formula": f"{result.engine}[{i}]", "engine": result.engine, "engine_expression": f.text,
+               "engine_complexity": f.complexity, "engine_loss_mev2": f.loss, "selected": False}
+        if isinstance(F, str):
+            rows.append({**row, "n_constants": None, "size": None, "refit_failed": F,
+                         "rmse_mev": {k: float("nan") for k in masks}})
             continue
         ex = F.evaluate(extrap_X)
-        refitted.append(F)
-        rows.append({"formula": f"{result.engine}[{i}]", "engine": result.engine, "n_constants": F.n_constants,
-                     "size": F.size, "engine_complexity": f.complexity, "rmse_mev": _score(F, ds, masks),
-                     "expression": str(F.expr), "selected": False,
+        refitted[len(rows)] = F
+        rows.append({**row, "n_constants": F.n_constants, "size": F.size, "rmse_mev": _score(F, ds, masks),
+                     "expression": str(F.expr), **_shown(F),
                      "extrapolation_rms_vs_kan_mev": rms(ex - kan_ex) if np.isfinite(ex).all() else float("inf"),
                      **_far(judge, F)})
     # the engine's selected formula: its most accurate one on the training nuclei after the float64 refit
     # (among those passing the far-extrapolation check, if any does)
     selected_formula = None
     if refitted:
-        sane = [r.get("far_passed", True) for r in rows[1:]]
-        score = [r["rmse_mev"]["train"] if ok or not any(sane) else np.inf for r, ok in zip(rows[1:], sane)]
-        k = int(np.argmin(score))
-        rows[1 + k]["selected"] = True
+        sane = {k: rows[k].get("far_passed", True) for k in refitted}
+        k = min(refitted, key=lambda k: (not (sane[k] or not any(sane.values())), rows[k]["rmse_mev"]["train"], k))
+        rows[k]["selected"] = True
         selected_formula = refitted[k]
     out = {"engine": result.engine, "engine_wall_s": round(result.wall_s, 1), "rows": rows,
            "n_extrapolation_nuclei": int(len(extrap_X))}
@@ -324,19 +350,37 @@ def compare(kan: Formula, result: EngineResult, ds, names, extrap_X: np.ndarray,
 
 
 def crosscheck_tex(report: dict) -> str:
-    """booktabs table of a comparison report."""
-    lines = ["\\begin{tabular}{llrrrr}", "\\toprule",
-             "Formula & Engine & Constants & Size & RMSE train & RMSE test \\\\", "\\midrule"]
+    """A booktabs table (``table*``, siunitx-free) of a comparison report: the KAN formula and every member of the
+    engine's front with its refitted expression, and a caption saying what was compared."""
+    from kansym.export import tex_escape
+
+    search = (f"{report['generations']} generations" if report.get("generations") else "an imported hall of fame")
+    if report.get("time_budget_s"):
+        search += f", at most {report['time_budget_s']:g} s"
+    caption = (f"Cross-check of the KAN formula of run {tex_escape(str(report.get('run_id', '')))} with "
+               f"{tex_escape(report['engine'])} ({search}, seed {report.get('seed', 0)}, largest size "
+               f"{report.get('maxsize', '')}): every formula of the engine's Pareto front with its constants refitted "
+               f"in double precision on the same training nuclei. RMSE in MeV; $^*$ the selected formula (the most "
+               f"accurate on the training nuclei among those passing the far-extrapolation check).")
+    lines = ["\\begin{table*}", "\\centering", f"\\caption{{{caption}}}",
+             "\\label{tab:crosscheck}", "\\begin{tabular}{lrrrrp{0.55\\textwidth}}", "\\toprule",
+             "Formula & Constants & Size & RMSE train & RMSE test & Expression \\\\", "\\midrule"]
     for r in report["rows"]:
         star = "$^*$" if r.get("selected") else ""
-        lines.append(f"{r['formula']}{star} & {r['engine']} & {r['n_constants']} & {r['size']} & "
-                     f"{r['rmse_mev']['train']:.3f} & {r['rmse_mev']['test']:.3f} \\\\")
-    lines += ["\\bottomrule", "\\end{tabular}", "% RMSE in MeV; $^*$ selected formula", ""]
+        name = tex_escape(r["formula"]) + star
+        if r.get("refit_failed"):
+            lines.append(f"{name} & -- & -- & -- & -- & refit failed: "
+                         f"\\texttt{{{tex_escape(r.get('engine_expression', '')[:80])}}} \\\\")
+            continue
+        rm = ["--" if v != v else f"{v:.3f}" for v in (r["rmse_mev"]["train"], r["rmse_mev"]["test"])]
+        lines.append(f"{name} & {r['n_constants']} & {r['size']} & {rm[0]} & {rm[1]} & ${r['numeric_latex']}$ \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}", "\\end{table*}", ""]
     return "\n".join(lines)
 
 
-def crosscheck_run(run_dir: Path, engine: str = "auto", time_budget: float = 60, maxsize: int = 30, seed: int = 0,
-                   pysr_hof: Path | None = None, beyond: int = 10) -> dict:
+def crosscheck_run(run_dir: Path, engine: str = "auto", time_budget: float | None = None, maxsize: int = 30,
+                   seed: int = 0, pysr_hof: Path | None = None, beyond: int = 10,
+                   generations: int = DEFAULT_GENERATIONS) -> dict:
     """Run an engine on a run's data selection, split and target; write crosscheck.json/.tex into the run."""
     from kansym import features as feat
     from kansym.export import formula_from_entry
@@ -353,7 +397,7 @@ def crosscheck_run(run_dir: Path, engine: str = "auto", time_budget: float = 60,
     if pysr_hof is not None:
         result = import_hof(Path(pysr_hof), names)
     else:
-        eng = make_engine(engine, time_budget, maxsize, seed)
+        eng = make_engine(engine, time_budget, maxsize, seed, generations)
         tr = ds.mask("train")
         result = eng.fit(ds.X[tr], ds.y[tr], names)
     ex = extrapolation_set(ds.frame[["Z", "N"]], beyond)
@@ -361,7 +405,8 @@ def crosscheck_run(run_dir: Path, engine: str = "auto", time_budget: float = 60,
     from kansym.farcheck import make_judge
 
     report = compare(kan, result, ds, names, extrap_X, judge=make_judge(ds, cfg.selection(), cfg.features))
-    report.update({"run_id": rd.id, "time_budget_s": time_budget, "maxsize": maxsize, "seed": seed})
+    report.update({"run_id": rd.id, "time_budget_s": time_budget, "maxsize": maxsize, "seed": seed,
+                   "generations": None if pysr_hof is not None else generations})
     write_json_atomic(rd.path / "crosscheck.json", report)
     write_text_atomic(rd.path / "crosscheck.tex", crosscheck_tex(report))
     return report

@@ -82,6 +82,15 @@ def parameter_rows(formula: Formula) -> list[dict]:
     return rows
 
 
+_TEX_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
+                "%": r"\%", "_": r"\_", "^": r"\^{}", "~": r"\~{}"}
+
+
+def tex_escape(text: str) -> str:
+    """Text safe inside LaTeX: every special character printed as itself, never interpreted."""
+    return "".join(_TEX_SPECIAL.get(ch, ch) for ch in str(text))
+
+
 def _tex_symbol(name: str) -> str:
     base, _, sub = name.partition("_")
     return f"{base}_{{{sub}}}" if sub else base

@@ -211,19 +211,26 @@ def _normalize_powers(expr: sp.Expr) -> sp.Expr:
     return norm(expr)
 
 
-def parameterize(expr: sp.Expr, prefix: str = "c") -> tuple[sp.Expr, dict[sp.Symbol, float]]:
-    """Replace every free Float in ``expr`` by a parameter symbol; return (expression, initial values)."""
+def parameterize(expr: sp.Expr, prefix: str = "c", shared: bool = False) -> tuple[sp.Expr, dict[sp.Symbol, float]]:
+    """Replace every free Float in ``expr`` by a parameter symbol; return (expression, initial values).
+
+    By default every occurrence of a number becomes its own parameter (a network's edges are
+    independent). With ``shared``, equal numbers share one parameter: an engine constant that SymPy
+    writes twice (``cbrt(x)`` = sign(x)|x|^(1/3), a repeated sub-expression) stays one constant."""
     expr = sp.expand_mul(_normalize_powers(sp.expand_mul(expr)))
     expr = _normalize_powers(expr)
-    # every occurrence of a number becomes its own parameter
     params: dict[sp.Symbol, float] = {}
+    by_value: dict[float, sp.Symbol] = {}
     counter = [0]
 
     def sub(e):
         if isinstance(e, sp.Float):
+            if shared and float(e) in by_value:
+                return by_value[float(e)]
             counter[0] += 1
             s = sp.Symbol(f"{prefix}_{counter[0]}", real=True)
             params[s] = float(e)
+            by_value.setdefault(float(e), s)
             return s
         if isinstance(e, sp.Pow) and e.exp.is_Number and not isinstance(e.exp, sp.Float):
             return sp.Pow(sub(e.base), e.exp, evaluate=False)

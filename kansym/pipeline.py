@@ -77,7 +77,8 @@ class DiscoverConfig:
     expand: bool = False  # also try the monomial expansion of the network (polynomial candidates)
     stage: str = "all"
     crosscheck: str = "auto"  # engine for the cross-check stage: auto, pyoperon, pysr or none
-    crosscheck_budget: float = 15.0  # seconds
+    crosscheck_budget: float | None = None  # wall-clock cap [s]; None: the search ends after its generations
+    crosscheck_generations: int = 50  # a fixed search length: same seed, same front on any machine
     extrapolate: bool = True  # run the extrapolation stage on ``chains``
     chains: tuple[str, ...] = ("Zr", "Nd", "Hg", "Fm")
     runs_dir: str = "runs"
@@ -122,7 +123,8 @@ class DiscoverConfig:
         choose("--crosscheck engine", out.crosscheck, ("none", "auto", "pyoperon", "pysr"))
         if out.crosscheck != "none" and out.stage == "all":
             from kansym.crosscheck import make_engine
-            make_engine(out.crosscheck, out.crosscheck_budget)  # fail fast if the engine is missing
+            make_engine(out.crosscheck, out.crosscheck_budget, seed=out.seed,
+                        generations=out.crosscheck_generations)  # fail fast if the engine is missing
         if out.max_constants < 1:
             raise KansymError(f"--max-constants must be >= 1, got {out.max_constants}")
         from kansym.symbolic import resolve_library
@@ -157,7 +159,8 @@ class DiscoverConfig:
         for option, value in (("--lamb", self.lamb), ("--lamb-l1", self.lamb_l1), ("--lamb-entropy", self.lamb_entropy)):
             if not math.isfinite(value):
                 bad(option, value, "must be finite")
-        if not (math.isfinite(self.crosscheck_budget) and 0 < self.crosscheck_budget <= 86400):
+        if self.crosscheck_budget is not None and not (math.isfinite(self.crosscheck_budget)
+                                                       and 0 < self.crosscheck_budget <= 86400):
             bad("--crosscheck-budget", self.crosscheck_budget, "must be a number of seconds in (0, 86400]")
         # a [n_in, w, 1] float64 network with grid g holds ~ w (n_in + 1)(g + k) coefficients; these caps keep
         # every allowed setting far inside the memory of a laptop
@@ -546,7 +549,8 @@ def discover(config: DiscoverConfig, progress: Progress | None = None) -> Discov
                 progress("symbolic stage")
         if cfg.stage == "all" and cfg.crosscheck != "none" and symbolic and symbolic["formula"]:
             from kansym.crosscheck import crosscheck_run
-            report = crosscheck_run(path, cfg.crosscheck, cfg.crosscheck_budget, seed=cfg.seed)
+            report = crosscheck_run(path, cfg.crosscheck, cfg.crosscheck_budget, seed=cfg.seed,
+                                    generations=cfg.crosscheck_generations)
             metrics["crosscheck"] = _crosscheck_summary(report)
             if progress:
                 progress(f"cross-check ({report['engine']})")
@@ -656,8 +660,8 @@ def rerun_extrapolate(run_dir: Path, chains, beyond: int = 10, against=("frdm12"
     return report
 
 
-def rerun_crosscheck(run_dir: Path, engine: str = "auto", time_budget: float = 60, maxsize: int = 30,
-                     seed: int = 0, pysr_hof: Path | None = None) -> dict:
+def rerun_crosscheck(run_dir: Path, engine: str = "auto", time_budget: float | None = None, maxsize: int = 30,
+                     seed: int = 0, pysr_hof: Path | None = None, generations: int = 50) -> dict:
     """Cross-check of an existing run (``kansym.crosscheck.crosscheck_run``); the run's cross-check files
     and ``metrics.json`` are replaced together."""
     from kansym.crosscheck import crosscheck_run
@@ -666,7 +670,7 @@ def rerun_crosscheck(run_dir: Path, engine: str = "auto", time_budget: float = 6
     RunDir(Path(run_dir)).metrics
     with RunUpdate(run_dir) as path:
         metrics = RunDir(path).metrics
-        report = crosscheck_run(path, engine, time_budget, maxsize, seed, pysr_hof)
+        report = crosscheck_run(path, engine, time_budget, maxsize, seed, pysr_hof, generations=generations)
         metrics["crosscheck"] = _crosscheck_summary(report)
         write_json_atomic(path / "metrics.json", metrics)
     return report

@@ -26,7 +26,7 @@ def test_version():
 @pytest.mark.parametrize("command,expected", [
     ("discover", ["[default: 5 for be/me, 10 for residual]", "Largest ME uncertainty [MeV]", "[be|me|residual]",
                   "[kan|symbolic|all]", "[auto|pyoperon|pysr|none]", "[default: physics+poly]"]),
-    ("crosscheck", ["Search time [s].", "[default: 60]", "[auto|pyoperon|pysr]"]),
+    ("crosscheck", ["Cap on the search time [s]", "[default: 50]", "[auto|pyoperon|pysr]"]),
     ("symbolic", ["[default: the run's]"]),
     ("table1", ["[default: 4]"]),
 ])

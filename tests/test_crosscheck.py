@@ -1,6 +1,7 @@
 """Cross-check stage: pyoperon on planted formulas, PySR hall-of-fame import, safe parsing, engine errors."""
 
 import importlib.util
+import json
 import shutil
 
 import numpy as np
@@ -24,7 +25,7 @@ def test_pyoperon_recovers_planted_formula():
     rng = np.random.default_rng(1)
     X = rng.uniform(20, 100, (300, 2))
     y = 2.5 * X[:, 0] + 0.01 * X[:, 1] ** 2 + 3.0
-    res = PyOperonEngine(time_budget=3, maxsize=15, seed=0).fit(X, y, ("Z", "N"))
+    res = PyOperonEngine(maxsize=15, seed=0, generations=20).fit(X, y, ("Z", "N"))
     best = min(res.front, key=lambda f: f.loss)
     pred = sp.lambdify((Z, N), best.expr, "numpy")(X[:, 0], X[:, 1])
     assert np.sqrt(np.mean((pred - y) ** 2)) < 1e-2 * np.std(y)
@@ -117,9 +118,45 @@ def test_crosscheck_run_with_hof_and_pyoperon(formula_run, tmp_path):
     assert rep["engine"] == "pysr-hof" and rep["rows"][0]["formula"] == "KAN"
     assert sum(r["selected"] for r in rep["rows"][1:]) == 1
     assert (formula_run.run_dir / "crosscheck.json").exists() and (formula_run.run_dir / "crosscheck.tex").exists()
-    r = runner.invoke(app, ["crosscheck", str(formula_run.run_dir), "--engine", "pyoperon", "--time-budget", "2"])
+    r = runner.invoke(app, ["crosscheck", str(formula_run.run_dir), "--engine", "pyoperon", "--generations", "3"])
     assert r.exit_code == 0, r.output
     assert "pyoperon" in r.output
+
+
+def test_same_seed_same_crosscheck(formula_run, tmp_path):
+    """A search of a fixed number of generations is reproducible: only the wall time may differ."""
+    import json
+
+    reports = []
+    for k in range(2):
+        run = tmp_path / f"r{k}"
+        shutil.copytree(formula_run.run_dir, run)
+        crosscheck_run(run, "pyoperon", seed=3, generations=4, maxsize=15)
+        rep = json.loads((run / "crosscheck.json").read_text())
+        rep.pop("engine_wall_s"), rep.pop("run_id")
+        reports.append(rep)
+    assert reports[0] == reports[1] and reports[0]["generations"] == 4 and reports[0]["time_budget_s"] is None
+    assert len(reports[0]["rows"]) > 2
+
+
+def test_front_in_json_tex_and_terminal_with_one_constant_per_engine_constant(formula_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(formula_run.run_dir, run)
+    hof = tmp_path / "hof.csv"
+    hof.write_text("Complexity,Loss,Equation\n3,1.0,\"8.0 * Z + 8.0 * N\"\n"
+                   "8,0.7,\"8.0 * Z + 300.0 * cbrt(0.37 * N - 2.1)\"\n"
+                   "9,0.5,\"log(-1.0 - square(Z))\"\n")
+    r = runner.invoke(app, ["crosscheck", str(run), "--pysr-hof", str(hof)])
+    assert r.exit_code == 0, r.output
+    rep = json.loads((run / "crosscheck.json").read_text())
+    rows = {row["formula"]: row for row in rep["rows"]}
+    assert set(rows) == {"KAN", "pysr-hof[0]", "pysr-hof[1]", "pysr-hof[2]"}  # every member, none twice
+    assert rows["pysr-hof[1]"]["n_constants"] == 4  # cbrt writes its argument twice; its two constants stay two
+    assert rows["pysr-hof[2]"]["refit_failed"] and rows["pysr-hof[2]"]["n_constants"] is None
+    tex = (run / "crosscheck.tex").read_text()
+    assert "\\caption{" in tex and "pysr-hof" in tex and tex.count("\\\\") == 1 + 4
+    assert rows["pysr-hof[1]"]["numeric_latex"] in tex
+    assert rows["pysr-hof[1]"]["numeric_expression"] in r.output and "refit failed" in r.output
 
 
 def test_cli_crosscheck_bad_inputs(formula_run):
