@@ -77,13 +77,15 @@ def parameter_rows(formula: Formula) -> list[dict]:
             flags.append(f"|corr| > {DEGENERATE_CORR} with {', '.join(partners)}")
         rel = abs(p.stderr / p.value) if p.stderr is not None and p.value != 0 else None
         rows.append({"name": p.name, "value": p.value, "stderr": p.stderr, "relative_uncertainty": rel,
-                     "init": p.init, "shorthand": shorthand(p.value, p.stderr), "at_boundary": p.at_boundary,
+                     "init": p.init, "shorthand": shorthand(p.value, p.stderr), "unit": parameter_unit(formula, p.name),
+                     "at_boundary": p.at_boundary,
                      "flag": "; ".join(flags)})
     return rows
 
 
 _TEX_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
-                "%": r"\%", "_": r"\_", "^": r"\^{}", "~": r"\~{}"}
+                "%": r"\%", "_": r"\_", "^": r"\^{}", "~": r"\~{}", "|": r"\textbar{}", "<": r"\textless{}",
+                ">": r"\textgreater{}"}
 
 
 def tex_escape(text: str) -> str:
@@ -96,41 +98,221 @@ def _tex_symbol(name: str) -> str:
     return f"{base}_{{{sub}}}" if sub else base
 
 
-def formula_tex(formula: Formula, lhs: str, metrics: dict, caption: str = "", label: str = "kansym") -> str:
-    """A standalone LaTeX snippet: equation, booktabs + siunitx parameter table, metrics line."""
-    eq = to_latex(formula.expr)
+LINE_BUDGET = 38
+"""Visible characters of mathematics per line of a two-column page (a 246 pt column at 10 pt)."""
+
+TARGET_TEXT = {"be": "the AME2020 binding energies", "me": "the AME2020 mass excesses",
+               "residual": "the mass-excess differences AME2020 minus {model}"}
+
+
+def _group(tex: str, i: int) -> tuple[str, int]:
+    """The brace group starting at ``tex[i]`` ('{'), and the index after it."""
+    depth = 0
+    for j in range(i, len(tex)):
+        depth += {"{": 1, "}": -1}.get(tex[j], 0)
+        if depth == 0:
+            return tex[i + 1:j], j + 1
+    return tex[i + 1:], len(tex)
+
+
+def _visible(tex: str) -> float:
+    """Rough printed width of LaTeX mathematics, in characters: a fraction is as wide as its wider part,
+    scripts count 0.6, sizing and spacing commands nothing."""
+    width, i = 0.0, 0
+    while i < len(tex):
+        ch = tex[i]
+        if ch == "\\":
+            m = re.match(r"\\([A-Za-z]+|.)", tex[i:])
+            cmd, i = m.group(1), i + len(m.group(0))
+            if cmd == "frac":
+                a, i = _group(tex, tex.index("{", i))
+                b, i = _group(tex, tex.index("{", i))
+                width += max(_visible(a), _visible(b))
+            elif cmd in ("sin", "cos", "tanh", "log", "exp", "sqrt"):
+                width += len(cmd)
+            elif cmd not in ("left", "right", "Bigl", "Bigr", "bigl", "bigr", ",", ";", "!", " "):
+                width += 1
+        elif ch in "^_":
+            i += 1
+            if i < len(tex) and tex[i] == "{":
+                g, i = _group(tex, i)
+                width += 0.6 * _visible(g)
+            else:
+                width += 0.6
+                i += 1
+        elif ch == "{":
+            g, i = _group(tex, i)
+            width += _visible(g)
+        else:
+            width += 2.5 if ch in "+-=" else (ch not in " }")  # binary operators carry their spacing
+            i += 1
+    return width
+
+
+_BREAKABLE_FUNCTIONS = {sp.sin: r"\sin", sp.cos: r"\cos", sp.tanh: r"\tanh", sp.log: r"\log"}
+
+
+def _pieces(expr: sp.Expr, printer, budget: float, lead: str = "") -> list[str]:
+    """LaTeX pieces of ``expr`` between which a line may break: the terms of a sum; inside a term too wide
+    for a line, the terms of the sum in its brackets (with \\Bigl( ... \\Bigr), which may span lines)."""
+    terms = printer._as_ordered_terms(expr) if isinstance(expr, sp.Add) else [expr]
+    out = []
+    for k, term in enumerate(terms):
+        tex = printer.doprint(term)
+        sign = "" if k == 0 and not lead else "+ "
+        if tex.startswith("-"):
+            sign, term, tex = "- ", -term, tex[1:].lstrip()
+        if k == 0 and lead:
+            sign = lead + sign if sign.strip() == "-" else lead
+        if _visible(tex) <= budget:
+            out.append(sign + tex)
+            continue
+        inner = _open_term(term, printer, budget)
+        if inner is None:
+            out.append(sign + tex)  # nothing to open: the line is as wide as this term
+            continue
+        prefix, body, suffix = inner
+        sub = _pieces(body, printer, budget, lead=prefix)
+        sub[0] = sign + sub[0]
+        sub[-1] += suffix
+        out.extend(sub)
+    return out
+
+
+def _open_term(term: sp.Expr, printer, budget: float):
+    """(prefix, inner sum, suffix) of a term ``factors * f(sum)`` or ``factors * (sum)^k``, or None."""
+    factors = sp.Mul.make_args(term)
+    if any(f.is_Pow and f.exp.is_negative for f in factors):
+        return None
+    for f in sorted(factors, key=lambda f: -_visible(printer.doprint(f))):
+        rest = sp.Mul(*[g for g in factors if g is not f])
+        pre = "" if rest == 1 else printer.doprint(rest) + " "
+        if f.func in _BREAKABLE_FUNCTIONS and isinstance(f.args[0], sp.Add):
+            return pre + _BREAKABLE_FUNCTIONS[f.func] + r"\Bigl(", f.args[0], r"\Bigr)"
+        if f.is_Pow and isinstance(f.base, sp.Add) and f.exp.is_Rational and f.exp.q != 2:
+            return pre + r"\Bigl(", f.base, r"\Bigr)^{" + printer.doprint(f.exp) + "}"
+    return None
+
+
+def equation_lines(expr: sp.Expr, lhs: str, budget: int = LINE_BUDGET) -> list[str]:
+    """The equation ``lhs = expr`` cut into lines of about ``budget`` characters, between the terms of the
+    sum and, where one term is wider than a line, between the terms inside its brackets."""
+    printer = KansymLatexPrinter({"mul_symbol": None}, precision=5)
+    lines, current = [], ""
+    for piece in _pieces(expr, printer, budget, lead=f"{lhs} = "):
+        if current and _visible(current + piece) > budget:
+            lines.append(current.rstrip())
+            current = ""
+        current += piece + " "
+    lines.append(current.rstrip())
+    return lines
+
+
+def parameter_unit(formula: Formula, name: str, output_unit: str = "MeV") -> str:
+    """MeV for a constant the formula is linear in (an energy coefficient: Z and N are pure numbers),
+    1 for a constant inside a function, an exponent or a shift (dimensionless)."""
+    sym = next((s for s in formula.expr.free_symbols if s.name == name), None)
+    return output_unit if sym is not None and not sp.diff(formula.expr, sym).has(sym) else "1"
+
+
+def tex_value(short: str) -> str:
+    """A shorthand value for an siunitx column; 0.0000063(16) becomes 6.3(16)e-6 (narrower, same digits)."""
+    m = re.fullmatch(r"(-?)0\.(0{3,})(\d+)(\(\d+\))?", short)
+    if not m:
+        return short
+    sign, zeros, digits, unc = m.groups()
+    mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+    return f"{sign}{mantissa}{unc or ''}e-{len(zeros) + 1}"
+
+
+def _table_format(shorthands: list[str]) -> str:
+    """siunitx ``table-format`` wide enough for every value of a column ('-3.4(2)e-1' style)."""
+    sign = integer = decimals = unc = exponent = 0
+    for text in shorthands:
+        m = re.fullmatch(r"(-?)(\d*)\.?(\d*)(?:\((\d+)\))?(?:e([-+]?\d+))?", text.replace("(.", "("))
+        if not m:
+            continue
+        sign |= bool(m.group(1))
+        integer, decimals = max(integer, len(m.group(2)) or 1), max(decimals, len(m.group(3)))
+        unc, exponent = max(unc, len(m.group(4) or "")), max(exponent, len((m.group(5) or "").lstrip("+-")))
+    fmt = ("-" if sign else "") + f"{integer}.{decimals}" + (f"({unc})" if unc else "")
+    return fmt + (f"e-{exponent}" if exponent else "")
+
+
+def describe_fit(context: dict, metrics: dict) -> str:
+    """What a formula was fitted to, for a caption (plain text, escaped)."""
+    from kansym import tables
+
+    model = context.get("model")
+    model = tables.MODELS[model].label if model in tables.MODELS else (model or "model")
+    what = TARGET_TEXT.get(context.get("target"), "the target").format(model=tex_escape(model))
+    sel = context.get("selection") or {}
+    cut = sel.get("max_unc")
+    parts = [f"{tex_escape(sel.get('subset', ''))} nuclei with $Z \\ge {sel.get('min_z', '')}$, "
+             f"$N \\ge {sel.get('min_n', '')}$"] if sel else []
+    if sel:
+        parts.append("no cut on the mass uncertainty" if cut is None else f"mass uncertainty at most \\SI{{{cut}}}{{\\MeV}}")
+    rm = metrics.get("rmse_mev", {})
+    rms_text = ", ".join(f"{k} \\SI{{{v:.3f}}}{{\\MeV}}" for k, v in rm.items()
+                         if isinstance(v, (int, float)) and np.isfinite(v))
+    return (f"Fitted to {what}" + (f" of {', '.join(parts)}" if parts else "")
+            + (f" (split {tex_escape(context['split'])})" if context.get("split") else "")
+            + (f"; RMSE {rms_text}" if rms_text else "") + ".")
+
+
+def formula_tex(formula: Formula, lhs: str, metrics: dict, caption: str = "", label: str = "kansym",
+                context: dict | None = None) -> str:
+    """A LaTeX snippet: the equation (cut into lines that fit a two-column page), and a booktabs table of
+    its constants in siunitx ``S`` columns with units, labelled ``eq:LABEL`` / ``tab:LABEL``."""
+    lines = equation_lines(formula.expr, lhs)
+    label = re.sub(r"[^A-Za-z0-9_.:-]", "-", label)
+    if len(lines) == 1:
+        eq = ["\\begin{equation}", f"  {lines[0]}", f"  \\label{{eq:{label}}}", "\\end{equation}"]
+    else:
+        eq = ["\\begin{multline}", *[f"  {ln} \\\\" for ln in lines[:-1]], f"  {lines[-1]}",
+              f"  \\label{{eq:{label}}}", "\\end{multline}"]
+    params = parameter_rows(formula)
+    notes = list(dict.fromkeys(p["flag"] for p in params if p["flag"]))  # each distinct note once, marked a, b, ...
+    mark = {n: "abcdefghijklmnopqrstuvwxyz"[k % 26] for k, n in enumerate(notes)}
+    fmt = _table_format([tex_value(p["shorthand"]) for p in params])
     rows = []
-    for p in parameter_rows(formula):
-        num = p["shorthand"]
-        note = f" & {p['flag']}" if p["flag"] else " & "
-        rows.append(f"    ${_tex_symbol(p['name'])}$ & \\num{{{num}}}{note} \\\\")
-    m = metrics.get("rmse_mev", {})
-    mline = ", ".join(f"{k} {v:.3f}" for k, v in m.items() if v is not None and np.isfinite(v))
+    for p in params:
+        name = f"${_tex_symbol(p['name'])}$" + (f"\\textsuperscript{{{mark[p['flag']]}}}" if p["flag"] else "")
+        unit = "\\si{\\MeV}" if p["unit"] == "MeV" else "--"
+        rows.append(f"    {name} & {tex_value(p['shorthand'])} & {unit} \\\\")
+    note_text = "".join(f" ({mark[n]}) {tex_escape(n)}." for n in notes)
+    cap = caption or (f"Constants of Eq.~(\\ref{{eq:{label}}}), {formula.n_constants} in all. "
+                      + describe_fit(context or {}, metrics)
+                      + " Standard errors in the last digits in parentheses; -- marks a dimensionless constant."
+                      + note_text)
     return "\n".join([
-        "% kansym formula snippet; needs \\usepackage{amsmath,booktabs,siunitx}",
-        "\\begin{equation}",
-        f"  {lhs} = {eq}",
-        f"  \\label{{eq:{label}}}",
-        "\\end{equation}",
+        "% kansym formula; needs \\usepackage{amsmath,booktabs,siunitx}",
+        *eq,
         "\\begin{table}[h]",
         "  \\centering",
-        f"  \\caption{{{caption or 'Refitted constants (MeV units for energies).'}}}",
-        "  \\begin{tabular}{lll}",
+        f"  \\caption{{{cap}}}",
+        f"  \\label{{tab:{label}}}",
+        f"  \\begin{{tabular}}{{l S[table-format={fmt}] c}}",
         "    \\toprule",
-        "    Parameter & Value & Note \\\\",
+        "    Constant & {Value} & Unit \\\\",
         "    \\midrule",
         *rows,
         "    \\bottomrule",
         "  \\end{tabular}",
         "\\end{table}",
-        f"RMSE [\\si{{\\MeV}}]: {mline}; {formula.n_constants} constants.",
         "",
     ])
 
 
-def standalone_document(snippet: str) -> str:
-    """Wrap a snippet into a compilable document."""
-    return ("\\documentclass{article}\n\\usepackage{amsmath,booktabs,siunitx}\n\\begin{document}\n"
+def entry_tex(entry: dict, label: str, lhs: str) -> str:
+    """The LaTeX snippet of a registry entry or run ``formula.json`` (as written beside it)."""
+    return formula_tex(formula_from_entry(entry), lhs, entry.get("metrics", {}), label=label, context=entry)
+
+
+def standalone_document(snippet: str, two_column: bool = False) -> str:
+    """Wrap a snippet into a compilable document (``two_column``: the layout of a journal page)."""
+    cls = "\\documentclass[twocolumn]{article}" if two_column else "\\documentclass{article}"
+    return (f"{cls}\n\\usepackage{{amsmath,booktabs,siunitx}}\n\\begin{{document}}\n"
             f"{snippet}\n\\end{{document}}\n")
 
 
@@ -190,7 +372,7 @@ def _number(value, what: str, lo: float = -np.inf) -> float:
 
 
 def write_formula(directory: Path, name: str, formula: Formula, metrics: dict, context: dict, lhs: str,
-                  force: bool = False) -> tuple[Path, Path]:
+                  force: bool = False, label: str | None = None) -> tuple[Path, Path]:
     """Write ``name.json`` and ``name.tex`` into ``directory`` (atomically; refuse to overwrite)."""
     directory = Path(directory)
     js, tex = directory / f"{name}.json", directory / f"{name}.tex"
@@ -204,7 +386,7 @@ def write_formula(directory: Path, name: str, formula: Formula, metrics: dict, c
         except FileExistsError:
             raise exists from None
     write_json_atomic(js, formula_entry(formula, metrics, context))
-    write_text_atomic(tex, formula_tex(formula, lhs, metrics, label=name))
+    write_text_atomic(tex, formula_tex(formula, lhs, metrics, label=label or name, context=context))
     return js, tex
 
 

@@ -482,7 +482,8 @@ def symbolic_stage(cfg: DiscoverConfig, stage: KanStage, path: Path, progress: P
     context = {"run_id": RunDir(path).id, "target": cfg.target, "model": cfg.model, "selection": cfg.selection().__dict__,
                "features": cfg.features, "split": cfg.split, "seed": cfg.seed, **provenance()}
     lhs = TARGET_SYMBOLS[cfg.target]
-    export.write_formula(path, "formula", chosen.formula, formula_metrics, context, lhs, force=True)
+    export.write_formula(path, "formula", chosen.formula, formula_metrics, context, lhs, force=True,
+                         label=context["run_id"])
     export.render_png(chosen.formula, lhs, path / "formula.png")
     return {"formula": formula_metrics, "candidates": rows, "notes": notes}
 

@@ -3,6 +3,7 @@
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from kansym.errors import KansymError
 from kansym.formula import (Formula, Parameter, check_finite, fit_network, parameterize, refit,
                             variable_symbols)
 from kansym.network import KANRegressor, TrainSchedule, contained
-from kansym.pipeline import export_formula, rerun_symbolic
+from kansym.pipeline import TARGET_SYMBOLS, export_formula, rerun_symbolic
 from kansym.symbolic import fit_edge, resolve_library
 from kansym.targets import Selection, build_dataset
 
@@ -169,7 +170,11 @@ def test_run_formula_outputs(symbolic_run):
         assert (d / name).exists(), name
     assert any((d / "figures" / "edges").glob("edge_*.png"))
     tex = (d / "formula.tex").read_text()
-    assert _balanced(tex) and "\\toprule" in tex and "\\num{" in tex
+    assert _balanced(tex) and "\\toprule" in tex and "S[table-format=" in tex
+    run_id = d.name
+    assert f"\\label{{eq:{run_id}}}" in tex and f"\\ref{{eq:{run_id}}}" in tex and "\\caption{" in tex
+    entry = json.loads((d / "formula.json").read_text())
+    assert {p["unit"] for p in entry["parameters"]} <= {"MeV", "1"} and "MeV" in {p["unit"] for p in entry["parameters"]}
     m = json.loads((d / "metrics.json").read_text())["formula"]
     assert m["n_constants"] <= 12 and np.isfinite(m["rmse_mev"]["all"])
 
@@ -187,12 +192,28 @@ def test_malicious_srepr_rejected():
         export.formula_from_entry({"srepr": "__import__('os').system('true')", "parameters": [], "variables": []})
 
 
-@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
-def test_tex_compiles(symbolic_run, tmp_path):
-    doc = export.standalone_document((symbolic_run.run_dir / "formula.tex").read_text())
-    (tmp_path / "f.tex").write_text(doc)
-    r = subprocess.run(["pdflatex", "-interaction=nonstopmode", "f.tex"], cwd=tmp_path, capture_output=True)
-    assert r.returncode == 0, r.stdout[-2000:]
+def _compile(snippet: str, tmp_path, two_column: bool, name: str = "f") -> str:
+    """pdflatex a snippet twice (for the references); return the log."""
+    (tmp_path / f"{name}.tex").write_text(export.standalone_document(snippet, two_column))
+    for _ in range(2):
+        r = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"], cwd=tmp_path,
+                           capture_output=True, timeout=120)
+        assert r.returncode == 0, r.stdout[-2000:]
+    return (tmp_path / f"{name}.log").read_text(errors="replace")
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed (Debian: texlive-latex-base "
+                    "texlive-latex-recommended texlive-science)")
+@pytest.mark.parametrize("two_column", [False, True])
+def test_tex_compiles_without_overfull_boxes(symbolic_run, tmp_path, two_column):
+    snippets = {"run": (symbolic_run.run_dir / "formula.tex").read_text()}
+    for f in sorted(Path(__file__).resolve().parents[1].joinpath("formulas").glob("*.json")):
+        entry = json.loads(f.read_text())
+        snippets[f.stem] = export.entry_tex(entry, f.stem, TARGET_SYMBOLS[entry["target"]])
+    for name, snippet in snippets.items():
+        log = _compile(snippet, tmp_path, two_column, name)
+        assert "Overfull \\hbox" not in log, (name, snippet)
+        assert "undefined" not in log  # the caption's \\ref{eq:...} finds the equation's label
 
 
 def test_export_refuses_existing_name(symbolic_run, tmp_path):
@@ -221,3 +242,19 @@ def test_symbolic_on_run_without_checkpoint(symbolic_run, tmp_path):
 def test_poor_edge_named(symbolic_run):
     with pytest.raises(KansymError, match=r"edge \(layer \d, input \d -> node \d\) is poorly fitted"):
         rerun_symbolic(symbolic_run.run_dir, lib="0", r2_min=0.999, poor_edges="error")
+
+
+def test_units_line_breaks_and_escaping():
+    Z, N = sp.symbols("Z N", real=True)
+    a, b, c = sp.symbols("a b c", real=True)
+    f = Formula(a * Z + b * sp.exp(c * N), ("Z", "N"), tuple(Parameter(n, 1.0, 0.1, 1.0) for n in "abc"))
+    assert [export.parameter_unit(f, n) for n in "abc"] == ["MeV", "MeV", "1"]
+    long = sum(sp.Symbol(f"c_{k}", real=True) * Z ** k for k in range(1, 13))
+    lines = export.equation_lines(long, "B")
+    assert len(lines) > 2 and all(export._visible(ln) <= export.LINE_BUDGET + 1 for ln in lines)
+    inner = sp.Symbol("d", real=True) * sp.sin(long)  # one term: broken inside its brackets
+    lines = export.equation_lines(inner, "B")
+    assert len(lines) > 2 and "\\Bigl(" in lines[0] and lines[-1].endswith("\\Bigr)")
+    assert export.tex_escape("\\input{/etc/x}_%$&#|") == \
+        "\\textbackslash{}input\\{/etc/x\\}\\_\\%\\$\\&\\#\\textbar{}"
+    assert export.tex_value("0.0000063(16)") == "6.3(16)e-6" and export.tex_value("15.66(7)") == "15.66(7)"
