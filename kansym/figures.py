@@ -19,7 +19,30 @@ def _plt():
     return plt
 
 
-def network_diagram(regressor, feature_names, path: Path) -> None:
+SERIES_COLOURS = {"kan": "C0", "formula": "C1", "exp": "k", "frdm12": "C2", "ws4": "C3", "dz28": "C4",
+                  "ktuy05": "C5", "hfb27": "C6", "dz10": "C7", "ws4rbf": "C8"}
+"""One colour per series in every panel and figure."""
+
+
+def series_label(name: str) -> str:
+    """Display name of a prediction or mass table: KAN, formula, AME2020, FRDM2012, WS4, ..."""
+    from kansym import tables
+
+    if name in tables.MODELS:
+        return tables.MODELS[name].label
+    return {"kan": "KAN", "formula": "formula", "exp": "AME2020"}.get(name, name)
+
+
+def save(fig, path: Path, dpi: int = 120) -> None:
+    """Write a figure (creating its folder) and free it."""
+    plt = _plt()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+
+
+def network_diagram(regressor, feature_names, path: Path, output: str = "y") -> None:
     """pykan's drawing of the (pruned) network, inputs labelled."""
     import torch
 
@@ -34,7 +57,7 @@ def network_diagram(regressor, feature_names, path: Path) -> None:
     x = torch.stack([grid] * n, dim=1)
     with contained(regressor.seed):
         model(x)
-        model.plot(folder="figures", in_vars=list(feature_names), out_vars=["y"], scale=0.6)
+        model.plot(folder="figures", in_vars=list(feature_names), out_vars=[output], scale=0.6)
         plt.savefig(path, bbox_inches="tight", dpi=120)
         plt.close("all")
 
@@ -52,102 +75,162 @@ def _chart_frame(ax, ns, zs, title: str) -> None:
     ax.set_title(title)
 
 
-def nz_chart(frame: pd.DataFrame, path: Path, column: str = "residual", title: str = "",
-             sign: float = -1.0) -> None:
-    """Scatter of ``sign * frame[column]`` over the N-Z plane; test nuclei circled; magic numbers drawn."""
+def nz_plot(frame: pd.DataFrame, column: str = "residual", title: str = "", sign: float = -1.0,
+            unit_label: str = "prediction - target [MeV]"):
+    """Scatter of ``sign * frame[column]`` over the N-Z plane (symmetric colour scale clipped at the 98th
+    percentile of |value|, said on the colour bar); test nuclei circled; magic numbers drawn."""
     plt = _plt()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(8, 5.5))
     v = sign * frame[column].to_numpy()
     lim = float(np.nanpercentile(np.abs(v), 98)) or 1.0
-    sc = ax.scatter(frame["N"], frame["Z"], c=v, cmap="RdBu_r", vmin=-lim, vmax=lim, s=9, marker="s")
+    sc = ax.scatter(frame["N"], frame["Z"], c=np.clip(v, -lim, lim), cmap="RdBu_r", vmin=-lim, vmax=lim, s=9,
+                    marker="s", label="training nuclei" if "split" in frame else None)
     if "split" in frame:
         test = frame["split"] == "test"
         ax.scatter(frame.loc[test, "N"], frame.loc[test, "Z"], facecolors="none", edgecolors="k", s=16, lw=0.4,
-                   label="test")
-        ax.legend(loc="upper left")
+                   label="test nuclei")
+        ax.legend(loc="upper left", fontsize=8)
     _chart_frame(ax, frame["N"].to_numpy(), frame["Z"].to_numpy(), title)
-    fig.colorbar(sc, ax=ax, label="MeV")
+    fig.colorbar(sc, ax=ax, label=f"{unit_label} (clipped at +-{lim:.3g})")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig
 
 
-def edge_fits(regressor, network, X: np.ndarray, feature_names, folder: Path) -> None:
-    """One figure per active edge: the KAN's activation against its symbolic fit."""
+def nz_chart(frame: pd.DataFrame, path: Path, column: str = "residual", title: str = "", sign: float = -1.0,
+             unit_label: str = "prediction - target [MeV]") -> None:
+    """:func:`nz_plot` written to ``path``."""
+    save(nz_plot(frame, column, title, sign, unit_label), path)
+
+
+def edge_plots(regressor, network, X: np.ndarray, feature_names, r2_min: float = 0.9):
+    """(file name, figure) per active edge: the KAN's activation against its symbolic fit; an edge whose best
+    fit has R^2 < ``r2_min`` is marked as poorly fitted."""
     from kansym.formula import trace_network
     from kansym.symbolic import candidate_numpy
 
     plt = _plt()
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     tr = trace_network(regressor, X)
     for e in network.edges:
         x = tr.acts[e.layer][:, e.i]
         y = tr.post[e.layer][:, e.j, e.i]
         order = np.argsort(x)
-        fig, ax = plt.subplots(figsize=(4, 3))
+        fig, ax = plt.subplots(figsize=(5, 3.8))
         ax.plot(x[order], y[order], "k.", ms=3, label="KAN edge")
         ax.plot(x[order], candidate_numpy(e.chosen, x[order], network.library), "r-", lw=1.2,
-                label=f"{e.chosen.name} (R$^2$={e.chosen.r2:.5f})")
+                label=f"{e.chosen.name} fit (R$^2$ = {e.chosen.r2:.5f})")
         src = feature_names[e.i] if e.layer == 0 else f"h{e.i}"
-        ax.set_title(f"layer {e.layer}: {src} -> node {e.j}", fontsize=9)
+        poor = e.alternatives and e.alternatives[0].r2 < r2_min
+        ax.set_title(f"layer {e.layer}: {src} -> node {e.j}" + (f"  POORLY FITTED (R$^2$ < {r2_min})" if poor else ""),
+                     fontsize=9, color="red" if poor else "black")
+        ax.set_xlabel(f"{src} (scaled input of the edge)" if e.layer == 0 else f"{src} (hidden node value)")
+        ax.set_ylabel("edge output (scaled)")
         ax.legend(fontsize=7)
         fig.tight_layout()
-        fig.savefig(folder / f"edge_{e.layer}_{e.i}_{e.j}.png", dpi=90)
-        plt.close(fig)
+        yield f"edge_{e.layer}_{e.i}_{e.j}.png", fig
 
 
-def chain_figure(frame: pd.DataFrame, preds, against, path: Path, chain: str) -> None:
-    """Top: ME - ME(first reference) along a chain; bottom: S_2n. NaN/inf predictions are marked."""
+def edge_fits(regressor, network, X: np.ndarray, feature_names, folder: Path, r2_min: float = 0.9) -> None:
+    """:func:`edge_plots` written into ``folder``."""
+    for name, fig in edge_plots(regressor, network, X, feature_names, r2_min):
+        save(fig, Path(folder) / name, dpi=110)
+
+
+def chain_plot(frame: pd.DataFrame, preds, against, chain: str):
+    """Top: ME - ME(first reference) along a chain; bottom: S_2n (S_2p along an isotone). One colour per
+    series in both panels, a legend in each, magic numbers dotted, the last measured nucleus dashed.
+    NaN/inf predictions are marked; a reference table's gaps are left as gaps. The y range follows the data
+    and the references; a prediction running far outside it is clipped, and its legend entry says so."""
     plt = _plt()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     axis = "Z" if chain.startswith("N=") else "N"  # isotones run along Z
     f = frame.sort_values(axis)
     ref = against[0]
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(6.5, 6), sharex=True)
-    for p in (*preds, *against[1:], "exp"):
-        col = f"ME_{p}"
-        if col not in f:
-            continue
-        d = f[col] - f[f"ME_{ref}"]
-        line = ax1.plot(f[axis], d, "o-" if p != "exp" else "k.", ms=3, label=p)[0]
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7, 7), sharex=True)
+    series = [p for p in (*preds, *against[1:], "exp") if f"ME_{p}" in f]
+    diffs = {p: (f[f"ME_{p}"] - f[f"ME_{ref}"]).to_numpy(dtype=float) for p in series}
+    be = {p: dict(zip(f[axis], f[f"BE_{p}"])) for p in (*preds, *against, "exp") if f"BE_{p}" in f}
+    s2 = {p: ([n for n in f[axis] if n - 2 in b], [b[n] - b[n - 2] for n in f[axis] if n - 2 in b]) for p, b in be.items()}
+    s2_ref = [np.asarray(v, dtype=float) for p, (_, v) in s2.items() if p not in preds]
+    s2_pred = [np.asarray(v, dtype=float) for p, (_, v) in s2.items() if p in preds]
+    step_limits = [_robust_limits([d for p, d in diffs.items() if p not in preds], [diffs[p] for p in preds if p in diffs]),
+                   _robust_limits(s2_ref, s2_pred)]
+    for p in series:
+        d = diffs[p]
+        kw = dict(color=SERIES_COLOURS.get(p, None))
+        off = _off_scale(f[axis].to_numpy(), d, step_limits[0])
+        label = series_label(p) + (f" (off scale at {axis} {off})" if off is not None else "")
+        line = ax1.plot(f[axis], d, "o-" if p != "exp" else ".", ms=3, label=label, **kw)[0]
         if f"sigma_ens_{p}" in f:  # the ensemble's per-nucleus spread as a +-1 sigma band
-            s = f[f"sigma_ens_{p}"]
-            ax1.fill_between(f[axis], d - s, d + s, color=line.get_color(), alpha=0.25, lw=0,
-                             label=f"{p} $\\pm\\sigma_{{ens}}$")
-        bad = ~np.isfinite(f[col]) & (p != "exp")
-        if bad.any():
-            ax1.plot(f.loc[bad, axis], np.zeros(int(bad.sum())), "rx", ms=8, label=f"{p} NaN/inf")
+            sig = f[f"sigma_ens_{p}"]
+            ax1.fill_between(f[axis], d - sig, d + sig, color=line.get_color(), alpha=0.25, lw=0,
+                             label=f"{series_label(p)} $\\pm\\sigma_{{ens}}$")
+        bad = ~np.isfinite(f[f"ME_{p}"].to_numpy(dtype=float))
+        if p in preds and bad.any():
+            ax1.plot(f.loc[bad, axis], np.zeros(int(bad.sum())), "x", color="red", ms=8,
+                     label=f"{series_label(p)} NaN/inf")
+    ax1.axhline(0.0, color=SERIES_COLOURS.get(ref), lw=1, label=f"{series_label(ref)} (reference)")
+    for p, (xs, ys) in s2.items():
+        ax2.plot(xs, ys, "o-" if p != "exp" else ".", ms=3, color=SERIES_COLOURS.get(p), label=series_label(p))
     measured = f.loc[f["distance"] == 0, axis]
     last = measured.min() if axis == "Z" else measured.max()  # the neutron-rich end of the measured range
-    for ax in (ax1, ax2):
-        ax.axvline(last, color="grey", ls=":", lw=1)
-    ax1.set_ylabel(f"ME - ME({ref}) [MeV]")
-    ax1.set_title(f"{chain} chain (dotted: last measured)")
-    ax1.legend(fontsize=7)
-    be = {p: dict(zip(f[axis], f[f"BE_{p}"])) for p in (*preds, *against, "exp") if f"BE_{p}" in f}
-    for p, b in be.items():
-        ns = [n for n in f[axis] if n - 2 in b]
-        ax2.plot(ns, [b[n] - b[n - 2] for n in ns], "o-" if p != "exp" else "k.", ms=3, label=p)
+    magic = PROTON_MAGIC if axis == "Z" else NEUTRON_MAGIC
+    lo, hi = f[axis].min(), f[axis].max()
+    for ax, lim in ((ax1, step_limits[0]), (ax2, step_limits[1])):
+        ax.axvline(last, color="grey", ls="--", lw=1, label="last measured")
+        for m in magic:
+            if lo <= m <= hi:
+                ax.axvline(m, color="purple", ls=":", lw=1, label=f"magic {axis} = {m}")
+        if lim is not None:
+            ax.set_ylim(*lim)
+        ax.legend(fontsize=7, loc="best")
+    ax1.set_ylabel(f"ME - ME({series_label(ref)}) [MeV]")
+    ax1.set_title(f"{chain} chain: mass excess relative to {series_label(ref)}")
     ax2.set_xlabel(axis)
     ax2.set_ylabel("S$_{2n}$ [MeV]" if axis == "N" else "S$_{2p}$ [MeV]")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
 
 
-def candidates_figure(table: pd.DataFrame, path: Path, departure: str) -> None:
+def _robust_limits(trusted, predictions, reach: float = 2.0, pad: float = 0.08):
+    """A y range set by the ``trusted`` curves (data and reference tables) and widened to take in the
+    ``predictions`` that stay within ``reach`` times the trusted span of it; a prediction running away
+    further is clipped rather than squashing every other curve."""
+    ref = np.concatenate([np.asarray(v, dtype=float).ravel() for v in trusted] or [np.empty(0)])
+    pred = np.concatenate([np.asarray(v, dtype=float).ravel() for v in predictions] or [np.empty(0)])
+    ref, pred = ref[np.isfinite(ref)], pred[np.isfinite(pred)]
+    if not ref.size and not pred.size:
+        return None
+    if not ref.size:
+        ref, pred = pred, np.empty(0)
+    lo, hi = float(ref.min()), float(ref.max())
+    span = max(hi - lo, 1.0)
+    near = pred[(pred >= lo - reach * span) & (pred <= hi + reach * span)]
+    if near.size:
+        lo, hi = min(lo, float(near.min())), max(hi, float(near.max()))
+    margin = pad * max(hi - lo, 1.0)
+    return lo - margin, hi + margin
+
+
+def _off_scale(xs: np.ndarray, values: np.ndarray, limits):
+    """The first abscissa where ``values`` leave ``limits`` (None if they never do)."""
+    if limits is None:
+        return None
+    v = np.asarray(values, dtype=float)
+    out = np.isfinite(v) & ((v < limits[0]) | (v > limits[1]))
+    return xs[int(np.argmax(out))] if out.any() else None
+
+
+def chain_figure(frame: pd.DataFrame, preds, against, path: Path, chain: str) -> None:
+    """:func:`chain_plot` written to ``path``."""
+    save(chain_plot(frame, preds, against, chain), path, dpi=110)
+
+
+def candidates_plot(table: pd.DataFrame, departure: str):
     """Candidate formulas on three axes: constants (x), train RMSE (y, log) and the far departure
     (colour, log); failures of the far-extrapolation check as grey crosses, the Pareto set
     circled, the chosen formula starred."""
     from matplotlib.colors import LogNorm
 
     plt = _plt()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(7, 4.8))
     bad = ~table["sane"].astype(bool)
     ax.scatter(table.loc[bad, "n_constants"], table.loc[bad, "rmse_train_mev"], marker="x", c="0.6", s=18,
@@ -174,19 +257,21 @@ def candidates_figure(table: pd.DataFrame, path: Path, departure: str) -> None:
     ax.set_title("Candidate formulas")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig
 
 
-def far_map(dom: pd.DataFrame, diff: np.ndarray, path: Path, title: str, limit: float | None = None) -> None:
+def candidates_figure(table: pd.DataFrame, path: Path, departure: str) -> None:
+    """:func:`candidates_plot` written to ``path``."""
+    save(candidates_plot(table, departure), path)
+
+
+def far_plot(dom: pd.DataFrame, diff: np.ndarray, title: str, limit: float | None = None):
     """Prediction minus a reference [MeV] over a domain on the N-Z chart, the AME2020 region outlined;
     the colour scale is symmetric and saturates at ``limit`` (default the 99th percentile of |diff|),
     non-finite values drawn as black crosses."""
     from kansym import tables
 
     plt = _plt()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     diff = np.asarray(diff, dtype=float)
     fin = np.isfinite(diff)
     lim = limit or (float(np.nanpercentile(np.abs(diff[fin]), 99)) if fin.any() else 1.0) or 1.0
@@ -210,5 +295,9 @@ def far_map(dom: pd.DataFrame, diff: np.ndarray, path: Path, title: str, limit: 
     ax.legend(loc="upper left", fontsize=8)
     fig.colorbar(sc, ax=ax, label=f"MeV (saturates at +-{lim:.3g})", shrink=0.8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
+
+
+def far_map(dom: pd.DataFrame, diff: np.ndarray, path: Path, title: str, limit: float | None = None) -> None:
+    """:func:`far_plot` written to ``path``."""
+    save(far_plot(dom, diff, title, limit), path, dpi=110)

@@ -422,6 +422,20 @@ ROUTES = ("pruned", "terms", "noconst")
 TARGET_SYMBOLS = {"be": "B", "me": "\\Delta", "residual": "\\delta M"}
 
 
+def target_label(cfg: DiscoverConfig) -> str:
+    """The target in words: 'AME2020 binding energy', 'AME2020 - WS4 mass excess', ..."""
+    if cfg.target == "residual":
+        return f"AME2020 - {tables.MODELS[cfg.model].label} mass excess"
+    return {"be": "AME2020 binding energy", "me": "AME2020 mass excess"}[cfg.target]
+
+
+def network_output_label(cfg: DiscoverConfig) -> str:
+    """What the network's output node computes (the target minus its baseline, if any)."""
+    base = {"be": "BE", "me": "ME", "residual": "ME(AME2020) - ME(" + str(tables.MODELS[cfg.model].label
+                                                                           if cfg.model in tables.MODELS else cfg.model) + ")"}[cfg.target]
+    return (base if cfg.baseline in (None, "none") else f"{base} - {cfg.baseline}") + " (scaled)"
+
+
 def symbolic_stage(cfg: DiscoverConfig, stage: KanStage, path: Path, progress: Progress | None = None) -> dict:
     """Edge fits, candidate formulas judged on the data and over the reference table's whole range,
     the chosen refitted formula and its exports, written to ``path``."""
@@ -444,7 +458,8 @@ def symbolic_stage(cfg: DiscoverConfig, stage: KanStage, path: Path, progress: P
     with_network = [c for c in cands if c.network is not None]
     base = next((c for c in with_network if c.name == libraries[0]), with_network[0])
     _edges_frame(base, ds.feature_names).to_csv(path / "edges.csv", index=False)
-    figures.edge_fits(reg, base.network, X[masks["train"]], ds.feature_names, path / "figures" / "edges")
+    figures.edge_fits(reg, base.network, X[masks["train"]], ds.feature_names, path / "figures" / "edges",
+                      r2_min=cfg.r2_min)
     rows = [{**c.summary(), "pareto": c in front, "chosen": c is chosen} for c in cands]
     table = pd.DataFrame([{"name": c.name, "route": c.route, "n_constants": c.n_constants, "size": c.formula.size,
                            "rmse_train_mev": c.rmse["train"], "rmse_test_mev": c.rmse["test"],
@@ -530,9 +545,11 @@ def discover(config: DiscoverConfig, progress: Progress | None = None) -> Discov
         importance.to_csv(path / "importance.csv", index=False)
         curve = pd.DataFrame([{"member": i, **row} for i, m in enumerate(stage.members) for row in m.curve_])
         curve.to_csv(path / "loss_curve.csv", index=False)
-        figures.network_diagram(stage.kept[0], dataset.feature_names, path / "figures" / "network.png")
+        figures.network_diagram(stage.kept[0], dataset.feature_names, path / "figures" / "network.png",
+                                output=network_output_label(cfg))
         figures.nz_chart(preds, path / "figures" / "residual_chart.png",
-                         title=f"{cfg.target}: prediction - target [MeV]")
+                         title=f"KAN minus {target_label(cfg)}, {len(dataset.frame)} nuclei",
+                         unit_label="KAN - AME2020 [MeV]")
         metrics = {**stage.metrics(), "target": cfg.target, "n_nuclei": len(dataset.frame),
                    "dropped_without_model": dataset.dropped}
         if cfg.uncertainty is False and "ensemble" in metrics:

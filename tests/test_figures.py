@@ -1,0 +1,85 @@
+"""Figures of a run, inspected as matplotlib objects before they are saved."""
+
+import shutil
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+from kansym import figures
+from kansym.pipeline import load_run_stage, rerun_extrapolate
+
+matplotlib.use("Agg", force=True)
+
+
+def _labelled(ax) -> list[str]:
+    handles, labels = ax.get_legend_handles_labels()
+    return [lb for lb in labels if not lb.startswith("_")]
+
+
+def _check_legends(fig):
+    for ax in fig.axes:
+        if ax.get_label() == "<colorbar>":
+            continue
+        if len(_labelled(ax)) > 1:
+            assert ax.get_legend() is not None, f"axes {ax.get_title()!r} has several series and no legend"
+
+
+@pytest.fixture(scope="module")
+def chain_run(formula_run, tmp_path_factory):
+    run = tmp_path_factory.mktemp("fig") / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    rerun_extrapolate(run, ("Sn",), beyond=4, against=("frdm12", "ws4"))
+    return run
+
+
+def test_chain_figure_panels_agree_and_have_legends(chain_run):
+    surface = pd.read_csv(chain_run / "extrapolation.csv")
+    fig = figures.chain_plot(surface, ("kan", "formula"), ("frdm12", "ws4"), "Sn")
+    _check_legends(fig)
+    top, bottom = fig.axes
+    colours = [{ln.get_label().split(" (off scale")[0]: ln.get_color() for ln in ax.get_lines()
+                if not ln.get_label().startswith("_")} for ax in (top, bottom)]
+    shared = set(colours[0]) & set(colours[1]) - {"last measured"}
+    assert {"KAN", "formula", "WS4", "AME2020"} <= shared
+    assert all(colours[0][k] == colours[1][k] for k in shared)  # one colour per series in both panels
+    assert "FRDM2012 (reference)" in colours[0] and "frdm12" not in " ".join(colours[0])
+    assert any(k.startswith("magic N = 82") for k in colours[0])  # Sn crosses N = 82
+    assert (chain_run / "figures" / "chain_Sn.png").stat().st_size > 10_000
+
+
+def test_reference_gap_is_not_a_failed_prediction_and_runaway_is_clipped(chain_run):
+    surface = pd.read_csv(chain_run / "extrapolation.csv")
+    surface.loc[surface.index[-1], "ME_ws4"] = np.nan  # the reference table lacks a nucleus
+    runaway = surface.copy()
+    runaway.loc[runaway["distance"] > 0, "ME_kan"] += 1e4  # a diverging network
+    fig = figures.chain_plot(runaway, ("kan", "formula"), ("frdm12", "ws4"), "Sn")
+    labels = _labelled(fig.axes[0])
+    assert not any("WS4 NaN" in lb for lb in labels)
+    assert any(lb.startswith("KAN (off scale") for lb in labels)
+    lo, hi = fig.axes[0].get_ylim()
+    assert hi - lo < 1e3  # the other curves are not squashed by the runaway
+
+
+def test_other_figures_have_legends_and_labels(chain_run):
+    preds = pd.read_csv(chain_run / "predictions.csv")
+    _check_legends(figures.nz_plot(preds, title="t"))
+    cands = pd.read_csv(chain_run / "candidates.csv")
+    _check_legends(figures.candidates_plot(cands, "departure"))
+    cfg, stage = load_run_stage(chain_run)
+    from kansym.formula import fit_network
+    from kansym.symbolic import resolve_library
+
+    ds = stage.dataset
+    masks = {p: ds.mask(p) for p in ("train", "test", "all")}
+    reg = stage.kept[0].snapshot("coarse")
+    net = fit_network(reg, ds.X[masks["train"]], resolve_library("poly"), r2_min=0.9, on_poor="best")
+    plots = list(figures.edge_plots(reg, net, ds.X[masks["train"]], ds.feature_names, r2_min=0.999999))
+    assert plots
+    for (name, fig), e in zip(plots, net.edges):
+        ax = fig.axes[0]
+        assert name == f"edge_{e.layer}_{e.i}_{e.j}.png"
+        assert ax.get_xlabel() and ax.get_ylabel() and fig.get_size_inches()[0] * fig.dpi >= 450
+        _check_legends(fig)
+        assert ("POORLY FITTED" in ax.get_title()) == (e.alternatives[0].r2 < 0.999999)
