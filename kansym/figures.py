@@ -293,7 +293,8 @@ def far_plot(dom: pd.DataFrame, diff: np.ndarray, title: str, limit: float | Non
     _chart_frame(ax, ns, zs, title)
     ax.set_aspect("equal")
     ax.legend(loc="upper left", fontsize=8)
-    fig.colorbar(sc, ax=ax, label=f"MeV (saturates at +-{lim:.3g})", shrink=0.8)
+    clip = "set by the caller" if limit else "the 99th percentile of |difference|"
+    fig.colorbar(sc, ax=ax, label=f"MeV (clipped at +-{lim:.3g}, {clip})", shrink=0.8)
     fig.tight_layout()
     return fig
 

@@ -214,6 +214,9 @@ class DiscoverConfig:
             kw["baseline"] = "linear" if d["detrend"] else "none"
         if "aggregate" not in d:  # runs written before the median rule averaged their members
             kw["aggregate"] = "mean"
+        if "crosscheck_generations" not in d and isinstance(kw.get("lib"), str) and "+" not in kw["lib"] \
+                and kw["lib"] != "poly":  # runs written before --lib was used as given also searched 'poly'
+            kw["lib"] = kw["lib"] + "+poly"
         for key in ("width", "refine", "chains"):
             if kw.get(key) is not None:
                 kw[key] = tuple(kw[key])
@@ -673,6 +676,11 @@ def rerun_extrapolate(run_dir: Path, chains, beyond: int = 10, against=("frdm12"
         _remove(path, ("figures/chain_*.png", "figures/far_*.png"))
         report = extrapolate_run(path, chains, beyond, against, both_sides, isotones=isotones)
         metrics.update(_extrapolation_summary(report))
+        config = RunDir(path).config  # config.json says what the extrapolation files were made with
+        config.update({"extrapolate": True, "chains": list(chains),
+                       "extrapolation_options": {"beyond": beyond, "against": list(report["against"]),
+                                                 "both_sides": both_sides, "isotones": list(isotones)}})
+        write_json_atomic(path / "config.json", config)
         record_notes(path, metrics, "extrapolation", report["notes"])
         write_json_atomic(path / "metrics.json", metrics)
     return report

@@ -113,3 +113,25 @@ def test_data_uses_discovers_selection_and_says_it(args, n):
     table = runner.invoke(app, ["data", *args])
     unc = rep["selection"]["max_unc_mev"]
     assert ("no uncertainty cut" if unc is None else f"dME <= {unc} MeV") in table.output
+
+
+def test_extrapolate_rerun_records_its_options_and_removes_old_chains(formula_run, tmp_path):
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    assert runner.invoke(app, ["extrapolate", str(run), "--chains", "Zr", "--beyond", "2"]).exit_code == 0
+    assert (run / "figures" / "chain_Zr.png").exists()
+    r = runner.invoke(app, ["extrapolate", str(run), "--chains", "Sn", "--beyond", "3", "--against", "frdm12"])
+    assert r.exit_code == 0, r.output
+    assert not (run / "figures" / "chain_Zr.png").exists() and (run / "figures" / "chain_Sn.png").exists()
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["chains"] == ["Sn"] and cfg["extrapolation_options"]["beyond"] == 3
+    assert cfg["extrapolation_options"]["against"] == ["frdm12"]
+
+
+def test_old_runs_keep_their_libraries():
+    from kansym.pipeline import DiscoverConfig
+
+    old = {"target": "be", "lib": "physics"}  # written before --lib was used as given
+    assert DiscoverConfig.from_dict(old).libraries == ("physics", "poly")
+    new = {"target": "be", "lib": "physics", "crosscheck_generations": 50}
+    assert DiscoverConfig.from_dict(new).libraries == ("physics",)
