@@ -6,8 +6,8 @@ import time
 
 from _common import scratch_runs, write_result
 
-from kansym.extrapolate import extrapolate_run
-from kansym.pipeline import DiscoverConfig, discover
+from kansym.extrapolate import DEFAULT_CHAINS
+from kansym.pipeline import DiscoverConfig, discover, rerun_extrapolate
 
 out = {}
 runs = scratch_runs()
@@ -15,7 +15,7 @@ for label, kw in [("default_features", {}), ("zn", dict(features="zn"))]:
     r = discover(DiscoverConfig(target="be", subset="even-even", crosscheck="none", extrapolate=False,
                                 runs_dir=runs, **kw))
     t = time.perf_counter()
-    rep = extrapolate_run(r.run_dir)
+    rep = rerun_extrapolate(r.run_dir, DEFAULT_CHAINS)
     wall = time.perf_counter() - t
     mean = rep["mean_chain_rms_vs_frdm12_mev"]
     out[label] = {"mean_chain_rms_vs_frdm12_mev": mean, "stage_wall_s": round(wall, 1),

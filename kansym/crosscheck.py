@@ -250,7 +250,7 @@ def make_engine(name: str, time_budget: float | None = None, maxsize: int = 30, 
 def extrapolation_set(nuclei: pd.DataFrame, beyond: int = 10) -> pd.DataFrame:
     """For each isotopic chain in ``nuclei``, the next ``beyond`` nuclei past its most neutron-rich member
     (N in steps of 2 for even-even selections, else 1)."""
-    from kansym.extrapolate import chain_nuclei
+    from kansym.nuclides import chain_nuclei
 
     step = 2 if ((nuclei["N"] % 2 == 0) & (nuclei["Z"] % 2 == 0)).all() else 1
     chains = [chain_nuclei(z, nuclei, beyond, step) for z in sorted(nuclei["Z"].unique())]
@@ -376,37 +376,3 @@ def crosscheck_tex(report: dict) -> str:
         lines.append(f"{name} & {r['n_constants']} & {r['size']} & {rm[0]} & {rm[1]} & ${r['numeric_latex']}$ \\\\")
     lines += ["\\bottomrule", "\\end{tabular}", "\\end{table*}", ""]
     return "\n".join(lines)
-
-
-def crosscheck_run(run_dir: Path, engine: str = "auto", time_budget: float | None = None, maxsize: int = 30,
-                   seed: int = 0, pysr_hof: Path | None = None, beyond: int = 10,
-                   generations: int = DEFAULT_GENERATIONS) -> dict:
-    """Run an engine on a run's data selection, split and target; write crosscheck.json/.tex into the run."""
-    from kansym import features as feat
-    from kansym.export import formula_from_entry
-    from kansym.pipeline import DiscoverConfig, load_dataset
-    from kansym.runs import RunDir, write_json_atomic, write_text_atomic
-
-    rd = RunDir(Path(run_dir))
-    if not (rd.path / "formula.json").exists():
-        raise KansymError(f"run {rd.id} has no formula to cross-check; run `kansym discover` without --stage kan")
-    kan = formula_from_entry(rd.read_json("formula.json"))
-    cfg = DiscoverConfig.from_dict(rd.config).resolved()
-    ds = load_dataset(cfg)
-    names = ds.feature_names
-    if pysr_hof is not None:
-        result = import_hof(Path(pysr_hof), names)
-    else:
-        eng = make_engine(engine, time_budget, maxsize, seed, generations)
-        tr = ds.mask("train")
-        result = eng.fit(ds.X[tr], ds.y[tr], names)
-    ex = extrapolation_set(ds.frame[["Z", "N"]], beyond)
-    extrap_X = feat.features(ex["Z"], ex["N"], cfg.features).to_numpy()
-    from kansym.farcheck import make_judge
-
-    report = compare(kan, result, ds, names, extrap_X, judge=make_judge(ds, cfg.selection(), cfg.features))
-    report.update({"run_id": rd.id, "time_budget_s": time_budget, "maxsize": maxsize, "seed": seed,
-                   "generations": None if pysr_hof is not None else generations})
-    write_json_atomic(rd.path / "crosscheck.json", report)
-    write_text_atomic(rd.path / "crosscheck.tex", crosscheck_tex(report))
-    return report

@@ -12,6 +12,7 @@ import re
 import sympy as sp
 
 from kansym.errors import KansymError
+from kansym.exprsafety import bounded_pow, not_finite, scan
 
 
 def real_cbrt(x):
@@ -34,8 +35,6 @@ def _fail(message):
 
 
 def _pow(base, exponent):
-    from kansym.srepr_reader import bounded_pow
-
     return bounded_pow(base, exponent, _fail)  # parser values are always SymPy objects
 
 
@@ -48,21 +47,6 @@ def tokenize(text: str) -> list[tuple[str, str]]:
     if len(text) > MAX_LENGTH:
         raise KansymError(f"equation is longer than {MAX_LENGTH} characters")
     return scan(text, _TOKEN, f"in equation {text[:80]!r}")
-
-
-def scan(text: str, pattern: re.Pattern, where: str) -> list[tuple[str, str]]:
-    """(group name, text) of each token of ``text``; anything ``pattern`` does not match is an error."""
-    pos, out = 0, []
-    text = text.strip()
-    while pos < len(text):
-        m = pattern.match(text, pos)
-        if not m or m.end() == pos:
-            raise KansymError(f"unexpected character {text[pos]!r} at position {pos} {where}")
-        out.append((m.lastgroup, m.group(m.lastgroup)))
-        pos = m.end()
-        while pos < len(text) and text[pos].isspace():
-            pos += 1
-    return out
 
 
 def parse_equation(text: str, variables: dict[str, sp.Symbol]) -> sp.Expr:
@@ -156,7 +140,6 @@ def parse_equation(text: str, variables: dict[str, sp.Symbol]) -> sp.Expr:
     result = expr()
     if pos != len(tokens):
         raise KansymError(f"malformed equation {text!r}: unexpected {tokens[pos][1]!r}")
-    from kansym.srepr_reader import not_finite
 
     if not_finite(result):
         raise KansymError(f"equation {text[:80]!r} contains an infinite or undefined value (division by zero?)")

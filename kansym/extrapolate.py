@@ -19,75 +19,8 @@ from kansym.errors import KansymError
 from kansym.survey import rms
 
 DEFAULT_CHAINS = ("Zr", "Nd", "Hg", "Fm")
-_ED = tables.AME_EDITIONS["ame2020"]
-ME_H, ME_N = _ED.me_h_kev / 1000.0, _ED.me_n_kev / 1000.0
-
-
-def be_from_me(z, n, me):
-    return np.asarray(z) * ME_H + np.asarray(n) * ME_N - np.asarray(me)
-
-
-def element_z(symbol: str) -> int:
-    """Proton number of an element symbol (as in AME2020), or of a plain integer string."""
-    if symbol.strip().isdigit():
-        return int(symbol)
-    ame = tables.load_experiment()
-    hits = ame.loc[ame["element"].str.lower() == symbol.strip().lower(), "Z"].unique()
-    if len(hits) != 1:
-        raise KansymError(f"unknown element symbol {symbol!r}; use a symbol such as Zr, Nd, Hg, Fm or a proton number")
-    return int(hits[0])
-
-
-def element_symbol(z: int) -> str:
-    ame = tables.load_experiment()
-    hit = ame.loc[ame["Z"] == z, "element"]
-    return str(hit.iloc[0]) if len(hit) else str(z)
-
-
-# --------------------------------------------------------------------------- separation energies
-
-def separation_energies(surface: pd.DataFrame, column: str = "BE") -> pd.DataFrame:
-    """S_n, S_2n, S_p, S_2p [MeV] for every nucleus of a BE surface (columns Z, N, ``column``)."""
-    be = {(int(z), int(n)): float(b) for z, n, b in zip(surface["Z"], surface["N"], surface[column])}
-    out = surface[["Z", "N"]].copy()
-    for name, dz, dn in (("S_n", 0, 1), ("S_2n", 0, 2), ("S_p", 1, 0), ("S_2p", 2, 0)):
-        out[name] = [be[(z, n)] - be[(z - dz, n - dn)] if (z - dz, n - dn) in be else np.nan
-                     for z, n in zip(out["Z"], out["N"])]
-    return out
-
-
-def separation_rms(pred: pd.DataFrame, exp: pd.DataFrame) -> dict:
-    """RMS of predicted minus AME2020 separation energies on the nuclei where both exist."""
-    m = pred.merge(exp, on=["Z", "N"], suffixes=("_pred", "_exp"))
-    out = {}
-    for s in ("S_n", "S_2n", "S_p", "S_2p"):
-        d = (m[f"{s}_pred"] - m[f"{s}_exp"]).dropna()
-        out[s] = {"rms_mev": rms(d), "n": int(len(d))}
-    return out
-
-
-# --------------------------------------------------------------------------- chains
-
-def chain_nuclei(z: int, measured: pd.DataFrame, beyond: int, step: int, both_sides: bool = False,
-                 fixed: str = "Z") -> pd.DataFrame:
-    """An isotopic chain (``fixed='Z'``, value z) or isotonic chain (``fixed='N'``, value z): the measured
-    members (with the run's parity) and ``beyond`` steps toward the neutron-rich side (larger N on an
-    isotopic chain, smaller Z on an isotonic one; both sides with ``both_sides``); ``distance`` counts
-    steps past the measured range on the neutron-rich side (negative on the other side)."""
-    free = "N" if fixed == "Z" else "Z"
-    vals = sorted(measured.loc[measured[fixed] == z, free])
-    if not vals:
-        what = f"Z = {z} ({element_symbol(z)})" if fixed == "Z" else f"N = {z}"
-        raise KansymError(f"no measured nuclei with {what} in the run's selection")
-    lo, hi = vals[0], vals[-1]
-    rich, poor = (1, -1) if fixed == "Z" else (-1, 1)  # direction of the neutron-rich side in the free variable
-    start = {1: hi, -1: lo}
-    rows = [(v, 0) for v in range(lo, hi + 1, step)]
-    rows += [(start[rich] + rich * step * k, k) for k in range(1, beyond + 1)]
-    if both_sides:
-        rows += [(start[poor] + poor * step * k, -k) for k in range(1, beyond + 1)]
-    rows = sorted((v, d) for v, d in rows if v > 0)
-    return pd.DataFrame({fixed: z, free: [v for v, _ in rows], "distance": [d for _, d in rows]})[["Z", "N", "distance"]]
+from kansym.nuclides import (ME_H, ME_N, be_from_me, chain_nuclei, element_symbol, element_z,  # noqa: F401
+                             separation_energies, separation_rms)
 
 
 def _as_me(target: str, z, n, pred, model_me=None):
@@ -171,17 +104,18 @@ def extrapolate_run(run_dir: Path, chains=DEFAULT_CHAINS, beyond: int = 10, agai
     """Chain predictions and stability metrics of a run; writes extrapolation.csv/.json and figures.
 
     ``chains`` are isotopic chains (element symbols or Z); ``isotones`` are isotonic chains (N values).
-    ``loaded`` = (config, KanStage) of a run being written saves reloading it from disk."""
+    ``loaded`` = (config, KanStage) of the run (``kansym.pipeline.load_run_stage``)."""
     from kansym import figures as figs
     from kansym.export import formula_from_entry
-    from kansym.pipeline import load_run_stage
     from kansym.runs import RunDir, write_json_atomic, write_text_atomic
 
     if beyond < 0:
         raise KansymError(f"--beyond must be >= 0, got {beyond}")
     against = tuple(tables.check_model(a).name for a in against)
     rd = RunDir(Path(run_dir))
-    cfg, stage = loaded if loaded is not None else load_run_stage(rd.path)
+    if loaded is None:
+        raise TypeError("extrapolate_run needs loaded=(config, KanStage); see kansym.pipeline.rerun_extrapolate")
+    cfg, stage = loaded
     notes = []
     formula = None
     if (rd.path / "formula.json").exists():

@@ -31,7 +31,7 @@ import pandas as pd
 from kansym import features as feat
 from kansym import tables
 from kansym.errors import KansymError
-from kansym.extrapolate import be_from_me
+from kansym.nuclides import be_from_me
 from kansym.survey import rms
 
 BE_PER_A_BAND = (3.0, 9.0)  # MeV; the most bound nucleus, 62Ni, has 8.79

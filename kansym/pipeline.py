@@ -180,7 +180,7 @@ class DiscoverConfig:
             bad("--runs-dir", self.runs_dir, "is not writable" if existing == root.absolute()
                 else f"cannot be created ({existing} is not a writable directory)")
         if self.extrapolate and self.stage == "all":
-            from kansym.extrapolate import element_z
+            from kansym.nuclides import element_z
             for chain in self.chains:
                 element_z(chain)  # an unknown element fails now, not after training
 
@@ -569,7 +569,6 @@ def discover(config: DiscoverConfig, progress: Progress | None = None) -> Discov
             if progress:
                 progress("symbolic stage")
         if cfg.stage == "all" and cfg.crosscheck != "none" and symbolic and symbolic["formula"]:
-            from kansym.crosscheck import crosscheck_run
             report = crosscheck_run(path, cfg.crosscheck, cfg.crosscheck_budget, seed=cfg.seed,
                                     generations=cfg.crosscheck_generations)
             metrics["crosscheck"] = _crosscheck_summary(report)
@@ -674,7 +673,8 @@ def rerun_extrapolate(run_dir: Path, chains, beyond: int = 10, against=("frdm12"
     with RunUpdate(run_dir) as path:
         metrics = RunDir(path).metrics
         _remove(path, ("figures/chain_*.png", "figures/far_*.png"))
-        report = extrapolate_run(path, chains, beyond, against, both_sides, isotones=isotones)
+        report = extrapolate_run(path, chains, beyond, against, both_sides, isotones=isotones,
+                                 loaded=load_run_stage(path))
         metrics.update(_extrapolation_summary(report))
         config = RunDir(path).config  # config.json says what the extrapolation files were made with
         config.update({"extrapolate": True, "chains": list(chains),
@@ -690,7 +690,6 @@ def rerun_crosscheck(run_dir: Path, engine: str = "auto", time_budget: float | N
                      seed: int = 0, pysr_hof: Path | None = None, generations: int = 50) -> dict:
     """Cross-check of an existing run (``kansym.crosscheck.crosscheck_run``); the run's cross-check files
     and ``metrics.json`` are replaced together."""
-    from kansym.crosscheck import crosscheck_run
     from kansym.runs import RunDir, RunUpdate
 
     RunDir(Path(run_dir)).metrics
@@ -699,6 +698,41 @@ def rerun_crosscheck(run_dir: Path, engine: str = "auto", time_budget: float | N
         report = crosscheck_run(path, engine, time_budget, maxsize, seed, pysr_hof, generations=generations)
         metrics["crosscheck"] = _crosscheck_summary(report)
         write_json_atomic(path / "metrics.json", metrics)
+    return report
+
+
+def crosscheck_run(run_dir: Path, engine: str = "auto", time_budget: float | None = None, maxsize: int = 30,
+                   seed: int = 0, pysr_hof: Path | None = None, beyond: int = 10,
+                   generations: int = 50) -> dict:
+    """Run an engine on a run's data selection, split and target; write crosscheck.json/.tex into the run."""
+    from kansym import features as feat
+    from kansym.crosscheck import (compare, crosscheck_tex, extrapolation_set, import_hof,
+                                   make_engine)
+    from kansym.export import formula_from_entry
+    from kansym.runs import RunDir, write_text_atomic
+
+    rd = RunDir(Path(run_dir))
+    if not (rd.path / "formula.json").exists():
+        raise KansymError(f"run {rd.id} has no formula to cross-check; run `kansym discover` without --stage kan")
+    kan = formula_from_entry(rd.read_json("formula.json"))
+    cfg = DiscoverConfig.from_dict(rd.config).resolved()
+    ds = load_dataset(cfg)
+    names = ds.feature_names
+    if pysr_hof is not None:
+        result = import_hof(Path(pysr_hof), names)
+    else:
+        eng = make_engine(engine, time_budget, maxsize, seed, generations)
+        tr = ds.mask("train")
+        result = eng.fit(ds.X[tr], ds.y[tr], names)
+    ex = extrapolation_set(ds.frame[["Z", "N"]], beyond)
+    extrap_X = feat.features(ex["Z"], ex["N"], cfg.features).to_numpy()
+    from kansym.farcheck import make_judge
+
+    report = compare(kan, result, ds, names, extrap_X, judge=make_judge(ds, cfg.selection(), cfg.features))
+    report.update({"run_id": rd.id, "time_budget_s": time_budget, "maxsize": maxsize, "seed": seed,
+                   "generations": None if pysr_hof is not None else generations})
+    write_json_atomic(rd.path / "crosscheck.json", report)
+    write_text_atomic(rd.path / "crosscheck.tex", crosscheck_tex(report))
     return report
 
 

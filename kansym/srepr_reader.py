@@ -11,20 +11,17 @@ value would exceed :data:`MAX_BITS` bits is refused before SymPy computes it.
 
 from __future__ import annotations
 
-import math
 import re
 
 import sympy as sp
 
 from kansym.errors import KansymError
-from kansym.exprparse import scan
+from kansym.exprsafety import bounded_pow, not_finite, scan
 
 MAX_LENGTH = 200_000  # characters
 MAX_NODES = 20_000
 MAX_DEPTH = 200
 MAX_DIGITS = 40  # of an integer literal
-MAX_EXPONENT = 64  # |numeric exponent|
-MAX_BITS = 4096  # of a numeric power's value
 ASSUMPTIONS = {"real", "positive", "negative", "nonnegative", "nonpositive", "integer", "finite", "nonzero"}
 FUNCTIONS = {"exp": sp.exp, "log": sp.log, "sin": sp.sin, "cos": sp.cos, "tanh": sp.tanh, "Abs": sp.Abs,
              "sign": sp.sign}
@@ -109,26 +106,6 @@ def parse_srepr(text: str, where: str = "srepr") -> sp.Expr:
     if result.has(sp.I):
         fail("the expression is complex (e.g. the square root of a negative number); formulas must be real")
     return result
-
-
-def not_finite(expr: sp.Expr) -> bool:
-    """True if ``expr`` contains an infinity or NaN (e.g. from a division by zero)."""
-    return expr.has(sp.nan, sp.zoo, sp.oo, -sp.oo)
-
-
-def bounded_pow(base: sp.Expr, exponent: sp.Expr, fail) -> sp.Expr:
-    """base**exponent, refused (``fail(message)``) for a numeric exponent beyond +-MAX_EXPONENT or a
-    numeric power whose value would need more than MAX_BITS bits, before SymPy computes it."""
-    if not_finite(exponent) or not_finite(base):
-        fail("a power of an infinite or undefined value (division by zero?)")
-    if exponent.is_Number:
-        if not exponent.is_finite or abs(float(exponent)) > MAX_EXPONENT:
-            fail(f"exponent {exponent} is beyond +-{MAX_EXPONENT}")
-        if base.is_Rational and base != 0 and exponent.is_Integer:
-            p, q = sp.fraction(base)
-            if abs(int(exponent)) * max(math.log2(abs(int(p)) + 1), math.log2(abs(int(q)) + 1)) > MAX_BITS:
-                fail(f"numeric power {base}^{exponent} is too large")
-    return sp.Pow(base, exponent)
 
 
 def _keyword(key, tok, fail):

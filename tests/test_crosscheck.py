@@ -10,7 +10,8 @@ import sympy as sp
 from typer.testing import CliRunner
 
 from kansym.cli import app
-from kansym.crosscheck import (PyOperonEngine, PySREngine, crosscheck_run, extrapolation_set, import_hof,
+from kansym.pipeline import crosscheck_run
+from kansym.crosscheck import (PyOperonEngine, PySREngine, extrapolation_set, import_hof,
                                make_engine)
 from kansym.errors import KansymError
 from kansym.exprparse import parse_equation, real_cbrt

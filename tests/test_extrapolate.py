@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 from kansym import tables
 from kansym.cli import app
 from kansym.errors import KansymError
+from kansym.pipeline import load_run_stage
 from kansym.extrapolate import (attach_references, chain_nuclei, element_z, extrapolate_run,
                                 separation_energies, stability)
 from kansym.targets import Selection, select_nuclei, split_labels
@@ -70,7 +71,7 @@ def ext_run(formula_run):
 
 
 def test_extrapolate_run_outputs(ext_run):
-    rep = extrapolate_run(ext_run.run_dir, ("Zr", "Hg"), beyond=5)
+    rep = extrapolate_run(ext_run.run_dir, loaded=load_run_stage(ext_run.run_dir), chains=("Zr", "Hg"), beyond=5)
     d = ext_run.run_dir
     csv = pd.read_csv(d / "extrapolation.csv")
     assert set(csv.chain) == {"Zr", "Hg"} and (csv.distance == 5).sum() == 2
@@ -87,24 +88,24 @@ def test_extrapolate_run_outputs(ext_run):
 
 def test_extrapolate_bad_inputs(ext_run):
     with pytest.raises(KansymError, match="unknown element symbol"):
-        extrapolate_run(ext_run.run_dir, ("Xx",))
+        extrapolate_run(ext_run.run_dir, loaded=load_run_stage(ext_run.run_dir), chains=("Xx",))
     with pytest.raises(KansymError, match="leaves the FRDM2012 table"):
-        extrapolate_run(ext_run.run_dir, ("Zr",), beyond=300)
+        extrapolate_run(ext_run.run_dir, loaded=load_run_stage(ext_run.run_dir), chains=("Zr",), beyond=300)
     r = runner.invoke(app, ["extrapolate", str(ext_run.run_dir), "--chains", "Zr", "--against", "hfb31"])
     assert r.exit_code == 2 and "HFB-31" in r.output
 
 
 def test_isotones(ext_run):
-    rep = extrapolate_run(ext_run.run_dir, (), beyond=3, isotones=("82",))
+    rep = extrapolate_run(ext_run.run_dir, loaded=load_run_stage(ext_run.run_dir), chains=(), beyond=3, isotones=("82",))
     csv = pd.read_csv(ext_run.run_dir / "extrapolation.csv")
     assert set(csv.N) == {82} and set(csv.chain) == {"N=82"} and rep["chains"] == ["N=82"]
     assert (ext_run.run_dir / "figures" / "chain_N=82.png").exists()
     with pytest.raises(KansymError, match="not a neutron number"):
-        extrapolate_run(ext_run.run_dir, (), isotones=("abc",))
+        extrapolate_run(ext_run.run_dir, loaded=load_run_stage(ext_run.run_dir), chains=(), isotones=("abc",))
 
 
 def test_run_without_formula_is_kan_only(tiny_run):
-    rep = extrapolate_run(tiny_run.run_dir, ("Zr",), beyond=3, figures=False)
+    rep = extrapolate_run(tiny_run.run_dir, loaded=load_run_stage(tiny_run.run_dir), chains=("Zr",), beyond=3, figures=False)
     assert "formula" not in rep["overall"] and any("KAN-only" in n for n in rep["notes"])
     assert set(rep["far"]) == {"kan"}  # no formula is judged, nothing stands in for it
 
