@@ -9,28 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import sympy as sp
-from sympy.printing.latex import LatexPrinter
 
 from kansym.errors import KansymError
-from kansym.formula import DEGENERATE_CORR, Formula, Parameter
+from kansym.formula import DEGENERATE_CORR, Formula, Parameter, formula_from_entry  # noqa: F401
+from kansym.latex import KansymLatexPrinter, to_latex  # noqa: F401  (re-exported)
 from kansym.runs import write_json_atomic, write_text_atomic
-
-
-class KansymLatexPrinter(LatexPrinter):
-    """SymPy's LaTeX printer with Floats rounded to ``precision`` significant digits."""
-
-    def __init__(self, settings=None, precision: int = 5):
-        super().__init__(settings)
-        self.precision = precision
-
-    def _print_Float(self, expr):
-        return super()._print_Float(sp.Float(float(expr), self.precision))
-
-
-def to_latex(expr: sp.Expr, precision: int = 5, **settings) -> str:
-    """LaTeX for ``expr``; numbers to ``precision`` significant digits."""
-    settings = {"mul_symbol": None, **settings}
-    return KansymLatexPrinter(settings, precision=precision).doprint(expr)
 
 
 def pdg_round(value: float, err: float | None) -> tuple[str, str | None]:
@@ -331,44 +314,6 @@ def formula_entry(formula: Formula, metrics: dict, context: dict) -> dict:
         "metrics": metrics,
         **context,
     }
-
-
-def formula_from_entry(entry: dict) -> Formula:
-    """Rebuild a Formula from a registry entry; the srepr is read by ``kansym.srepr_reader`` (data, never code)."""
-    from kansym.srepr_reader import parse_srepr
-
-    if not isinstance(entry, dict):
-        raise KansymError(f"malformed formula entry: expected a JSON object, got {type(entry).__name__}")
-    try:
-        expr = parse_srepr(entry["srepr"], where="formula entry 'srepr'")
-        params = tuple(Parameter(str(p["name"]), _number(p["value"], "value"),
-                                 None if p["stderr"] is None else _number(p["stderr"], "stderr", lo=0.0),
-                                 _number(p["init"], "init"))
-                       for p in entry["parameters"])
-        corr = tuple(tuple(float(c) for c in r) for r in entry.get("correlations", []))
-        if corr and (len(corr) != len(params) or any(len(r) != len(params) for r in corr)):
-            raise ValueError(f"correlations are not a {len(params)} x {len(params)} matrix")
-        variables = tuple(entry["variables"])
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise KansymError(f"malformed formula entry: {type(exc).__name__}: {str(exc)[:200]}") from None
-    names = [*map(str, variables), *(p.name for p in params)]
-    odd = [n for n in names if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", n)]
-    if odd:
-        raise KansymError(f"malformed formula entry: names must be letters, digits and '_': {odd[0][:40]!r}")
-    known = set(names)
-    unknown = sorted(str(s) for s in expr.free_symbols if str(s) not in known)
-    if unknown:
-        raise KansymError(f"malformed formula entry: symbols {', '.join(unknown)} are neither variables nor parameters")
-    return Formula(expr, variables, params, corr)
-
-
-def _number(value, what: str, lo: float = -np.inf) -> float:
-    """A finite float (>= ``lo``) from a formula entry; strings, booleans and NaN are refused."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"parameter {what} {str(value)[:40]!r} is not a number")
-    if not (np.isfinite(value) and value >= lo):
-        raise ValueError(f"parameter {what} {value!r} is not a finite number" + (f" >= {lo}" if lo > -np.inf else ""))
-    return float(value)
 
 
 def write_formula(directory: Path, name: str, formula: Formula, metrics: dict, context: dict, lhs: str,

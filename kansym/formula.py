@@ -8,6 +8,7 @@ to the training data, with standard errors and correlations from the covariance 
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass, field, replace
 
@@ -17,6 +18,8 @@ from scipy.optimize import least_squares
 
 from kansym.baselines import Baseline
 from kansym.errors import KansymError
+from kansym.latex import to_latex
+from kansym.srepr_reader import parse_srepr
 from kansym.symbolic import EdgeFit, LibFunction, candidate_numpy, candidate_sympy, fit_edge
 
 
@@ -330,6 +333,65 @@ class Formula:
             out = f(tuple(X.T), tuple(self.values() if values is None else values))
         return np.broadcast_to(np.asarray(out, dtype=np.float64), (X.shape[0],)).copy()
 
+    def predict(self, X) -> np.ndarray:
+        """Formula values on rows of ``X``: an array (columns in ``variables`` order) or a DataFrame with
+        those columns. Non-finite values stay NaN/inf; they are never replaced."""
+        if hasattr(X, "columns"):
+            missing = [v for v in self.variables if v not in X.columns]
+            if missing:
+                raise KansymError(f"X lacks the formula's variables {', '.join(missing)}")
+            X = X[list(self.variables)].to_numpy(dtype=np.float64)
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != len(self.variables):
+            raise KansymError(f"X must have {len(self.variables)} columns ({', '.join(self.variables)}), "
+                              f"got shape {X.shape}")
+        return self.evaluate(X)
+
+    def sympy(self) -> sp.Expr:
+        """The formula as a SymPy expression with the refitted values substituted."""
+        return self.numeric_expr()
+
+    def latex(self, precision: int = 5, symbolic: bool = False) -> str:
+        """LaTeX of the formula: numbers to ``precision`` significant digits, or with ``symbolic`` the named
+        constants (a_V, c_1, ...)."""
+        return to_latex(self.expr if symbolic else self.numeric_expr(), precision=precision)
+
+    def covariance(self) -> np.ndarray:
+        """Covariance of the constants [units of the constants squared]; NaN where an error is undetermined."""
+        err = np.array([np.nan if p.stderr is None else p.stderr for p in self.parameters], dtype=float)
+        corr = np.asarray(self.correlations, dtype=float) if self.correlations else np.eye(len(err))
+        return corr * np.outer(err, err)
+
+    def eval_uncertainty(self, X) -> np.ndarray:
+        """One-standard-error band of the formula on rows of ``X``: sqrt(J C J^T) with J the derivatives
+        with respect to the constants and C their refit covariance (linear propagation, as lmfit's
+        ``eval_uncertainty``). NaN where a constant's error is undetermined, never 0."""
+        if hasattr(X, "columns"):
+            X = X[list(self.variables)].to_numpy(dtype=np.float64)
+        X = np.asarray(X, dtype=np.float64)
+        if not self.parameters:
+            return np.zeros(len(X))
+        grads = [sp.diff(self.expr, s) for s in self.param_symbols]
+        g = sp.lambdify((self.symbols, self.param_symbols), grads, modules="numpy")
+        with np.errstate(all="ignore"):
+            J = np.column_stack([np.broadcast_to(np.asarray(c, dtype=np.float64), (len(X),))
+                                 for c in g(tuple(X.T), tuple(self.values()))])
+            var = np.einsum("ij,jk,ik->i", J, self.covariance(), J)
+        return np.sqrt(np.where(var >= 0, var, np.nan))
+
+    def to_dict(self) -> dict:
+        """Plain data: srepr of the expression, variables, constants (value, stderr, init), correlations."""
+        return {"srepr": sp.srepr(self.expr), "variables": list(self.variables),
+                "parameters": [{"name": p.name, "value": p.value, "stderr": p.stderr, "init": p.init}
+                               for p in self.parameters],
+                "correlations": [list(r) for r in self.correlations]}
+
+    @classmethod
+    def from_dict(cls, entry: dict) -> "Formula":
+        """A formula from :meth:`to_dict` output, a run's ``formula.json`` or a registry entry, read by the
+        whitelisting parser (``kansym.srepr_reader``): data, never code."""
+        return formula_from_entry(entry)
+
 
 def check_finite(formula: Formula, X: np.ndarray, what: str = "the data") -> None:
     """Reject a formula that is NaN or infinite anywhere on X."""
@@ -403,3 +465,41 @@ def refit(expr: sp.Expr, init: dict[sp.Symbol, float], variables, X: np.ndarray,
     params = tuple(Parameter(s.name, float(v), float(e) if k else None, float(v0))
                    for s, v, e, k, v0 in zip(psyms, res.x, err, ok, p0))
     return Formula(expr, tuple(variables), params, tuple(tuple(map(float, row)) for row in corr))
+
+
+# --------------------------------------------------------------------------- reading formula entries
+
+def formula_from_entry(entry: dict) -> Formula:
+    """Rebuild a Formula from a registry entry; the srepr is read by ``kansym.srepr_reader`` (data, never code)."""
+    if not isinstance(entry, dict):
+        raise KansymError(f"malformed formula entry: expected a JSON object, got {type(entry).__name__}")
+    try:
+        expr = parse_srepr(entry["srepr"], where="formula entry 'srepr'")
+        params = tuple(Parameter(str(p["name"]), _number(p["value"], "value"),
+                                 None if p["stderr"] is None else _number(p["stderr"], "stderr", lo=0.0),
+                                 _number(p["init"], "init"))
+                       for p in entry["parameters"])
+        corr = tuple(tuple(float(c) for c in r) for r in entry.get("correlations", []))
+        if corr and (len(corr) != len(params) or any(len(r) != len(params) for r in corr)):
+            raise ValueError(f"correlations are not a {len(params)} x {len(params)} matrix")
+        variables = tuple(entry["variables"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise KansymError(f"malformed formula entry: {type(exc).__name__}: {str(exc)[:200]}") from None
+    names = [*map(str, variables), *(p.name for p in params)]
+    odd = [n for n in names if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", n)]
+    if odd:
+        raise KansymError(f"malformed formula entry: names must be letters, digits and '_': {odd[0][:40]!r}")
+    known = set(names)
+    unknown = sorted(str(s) for s in expr.free_symbols if str(s) not in known)
+    if unknown:
+        raise KansymError(f"malformed formula entry: symbols {', '.join(unknown)} are neither variables nor parameters")
+    return Formula(expr, variables, params, corr)
+
+
+def _number(value, what: str, lo: float = -np.inf) -> float:
+    """A finite float (>= ``lo``) from a formula entry; strings, booleans and NaN are refused."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"parameter {what} {str(value)[:40]!r} is not a number")
+    if not (np.isfinite(value) and value >= lo):
+        raise ValueError(f"parameter {what} {value!r} is not a finite number" + (f" >= {lo}" if lo > -np.inf else ""))
+    return float(value)
