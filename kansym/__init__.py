@@ -1,7 +1,23 @@
-"""kansym: symbolic-regression discovery of nuclear-mass formulas with Kolmogorov-Arnold networks."""
+"""kansym: symbolic-regression discovery of nuclear-mass formulas with Kolmogorov-Arnold networks.
+
+Notebook entry points (imported on first use, so ``import kansym`` stays light):
+``KANSymbolicRegressor`` (scikit-learn estimator), ``nuclei`` (the bundled nuclei as a DataFrame),
+``Formula`` (a refitted closed form), ``DiscoverConfig`` and ``discover`` (the full pipeline).
+"""
 
 __version__ = "0.1.0"
 
 from kansym.errors import KansymError  # noqa: E402
 
-__all__ = ["KansymError", "__version__"]
+_LAZY = {"KANSymbolicRegressor": "kansym.estimator", "nuclei": "kansym.targets", "Formula": "kansym.formula",
+         "DiscoverConfig": "kansym.pipeline", "discover": "kansym.pipeline"}
+
+__all__ = ["KansymError", "__version__", *_LAZY]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'kansym' has no attribute {name!r}")

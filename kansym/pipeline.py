@@ -439,40 +439,72 @@ def network_output_label(cfg: DiscoverConfig) -> str:
     return (base if cfg.baseline in (None, "none") else f"{base} - {cfg.baseline}") + " (scaled)"
 
 
-def symbolic_stage(cfg: DiscoverConfig, stage: KanStage, path: Path, progress: Progress | None = None) -> dict:
-    """Edge fits, candidate formulas judged on the data and over the reference table's whole range,
-    the chosen refitted formula and its exports, written to ``path``."""
+@dataclass(frozen=True)
+class FormulaSearch:
+    """The symbolic stage in memory: every candidate formula, the Pareto set, the chosen one (or None),
+    the candidate whose network gives the edge fits, the network snapshot searched, and notes."""
+
+    candidates: tuple
+    front: tuple
+    chosen: object
+    base: object
+    regressor: KANRegressor
+    notes: tuple[str, ...]
+
+    def table(self) -> pd.DataFrame:
+        """One row per candidate (like PySR's ``equations_``): RMSE in MeV, constants, size, far check."""
+        return pd.DataFrame([{"name": c.name, "route": c.route, "n_constants": c.n_constants, "size": c.formula.size,
+                              "rmse_train_mev": c.rmse["train"], "rmse_test_mev": c.rmse["test"],
+                              "rmse_all_mev": c.rmse["all"],
+                              "rmse_train_before_refit_mev": c.rmse_before_refit.get("train"),
+                              "kan_agreement_mev": c.kan_agreement, "sane": c.sane,
+                              "far_departure_mev": c.far_departure,
+                              "max_abs_correlation": c.formula.max_abs_correlation,
+                              "failures": " | ".join(c.far.failures()) if c.far is not None else "",
+                              "pareto": c in self.front, "chosen": c is self.chosen, "expression": str(c.formula.expr)}
+                             for c in self.candidates])
+
+
+def search_formulas(cfg: DiscoverConfig, stage: KanStage, judge=None) -> FormulaSearch:
+    """Edge fits of the first kept network (``cfg.symbolic_from`` snapshot) to each library of ``cfg.lib``,
+    candidate formulas by every route, their refits, and the choice (at most ``cfg.max_constants``
+    constants, passing the far-extrapolation ``judge`` when there is one). Nothing is written."""
     from kansym import candidates as cands_mod
-    from kansym import export, figures
-    from kansym.farcheck import make_judge
 
     ds = stage.dataset
     X, y = ds.X, ds.y
     masks = {part: ds.mask(part) for part in ("train", "test", "all")}
     libraries = cfg.libraries
     reg = stage.kept[0].snapshot(cfg.symbolic_from)
-    judge = make_judge(ds, cfg.selection(), cfg.features)
     cands, notes = cands_mod.generate(reg, X, y, masks, ds.feature_names, libraries,
                                       kan_pred=reg.predict(X), r2_min=cfg.r2_min, on_poor=cfg.poor_edges, judge=judge,
                                       routes=ROUTES + (("expanded",) if cfg.expand else ()))
-    notes = list(judge.notes) + notes
+    notes = (list(judge.notes) if judge is not None else []) + notes
     chosen = cands_mod.choose(cands, cfg.max_constants, baseline=float(np.std(y[masks["train"]])))
     front = cands_mod.pareto_front(cands)
     with_network = [c for c in cands if c.network is not None]
     base = next((c for c in with_network if c.name == libraries[0]), with_network[0])
+    return FormulaSearch(tuple(cands), tuple(front), chosen, base, reg, tuple(notes))
+
+
+def symbolic_stage(cfg: DiscoverConfig, stage: KanStage, path: Path, progress: Progress | None = None) -> dict:
+    """Edge fits, candidate formulas judged on the data and over the reference table's whole range,
+    the chosen refitted formula and its exports, written to ``path``."""
+    from kansym import export, figures
+    from kansym.farcheck import make_judge
+
+    ds = stage.dataset
+    X = ds.X
+    masks = {part: ds.mask(part) for part in ("train", "test", "all")}
+    judge = make_judge(ds, cfg.selection(), cfg.features)
+    search = search_formulas(cfg, stage, judge)
+    cands, chosen, front, base, reg = search.candidates, search.chosen, search.front, search.base, search.regressor
+    notes = list(search.notes)
     _edges_frame(base, ds.feature_names).to_csv(path / "edges.csv", index=False)
     figures.edge_fits(reg, base.network, X[masks["train"]], ds.feature_names, path / "figures" / "edges",
                       r2_min=cfg.r2_min)
     rows = [{**c.summary(), "pareto": c in front, "chosen": c is chosen} for c in cands]
-    table = pd.DataFrame([{"name": c.name, "route": c.route, "n_constants": c.n_constants, "size": c.formula.size,
-                           "rmse_train_mev": c.rmse["train"], "rmse_test_mev": c.rmse["test"],
-                           "rmse_all_mev": c.rmse["all"], "rmse_train_before_refit_mev": c.rmse_before_refit.get("train"),
-                           "kan_agreement_mev": c.kan_agreement, "sane": c.sane,
-                           "far_departure_mev": c.far_departure,
-                           "max_abs_correlation": c.formula.max_abs_correlation,
-                           "failures": " | ".join(c.far.failures()) if c.far is not None else "",
-                           "pareto": c in front, "chosen": c is chosen, "expression": str(c.formula.expr)}
-                          for c in cands])
+    table = search.table()
     table.to_csv(path / "candidates.csv", index=False)
     figures.candidates_figure(table, path / "figures" / "candidates.png",
                               departure="|correction| RMS beyond the data [MeV]" if cfg.target == "residual"

@@ -199,3 +199,23 @@ def build_dataset(sel: Selection, target: str, feature_set: str, split: str = "r
     frame["split"] = split_labels(frame, split, seed)
     return Dataset(frame=frame, feature_names=names, target=target, model=model,
                    dropped=dropped, notes=tuple(notes))
+
+
+def nuclei(subset: str = "all", min_z: int = 8, min_n: int = 8, max_unc: float | None = 0.1,
+           include_estimated: bool = False, features: str | None = None, models=()) -> pd.DataFrame:
+    """The bundled AME2020 nuclei of a selection as one DataFrame, for notebooks.
+
+    Columns: Z, N, A, element, ME (mass excess), dME (its uncertainty), BE (binding energy), estimated
+    (AME's '#' values), all in MeV; the columns of the feature set ``features`` (e.g. 'znv': Z, N and the
+    distances to the nearest magic numbers); and ``ME_<model>`` for each mass model in ``models`` (NaN where
+    the model has no value). ``max_unc=None`` keeps every uncertainty.
+    """
+    frame = select_nuclei(Selection(subset, min_z, min_n, max_unc, include_estimated))
+    if features is not None:
+        cols = feat.features(frame["Z"], frame["N"], features)
+        frame = pd.concat([frame, cols[[c for c in cols.columns if c not in frame.columns]]], axis=1)
+    for name in models:
+        spec = tables.check_model(name)
+        m = tables.load_model(spec.name).rename(columns={"ME_model": f"ME_{spec.name}"})
+        frame = frame.merge(m[["Z", "N", f"ME_{spec.name}"]], on=["Z", "N"], how="left")
+    return frame.reset_index(drop=True)

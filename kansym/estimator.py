@@ -1,0 +1,259 @@
+"""``KANSymbolicRegressor``: the kansym recipe as a scikit-learn estimator for notebooks.
+
+    from kansym import KANSymbolicRegressor, nuclei
+    df = nuclei(subset="even-even", min_z=30, min_n=30, max_unc=None, features="zn")
+    est = KANSymbolicRegressor(random_state=0).fit(df[["Z", "N"]], df["BE"])
+    print(est.fit_report()); est.latex(); est.predict(df[["Z", "N"]])
+
+``fit`` trains the pruned KAN (ensemble, clamping, baseline) and runs the symbolic stage with exactly the
+functions ``kansym discover`` uses (``kansym.pipeline.train_kan`` and ``search_formulas``), with the
+command line's defaults for ``--target be``. Arrays are in MeV when they are energies; the far-extrapolation
+check needs the nuclear tables and is applied by ``kansym discover``, not to arbitrary arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted
+
+from kansym.errors import KansymError
+from kansym.formula import Formula
+
+MIN_SAMPLES = 10
+
+
+class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
+    """Pruned KAN -> edge fits -> closed-form formula with refitted constants.
+
+    Parameters are those of ``kansym discover`` (see ``kansym discover --help``); ``None`` means the
+    command line's default for binding energies. ``baseline='auto'`` subtracts the refitted liquid drop
+    (``ldx``) when the inputs include Z and N, and nothing otherwise. ``test_fraction`` of the rows
+    (seeded by ``random_state``) is held out to score the candidates.
+
+    Fitted attributes: ``network_`` (the KAN stage: members, consensus, ``predict``), ``candidates_``
+    (one row per candidate formula, like PySR's ``equations_``), ``formula_`` (the chosen
+    :class:`kansym.formula.Formula`, or None when no candidate qualifies), ``notes_``,
+    ``feature_names_in_``, ``n_features_in_``.
+    """
+
+    def __init__(self, *, width=None, grid=3, refine=None, k=3, steps=None, lamb=1e-3, prune=True,
+                 max_hidden="auto", baseline="auto", ensemble=1, aggregate="median", beyond="clamp",
+                 lib="physics+poly", r2_min=0.9, poor_edges="best", max_constants=12, expand=False,
+                 test_fraction=0.2, random_state=0):
+        self.width = width
+        self.grid = grid
+        self.refine = refine
+        self.k = k
+        self.steps = steps
+        self.lamb = lamb
+        self.prune = prune
+        self.max_hidden = max_hidden
+        self.baseline = baseline
+        self.ensemble = ensemble
+        self.aggregate = aggregate
+        self.beyond = beyond
+        self.lib = lib
+        self.r2_min = r2_min
+        self.poor_edges = poor_edges
+        self.max_constants = max_constants
+        self.expand = expand
+        self.test_fraction = test_fraction
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ fit
+
+    def _config(self, names: tuple[str, ...]):
+        from kansym.baselines import check_baseline
+        from kansym.pipeline import DiscoverConfig
+
+        width = (self.width,) if isinstance(self.width, (int, np.integer)) else self.width
+        cfg = DiscoverConfig(target="be", width=None if width is None else tuple(width), grid=self.grid,
+                             refine=None if self.refine is None else tuple(self.refine), k=self.k, steps=self.steps,
+                             lamb=self.lamb, prune=self.prune,
+                             max_hidden=-1 if self.max_hidden == "auto" else self.max_hidden,
+                             ensemble=self.ensemble, aggregate=self.aggregate, beyond=self.beyond, lib=self.lib,
+                             r2_min=self.r2_min, poor_edges=self.poor_edges, max_constants=self.max_constants,
+                             expand=self.expand, seed=self.random_state, stage="symbolic", crosscheck="none",
+                             extrapolate=False).resolved()
+        baseline = self.baseline
+        if baseline == "auto":
+            baseline = "ldx" if {"Z", "N"} <= set(names) else "none"
+        check_baseline(baseline, "be", names)
+        return replace(cfg, baseline=baseline, detrend=baseline != "none")
+
+    def fit(self, X, y, feature_names=None) -> "KANSymbolicRegressor":
+        """Fit on rows of ``X`` (a DataFrame, or an array with ``feature_names``) and targets ``y``."""
+        from kansym.pipeline import search_formulas, train_kan
+        from kansym.targets import Dataset, split_labels
+
+        X, names = _as_matrix(X, feature_names)
+        y = np.asarray(y, dtype=np.float64).ravel() if not hasattr(y, "to_numpy") else \
+            y.to_numpy(dtype=np.float64).ravel()
+        if len(y) != len(X):
+            raise ValueError(f"X has {len(X)} rows but y has {len(y)} values")
+        if not np.isfinite(y).all():
+            raise ValueError(f"y has {int((~np.isfinite(y)).sum())} NaN or infinite values")
+        if not (isinstance(self.test_fraction, (int, float)) and 0 <= self.test_fraction < 0.9):
+            raise ValueError(f"test_fraction must lie in [0, 0.9), got {self.test_fraction!r}")
+        n_train = int(round(len(X) * (1 - self.test_fraction)))
+        if n_train < max(MIN_SAMPLES, 2 * int(self.max_constants)):
+            raise ValueError(f"{n_train} training rows are too few for formulas of up to {self.max_constants} "
+                             f"constants (need at least {max(MIN_SAMPLES, 2 * int(self.max_constants))})")
+        cfg = self._config(names)
+        frame = pd.DataFrame(X, columns=list(names))
+        frame["y"] = y
+        spec = "none" if self.test_fraction == 0 else f"random:{1 - self.test_fraction}"
+        frame["split"] = split_labels(frame, spec, self.random_state)
+        dataset = Dataset(frame, names, "custom", None)
+        stage = train_kan(cfg, dataset)
+        search = search_formulas(cfg, stage)
+        self.config_ = cfg
+        self.network_ = stage
+        self.search_ = search
+        self.candidates_ = _with_sympy(search.table(), [c.formula for c in search.candidates])
+        self.formula_ = search.chosen.formula if search.chosen is not None else None
+        self.notes_ = tuple(search.notes)
+        self.feature_names_in_ = np.array(names, dtype=object)
+        self.n_features_in_ = len(names)
+        return self
+
+    # ------------------------------------------------------------------ use
+
+    def _rows(self, X) -> np.ndarray:
+        check_is_fitted(self, "network_")
+        if hasattr(X, "columns"):
+            missing = [n for n in self.feature_names_in_ if n not in X.columns]
+            if missing:
+                raise ValueError(f"X lacks the columns {', '.join(missing)} the estimator was fitted on")
+            X = X[list(self.feature_names_in_)]
+        X, _ = _as_matrix(X, tuple(self.feature_names_in_))
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} columns; the estimator was fitted on {self.n_features_in_}")
+        return X
+
+    def predict(self, X, use: str = "formula") -> np.ndarray:
+        """Predictions on rows of ``X``: from the chosen formula (``use='formula'``) or the network (``'kan'``)."""
+        X = self._rows(X)
+        if use == "kan":
+            return self.network_.predict(X)[0]
+        if use != "formula":
+            raise ValueError(f"use must be 'formula' or 'kan', got {use!r}")
+        return self._formula(None).evaluate(X)
+
+    def eval_uncertainty(self, X) -> np.ndarray:
+        """One-standard-error band of the chosen formula from its constants' covariance (MeV)."""
+        return self._formula(None).eval_uncertainty(self._rows(X))
+
+    def _formula(self, index) -> Formula:
+        check_is_fitted(self, "network_")
+        if index is None:
+            if self.formula_ is None:
+                raise KansymError("no candidate formula qualified (see notes_ and candidates_); pick one with "
+                                  "sympy(index) or raise max_constants")
+            return self.formula_
+        return self.candidates_["formula"].iloc[index]
+
+    def sympy(self, index: int | None = None):
+        """The chosen formula (or candidate ``index`` of ``candidates_``) as a SymPy expression."""
+        return self._formula(index).sympy()
+
+    def latex(self, index: int | None = None, precision: int = 5) -> str:
+        """LaTeX of the chosen formula (or candidate ``index``), numbers to ``precision`` digits."""
+        return self._formula(index).latex(precision=precision)
+
+    def fit_report(self, min_correl: float = 0.5) -> str:
+        """Text report: the formula, its constants with standard errors, the correlations above
+        ``min_correl``, and RMSE (in the units of y) on the training and held-out rows."""
+        from kansym.export import parameter_rows
+
+        f = self._formula(None)
+        row = self.candidates_.loc[self.candidates_["chosen"]].iloc[0]
+        lines = ["[[Formula]]", f"    {f.sympy()}", f"    candidate {row['name']} (route {row['route']}), "
+                 f"{f.n_constants} constants, size {f.size}",
+                 "[[Fit]]", f"    RMSE train {row['rmse_train_mev']:.6g}, held out {row['rmse_test_mev']:.6g}, "
+                 f"all {row['rmse_all_mev']:.6g}", "[[Constants]]"]
+        width = max(len(p.name) for p in f.parameters) if f.parameters else 1
+        for r in parameter_rows(f):
+            err = "undetermined" if r["stderr"] is None else f"+/- {r['stderr']:.6g}"
+            rel = "" if r["relative_uncertainty"] is None else f" ({100 * r['relative_uncertainty']:.2f}%)"
+            flag = f"  [{r['flag']}]" if r["flag"] else ""
+            lines.append(f"    {r['name']:<{width}} = {r['value']:.10g} {err}{rel}  {r['shorthand']}{flag}")
+        corr = np.asarray(f.correlations, dtype=float)
+        pairs = sorted(((abs(corr[i, j]), i, j) for i in range(len(corr)) for j in range(i + 1, len(corr))
+                        if np.isfinite(corr[i, j]) and abs(corr[i, j]) > min_correl), reverse=True)
+        if pairs:
+            lines.append(f"[[Correlations]] (unreported correlations are < {min_correl})")
+            for _, i, j in pairs:
+                lines.append(f"    C({f.parameters[i].name}, {f.parameters[j].name}) = {corr[i, j]:+.4f}")
+        if self.notes_:
+            lines.append("[[Notes]]")
+            lines += [f"    {n}" for n in self.notes_]
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------------ runs
+
+    @classmethod
+    def from_run(cls, run_dir) -> "KANSymbolicRegressor":
+        """The estimator of a ``kansym discover`` run directory: its networks, candidates and formula."""
+        from kansym.pipeline import load_run_stage
+        from kansym.runs import RunDir
+
+        rd = RunDir(Path(run_dir))
+        missing = [f for f in ("config.json", "metrics.json", "kan") if not rd.file(f).exists()]
+        if missing:
+            raise KansymError(f"{run_dir} is not a complete kansym run: no {', '.join(missing)}")
+        cfg, stage = load_run_stage(rd.path)
+        est = cls(width=cfg.width, grid=cfg.grid, refine=cfg.refine, k=cfg.k, steps=cfg.steps, lamb=cfg.lamb,
+                  prune=cfg.prune, max_hidden=cfg.max_hidden, baseline=cfg.baseline, ensemble=cfg.ensemble,
+                  aggregate=cfg.aggregate, beyond=cfg.beyond, lib=cfg.lib, r2_min=cfg.r2_min,
+                  poor_edges=cfg.poor_edges, max_constants=cfg.max_constants, expand=cfg.expand,
+                  random_state=cfg.seed)
+        est.config_ = cfg
+        est.network_ = stage
+        est.search_ = None
+        est.formula_ = Formula.from_dict(rd.read_json("formula.json")) if rd.file("formula.json").exists() else None
+        table = pd.read_csv(rd.file("candidates.csv")) if rd.file("candidates.csv").exists() else pd.DataFrame()
+        est.candidates_ = table
+        notes = rd.metrics.get("notes", {})
+        est.notes_ = tuple(n for stage_notes in notes.values() for n in stage_notes) if isinstance(notes, dict) else ()
+        est.feature_names_in_ = np.array(stage.dataset.feature_names, dtype=object)
+        est.n_features_in_ = len(stage.dataset.feature_names)
+        return est
+
+
+def _as_matrix(X, feature_names) -> tuple[np.ndarray, tuple[str, ...]]:
+    """(float64 rows, names) from a DataFrame or an array; checks shape, finiteness and names."""
+    from kansym.formula import variable_symbols
+
+    if hasattr(X, "columns"):
+        names = tuple(str(c) for c in X.columns)
+        if feature_names is not None and tuple(feature_names) != names:
+            raise ValueError("feature_names disagree with the DataFrame's columns; pass one or the other")
+        X = X.to_numpy(dtype=np.float64)
+    else:
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim == 1:
+            X = X[:, None]
+        names = tuple(feature_names) if feature_names is not None else tuple(f"x{i}" for i in range(X.shape[1]))
+    if X.ndim != 2 or X.shape[1] != len(names):
+        raise ValueError(f"X must be 2-D with one column per feature name ({len(names)}), got shape {X.shape}")
+    if not np.isfinite(X).all():
+        raise ValueError(f"X has {int((~np.isfinite(X)).sum())} NaN or infinite values")
+    if len(set(names)) != len(names):
+        raise ValueError(f"feature_names must be distinct, got {list(names)}")
+    bad = [n for n, s in zip(names, variable_symbols(names)) if not s.name.isidentifier()]
+    if bad:
+        raise ValueError(f"feature names must be letters, digits and '_': {bad[0]!r}")
+    return X, names
+
+
+def _with_sympy(table: pd.DataFrame, formulas) -> pd.DataFrame:
+    out = table.copy()
+    out["formula"] = list(formulas)
+    out["sympy"] = [f.sympy() for f in formulas]
+    return out

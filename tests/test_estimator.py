@@ -1,0 +1,111 @@
+"""KANSymbolicRegressor: a scikit-learn estimator over the same recipe as `kansym discover`."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.estimator_checks import (check_do_not_raise_errors_in_init_or_set_params,
+                                            check_get_params_invariance, check_no_attributes_set_in_init,
+                                            check_parameters_default_constructible, check_set_params)
+
+import kansym
+from kansym import KANSymbolicRegressor
+from kansym.formula import Formula
+from kansym.pipeline import load_run_stage
+
+FAST = dict(steps=5, refine=(5,))
+
+
+@pytest.fixture(scope="module")
+def drop():
+    """A liquid drop planted on the real even-even grid (Z, N >= 30), with 0.3 MeV of noise."""
+    df = kansym.nuclei(subset="even-even", min_z=30, min_n=30, max_unc=None)
+    Z, N = df["Z"].to_numpy(float), df["N"].to_numpy(float)
+    A = Z + N
+    y = 15.8 * A - 18.3 * A ** (2 / 3) - 0.714 * Z * (Z - 1) / A ** (1 / 3) - 23.2 * (N - Z) ** 2 / A
+    y = y + np.random.default_rng(7).normal(0, 0.3, len(y))
+    return df[["Z", "N"]], y
+
+
+@pytest.fixture(scope="module")
+def fitted(drop):
+    X, y = drop
+    return KANSymbolicRegressor(random_state=0, **FAST).fit(X, y)
+
+
+# The parameter checks of sklearn.utils.estimator_checks run; the fit-based checks of check_estimator are
+# left out: they fit on random 1-5 column arrays of 10-30 rows, where a formula search is meaningless
+# (KANSymbolicRegressor needs at least 2 x max_constants training rows) and each fit takes seconds.
+@pytest.mark.parametrize("check", [check_parameters_default_constructible, check_no_attributes_set_in_init,
+                                   check_get_params_invariance, check_set_params,
+                                   check_do_not_raise_errors_in_init_or_set_params])
+def test_sklearn_parameter_checks(check):
+    check("KANSymbolicRegressor", KANSymbolicRegressor())
+
+
+def test_clone_and_params():
+    est = KANSymbolicRegressor(width=7, lib="poly", random_state=3)
+    twin = clone(est)
+    assert twin is not est and twin.get_params() == est.get_params()
+    assert twin.set_params(max_constants=6).max_constants == 6 and est.max_constants == 12
+
+
+def test_predict_before_fit():
+    with pytest.raises(NotFittedError):
+        KANSymbolicRegressor().predict(np.zeros((3, 2)))
+
+
+def test_planted_liquid_drop_recovered(drop, fitted):
+    X, y = drop
+    f = fitted.formula_
+    values = {p.name: p.value for p in f.parameters}
+    assert abs(values["a_V"] - 15.8) < 0.3 and abs(values["a_I"] + 23.2) < 1.0
+    assert np.sqrt(np.mean((fitted.predict(X) - y) ** 2)) < 0.4  # at the planted noise
+    report = fitted.fit_report()
+    assert "[[Constants]]" in report and "a_V" in report and "+/-" in report
+    assert fitted.latex().count("N") > 2 and fitted.sympy().free_symbols == set(f.symbols)
+    band = fitted.eval_uncertainty(X)
+    assert np.isfinite(band).all() and (band > 0).all() and band.max() < 1.0
+    assert {"name", "n_constants", "rmse_train_mev", "rmse_test_mev", "pareto", "chosen", "sympy"} <= \
+        set(fitted.candidates_.columns) and fitted.candidates_["chosen"].sum() == 1
+    assert np.array_equal(fitted.predict(X, use="kan"), fitted.network_.predict(X.to_numpy(float))[0])
+
+
+def test_same_seed_same_formula(drop, fitted):
+    X, y = drop
+    again = KANSymbolicRegressor(random_state=0, **FAST).fit(X, y)
+    assert again.formula_.to_dict() == fitted.formula_.to_dict()
+    assert Formula.from_dict(fitted.formula_.to_dict()).predict(X).tobytes() == fitted.predict(X).tobytes()
+
+
+@pytest.mark.parametrize("case,match", [
+    ("nan", "NaN or infinite"), ("lengths", "rows but y has"), ("few", "too few"),
+    ("names", "distinct"), ("columns", "disagree"),
+])
+def test_bad_input_names_the_argument(drop, case, match):
+    X, y = drop
+    est = KANSymbolicRegressor(**FAST)
+    args = {"nan": (X.assign(Z=X["Z"].where(X["Z"] > 40)), y), "lengths": (X, y[:-3]), "few": (X.iloc[:12], y[:12]),
+            "names": (X.to_numpy(), y), "columns": (X, y)}[case]
+    kwargs = {"names": {"feature_names": ["Z", "Z"]}, "columns": {"feature_names": ["N", "Z"]}}.get(case, {})
+    with pytest.raises(ValueError, match=match):
+        est.fit(*args, **kwargs)
+
+
+def test_predict_checks_columns(fitted, drop):
+    X, _ = drop
+    with pytest.raises(ValueError, match="lacks the columns"):
+        fitted.predict(X.rename(columns={"N": "n"}))
+
+
+def test_from_run_reproduces_the_run_bit_for_bit(formula_run):
+    est = KANSymbolicRegressor.from_run(formula_run.run_dir)
+    _, stage = load_run_stage(formula_run.run_dir)
+    X = stage.dataset.X
+    written = pd.read_csv(formula_run.run_dir / "predictions.csv")["prediction"].to_numpy()
+    assert est.predict(X, use="kan").tobytes() == written.tobytes()
+    entry = Formula.from_dict(__import__("json").loads((formula_run.run_dir / "formula.json").read_text()))
+    assert est.predict(X).tobytes() == entry.evaluate(X).tobytes()
+    with pytest.raises(kansym.KansymError, match="not a complete kansym run"):
+        KANSymbolicRegressor.from_run(formula_run.run_dir / "kan")
