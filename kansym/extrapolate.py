@@ -51,6 +51,7 @@ def predict_surface(cfg, stage, formula, nuclei: pd.DataFrame, notes: list | Non
                      f"{cons.reason(stage.seeds)}")
     if formula is not None:
         out["ME_formula"] = _as_me(cfg.target, z, n, formula.evaluate(X), model_me)
+        out["sigma_fit_formula"] = formula.eval_uncertainty(X)  # from the constants' covariance [MeV]
     for col in [c for c in out.columns if c.startswith("ME_")]:
         out["BE" + col[2:]] = be_from_me(z, n, out[col])
     return out

@@ -163,6 +163,10 @@ def chain_plot(frame: pd.DataFrame, preds, against, chain: str):
             sig = f[f"sigma_ens_{p}"]
             ax1.fill_between(f[axis], d - sig, d + sig, color=line.get_color(), alpha=0.25, lw=0,
                              label=f"{series_label(p)} $\\pm\\sigma_{{ens}}$")
+        if f"sigma_fit_{p}" in f and np.isfinite(f[f"sigma_fit_{p}"]).any():  # the constants' covariance
+            sig = f[f"sigma_fit_{p}"]
+            ax1.fill_between(f[axis], d - sig, d + sig, color=line.get_color(), alpha=0.2, lw=0, hatch="//",
+                             label=f"{series_label(p)} $\\pm\\sigma_{{fit}}$ (constants)")
         bad = ~np.isfinite(f[f"ME_{p}"].to_numpy(dtype=float))
         if p in preds and bad.any():
             ax1.plot(f.loc[bad, axis], np.zeros(int(bad.sum())), "x", color="red", ms=8,

@@ -109,3 +109,17 @@ def test_from_run_reproduces_the_run_bit_for_bit(formula_run):
     assert est.predict(X).tobytes() == entry.evaluate(X).tobytes()
     with pytest.raises(kansym.KansymError, match="not a complete kansym run"):
         KANSymbolicRegressor.from_run(formula_run.run_dir / "kan")
+
+
+def test_readme_notebook_section_runs():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("### In a notebook", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    namespace = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # the documented snippet, as a user runs it
+    est, band = namespace["est"], namespace["band"]
+    assert est.formula_ is not None and len(namespace["be"]) == 20 and len(band) == 20
+    assert np.isfinite(namespace["kan"]).all()

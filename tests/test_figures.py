@@ -47,6 +47,8 @@ def test_chain_figure_panels_agree_and_have_legends(chain_run):
     assert "FRDM2012 (reference)" in colours[0] and "frdm12" not in " ".join(colours[0])
     assert any(k.startswith("magic N = 82") for k in colours[0])  # Sn crosses N = 82
     assert (chain_run / "figures" / "chain_Sn.png").stat().st_size > 10_000
+    if np.isfinite(surface["sigma_fit_formula"]).any():  # the formula's band from its constants' covariance
+        assert any("sigma_{fit}" in lb for lb in _labelled(top))
 
 
 def test_reference_gap_is_not_a_failed_prediction_and_runaway_is_clipped(chain_run):
