@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted
 
 from kansym.errors import KansymError
 
@@ -115,7 +117,7 @@ class TrainSchedule:
     """The training recipe: grid refinement stages, LBFGS steps per stage, sparsity and pruning."""
 
     grids: tuple[int, ...] = (3, 5, 10, 20)
-    steps: int = 50  # LBFGS steps per grid stage
+    steps: int = 20  # LBFGS steps per grid stage (the command line's default)
     lamb: float = 1e-3  # overall sparsity weight in the first (sparsifying) stage
     lamb_l1: float = 1.0
     lamb_entropy: float = 2.0
@@ -136,8 +138,8 @@ class TrainSchedule:
             raise KansymError(f"--max-hidden must be >= 1, got {self.max_hidden}")
 
 
-@dataclass
-class KANRegressor:
+@dataclass(eq=False)
+class KANRegressor(RegressorMixin, BaseEstimator):
     """A pykan MultKAN on scaled inputs and outputs, trained with LBFGS, sparsified and pruned.
 
     ``width`` is the hidden layer widths (e.g. (5,) for [n_in, 5, 1]). Learned state (trailing ``_``)
@@ -310,8 +312,10 @@ class KANRegressor:
 
     # ------------------------------------------------------------------ inference
     def _check_fitted(self):
-        if not hasattr(self, "model_"):
-            raise KansymError("this KANRegressor is not fitted yet; call fit() or load()")
+        check_is_fitted(self, "model_")  # sklearn's NotFittedError: call fit() or load() first
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "model_")
 
     def _forward(self, X: np.ndarray, bounds) -> tuple[np.ndarray, list[np.ndarray]]:
         """The network's scaled output for rows of X with layer inputs clamped to ``bounds`` (None: as
@@ -325,6 +329,7 @@ class KANRegressor:
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Predictions in target units for rows of X."""
+        self._check_fitted()
         X = np.asarray(X, dtype=np.float64)
         out, _ = self._forward(X, self.bounds_ if self.beyond == "clamp" else None)
         return self.y_scaler_.inverse(out).ravel() + self._trend(X)

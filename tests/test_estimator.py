@@ -123,3 +123,13 @@ def test_readme_notebook_section_runs():
     est, band = namespace["est"], namespace["band"]
     assert est.formula_ is not None and len(namespace["be"]) == 20 and len(band) == 20
     assert np.isfinite(namespace["kan"]).all()
+
+
+def test_kan_regressor_is_an_sklearn_estimator():
+    from kansym.network import KANRegressor
+
+    r = KANRegressor(width=(3,), seed=4)
+    twin = clone(r)
+    assert twin.get_params()["width"] == (3,) and twin.seed == 4 and twin.schedule.steps == 20  # the CLI's steps
+    with pytest.raises(NotFittedError):
+        r.predict(np.zeros((2, 2)))
