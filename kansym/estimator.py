@@ -6,7 +6,7 @@
     print(est.fit_report()); est.latex(); est.predict(df[["Z", "N"]])
 
 ``fit`` trains the pruned KAN (ensemble, clamping, baseline) and runs the symbolic stage with exactly the
-functions ``kansym discover`` uses (``kansym.pipeline.train_kan`` and ``search_formulas``), with the
+functions ``kansym discover`` uses (``kansym.recipe.train_kan`` and ``search_formulas``), with the
 command line's defaults for ``--target be``. Arrays are in MeV when they are energies; the far-extrapolation
 check needs the nuclear tables and is applied by ``kansym discover``, not to arbitrary arrays.
 """
@@ -69,7 +69,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
 
     def _config(self, names: tuple[str, ...]):
         from kansym.baselines import check_baseline
-        from kansym.pipeline import DiscoverConfig
+        from kansym.config import DiscoverConfig
 
         width = (self.width,) if isinstance(self.width, (int, np.integer)) else self.width
         cfg = DiscoverConfig(target="be", width=None if width is None else tuple(width), grid=self.grid,
@@ -88,7 +88,6 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
 
     def fit(self, X, y, feature_names=None) -> "KANSymbolicRegressor":
         """Fit on rows of ``X`` (a DataFrame, or an array with ``feature_names``) and targets ``y``."""
-        from kansym.pipeline import search_formulas, train_kan
         from kansym.targets import Dataset, split_labels
 
         X, names = _as_matrix(X, feature_names)
@@ -109,17 +108,27 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         frame["y"] = y
         spec = "none" if self.test_fraction == 0 else f"random:{1 - self.test_fraction}"
         frame["split"] = split_labels(frame, spec, self.random_state)
-        dataset = Dataset(frame, names, "custom", None)
-        stage = train_kan(cfg, dataset)
-        search = search_formulas(cfg, stage)
-        self.config_ = cfg
+        return self.fit_dataset(Dataset(frame, names, "custom", None), cfg)
+
+    def fit_dataset(self, dataset, config, judge=None, save_dir: Path | None = None, progress=None,
+                    symbolic: bool = True) -> "KANSymbolicRegressor":
+        """Fit on a :class:`kansym.targets.Dataset` (rows, features, target and split) with a resolved
+        :class:`kansym.config.DiscoverConfig`: the one recipe behind :meth:`fit` and ``kansym discover``.
+        ``judge`` (``kansym.farcheck``) applies the far-extrapolation check to every candidate;
+        ``save_dir`` keeps the networks' checkpoints; ``symbolic=False`` stops after the networks."""
+        from kansym.recipe import search_formulas, train_kan
+
+        stage = train_kan(config, dataset, progress, save_dir=save_dir)
+        search = search_formulas(config, stage, judge) if symbolic else None
+        self.config_ = config
         self.network_ = stage
         self.search_ = search
-        self.candidates_ = _with_sympy(search.table(), [c.formula for c in search.candidates])
-        self.formula_ = search.chosen.formula if search.chosen is not None else None
-        self.notes_ = tuple(search.notes)
-        self.feature_names_in_ = np.array(names, dtype=object)
-        self.n_features_in_ = len(names)
+        self.candidates_ = (_with_sympy(search.table(), [c.formula for c in search.candidates]) if search
+                            else pd.DataFrame())
+        self.formula_ = search.chosen.formula if search is not None and search.chosen is not None else None
+        self.notes_ = tuple(search.notes) if search is not None else ()
+        self.feature_names_in_ = np.array(dataset.feature_names, dtype=object)
+        self.n_features_in_ = len(dataset.feature_names)
         return self
 
     # ------------------------------------------------------------------ use
@@ -198,9 +207,18 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
     # ------------------------------------------------------------------ runs
 
     @classmethod
+    def from_config(cls, cfg) -> "KANSymbolicRegressor":
+        """An (unfitted) estimator with the settings of a resolved ``DiscoverConfig``."""
+        return cls(width=cfg.width, grid=cfg.grid, refine=cfg.refine, k=cfg.k, steps=cfg.steps, lamb=cfg.lamb,
+                   prune=cfg.prune, max_hidden=cfg.max_hidden, baseline=cfg.baseline, ensemble=cfg.ensemble,
+                   aggregate=cfg.aggregate, beyond=cfg.beyond, lib=cfg.lib, r2_min=cfg.r2_min,
+                   poor_edges=cfg.poor_edges, max_constants=cfg.max_constants, expand=cfg.expand,
+                   random_state=cfg.seed)
+
+    @classmethod
     def from_run(cls, run_dir) -> "KANSymbolicRegressor":
         """The estimator of a ``kansym discover`` run directory: its networks, candidates and formula."""
-        from kansym.pipeline import load_run_stage
+        from kansym.recipe import load_run_stage
         from kansym.runs import RunDir
 
         rd = RunDir(Path(run_dir))
@@ -208,11 +226,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         if missing:
             raise KansymError(f"{run_dir} is not a complete kansym run: no {', '.join(missing)}")
         cfg, stage = load_run_stage(rd.path)
-        est = cls(width=cfg.width, grid=cfg.grid, refine=cfg.refine, k=cfg.k, steps=cfg.steps, lamb=cfg.lamb,
-                  prune=cfg.prune, max_hidden=cfg.max_hidden, baseline=cfg.baseline, ensemble=cfg.ensemble,
-                  aggregate=cfg.aggregate, beyond=cfg.beyond, lib=cfg.lib, r2_min=cfg.r2_min,
-                  poor_edges=cfg.poor_edges, max_constants=cfg.max_constants, expand=cfg.expand,
-                  random_state=cfg.seed)
+        est = cls.from_config(cfg)
         est.config_ = cfg
         est.network_ = stage
         est.search_ = None

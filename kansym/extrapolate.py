@@ -105,7 +105,7 @@ def extrapolate_run(run_dir: Path, chains=DEFAULT_CHAINS, beyond: int = 10, agai
     """Chain predictions and stability metrics of a run; writes extrapolation.csv/.json and figures.
 
     ``chains`` are isotopic chains (element symbols or Z); ``isotones`` are isotonic chains (N values).
-    ``loaded`` = (config, KanStage) of the run (``kansym.pipeline.load_run_stage``)."""
+    ``loaded`` = (config, KanStage) of the run (``kansym.recipe.load_run_stage``)."""
     from kansym import figures as figs
     from kansym.export import formula_from_entry
     from kansym.runs import RunDir, write_json_atomic, write_text_atomic

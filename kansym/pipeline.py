@@ -2,406 +2,21 @@
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from kansym import __version__, tables
-from kansym.ensemble import RULES as ENSEMBLE_RULES
-from kansym.ensemble import Consensus, calibration, combine, consensus
-from kansym.errors import KansymError, choose
-from kansym.network import KANRegressor, TrainSchedule, normalized
+from kansym import tables
+from kansym.errors import KansymError
 from kansym.runs import StagedRun, new_run_id, write_json_atomic
 from kansym.survey import rms
-from kansym.targets import TARGETS, Dataset, Selection, build_dataset
-
-STAGES = ("kan", "symbolic", "all")
-
-# Per-target defaults; explicit options override them.
-#  be/even-even: the KAN binding-energy paper's selection (even-even, Z, N >= 30), inputs Z, N plus the
-#  distances to the nearest magic numbers; the network ([n_in, 5, 1] pruned to one hidden node) learns BE
-#  minus a refitted liquid drop (ldx), so the formula is the drop plus the network's shell composition.
-#  residual: the KAN-WS4 setting (Z, N, P, S; 2340 nuclei; random 80/20).
-TARGET_DEFAULTS = {
-    "be": dict(min_z=30, min_n=30, max_unc=None, features="znv", width=(5,), split="random:0.8", max_hidden=1,
-               ensemble=1, refine=(5, 10, 20), steps=20, baseline="ldx"),
-    "me": dict(min_z=30, min_n=30, max_unc=None, features="znv", width=(5,), split="random:0.8", max_hidden=3,
-               ensemble=1, refine=(5, 10, 20), steps=20, baseline="linear"),
-    "residual": dict(min_z=8, min_n=8, max_unc=0.1, features="znps", width=(10,), split="random:0.8", model="ws4",
-                     ensemble=4, refine=(5, 10), steps=20, baseline="none"),
-}
-
-
-@dataclass(frozen=True)
-class DiscoverConfig:
-    """Every option of a discovery run. ``None`` means 'the default for this target'."""
-
-    target: str = "be"
-    subset: str | None = None
-    model: str | None = None
-    features: str | None = None
-    split: str | None = None
-    min_z: int | None = None
-    min_n: int | None = None
-    max_unc: float | None = -1.0  # -1: target default; None: no uncertainty cut
-    include_estimated: bool = False
-    width: tuple[int, ...] | None = None
-    grid: int = 3
-    refine: tuple[int, ...] | None = None
-    k: int = 3
-    steps: int | None = None
-    lamb: float = 1e-3
-    lamb_l1: float = 1.0
-    lamb_entropy: float = 2.0
-    prune: bool = True
-    ensemble: int | None = None
-    aggregate: str = "median"  # how ensemble members combine: median or mean (kansym.ensemble)
-    uncertainty: bool | None = None  # per-nucleus sigma_ens; None: whenever the ensemble has >= 2 members
-    beyond: str = "clamp"  # network inputs outside the training range: clamp or spline (kansym.network)
-    detrend: bool | None = None  # None: on for be/me, off for residual (used when baseline is 'linear')
-    baseline: str | None = None  # None: ldx for be, linear for me, none for residual (kansym.baselines)
-    max_hidden: int | None = -1  # -1: target default; None: no cap on hidden nodes after pruning
-    symbolic_from: str = "coarse"  # network the symbolic stage reads: coarse (pruned, first grid) or final
-    seed: int = 0
-    lib: str = "physics+poly"  # libraries joined by '+', each giving its own candidates
-    r2_min: float = 0.9
-    poor_edges: str = "best"
-    max_constants: int = 12
-    expand: bool = False  # also try the monomial expansion of the network (polynomial candidates)
-    stage: str = "all"
-    crosscheck: str = "auto"  # engine for the cross-check stage: auto, pyoperon, pysr or none
-    crosscheck_budget: float | None = None  # wall-clock cap [s]; None: the search ends after its generations
-    crosscheck_generations: int = 50  # a fixed search length: same seed, same front on any machine
-    extrapolate: bool = True  # run the extrapolation stage on ``chains``
-    chains: tuple[str, ...] = ("Zr", "Nd", "Hg", "Fm")
-    runs_dir: str = "runs"
-
-    def resolved(self) -> "DiscoverConfig":
-        """A copy with every per-target default filled in, validated."""
-        choose("target", self.target, TARGETS)
-        choose("stage", self.stage, STAGES)
-        d = TARGET_DEFAULTS[self.target]
-        subset = self.subset or ("all" if self.target == "residual" else "even-even")
-        uses_paper_cuts = self.target != "residual" and subset == "even-even"
-        fill = {
-            "subset": subset,
-            "features": self.features or d["features"],
-            "split": self.split or d["split"],
-            "width": tuple(self.width) if self.width else d["width"],
-            "min_z": self.min_z if self.min_z is not None else (d["min_z"] if uses_paper_cuts else 8),
-            "min_n": self.min_n if self.min_n is not None else (d["min_n"] if uses_paper_cuts else 8),
-            "max_unc": (d["max_unc"] if uses_paper_cuts or self.target == "residual" else 0.1)
-            if self.max_unc == -1.0 else self.max_unc,
-            "model": self.model or d.get("model"),
-            "detrend": self.detrend if self.detrend is not None else self.target != "residual",
-            "baseline": self.baseline or d["baseline"],
-            "max_hidden": d.get("max_hidden") if self.max_hidden == -1 else self.max_hidden,
-            "ensemble": self.ensemble if self.ensemble is not None else d["ensemble"],
-            "refine": tuple(self.refine) if self.refine is not None else d["refine"],
-            "steps": self.steps if self.steps is not None else d["steps"],
-        }
-        out = replace(self, **fill)
-        out._check_numbers()
-        if out.ensemble < 1:
-            raise KansymError(f"--ensemble must be >= 1, got {out.ensemble}")
-        if out.uncertainty and out.ensemble < 2:
-            raise KansymError("--uncertainty needs --ensemble 2 or more: one network gives no spread, hence no "
-                              "sigma_ens (the default ensemble for residual targets is 4)")
-        choose("--aggregate rule", out.aggregate, ENSEMBLE_RULES)
-        if out.grid < 1 or any(g <= out.grid for g in out.refine) or list(out.refine) != sorted(set(out.refine)):
-            raise KansymError(f"--grid must be >= 1 and --refine strictly increasing above it; got grid {out.grid}, "
-                              f"refine {list(out.refine)}")
-        choose("--poor-edges mode", out.poor_edges, ("best", "zero", "error"))
-        choose("--symbolic-from network", out.symbolic_from, ("coarse", "final"))
-        choose("--crosscheck engine", out.crosscheck, ("none", "auto", "pyoperon", "pysr"))
-        if out.crosscheck != "none" and out.stage == "all":
-            from kansym.crosscheck import make_engine
-            make_engine(out.crosscheck, out.crosscheck_budget, seed=out.seed,
-                        generations=out.crosscheck_generations)  # fail fast if the engine is missing
-        if out.max_constants < 1:
-            raise KansymError(f"--max-constants must be >= 1, got {out.max_constants}")
-        from kansym.symbolic import resolve_library
-        for part in out.libraries:
-            resolve_library(part)  # validates --lib early
-        out.selection()  # validates subset and cuts
-        from kansym.baselines import check_baseline
-        from kansym.features import feature_names
-        check_baseline(out.baseline, out.target, feature_names(out.features))
-        if out.baseline == "linear" and not out.detrend:
-            out = replace(out, baseline="none")  # --no-detrend on a target whose default is linear
-        if out.target == "residual" or out.model:
-            tables.check_model(out.model)
-        from kansym.targets import parse_split
-        parse_split(out.split)
-        # the network checks its own settings (width, spline order, rule beyond the range, schedule)
-        KANRegressor(width=out.width, k=out.k, schedule=out.schedule(), beyond=out.beyond)
-        return out
-
-    def _check_numbers(self) -> None:
-        """Every numeric option finite and in range, and the runs directory usable, before any training."""
-        import math
-
-        def bad(option, value, why):
-            raise KansymError(f"{option} {value!r} {why}")
-
-        if not 0 <= self.seed <= 2**32 - 1:
-            bad("--seed", self.seed, "must lie in 0 .. 2^32-1")
-        self.selection()  # cuts checked by Selection
-        if not (math.isfinite(self.r2_min) and 0 <= self.r2_min <= 1):
-            bad("--r2-min", self.r2_min, "must lie in [0, 1]")
-        for option, value in (("--lamb", self.lamb), ("--lamb-l1", self.lamb_l1), ("--lamb-entropy", self.lamb_entropy)):
-            if not math.isfinite(value):
-                bad(option, value, "must be finite")
-        if self.crosscheck_budget is not None and not (math.isfinite(self.crosscheck_budget)
-                                                       and 0 < self.crosscheck_budget <= 86400):
-            bad("--crosscheck-budget", self.crosscheck_budget, "must be a number of seconds in (0, 86400]")
-        # a [n_in, w, 1] float64 network with grid g holds ~ w (n_in + 1)(g + k) coefficients; these caps keep
-        # every allowed setting far inside the memory of a laptop
-        if self.width and (any(int(w) > 1000 for w in self.width) or len(self.width) > 10):
-            bad("--width", list(self.width), "allows at most 10 hidden layers of at most 1000 nodes")
-        if self.grid > 1000 or any(g > 1000 for g in self.refine):
-            bad("--grid/--refine", [self.grid, *self.refine], "must be at most 1000 intervals")
-        if self.steps is not None and self.steps > 100_000:
-            bad("--steps", self.steps, "must be at most 100000")
-        if self.ensemble is not None and self.ensemble > 64:
-            bad("--ensemble", self.ensemble, "must be at most 64")
-        root = Path(self.runs_dir)
-        if root.exists() and not root.is_dir():
-            bad("--runs-dir", self.runs_dir, "is not a directory")
-        existing = next((a for a in (root.absolute(), *root.absolute().parents) if a.exists()), None)
-        if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-            bad("--runs-dir", self.runs_dir, "is not writable" if existing == root.absolute()
-                else f"cannot be created ({existing} is not a writable directory)")
-        if self.extrapolate and self.stage == "all":
-            from kansym.nuclides import element_z
-            for chain in self.chains:
-                element_z(chain)  # an unknown element fails now, not after training
-
-    @property
-    def libraries(self) -> tuple[str, ...]:
-        """The edge-function libraries of ``lib`` ('physics+poly' -> ('physics', 'poly')), as given."""
-        if not isinstance(self.lib, str):
-            raise KansymError(f"--lib must be text, got {self.lib!r}")
-        return tuple(dict.fromkeys(part.strip() for part in self.lib.split("+")))
-
-    def selection(self) -> Selection:
-        return Selection(self.subset, self.min_z, self.min_n, self.max_unc, self.include_estimated)
-
-    def schedule(self) -> TrainSchedule:
-        return TrainSchedule(grids=(self.grid, *self.refine), steps=self.steps, lamb=self.lamb,
-                             lamb_l1=self.lamb_l1, lamb_entropy=self.lamb_entropy, prune=self.prune,
-                             max_hidden=self.max_hidden)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["width"] = list(self.width) if self.width else None
-        d["refine"] = list(self.refine) if self.refine is not None else None
-        d["chains"] = list(self.chains)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "DiscoverConfig":
-        names = {f.name for f in fields(cls)}
-        kw = {k: v for k, v in d.items() if k in names}
-        if "baseline" not in d and d.get("detrend") is not None:  # runs written before baselines existed
-            kw["baseline"] = "linear" if d["detrend"] else "none"
-        if "aggregate" not in d:  # runs written before the median rule averaged their members
-            kw["aggregate"] = "mean"
-        if "crosscheck_generations" not in d and isinstance(kw.get("lib"), str) and "+" not in kw["lib"] \
-                and kw["lib"] != "poly":  # runs written before --lib was used as given also searched 'poly'
-            kw["lib"] = kw["lib"] + "+poly"
-        for key in ("width", "refine", "chains"):
-            if kw.get(key) is not None:
-                kw[key] = tuple(kw[key])
-        return cls(**kw)
-
-
-@dataclass(frozen=True)
-class KanStage:
-    """Result of the training stage: the member networks and their consensus (``kansym.ensemble``).
-
-    Divergent members are found on the run's test nuclei (all nuclei when there is no test set) and
-    left out of every prediction; ``prediction`` and ``sigma_ens`` cover every nucleus of the dataset [MeV].
-    """
-
-    dataset: Dataset
-    members: tuple[KANRegressor, ...]
-    prediction: np.ndarray
-    wall_s: float
-    sigma_ens: np.ndarray | None = None
-    consensus: Consensus | None = None
-    rule: str = "median"
-    sigma_fit: float | None = None  # training RMSE of the consensus: the part no member resolves [MeV]
-    member_predictions: np.ndarray | None = None  # members x dataset nuclei, for an ensemble [MeV]
-
-    def total_sigma(self, sigma_ens: np.ndarray) -> np.ndarray:
-        """Predictive uncertainty sqrt(sigma_ens^2 + sigma_fit^2) [MeV]: the members' spread plus the
-        scatter the ensemble leaves on its own training nuclei."""
-        return np.sqrt(np.asarray(sigma_ens) ** 2 + self.sigma_fit**2)
-
-    @property
-    def seeds(self) -> list[int]:
-        return [m.seed for m in self.members]
-
-    @property
-    def kept(self) -> tuple[KANRegressor, ...]:
-        keep = self.consensus.kept if self.consensus is not None else range(len(self.members))
-        return tuple(self.members[i] for i in keep)
-
-    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, Consensus | None]:
-        """(prediction, sigma_ens, consensus) for rows of X. Members dropped on the test nuclei stay out;
-        members that diverge on these rows are found and dropped too (reported, never fatal)."""
-        P = np.array([m.predict(X) for m in self.members])
-        if self.consensus is None:
-            pred, sigma = combine(P, self.rule)
-            return pred, sigma, None
-        c = consensus(P, self.consensus.scale, self.rule, exclude=self.consensus.dropped)
-        return c.prediction, c.sigma_ens, c
-
-    def metrics(self) -> dict:
-        ds, p = self.dataset, self.prediction
-        masks = {part: ds.mask(part) for part in ("train", "test", "all")}
-        out = {part: rms(p[m] - ds.y[m]) for part, m in masks.items()}
-        metrics = {"rmse_mev": out, "counts": {part: int(m.sum()) for part, m in masks.items()},
-                   "pruned_width": self.kept[0].pruned_width_, "wall_time_s": round(self.wall_s, 3),
-                   "members_rmse_test_mev": None}
-        if len(self.members) > 1:
-            P = self.member_predictions
-            per = {part: {str(s): rms(P[i][m] - ds.y[m]) for i, s in enumerate(self.seeds)} for part, m in masks.items()}
-            metrics["members_rmse_test_mev"] = list(per["test"].values())
-            metrics["ensemble"] = {"seeds": self.seeds, "members_rmse_mev": per, **self.consensus.summary(self.seeds),
-                                   "rule": f"{self.rule} of the kept members",
-                                   "checked_on": "test nuclei" if masks["test"].any() else "all nuclei",
-                                   "sigma_fit_mev": self.sigma_fit,
-                                   "calibration_test": {
-                                       "sigma_ens": calibration((ds.y - p)[masks["test"]], self.sigma_ens[masks["test"]]),
-                                       "sigma": calibration((ds.y - p)[masks["test"]],
-                                                            self.total_sigma(self.sigma_ens)[masks["test"]])}}
-        return metrics
-
-    def importance(self) -> pd.DataFrame:
-        imp = np.array([m.importance_ for m in self.kept])
-        mean = normalized(imp.mean(axis=0))
-        return pd.DataFrame({"feature": list(self.dataset.feature_names), "importance": mean,
-                             "std": imp.std(axis=0) if len(imp) > 1 else np.zeros(len(mean))})
-
-
-def assemble_stage(dataset: Dataset, members, rule: str = "median", wall_s: float = 0.0) -> KanStage:
-    """The consensus of trained ``members`` on ``dataset``: divergent members are found on the test
-    nuclei (all nuclei without a test set); an ensemble that disagrees as a whole is an error."""
-    members = tuple(members)
-    if len(members) == 1:
-        return KanStage(dataset, members, members[0].predict(dataset.X), wall_s, None, None, rule)
-    P = np.array([m.predict(dataset.X) for m in members])
-    tr, te = dataset.mask("train"), dataset.mask("test")
-    check = te if te.any() else np.ones(len(dataset.y), dtype=bool)
-    scale = float(np.min([rms(p[tr] - dataset.y[tr]) for p in P]))  # the best member's training RMSE
-    c = consensus(P[:, check], scale, rule)
-    seeds = [m.seed for m in members]
-    if not c.agrees:
-        named = ", ".join(f"seed {seeds[i]} ({c.departure[i]:.3g} MeV)" for i in
-                          sorted(range(len(members)), key=lambda i: -c.departure[i]) if c.departure[i] > scale)
-        raise KansymError(f"the ensemble does not agree on the {int(check.sum())} "
-                          f"{'test nuclei' if te.any() else 'nuclei'}: most members diverge ({named or 'all'}; "
-                          f"RMS departure from the median of the others; best training RMSE {scale:.3g} MeV). "
-                          "Averaging them would be meaningless; try other seeds, more members (--ensemble) "
-                          "or a smaller network")
-    pred, sigma = combine(P[list(c.kept)], rule)
-    return KanStage(dataset, members, pred, wall_s, sigma, c, rule, rms(pred[tr] - dataset.y[tr]), P)
-
-
-Progress = Callable[[str], None]
-
-
-def train_kan(cfg: DiscoverConfig, dataset: Dataset, progress: Progress | None = None,
-              save_dir: Path | None = None) -> KanStage:
-    """Train ``cfg.ensemble`` networks (seeds seed, seed+1, ...) on the train split of ``dataset``.
-
-    Ensemble members train in parallel child interpreters (``python -m kansym.member``, one thread
-    each, as many at a time as there are cores) and are saved under ``save_dir/seed_<s>``; a single
-    network trains in-process and is saved to ``save_dir``.
-    """
-    import tempfile
-
-    from kansym.network import clean_stale_scratch, scratch_prefix
-
-    clean_stale_scratch()
-    t0 = time.perf_counter()
-    tr, te = dataset.mask("train"), dataset.mask("test")
-    X, y = dataset.X, dataset.y
-    if cfg.ensemble == 1:
-        reg = KANRegressor(width=cfg.width, k=cfg.k, schedule=cfg.schedule(), seed=cfg.seed, detrend=cfg.detrend,
-                           baseline=cfg.baseline, feature_names=dataset.feature_names, beyond=cfg.beyond)
-        members = [reg.fit(X[tr], y[tr], X[te], y[te], progress=progress)]
-        if save_dir is not None:
-            reg.save(save_dir)
-    else:
-        with tempfile.TemporaryDirectory(prefix=scratch_prefix("ensemble")) as tmp:
-            root = Path(save_dir) if save_dir is not None else Path(tmp)
-            dirs = [root / f"seed_{cfg.seed + i}" for i in range(cfg.ensemble)]
-            for i, d in enumerate(dirs):
-                d.mkdir(parents=True, exist_ok=True)
-                job = {"width": list(cfg.width), "k": cfg.k, "schedule": asdict(cfg.schedule()), "seed": cfg.seed + i,
-                       "detrend": cfg.detrend, "baseline": cfg.baseline, "feature_names": list(dataset.feature_names),
-                       "beyond": cfg.beyond}
-                (d / "job.json").write_text(json.dumps(job))
-                np.savez(d / "data.npz", X=X[tr], y=y[tr], X_test=X[te], y_test=y[te])
-            _run_members(dirs, progress)
-            members = []
-            for d in dirs:
-                member = KANRegressor.load(d)
-                member.curve_ = json.loads((d / "curve.json").read_text())
-                members.append(member)
-                for leftover in ("job.json", "data.npz", "curve.json"):
-                    (d / leftover).unlink(missing_ok=True)
-    return assemble_stage(dataset, members, cfg.aggregate, time.perf_counter() - t0)
-
-
-def _run_members(dirs: list[Path], progress: Progress | None) -> None:
-    """Run ``python -m kansym.member DIR`` for each dir, at most one per core at a time."""
-    import subprocess
-    import sys
-
-    pending, running, done = list(dirs), [], 0
-    slots = max(1, os.cpu_count() or 1)
-    try:
-        while pending or running:
-            while pending and len(running) < slots:
-                d = pending.pop(0)
-                log = open(d / "member.log", "w")
-                running.append((d, log, subprocess.Popen([sys.executable, "-m", "kansym.member", str(d)],
-                                                         stdout=log, stderr=subprocess.STDOUT)))
-            d, log, proc = running[0]
-            rc = proc.wait()
-            log.close()
-            running.pop(0)
-            if rc != 0:
-                tail = (d / "member.log").read_text()[-1500:]
-                raise KansymError(f"ensemble member in {d.name} failed (exit code {rc}):\n{tail}")
-            (d / "member.log").unlink(missing_ok=True)
-            done += 1
-            if progress:
-                progress(f"member {done}/{len(dirs)}")
-    finally:
-        for _, log, proc in running:
-            proc.kill()
-            log.close()
-
-
-def load_dataset(cfg: DiscoverConfig) -> Dataset:
-    return build_dataset(cfg.selection(), cfg.target, cfg.features, cfg.split, cfg.seed, cfg.model)
-
-
-def provenance() -> dict:
-    return {"kansym_version": __version__, "data_sha256": tables.data_hashes()}
-
+from kansym.config import (STAGES, TARGET_DEFAULTS, DiscoverConfig, load_dataset, provenance)  # noqa: F401
+from kansym.recipe import (ROUTES, FormulaSearch, KanStage, Progress, assemble_stage, load_run_stage,  # noqa: F401
+                           search_formulas, train_kan)
 
 def _predictions_frame(stage: KanStage, uncertainty: bool = True) -> pd.DataFrame:
     f = stage.dataset.frame
@@ -418,9 +33,6 @@ def _predictions_frame(stage: KanStage, uncertainty: bool = True) -> pd.DataFram
     return out
 
 
-# Candidate routes beyond the network's own composition. The monomial expansion (``expand``) is
-# opt-in: it turns the network into a polynomial regression, which rarely survives the far check.
-ROUTES = ("pruned", "terms", "noconst")
 
 TARGET_SYMBOLS = {"be": "B", "me": "\\Delta", "residual": "\\delta M"}
 
@@ -439,65 +51,18 @@ def network_output_label(cfg: DiscoverConfig) -> str:
     return (base if cfg.baseline in (None, "none") else f"{base} - {cfg.baseline}") + " (scaled)"
 
 
-@dataclass(frozen=True)
-class FormulaSearch:
-    """The symbolic stage in memory: every candidate formula, the Pareto set, the chosen one (or None),
-    the candidate whose network gives the edge fits, the network snapshot searched, and notes."""
-
-    candidates: tuple
-    front: tuple
-    chosen: object
-    base: object
-    regressor: KANRegressor
-    notes: tuple[str, ...]
-
-    def table(self) -> pd.DataFrame:
-        """One row per candidate (like PySR's ``equations_``): RMSE in MeV, constants, size, far check."""
-        return pd.DataFrame([{"name": c.name, "route": c.route, "n_constants": c.n_constants, "size": c.formula.size,
-                              "rmse_train_mev": c.rmse["train"], "rmse_test_mev": c.rmse["test"],
-                              "rmse_all_mev": c.rmse["all"],
-                              "rmse_train_before_refit_mev": c.rmse_before_refit.get("train"),
-                              "kan_agreement_mev": c.kan_agreement, "sane": c.sane,
-                              "far_departure_mev": c.far_departure,
-                              "max_abs_correlation": c.formula.max_abs_correlation,
-                              "failures": " | ".join(c.far.failures()) if c.far is not None else "",
-                              "pareto": c in self.front, "chosen": c is self.chosen, "expression": str(c.formula.expr)}
-                             for c in self.candidates])
-
-
-def search_formulas(cfg: DiscoverConfig, stage: KanStage, judge=None) -> FormulaSearch:
-    """Edge fits of the first kept network (``cfg.symbolic_from`` snapshot) to each library of ``cfg.lib``,
-    candidate formulas by every route, their refits, and the choice (at most ``cfg.max_constants``
-    constants, passing the far-extrapolation ``judge`` when there is one). Nothing is written."""
-    from kansym import candidates as cands_mod
-
-    ds = stage.dataset
-    X, y = ds.X, ds.y
-    masks = {part: ds.mask(part) for part in ("train", "test", "all")}
-    libraries = cfg.libraries
-    reg = stage.kept[0].snapshot(cfg.symbolic_from)
-    cands, notes = cands_mod.generate(reg, X, y, masks, ds.feature_names, libraries,
-                                      kan_pred=reg.predict(X), r2_min=cfg.r2_min, on_poor=cfg.poor_edges, judge=judge,
-                                      routes=ROUTES + (("expanded",) if cfg.expand else ()))
-    notes = (list(judge.notes) if judge is not None else []) + notes
-    chosen = cands_mod.choose(cands, cfg.max_constants, baseline=float(np.std(y[masks["train"]])))
-    front = cands_mod.pareto_front(cands)
-    with_network = [c for c in cands if c.network is not None]
-    base = next((c for c in with_network if c.name == libraries[0]), with_network[0])
-    return FormulaSearch(tuple(cands), tuple(front), chosen, base, reg, tuple(notes))
-
-
-def symbolic_stage(cfg: DiscoverConfig, stage: KanStage, path: Path, progress: Progress | None = None) -> dict:
+def symbolic_stage(cfg: DiscoverConfig, stage: KanStage, path: Path, progress: Progress | None = None,
+                   search: FormulaSearch | None = None) -> dict:
     """Edge fits, candidate formulas judged on the data and over the reference table's whole range,
-    the chosen refitted formula and its exports, written to ``path``."""
+    the chosen refitted formula and its exports, written to ``path`` (``search``: already computed)."""
     from kansym import export, figures
     from kansym.farcheck import make_judge
 
     ds = stage.dataset
     X = ds.X
     masks = {part: ds.mask(part) for part in ("train", "test", "all")}
-    judge = make_judge(ds, cfg.selection(), cfg.features)
-    search = search_formulas(cfg, stage, judge)
+    judge = search.judge if search is not None else make_judge(ds, cfg.selection(), cfg.features)
+    search = search if search is not None else search_formulas(cfg, stage, judge)
     cands, chosen, front, base, reg = search.candidates, search.chosen, search.front, search.base, search.regressor
     notes = list(search.notes)
     _edges_frame(base, ds.feature_names).to_csv(path / "edges.csv", index=False)
@@ -573,7 +138,14 @@ def discover(config: DiscoverConfig, progress: Progress | None = None) -> Discov
     staged = StagedRun(Path(cfg.runs_dir), run_id)
     with staged as path:
         write_json_atomic(path / "config.json", cfg_dict)
-        stage = train_kan(cfg, dataset, progress, save_dir=path / "kan")
+        from kansym.estimator import KANSymbolicRegressor
+        from kansym.farcheck import make_judge
+
+        symbolic_on = cfg.stage != "kan"
+        est = KANSymbolicRegressor.from_config(cfg).fit_dataset(
+            dataset, cfg, judge=make_judge(dataset, cfg.selection(), cfg.features) if symbolic_on else None,
+            save_dir=path / "kan", progress=progress, symbolic=symbolic_on)
+        stage = est.network_
         preds = _predictions_frame(stage, cfg.uncertainty is not False)
         preds.to_csv(path / "predictions.csv", index=False)
         importance = stage.importance()
@@ -594,8 +166,8 @@ def discover(config: DiscoverConfig, progress: Progress | None = None) -> Discov
                                         for part in ("train", "test", "all")}
         symbolic = None
         record_notes(path, metrics, "data", dataset.notes)
-        if cfg.stage != "kan":
-            symbolic = symbolic_stage(cfg, stage, path, progress)
+        if symbolic_on:
+            symbolic = symbolic_stage(cfg, stage, path, progress, search=est.search_)
             metrics["formula"] = symbolic["formula"]
             record_notes(path, metrics, "symbolic", symbolic["notes"])
             if progress:
@@ -634,20 +206,6 @@ def far_summary(report: dict) -> dict:
     return {"domain": report["domain"], "n_nuclei": report["n_nuclei"], "n_beyond_ame2020": report["n_beyond_ame2020"],
             "passed": report["passed"], "failures": report["failures"], "non_finite": report["non_finite"],
             "deviation_mev": dev, "fraction_outside_model_spread": report["fraction_outside_model_spread"]}
-
-
-def load_run_stage(run_dir: Path) -> tuple[DiscoverConfig, KanStage]:
-    """Rebuild the dataset and the trained networks of an existing run directory."""
-    from kansym.runs import RunDir
-
-    rd = RunDir(Path(run_dir))
-    cfg = DiscoverConfig.from_dict(rd.config).resolved()
-    kan_dir = rd.path / "kan"
-    if not (kan_dir / "scalers.json").exists() and not any(kan_dir.glob("seed_*/scalers.json")):
-        raise KansymError(f"run {rd.id} has no KAN checkpoint (kan/); rerun `kansym discover`")
-    dirs = [kan_dir] if (kan_dir / "scalers.json").exists() else sorted(kan_dir.glob("seed_*"))
-    members = tuple(KANRegressor.load(d) for d in dirs)
-    return cfg, assemble_stage(load_dataset(cfg), members, cfg.aggregate)
 
 
 FORMULA_DEPENDENT = ("crosscheck.json", "crosscheck.tex", "extrapolation.csv", "extrapolation.json",

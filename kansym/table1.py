@@ -10,7 +10,8 @@ import pandas as pd
 
 from kansym import tables
 from kansym.errors import KansymError
-from kansym.pipeline import DiscoverConfig, load_dataset, train_kan
+from kansym.config import DiscoverConfig, load_dataset
+from kansym.recipe import train_kan
 from kansym.runs import write_text_atomic
 from kansym.survey import rms
 

@@ -1,0 +1,223 @@
+"""``DiscoverConfig``: every option of a discovery run, its per-target defaults and checks, and the
+dataset it selects."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+
+from kansym import __version__, tables
+from kansym.ensemble import RULES as ENSEMBLE_RULES
+from kansym.errors import KansymError, choose
+from kansym.network import KANRegressor, TrainSchedule
+from kansym.targets import TARGETS, Dataset, Selection, build_dataset
+
+STAGES = ("kan", "symbolic", "all")
+
+# Per-target defaults; explicit options override them.
+#  be/even-even: the KAN binding-energy paper's selection (even-even, Z, N >= 30), inputs Z, N plus the
+#  distances to the nearest magic numbers; the network ([n_in, 5, 1] pruned to one hidden node) learns BE
+#  minus a refitted liquid drop (ldx), so the formula is the drop plus the network's shell composition.
+#  residual: the KAN-WS4 setting (Z, N, P, S; 2340 nuclei; random 80/20).
+TARGET_DEFAULTS = {
+    "be": dict(min_z=30, min_n=30, max_unc=None, features="znv", width=(5,), split="random:0.8", max_hidden=1,
+               ensemble=1, refine=(5, 10, 20), steps=20, baseline="ldx"),
+    "me": dict(min_z=30, min_n=30, max_unc=None, features="znv", width=(5,), split="random:0.8", max_hidden=3,
+               ensemble=1, refine=(5, 10, 20), steps=20, baseline="linear"),
+    "residual": dict(min_z=8, min_n=8, max_unc=0.1, features="znps", width=(10,), split="random:0.8", model="ws4",
+                     ensemble=4, refine=(5, 10), steps=20, baseline="none"),
+}
+
+
+@dataclass(frozen=True)
+class DiscoverConfig:
+    """Every option of a discovery run. ``None`` means 'the default for this target'."""
+
+    target: str = "be"
+    subset: str | None = None
+    model: str | None = None
+    features: str | None = None
+    split: str | None = None
+    min_z: int | None = None
+    min_n: int | None = None
+    max_unc: float | None = -1.0  # -1: target default; None: no uncertainty cut
+    include_estimated: bool = False
+    width: tuple[int, ...] | None = None
+    grid: int = 3
+    refine: tuple[int, ...] | None = None
+    k: int = 3
+    steps: int | None = None
+    lamb: float = 1e-3
+    lamb_l1: float = 1.0
+    lamb_entropy: float = 2.0
+    prune: bool = True
+    ensemble: int | None = None
+    aggregate: str = "median"  # how ensemble members combine: median or mean (kansym.ensemble)
+    uncertainty: bool | None = None  # per-nucleus sigma_ens; None: whenever the ensemble has >= 2 members
+    beyond: str = "clamp"  # network inputs outside the training range: clamp or spline (kansym.network)
+    detrend: bool | None = None  # None: on for be/me, off for residual (used when baseline is 'linear')
+    baseline: str | None = None  # None: ldx for be, linear for me, none for residual (kansym.baselines)
+    max_hidden: int | None = -1  # -1: target default; None: no cap on hidden nodes after pruning
+    symbolic_from: str = "coarse"  # network the symbolic stage reads: coarse (pruned, first grid) or final
+    seed: int = 0
+    lib: str = "physics+poly"  # libraries joined by '+', each giving its own candidates
+    r2_min: float = 0.9
+    poor_edges: str = "best"
+    max_constants: int = 12
+    expand: bool = False  # also try the monomial expansion of the network (polynomial candidates)
+    stage: str = "all"
+    crosscheck: str = "auto"  # engine for the cross-check stage: auto, pyoperon, pysr or none
+    crosscheck_budget: float | None = None  # wall-clock cap [s]; None: the search ends after its generations
+    crosscheck_generations: int = 50  # a fixed search length: same seed, same front on any machine
+    extrapolate: bool = True  # run the extrapolation stage on ``chains``
+    chains: tuple[str, ...] = ("Zr", "Nd", "Hg", "Fm")
+    runs_dir: str = "runs"
+
+    def resolved(self) -> "DiscoverConfig":
+        """A copy with every per-target default filled in, validated."""
+        choose("target", self.target, TARGETS)
+        choose("stage", self.stage, STAGES)
+        d = TARGET_DEFAULTS[self.target]
+        subset = self.subset or ("all" if self.target == "residual" else "even-even")
+        uses_paper_cuts = self.target != "residual" and subset == "even-even"
+        fill = {
+            "subset": subset,
+            "features": self.features or d["features"],
+            "split": self.split or d["split"],
+            "width": tuple(self.width) if self.width else d["width"],
+            "min_z": self.min_z if self.min_z is not None else (d["min_z"] if uses_paper_cuts else 8),
+            "min_n": self.min_n if self.min_n is not None else (d["min_n"] if uses_paper_cuts else 8),
+            "max_unc": (d["max_unc"] if uses_paper_cuts or self.target == "residual" else 0.1)
+            if self.max_unc == -1.0 else self.max_unc,
+            "model": self.model or d.get("model"),
+            "detrend": self.detrend if self.detrend is not None else self.target != "residual",
+            "baseline": self.baseline or d["baseline"],
+            "max_hidden": d.get("max_hidden") if self.max_hidden == -1 else self.max_hidden,
+            "ensemble": self.ensemble if self.ensemble is not None else d["ensemble"],
+            "refine": tuple(self.refine) if self.refine is not None else d["refine"],
+            "steps": self.steps if self.steps is not None else d["steps"],
+        }
+        out = replace(self, **fill)
+        out._check_numbers()
+        if out.ensemble < 1:
+            raise KansymError(f"--ensemble must be >= 1, got {out.ensemble}")
+        if out.uncertainty and out.ensemble < 2:
+            raise KansymError("--uncertainty needs --ensemble 2 or more: one network gives no spread, hence no "
+                              "sigma_ens (the default ensemble for residual targets is 4)")
+        choose("--aggregate rule", out.aggregate, ENSEMBLE_RULES)
+        if out.grid < 1 or any(g <= out.grid for g in out.refine) or list(out.refine) != sorted(set(out.refine)):
+            raise KansymError(f"--grid must be >= 1 and --refine strictly increasing above it; got grid {out.grid}, "
+                              f"refine {list(out.refine)}")
+        choose("--poor-edges mode", out.poor_edges, ("best", "zero", "error"))
+        choose("--symbolic-from network", out.symbolic_from, ("coarse", "final"))
+        choose("--crosscheck engine", out.crosscheck, ("none", "auto", "pyoperon", "pysr"))
+        if out.crosscheck != "none" and out.stage == "all":
+            from kansym.crosscheck import make_engine
+            make_engine(out.crosscheck, out.crosscheck_budget, seed=out.seed,
+                        generations=out.crosscheck_generations)  # fail fast if the engine is missing
+        if out.max_constants < 1:
+            raise KansymError(f"--max-constants must be >= 1, got {out.max_constants}")
+        from kansym.symbolic import resolve_library
+        for part in out.libraries:
+            resolve_library(part)  # validates --lib early
+        out.selection()  # validates subset and cuts
+        from kansym.baselines import check_baseline
+        from kansym.features import feature_names
+        check_baseline(out.baseline, out.target, feature_names(out.features))
+        if out.baseline == "linear" and not out.detrend:
+            out = replace(out, baseline="none")  # --no-detrend on a target whose default is linear
+        if out.target == "residual" or out.model:
+            tables.check_model(out.model)
+        from kansym.targets import parse_split
+        parse_split(out.split)
+        # the network checks its own settings (width, spline order, rule beyond the range, schedule)
+        KANRegressor(width=out.width, k=out.k, schedule=out.schedule(), beyond=out.beyond)
+        return out
+
+    def _check_numbers(self) -> None:
+        """Every numeric option finite and in range, and the runs directory usable, before any training."""
+        import math
+
+        def bad(option, value, why):
+            raise KansymError(f"{option} {value!r} {why}")
+
+        if not 0 <= self.seed <= 2**32 - 1:
+            bad("--seed", self.seed, "must lie in 0 .. 2^32-1")
+        self.selection()  # cuts checked by Selection
+        if not (math.isfinite(self.r2_min) and 0 <= self.r2_min <= 1):
+            bad("--r2-min", self.r2_min, "must lie in [0, 1]")
+        for option, value in (("--lamb", self.lamb), ("--lamb-l1", self.lamb_l1), ("--lamb-entropy", self.lamb_entropy)):
+            if not math.isfinite(value):
+                bad(option, value, "must be finite")
+        if self.crosscheck_budget is not None and not (math.isfinite(self.crosscheck_budget)
+                                                       and 0 < self.crosscheck_budget <= 86400):
+            bad("--crosscheck-budget", self.crosscheck_budget, "must be a number of seconds in (0, 86400]")
+        # a [n_in, w, 1] float64 network with grid g holds ~ w (n_in + 1)(g + k) coefficients; these caps keep
+        # every allowed setting far inside the memory of a laptop
+        if self.width and (any(int(w) > 1000 for w in self.width) or len(self.width) > 10):
+            bad("--width", list(self.width), "allows at most 10 hidden layers of at most 1000 nodes")
+        if self.grid > 1000 or any(g > 1000 for g in self.refine):
+            bad("--grid/--refine", [self.grid, *self.refine], "must be at most 1000 intervals")
+        if self.steps is not None and self.steps > 100_000:
+            bad("--steps", self.steps, "must be at most 100000")
+        if self.ensemble is not None and self.ensemble > 64:
+            bad("--ensemble", self.ensemble, "must be at most 64")
+        root = Path(self.runs_dir)
+        if root.exists() and not root.is_dir():
+            bad("--runs-dir", self.runs_dir, "is not a directory")
+        existing = next((a for a in (root.absolute(), *root.absolute().parents) if a.exists()), None)
+        if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+            bad("--runs-dir", self.runs_dir, "is not writable" if existing == root.absolute()
+                else f"cannot be created ({existing} is not a writable directory)")
+        if self.extrapolate and self.stage == "all":
+            from kansym.nuclides import element_z
+            for chain in self.chains:
+                element_z(chain)  # an unknown element fails now, not after training
+
+    @property
+    def libraries(self) -> tuple[str, ...]:
+        """The edge-function libraries of ``lib`` ('physics+poly' -> ('physics', 'poly')), as given."""
+        if not isinstance(self.lib, str):
+            raise KansymError(f"--lib must be text, got {self.lib!r}")
+        return tuple(dict.fromkeys(part.strip() for part in self.lib.split("+")))
+
+    def selection(self) -> Selection:
+        return Selection(self.subset, self.min_z, self.min_n, self.max_unc, self.include_estimated)
+
+    def schedule(self) -> TrainSchedule:
+        return TrainSchedule(grids=(self.grid, *self.refine), steps=self.steps, lamb=self.lamb,
+                             lamb_l1=self.lamb_l1, lamb_entropy=self.lamb_entropy, prune=self.prune,
+                             max_hidden=self.max_hidden)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["width"] = list(self.width) if self.width else None
+        d["refine"] = list(self.refine) if self.refine is not None else None
+        d["chains"] = list(self.chains)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DiscoverConfig":
+        names = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in d.items() if k in names}
+        if "baseline" not in d and d.get("detrend") is not None:  # runs written before baselines existed
+            kw["baseline"] = "linear" if d["detrend"] else "none"
+        if "aggregate" not in d:  # runs written before the median rule averaged their members
+            kw["aggregate"] = "mean"
+        if "crosscheck_generations" not in d and isinstance(kw.get("lib"), str) and "+" not in kw["lib"] \
+                and kw["lib"] != "poly":  # runs written before --lib was used as given also searched 'poly'
+            kw["lib"] = kw["lib"] + "+poly"
+        for key in ("width", "refine", "chains"):
+            if kw.get(key) is not None:
+                kw[key] = tuple(kw[key])
+        return cls(**kw)
+
+
+def load_dataset(cfg: DiscoverConfig) -> Dataset:
+    return build_dataset(cfg.selection(), cfg.target, cfg.features, cfg.split, cfg.seed, cfg.model)
+
+
+def provenance() -> dict:
+    return {"kansym_version": __version__, "data_sha256": tables.data_hashes()}
