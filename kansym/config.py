@@ -9,10 +9,10 @@ from pathlib import Path
 
 
 from kansym import __version__, tables
-from kansym.ensemble import RULES as ENSEMBLE_RULES
+from kansym.choices import Aggregate, Beyond, Engine, PoorEdges, Stage, Subset, Target
 from kansym.errors import KansymError, choose
 from kansym.network import KANRegressor, TrainSchedule
-from kansym.targets import TARGETS, Dataset, Selection, build_dataset
+from kansym.targets import Dataset, Selection, build_dataset
 
 STAGES = ("kan", "symbolic", "all")
 
@@ -77,12 +77,14 @@ class DiscoverConfig:
 
     def resolved(self) -> "DiscoverConfig":
         """A copy with every per-target default filled in, validated."""
-        choose("target", self.target, TARGETS)
-        choose("stage", self.stage, STAGES)
-        d = TARGET_DEFAULTS[self.target]
-        subset = self.subset or ("all" if self.target == "residual" else "even-even")
+        target = Target.parse(self.target, "target")
+        stage = Stage.parse(self.stage, "stage")
+        d = TARGET_DEFAULTS[target]
+        subset = Subset.parse(self.subset or ("all" if target == "residual" else "even-even"), "subset")
         uses_paper_cuts = self.target != "residual" and subset == "even-even"
         fill = {
+            "target": target,
+            "stage": stage,
             "subset": subset,
             "features": self.features or d["features"],
             "split": self.split or d["split"],
@@ -106,13 +108,14 @@ class DiscoverConfig:
         if out.uncertainty and out.ensemble < 2:
             raise KansymError("--uncertainty needs --ensemble 2 or more: one network gives no spread, hence no "
                               "sigma_ens (the default ensemble for residual targets is 4)")
-        choose("--aggregate rule", out.aggregate, ENSEMBLE_RULES)
+        out = replace(out, aggregate=Aggregate.parse(out.aggregate, "--aggregate rule"),
+                      poor_edges=PoorEdges.parse(out.poor_edges, "--poor-edges mode"),
+                      crosscheck=Engine.parse(out.crosscheck, "--crosscheck engine"),
+                      beyond=Beyond.parse(out.beyond, "--beyond-range rule"))
         if out.grid < 1 or any(g <= out.grid for g in out.refine) or list(out.refine) != sorted(set(out.refine)):
             raise KansymError(f"--grid must be >= 1 and --refine strictly increasing above it; got grid {out.grid}, "
                               f"refine {list(out.refine)}")
-        choose("--poor-edges mode", out.poor_edges, ("best", "zero", "error"))
         choose("--symbolic-from network", out.symbolic_from, ("coarse", "final"))
-        choose("--crosscheck engine", out.crosscheck, ("none", "auto", "pyoperon", "pysr"))
         if out.crosscheck != "none" and out.stage == "all":
             from kansym.crosscheck import make_engine
             make_engine(out.crosscheck, out.crosscheck_budget, seed=out.seed,

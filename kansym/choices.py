@@ -1,0 +1,80 @@
+"""The options that are choices, as ``str`` Enums parsed once where a configuration is resolved.
+
+Members compare, hash and format as their values (``Target.be == "be"``, ``f"{Subset.even_even}"`` is
+``even-even``), so configuration files and run ids stay plain text.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from kansym.errors import KansymError
+
+
+class Choice(str, Enum):
+    """A named choice; ``parse`` turns text into a member or raises a message listing the choices."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+    def __eq__(self, other) -> bool:
+        return str.__eq__(self.value, other.value if isinstance(other, Choice) else other)
+
+    @classmethod
+    def parse(cls, value, what: str):
+        if isinstance(value, cls):
+            return value
+        for member in cls:
+            if member.value == value:
+                return member
+        raise KansymError(f"unknown {what} {value!r}; valid choices: {', '.join(m.value for m in cls)}")
+
+
+class Target(Choice):
+    be = "be"  # binding energy [MeV]
+    me = "me"  # mass excess [MeV]
+    residual = "residual"  # AME2020 minus a mass model's mass excess [MeV]
+
+
+class Subset(Choice):
+    all = "all"
+    even_even = "even-even"
+    odd_a = "odd-a"
+    odd_odd = "odd-odd"
+    even_z = "even-z"
+    even_n = "even-n"
+
+
+class Stage(Choice):
+    kan = "kan"
+    symbolic = "symbolic"
+    all = "all"
+
+
+class Engine(Choice):
+    none = "none"
+    auto = "auto"
+    pyoperon = "pyoperon"
+    pysr = "pysr"
+
+
+class PoorEdges(Choice):
+    best = "best"
+    zero = "zero"
+    error = "error"
+
+
+class Aggregate(Choice):
+    median = "median"
+    mean = "mean"
+
+
+class Beyond(Choice):
+    clamp = "clamp"
+    spline = "spline"
