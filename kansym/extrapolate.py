@@ -8,7 +8,7 @@ S_2n = BE(Z,N) - BE(Z,N-2), S_p = BE(Z,N) - BE(Z-1,N), S_2p = BE(Z,N) - BE(Z-2,N
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -100,28 +100,34 @@ def s2n_smoothness(frame: pd.DataFrame, column: str) -> float:
     return rms(np.diff(np.asarray(s2n), 2))
 
 
-def extrapolate_run(run_dir: Path, chains=DEFAULT_CHAINS, beyond: int = 10, against=("frdm12", "ws4"),
-                    both_sides: bool = False, figures: bool = True, isotones=(), loaded=None) -> dict:
-    """Chain predictions and stability metrics of a run; writes extrapolation.csv/.json and figures.
+@dataclass(frozen=True)
+class Extrapolation:
+    """Predictions beyond the measured masses: ``surface`` (one row per chain nucleus: ME/BE of the KAN, the
+    formula and the references, spreads), ``report`` (plain data, see :func:`extrapolate`), and the
+    far-extrapolation ``judge`` with each prediction's BE over its domain (``far_values``)."""
+
+    surface: pd.DataFrame
+    report: dict
+    far_values: dict
+    judge: object
+    preds: tuple[str, ...]
+    against: tuple[str, ...]
+
+    def summary(self) -> dict:
+        return self.report
+
+
+def extrapolate(cfg, stage, formula, chains=DEFAULT_CHAINS, beyond: int = 10, against=("frdm12", "ws4"),
+                both_sides: bool = False, isotones=(), run_id: str = "") -> Extrapolation:
+    """Chain predictions, stability metrics and the far check of a KAN stage and its formula (None: KAN only).
 
     ``chains`` are isotopic chains (element symbols or Z); ``isotones`` are isotonic chains (N values).
-    ``loaded`` = (config, KanStage) of the run (``kansym.recipe.load_run_stage``)."""
-    from kansym import figures as figs
-    from kansym.export import formula_from_entry
-    from kansym.runs import RunDir, write_json_atomic, write_text_atomic
-
+    Nothing is written."""
     if beyond < 0:
         raise KansymError(f"--beyond must be >= 0, got {beyond}")
     against = tuple(tables.check_model(a).name for a in against)
-    rd = RunDir(Path(run_dir))
-    if loaded is None:
-        raise TypeError("extrapolate_run needs loaded=(config, KanStage); see kansym.pipeline.rerun_extrapolate")
-    cfg, stage = loaded
     notes = []
-    formula = None
-    if (rd.path / "formula.json").exists():
-        formula = formula_from_entry(rd.read_json("formula.json"))
-    else:
+    if formula is None:
         notes.append("the run has no formula: KAN-only comparison")
     ds = stage.dataset.frame
     step = 2 if cfg.subset in ("even-even", "even-n") else 1
@@ -163,7 +169,7 @@ def extrapolate_run(run_dir: Path, chains=DEFAULT_CHAINS, beyond: int = 10, agai
     ame = tables.load_experiment()
     exp_sep = separation_energies(ame.loc[~ame["estimated"], ["Z", "N", "BE"]])
     sep = {p: separation_rms(separation_energies(own, f"BE_{p}"), exp_sep) for p in preds}
-    report = {"run_id": rd.id, "chains": list(per_chain), "beyond": beyond, "step": step, "against": list(against),
+    report = {"run_id": run_id, "chains": list(per_chain), "beyond": beyond, "step": step, "against": list(against),
               "per_chain": per_chain, "overall": overall, "separation_energy_rms_vs_ame2020": sep,
               "notes": notes}
     mean_rms = {p: float(np.mean([per_chain[c][p][f"rms_vs_{against[0]}_mev"] for c in per_chain])) for p in preds}
@@ -171,17 +177,7 @@ def extrapolate_run(run_dir: Path, chains=DEFAULT_CHAINS, beyond: int = 10, agai
     far, far_values, judge = far_extrapolation(cfg, stage, formula, against)
     report["far"] = far
     notes.extend(judge.notes)
-    write_text_atomic(rd.path / "extrapolation.csv", surface.to_csv(index=False))
-    write_json_atomic(rd.path / "extrapolation.json", report)
-    if figures:
-        for ch, f in surface.groupby("chain", sort=False):
-            figs.chain_figure(f, preds, against, rd.path / "figures" / f"chain_{ch}.png", ch)
-        ref_label = tables.MODELS[judge.reference].label
-        for p, be in far_values.items():
-            figs.far_map(judge.dom, be - judge.dom["BE_ref"].to_numpy(), rd.path / "figures" / f"far_{p}_minus_{judge.reference}.png",
-                         title=f"{'KAN' if p == 'kan' else 'formula'} BE minus {ref_label} BE [MeV], "
-                               f"{len(judge.dom)} nuclei ({int(judge.dom['beyond'].sum())} beyond AME2020)")
-    return report
+    return Extrapolation(surface, report, far_values, judge, preds, against)
 
 
 def far_extrapolation(cfg, stage, formula, against=("frdm12",)) -> tuple[dict, dict, object]:

@@ -179,7 +179,6 @@ def discover(config: DiscoverConfig, progress: Progress | None = None) -> Discov
             if progress:
                 progress(f"cross-check ({report['engine']})")
         if cfg.stage == "all" and cfg.extrapolate:
-            from kansym.extrapolate import extrapolate_run
             ext = extrapolate_run(path, cfg.chains, loaded=(cfg, stage))
             metrics.update(_extrapolation_summary(ext))
             record_notes(path, metrics, "extrapolation", ext["notes"])
@@ -252,11 +251,38 @@ def rerun_symbolic(run_dir: Path, **overrides) -> dict:
     return {**result, "removed": removed}
 
 
+def extrapolate_run(run_dir: Path, chains=("Zr", "Nd", "Hg", "Fm"), beyond: int = 10, against=("frdm12", "ws4"),
+                    both_sides: bool = False, figures: bool = True, isotones=(), loaded=None) -> dict:
+    """:func:`kansym.extrapolate.extrapolate` of a run directory (its stage ``loaded`` = (config, KanStage),
+    by default read from it); writes extrapolation.csv/.json and the chain and far figures there."""
+    from kansym import figures as figs
+    from kansym.extrapolate import extrapolate
+    from kansym.formula import formula_from_entry
+    from kansym.runs import RunDir, write_text_atomic
+
+    rd = RunDir(Path(run_dir))
+    cfg, stage = loaded if loaded is not None else load_run_stage(rd.path)
+    formula = formula_from_entry(rd.read_json("formula.json")) if rd.file("formula.json").exists() else None
+    ext = extrapolate(cfg, stage, formula, chains, beyond, against, both_sides, isotones, run_id=rd.id)
+    write_text_atomic(rd.path / "extrapolation.csv", ext.surface.to_csv(index=False))
+    write_json_atomic(rd.path / "extrapolation.json", ext.report)
+    if figures:
+        for ch, f in ext.surface.groupby("chain", sort=False):
+            figs.chain_figure(f, ext.preds, ext.against, rd.path / "figures" / f"chain_{ch}.png", ch)
+        judge = ext.judge
+        ref_label = tables.MODELS[judge.reference].label
+        for p, be in ext.far_values.items():
+            figs.far_map(judge.dom, be - judge.dom["BE_ref"].to_numpy(),
+                         rd.path / "figures" / f"far_{p}_minus_{judge.reference}.png",
+                         title=f"{'KAN' if p == 'kan' else 'formula'} BE minus {ref_label} BE [MeV], "
+                               f"{len(judge.dom)} nuclei ({int(judge.dom['beyond'].sum())} beyond AME2020)")
+    return ext.report
+
+
 def rerun_extrapolate(run_dir: Path, chains, beyond: int = 10, against=("frdm12", "ws4"), both_sides: bool = False,
                       isotones=()) -> dict:
     """Chain extrapolation and far check of an existing run (``kansym.extrapolate.extrapolate_run``);
     the run's extrapolation files, chain figures and ``metrics.json`` are replaced together."""
-    from kansym.extrapolate import extrapolate_run
     from kansym.runs import RunDir, RunUpdate
 
     RunDir(Path(run_dir)).metrics

@@ -1,5 +1,6 @@
 """Extrapolation stage: separation energies, chains, new-masses split, stability metrics, figures."""
 
+import json
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +10,8 @@ from kansym import tables
 from kansym.cli import app
 from kansym.errors import KansymError
 from kansym.pipeline import load_run_stage
-from kansym.extrapolate import (attach_references, chain_nuclei, element_z, extrapolate_run,
+from kansym.pipeline import extrapolate_run
+from kansym.extrapolate import (attach_references, chain_nuclei, element_z,
                                 separation_energies, stability)
 from kansym.targets import Selection, select_nuclei, split_labels
 
@@ -121,3 +123,17 @@ def test_symbolic_stage_judges_every_candidate(formula_run):
         assert f["far_check"]["passed"] and f["kan_agreement_mev"] >= 0
     r = runner.invoke(app, ["show", str(formula_run.run_dir)], terminal_width=200)
     assert r.exit_code == 0 and "formula" in r.output
+
+
+def test_extrapolation_stage_is_pure(formula_run, tmp_path, monkeypatch):
+    from kansym.extrapolate import Extrapolation, extrapolate
+    from kansym.formula import Formula
+
+    monkeypatch.chdir(tmp_path)
+    cfg, stage = load_run_stage(formula_run.run_dir)
+    before = sorted(p.name for p in formula_run.run_dir.rglob("*"))
+    formula = Formula.from_dict(json.loads((formula_run.run_dir / "formula.json").read_text()))
+    ext = extrapolate(cfg, stage, formula, ("Zr",), beyond=2, against=("frdm12",))
+    assert isinstance(ext, Extrapolation) and list(ext.report["per_chain"]) == ["Zr"]
+    assert {"ME_kan", "ME_formula", "sigma_fit_formula", "ME_frdm12"} <= set(ext.surface.columns)
+    assert not any(tmp_path.iterdir()) and sorted(p.name for p in formula_run.run_dir.rglob("*")) == before

@@ -67,3 +67,28 @@ def test_core_modules_do_not_import_the_orchestrator_or_the_cli():
     for name, deps in graph.items():
         if name not in ("cli", "__main__", "pipeline", "table1", "estimator"):  # the API layers
             assert not deps & {"pipeline", "cli"}, name
+
+
+WRITERS = {"runs", "export", "figures", "pipeline", "table1",  # run directories, registry, figures, tables
+           "network", "recipe", "member",  # checkpoints and the jobs of ensemble members (scratch or kan/)
+           "crosscheck"}  # PySR's child process gets its data through a temporary directory
+
+
+def test_only_the_writers_touch_the_disk():
+    calls = {"write_text", "write_bytes", "to_csv", "savefig", "saveckpt", "save", "savez", "dump", "mkdir",
+             "unlink", "rmtree", "rename", "replace"}
+    offenders = []
+    for path in sorted(PACKAGE.glob("*.py")):
+        if path.stem in WRITERS:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in calls:
+                if node.func.attr in ("replace", "rename") and not (isinstance(node.func.value, ast.Name)
+                                                                    and node.func.value.id == "os"):
+                    continue  # str.replace, dataclasses.replace, DataFrame.rename
+                offenders.append(f"{path.stem}:{node.lineno} {node.func.attr}")
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "open" and \
+                    any(isinstance(a, ast.Constant) and isinstance(a.value, str) and set(a.value) & set("wax")
+                        for a in node.args[1:2]):
+                offenders.append(f"{path.stem}:{node.lineno} open for writing")
+    assert not offenders, offenders
