@@ -23,6 +23,7 @@ from types import MappingProxyType
 import numpy as np
 import sympy as sp
 
+from kansym import features
 from kansym.errors import KansymError, choose
 
 
@@ -75,7 +76,7 @@ def pairing_delta(z, n) -> np.ndarray:
     """delta = [(-1)^Z + (-1)^N] / 2 for integer-valued z, n."""
     z = np.rint(np.asarray(z, dtype=np.float64)).astype(np.int64)
     n = np.rint(np.asarray(n, dtype=np.float64)).astype(np.int64)
-    return (np.where(z % 2 == 0, 1.0, -1.0) + np.where(n % 2 == 0, 1.0, -1.0)) / 2.0
+    return features.pairing_delta(z, n)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import sympy as sp
 from kansym.errors import KansymError
 from kansym.formula import (Formula, SymbolicNetwork, check_finite, fit_network, network_formula, parameterize,
                             refit, variable_symbols)
-from kansym.survey import rms
+from kansym.metrics import rms, rmse_by_split
 from kansym.symbolic import resolve_library
 
 
@@ -67,7 +67,7 @@ Judge = Callable[[Formula], object]
 
 
 def _scores(pred: np.ndarray, y: np.ndarray, masks: dict) -> dict:
-    return {k: rms(pred[m] - y[m]) for k, m in masks.items()}
+    return rmse_by_split(pred, y, masks)
 
 
 def _score_formula(name, formula, X, y, masks, before, agreement, network=None, route="structured",

@@ -26,8 +26,9 @@ import sympy as sp
 
 from kansym.errors import KansymError
 from kansym.exprparse import parse_equation
+from kansym.targets import SUBSETS
 from kansym.formula import Formula, check_finite, parameterize, refit, variable_symbols
-from kansym.survey import rms
+from kansym.metrics import rms, rmse_by_split
 
 ENGINES = ("auto", "pyoperon", "pysr")
 MAX_HOF_BYTES = 10_000_000
@@ -252,7 +253,7 @@ def extrapolation_set(nuclei: pd.DataFrame, beyond: int = 10) -> pd.DataFrame:
     (N in steps of 2 for even-even selections, else 1)."""
     from kansym.nuclides import chain_nuclei
 
-    step = 2 if ((nuclei["N"] % 2 == 0) & (nuclei["Z"] % 2 == 0)).all() else 1
+    step = 2 if SUBSETS["even-even"](nuclei["Z"], nuclei["N"]).all() else 1
     chains = [chain_nuclei(z, nuclei, beyond, step) for z in sorted(nuclei["Z"].unique())]
     out = pd.concat(chains, ignore_index=True)
     return out.loc[out["distance"] > 0, ["Z", "N"]].reset_index(drop=True)
@@ -260,7 +261,7 @@ def extrapolation_set(nuclei: pd.DataFrame, beyond: int = 10) -> pd.DataFrame:
 
 def _score(formula: Formula, ds, masks) -> dict:
     pred = formula.evaluate(ds.X)
-    return {k: rms(pred[m] - ds.y[m]) for k, m in masks.items()}
+    return rmse_by_split(pred, ds.y, masks)
 
 
 def _refit_engine(f: EngineFormula, names, ds, masks) -> Formula | str:

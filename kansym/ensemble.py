@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kansym.errors import KansymError
+from kansym.metrics import rms
 
 RELATIVE = 3.0  # a member diverges when its departure exceeds this multiple of the median departure ...
 ABSOLUTE = 5.0  # ... and the ensemble disagrees as a whole when the median departure exceeds this x scale
@@ -81,7 +82,7 @@ def departures(P: np.ndarray) -> np.ndarray:
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: every other member is non-finite
             others = np.nanmedian(np.delete(finite, m, axis=0), axis=0)
         diff = P[m] - others
-        out[m] = np.sqrt(np.mean(diff[np.isfinite(diff)] ** 2)) if np.isfinite(diff).any() else 0.0
+        out[m] = rms(diff[np.isfinite(diff)]) if np.isfinite(diff).any() else 0.0
     return out
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 from kansym import features as feat
 from kansym import tables
 from kansym.errors import KansymError
-from kansym.survey import rms
+from kansym.metrics import rms
 
 DEFAULT_CHAINS = ("Zr", "Nd", "Hg", "Fm")
 from kansym.nuclides import (ME_H, ME_N, be_from_me, chain_nuclei, element_symbol, element_z,  # noqa: F401

@@ -32,7 +32,7 @@ from kansym import features as feat
 from kansym import tables
 from kansym.errors import KansymError
 from kansym.nuclides import be_from_me
-from kansym.survey import rms
+from kansym.metrics import rms
 
 BE_PER_A_BAND = (3.0, 9.0)  # MeV; the most bound nucleus, 62Ni, has 8.79
 S2N_MIN = -10.0  # MeV; the reference models reach -5.4 past their heavy-nucleus drip lines

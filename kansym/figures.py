@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from kansym.features import NEUTRON_MAGIC, PROTON_MAGIC
+from kansym.targets import SUBSETS
 
 
 def _plt():
@@ -280,7 +281,7 @@ def far_plot(dom: pd.DataFrame, diff: np.ndarray, title: str, limit: float | Non
     fin = np.isfinite(diff)
     lim = limit or (float(np.nanpercentile(np.abs(diff[fin]), 99)) if fin.any() else 1.0) or 1.0
     zs, ns = dom["Z"].to_numpy(), dom["N"].to_numpy()
-    step = 2 if (np.all(zs % 2 == 0) and np.all(ns % 2 == 0)) else 1
+    step = 2 if SUBSETS["even-even"](zs, ns).all() else 1
     span_n, span_z = ns.max() - ns.min() + 6, zs.max() - zs.min() + 6
     fig, ax = plt.subplots(figsize=(9, 9 * span_z / span_n + 1.0))
     size = (step * 72 * 8.0 / span_n) ** 2 * 0.9  # squares that tile the chart

@@ -8,7 +8,7 @@ import pandas as pd
 
 from kansym import tables
 from kansym.errors import KansymError
-from kansym.survey import rms
+from kansym.metrics import rms
 
 _ED = tables.AME_EDITIONS["ame2020"]
 ME_H, ME_N = _ED.me_h_kev / 1000.0, _ED.me_n_kev / 1000.0

@@ -13,7 +13,7 @@ import pandas as pd
 from kansym import tables
 from kansym.errors import KansymError
 from kansym.runs import StagedRun, new_run_id, write_json_atomic
-from kansym.survey import rms
+from kansym.metrics import rms
 from kansym.config import (STAGES, TARGET_DEFAULTS, DiscoverConfig, load_dataset, provenance)  # noqa: F401
 from kansym.recipe import (ROUTES, FormulaSearch, KanStage, Progress, assemble_stage, load_run_stage,  # noqa: F401
                            search_formulas, train_kan)

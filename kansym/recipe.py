@@ -17,7 +17,7 @@ import pandas as pd
 from kansym.ensemble import Consensus, calibration, combine, consensus
 from kansym.errors import KansymError
 from kansym.network import KANRegressor, normalized
-from kansym.survey import rms
+from kansym.metrics import rms, rmse_by_split
 from kansym.targets import Dataset
 
 from kansym.config import DiscoverConfig, load_dataset
@@ -67,7 +67,7 @@ class KanStage:
     def metrics(self) -> dict:
         ds, p = self.dataset, self.prediction
         masks = {part: ds.mask(part) for part in ("train", "test", "all")}
-        out = {part: rms(p[m] - ds.y[m]) for part, m in masks.items()}
+        out = rmse_by_split(p, ds.y, masks)
         metrics = {"rmse_mev": out, "counts": {part: int(m.sum()) for part, m in masks.items()},
                    "pruned_width": self.kept[0].pruned_width_, "wall_time_s": round(self.wall_s, 3),
                    "members_rmse_test_mev": None}

@@ -15,6 +15,7 @@ import numpy as np
 import sympy as sp
 
 from kansym.errors import KansymError
+from kansym.metrics import rms
 from kansym.formula import Formula, refit, variable_symbols
 
 
@@ -50,7 +51,7 @@ def fit_eq6(X: np.ndarray, y: np.ndarray, variables=("Z", "N"), starts: int = 20
             f = refit(expr, dict(zip(consts, start)), variables, X, y)
         except KansymError:
             continue
-        r = float(np.sqrt(np.mean((f.evaluate(X) - y) ** 2)))
+        r = rms(f.evaluate(X) - y)
         if np.isfinite(r) and (best is None or r < best[0]):
             best = (r, f)
     if best is None:

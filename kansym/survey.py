@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 
 from kansym import tables
-from kansym.targets import Selection, attach_model, select_nuclei
+from kansym.metrics import rms
+from kansym.targets import SUBSETS, Selection, attach_model, select_nuclei
 
 
-def rms(x) -> float:
-    """Root mean square of x (MeV); NaN for an empty array."""
-    x = np.asarray(x, dtype=np.float64)
-    return float(np.sqrt(np.mean(x * x))) if x.size else float("nan")
 
 
 def model_survey(sel: Selection, models=tuple(tables.MODELS)) -> dict:
@@ -27,8 +23,8 @@ def model_survey(sel: Selection, models=tuple(tables.MODELS)) -> dict:
             "rms_mev": round(rms(diff), 6), "mean_mev": round(float(diff.mean()), 6),
             "max_abs_mev": round(float(diff.abs().max()), 6), "note": spec.note,
         })
-    ee = ((nuclei["Z"] % 2 == 0) & (nuclei["N"] % 2 == 0)).sum()
-    oo = ((nuclei["Z"] % 2 == 1) & (nuclei["N"] % 2 == 1)).sum()
+    ee = SUBSETS["even-even"](nuclei["Z"], nuclei["N"]).sum()
+    oo = SUBSETS["odd-odd"](nuclei["Z"], nuclei["N"]).sum()
     return {
         "selection": {"subset": sel.subset, "min_z": sel.min_z, "min_n": sel.min_n,
                       "max_unc_mev": sel.max_unc, "include_estimated": sel.include_estimated},

@@ -13,7 +13,7 @@ from kansym.errors import KansymError
 from kansym.config import DiscoverConfig, load_dataset
 from kansym.recipe import train_kan
 from kansym.runs import write_text_atomic
-from kansym.survey import rms
+from kansym.metrics import rms
 
 # Lu et al., KAN-WS4: sigma_pre, sigma_KAN train, sigma_KAN test [MeV]. The paper's HFB row is HFB-31,
 # a different model from the bundled HFB-27, so HFB-27 has no paper row.

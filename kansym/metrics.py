@@ -1,0 +1,19 @@
+"""Accuracy measures shared by every stage (MeV in, MeV out)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+SPLITS = ("train", "test", "all")
+
+
+def rms(x) -> float:
+    """Root mean square of x (MeV); NaN for an empty array. A NaN in x gives NaN (never hidden)."""
+    x = np.asarray(x, dtype=np.float64)
+    return float(np.sqrt(np.mean(x * x))) if x.size else float("nan")
+
+
+def rmse_by_split(pred, y, masks: dict) -> dict[str, float]:
+    """{split: RMS of pred - y over the rows of that split's boolean mask}."""
+    pred, y = np.asarray(pred, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    return {k: rms(pred[m] - y[m]) for k, m in masks.items()}
