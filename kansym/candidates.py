@@ -19,8 +19,16 @@ import numpy as np
 import sympy as sp
 
 from kansym.errors import KansymError
-from kansym.formula import (Formula, SymbolicNetwork, check_finite, fit_network, network_formula, parameterize,
-                            refit, variable_symbols)
+from kansym.formula import (
+    Formula,
+    SymbolicNetwork,
+    check_finite,
+    fit_network,
+    network_formula,
+    parameterize,
+    refit,
+    variable_symbols,
+)
 from kansym.metrics import rms, rmse_by_split
 from kansym.symbolic import resolve_library
 

@@ -139,7 +139,13 @@ def _csv_ints(text: Optional[str], option: str) -> Optional[tuple[int, ...]]:
 
 def _progress_for(cfg, quiet: bool):
     """A rich progress bar over the training stages, or None when quiet."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     if quiet:
         return None, None
@@ -192,7 +198,8 @@ def discover(
     as_json: bool = typer.Option(False, "--json", help="Print JSON (strict; non-finite numbers as \"NaN\") instead of tables."),
 ):
     """Train a pruned KAN on a target and write a run directory."""
-    from kansym.pipeline import DiscoverConfig, discover as run_discover
+    from kansym.pipeline import DiscoverConfig
+    from kansym.pipeline import discover as run_discover
 
     cfg = DiscoverConfig(
         target=target, subset=subset.value if subset else None, model=model, features=features, split=split,

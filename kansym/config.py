@@ -7,12 +7,16 @@ import os
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-
 from kansym import __version__, tables
+from kansym.baselines import check_baseline
 from kansym.choices import Aggregate, Beyond, Engine, PoorEdges, Stage, Subset, Target
+from kansym.crosscheck import make_engine
 from kansym.errors import KansymError, choose
+from kansym.features import feature_names
 from kansym.network import KANRegressor, TrainSchedule
-from kansym.targets import Dataset, Selection, build_dataset
+from kansym.nuclides import element_z
+from kansym.symbolic import resolve_library
+from kansym.targets import Dataset, Selection, build_dataset, parse_split
 
 STAGES = ("kan", "symbolic", "all")
 
@@ -117,23 +121,18 @@ class DiscoverConfig:
                               f"refine {list(out.refine)}")
         choose("--symbolic-from network", out.symbolic_from, ("coarse", "final"))
         if out.crosscheck != "none" and out.stage == "all":
-            from kansym.crosscheck import make_engine
             make_engine(out.crosscheck, out.crosscheck_budget, seed=out.seed,
                         generations=out.crosscheck_generations)  # fail fast if the engine is missing
         if out.max_constants < 1:
             raise KansymError(f"--max-constants must be >= 1, got {out.max_constants}")
-        from kansym.symbolic import resolve_library
         for part in out.libraries:
             resolve_library(part)  # validates --lib early
         out.selection()  # validates subset and cuts
-        from kansym.baselines import check_baseline
-        from kansym.features import feature_names
         check_baseline(out.baseline, out.target, feature_names(out.features))
         if out.baseline == "linear" and not out.detrend:
             out = replace(out, baseline="none")  # --no-detrend on a target whose default is linear
         if out.target == "residual" or out.model:
             tables.check_model(out.model)
-        from kansym.targets import parse_split
         parse_split(out.split)
         # the network checks its own settings (width, spline order, rule beyond the range, schedule)
         KANRegressor(width=out.width, k=out.k, schedule=out.schedule(), beyond=out.beyond)
@@ -175,7 +174,6 @@ class DiscoverConfig:
             bad("--runs-dir", self.runs_dir, "is not writable" if existing == root.absolute()
                 else f"cannot be created ({existing} is not a writable directory)")
         if self.extrapolate and self.stage == "all":
-            from kansym.nuclides import element_z
             for chain in self.chains:
                 element_z(chain)  # an unknown element fails now, not after training
 

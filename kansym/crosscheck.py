@@ -25,10 +25,12 @@ import pandas as pd
 import sympy as sp
 
 from kansym.errors import KansymError
+from kansym.export import tex_escape
 from kansym.exprparse import parse_equation
-from kansym.targets import SUBSETS
 from kansym.formula import Formula, check_finite, parameterize, refit, variable_symbols
 from kansym.metrics import rms, rmse_by_split
+from kansym.nuclides import chain_nuclei
+from kansym.targets import SUBSETS
 
 ENGINES = ("auto", "pyoperon", "pysr")
 MAX_HOF_BYTES = 10_000_000
@@ -251,7 +253,6 @@ def make_engine(name: str, time_budget: float | None = None, maxsize: int = 30, 
 def extrapolation_set(nuclei: pd.DataFrame, beyond: int = 10) -> pd.DataFrame:
     """For each isotopic chain in ``nuclei``, the next ``beyond`` nuclei past its most neutron-rich member
     (N in steps of 2 for even-even selections, else 1)."""
-    from kansym.nuclides import chain_nuclei
 
     step = 2 if SUBSETS["even-even"](nuclei["Z"], nuclei["N"]).all() else 1
     chains = [chain_nuclei(z, nuclei, beyond, step) for z in sorted(nuclei["Z"].unique())]
@@ -353,7 +354,6 @@ def compare(kan: Formula, result: EngineResult, ds, names, extrap_X: np.ndarray,
 def crosscheck_tex(report: dict) -> str:
     """A booktabs table (``table*``, siunitx-free) of a comparison report: the KAN formula and every member of the
     engine's front with its refitted expression, and a caption saying what was compared."""
-    from kansym.export import tex_escape
 
     search = (f"{report['generations']} generations" if report.get("generations") else "an imported hall of fame")
     if report.get("time_budget_s"):

@@ -21,8 +21,14 @@ import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
+from kansym.baselines import check_baseline
+from kansym.config import DiscoverConfig
 from kansym.errors import KansymError
-from kansym.formula import Formula
+from kansym.export import parameter_rows
+from kansym.formula import Formula, variable_symbols
+from kansym.recipe import load_run_stage, search_formulas, train_kan
+from kansym.runs import RunDir
+from kansym.targets import Dataset, split_labels
 
 MIN_SAMPLES = 10
 
@@ -68,8 +74,6 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
     # ------------------------------------------------------------------ fit
 
     def _config(self, names: tuple[str, ...]):
-        from kansym.baselines import check_baseline
-        from kansym.config import DiscoverConfig
 
         width = (self.width,) if isinstance(self.width, (int, np.integer)) else self.width
         cfg = DiscoverConfig(target="be", width=None if width is None else tuple(width), grid=self.grid,
@@ -88,7 +92,6 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
 
     def fit(self, X, y, feature_names=None) -> "KANSymbolicRegressor":
         """Fit on rows of ``X`` (a DataFrame, or an array with ``feature_names``) and targets ``y``."""
-        from kansym.targets import Dataset, split_labels
 
         X, names = _as_matrix(X, feature_names)
         y = np.asarray(y, dtype=np.float64).ravel() if not hasattr(y, "to_numpy") else \
@@ -116,7 +119,6 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         :class:`kansym.config.DiscoverConfig`: the one recipe behind :meth:`fit` and ``kansym discover``.
         ``judge`` (``kansym.farcheck``) applies the far-extrapolation check to every candidate;
         ``save_dir`` keeps the networks' checkpoints; ``symbolic=False`` stops after the networks."""
-        from kansym.recipe import search_formulas, train_kan
 
         stage = train_kan(config, dataset, progress, save_dir=save_dir)
         search = search_formulas(config, stage, judge) if symbolic else None
@@ -178,7 +180,6 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
     def fit_report(self, min_correl: float = 0.5) -> str:
         """Text report: the formula, its constants with standard errors, the correlations above
         ``min_correl``, and RMSE (in the units of y) on the training and held-out rows."""
-        from kansym.export import parameter_rows
 
         f = self._formula(None)
         row = self.candidates_.loc[self.candidates_["chosen"]].iloc[0]
@@ -218,8 +219,6 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
     @classmethod
     def from_run(cls, run_dir) -> "KANSymbolicRegressor":
         """The estimator of a ``kansym discover`` run directory: its networks, candidates and formula."""
-        from kansym.recipe import load_run_stage
-        from kansym.runs import RunDir
 
         rd = RunDir(Path(run_dir))
         missing = [f for f in ("config.json", "metrics.json", "kan") if not rd.file(f).exists()]
@@ -242,7 +241,6 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
 
 def _as_matrix(X, feature_names) -> tuple[np.ndarray, tuple[str, ...]]:
     """(float64 rows, names) from a DataFrame or an array; checks shape, finiteness and names."""
-    from kansym.formula import variable_symbols
 
     if hasattr(X, "columns"):
         names = tuple(str(c) for c in X.columns)

@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import sympy as sp
 
+from kansym import tables
 from kansym.errors import KansymError
+from kansym.figures import _plt
 from kansym.formula import DEGENERATE_CORR, Formula, Parameter, formula_from_entry  # noqa: F401
 from kansym.latex import KansymLatexPrinter, to_latex  # noqa: F401  (re-exported)
 from kansym.runs import write_json_atomic, write_text_atomic
@@ -224,7 +226,6 @@ def _table_format(shorthands: list[str]) -> str:
 
 def describe_fit(context: dict, metrics: dict) -> str:
     """What a formula was fitted to, for a caption (plain text, escaped)."""
-    from kansym import tables
 
     model = context.get("model")
     model = tables.MODELS[model].label if model in tables.MODELS else (model or "model")
@@ -337,7 +338,6 @@ def write_formula(directory: Path, name: str, formula: Formula, metrics: dict, c
 
 def render_png(formula: Formula, lhs: str, path: Path) -> None:
     """The equation rendered with matplotlib mathtext (plain text if mathtext cannot parse it)."""
-    from kansym.figures import _plt
 
     plt = _plt()
     tex = f"${lhs} = {to_latex(formula.expr, precision=4)}$"

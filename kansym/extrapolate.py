@@ -19,8 +19,17 @@ from kansym.errors import KansymError
 from kansym.metrics import rms
 
 DEFAULT_CHAINS = ("Zr", "Nd", "Hg", "Fm")
-from kansym.nuclides import (ME_H, ME_N, be_from_me, chain_nuclei, element_symbol, element_z,  # noqa: F401
-                             separation_energies, separation_rms)
+from kansym.farcheck import make_judge, prediction_be
+from kansym.nuclides import (  # noqa: F401
+    ME_H,
+    ME_N,
+    be_from_me,
+    chain_nuclei,
+    element_symbol,
+    element_z,
+    separation_energies,
+    separation_rms,
+)
 
 
 def _as_me(target: str, z, n, pred, model_me=None):
@@ -184,7 +193,6 @@ def far_extrapolation(cfg, stage, formula, against=("frdm12",)) -> tuple[dict, d
     """The far-extrapolation check (``kansym.farcheck``) of the KAN and the formula over the whole
     range of the reference table (``against[0]`` for be/me, the mass model's own table for a
     residual target): ({prediction: report}, {prediction: BE on the domain}, judge)."""
-    from kansym.farcheck import make_judge, prediction_be
 
     reference = None if cfg.target == "residual" else against[0]
     judge = make_judge(stage.dataset, cfg.selection(), cfg.features, reference)

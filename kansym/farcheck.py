@@ -30,9 +30,11 @@ import pandas as pd
 
 from kansym import features as feat
 from kansym import tables
+from kansym.baselines import fit_baseline
 from kansym.errors import KansymError
-from kansym.nuclides import be_from_me
 from kansym.metrics import rms
+from kansym.nuclides import be_from_me
+from kansym.targets import SUBSETS
 
 BE_PER_A_BAND = (3.0, 9.0)  # MeV; the most bound nucleus, 62Ni, has 8.79
 S2N_MIN = -10.0  # MeV; the reference models reach -5.4 past their heavy-nucleus drip lines
@@ -46,7 +48,6 @@ SPREAD_MODELS = tables.PAPER_MODELS  # ws4, dz28, frdm12, ktuy05, hfb27
 def domain(selection, reference: str = "frdm12") -> pd.DataFrame:
     """Z, N, ``beyond`` (not in AME2020 at all) and ``BE_ref`` for every nucleus ``reference``
     tabulates inside the selection's subset and Z, N cuts."""
-    from kansym.targets import SUBSETS
 
     ref = tables.load_model(tables.check_model(reference).name)
     z, n = ref["Z"].to_numpy(), ref["N"].to_numpy()
@@ -235,7 +236,6 @@ def domain_features(dom: pd.DataFrame, feature_set: str) -> np.ndarray:
 
 def liquid_drop_surface(train_z, train_n, train_be, dom: pd.DataFrame) -> np.ndarray:
     """The ``ldx`` liquid drop refitted on the training binding energies, on the domain [MeV]."""
-    from kansym.baselines import fit_baseline
 
     X = np.column_stack([train_z, train_n]).astype(np.float64)
     b = fit_baseline("ldx", X, train_be, ("Z", "N"))

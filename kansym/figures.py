@@ -7,7 +7,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from kansym import tables
 from kansym.features import NEUTRON_MAGIC, PROTON_MAGIC
+from kansym.formula import trace_network
+from kansym.network import contained
+from kansym.symbolic import candidate_numpy
 from kansym.targets import SUBSETS
 
 
@@ -27,7 +31,6 @@ SERIES_COLOURS = {"kan": "C0", "formula": "C1", "exp": "k", "frdm12": "C2", "ws4
 
 def series_label(name: str) -> str:
     """Display name of a prediction or mass table: KAN, formula, AME2020, FRDM2012, WS4, ..."""
-    from kansym import tables
 
     if name in tables.MODELS:
         return tables.MODELS[name].label
@@ -47,7 +50,6 @@ def network_diagram(regressor, feature_names, path: Path, output: str = "y") -> 
     """pykan's drawing of the (pruned) network, inputs labelled."""
     import torch
 
-    from kansym.network import contained
 
     plt = _plt()
     path = Path(path).resolve()
@@ -106,8 +108,6 @@ def nz_chart(frame: pd.DataFrame, path: Path, column: str = "residual", title: s
 def edge_plots(regressor, network, X: np.ndarray, feature_names, r2_min: float = 0.9):
     """(file name, figure) per active edge: the KAN's activation against its symbolic fit; an edge whose best
     fit has R^2 < ``r2_min`` is marked as poorly fitted."""
-    from kansym.formula import trace_network
-    from kansym.symbolic import candidate_numpy
 
     plt = _plt()
     tr = trace_network(regressor, X)
@@ -274,7 +274,6 @@ def far_plot(dom: pd.DataFrame, diff: np.ndarray, title: str, limit: float | Non
     """Prediction minus a reference [MeV] over a domain on the N-Z chart, the AME2020 region outlined;
     the colour scale is symmetric and saturates at ``limit`` (default the 99th percentile of |diff|),
     non-finite values drawn as black crosses."""
-    from kansym import tables
 
     plt = _plt()
     diff = np.asarray(diff, dtype=float)

@@ -16,12 +16,20 @@ import numpy as np
 import sympy as sp
 from scipy.optimize import least_squares
 
-from kansym.baselines import Baseline
+from kansym.baselines import LIQUID_DROP, Baseline
 from kansym.errors import KansymError
 from kansym.latex import to_latex
+from kansym.network import contained
 from kansym.srepr_reader import parse_srepr
-from kansym.symbolic import EdgeFit, LibFunction, candidate_numpy, candidate_sympy, fit_edge
-
+from kansym.symbolic import (
+    FUNCTIONS,
+    Candidate,
+    EdgeFit,
+    LibFunction,
+    candidate_numpy,
+    candidate_sympy,
+    fit_edge,
+)
 
 DEGENERATE_CORR = 0.99  # |correlation| above which two constants are flagged as degenerate
 
@@ -55,7 +63,6 @@ def trace_network(reg, X: np.ndarray) -> NetworkTrace:
     """Run the KAN of a fitted KANRegressor on rows of X (original units) and record every edge."""
     import torch
 
-    from kansym.network import contained
 
     m = reg.model_
     xn = torch.tensor(reg.x_scaler_.forward(np.asarray(X, dtype=np.float64)), dtype=torch.float64)
@@ -127,7 +134,6 @@ class SymbolicNetwork:
     def drop_edge(self, k: int, X: np.ndarray) -> "SymbolicNetwork":
         """The network with edge ``k`` replaced by its mean value on rows of X (the KAN's own pruning
         of an edge, keeping the rest of the composition)."""
-        from kansym.symbolic import Candidate
 
         e = self.edges[k]
         mean = float(np.mean(candidate_numpy(e.chosen, self.layer_inputs(X)[e.layer][:, e.i], self.library)))
@@ -161,7 +167,6 @@ def fit_network(reg, X: np.ndarray, library: tuple[LibFunction, ...], tol: float
     An edge with best R^2 below ``r2_min`` raises (``on_poor='error'``), is set to zero
     (``on_poor='zero'``), or keeps its best library function (``on_poor='best'``; reported by the caller). Edges of layers in ``linear_layers`` are restricted to {0, x}.
     """
-    from kansym.symbolic import FUNCTIONS
 
     tr = trace_network(reg, X)
     libmap = {f.name: f for f in library} | {"0": FUNCTIONS["0"], "x": FUNCTIONS["x"]}
@@ -247,7 +252,6 @@ def parameterize(expr: sp.Expr, prefix: str = "c", shared: bool = False) -> tupl
 def network_formula(net: SymbolicNetwork, names) -> tuple[sp.Expr, dict[sp.Symbol, float]]:
     """The network's composition with named constants and their initial values. A liquid-drop
     baseline keeps its own constant names (a_V, a_S, ...); every other number becomes c_k."""
-    from kansym.baselines import LIQUID_DROP
 
     syms = variable_symbols(names)
     if net.trend.kind in LIQUID_DROP:

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from kansym.network import KANRegressor, TrainSchedule
+
 
 def run(job_dir: Path) -> None:
-    from kansym.network import KANRegressor, TrainSchedule
 
     job = json.loads((job_dir / "job.json").read_text())
     data = np.load(job_dir / "data.npz")

@@ -22,7 +22,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
+from kansym.baselines import Baseline, fit_baseline
 from kansym.errors import KansymError
+from kansym.runs import pid_alive
 
 
 @contextlib.contextmanager
@@ -74,7 +76,6 @@ def clean_stale_scratch() -> list[Path]:
     import re
     import shutil
 
-    from kansym.runs import pid_alive
 
     removed = []
     for p in Path(tempfile.gettempdir()).glob("kansym-*-*-*"):
@@ -197,7 +198,6 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         X_test = np.asarray(X_test, dtype=np.float64)
         y_test = np.asarray(y_test, dtype=np.float64).reshape(-1, 1)
         self.x_scaler_ = Scaler.minmax(X)
-        from kansym.baselines import fit_baseline
 
         names = tuple(self.feature_names) or tuple(f"x{i}" for i in range(X.shape[1]))
         if len(names) != X.shape[1]:
@@ -473,7 +473,6 @@ def _bounds_load(saved):
 
 def _load_trend(saved, n_features: int):
     """A saved baseline; checkpoints of kansym 0.1 store a linear trend as [w, b]."""
-    from kansym.baselines import Baseline
 
     if isinstance(saved, dict):
         return Baseline.from_dict(saved)

@@ -10,13 +10,48 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kansym import tables
+from kansym import export, tables
+from kansym import features as feat
+from kansym import figures as figs
+from kansym.config import (  # noqa: F401
+    STAGES,
+    TARGET_DEFAULTS,
+    DiscoverConfig,
+    load_dataset,
+    provenance,
+)
+from kansym.crosscheck import (
+    compare,
+    crosscheck_tex,
+    extrapolation_set,
+    import_hof,
+    make_engine,
+)
 from kansym.errors import KansymError
-from kansym.runs import StagedRun, new_run_id, write_json_atomic
+from kansym.estimator import KANSymbolicRegressor
+from kansym.extrapolate import extrapolate
+from kansym.farcheck import make_judge
+from kansym.formula import formula_from_entry
 from kansym.metrics import rms
-from kansym.config import (STAGES, TARGET_DEFAULTS, DiscoverConfig, load_dataset, provenance)  # noqa: F401
-from kansym.recipe import (ROUTES, FormulaSearch, KanStage, Progress, assemble_stage, load_run_stage,  # noqa: F401
-                           search_formulas, train_kan)
+from kansym.recipe import (  # noqa: F401
+    ROUTES,
+    FormulaSearch,
+    KanStage,
+    Progress,
+    assemble_stage,
+    load_run_stage,
+    search_formulas,
+    train_kan,
+)
+from kansym.runs import (
+    RunDir,
+    RunUpdate,
+    StagedRun,
+    new_run_id,
+    write_json_atomic,
+    write_text_atomic,
+)
+
 
 def _predictions_frame(stage: KanStage, uncertainty: bool = True) -> pd.DataFrame:
     f = stage.dataset.frame
@@ -55,8 +90,6 @@ def symbolic_stage(cfg: DiscoverConfig, stage: KanStage, path: Path, progress: P
                    search: FormulaSearch | None = None) -> dict:
     """Edge fits, candidate formulas judged on the data and over the reference table's whole range,
     the chosen refitted formula and its exports, written to ``path`` (``search``: already computed)."""
-    from kansym import export, figures
-    from kansym.farcheck import make_judge
 
     ds = stage.dataset
     X = ds.X
@@ -66,12 +99,12 @@ def symbolic_stage(cfg: DiscoverConfig, stage: KanStage, path: Path, progress: P
     cands, chosen, front, base, reg = search.candidates, search.chosen, search.front, search.base, search.regressor
     notes = list(search.notes)
     _edges_frame(base, ds.feature_names).to_csv(path / "edges.csv", index=False)
-    figures.edge_fits(reg, base.network, X[masks["train"]], ds.feature_names, path / "figures" / "edges",
+    figs.edge_fits(reg, base.network, X[masks["train"]], ds.feature_names, path / "figures" / "edges",
                       r2_min=cfg.r2_min)
     rows = [{**c.summary(), "pareto": c in front, "chosen": c is chosen} for c in cands]
     table = search.table()
     table.to_csv(path / "candidates.csv", index=False)
-    figures.candidates_figure(table, path / "figures" / "candidates.png",
+    figs.candidates_figure(table, path / "figures" / "candidates.png",
                               departure="|correction| RMS beyond the data [MeV]" if cfg.target == "residual"
                               else "RMS departure from the liquid drop beyond AME2020 [MeV]")
     if chosen is None:
@@ -92,7 +125,6 @@ def symbolic_stage(cfg: DiscoverConfig, stage: KanStage, path: Path, progress: P
                        "degenerate_pairs": [[chosen.formula.parameters[i].name, chosen.formula.parameters[j].name, c]
                                             for i, j, c in chosen.formula.degenerate_pairs()],
                        "far_check": judge.report(chosen.formula.evaluate(judge.X))}
-    from kansym.runs import RunDir
 
     context = {"run_id": RunDir(path).id, "target": cfg.target, "model": cfg.model, "selection": cfg.selection().__dict__,
                "features": cfg.features, "split": cfg.split, "seed": cfg.seed, **provenance()}
@@ -128,7 +160,6 @@ class DiscoverResult:
 def discover(config: DiscoverConfig, progress: Progress | None = None) -> DiscoverResult:
     """Load -> train -> prune -> symbolic -> cross-check -> extrapolate (as far as ``config.stage``
     and the stage switches say) and write everything into a new run directory."""
-    from kansym import figures
 
     cfg = config.resolved()
     t0 = time.perf_counter()
@@ -138,8 +169,6 @@ def discover(config: DiscoverConfig, progress: Progress | None = None) -> Discov
     staged = StagedRun(Path(cfg.runs_dir), run_id)
     with staged as path:
         write_json_atomic(path / "config.json", cfg_dict)
-        from kansym.estimator import KANSymbolicRegressor
-        from kansym.farcheck import make_judge
 
         symbolic_on = cfg.stage != "kan"
         est = KANSymbolicRegressor.from_config(cfg).fit_dataset(
@@ -152,9 +181,9 @@ def discover(config: DiscoverConfig, progress: Progress | None = None) -> Discov
         importance.to_csv(path / "importance.csv", index=False)
         curve = pd.DataFrame([{"member": i, **row} for i, m in enumerate(stage.members) for row in m.curve_])
         curve.to_csv(path / "loss_curve.csv", index=False)
-        figures.network_diagram(stage.kept[0], dataset.feature_names, path / "figures" / "network.png",
+        figs.network_diagram(stage.kept[0], dataset.feature_names, path / "figures" / "network.png",
                                 output=network_output_label(cfg))
-        figures.nz_chart(preds, path / "figures" / "residual_chart.png",
+        figs.nz_chart(preds, path / "figures" / "residual_chart.png",
                          title=f"KAN minus {target_label(cfg)}, {len(dataset.frame)} nuclei",
                          unit_label="KAN - AME2020 [MeV]")
         metrics = {**stage.metrics(), "target": cfg.target, "n_nuclei": len(dataset.frame),
@@ -192,7 +221,6 @@ def discover(config: DiscoverConfig, progress: Progress | None = None) -> Discov
 
 def record_notes(path: Path, metrics: dict, stage: str, notes) -> None:
     """Keep a stage's notes (each once) in ``metrics["notes"][stage]`` and rewrite ``notes.txt``."""
-    from kansym.runs import write_text_atomic
 
     metrics.setdefault("notes", {})[stage] = list(dict.fromkeys(map(str, notes)))
     write_text_atomic(path / "notes.txt", "".join(f"{st}: {n}\n" for st, ns in metrics["notes"].items() for n in ns))
@@ -227,7 +255,6 @@ def rerun_symbolic(run_dir: Path, **overrides) -> dict:
     The run is updated as a whole (``kansym.runs.RunUpdate``): formula, candidates, edge fits and
     ``metrics.json`` change together; the cross-check and extrapolation results of the old formula are
     removed (listed in ``result["removed"]``) rather than left beside a formula they do not describe."""
-    from kansym.runs import RunDir, RunUpdate
 
     RunDir(Path(run_dir)).metrics  # a run without readable metrics fails here, before anything is copied
     with RunUpdate(run_dir) as path:
@@ -255,10 +282,6 @@ def extrapolate_run(run_dir: Path, chains=("Zr", "Nd", "Hg", "Fm"), beyond: int 
                     both_sides: bool = False, figures: bool = True, isotones=(), loaded=None) -> dict:
     """:func:`kansym.extrapolate.extrapolate` of a run directory (its stage ``loaded`` = (config, KanStage),
     by default read from it); writes extrapolation.csv/.json and the chain and far figures there."""
-    from kansym import figures as figs
-    from kansym.extrapolate import extrapolate
-    from kansym.formula import formula_from_entry
-    from kansym.runs import RunDir, write_text_atomic
 
     rd = RunDir(Path(run_dir))
     cfg, stage = loaded if loaded is not None else load_run_stage(rd.path)
@@ -283,7 +306,6 @@ def rerun_extrapolate(run_dir: Path, chains, beyond: int = 10, against=("frdm12"
                       isotones=()) -> dict:
     """Chain extrapolation and far check of an existing run (``kansym.extrapolate.extrapolate_run``);
     the run's extrapolation files, chain figures and ``metrics.json`` are replaced together."""
-    from kansym.runs import RunDir, RunUpdate
 
     RunDir(Path(run_dir)).metrics
     with RunUpdate(run_dir) as path:
@@ -306,7 +328,6 @@ def rerun_crosscheck(run_dir: Path, engine: str = "auto", time_budget: float | N
                      seed: int = 0, pysr_hof: Path | None = None, generations: int = 50) -> dict:
     """Cross-check of an existing run (``kansym.crosscheck.crosscheck_run``); the run's cross-check files
     and ``metrics.json`` are replaced together."""
-    from kansym.runs import RunDir, RunUpdate
 
     RunDir(Path(run_dir)).metrics
     with RunUpdate(run_dir) as path:
@@ -321,11 +342,6 @@ def crosscheck_run(run_dir: Path, engine: str = "auto", time_budget: float | Non
                    seed: int = 0, pysr_hof: Path | None = None, beyond: int = 10,
                    generations: int = 50) -> dict:
     """Run an engine on a run's data selection, split and target; write crosscheck.json/.tex into the run."""
-    from kansym import features as feat
-    from kansym.crosscheck import (compare, crosscheck_tex, extrapolation_set, import_hof,
-                                   make_engine)
-    from kansym.export import formula_from_entry
-    from kansym.runs import RunDir, write_text_atomic
 
     rd = RunDir(Path(run_dir))
     if not (rd.path / "formula.json").exists():
@@ -342,7 +358,6 @@ def crosscheck_run(run_dir: Path, engine: str = "auto", time_budget: float | Non
         result = eng.fit(ds.X[tr], ds.y[tr], names)
     ex = extrapolation_set(ds.frame[["Z", "N"]], beyond)
     extrap_X = feat.features(ex["Z"], ex["N"], cfg.features).to_numpy()
-    from kansym.farcheck import make_judge
 
     report = compare(kan, result, ds, names, extrap_X, judge=make_judge(ds, cfg.selection(), cfg.features))
     report.update({"run_id": rd.id, "time_budget_s": time_budget, "maxsize": maxsize, "seed": seed,
@@ -366,8 +381,6 @@ def export_formula(run_dir: Path, name: str, registry: Path = Path("formulas"), 
     """Copy a run's formula into the registry as ``NAME.json`` and ``NAME.tex``."""
     import re
 
-    from kansym import export
-    from kansym.runs import RunDir
 
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", name):
         raise KansymError(f"formula name {name[:40]!r} must be 1-100 letters, digits, '_', '.', '-'")

@@ -14,13 +14,15 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from kansym import candidates as cands_mod
+from kansym.config import DiscoverConfig, load_dataset
 from kansym.ensemble import Consensus, calibration, combine, consensus
 from kansym.errors import KansymError
-from kansym.network import KANRegressor, normalized
 from kansym.metrics import rms, rmse_by_split
+from kansym.network import KANRegressor, clean_stale_scratch, normalized, scratch_prefix
+from kansym.runs import RunDir
 from kansym.targets import Dataset
 
-from kansym.config import DiscoverConfig, load_dataset
 
 @dataclass(frozen=True)
 class KanStage:
@@ -129,7 +131,6 @@ def train_kan(cfg: DiscoverConfig, dataset: Dataset, progress: Progress | None =
     """
     import tempfile
 
-    from kansym.network import clean_stale_scratch, scratch_prefix
 
     clean_stale_scratch()
     t0 = time.perf_counter()
@@ -230,7 +231,6 @@ def search_formulas(cfg: DiscoverConfig, stage: KanStage, judge=None) -> Formula
     """Edge fits of the first kept network (``cfg.symbolic_from`` snapshot) to each library of ``cfg.lib``,
     candidate formulas by every route, their refits, and the choice (at most ``cfg.max_constants``
     constants, passing the far-extrapolation ``judge`` when there is one). Nothing is written."""
-    from kansym import candidates as cands_mod
 
     ds = stage.dataset
     X, y = ds.X, ds.y
@@ -250,7 +250,6 @@ def search_formulas(cfg: DiscoverConfig, stage: KanStage, judge=None) -> Formula
 
 def load_run_stage(run_dir: Path) -> tuple[DiscoverConfig, KanStage]:
     """Rebuild the dataset and the trained networks of an existing run directory."""
-    from kansym.runs import RunDir
 
     rd = RunDir(Path(run_dir))
     cfg = DiscoverConfig.from_dict(rd.config).resolved()

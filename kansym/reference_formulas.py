@@ -14,14 +14,14 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
+from kansym.baselines import fit_baseline
 from kansym.errors import KansymError
-from kansym.metrics import rms
 from kansym.formula import Formula, refit, variable_symbols
+from kansym.metrics import rms
 
 
 def liquid_drop(kind: str, X: np.ndarray, y: np.ndarray, variables) -> Formula:
     """The ``ld``/``ldx`` liquid drop fitted to (X, y) [MeV], as a Formula with named constants."""
-    from kansym.baselines import fit_baseline
 
     base = fit_baseline(kind, X, y, variables)
     expr, init = base.parameterized(variable_symbols(variables))

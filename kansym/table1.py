@@ -9,11 +9,11 @@ from pathlib import Path
 import pandas as pd
 
 from kansym import tables
-from kansym.errors import KansymError
 from kansym.config import DiscoverConfig, load_dataset
+from kansym.errors import KansymError
+from kansym.metrics import rms
 from kansym.recipe import train_kan
 from kansym.runs import write_text_atomic
-from kansym.metrics import rms
 
 # Lu et al., KAN-WS4: sigma_pre, sigma_KAN train, sigma_KAN test [MeV]. The paper's HFB row is HFB-31,
 # a different model from the bundled HFB-27, so HFB-27 has no paper row.
