@@ -92,3 +92,15 @@ def test_only_the_writers_touch_the_disk():
                         for a in node.args[1:2]):
                 offenders.append(f"{path.stem}:{node.lineno} open for writing")
     assert not offenders, offenders
+
+
+def test_kansym_imports_are_at_the_top_except_in_the_cli():
+    late = []
+    for path in sorted(PACKAGE.glob("*.py")):
+        if path.stem in ("cli", "__init__"):  # the CLI imports on demand to start fast; __init__ is lazy
+            continue
+        tree = ast.parse(path.read_text())
+        top = {id(n) for n in tree.body}
+        late += [f"{path.stem}:{n.lineno}" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
+                 and n.module.split(".")[0] == "kansym" and id(n) not in top]
+    assert not late, late
