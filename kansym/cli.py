@@ -195,6 +195,9 @@ def discover(
     extrapolate_chains: str = typer.Option("Zr,Nd,Hg,Fm", "--chains", help="Isotopic chains for the extrapolation stage ('' to skip)."),
     runs_dir: Path = typer.Option(Path("runs"), help="Where run directories are created."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output; print only the run directory."),
+    jobs: Optional[int] = typer.Option(None, help="Worker processes for independent fits (ensemble members) [default: the CPUs this process may use]."),
+    backend: str = typer.Option("loky", metavar="[loky|dask]", help="Where fits run: loky (local processes) or dask (a dask.distributed cluster; pip install 'kansym[dask]')."),
+    scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 [default: a local cluster of --jobs workers]."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (strict; non-finite numbers as \"NaN\") instead of tables."),
 ):
     """Train a pruned KAN on a target and write a run directory."""
@@ -211,13 +214,15 @@ def discover(
         crosscheck=crosscheck_engine, crosscheck_budget=crosscheck_budget, crosscheck_generations=crosscheck_generations,
         extrapolate=bool(extrapolate_chains.strip()), chains=tuple(c.strip() for c in extrapolate_chains.split(",") if c.strip()),
         runs_dir=str(runs_dir)).resolved()
+    from kansym.execution import Execution
+    execution = Execution(jobs, backend, scheduler).checked().reachable()
     bar, progress = _progress_for(cfg, quiet)
     try:
         if bar:
             with bar:
-                result = run_discover(cfg, progress=progress)
+                result = run_discover(cfg, progress=progress, execution=execution)
         else:
-            result = run_discover(cfg)
+            result = run_discover(cfg, execution=execution)
     except KeyboardInterrupt:
         partial = sorted(Path(cfg.runs_dir).glob(".partial-*"), key=lambda p: p.stat().st_mtime)
         where = f"; partial output is in {partial[-1]} (`kansym clean` removes it)" if partial else ""
@@ -494,7 +499,10 @@ def table1_cmd(models: str = typer.Option("ws4,dz28,frdm12,ktuy05,hfb27", help="
                ensemble: Optional[int] = typer.Option(None, help="KANs per fit [default: 4]."),
                out_dir: Path = typer.Option(Path("runs/table1"), help="Where table1.csv and table1.tex go."),
                force: bool = typer.Option(False, help="Replace an existing table1.csv/table1.tex in --out-dir."),
-               quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output.")):
+               quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+               jobs: Optional[int] = typer.Option(None, help="Worker processes for independent fits (ensemble members) [default: the CPUs this process may use]."),
+               backend: str = typer.Option("loky", metavar="[loky|dask]", help="Where fits run: loky (local processes) or dask (a dask.distributed cluster; pip install 'kansym[dask]')."),
+               scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 [default: a local cluster of --jobs workers].")):
     """sigma_pre and sigma_KAN(train/test) per mass model on the KAN-WS4 setting, beside the paper's values."""
     from kansym.pipeline import DiscoverConfig
     from kansym.table1 import check_out_dir, table1, write_table1
@@ -509,7 +517,9 @@ def table1_cmd(models: str = typer.Option("ws4,dz28,frdm12,ktuy05,hfb27", help="
         check_model(m)
     check_out_dir(out_dir, force)  # before hours of training
     base = DiscoverConfig(target="residual", ensemble=ensemble)
-    df = table1(names, seeds, base, progress=None if quiet else lambda s: err.print(f"done: {s}"))
+    from kansym.execution import Execution
+    execution = Execution(jobs, backend, scheduler).checked().reachable()
+    df = table1(names, seeds, base, progress=None if quiet else lambda s: err.print(f"done: {s}"), execution=execution)
     csv, tex = write_table1(df, out_dir, force)
     t = Table(title="KAN-WS4 Table 1: RMS deviations from AME2020 [MeV]")
     for col in ("model", "n", "sigma_pre", "KAN train", "KAN test", "paper pre/train/test", "time [s]"):

@@ -114,13 +114,14 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         return self.fit_dataset(Dataset(frame, names, "custom", None), cfg)
 
     def fit_dataset(self, dataset, config, judge=None, save_dir: Path | None = None, progress=None,
-                    symbolic: bool = True) -> "KANSymbolicRegressor":
+                    symbolic: bool = True, execution=None) -> "KANSymbolicRegressor":
         """Fit on a :class:`kansym.targets.Dataset` (rows, features, target and split) with a resolved
         :class:`kansym.config.DiscoverConfig`: the one recipe behind :meth:`fit` and ``kansym discover``.
         ``judge`` (``kansym.farcheck``) applies the far-extrapolation check to every candidate;
-        ``save_dir`` keeps the networks' checkpoints; ``symbolic=False`` stops after the networks."""
+        ``save_dir`` keeps the networks' checkpoints; ``symbolic=False`` stops after the networks;
+        ``execution`` (:class:`kansym.execution.Execution`) says where ensemble members train."""
 
-        stage = train_kan(config, dataset, progress, save_dir=save_dir)
+        stage = train_kan(config, dataset, progress, save_dir=save_dir, execution=execution)
         search = search_formulas(config, stage, judge) if symbolic else None
         self.config_ = config
         self.network_ = stage

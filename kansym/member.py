@@ -1,34 +1,22 @@
-"""Child-process entry point that trains one ensemble member: ``python -m kansym.member JOB_DIR``.
-
-JOB_DIR holds ``job.json`` (regressor settings) and ``data.npz`` (train and test arrays); the fitted
-network is saved into JOB_DIR with its loss curve in ``curve.json``. Running members as separate
-interpreters keeps them independent of how the parent was started (scripts need no main guard).
-"""
+"""One ensemble member as a task for :func:`kansym.execution.run_tasks`: fit a KAN on the arrays of a job
+and save it into the job's folder (a shared file system on a cluster)."""
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
-
-import numpy as np
 
 from kansym.network import KANRegressor, TrainSchedule
 
 
-def run(job_dir: Path) -> None:
-
-    job = json.loads((job_dir / "job.json").read_text())
-    data = np.load(job_dir / "data.npz")
-    sched = job["schedule"]
+def fit_member(job: dict) -> list[dict]:
+    """Fit the network described by ``job`` (settings, seed, X/y train and test arrays, ``out_dir``), save it
+    to ``out_dir`` and return its loss curve. Pure apart from that folder; the seed is in the job."""
+    s = dict(job["settings"])
+    sched = dict(s["schedule"])
     sched["grids"] = tuple(sched["grids"])
-    reg = KANRegressor(width=tuple(job["width"]), k=job["k"], schedule=TrainSchedule(**sched), seed=job["seed"],
-                       detrend=job["detrend"], baseline=job.get("baseline"),
-                       feature_names=tuple(job.get("feature_names", ())), beyond=job.get("beyond", "clamp"))
-    reg.fit(data["X"], data["y"], data["X_test"], data["y_test"])
-    reg.save(job_dir)
-    (job_dir / "curve.json").write_text(json.dumps(reg.curve_))
-
-
-if __name__ == "__main__":
-    run(Path(sys.argv[1]))
+    reg = KANRegressor(width=tuple(s["width"]), k=s["k"], schedule=TrainSchedule(**sched), seed=s["seed"],
+                       detrend=s["detrend"], baseline=s.get("baseline"),
+                       feature_names=tuple(s.get("feature_names", ())), beyond=s.get("beyond", "clamp"))
+    reg.fit(job["X"], job["y"], job["X_test"], job["y_test"])
+    reg.save(Path(job["out_dir"]))
+    return reg.curve_

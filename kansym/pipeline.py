@@ -157,7 +157,7 @@ class DiscoverResult:
     symbolic: dict | None = None
 
 
-def discover(config: DiscoverConfig, progress: Progress | None = None) -> DiscoverResult:
+def discover(config: DiscoverConfig, progress: Progress | None = None, execution=None) -> DiscoverResult:
     """Load -> train -> prune -> symbolic -> cross-check -> extrapolate (as far as ``config.stage``
     and the stage switches say) and write everything into a new run directory."""
 
@@ -173,7 +173,7 @@ def discover(config: DiscoverConfig, progress: Progress | None = None) -> Discov
         symbolic_on = cfg.stage != "kan"
         est = KANSymbolicRegressor.from_config(cfg).fit_dataset(
             dataset, cfg, judge=make_judge(dataset, cfg.selection(), cfg.features) if symbolic_on else None,
-            save_dir=path / "kan", progress=progress, symbolic=symbolic_on)
+            save_dir=path / "kan", progress=progress, symbolic=symbolic_on, execution=execution)
         stage = est.network_
         preds = _predictions_frame(stage, cfg.uncertainty is not False)
         preds.to_csv(path / "predictions.csv", index=False)

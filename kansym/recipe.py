@@ -4,8 +4,7 @@ search for closed-form formulas over its edges. Nothing here writes outside the 
 
 from __future__ import annotations
 
-import json
-import os
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,6 +17,8 @@ from kansym import candidates as cands_mod
 from kansym.config import DiscoverConfig, load_dataset
 from kansym.ensemble import Consensus, calibration, combine, consensus
 from kansym.errors import KansymError
+from kansym.execution import Execution, run_tasks
+from kansym.member import fit_member
 from kansym.metrics import rms, rmse_by_split
 from kansym.network import KANRegressor, clean_stale_scratch, normalized, scratch_prefix
 from kansym.runs import RunDir
@@ -121,17 +122,40 @@ def assemble_stage(dataset: Dataset, members, rule: str = "median", wall_s: floa
 Progress = Callable[[str], None]
 
 
+def member_jobs(cfg: DiscoverConfig, dataset: Dataset, root: Path) -> tuple[list[Path], list[dict]]:
+    """The ``cfg.ensemble`` member tasks of a fit (seeds seed, seed+1, ...), each saving into ``root/seed_<s>``."""
+    tr, te = dataset.mask("train"), dataset.mask("test")
+    X, y = dataset.X, dataset.y
+    dirs, jobs = [], []
+    for i in range(cfg.ensemble):
+        d = Path(root) / f"seed_{cfg.seed + i}"
+        d.mkdir(parents=True, exist_ok=True)
+        settings = {"width": list(cfg.width), "k": cfg.k, "schedule": asdict(cfg.schedule()), "seed": cfg.seed + i,
+                    "detrend": cfg.detrend, "baseline": cfg.baseline, "feature_names": list(dataset.feature_names),
+                    "beyond": cfg.beyond}
+        dirs.append(d)
+        jobs.append({"settings": settings, "X": X[tr], "y": y[tr], "X_test": X[te], "y_test": y[te], "out_dir": str(d)})
+    return dirs, jobs
+
+
+def collect_members(dirs, curves) -> list[KANRegressor]:
+    """The networks saved by finished member tasks, with their loss curves."""
+    members = []
+    for d, curve in zip(dirs, curves):
+        member = KANRegressor.load(d)
+        member.curve_ = curve
+        members.append(member)
+    return members
+
+
 def train_kan(cfg: DiscoverConfig, dataset: Dataset, progress: Progress | None = None,
-              save_dir: Path | None = None) -> KanStage:
+              save_dir: Path | None = None, execution: Execution | None = None) -> KanStage:
     """Train ``cfg.ensemble`` networks (seeds seed, seed+1, ...) on the train split of ``dataset``.
 
-    Ensemble members train in parallel child interpreters (``python -m kansym.member``, one thread
-    each, as many at a time as there are cores) and are saved under ``save_dir/seed_<s>``; a single
-    network trains in-process and is saved to ``save_dir``.
+    Ensemble members are independent tasks run by ``execution`` (local processes or a Dask cluster,
+    :mod:`kansym.execution`; the same networks bit for bit either way) and saved under
+    ``save_dir/seed_<s>``; a single network trains in-process and is saved to ``save_dir``.
     """
-    import tempfile
-
-
     clean_stale_scratch()
     t0 = time.perf_counter()
     tr, te = dataset.mask("train"), dataset.mask("test")
@@ -144,55 +168,11 @@ def train_kan(cfg: DiscoverConfig, dataset: Dataset, progress: Progress | None =
             reg.save(save_dir)
     else:
         with tempfile.TemporaryDirectory(prefix=scratch_prefix("ensemble")) as tmp:
-            root = Path(save_dir) if save_dir is not None else Path(tmp)
-            dirs = [root / f"seed_{cfg.seed + i}" for i in range(cfg.ensemble)]
-            for i, d in enumerate(dirs):
-                d.mkdir(parents=True, exist_ok=True)
-                job = {"width": list(cfg.width), "k": cfg.k, "schedule": asdict(cfg.schedule()), "seed": cfg.seed + i,
-                       "detrend": cfg.detrend, "baseline": cfg.baseline, "feature_names": list(dataset.feature_names),
-                       "beyond": cfg.beyond}
-                (d / "job.json").write_text(json.dumps(job))
-                np.savez(d / "data.npz", X=X[tr], y=y[tr], X_test=X[te], y_test=y[te])
-            _run_members(dirs, progress)
-            members = []
-            for d in dirs:
-                member = KANRegressor.load(d)
-                member.curve_ = json.loads((d / "curve.json").read_text())
-                members.append(member)
-                for leftover in ("job.json", "data.npz", "curve.json"):
-                    (d / leftover).unlink(missing_ok=True)
+            dirs, jobs = member_jobs(cfg, dataset, Path(save_dir) if save_dir is not None else Path(tmp))
+            curves = run_tasks(fit_member, jobs, execution,
+                               progress=(lambda m: progress(m.replace("task", "member"))) if progress else None)
+            members = collect_members(dirs, curves)
     return assemble_stage(dataset, members, cfg.aggregate, time.perf_counter() - t0)
-
-
-def _run_members(dirs: list[Path], progress: Progress | None) -> None:
-    """Run ``python -m kansym.member DIR`` for each dir, at most one per core at a time."""
-    import subprocess
-    import sys
-
-    pending, running, done = list(dirs), [], 0
-    slots = max(1, os.cpu_count() or 1)
-    try:
-        while pending or running:
-            while pending and len(running) < slots:
-                d = pending.pop(0)
-                log = open(d / "member.log", "w")
-                running.append((d, log, subprocess.Popen([sys.executable, "-m", "kansym.member", str(d)],
-                                                         stdout=log, stderr=subprocess.STDOUT)))
-            d, log, proc = running[0]
-            rc = proc.wait()
-            log.close()
-            running.pop(0)
-            if rc != 0:
-                tail = (d / "member.log").read_text()[-1500:]
-                raise KansymError(f"ensemble member in {d.name} failed (exit code {rc}):\n{tail}")
-            (d / "member.log").unlink(missing_ok=True)
-            done += 1
-            if progress:
-                progress(f"member {done}/{len(dirs)}")
-    finally:
-        for _, log, proc in running:
-            proc.kill()
-            log.close()
 
 
 # Candidate routes beyond the network's own composition. The monomial expansion (``expand``) is
