@@ -536,6 +536,52 @@ def table1_cmd(models: str = typer.Option("ws4,dz28,frdm12,ktuy05,hfb27", help="
               highlight=False)
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@handled
+def sweep(ctx: typer.Context,
+          grid: list[str] = typer.Option(..., help="NAME=VALUES, repeatable: seed=0:5 (0..4), lamb=1e-3,3e-3, width=5;10 (';' between tuple points)."),
+          target: str = typer.Option("be", metavar="[be|me|residual]", help="Target of every point."),
+          runs_dir: Path = typer.Option(Path("runs"), help="The sweep goes in RUNS_DIR/sweep-<hash>/."),
+          jobs: Optional[int] = typer.Option(None, help="Points run at once [default: the CPUs this process may use]."),
+          backend: str = typer.Option("loky", metavar="[loky|dask]", help="loky (local processes) or dask."),
+          scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address [default: a local cluster]."),
+          as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON.")):
+    """Run discover over the product of option grids (any other discover option, e.g. --steps 10 or
+    --crosscheck none, is fixed for every point); resumable; writes summary.csv and summary.png."""
+    from kansym.execution import Execution
+    from kansym.pipeline import DiscoverConfig
+    from kansym.sweep import parse_grid, parse_value, plan, run_sweep
+
+    fixed, extra = {}, list(ctx.args)
+    while extra:
+        key = extra.pop(0)
+        if not key.startswith("--"):
+            raise KansymError(f"unexpected argument {key!r}; fixed options read --NAME VALUE")
+        name, _, value = key[2:].partition("=")
+        if not value:
+            if not extra:
+                raise KansymError(f"option {key} needs a value")
+            value = extra.pop(0)
+        fixed[name.replace("-", "_")] = parse_value(name.replace("-", "_"), value)
+    grids = dict(parse_grid(g) for g in grid)
+    execution = Execution(jobs, backend, scheduler).checked().reachable()
+    sw = plan(DiscoverConfig(target=target, **fixed), grids, runs_dir)  # every point validated before any fit
+    err.print(Text(f"sweep {sw.root}: {len(sw.points)} points"), highlight=False)
+    table, done = run_sweep(sw, execution, progress=lambda s: err.print(Text(f"done: {s}"), highlight=False))
+    if as_json:
+        _echo_json({"sweep": str(sw.root), "points": len(sw.points), "run_now": done,
+                    "summary": table.to_dict(orient="records")})
+        return
+    t = Table(title=f"sweep {sw.root.name}: {len(done)} points run now, {len(table)} finished")
+    cols = [*sw.grid, "formula.n_constants", "formula.rmse_mev.test", "formula.far_rms_beyond_mev", "pareto"]
+    for c in cols:
+        t.add_column(c.replace("formula.", "").replace("_mev", " [MeV]"))
+    for _, r in table.iterrows():
+        t.add_row(*[Text(str(r.get(c))) if not isinstance(r.get(c), float) else Text(_fmt(r.get(c))) for c in cols])
+    out.print(t)
+    out.print(Text(f"wrote {sw.root / 'summary.csv'} and {sw.root / 'summary.png'}"), highlight=False)
+
+
 @app.command()
 @handled
 def crosscheck(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, path, or 'latest'."),

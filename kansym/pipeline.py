@@ -157,15 +157,17 @@ class DiscoverResult:
     symbolic: dict | None = None
 
 
-def discover(config: DiscoverConfig, progress: Progress | None = None, execution=None) -> DiscoverResult:
+def discover(config: DiscoverConfig, progress: Progress | None = None, execution=None,
+             run_id: str | None = None) -> DiscoverResult:
     """Load -> train -> prune -> symbolic -> cross-check -> extrapolate (as far as ``config.stage``
-    and the stage switches say) and write everything into a new run directory."""
+    and the stage switches say) and write everything into a new run directory (named ``run_id`` if
+    given, else by time, target, subset and a hash of the configuration)."""
 
     cfg = config.resolved()
     t0 = time.perf_counter()
     dataset = load_dataset(cfg)
     cfg_dict = {**cfg.to_dict(), **provenance()}
-    run_id = new_run_id(cfg.target, cfg.subset, cfg.to_dict())
+    run_id = run_id or new_run_id(cfg.target, cfg.subset, cfg.to_dict())
     staged = StagedRun(Path(cfg.runs_dir), run_id)
     with staged as path:
         write_json_atomic(path / "config.json", cfg_dict)

@@ -337,3 +337,30 @@ def find_run(ref: str, root: Path) -> RunDir:
     if not hits:
         raise KansymError(f"no run {ref!r} under {root} (see `kansym runs`)")
     raise KansymError(f"run reference {ref!r} is ambiguous: {', '.join(r.id for r in hits)}")
+
+
+def gather(root: Path) -> pd.DataFrame:
+    """One row per run under ``root`` (config and headline metrics, flattened with dotted names; MeV):
+    RMSE of the KAN and of the formula per split, constants, far-extrapolation verdict and deviation.
+    A run whose files cannot be read is a row with ``status`` 'corrupt' and the reason."""
+    rows = []
+    for r in list_runs(root):
+        row = {"run_id": r.id, "path": str(r.path)}
+        try:
+            c, m = r.config, r.metrics
+        except KansymError as exc:
+            rows.append({**row, "status": "corrupt", "error": str(exc)})
+            continue
+        f = m.get("formula") if isinstance(m.get("formula"), dict) else {}
+        far = (f.get("far_check") or {}) if isinstance(f, dict) else {}
+        dev = next(iter((far.get("deviation_mev") or {}).values()), {})
+        headline = {"kan_rmse_mev": m.get("rmse_mev"), "n_nuclei": m.get("n_nuclei"),
+                    "pruned_width": str(m.get("pruned_width")),
+                    "formula": {"candidate": f.get("candidate"), "n_constants": f.get("n_constants"),
+                                "rmse_mev": f.get("rmse_mev"), "far_passed": far.get("passed"),
+                                "far_rms_beyond_mev": dev.get("rms_beyond"),
+                                "far_max_abs_beyond_mev": dev.get("max_abs_beyond")}}
+        flat = pd.json_normalize({"config": {k: (str(v) if isinstance(v, (list, dict)) else v) for k, v in c.items()
+                                             if k != "data_sha256"}, **headline}, sep=".")
+        rows.append({**row, "status": "ok", **flat.iloc[0].to_dict()})
+    return pd.DataFrame(rows)
