@@ -103,8 +103,13 @@ def _run_dask(fn: Callable, args: list, execution: Execution, progress) -> list:
     cluster = None
     try:
         if execution.scheduler is None:
-            cluster = LocalCluster(n_workers=execution.workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
+            try:
+                cluster = LocalCluster(n_workers=execution.workers, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
+            except RuntimeError as exc:
+                raise KansymError("could not start a local Dask cluster; in a script, put the code that runs it "
+                                  "under `if __name__ == \"__main__\":` (Dask starts its workers as new processes) "
+                                  f"({type(exc).__name__}: {str(exc).strip().splitlines()[0][:120]})") from None
             client = Client(cluster, timeout="30s")
         else:
             client = Client(execution.scheduler, timeout="5s")

@@ -10,7 +10,10 @@ SPLITS = ("train", "test", "all")
 def rms(x) -> float:
     """Root mean square of x (MeV); NaN for an empty array. A NaN in x gives NaN (never hidden)."""
     x = np.asarray(x, dtype=np.float64)
-    return float(np.sqrt(np.mean(x * x))) if x.size else float("nan")
+    if not x.size:
+        return float("nan")
+    with np.errstate(over="ignore"):  # a runaway candidate's RMS is inf, reported as such
+        return float(np.sqrt(np.mean(x * x)))
 
 
 def rmse_by_split(pred, y, masks: dict) -> dict[str, float]:
