@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import sys
-from enum import Enum
 from pathlib import Path
 from typing import Optional
 
@@ -16,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from kansym.choices import Subset
 from kansym.errors import KansymError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
@@ -36,15 +36,6 @@ def handled(fn):
             err.print(Text.assemble(("Error: ", "bold red"), str(exc)), highlight=False, soft_wrap=True)  # plain text, one line
             raise typer.Exit(code=2) from None
     return wrapper
-
-
-class Subset(str, Enum):
-    all = "all"
-    even_even = "even-even"
-    odd_a = "odd-a"
-    odd_odd = "odd-odd"
-    even_z = "even-z"
-    even_n = "even-n"
 
 
 def _version(value: bool):
