@@ -530,7 +530,7 @@ def table1_cmd(models: str = typer.Option("ws4,dz28,frdm12,ktuy05,hfb27", help="
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 @handled
 def sweep(ctx: typer.Context,
-          grid: list[str] = typer.Option(..., help="NAME=VALUES, repeatable: seed=0:5 (0..4), lamb=1e-3,3e-3, width=5;10 (';' between tuple points)."),
+          grid: list[str] = typer.Option(..., metavar="NAME=VALUES", help="Repeatable: seed=0:5 (0..4), lamb=1e-3,3e-3, width=5;10 (';' between tuple points)."),
           target: str = typer.Option("be", metavar="[be|me|residual]", help="Target of every point."),
           runs_dir: Path = typer.Option(Path("runs"), help="The sweep goes in RUNS_DIR/sweep-<hash>/."),
           jobs: Optional[int] = typer.Option(None, help="Points run at once [default: the CPUs this process may use]."),
