@@ -42,7 +42,7 @@ def main():
         "n_train": int(tr.sum()), "wall_s": round(wall, 2), "parts": parts,
         "reading": "pykan's own evaluation dominates: per LBFGS step about 20 loss evaluations (strong-Wolfe line "
                    "search), each a forward pass whose recursive B-spline basis is the largest single cost, "
-                   "plus autograd's backward pass; kansym's own code (scaling, clamping, curves) is under 1 s",
+                   "plus autograd's backward pass; the first fit also imports pykan (about 2.6 s); kansym's own code (scaling, clamping, curves) takes well under 1 s",
     })
 
 
