@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from dataclasses import dataclass, replace
@@ -68,7 +69,6 @@ def _predictions_frame(stage: KanStage, uncertainty: bool = True) -> pd.DataFram
     return out
 
 
-
 TARGET_SYMBOLS = {"be": "B", "me": "\\Delta", "residual": "\\delta M"}
 
 
@@ -81,8 +81,7 @@ def target_label(cfg: DiscoverConfig) -> str:
 
 def network_output_label(cfg: DiscoverConfig) -> str:
     """What the network's output node computes (the target minus its baseline, if any)."""
-    base = {"be": "BE", "me": "ME", "residual": "ME(AME2020) - ME(" + str(tables.MODELS[cfg.model].label
-                                                                           if cfg.model in tables.MODELS else cfg.model) + ")"}[cfg.target]
+    base = {"be": "BE", "me": "ME"}.get(cfg.target) or f"ME(AME2020) - ME({tables.MODELS[cfg.model].label})"
     return (base if cfg.baseline in (None, "none") else f"{base} - {cfg.baseline}") + " (scaled)"
 
 
@@ -251,6 +250,17 @@ def _remove(path: Path, patterns) -> list[str]:
     return gone
 
 
+@contextlib.contextmanager
+def _updating(run_dir: Path):
+    """(copy of the run, its metrics) for a stage rerun (``kansym.runs.RunUpdate``); the metrics are written
+    back and the copy replaces the run when the block succeeds, and nothing changes when it fails."""
+    RunDir(Path(run_dir)).metrics  # a run without readable metrics fails here, before anything is copied
+    with RunUpdate(run_dir) as path:
+        metrics = RunDir(path).metrics
+        yield path, metrics
+        write_json_atomic(path / "metrics.json", metrics)
+
+
 def rerun_symbolic(run_dir: Path, **overrides) -> dict:
     """Run the symbolic stage again on an existing run (e.g. with another ``lib``).
 
@@ -258,10 +268,8 @@ def rerun_symbolic(run_dir: Path, **overrides) -> dict:
     ``metrics.json`` change together; the cross-check and extrapolation results of the old formula are
     removed (listed in ``result["removed"]``) rather than left beside a formula they do not describe."""
 
-    RunDir(Path(run_dir)).metrics  # a run without readable metrics fails here, before anything is copied
-    with RunUpdate(run_dir) as path:
+    with _updating(run_dir) as (path, metrics):
         rd = RunDir(path)
-        metrics = rd.metrics
         cfg, stage = load_run_stage(path)
         overrides = {k: v for k, v in overrides.items() if v is not None}
         cfg = replace(cfg, **overrides).resolved()
@@ -276,7 +284,6 @@ def rerun_symbolic(run_dir: Path, **overrides) -> dict:
             metrics.pop(key, None)
         metrics.get("notes", {}).pop("extrapolation", None)
         record_notes(path, metrics, "symbolic", result["notes"])
-        write_json_atomic(path / "metrics.json", metrics)
     return {**result, "removed": removed}
 
 
@@ -309,12 +316,9 @@ def rerun_extrapolate(run_dir: Path, chains, beyond: int = 10, against=("frdm12"
     """Chain extrapolation and far check of an existing run (``kansym.extrapolate.extrapolate_run``);
     the run's extrapolation files, chain figures and ``metrics.json`` are replaced together."""
 
-    RunDir(Path(run_dir)).metrics
-    with RunUpdate(run_dir) as path:
-        metrics = RunDir(path).metrics
+    with _updating(run_dir) as (path, metrics):
         _remove(path, ("figures/chain_*.png", "figures/far_*.png"))
-        report = extrapolate_run(path, chains, beyond, against, both_sides, isotones=isotones,
-                                 loaded=load_run_stage(path))
+        report = extrapolate_run(path, chains, beyond, against, both_sides, isotones=isotones)
         metrics.update(_extrapolation_summary(report))
         config = RunDir(path).config  # config.json says what the extrapolation files were made with
         config.update({"extrapolate": True, "chains": list(chains),
@@ -322,7 +326,6 @@ def rerun_extrapolate(run_dir: Path, chains, beyond: int = 10, against=("frdm12"
                                                  "both_sides": both_sides, "isotones": list(isotones)}})
         write_json_atomic(path / "config.json", config)
         record_notes(path, metrics, "extrapolation", report["notes"])
-        write_json_atomic(path / "metrics.json", metrics)
     return report
 
 
@@ -331,12 +334,9 @@ def rerun_crosscheck(run_dir: Path, engine: str = "auto", time_budget: float | N
     """Cross-check of an existing run (``kansym.crosscheck.crosscheck_run``); the run's cross-check files
     and ``metrics.json`` are replaced together."""
 
-    RunDir(Path(run_dir)).metrics
-    with RunUpdate(run_dir) as path:
-        metrics = RunDir(path).metrics
+    with _updating(run_dir) as (path, metrics):
         report = crosscheck_run(path, engine, time_budget, maxsize, seed, pysr_hof, generations=generations)
         metrics["crosscheck"] = _crosscheck_summary(report)
-        write_json_atomic(path / "metrics.json", metrics)
     return report
 
 
@@ -382,7 +382,6 @@ def _extrapolation_summary(report: dict) -> dict:
 def export_formula(run_dir: Path, name: str, registry: Path = Path("formulas"), force: bool = False) -> tuple[Path, Path]:
     """Copy a run's formula into the registry as ``NAME.json`` and ``NAME.tex``."""
     import re
-
 
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", name):
         raise KansymError(f"formula name {name[:40]!r} must be 1-100 letters, digits, '_', '.', '-'")

@@ -1,12 +1,12 @@
 """The training recipe shared by ``kansym discover`` and ``KANSymbolicRegressor``: the KAN stage (an
-ensemble of pruned networks, trained in parallel child processes, combined by a robust rule) and the
+ensemble of pruned networks, trained as independent tasks by ``kansym.execution``, combined by a robust rule) and the
 search for closed-form formulas over its edges. Nothing here writes outside the given checkpoint folder."""
 
 from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -130,12 +130,16 @@ def member_jobs(cfg: DiscoverConfig, dataset: Dataset, root: Path) -> tuple[list
     for i in range(cfg.ensemble):
         d = Path(root) / f"seed_{cfg.seed + i}"
         d.mkdir(parents=True, exist_ok=True)
-        settings = {"width": list(cfg.width), "k": cfg.k, "schedule": asdict(cfg.schedule()), "seed": cfg.seed + i,
-                    "detrend": cfg.detrend, "baseline": cfg.baseline, "feature_names": list(dataset.feature_names),
-                    "beyond": cfg.beyond}
         dirs.append(d)
-        jobs.append({"settings": settings, "X": X[tr], "y": y[tr], "X_test": X[te], "y_test": y[te], "out_dir": str(d)})
+        jobs.append({"network": new_network(cfg, dataset.feature_names, cfg.seed + i), "X": X[tr], "y": y[tr],
+                     "X_test": X[te], "y_test": y[te], "out_dir": str(d)})
     return dirs, jobs
+
+
+def new_network(cfg: DiscoverConfig, feature_names, seed: int) -> KANRegressor:
+    """The unfitted network of a run's configuration, with its own seed."""
+    return KANRegressor(width=cfg.width, k=cfg.k, schedule=cfg.schedule(), seed=seed, detrend=cfg.detrend,
+                        baseline=cfg.baseline, feature_names=tuple(feature_names), beyond=cfg.beyond)
 
 
 def collect_members(dirs, curves) -> list[KANRegressor]:
@@ -161,8 +165,7 @@ def train_kan(cfg: DiscoverConfig, dataset: Dataset, progress: Progress | None =
     tr, te = dataset.mask("train"), dataset.mask("test")
     X, y = dataset.X, dataset.y
     if cfg.ensemble == 1:
-        reg = KANRegressor(width=cfg.width, k=cfg.k, schedule=cfg.schedule(), seed=cfg.seed, detrend=cfg.detrend,
-                           baseline=cfg.baseline, feature_names=dataset.feature_names, beyond=cfg.beyond)
+        reg = new_network(cfg, dataset.feature_names, cfg.seed)
         members = [reg.fit(X[tr], y[tr], X[te], y[te], progress=progress)]
         if save_dir is not None:
             reg.save(save_dir)
