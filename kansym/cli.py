@@ -224,7 +224,7 @@ def discover(
         _echo_json(_run_json(RunDir(Path(result.run_dir))))
         return
     for note in result.notes:
-        err.print(Text.assemble(("note: ", "yellow"), str(note)), highlight=False, soft_wrap=True)
+        _note(note)
     if quiet:
         typer.echo(str(result.run_dir))
         return
@@ -232,6 +232,11 @@ def discover(
     if formula is not None:
         out.print(formula)
     out.print(render_summary(result.config, result.metrics, result.importance, result.run_dir))
+
+
+def _note(text) -> None:
+    """A diagnostic on stderr, printed as plain text (never as rich markup), on one logical line."""
+    err.print(Text.assemble(("note: ", "yellow"), str(text)), highlight=False, soft_wrap=True)
 
 
 def _echo_json(obj) -> None:
@@ -243,15 +248,9 @@ def _echo_json(obj) -> None:
 
 def _run_json(r) -> dict:
     """Everything ``show`` prints about a run, as plain data."""
-    import pandas as pd
-
     formula = r.read_json("formula.json") if r.file("formula.json").exists() else None
-    imp = None
-    if r.file("importance.csv").exists():
-        try:
-            imp = pd.read_csv(r.file("importance.csv")).to_dict(orient="records")
-        except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-            raise KansymError(f"run {r.id}: importance.csv is broken ({type(exc).__name__})") from None
+    imp = r.importance()
+    imp = None if imp is None else imp.to_dict(orient="records")
     metrics = r.metrics
     return {"run_id": r.id, "run_dir": str(r.path), "config": r.config, "metrics": metrics, "formula": formula,
             "importance": imp, "notes": metrics.get("notes", {})}
@@ -415,22 +414,13 @@ def show(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, path
          runs_dir: Path = typer.Option(Path("runs"), help="Where run directories live."),
          as_json: bool = typer.Option(False, "--json", help="Print JSON (strict; non-finite numbers as \"NaN\") instead of tables."),):
     """Print a run's summary."""
-    import pandas as pd
-
     from kansym.runs import find_run
 
     r = find_run(run, runs_dir)
     if as_json:
         _echo_json(_run_json(r))
         return
-    imp = None
-    if r.file("importance.csv").exists():
-        try:
-            imp = pd.read_csv(r.file("importance.csv"))
-        except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-            raise KansymError(f"run {r.id}: importance.csv is broken ({type(exc).__name__})") from None
-        if not {"feature", "importance"} <= set(imp.columns):
-            raise KansymError(f"run {r.id}: importance.csv is broken (no feature/importance columns)")
+    imp = r.importance()
     try:
         formula = render_formula(r.path)
         summary = render_summary(r.config, r.metrics, imp, r.path)
@@ -460,11 +450,10 @@ def symbolic(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, 
     if table is not None:
         out.print(table)
     for note in result["notes"]:
-        err.print(Text.assemble(("note: ", "yellow"), str(note)), highlight=False, soft_wrap=True)
+        _note(note)
     if result["removed"]:
-        err.print(Text.assemble(("note: ", "yellow"), "removed the results of the previous formula ("
-                                + ", ".join(result["removed"]) + "); rerun `kansym extrapolate` / `kansym crosscheck`"),
-                  highlight=False, soft_wrap=True)
+        _note("removed the results of the previous formula (" + ", ".join(result["removed"])
+              + "); rerun `kansym extrapolate` / `kansym crosscheck`")
 
 
 @app.command()
@@ -661,7 +650,7 @@ def extrapolate(run: str = typer.Argument(..., help="Run id, unique prefix/suffi
                           _fmt(s2n), str(rec[p]["non_finite"]))
     out.print(t)
     for note in report["notes"]:
-        err.print(Text.assemble(("note: ", "yellow"), str(note)), highlight=False, soft_wrap=True)
+        _note(note)
 
 
 def main() -> None:

@@ -160,6 +160,19 @@ class RunDir:
             raise KansymError(f"run {self.id} has no {name}")
         return pd.read_csv(p)
 
+    def importance(self) -> pd.DataFrame | None:
+        """The run's ``importance.csv`` (feature, importance, std), or None when the run has none."""
+        p = self.file("importance.csv")
+        if not p.exists():
+            return None
+        try:
+            imp = pd.read_csv(p)
+        except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+            raise KansymError(f"run {self.id}: importance.csv is broken ({type(exc).__name__})") from None
+        if not {"feature", "importance"} <= set(imp.columns):
+            raise KansymError(f"run {self.id}: importance.csv is broken (no feature/importance columns)")
+        return imp
+
     @property
     def config(self) -> dict:
         return self.read_json("config.json")
