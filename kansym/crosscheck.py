@@ -25,9 +25,9 @@ import pandas as pd
 import sympy as sp
 
 from kansym.errors import KansymError
-from kansym.export import tex_escape
 from kansym.exprparse import parse_equation
 from kansym.formula import Formula, check_finite, parameterize, refit, variable_symbols
+from kansym.latex import tex_escape
 from kansym.metrics import rms, rmse_by_split
 from kansym.nuclides import chain_nuclei
 from kansym.targets import SUBSETS

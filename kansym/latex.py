@@ -1,6 +1,9 @@
-"""LaTeX for formulas: SymPy's printer with numbers rounded to a set number of significant digits."""
+"""LaTeX for formulas: SymPy's printer with numbers rounded to a set number of significant digits, equations
+cut into lines that fit a two-column page, escaped text, and siunitx value formats."""
 
 from __future__ import annotations
+
+import re
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
@@ -21,3 +24,144 @@ def to_latex(expr: sp.Expr, precision: int = 5, **settings) -> str:
     """LaTeX for ``expr``; numbers to ``precision`` significant digits."""
     settings = {"mul_symbol": None, **settings}
     return KansymLatexPrinter(settings, precision=precision).doprint(expr)
+
+
+_TEX_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
+                "%": r"\%", "_": r"\_", "^": r"\^{}", "~": r"\~{}", "|": r"\textbar{}", "<": r"\textless{}",
+                ">": r"\textgreater{}"}
+
+
+def tex_escape(text: str) -> str:
+    """Text safe inside LaTeX: every special character printed as itself, never interpreted."""
+    return "".join(_TEX_SPECIAL.get(ch, ch) for ch in str(text))
+
+
+LINE_BUDGET = 38
+"""Visible characters of mathematics per line of a two-column page (a 246 pt column at 10 pt)."""
+
+
+def _group(tex: str, i: int) -> tuple[str, int]:
+    """The brace group starting at ``tex[i]`` ('{'), and the index after it."""
+    depth = 0
+    for j in range(i, len(tex)):
+        depth += {"{": 1, "}": -1}.get(tex[j], 0)
+        if depth == 0:
+            return tex[i + 1:j], j + 1
+    return tex[i + 1:], len(tex)
+
+
+def _visible(tex: str) -> float:
+    """Rough printed width of LaTeX mathematics, in characters: a fraction is as wide as its wider part,
+    scripts count 0.6, sizing and spacing commands nothing."""
+    width, i = 0.0, 0
+    while i < len(tex):
+        ch = tex[i]
+        if ch == "\\":
+            m = re.match(r"\\([A-Za-z]+|.)", tex[i:])
+            cmd, i = m.group(1), i + len(m.group(0))
+            if cmd == "frac":
+                a, i = _group(tex, tex.index("{", i))
+                b, i = _group(tex, tex.index("{", i))
+                width += max(_visible(a), _visible(b))
+            elif cmd in ("sin", "cos", "tanh", "log", "exp", "sqrt"):
+                width += len(cmd)
+            elif cmd not in ("left", "right", "Bigl", "Bigr", "bigl", "bigr", ",", ";", "!", " "):
+                width += 1
+        elif ch in "^_":
+            i += 1
+            if i < len(tex) and tex[i] == "{":
+                g, i = _group(tex, i)
+                width += 0.6 * _visible(g)
+            else:
+                width += 0.6
+                i += 1
+        elif ch == "{":
+            g, i = _group(tex, i)
+            width += _visible(g)
+        else:
+            width += 2.5 if ch in "+-=" else (ch not in " }")  # binary operators carry their spacing
+            i += 1
+    return width
+
+
+_BREAKABLE_FUNCTIONS = {sp.sin: r"\sin", sp.cos: r"\cos", sp.tanh: r"\tanh", sp.log: r"\log"}
+
+
+def _pieces(expr: sp.Expr, printer, budget: float, lead: str = "") -> list[str]:
+    """LaTeX pieces of ``expr`` between which a line may break: the terms of a sum; inside a term too wide
+    for a line, the terms of the sum in its brackets (with \\Bigl( ... \\Bigr), which may span lines)."""
+    terms = printer._as_ordered_terms(expr) if isinstance(expr, sp.Add) else [expr]
+    out = []
+    for k, term in enumerate(terms):
+        tex = printer.doprint(term)
+        sign = "" if k == 0 and not lead else "+ "
+        if tex.startswith("-"):
+            sign, term, tex = "- ", -term, tex[1:].lstrip()
+        if k == 0 and lead:
+            sign = lead + sign if sign.strip() == "-" else lead
+        if _visible(tex) <= budget:
+            out.append(sign + tex)
+            continue
+        inner = _open_term(term, printer, budget)
+        if inner is None:
+            out.append(sign + tex)  # nothing to open: the line is as wide as this term
+            continue
+        prefix, body, suffix = inner
+        sub = _pieces(body, printer, budget, lead=prefix)
+        sub[0] = sign + sub[0]
+        sub[-1] += suffix
+        out.extend(sub)
+    return out
+
+
+def _open_term(term: sp.Expr, printer, budget: float):
+    """(prefix, inner sum, suffix) of a term ``factors * f(sum)`` or ``factors * (sum)^k``, or None."""
+    factors = sp.Mul.make_args(term)
+    if any(f.is_Pow and f.exp.is_negative for f in factors):
+        return None
+    for f in sorted(factors, key=lambda f: -_visible(printer.doprint(f))):
+        rest = sp.Mul(*[g for g in factors if g is not f])
+        pre = "" if rest == 1 else printer.doprint(rest) + " "
+        if f.func in _BREAKABLE_FUNCTIONS and isinstance(f.args[0], sp.Add):
+            return pre + _BREAKABLE_FUNCTIONS[f.func] + r"\Bigl(", f.args[0], r"\Bigr)"
+        if f.is_Pow and isinstance(f.base, sp.Add) and f.exp.is_Rational and f.exp.q != 2:
+            return pre + r"\Bigl(", f.base, r"\Bigr)^{" + printer.doprint(f.exp) + "}"
+    return None
+
+
+def equation_lines(expr: sp.Expr, lhs: str, budget: int = LINE_BUDGET) -> list[str]:
+    """The equation ``lhs = expr`` cut into lines of about ``budget`` characters, between the terms of the
+    sum and, where one term is wider than a line, between the terms inside its brackets."""
+    printer = KansymLatexPrinter({"mul_symbol": None}, precision=5)
+    lines, current = [], ""
+    for piece in _pieces(expr, printer, budget, lead=f"{lhs} = "):
+        if current and _visible(current + piece) > budget:
+            lines.append(current.rstrip())
+            current = ""
+        current += piece + " "
+    lines.append(current.rstrip())
+    return lines
+
+
+def tex_value(short: str) -> str:
+    """A shorthand value for an siunitx column; 0.0000063(16) becomes 6.3(16)e-6 (narrower, same digits)."""
+    m = re.fullmatch(r"(-?)0\.(0{3,})(\d+)(\(\d+\))?", short)
+    if not m:
+        return short
+    sign, zeros, digits, unc = m.groups()
+    mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+    return f"{sign}{mantissa}{unc or ''}e-{len(zeros) + 1}"
+
+
+def _table_format(shorthands: list[str]) -> str:
+    """siunitx ``table-format`` wide enough for every value of a column ('-3.4(2)e-1' style)."""
+    sign = integer = decimals = unc = exponent = 0
+    for text in shorthands:
+        m = re.fullmatch(r"(-?)(\d*)\.?(\d*)(?:\((\d+)\))?(?:e([-+]?\d+))?", text.replace("(.", "("))
+        if not m:
+            continue
+        sign |= bool(m.group(1))
+        integer, decimals = max(integer, len(m.group(2)) or 1), max(decimals, len(m.group(3)))
+        unc, exponent = max(unc, len(m.group(4) or "")), max(exponent, len((m.group(5) or "").lstrip("+-")))
+    fmt = ("-" if sign else "") + f"{integer}.{decimals}" + (f"({unc})" if unc else "")
+    return fmt + (f"e-{exponent}" if exponent else "")
