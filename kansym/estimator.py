@@ -94,8 +94,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         """Fit on rows of ``X`` (a DataFrame, or an array with ``feature_names``) and targets ``y``."""
 
         X, names = _as_matrix(X, feature_names)
-        y = np.asarray(y, dtype=np.float64).ravel() if not hasattr(y, "to_numpy") else \
-            y.to_numpy(dtype=np.float64).ravel()
+        y = np.asarray(y, dtype=np.float64).ravel()  # arrays and pandas Series alike
         if len(y) != len(X):
             raise ValueError(f"X has {len(X)} rows but y has {len(y)} values")
         if not np.isfinite(y).all():
