@@ -5,7 +5,7 @@ Notebook entry points (imported on first use, so ``import kansym`` stays light):
 ``Formula`` (a refitted closed form), ``DiscoverConfig`` and ``discover`` (the full pipeline).
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from kansym.errors import KansymError  # noqa: E402
 

@@ -78,3 +78,8 @@ class Aggregate(Choice):
 class Beyond(Choice):
     clamp = "clamp"
     spline = "spline"
+
+
+class Trainer(Choice):
+    fast = "fast"  # kansym.fastfit: pykan's training with a faster evaluation of the same network
+    pykan = "pykan"  # MultKAN.fit as it is (the recipe of runs written before kansym 0.2)

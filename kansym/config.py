@@ -9,7 +9,16 @@ from pathlib import Path
 
 from kansym import __version__, tables
 from kansym.baselines import check_baseline
-from kansym.choices import Aggregate, Beyond, Engine, PoorEdges, Stage, Subset, Target
+from kansym.choices import (
+    Aggregate,
+    Beyond,
+    Engine,
+    PoorEdges,
+    Stage,
+    Subset,
+    Target,
+    Trainer,
+)
 from kansym.crosscheck import make_engine
 from kansym.errors import KansymError, choose
 from kansym.features import feature_names
@@ -61,6 +70,7 @@ class DiscoverConfig:
     aggregate: str = "median"  # how ensemble members combine: median or mean (kansym.ensemble)
     uncertainty: bool | None = None  # per-nucleus sigma_ens; None: whenever the ensemble has >= 2 members
     beyond: str = "clamp"  # network inputs outside the training range: clamp or spline (kansym.network)
+    trainer: str = "fast"  # code that trains the network: fast (kansym.fastfit) or pykan (MultKAN.fit)
     detrend: bool | None = None  # None: on for be/me, off for residual (used when baseline is 'linear')
     baseline: str | None = None  # None: ldx for be, linear for me, none for residual (kansym.baselines)
     max_hidden: int | None = -1  # -1: target default; None: no cap on hidden nodes after pruning
@@ -115,7 +125,8 @@ class DiscoverConfig:
         out = replace(out, aggregate=Aggregate.parse(out.aggregate, "--aggregate rule"),
                       poor_edges=PoorEdges.parse(out.poor_edges, "--poor-edges mode"),
                       crosscheck=Engine.parse(out.crosscheck, "--crosscheck engine"),
-                      beyond=Beyond.parse(out.beyond, "--beyond-range rule"))
+                      beyond=Beyond.parse(out.beyond, "--beyond-range rule"),
+                      trainer=Trainer.parse(out.trainer, "--trainer"))
         if out.grid < 1 or any(g <= out.grid for g in out.refine) or list(out.refine) != sorted(set(out.refine)):
             raise KansymError(f"--grid must be >= 1 and --refine strictly increasing above it; got grid {out.grid}, "
                               f"refine {list(out.refine)}")
@@ -190,7 +201,7 @@ class DiscoverConfig:
     def schedule(self) -> TrainSchedule:
         return TrainSchedule(grids=(self.grid, *self.refine), steps=self.steps, lamb=self.lamb,
                              lamb_l1=self.lamb_l1, lamb_entropy=self.lamb_entropy, prune=self.prune,
-                             max_hidden=self.max_hidden)
+                             max_hidden=self.max_hidden, trainer=str(self.trainer))
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -207,6 +218,8 @@ class DiscoverConfig:
             kw["baseline"] = "linear" if d["detrend"] else "none"
         if "aggregate" not in d:  # runs written before the median rule averaged their members
             kw["aggregate"] = "mean"
+        if "trainer" not in d:  # runs written before the fast trainer were trained by MultKAN.fit
+            kw["trainer"] = "pykan"
         if "crosscheck_generations" not in d and isinstance(kw.get("lib"), str) and "+" not in kw["lib"] \
                 and kw["lib"] != "poly":  # runs written before --lib was used as given also searched 'poly'
             kw["lib"] = kw["lib"] + "+poly"

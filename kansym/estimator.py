@@ -49,7 +49,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
 
     def __init__(self, *, width=None, grid=3, refine=None, k=3, steps=None, lamb=1e-3, prune=True,
                  max_hidden="auto", baseline="auto", ensemble=1, aggregate="median", beyond="clamp",
-                 lib="physics+poly", r2_min=0.9, poor_edges="best", max_constants=12, expand=False,
+                 trainer="fast", lib="physics+poly", r2_min=0.9, poor_edges="best", max_constants=12, expand=False,
                  test_fraction=0.2, random_state=0):
         self.width = width
         self.grid = grid
@@ -63,6 +63,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         self.ensemble = ensemble
         self.aggregate = aggregate
         self.beyond = beyond
+        self.trainer = trainer
         self.lib = lib
         self.r2_min = r2_min
         self.poor_edges = poor_edges
@@ -80,8 +81,8 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
                              refine=None if self.refine is None else tuple(self.refine), k=self.k, steps=self.steps,
                              lamb=self.lamb, prune=self.prune,
                              max_hidden=-1 if self.max_hidden == "auto" else self.max_hidden,
-                             ensemble=self.ensemble, aggregate=self.aggregate, beyond=self.beyond, lib=self.lib,
-                             r2_min=self.r2_min, poor_edges=self.poor_edges, max_constants=self.max_constants,
+                             ensemble=self.ensemble, aggregate=self.aggregate, beyond=self.beyond, trainer=self.trainer,
+                             lib=self.lib, r2_min=self.r2_min, poor_edges=self.poor_edges, max_constants=self.max_constants,
                              expand=self.expand, seed=self.random_state, stage="symbolic", crosscheck="none",
                              extrapolate=False).resolved()
         baseline = self.baseline
@@ -212,7 +213,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         """An (unfitted) estimator with the settings of a resolved ``DiscoverConfig``."""
         return cls(width=cfg.width, grid=cfg.grid, refine=cfg.refine, k=cfg.k, steps=cfg.steps, lamb=cfg.lamb,
                    prune=cfg.prune, max_hidden=cfg.max_hidden, baseline=cfg.baseline, ensemble=cfg.ensemble,
-                   aggregate=cfg.aggregate, beyond=cfg.beyond, lib=cfg.lib, r2_min=cfg.r2_min,
+                   aggregate=cfg.aggregate, beyond=cfg.beyond, trainer=cfg.trainer, lib=cfg.lib, r2_min=cfg.r2_min,
                    poor_edges=cfg.poor_edges, max_constants=cfg.max_constants, expand=cfg.expand,
                    random_state=cfg.seed)
 

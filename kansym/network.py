@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from kansym.baselines import Baseline, fit_baseline
 from kansym.errors import KansymError
+from kansym.fastfit import TRAINERS, fit_stage, unsupported
 from kansym.runs import pid_alive
 
 
@@ -127,6 +128,9 @@ class TrainSchedule:
     edge_th: float = 3e-2
     prune_steps: int | None = None  # LBFGS steps after pruning (default: ``steps``)
     max_hidden: int | None = None  # keep at most this many hidden nodes per layer (highest attribution)
+    trainer: str = "fast"  # 'fast' (kansym.fastfit) or 'pykan' (MultKAN.fit): the same training, evaluated
+    # by different code; networks differ by training noise
+
 
     def __post_init__(self):
         if not self.grids or any(g < 1 for g in self.grids) or list(self.grids) != sorted(self.grids):
@@ -137,6 +141,8 @@ class TrainSchedule:
             raise KansymError("sparsity weights (--lamb) must be >= 0")
         if self.max_hidden is not None and self.max_hidden < 1:
             raise KansymError(f"--max-hidden must be >= 1, got {self.max_hidden}")
+        if self.trainer not in TRAINERS:
+            raise KansymError(f"unknown trainer {self.trainer!r}; valid choices: {', '.join(TRAINERS)}")
 
 
 @dataclass(eq=False)
@@ -294,9 +300,12 @@ class KANRegressor(RegressorMixin, BaseEstimator):
 
     def _fit_stage(self, model, data, steps, lamb, update_grid):
         s = self.schedule
-        res = model.fit(data, opt="LBFGS", steps=steps, lamb=lamb, lamb_l1=s.lamb_l1, lamb_entropy=s.lamb_entropy,
-                        update_grid=update_grid, stop_grid_update_step=max(steps // 2, 1),
-                        grid_update_num=min(10, max(steps // 2, 1)))
+        grid_steps = dict(stop_grid_update_step=max(steps // 2, 1), grid_update_num=min(10, max(steps // 2, 1)))
+        if s.trainer == "fast" and unsupported(model) is None:
+            res = fit_stage(model, data, steps, lamb, s.lamb_l1, s.lamb_entropy, update_grid, **grid_steps)
+        else:
+            res = model.fit(data, opt="LBFGS", steps=steps, lamb=lamb, lamb_l1=s.lamb_l1, lamb_entropy=s.lamb_entropy,
+                            update_grid=update_grid, **grid_steps)
         if not np.isfinite(res["train_loss"][-1]):
             raise ValueError("the training loss is not finite")
         return res
@@ -377,6 +386,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
             meta = json.loads((directory / "scalers.json").read_text())
             sched = meta["schedule"]
             sched["grids"] = tuple(sched["grids"])
+            sched.setdefault("trainer", "pykan")  # checkpoints written before the fast trainer
             self = cls(width=tuple(meta["width"]), k=meta["k"], schedule=TrainSchedule(**sched), seed=meta["seed"],
                        detrend=meta["detrend"], baseline=meta.get("baseline"),
                        feature_names=tuple(meta.get("feature_names", ())), beyond=meta.get("beyond", "spline"))

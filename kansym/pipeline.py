@@ -126,7 +126,7 @@ def symbolic_stage(cfg: DiscoverConfig, stage: KanStage, path: Path, progress: P
                        "far_check": judge.report(chosen.formula.evaluate(judge.X))}
 
     context = {"run_id": RunDir(path).id, "target": cfg.target, "model": cfg.model, "selection": cfg.selection().__dict__,
-               "features": cfg.features, "split": cfg.split, "seed": cfg.seed, **provenance()}
+               "features": cfg.features, "split": cfg.split, "seed": cfg.seed, "trainer": cfg.trainer, **provenance()}
     lhs = TARGET_SYMBOLS[cfg.target]
     export.write_formula(path, "formula", chosen.formula, formula_metrics, context, lhs, force=True,
                          label=context["run_id"])
@@ -393,6 +393,6 @@ def export_formula(run_dir: Path, name: str, registry: Path = Path("formulas"), 
         raise KansymError(f"run {rd.id} has no formula; run `kansym discover` without --stage kan")
     formula = export.formula_from_entry(entry)
     context = {k: v for k, v in entry.items() if k in ("run_id", "target", "model", "selection", "features", "split",
-                                                       "seed", "kansym_version", "data_sha256")}
+                                                       "seed", "trainer", "kansym_version", "data_sha256")}
     lhs = TARGET_SYMBOLS.get(entry.get("target"), "y")
     return export.write_formula(Path(registry), name, formula, entry["metrics"], context, lhs, force=force)
