@@ -180,13 +180,19 @@ def fit_stage(model, data: dict, steps: int, lamb: float, lamb_l1: float, lamb_e
         return objective
 
     train_loss, test_loss = [], []
-    for step in range(steps):
-        if update_grid and step % update_every == 0 and step < stop_grid_update_step:
-            model.update_grid(x_train)
-            evaluate.grid_changed()
-        optimizer.step(closure)
-        with torch.no_grad():
-            test = torch.mean((evaluate(x_test)[0] - y_test) ** 2)
-        train_loss.append(float(torch.sqrt(last["loss"])))
-        test_loss.append(float(torch.sqrt(test)))
+    # as MultKAN.fit: no symbolic branch and, without a penalty, no saved activations in the grid updates
+    state = model.save_act, model.symbolic_enabled
+    model.save_act, model.symbolic_enabled = model.save_act and lamb > 0, False
+    try:
+        for step in range(steps):
+            if update_grid and step % update_every == 0 and step < stop_grid_update_step:
+                model.update_grid(x_train)
+                evaluate.grid_changed()
+            optimizer.step(closure)
+            with torch.no_grad():
+                test = torch.mean((evaluate(x_test)[0] - y_test) ** 2)
+            train_loss.append(float(torch.sqrt(last["loss"])))
+            test_loss.append(float(torch.sqrt(test)))
+    finally:
+        model.save_act, model.symbolic_enabled = state
     return {"train_loss": np.asarray(train_loss), "test_loss": np.asarray(test_loss)}
