@@ -52,7 +52,8 @@ def main():
             print(f"KAN-WS4 seed {seed} {trainer:5s} {m['wall_s']:6.2f} s  test {m['rmse_mev']['test']:.4f} MeV",
                   flush=True)
     med = {r: {"wall_s": statistics.median(m["wall_s"] for m in members[r]),
-               "test_rmse_mev": statistics.median(m["rmse_mev"]["test"] for m in members[r])} for r in RECIPES}
+               "test_rmse_mev": statistics.median(m["rmse_mev"]["test"] for m in members[r]),
+               "mean_test_rmse_mev": statistics.mean(m["rmse_mev"]["test"] for m in members[r])} for r in RECIPES}
     cfg = DiscoverConfig(target="be", subset="even-even").resolved()
     ds = load_dataset(cfg)
     main_job = {trainer: fit(cfg, ds, trainer) for trainer in RECIPES}
