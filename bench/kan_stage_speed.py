@@ -20,7 +20,7 @@ import numpy as np
 from _common import write_result
 
 from kansym.config import DiscoverConfig, load_dataset
-from kansym.network import KANRegressor
+from kansym.recipe import new_network
 
 SEEDS = range(5)
 RECIPES = ("pykan", "fast")
@@ -28,9 +28,7 @@ RECIPES = ("pykan", "fast")
 
 def fit(cfg, ds, trainer):
     tr, te = ds.mask("train"), ds.mask("test")
-    reg = KANRegressor(width=cfg.width, k=cfg.k, schedule=dataclasses.replace(cfg.schedule(), trainer=trainer),
-                       seed=cfg.seed, detrend=cfg.detrend, baseline=cfg.baseline, feature_names=ds.feature_names,
-                       beyond=cfg.beyond)
+    reg = new_network(dataclasses.replace(cfg, trainer=trainer), ds.feature_names, cfg.seed)
     t = time.perf_counter()
     reg.fit(ds.X[tr], ds.y[tr], ds.X[te], ds.y[te])
     wall = time.perf_counter() - t

@@ -13,7 +13,7 @@ import time
 from _common import write_result
 
 from kansym.config import DiscoverConfig, load_dataset
-from kansym.network import KANRegressor
+from kansym.recipe import new_network
 
 PARTS = {
     "pykan": {"lbfgs_steps": "LBFGS.py:297(step)", "loss_closures": "MultKAN.py:1515(closure)",
@@ -27,9 +27,7 @@ PARTS = {
 
 def profile(cfg, ds, trainer):
     tr, te = ds.mask("train"), ds.mask("test")
-    reg = KANRegressor(width=cfg.width, k=cfg.k, schedule=dataclasses.replace(cfg.schedule(), trainer=trainer),
-                       seed=cfg.seed, detrend=cfg.detrend, baseline=cfg.baseline, feature_names=ds.feature_names,
-                       beyond=cfg.beyond)
+    reg = new_network(dataclasses.replace(cfg, trainer=trainer), ds.feature_names, cfg.seed)
     prof = cProfile.Profile()
     t = time.perf_counter()
     prof.enable()
