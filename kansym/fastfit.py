@@ -10,8 +10,8 @@ same optimiser, loss, sparsity penalty and grid-update schedule, but evaluates t
 - the first layer's basis and SiLU of the (fixed) training inputs computed once per grid update;
 - no copies of activations that only pykan's plotting reads.
 
-The function computed is pykan's, to rounding (checked in the tests: outputs and gradients agree to
-~1e-14 relative); the bits differ, so training runs land on networks that differ from pykan's own
+The function computed is pykan's, to rounding (tested: outputs, gradients and penalty agree to
+~1e-15 relative); the bits differ, so training runs land on networks that differ from pykan's own
 ``fit`` by training noise. The full batch is used in row order (pykan permutes it each step).
 Networks that use features this path does not implement (symbolic edges, multiplication nodes, a base
 function other than SiLU) are reported by :func:`unsupported` and trained by pykan's ``fit``.
@@ -163,11 +163,11 @@ def fit_stage(model, data: dict, steps: int, lamb: float, lamb_l1: float, lamb_e
     x_train, y_train = data["train_input"], data["train_label"]
     x_test, y_test = data["test_input"], data["test_label"]
     evaluate = FastForward(model)
-    trainable = {id(p) for s in model.symbolic_fun for p in s.parameters()}
-    params = [p for p in model.parameters() if p.requires_grad and id(p) not in trainable]
+    symbolic = {id(p) for s in model.symbolic_fun for p in s.parameters()}  # outside the loss: no gradient
+    params = [p for p in model.parameters() if p.requires_grad and id(p) not in symbolic]
     optimizer = LBFGS(params, lr=1.0, history_size=10, line_search_fn="strong_wolfe", tolerance_grad=1e-32,
                       tolerance_change=1e-32, tolerance_ys=1e-32)
-    update_every = int(stop_grid_update_step / grid_update_num)
+    update_every = max(1, int(stop_grid_update_step / max(grid_update_num, 1)))
     last = {}
 
     def closure():
@@ -180,9 +180,10 @@ def fit_stage(model, data: dict, steps: int, lamb: float, lamb_l1: float, lamb_e
         return objective
 
     train_loss, test_loss = [], []
-    # as MultKAN.fit: no symbolic branch and, without a penalty, no saved activations in the grid updates
+    # no symbolic branch (as MultKAN.fit) and no saved activations (the penalty is computed here) in the
+    # forward passes of the grid updates; both restored afterwards
     state = model.save_act, model.symbolic_enabled
-    model.save_act, model.symbolic_enabled = model.save_act and lamb > 0, False
+    model.save_act, model.symbolic_enabled = False, False
     try:
         for step in range(steps):
             if update_grid and step % update_every == 0 and step < stop_grid_update_step:
