@@ -479,6 +479,7 @@ def export(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, pa
 def table1_cmd(models: str = typer.Option("ws4,dz28,frdm12,ktuy05,hfb27", help="Comma-separated mass models."),
                seeds: int = typer.Option(1, help="Split seeds 0..SEEDS-1; the KAN columns give the median (+- standard deviation)."),
                ensemble: Optional[int] = typer.Option(None, help="KANs per fit [default: 4]."),
+               trainer: str = typer.Option("fast", metavar="[fast|pykan]", help="Code that trains the networks (see discover --help)."),
                out_dir: Path = typer.Option(Path("runs/table1"), help="Where table1.csv and table1.tex go."),
                force: bool = typer.Option(False, help="Replace an existing table1.csv/table1.tex in --out-dir."),
                quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
@@ -498,7 +499,8 @@ def table1_cmd(models: str = typer.Option("ws4,dz28,frdm12,ktuy05,hfb27", help="
     for m in names:
         check_model(m)
     check_out_dir(out_dir, force)  # before hours of training
-    base = DiscoverConfig(target="residual", ensemble=ensemble)
+    base = DiscoverConfig(target="residual", ensemble=ensemble, trainer=trainer)
+    base.resolved()  # a bad option fails before any training
     from kansym.execution import Execution
     execution = Execution(jobs, backend, scheduler).checked().reachable()
     df = table1(names, seeds, base, progress=None if quiet else lambda s: err.print(f"done: {s}"), execution=execution)

@@ -78,8 +78,8 @@ def _reusable_heap() -> None:
 
     Dask's nanny starts its workers with MALLOC_TRIM_THRESHOLD_=65536, which also pins glibc's mmap
     threshold at 128 KiB: every temporary array of a fit larger than that (the spline bases, a few MB
-    each, made ~20 times per LBFGS step) is then mapped, zeroed and unmapped afresh, and a fit runs 3-4x
-    slower than in a plain process. Large blocks are kept for reuse instead (up to 32 MiB each; freed
+    each, made ~20 times per LBFGS step) is then mapped, zeroed and unmapped afresh, and a fit runs several
+    times slower than in a plain process (4x for a KAN-WS4 member). Large blocks are kept for reuse instead (up to 32 MiB each; freed
     memory returned to the system above 64 MiB).
     """
     if not any(k in os.environ for k in ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_")):
@@ -130,7 +130,7 @@ def _run_dask(fn: Callable, args: list, execution: Execution, progress) -> list:
                 import dask
 
                 # no statistical profiler in our own workers: it samples the fit's Python stack every 10 ms
-                # and slowed each fit by ~6 %; nothing reads its profiles (there is no dashboard)
+                # and slowed each fit by a few per cent; nothing reads its profiles (there is no dashboard)
                 with dask.config.set({"distributed.worker.profile.enabled": False}):
                     cluster = LocalCluster(n_workers=execution.workers, threads_per_worker=1, processes=True,
                                            dashboard_address=None)

@@ -128,9 +128,9 @@ class TrainSchedule:
     edge_th: float = 3e-2
     prune_steps: int | None = None  # LBFGS steps after pruning (default: ``steps``)
     max_hidden: int | None = None  # keep at most this many hidden nodes per layer (highest attribution)
-    trainer: str = "fast"  # 'fast' (kansym.fastfit) or 'pykan' (MultKAN.fit): the same training, evaluated
-    # by different code; networks differ by training noise
-
+    # 'fast' (kansym.fastfit) or 'pykan' (MultKAN.fit): the same training evaluated by different code;
+    # the networks differ by training noise
+    trainer: str = "fast"
 
     def __post_init__(self):
         if not self.grids or any(g < 1 for g in self.grids) or list(self.grids) != sorted(self.grids):

@@ -172,6 +172,7 @@ BAD_DISCOVER_OPTIONS = {
     "ensemble 1 with uncertainty": ["--ensemble", "1", "--uncertainty"],
     "unknown aggregate rule": ["--aggregate", "mode"],
     "unknown beyond-range rule": ["--beyond-range", "wrap"],
+    "unknown trainer": ["--trainer", "adam"],
     "division by zero in --lib": ["--lib", "x^(1/0)"],
     "unknown target with markup": ["--target", "[/]bogus[red]"],
     "split fraction 2": ["--split", "random:2"],
@@ -254,6 +255,7 @@ def test_runs_dir_that_cannot_be_created():
 @pytest.mark.parametrize("args,match", [
     (["table1", "--models", ""], "at least one mass model"),
     (["table1", "--models", " , "], "at least one mass model"),
+    (["table1", "--models", "ws4", "--trainer", "adam"], "unknown --trainer 'adam'"),
 ])
 def test_empty_lists_refused(args, match, tmp_path):
     r = runner.invoke(app, [*args, "--out-dir", str(tmp_path / "t1")])
