@@ -7,6 +7,7 @@ process may run on (its affinity mask, which batch schedulers set), not the mach
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -73,6 +74,7 @@ def _single_threaded(fn: Callable, arg):
         return fn(arg)
 
 
+@functools.cache  # once per worker process
 def _reusable_heap() -> None:
     """Undo a fixed glibc trim threshold in this process (speed only; results are unchanged).
 

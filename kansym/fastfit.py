@@ -19,9 +19,9 @@ function other than SiLU) are reported by :func:`unsupported` and trained by pyk
 
 from __future__ import annotations
 
-import numpy as np
+import functools
 
-TRAINERS = ("fast", "pykan")
+import numpy as np
 
 
 def unsupported(model) -> str | None:
@@ -65,7 +65,9 @@ def _basis(x, knots, derivative: bool):
     return b, db
 
 
+@functools.cache
 def _basis_function():
+    """The autograd Function class, made once (torch is imported on first use)."""
     import torch
 
     class Basis(torch.autograd.Function):

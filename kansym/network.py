@@ -23,8 +23,9 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from kansym.baselines import Baseline, fit_baseline
+from kansym.choices import Beyond, Trainer
 from kansym.errors import KansymError
-from kansym.fastfit import TRAINERS, fit_stage, unsupported
+from kansym.fastfit import fit_stage, unsupported
 from kansym.runs import pid_alive
 
 
@@ -141,8 +142,7 @@ class TrainSchedule:
             raise KansymError("sparsity weights (--lamb) must be >= 0")
         if self.max_hidden is not None and self.max_hidden < 1:
             raise KansymError(f"--max-hidden must be >= 1, got {self.max_hidden}")
-        if self.trainer not in TRAINERS:
-            raise KansymError(f"unknown trainer {self.trainer!r}; valid choices: {', '.join(TRAINERS)}")
+        Trainer.parse(self.trainer, "trainer")
 
 
 @dataclass(eq=False)
@@ -185,9 +185,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
             raise KansymError(f"--width must be positive integers, got {self.width}")
         if not 1 <= self.k <= 5:
             raise KansymError(f"--k (spline order) must be between 1 and 5, got {self.k}")
-        if self.beyond not in BEYOND_RULES:
-            raise KansymError(f"unknown rule beyond the training range {self.beyond!r}; "
-                              f"valid choices: {', '.join(BEYOND_RULES)}")
+        Beyond.parse(self.beyond, "rule beyond the training range")
 
     # ------------------------------------------------------------------ training
     def fit(self, X: np.ndarray, y: np.ndarray, X_test=None, y_test=None, progress=None) -> "KANRegressor":
@@ -409,9 +407,6 @@ class KANRegressor(RegressorMixin, BaseEstimator):
                               f"{str(exc).splitlines()[0][:200] if str(exc) else 'broken file'}") from None
         self.curve_ = []
         return self
-
-
-BEYOND_RULES = ("clamp", "spline")
 
 
 def layer_bounds(model, x) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
