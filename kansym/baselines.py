@@ -11,7 +11,9 @@ Liquid-drop terms of the binding energy [MeV], A = Z + N, I = N - Z:
   delta = [(-1)^Z + (-1)^N] / 2 (+1 even-even, 0 odd A, -1 odd-odd);
 * extended (``ldx``): ``a_W |I| / A`` Wigner and ``a_SI I^2 A^(-4/3)`` surface symmetry.
 
-``ld`` is the five-term Bethe-Weizsaecker formula, ``ldx`` adds the two extended terms, ``linear``
+``ld`` is the five-term Bethe-Weizsaecker formula, ``ldx`` adds the two extended terms (on a subset whose
+nuclei all have the same delta, e.g. even-even, the pairing term is left out: it is then a smooth A^(-1/2)
+term, undetermined beside the volume and surface terms), ``linear``
 is a least-squares linear function of the network's inputs (plus a constant), ``none`` is zero.
 """
 
@@ -161,7 +163,10 @@ def fit_baseline(kind: str, X: np.ndarray, y: np.ndarray, variables) -> Baseline
         X = np.asarray(X, dtype=np.float64)
         d = pairing_delta(X[:, variables.index("Z")], X[:, variables.index("N")])
         delta = float(d[0]) if np.all(d == d[0]) else None
-        terms = tuple(t for t in BASELINES[kind] if not (t == "pairing" and delta == 0.0))
+        # with the same delta on every nucleus (0 for odd A; +1 on even-even nuclei) the pairing term is no
+        # pairing term: it vanishes, or it is a smooth A^(-1/2) term that the volume and surface terms nearly
+        # reproduce over A = 60-260 (its constant then flips sign from fit to fit); it is left out
+        terms = tuple(t for t in BASELINES[kind] if not (t == "pairing" and delta is not None))
         base = Baseline(kind, terms, (), variables, delta)
     B = base.design(X)
     coef, *_ = np.linalg.lstsq(B, np.asarray(y, dtype=np.float64), rcond=None)

@@ -26,6 +26,7 @@ from kansym.formula import (
     fit_network,
     network_formula,
     parameterize,
+    past_deadline,
     refit,
     variable_symbols,
 )
@@ -78,8 +79,18 @@ def _scores(pred: np.ndarray, y: np.ndarray, masks: dict) -> dict:
     return rmse_by_split(pred, y, masks)
 
 
-def _score_formula(name, formula, X, y, masks, before, agreement, network=None, route="structured",
-                   judge: Judge | None = None) -> FormulaCandidate:
+def refit_budget(n_constants: int) -> int:
+    """Function evaluations one refit may use: 100 per constant (plus 100), at most 3000."""
+    return int(min(3000, 100 * (n_constants + 1)))
+
+
+MAX_JOINT_CONSTANTS = 40  # larger compositions are pruned to fewer edges before any joint refit
+
+
+def score_formula(name, formula, X, y, masks, before, agreement, network=None, route="structured",
+                  judge: Judge | None = None) -> FormulaCandidate:
+    """A refitted formula as a candidate: RMSE on every split and its far-extrapolation check; a formula that is
+    not finite on the data is refused (KansymError)."""
     check_finite(formula, X, "the selected nuclei")
     return FormulaCandidate(name, formula, _scores(formula.evaluate(X), y, masks), before, agreement, network, route,
                             judge(formula) if judge is not None else None)
@@ -93,7 +104,7 @@ def _without_term(cand: FormulaCandidate, term: sp.Expr, name: str, X, y, masks,
     init = {s: p.value for s, p in zip(f.param_symbols, f.parameters) if s in expr.free_symbols}
     try:
         g = refit(expr, init, f.variables, X[masks["train"]], y[masks["train"]], max_nfev=max_nfev)
-        return _score_formula(name, g, X, y, masks, cand.rmse_before_refit, cand.kan_agreement, network, route,
+        return score_formula(name, g, X, y, masks, cand.rmse_before_refit, cand.kan_agreement, network, route,
                               judge)
     except KansymError:
         return None
@@ -167,7 +178,7 @@ def prune_edges(name: str, net: SymbolicNetwork, names, X, y, masks, before, agr
     that large exceeds any sensible number of constants)."""
     train = masks["train"]
     out, current, seen = [], net, set()
-    while current.active_edges():
+    while current.active_edges() and not past_deadline():
         trials = []
         for k in current.active_edges():
             reduced = current.drop_edge(k, X[train])
@@ -181,8 +192,9 @@ def prune_edges(name: str, net: SymbolicNetwork, names, X, y, masks, before, agr
             continue
         seen.add(sp.srepr(expr))
         try:
-            f = refit(expr, init, names, X[train], y[train], max_nfev=max_nfev, accept_budget_end=True)
-            out.append(_score_formula(f"{name}-pruned-{len(current.active_edges())}", f, X, y, masks, before,
+            f = refit(expr, init, names, X[train], y[train], max_nfev=min(max_nfev, refit_budget(len(init))),
+                      accept_budget_end=True)
+            out.append(score_formula(f"{name}-pruned-{len(current.active_edges())}", f, X, y, masks, before,
                                       agreement, current, route="pruned", judge=judge))
         except KansymError:
             continue
@@ -220,10 +232,15 @@ def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("
     if on_poor == "best":  # also try dropping the poorly fitted edges
         variants += [(lib + "-zeroed", lib, (), "zero") for lib in libraries]
     seen = set()
+    fits: dict = {}  # the network's trace and each edge's fits, shared by the variants
+    too_large: list[str] = []
     for name, lib_name, linear, poor in variants:
+        if past_deadline():
+            notes.append(f"the search budget ran out before candidates {name} and later variants were built")
+            break
         lib = resolve_library(lib_name, extra_functions)
         try:
-            net = fit_network(reg, X[train], lib, r2_min=r2_min, on_poor=poor, linear_layers=linear)
+            net = fit_network(reg, X[train], lib, r2_min=r2_min, on_poor=poor, linear_layers=linear, cache=fits)
         except KansymError as exc:
             if poor == "error":
                 raise
@@ -241,14 +258,18 @@ def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("
         before = _scores(pred_net, y, masks)
         agree = rms(pred_net - kan_pred) if kan_pred is not None else float("nan")
         expr, init = network_formula(net, names)
-        try:
-            f = refit(expr, init, names, X[train], y[train], accept_budget_end=True)
-            base = _score_formula(name, f, X, y, masks, before, agree, net, judge=judge)
-            cands.append(base)
-            if "terms" in routes:
-                cands.extend(eliminate_terms(base, X, y, masks, judge=judge))
-        except KansymError as exc:
-            not_converged.append(f"{name} ({str(exc).split(';')[0]})")
+        if len(init) > MAX_JOINT_CONSTANTS:  # refitted only once pruning has made it smaller
+            too_large.append(f"{name} ({len(init)})")
+        else:
+            try:
+                f = refit(expr, init, names, X[train], y[train], max_nfev=refit_budget(len(init)),
+                          accept_budget_end=True)
+                base = score_formula(name, f, X, y, masks, before, agree, net, judge=judge)
+                cands.append(base)
+                if "terms" in routes:
+                    cands.extend(eliminate_terms(base, X, y, masks, judge=judge))
+            except KansymError as exc:
+                not_converged.append(f"{name} ({str(exc).split(';')[0]})")
         if "pruned" in routes:
             cands.extend(prune_edges(name, net, names, X, y, masks, before, agree, judge=judge))
         if "expanded" in routes and not linear:
@@ -260,6 +281,9 @@ def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("
         best = ", ".join(f"{lib} {r2:.4f} ({fn})" for lib, (r2, fn) in fits.items())
         notes.append(f"edge (layer {layer}, input {i} -> node {j}) is poorly fitted: best R^2 {best} < {r2_min}; "
                      f"{treatment}")
+    if too_large:
+        notes.append(f"{len(too_large)} composition(s) have more than {MAX_JOINT_CONSTANTS} constants and were "
+                     "refitted only after pruning: " + "; ".join(too_large))
     if not_converged:
         notes.append(f"{len(not_converged)} candidate(s) left out because their refit did not converge: "
                      + "; ".join(not_converged))
@@ -343,7 +367,7 @@ def expanded_candidates(name: str, expr: sp.Expr, names, X, y, masks, before, ag
         pexpr, init = parameterize(lin)
         try:
             f = refit(pexpr, init, tuple(names), X[train], y[train], max_nfev=500)
-            out.append(_score_formula(f"{name}-expanded-{len(active)}", f, X, y, masks, before, agreement, network,
+            out.append(score_formula(f"{name}-expanded-{len(active)}", f, X, y, masks, before, agreement, network,
                                       route="expanded", judge=judge))
         except KansymError:
             pass

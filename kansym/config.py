@@ -24,6 +24,7 @@ from kansym.errors import KansymError, choose
 from kansym.features import feature_names
 from kansym.network import KANRegressor, TrainSchedule
 from kansym.nuclides import element_z
+from kansym.structures import SearchBudget as structures_budget
 from kansym.symbolic import resolve_library
 from kansym.targets import Dataset, Selection, build_dataset, parse_split
 
@@ -36,9 +37,9 @@ STAGES = ("kan", "symbolic", "all")
 #  residual: the KAN-WS4 setting (Z, N, P, S; 2340 nuclei; random 80/20).
 TARGET_DEFAULTS = {
     "be": dict(min_z=30, min_n=30, max_unc=None, features="znv", width=(5,), split="random:0.8", max_hidden=1,
-               ensemble=1, refine=(5, 10, 20), steps=20, baseline="ldx"),
+               ensemble=4, refine=(5, 10, 20), steps=20, baseline="ldx"),
     "me": dict(min_z=30, min_n=30, max_unc=None, features="znv", width=(5,), split="random:0.8", max_hidden=3,
-               ensemble=1, refine=(5, 10, 20), steps=20, baseline="linear"),
+               ensemble=4, refine=(5, 10, 20), steps=20, baseline="linear"),
     "residual": dict(min_z=8, min_n=8, max_unc=0.1, features="znps", width=(10,), split="random:0.8", model="ws4",
                      ensemble=4, refine=(5, 10), steps=20, baseline="none"),
 }
@@ -80,6 +81,8 @@ class DiscoverConfig:
     r2_min: float = 0.9
     poor_edges: str = "best"
     max_constants: int = 12
+    search_budget: float = 120.0  # wall-clock seconds for the whole formula search (kansym.structures)
+    cv_folds: int = 5  # folds of the cross-validation that scores formula structures
     expand: bool = False  # also try the monomial expansion of the network (polynomial candidates)
     stage: str = "all"
     crosscheck: str = "auto"  # engine for the cross-check stage: auto, pyoperon, pysr or none
@@ -134,6 +137,9 @@ class DiscoverConfig:
         if out.crosscheck != "none" and out.stage == "all":
             make_engine(out.crosscheck, out.crosscheck_budget, seed=out.seed,
                         generations=out.crosscheck_generations)  # fail fast if the engine is missing
+        structures_budget(out.search_budget)
+        if not (isinstance(out.cv_folds, int) and 2 <= out.cv_folds <= 20):
+            raise KansymError(f"--cv-folds must be an integer in 2 .. 20, got {out.cv_folds!r}")
         if out.max_constants < 1:
             raise KansymError(f"--max-constants must be >= 1, got {out.max_constants}")
         for part in out.libraries:

@@ -122,7 +122,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         ``execution`` (:class:`kansym.execution.Execution`) says where ensemble members train."""
 
         stage = train_kan(config, dataset, progress, save_dir=save_dir, execution=execution)
-        search = search_formulas(config, stage, judge) if symbolic else None
+        search = search_formulas(config, stage, judge, progress, execution) if symbolic else None
         self.config_ = config
         self.network_ = stage
         self.search_ = search

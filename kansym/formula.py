@@ -8,7 +8,11 @@ to the training data, with standard errors and correlations from the covariance 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import functools
 import re
+import time
 import warnings
 from dataclasses import dataclass, field, replace
 
@@ -161,14 +165,21 @@ class SymbolicNetwork:
 
 
 def fit_network(reg, X: np.ndarray, library: tuple[LibFunction, ...], tol: float = 1e-5,
-                r2_min: float = 0.9, on_poor: str = "error", linear_layers: tuple[int, ...] = ()) -> SymbolicNetwork:
+                r2_min: float = 0.9, on_poor: str = "error", linear_layers: tuple[int, ...] = (),
+                cache: dict | None = None) -> SymbolicNetwork:
     """Fit every active edge of a trained KANRegressor to ``library`` using activations on X.
 
     An edge with best R^2 below ``r2_min`` raises (``on_poor='error'``), is set to zero
     (``on_poor='zero'``), or keeps its best library function (``on_poor='best'``; reported by the caller). Edges of layers in ``linear_layers`` are restricted to {0, x}.
+    ``cache`` (a dict kept by the caller) holds the trace and every edge's fits for the next library on the same X.
     """
 
-    tr = trace_network(reg, X)
+    if cache is not None and "trace" in cache:
+        tr = cache["trace"]
+    else:
+        tr = trace_network(reg, X)
+        if cache is not None:
+            cache["trace"] = tr
     libmap = {f.name: f for f in library} | {"0": FUNCTIONS["0"], "x": FUNCTIONS["x"]}
     edges = []
     for l, post in enumerate(tr.post):
@@ -177,7 +188,8 @@ def fit_network(reg, X: np.ndarray, library: tuple[LibFunction, ...], tol: float
             for i in range(post.shape[2]):
                 if not tr.mask[l][j, i]:
                     continue
-                e = fit_edge(tr.acts[l][:, i], post[:, j, i], lib_l, tol=tol, layer=l, i=i, j=j)
+                e = fit_edge(tr.acts[l][:, i], post[:, j, i], lib_l, tol=tol, layer=l, i=i, j=j,
+                             cache=None if cache is None else cache.setdefault((l, i, j), {}))
                 if e.chosen.r2 < r2_min and l not in linear_layers:
                     if on_poor == "error":
                         raise KansymError(
@@ -331,7 +343,7 @@ class Formula:
 
     def evaluate(self, X: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
         """Formula values on rows of X (columns in ``variables`` order)."""
-        f = sp.lambdify((self.symbols, self.param_symbols), self.expr, modules="numpy")
+        f = compiled(self.expr, self.symbols, self.param_symbols)[0]
         X = np.asarray(X, dtype=np.float64)
         with np.errstate(all="ignore"):
             out = f(tuple(X.T), tuple(self.values() if values is None else values))
@@ -405,14 +417,11 @@ def check_finite(formula: Formula, X: np.ndarray, what: str = "the data") -> Non
         raise KansymError(f"formula is not finite on {int(bad.sum())} of {len(v)} rows of {what}; rejected")
 
 
-def refit(expr: sp.Expr, init: dict[sp.Symbol, float], variables, X: np.ndarray, y: np.ndarray,
-          max_nfev: int = 3000, accept_budget_end: bool = False) -> Formula:
-    """Jointly fit all parameters of ``expr`` to (X, y) by least squares (analytic Jacobian).
-
-    Raises if the fit fails, or if it stops at ``max_nfev`` evaluations unless ``accept_budget_end``."""
-    syms = variable_symbols(variables)
-    psyms = tuple(init)
-    p0 = np.array([init[s] for s in psyms], dtype=np.float64)
+@functools.lru_cache(maxsize=1024)
+def compiled(expr: sp.Expr, syms: tuple, psyms: tuple):
+    """(f, grads) for ``expr``: numpy functions of (variables, parameters) giving the value and the list of
+    derivatives with respect to ``psyms`` (grads None where SymPy leaves a derivative unevaluated).
+    Cached: a candidate is evaluated and refitted many times (folds, far check, reductions)."""
     f = sp.lambdify((syms, psyms), expr, modules="numpy")
     # d sign(x)/dx = 2 DiracDelta(x) (from real cube roots) is zero almost everywhere; derivatives that
     # SymPy leaves unevaluated (e.g. of |f| with f of unknown sign) fall back to finite differences
@@ -420,14 +429,58 @@ def refit(expr: sp.Expr, init: dict[sp.Symbol, float], variables, X: np.ndarray,
         derivs = [sp.diff(expr, p).replace(sp.DiracDelta, lambda *a: sp.Integer(0)) for p in psyms]
         if any(d.has(sp.Derivative) for d in derivs):
             raise ValueError("unevaluated derivative")
-        grads = sp.lambdify((syms, psyms), derivs, modules="numpy", cse=True)
+        grads = sp.lambdify((syms, psyms), derivs, modules="numpy", cse=True) if psyms else None
     except (ValueError, TypeError):
         grads = None
+    return f, grads
+
+
+class _OutOfTime(Exception):
+    """Raised inside the least-squares loop when the refit's deadline has passed."""
+
+
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("refit_deadline", default=None)
+
+
+@contextlib.contextmanager
+def deadline_at(when: float | None):
+    """Within the block, every :func:`refit` stops (raising) once ``time.monotonic()`` passes ``when``
+    (None: no limit); an earlier deadline already in force is kept."""
+    outer = _DEADLINE.get()
+    token = _DEADLINE.set(when if outer is None else (outer if when is None else min(outer, when)))
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def past_deadline() -> bool:
+    """True when the deadline of the enclosing :func:`deadline_at` block has passed."""
+    when = _DEADLINE.get()
+    return when is not None and time.monotonic() > when
+
+
+def refit(expr: sp.Expr, init: dict[sp.Symbol, float], variables, X: np.ndarray, y: np.ndarray,
+          max_nfev: int = 3000, accept_budget_end: bool = False, deadline: float | None = None) -> Formula:
+    """Jointly fit all parameters of ``expr`` to (X, y) by least squares (analytic Jacobian).
+
+    Raises if the fit fails, if it stops at ``max_nfev`` evaluations unless ``accept_budget_end``, or when
+    ``deadline`` (a ``time.monotonic()`` value) passes before it ends."""
+    syms = variable_symbols(variables)
+    psyms = tuple(init)
+    p0 = np.array([init[s] for s in psyms], dtype=np.float64)
+    outer = _DEADLINE.get()
+    deadline = outer if deadline is None else (deadline if outer is None else min(deadline, outer))
+    if deadline is not None and time.monotonic() > deadline:
+        raise KansymError("the refit ran out of its time budget")
+    f, grads = compiled(expr, syms, psyms)
     cols = tuple(np.asarray(X, dtype=np.float64).T)
     y = np.asarray(y, dtype=np.float64)
     n = len(y)
 
     def resid(p):
+        if deadline is not None and time.monotonic() > deadline:
+            raise _OutOfTime
         with np.errstate(all="ignore"):
             r = np.broadcast_to(np.asarray(f(cols, tuple(p)), dtype=np.float64), (n,)) - y
         return np.where(np.isfinite(r), r, 1e6)
@@ -442,10 +495,14 @@ def refit(expr: sp.Expr, init: dict[sp.Symbol, float], variables, X: np.ndarray,
 
     if len(psyms) == 0:
         return Formula(expr, tuple(variables), ())
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # overflow in trial steps is handled by the optimiser
-        res = least_squares(resid, p0, jac=jac if grads is not None else "2-point", method="trf", x_scale="jac",
-                            max_nfev=max_nfev)
+    try:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # overflow in trial steps is handled by the optimiser
+            res = least_squares(resid, p0, jac=jac if grads is not None else "2-point", method="trf",
+                                x_scale="jac", max_nfev=max_nfev)
+    except _OutOfTime:
+        raise KansymError("the refit ran out of its time budget") from None
+    deadline = None  # the covariance below evaluates the residuals once more
     # status 0: the evaluation budget ran out; with ``accept_budget_end`` that iterate (a least-squares
     # improvement on the start) is kept, as for large network compositions
     if res.status < 0 or not np.all(np.isfinite(res.x)) or (res.status == 0 and not accept_budget_end):

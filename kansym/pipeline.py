@@ -94,9 +94,9 @@ def symbolic_stage(cfg: DiscoverConfig, stage: KanStage, path: Path, progress: P
     X = ds.X
     masks = {part: ds.mask(part) for part in ("train", "test", "all")}
     judge = search.judge if search is not None else make_judge(ds, cfg.selection(), cfg.features)
-    search = search if search is not None else search_formulas(cfg, stage, judge)
+    search = search if search is not None else search_formulas(cfg, stage, judge, progress)
     cands, chosen, front, base, reg = search.candidates, search.chosen, search.front, search.base, search.regressor
-    notes = list(search.notes)
+    notes = list(search.notes) + [f"choice rule: {search.rule}"]
     _edges_frame(base, ds.feature_names).to_csv(path / "edges.csv", index=False)
     figs.edge_fits(reg, base.network, X[masks["train"]], ds.feature_names, path / "figures" / "edges",
                       r2_min=cfg.r2_min)
@@ -107,13 +107,17 @@ def symbolic_stage(cfg: DiscoverConfig, stage: KanStage, path: Path, progress: P
                               departure="|correction| RMS beyond the data [MeV]" if cfg.target == "residual"
                               else "RMS departure from the liquid drop beyond AME2020 [MeV]")
     if chosen is None:
-        sane = [c for c in cands if c.sane]
-        why = ("no candidate passes the far-extrapolation check" if not sane
-               else f"no candidate that passes the far-extrapolation check has at most {cfg.max_constants} constants")
-        worst = min(cands, key=lambda c: c.rmse["train"])
-        notes.append(f"no formula chosen: {why} (best candidate {worst.name}: "
-                     + ("; ".join(worst.far.failures()) if worst.far is not None and worst.far.failures() else
-                        f"{worst.n_constants} constants") + ")")
+        tally: dict[str, int] = {}
+        for st in search.structures:
+            for f in st.failures:
+                head = f.split(":")[0].split(" (")[0]
+                tally[head] = tally.get(head, 0) + 1
+        why = "; ".join(f"{n} of {len(search.structures)} {w}" for w, n in
+                        sorted(tally.items(), key=lambda kv: -kv[1])[:6])
+        best = min(search.structures, key=lambda st: st.candidate.rmse["train"])
+        notes.append(f"no formula chosen: no structure meets the rule ({why}); the most accurate, "
+                     f"{best.candidate.name}: " + " | ".join(best.failures + tuple(
+                         best.candidate.far.failures() if best.candidate.far is not None else ())))
         for stale in ("formula.json", "formula.tex", "formula.png"):
             (path / stale).unlink(missing_ok=True)
         return {"formula": None, "candidates": rows, "notes": notes}
@@ -124,6 +128,12 @@ def symbolic_stage(cfg: DiscoverConfig, stage: KanStage, path: Path, progress: P
                        "degenerate_pairs": [[chosen.formula.parameters[i].name, chosen.formula.parameters[j].name, c]
                                             for i, j, c in chosen.formula.degenerate_pairs()],
                        "far_check": judge.report(chosen.formula.evaluate(judge.X))}
+    st = search.chosen_structure
+    formula_metrics.update({"members": list(st.members), "n_members": search.n_members,
+                            "cv_rmse_mev": st.cv_rmse, "cv_spread_mev": st.cv_spread, "cv_folds": cfg.cv_folds,
+                            "edge_validation_rmse_mev": st.edge_rmse, "validation_score_mev": st.score,
+                            "bootstrap_stderr": st.bootstrap, "n_structures": len(search.structures),
+                            "n_eligible": sum(s.eligible for s in search.structures), "rule": search.rule})
 
     context = {"run_id": RunDir(path).id, "target": cfg.target, "model": cfg.model, "selection": cfg.selection().__dict__,
                "features": cfg.features, "split": cfg.split, "seed": cfg.seed, "trainer": cfg.trainer, **provenance()}

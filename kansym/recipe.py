@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from kansym import candidates as cands_mod
+from kansym import structures as structures_mod
 from kansym.config import DiscoverConfig, load_dataset
 from kansym.ensemble import Consensus, calibration, combine, consensus
 from kansym.errors import KansymError
@@ -179,56 +180,126 @@ def train_kan(cfg: DiscoverConfig, dataset: Dataset, progress: Progress | None =
 
 
 # Candidate routes beyond the network's own composition. The monomial expansion (``expand``) is
-# opt-in: it turns the network into a polynomial regression, which rarely survives the far check.
-ROUTES = ("pruned", "terms", "noconst")
+# opt-in: it turns the network into a polynomial regression, which rarely survives the far check. The
+# greedy elimination of terms (``terms``) is replaced by the reduction of undetermined constants
+# (``kansym.structures.determine``), which every candidate gets.
+ROUTES = ("pruned", "noconst")
 
 
 @dataclass(frozen=True)
 class FormulaSearch:
-    """The symbolic stage in memory: every candidate formula, the Pareto set, the chosen one (or None),
-    the candidate whose network gives the edge fits, the network snapshot searched, and notes."""
+    """The symbolic stage in memory: every formula structure found over the ensemble's members (with its
+    representative candidate, recurrence, validation and why it is not eligible), the Pareto set, the chosen
+    structure (or None), the candidate whose network gives the edge fits, the network snapshot searched, notes."""
 
-    candidates: tuple
+    structures: tuple
     front: tuple
-    chosen: object
+    chosen_structure: object
     base: object
     regressor: KANRegressor
     notes: tuple[str, ...]
     judge: object = None
+    rule: str = structures_mod.RULE
+    n_members: int = 1
+
+    @property
+    def candidates(self) -> tuple:
+        """The representative candidate of every structure, in the order of ``structures``."""
+        return tuple(s.candidate for s in self.structures)
+
+    @property
+    def chosen(self):
+        return self.chosen_structure.candidate if self.chosen_structure is not None else None
 
     def table(self) -> pd.DataFrame:
-        """One row per candidate (like PySR's ``equations_``): RMSE in MeV, constants, size, far check."""
-        return pd.DataFrame([{"name": c.name, "route": c.route, "n_constants": c.n_constants, "size": c.formula.size,
-                              "rmse_train_mev": c.rmse["train"], "rmse_test_mev": c.rmse["test"],
-                              "rmse_all_mev": c.rmse["all"],
-                              "rmse_train_before_refit_mev": c.rmse_before_refit.get("train"),
-                              "kan_agreement_mev": c.kan_agreement, "sane": c.sane,
-                              "far_departure_mev": c.far_departure,
-                              "max_abs_correlation": c.formula.max_abs_correlation,
-                              "failures": " | ".join(c.far.failures()) if c.far is not None else "",
-                              "pareto": c in self.front, "chosen": c is self.chosen, "expression": str(c.formula.expr)}
-                             for c in self.candidates])
+        """One row per structure (like PySR's ``equations_``): RMSE in MeV, constants, size, recurrence over the
+        members, validation on the training nuclei, far check, determination, and why it is not eligible."""
+        rows = []
+        for s in self.structures:
+            c = s.candidate
+            sig = structures_mod.significance(c.formula)
+            rows.append({"name": c.name, "route": c.route, "n_constants": c.n_constants, "size": c.formula.size,
+                         "members": " ".join(map(str, s.members)), "n_members": len(s.members),
+                         "rmse_train_mev": c.rmse["train"], "rmse_test_mev": c.rmse["test"],
+                         "rmse_all_mev": c.rmse["all"], "cv_rmse_mev": s.cv_rmse, "cv_spread_mev": s.cv_spread,
+                         "edge_rmse_mev": s.edge_rmse, "score_mev": s.score,
+                         "rmse_train_before_refit_mev": c.rmse_before_refit.get("train"),
+                         "kan_agreement_mev": c.kan_agreement, "sane": c.sane,
+                         "far_departure_mev": c.far_departure,
+                         "max_abs_correlation": c.formula.max_abs_correlation,
+                         "min_significance": float(sig.min()) if len(sig) else float("nan"),
+                         "eligible": s.eligible,
+                         "failures": " | ".join([*s.failures, *(c.far.failures() if c.far is not None else [])]),
+                         "constants": " ".join(f"{p.name}={p.value:.6g}+-{p.stderr:.2g}" if p.stderr is not None
+                                               else f"{p.name}={p.value:.6g}+-undetermined"
+                                               for p in c.formula.parameters),
+                         "pareto": c in self.front, "chosen": s is self.chosen_structure,
+                         "expression": str(c.formula.expr)})
+        return pd.DataFrame(rows)
 
 
-def search_formulas(cfg: DiscoverConfig, stage: KanStage, judge=None) -> FormulaSearch:
-    """Edge fits of the first kept network (``cfg.symbolic_from`` snapshot) to each library of ``cfg.lib``,
-    candidate formulas by every route, their refits, and the choice (at most ``cfg.max_constants``
-    constants, passing the far-extrapolation ``judge`` when there is one). Nothing is written."""
+def member_candidates(cfg: DiscoverConfig, reg: KANRegressor, dataset: Dataset, judge=None):
+    """(candidates, notes) of one member network: its ``cfg.symbolic_from`` snapshot's edge fits to each library
+    of ``cfg.lib`` and every candidate route, refitted on the training nuclei and judged."""
+    X, y = dataset.X, dataset.y
+    masks = {part: dataset.mask(part) for part in ("train", "test", "all")}
+    snap = reg.snapshot(cfg.symbolic_from)
+    return cands_mod.generate(snap, X, y, masks, dataset.feature_names, cfg.libraries, kan_pred=snap.predict(X),
+                              r2_min=cfg.r2_min, on_poor=cfg.poor_edges, judge=judge,
+                              routes=ROUTES + (("expanded",) if cfg.expand else ()))
 
+
+def search_member(job: dict):
+    """One member's formula search as a task for :func:`kansym.execution.run_tasks`: (seed, candidates, notes)."""
+    cfg, ds, judge = job["cfg"], job["dataset"], job["judge"]
+    masks = {part: ds.mask(part) for part in ("train", "test", "all")}
+    return structures_mod.member_search(lambda m: member_candidates(cfg, m, ds, judge), job["member"], ds.X, ds.y,
+                                        masks, judge, cfg.max_constants, job["seconds"])
+
+
+def search_formulas(cfg: DiscoverConfig, stage: KanStage, judge=None, progress: Progress | None = None,
+                    execution: Execution | None = None) -> FormulaSearch:
+    """The formula search over every kept member of the ensemble: candidates of each member (every route, with
+    undetermined constants reduced; members are independent tasks run by ``execution``), grouped by structure,
+    validated on the training nuclei and chosen by :data:`kansym.structures.RULE` (at most ``cfg.max_constants``
+    constants, passing the far-extrapolation ``judge`` when there is one). Members share 70 % of
+    ``cfg.search_budget`` seconds and the validation the rest. Nothing is written."""
+
+    t0 = time.monotonic()
     ds = stage.dataset
     X, y = ds.X, ds.y
     masks = {part: ds.mask(part) for part in ("train", "test", "all")}
-    libraries = cfg.libraries
-    reg = stage.kept[0].snapshot(cfg.symbolic_from)
-    cands, notes = cands_mod.generate(reg, X, y, masks, ds.feature_names, libraries,
-                                      kan_pred=reg.predict(X), r2_min=cfg.r2_min, on_poor=cfg.poor_edges, judge=judge,
-                                      routes=ROUTES + (("expanded",) if cfg.expand else ()))
-    notes = (list(judge.notes) if judge is not None else []) + notes
-    chosen = cands_mod.choose(cands, cfg.max_constants, baseline=float(np.std(y[masks["train"]])))
-    front = cands_mod.pareto_front(cands)
-    with_network = [c for c in cands if c.network is not None]
-    base = next((c for c in with_network if c.name == libraries[0]), with_network[0])
-    return FormulaSearch(tuple(cands), tuple(front), chosen, base, reg, tuple(notes), judge)
+    kept = stage.kept
+    budget = structures_mod.SearchBudget(cfg.search_budget)
+    execution = (execution or Execution()).checked()
+    rounds = -(-len(kept) // max(1, min(execution.workers, len(kept))))  # members one worker searches in turn
+    jobs = [{"cfg": cfg, "dataset": ds, "judge": judge, "member": m, "seconds": 0.7 * budget.seconds / rounds}
+            for m in kept]
+    if progress:
+        progress(f"formula search: {len(kept)} member(s), budget {budget.seconds:g} s")
+    if len(jobs) == 1:
+        results = [search_member(jobs[0])]
+    else:
+        results = run_tasks(search_member, jobs, execution,
+                            progress=(lambda m: progress("formula search: " + m.replace("task", "member")))
+                            if progress else None)
+    per_member = [(seed, cands) for seed, cands, _ in results]
+    notes = [n for _, _, ns in results for n in ns]
+    if not any(c for _, c in per_member):
+        raise KansymError("no valid formula candidate from any member: " + "; ".join(notes))
+    deadline = max(t0 + budget.seconds, time.monotonic() + 0.3 * budget.seconds)
+    structures, chosen, choice_notes = structures_mod.choose_structure(
+        per_member, X, y, masks, ds.frame, cfg.seed, cfg.max_constants, cfg.target, len(kept), folds=cfg.cv_folds,
+        progress=progress, deadline=deadline)
+    notes = (list(judge.notes) if judge is not None else []) + notes + choice_notes
+    front = cands_mod.pareto_front([s.candidate for s in structures])
+    first_seed, first = next((seed, c) for seed, c in per_member if c)
+    with_network = [c for c in first if c.network is not None] or \
+        [c for _, cs in per_member for c in cs if c.network is not None]
+    base = next((c for c in with_network if c.name == cfg.libraries[0]), with_network[0])
+    reg = next(m for m in kept if m.seed == first_seed).snapshot(cfg.symbolic_from)
+    return FormulaSearch(tuple(structures), tuple(front), chosen, base, reg, tuple(notes), judge,
+                         n_members=len(kept))
 
 
 def load_run_stage(run_dir: Path) -> tuple[DiscoverConfig, KanStage]:

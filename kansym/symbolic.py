@@ -244,19 +244,23 @@ def _polish(f: LibFunction, x: np.ndarray, y: np.ndarray, start: tuple) -> tuple
 
 
 def fit_edge(x: np.ndarray, y: np.ndarray, library: tuple[LibFunction, ...], tol: float = 1e-5,
-             layer: int = 0, i: int = 0, j: int = 0) -> EdgeFit:
+             layer: int = 0, i: int = 0, j: int = 0, cache: dict | None = None) -> EdgeFit:
     """Fit every library function to the samples (x, phi(x)) and choose one.
 
     Rule: the lowest-complexity candidate whose unexplained variance 1 - R^2 is at most
     max(min(2 m, m + 0.01), ``tol``) with m = 1 - R^2_best. A flat edge (zero variance) is the zero
-    function (a constant).
+    function (a constant). ``cache`` (function name -> fit) keeps the fits of these samples for the next library.
     """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if np.ptp(y) <= 1e-12 * max(1.0, float(np.abs(y).max())):
         zero = Candidate("0", 0.0, 0.0, 0.0, float(y.mean()), 1.0, 0)
         return EdgeFit(layer, i, j, zero, (zero,))
-    cands = [c for c in (_fit(f, x, y) for f in library) if c is not None and np.isfinite(c.r2)]
+    cached = {} if cache is None else cache
+    for f in library:
+        if f.name not in cached:
+            cached[f.name] = _fit(f, x, y)
+    cands = [c for c in (cached[f.name] for f in library) if c is not None and np.isfinite(c.r2)]
     if not cands:
         raise KansymError(f"no library function could be fitted to edge ({layer},{i},{j})")
     ranked = sorted(cands, key=lambda c: (-c.r2, c.complexity))

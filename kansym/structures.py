@@ -1,0 +1,376 @@
+"""The formula choice: candidates pooled over an ensemble of networks, grouped by structure, made determined,
+validated on held-out nuclei and chosen by one stated rule.
+
+A *structure* is a candidate's expression up to the names and values of its constants (``structure_key``).
+Every member network of the ensemble gives candidates (``kansym.candidates``); a candidate with a constant
+that the data do not determine is reduced (``determine``): its least significant constant (|value| / standard
+error smallest, or the weaker of a pair with |correlation| > ``MAX_CORRELATION``) is fixed at zero, which
+removes a term or a shift, and the rest is refitted, until every constant is determined. Equal structures from
+different members are one structure (represented by its best refit on the training nuclei) and are validated
+twice on the training nuclei only: ``CV_FOLDS``-fold cross-validation (refitted per fold) and an extrapolation
+validation (the ``EDGE_PER_CHAIN`` most neutron-rich training nuclei of every isotopic chain held out, the rest
+refitted). Reference mass tables never enter the choice except through the far-extrapolation check's sanity
+limits and the departure from the refitted liquid drop (``kansym.farcheck``). The rule is :data:`RULE`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+import sympy as sp
+
+from kansym.candidates import FormulaCandidate, refit_budget, score_formula
+from kansym.errors import KansymError
+from kansym.formula import Formula, deadline_at, past_deadline, refit
+
+SIGNIFICANCE = 3.0  # every chosen constant has |value| >= SIGNIFICANCE standard errors (covariance and bootstrap)
+MAX_CORRELATION = 0.995  # no pair of chosen constants correlates more strongly
+DEPARTURE_MAX = {"be": 10.0, "me": 10.0, "residual": 1.0}  # MeV: bound on the RMS departure beyond AME2020
+CV_FOLDS = 5
+EDGE_PER_CHAIN = 2  # most neutron-rich training nuclei of each isotopic chain held out for extrapolation validation
+EDGE_MIN_CHAIN = 6  # chains with fewer training nuclei are not cut
+NEAR_TIE = 0.05  # structures whose validation score is within 5 % of the best are tied
+BOOTSTRAP = 40  # resamples of the training nuclei for the chosen constants' bootstrap spread
+REDUCE_SLACK = 6  # candidates with up to max_constants + REDUCE_SLACK constants are reduced
+
+RULE = (
+    "A structure is eligible when it passes the far-extrapolation check, has at most max_constants constants, "
+    f"every constant at |value| >= {SIGNIFICANCE:g} standard errors (covariance and bootstrap), no pair of "
+    f"constants with |correlation| > {MAX_CORRELATION}, an RMS departure beyond AME2020 (from the refitted liquid "
+    "drop; for a residual target the correction itself) within the target's bound, and was produced by at least "
+    "half of the ensemble's members. Its validation score is the quadratic mean of its "
+    f"{CV_FOLDS}-fold cross-validation RMSE and its extrapolation-validation RMSE (the {EDGE_PER_CHAIN} most "
+    "neutron-rich training nuclei of every isotopic chain held out), both on the training nuclei only. Among the "
+    f"eligible structures within {NEAR_TIE:.0%} of the best score, the one with the fewest constants is chosen; "
+    "ties go to the one more members produced, then to the smaller departure beyond AME2020.")
+
+
+@dataclass(frozen=True)
+class SearchBudget:
+    """Limits of the formula search: ``seconds`` of wall time for the whole search (candidates of every member,
+    reductions, validations) and, per refit, :func:`kansym.candidates.refit_budget` function evaluations."""
+
+    seconds: float = 120.0
+
+    def __post_init__(self):
+        if not (isinstance(self.seconds, (int, float)) and math.isfinite(self.seconds) and 0 < self.seconds <= 86400):
+            raise KansymError(f"--search-budget {self.seconds!r} must be a number of seconds in (0, 86400]")
+
+
+def structure_key(formula: Formula) -> str:
+    """The expression with every constant replaced by one placeholder: equal for two formulas that differ only
+    in the names, order and values of their constants."""
+    placeholder = sp.Symbol("_C", real=True)
+    return sp.srepr(formula.expr.xreplace({s: placeholder for s in formula.param_symbols}))
+
+
+def significance(formula: Formula) -> np.ndarray:
+    """|value| / standard error of every constant (0 where the error is undetermined)."""
+    return np.array([abs(p.value) / p.stderr if p.stderr else (np.inf if p.stderr == 0 and p.value else 0.0)
+                     for p in formula.parameters], dtype=float)
+
+
+def undetermined(formula: Formula, stderr: dict | None = None) -> list[str]:
+    """Why the constants are not determined (empty when they are): constants below ``SIGNIFICANCE`` standard
+    errors (``stderr``: other errors, e.g. bootstrap, to use where larger) and pairs above ``MAX_CORRELATION``."""
+    out = []
+    t = significance(formula)
+    for k, p in enumerate(formula.parameters):
+        if p.stderr is None:
+            out.append(f"{p.name} undetermined")
+        elif t[k] < SIGNIFICANCE:
+            out.append(f"{p.name} = {p.value:.4g} +- {p.stderr:.2g}")
+        elif stderr and stderr.get(p.name) and abs(p.value) < SIGNIFICANCE * stderr[p.name]:
+            out.append(f"{p.name} = {p.value:.4g} +- {stderr[p.name]:.2g} (bootstrap)")
+    out += [f"|corr({formula.parameters[i].name}, {formula.parameters[j].name})| = {abs(c):.4f}"
+            for i, j, c in formula.degenerate_pairs(MAX_CORRELATION)]
+    return out
+
+
+def _least_determined(formula: Formula) -> sp.Symbol | None:
+    """The constant to fix at zero next: the least significant among those below ``SIGNIFICANCE`` or in a pair
+    above ``MAX_CORRELATION`` (None when every constant is determined)."""
+    t = significance(formula)
+    weak = {k for k in range(len(t)) if t[k] < SIGNIFICANCE}
+    weak |= {i if t[i] <= t[j] else j for i, j, _ in formula.degenerate_pairs(MAX_CORRELATION)}
+    if not weak:
+        return None
+    k = min(weak, key=lambda k: (t[k], k))
+    return formula.param_symbols[k]
+
+
+def _without(expr: sp.Expr, p: sp.Symbol) -> sp.Expr | None:
+    """``expr`` with constant ``p`` fixed at zero (a coefficient removes its term, a shift leaves its function
+    unshifted); if that is not finite, the top-level terms holding ``p`` are removed instead."""
+    out = expr.xreplace({p: sp.Integer(0)})
+    if out.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+        out = sp.Add(*[t for t in sp.Add.make_args(expr) if p not in t.free_symbols])
+    return out
+
+
+def determine(cand: FormulaCandidate, X, y, masks, judge=None, max_steps: int = 12,
+              seen: set | None = None) -> list[FormulaCandidate]:
+    """Reductions of ``cand`` until every constant is determined: each step fixes the least determined constant
+    at zero and refits the rest (one candidate per step; route 'reduced'). A step that reaches a structure in
+    ``seen`` (updated) ends the chain: the rest of it was already searched."""
+    out, current = [], cand
+    train = masks["train"]
+    seen = set() if seen is None else seen
+    for step in range(1, max_steps + 1):
+        if past_deadline():
+            break
+        f = current.formula
+        p = _least_determined(f)
+        if p is None:
+            break
+        expr = _without(f.expr, p)
+        init = {s: q.value for s, q in zip(f.param_symbols, f.parameters) if s in expr.free_symbols}
+        if not init:
+            break
+        try:
+            g = refit(expr, init, f.variables, X[train], y[train], max_nfev=refit_budget(len(init)),
+                      accept_budget_end=True)
+            current = score_formula(f"{cand.name}-det{step}", g, X, y, masks, cand.rmse_before_refit,
+                                    cand.kan_agreement, None, "reduced", judge)
+        except KansymError:
+            break
+        key = structure_key(current.formula)
+        if key in seen:
+            break
+        seen.add(key)
+        out.append(current)
+    return out
+
+
+# --------------------------------------------------------------------------- validation on the training nuclei
+
+def fold_indices(train_idx: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
+    """``k`` disjoint folds of the training rows (a seeded permutation), each sorted."""
+    perm = np.random.default_rng(seed).permutation(np.asarray(train_idx))
+    return [np.sort(f) for f in np.array_split(perm, k)]
+
+
+def edge_mask(frame, train: np.ndarray) -> np.ndarray | None:
+    """Rows held out for the extrapolation validation: the ``EDGE_PER_CHAIN`` most neutron-rich training nuclei
+    of each isotopic chain with at least ``EDGE_MIN_CHAIN`` training nuclei (None without Z and N columns)."""
+    if not {"Z", "N"} <= set(frame.columns):
+        return None
+    z, n = frame["Z"].to_numpy(), frame["N"].to_numpy()
+    out = np.zeros(len(frame), dtype=bool)
+    for zz in np.unique(z[train]):
+        rows = np.flatnonzero(train & (z == zz))
+        if len(rows) >= EDGE_MIN_CHAIN:
+            out[rows[np.argsort(n[rows], kind="stable")[-EDGE_PER_CHAIN:]]] = True
+    return out if out.any() else None
+
+
+def _refit_on(formula: Formula, X, y, rows) -> Formula:
+    init = dict(zip(formula.param_symbols, formula.values()))
+    return refit(formula.expr, init, formula.variables, X[rows], y[rows], max_nfev=refit_budget(len(init)),
+                 accept_budget_end=True)
+
+
+def cross_validate(formula: Formula, X, y, folds: list[np.ndarray]) -> tuple[float, float]:
+    """(pooled RMSE over the held-out folds, standard deviation of the per-fold RMSEs) [units of y]; each fold's
+    refit starts from the formula's constants. NaN when a refit fails."""
+    every = np.concatenate(folds)
+    sq, per = [], []
+    for f in folds:
+        rest = np.setdiff1d(every, f)
+        try:
+            g = _refit_on(formula, X, y, rest)
+        except KansymError:
+            return float("nan"), float("nan")
+        r = g.evaluate(X[f]) - y[f]
+        if not np.isfinite(r).all():
+            return float("nan"), float("nan")
+        sq.append(r ** 2)
+        per.append(float(np.sqrt(np.mean(r ** 2))))
+    return float(np.sqrt(np.mean(np.concatenate(sq)))), float(np.std(per))
+
+
+def edge_validate(formula: Formula, X, y, train: np.ndarray, edge: np.ndarray | None) -> float:
+    """RMSE on the held-out neutron-rich edge of the training nuclei after a refit on the rest (NaN without one)."""
+    if edge is None:
+        return float("nan")
+    try:
+        g = _refit_on(formula, X, y, np.flatnonzero(train & ~edge))
+    except KansymError:
+        return float("nan")
+    r = g.evaluate(X[edge]) - y[edge]
+    return float(np.sqrt(np.mean(r ** 2))) if np.isfinite(r).all() else float("nan")
+
+
+def bootstrap_stderr(formula: Formula, X, y, train: np.ndarray, seed: int, n: int = BOOTSTRAP) -> dict[str, float]:
+    """Standard deviation of each constant over ``n`` refits on resampled training nuclei (seeded) [units of the
+    constant]; NaN for a constant when fewer than half of the refits succeed."""
+    rng = np.random.default_rng(seed)
+    rows = np.flatnonzero(train)
+    vals = []
+    for _ in range(n):
+        if past_deadline():
+            break
+        pick = rng.choice(rows, size=len(rows), replace=True)
+        try:
+            vals.append(_refit_on(formula, X, y, pick).values())
+        except KansymError:
+            continue
+    if len(vals) < max(n // 2, 2):
+        return {p.name: float("nan") for p in formula.parameters}
+    sd = np.std(np.array(vals), axis=0, ddof=1)
+    return {p.name: float(s) for p, s in zip(formula.parameters, sd)}
+
+
+# --------------------------------------------------------------------------- structures and the choice
+
+@dataclass(frozen=True)
+class Structure:
+    """One formula structure over the ensemble: its representative candidate (best training RMSE among the
+    members' fits), the seeds of the members that produced it, why it is not eligible (empty if it is), and
+    its validation on the training nuclei [MeV]."""
+
+    key: str
+    candidate: FormulaCandidate
+    members: tuple[int, ...]
+    failures: tuple[str, ...] = ()
+    cv_rmse: float = float("nan")
+    cv_spread: float = float("nan")
+    edge_rmse: float = float("nan")
+    bootstrap: dict | None = None  # constant -> bootstrap standard deviation (the chosen structure)
+
+    @property
+    def eligible(self) -> bool:
+        return not self.failures
+
+    @property
+    def n_constants(self) -> int:
+        return self.candidate.n_constants
+
+    @property
+    def score(self) -> float:
+        """Validation score [MeV]: quadratic mean of the CV and extrapolation-validation RMSE (CV alone when there
+        is no extrapolation set)."""
+        if not np.isfinite(self.edge_rmse):
+            return self.cv_rmse
+        return float(np.sqrt((self.cv_rmse ** 2 + self.edge_rmse ** 2) / 2))
+
+
+def pool(member_candidates: list[tuple[int, list[FormulaCandidate]]]) -> list[Structure]:
+    """Group every member's candidates by structure, in order of first appearance."""
+    groups: dict[str, list[tuple[int, FormulaCandidate]]] = {}
+    for seed, cands in member_candidates:
+        for c in cands:
+            groups.setdefault(structure_key(c.formula), []).append((seed, c))
+    out = []
+    for key, items in groups.items():
+        rep = min(items, key=lambda sc: (sc[1].rmse["train"] if np.isfinite(sc[1].rmse["train"]) else np.inf))[1]
+        out.append(Structure(key, rep, tuple(sorted({s for s, _ in items}))))
+    return out
+
+
+def screen(s: Structure, max_constants: int, min_members: int, departure_max: float) -> Structure:
+    """The structure with the failures that need no validation: far check, size, determination, departure,
+    recurrence."""
+    c = s.candidate
+    why = []
+    if not c.sane:
+        why.append("fails the far-extrapolation check")
+    if c.n_constants > max_constants:
+        why.append(f"{c.n_constants} constants > {max_constants}")
+    bad = undetermined(c.formula)
+    if bad:
+        why.append("constants not determined: " + ", ".join(bad[:4]) + (" ..." if len(bad) > 4 else ""))
+    d = c.far_departure
+    if np.isfinite(d) and d > departure_max:
+        why.append(f"departure beyond AME2020 {d:.3g} MeV > {departure_max:g}")
+    if len(s.members) < min_members:
+        why.append(f"produced by {len(s.members)} member(s) < {min_members}")
+    return replace(s, failures=tuple(why))
+
+
+def validate(s: Structure, X, y, folds, train, edge) -> Structure:
+    cv, spread = cross_validate(s.candidate.formula, X, y, folds)
+    e = edge_validate(s.candidate.formula, X, y, train, edge)
+    out = replace(s, cv_rmse=cv, cv_spread=spread, edge_rmse=e)
+    if not np.isfinite(cv) or (edge is not None and not np.isfinite(e)):
+        out = replace(out, failures=out.failures + ("a validation refit failed or is not finite",))
+    return out
+
+
+def pick(structures: list[Structure]) -> Structure | None:
+    """The structure :data:`RULE` chooses among the eligible ones (None if none is eligible)."""
+    ok = [s for s in structures if s.eligible and np.isfinite(s.score)]
+    if not ok:
+        return None
+    best = min(s.score for s in ok)
+    near = [s for s in ok if s.score <= best * (1 + NEAR_TIE)]
+    return min(near, key=lambda s: (s.n_constants, -len(s.members), s.candidate.far_departure, s.score, s.key))
+
+
+def choose_structure(member_candidates, X, y, masks, frame, seed: int, max_constants: int, target: str,
+                     n_members: int, folds: int = CV_FOLDS, progress=None, deadline: float | None = None
+                     ) -> tuple[list[Structure], Structure | None, list[str]]:
+    """Pool, screen, validate and choose (``RULE``); returns (structures, chosen or None, notes)."""
+    notes = []
+    structures = pool(member_candidates)
+    min_members = max(1, math.ceil(n_members / 2))
+    dep = DEPARTURE_MAX.get(target, DEPARTURE_MAX["be"])
+    structures = [screen(s, max_constants, min_members, dep) for s in structures]
+    train = masks["train"]
+    folds = fold_indices(np.flatnonzero(train), folds, seed)
+    edge = edge_mask(frame, train)
+    if edge is None:
+        notes.append("no extrapolation validation: the data have no isotopic chains (Z and N) to cut")
+    todo = [k for k, s in enumerate(structures) if s.eligible]
+    if progress:
+        progress(f"formula search: validating {len(todo)} of {len(structures)} structures")
+    chosen = None
+    with deadline_at(deadline):
+        for k in todo:
+            if past_deadline():
+                structures[k] = replace(structures[k], failures=("not validated: the search budget ran out",))
+                continue
+            structures[k] = validate(structures[k], X, y, folds, train, edge)
+        while True:
+            chosen = pick(structures)
+            if chosen is None:
+                break
+            k = structures.index(chosen)
+            boot = bootstrap_stderr(chosen.candidate.formula, X, y, train, seed)
+            bad = [b for b in undetermined(chosen.candidate.formula, boot) if "bootstrap" in b]
+            nan = [n for n, v in boot.items() if not np.isfinite(v)]
+            structures[k] = chosen = replace(chosen, bootstrap=boot)
+            if not bad and not nan:
+                break
+            why = ("constants not determined: " + ", ".join(bad)) if bad else "bootstrap refits failed"
+            structures[k] = replace(chosen, failures=(why,))
+            chosen = None
+    if chosen is None:
+        if structures and all(len(s.members) < min_members for s in structures):
+            notes.append(f"the {n_members} members disagree on every structure (none was produced by {min_members} "
+                         "or more of them): no formula is chosen")
+    return structures, chosen, notes
+
+
+def member_search(generate_one, member, X, y, masks, judge, max_constants: int, seconds: float):
+    """Candidates of one member network (``generate_one(member) -> (candidates, notes)``) and the reductions of
+    those with undetermined constants, within ``seconds``; returns (seed, candidates, notes)."""
+    notes = []
+    with deadline_at(time.monotonic() + seconds):
+        try:
+            cands, member_notes = generate_one(member)
+        except KansymError as exc:
+            return member.seed, [], [f"member seed {member.seed}: no candidate ({exc})"]
+        reduced, seen = [], {structure_key(c.formula) for c in cands}
+        for c in sorted(cands, key=lambda c: (c.n_constants, c.rmse["train"])):
+            if c.n_constants > max_constants + REDUCE_SLACK or not undetermined(c.formula) or \
+                    not np.isfinite(c.far_departure):
+                continue
+            reduced += determine(c, X, y, masks, judge, seen=seen)
+        if past_deadline():
+            notes.append(f"member seed {member.seed}: the search budget ({seconds:.0f} s for this member) ran out; "
+                         "its search is incomplete")
+    return member.seed, list(cands) + reduced, notes + [f"member seed {member.seed}: {n}" for n in member_notes]
