@@ -152,24 +152,6 @@ def pareto_front(cands: list[FormulaCandidate]) -> list[FormulaCandidate]:
     return sorted((c for c in pool if not dominated(c)), key=key)
 
 
-def choose(cands: list[FormulaCandidate], max_constants: int, baseline: float = np.inf,
-           rel_tol: float = 0.05, gain_tol: float = 0.25) -> FormulaCandidate | None:
-    """The chosen formula, or None when no candidate passes the far-extrapolation check.
-
-    Among candidates that pass it with at most ``max_constants`` constants: the simplest one whose
-    train RMSE is within min(``rel_tol`` x best, ``gain_tol`` x (baseline - best)) of the best
-    (``baseline``: the RMSE of a constant, the target's standard deviation, so a small correction is
-    not traded for a constant); among equally simple ones, determined constants (no pair with
-    |correlation| > 0.99) first, then the lower train RMSE."""
-    ok = [c for c in cands if c.sane and c.n_constants <= max_constants]
-    if not ok:
-        return None
-    best = min(c.rmse["train"] for c in ok)
-    tol = min(rel_tol * best, gain_tol * max(baseline - best, 0.0))
-    near = [c for c in ok if c.rmse["train"] <= best + tol]
-    return min(near, key=lambda c: (c.n_constants, bool(c.formula.degenerate_pairs()), c.rmse["train"]))
-
-
 def prune_edges(name: str, net: SymbolicNetwork, names, X, y, masks, before, agreement, judge: Judge | None = None,
                 max_nfev: int = 400, refit_edges: int = 8) -> list[FormulaCandidate]:
     """Structural pruning: remove the edge whose removal (the edge replaced by its mean) raises the

@@ -168,7 +168,7 @@ def discover(
     steps: Optional[int] = typer.Option(None, help="LBFGS steps per stage [default: 20]."),
     lamb: float = typer.Option(1e-3, help="Sparsity regularisation weight (first stage)."),
     prune: bool = typer.Option(True, help="Prune nodes and edges after the sparsifying stage."),
-    ensemble: Optional[int] = typer.Option(None, help="Networks trained with seeds seed, seed+1, ... [default: 1 for be/me, 4 for residual]."),
+    ensemble: Optional[int] = typer.Option(None, help="Networks trained with seeds seed, seed+1, ...; the formula search takes candidates from every one [default: 4]."),
     aggregate: str = typer.Option("median", metavar="[median|mean]", help="How ensemble members combine: median (one runaway member cannot drag it) or mean; members that diverge on the test nuclei are dropped first."),
     uncertainty: Optional[bool] = typer.Option(None, "--uncertainty/--no-uncertainty", help="Per-nucleus ensemble spread sigma_ens and its calibration [default: on with 2 or more members]."),
     beyond_range: str = typer.Option("clamp", metavar="[clamp|spline]", help="Network inputs outside the training range: clamp (every edge constant past its trained range) or spline (pykan's extended grid as is)."),
@@ -179,6 +179,8 @@ def discover(
     poor_edges: str = typer.Option("best", metavar="[best|zero|error]", help="An edge below --r2-min: best (keep the best function, with a note), zero, or error."),
     max_constants: int = typer.Option(12, help="Largest number of constants of the chosen formula."),
     expand: bool = typer.Option(False, help="Also try the network multiplied out into monomials (polynomial candidates; judged like every other)."),
+    search_budget: float = typer.Option(120.0, help="Wall-clock budget of the formula search over all members [s]; members share 70 %, the validation the rest."),
+    cv_folds: int = typer.Option(5, help="Folds of the cross-validation (on the training nuclei) that scores formula structures."),
     seed: int = typer.Option(0, help="Random seed (split and network)."),
     stage: str = typer.Option("all", metavar="[kan|symbolic|all]", help="Stop after this stage: kan, symbolic or all."),
     crosscheck_engine: str = typer.Option("auto", "--crosscheck", metavar="[auto|pyoperon|pysr|none]", help="Cross-check engine after the symbolic stage: auto, pyoperon, pysr or none."),
@@ -204,6 +206,7 @@ def discover(
         trainer=trainer,
         max_hidden=-1 if max_hidden is None else max_hidden, lib=lib,
         r2_min=r2_min, poor_edges=poor_edges, max_constants=max_constants, expand=expand, seed=seed, stage=stage,
+        search_budget=search_budget, cv_folds=cv_folds,
         crosscheck=crosscheck_engine, crosscheck_budget=crosscheck_budget, crosscheck_generations=crosscheck_generations,
         extrapolate=bool(extrapolate_chains.strip()), chains=tuple(c.strip() for c in extrapolate_chains.split(",") if c.strip()),
         runs_dir=str(runs_dir)).resolved()
@@ -303,12 +306,17 @@ def render_summary(config: dict, metrics: dict, importance, run_dir) -> Table:
         r = f["rmse_mev"]
         t.add_row("formula RMSE [MeV]", f"train {_fmt(r['train'])}  test {_fmt(r['test'])}  all {_fmt(r['all'])}  "
                                         f"({f['n_constants']} constants, candidate {f['candidate']})")
+        if f.get("cv_rmse_mev") is not None:
+            t.add_row("formula choice", f"structure from {len(f.get('members') or [])} of {f.get('n_members')} members; "
+                      f"CV RMSE {_fmt(f['cv_rmse_mev'])} (+- {_fmt(f.get('cv_spread_mev'))}), extrapolation "
+                      f"validation {_fmt(f.get('edge_validation_rmse_mev'))} MeV; {f.get('n_eligible')} of "
+                      f"{f.get('n_structures')} structures eligible")
         if f.get("kan_agreement_mev") is not None:
             t.add_row("formula vs its KAN", f"RMS {_fmt(f['kan_agreement_mev'])} MeV before the refit"
                       + (f"; max |corr| {f['max_abs_correlation']:.3f}" if f.get("max_abs_correlation") is not None else ""))
     elif "formula" in metrics:
-        t.add_row("formula", "[red]none chosen[/]: no candidate within --max-constants passes the far-extrapolation "
-                             "check (see the notes and candidates.csv)")
+        t.add_row("formula", "[red]none chosen[/]: no formula structure meets the choice rule "
+                             "(see the notes and candidates.csv)")
     for p, far in (metrics.get("far_extrapolation") or {}).items():
         t.add_row(f"far check ({p})", _far_line(far))
     cc = metrics.get("crosscheck")
@@ -344,11 +352,14 @@ def render_formula(run_dir) -> Optional[Table]:
         return None
     entry = RunDir(Path(run_dir)).read_json("formula.json")
     t = Table(title=f"formula: {entry['text']}", title_justify="left")
-    for col in ("parameter", "value", "stderr", "rel.", "note"):
+    boot = (entry.get("metrics") or {}).get("bootstrap_stderr") or {}
+    for col in ("parameter", "value", "stderr", "bootstrap", "rel.", "note"):
         t.add_column(col)
     for row in entry["parameters"]:
         rel = row.get("relative_uncertainty")
+        b = boot.get(row["name"]) if isinstance(boot, dict) else None
         t.add_row(row["name"], f"{row['value']:.8g}", "-" if row["stderr"] is None else f"{row['stderr']:.3g}",
+                  "-" if not isinstance(b, (int, float)) else f"{b:.3g}",
                   "-" if rel is None else f"{100 * rel:.2g}%", row["flag"])
     return t
 

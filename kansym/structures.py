@@ -44,8 +44,9 @@ RULE = (
     "half of the ensemble's members. Its validation score is the quadratic mean of its "
     f"{CV_FOLDS}-fold cross-validation RMSE and its extrapolation-validation RMSE (the {EDGE_PER_CHAIN} most "
     "neutron-rich training nuclei of every isotopic chain held out), both on the training nuclei only. Among the "
-    f"eligible structures within {NEAR_TIE:.0%} of the best score, the one with the fewest constants is chosen; "
-    "ties go to the one more members produced, then to the smaller departure beyond AME2020.")
+    f"eligible structures within {NEAR_TIE:.0%} of the best score, the one that departs least from the liquid drop "
+    "beyond AME2020 is chosen (it claims the least structure the data do not show); then the one with fewer "
+    "constants, then the one more members produced.")
 
 
 @dataclass(frozen=True)
@@ -307,7 +308,10 @@ def pick(structures: list[Structure]) -> Structure | None:
         return None
     best = min(s.score for s in ok)
     near = [s for s in ok if s.score <= best * (1 + NEAR_TIE)]
-    return min(near, key=lambda s: (s.n_constants, -len(s.members), s.candidate.far_departure, s.score, s.key))
+    def departure(s):  # NaN without a far check (arrays that are not nuclei): no preference
+        d = s.candidate.far_departure
+        return d if np.isfinite(d) else np.inf
+    return min(near, key=lambda s: (departure(s), s.n_constants, -len(s.members), s.score, s.key))
 
 
 def choose_structure(member_candidates, X, y, masks, frame, seed: int, max_constants: int, target: str,
