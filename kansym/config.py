@@ -80,7 +80,7 @@ class DiscoverConfig:
     lib: str = "physics+poly"  # libraries joined by '+', each giving its own candidates
     r2_min: float = 0.9
     poor_edges: str = "best"
-    max_constants: int = 12
+    max_constants: int | None = None  # None: 10 for (N, Z) inputs, like the published two-input formulas; else 12
     search_budget: float = 120.0  # wall-clock seconds for the whole formula search (kansym.structures)
     cv_folds: int = 5  # folds of the cross-validation that scores formula structures
     expand: bool = False  # also try the monomial expansion of the network (polynomial candidates)
@@ -117,6 +117,8 @@ class DiscoverConfig:
             "ensemble": self.ensemble if self.ensemble is not None else d["ensemble"],
             "refine": tuple(self.refine) if self.refine is not None else d["refine"],
             "steps": self.steps if self.steps is not None else d["steps"],
+            "max_constants": self.max_constants if self.max_constants is not None
+            else (10 if (self.features or d["features"]) == "zn" else 12),
         }
         out = replace(self, **fill)
         out._check_numbers()
@@ -140,7 +142,7 @@ class DiscoverConfig:
         structures_budget(out.search_budget)
         if not (isinstance(out.cv_folds, int) and 2 <= out.cv_folds <= 20):
             raise KansymError(f"--cv-folds must be an integer in 2 .. 20, got {out.cv_folds!r}")
-        if out.max_constants < 1:
+        if not isinstance(out.max_constants, int) or out.max_constants < 1:
             raise KansymError(f"--max-constants must be >= 1, got {out.max_constants}")
         for part in out.libraries:
             resolve_library(part)  # validates --lib early

@@ -39,14 +39,15 @@ REDUCE_SLACK = 6  # candidates with up to max_constants + REDUCE_SLACK constants
 RULE = (
     "A structure is eligible when it passes the far-extrapolation check, has at most max_constants constants, "
     f"every constant at |value| >= {SIGNIFICANCE:g} standard errors (covariance and bootstrap), no pair of "
-    f"constants with |correlation| > {MAX_CORRELATION}, an RMS departure beyond AME2020 (from the refitted liquid "
-    "drop; for a residual target the correction itself) within the target's bound, and was produced by at least "
-    "half of the ensemble's members. Its validation score is the quadratic mean of its "
+    f"constants with |correlation| > {MAX_CORRELATION}, and an RMS departure beyond AME2020 (from the refitted liquid "
+    "drop; for a residual target the correction itself) within the target's bound. Its validation score is the "
+    "quadratic mean of its "
     f"{CV_FOLDS}-fold cross-validation RMSE and its extrapolation-validation RMSE (the {EDGE_PER_CHAIN} most "
     "neutron-rich training nuclei of every isotopic chain held out), both on the training nuclei only. Among the "
-    f"eligible structures within {NEAR_TIE:.0%} of the best score, the one that departs least from the liquid drop "
-    "beyond AME2020 is chosen (it claims the least structure the data do not show); then the one with fewer "
-    "constants, then the one more members produced.")
+    f"eligible structures within {NEAR_TIE:.0%} of the best score, those produced by at least half of the members "
+    "come first; among them the one that departs least from the liquid drop beyond AME2020 is chosen (it claims "
+    "the least structure the data do not show), then the one with fewer constants, then the one more members "
+    "produced. When the members share no structure at all, no formula is chosen.")
 
 
 @dataclass(frozen=True)
@@ -113,10 +114,11 @@ def _without(expr: sp.Expr, p: sp.Symbol) -> sp.Expr | None:
 
 
 def determine(cand: FormulaCandidate, X, y, masks, judge=None, max_steps: int = 12,
-              seen: set | None = None) -> list[FormulaCandidate]:
-    """Reductions of ``cand`` until every constant is determined: each step fixes the least determined constant
-    at zero and refits the rest (one candidate per step; route 'reduced'). A step that reaches a structure in
-    ``seen`` (updated) ends the chain: the rest of it was already searched."""
+              seen: set | None = None, max_constants: int | None = None) -> list[FormulaCandidate]:
+    """Reductions of ``cand`` until every constant is determined and there are at most ``max_constants``: each
+    step fixes the least determined (or, once all are determined, the least significant) constant at zero and
+    refits the rest (one candidate per step; route 'reduced'). A step that reaches a structure in ``seen``
+    (updated) ends the chain: the rest of it was already searched."""
     out, current = [], cand
     train = masks["train"]
     seen = set() if seen is None else seen
@@ -125,6 +127,8 @@ def determine(cand: FormulaCandidate, X, y, masks, judge=None, max_steps: int = 
             break
         f = current.formula
         p = _least_determined(f)
+        if p is None and max_constants is not None and f.n_constants > max_constants:
+            p = f.param_symbols[int(np.argmin(significance(f)))]
         if p is None:
             break
         expr = _without(f.expr, p)
@@ -272,9 +276,8 @@ def pool(member_candidates: list[tuple[int, list[FormulaCandidate]]]) -> list[St
     return out
 
 
-def screen(s: Structure, max_constants: int, min_members: int, departure_max: float) -> Structure:
-    """The structure with the failures that need no validation: far check, size, determination, departure,
-    recurrence."""
+def screen(s: Structure, max_constants: int, departure_max: float) -> Structure:
+    """The structure with the failures that need no validation: far check, size, determination, departure."""
     c = s.candidate
     why = []
     if not c.sane:
@@ -287,8 +290,6 @@ def screen(s: Structure, max_constants: int, min_members: int, departure_max: fl
     d = c.far_departure
     if np.isfinite(d) and d > departure_max:
         why.append(f"departure beyond AME2020 {d:.3g} MeV > {departure_max:g}")
-    if len(s.members) < min_members:
-        why.append(f"produced by {len(s.members)} member(s) < {min_members}")
     return replace(s, failures=tuple(why))
 
 
@@ -301,17 +302,20 @@ def validate(s: Structure, X, y, folds, train, edge) -> Structure:
     return out
 
 
-def pick(structures: list[Structure]) -> Structure | None:
-    """The structure :data:`RULE` chooses among the eligible ones (None if none is eligible)."""
+def pick(structures: list[Structure], min_members: int = 1) -> Structure | None:
+    """The structure :data:`RULE` chooses among the eligible ones (None if none is eligible); ``min_members``:
+    the members a structure needs to count as recurrent."""
     ok = [s for s in structures if s.eligible and np.isfinite(s.score)]
     if not ok:
         return None
     best = min(s.score for s in ok)
     near = [s for s in ok if s.score <= best * (1 + NEAR_TIE)]
+
     def departure(s):  # NaN without a far check (arrays that are not nuclei): no preference
         d = s.candidate.far_departure
         return d if np.isfinite(d) else np.inf
-    return min(near, key=lambda s: (departure(s), s.n_constants, -len(s.members), s.score, s.key))
+    return min(near, key=lambda s: (len(s.members) < min_members, departure(s), s.n_constants, -len(s.members),
+                                    s.score, s.key))
 
 
 def choose_structure(member_candidates, X, y, masks, frame, seed: int, max_constants: int, target: str,
@@ -322,7 +326,11 @@ def choose_structure(member_candidates, X, y, masks, frame, seed: int, max_const
     structures = pool(member_candidates)
     min_members = max(1, math.ceil(n_members / 2))
     dep = DEPARTURE_MAX.get(target, DEPARTURE_MAX["be"])
-    structures = [screen(s, max_constants, min_members, dep) for s in structures]
+    structures = [screen(s, max_constants, dep) for s in structures]
+    if n_members > 1 and all(len(s.members) < 2 for s in structures):
+        notes.append(f"the {n_members} members disagree on every structure (none was produced by two of them): no "
+                     "formula is chosen")
+        return structures, None, notes
     train = masks["train"]
     folds = fold_indices(np.flatnonzero(train), folds, seed)
     edge = edge_mask(frame, train)
@@ -339,7 +347,7 @@ def choose_structure(member_candidates, X, y, masks, frame, seed: int, max_const
                 continue
             structures[k] = validate(structures[k], X, y, folds, train, edge)
         while True:
-            chosen = pick(structures)
+            chosen = pick(structures, min_members)
             if chosen is None:
                 break
             k = structures.index(chosen)
@@ -352,10 +360,9 @@ def choose_structure(member_candidates, X, y, masks, frame, seed: int, max_const
             why = ("constants not determined: " + ", ".join(bad)) if bad else "bootstrap refits failed"
             structures[k] = replace(chosen, failures=(why,))
             chosen = None
-    if chosen is None:
-        if structures and all(len(s.members) < min_members for s in structures):
-            notes.append(f"the {n_members} members disagree on every structure (none was produced by {min_members} "
-                         "or more of them): no formula is chosen")
+    if chosen is not None and len(chosen.members) < min_members:
+        notes.append(f"the chosen structure was produced by {len(chosen.members)} of {n_members} members: no structure "
+                     f"produced by {min_members} or more of them validates within {NEAR_TIE:.0%} of it")
     return structures, chosen, notes
 
 
@@ -370,10 +377,10 @@ def member_search(generate_one, member, X, y, masks, judge, max_constants: int, 
             return member.seed, [], [f"member seed {member.seed}: no candidate ({exc})"]
         reduced, seen = [], {structure_key(c.formula) for c in cands}
         for c in sorted(cands, key=lambda c: (c.n_constants, c.rmse["train"])):
-            if c.n_constants > max_constants + REDUCE_SLACK or not undetermined(c.formula) or \
-                    not np.isfinite(c.far_departure):
+            if c.n_constants > max_constants + REDUCE_SLACK or c.far_departure == np.inf or \
+                    (c.n_constants <= max_constants and not undetermined(c.formula)):
                 continue
-            reduced += determine(c, X, y, masks, judge, seen=seen)
+            reduced += determine(c, X, y, masks, judge, seen=seen, max_constants=max_constants)
         if past_deadline():
             notes.append(f"member seed {member.seed}: the search budget ({seconds:.0f} s for this member) ran out; "
                          "its search is incomplete")

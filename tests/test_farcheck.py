@@ -70,7 +70,7 @@ def test_planted_n4z_polynomial_is_rejected(ee):
     good = cands_mod.score_formula("ld", ld, ds.X, ds.y, masks, {}, float("nan"), judge=judge)
     bad = cands_mod.score_formula("n4z", _on_znv(poly), ds.X, ds.y, masks, {}, float("nan"), judge=judge)
     bad = replace(bad, rmse={k: v / 10 for k, v in bad.rmse.items()})  # even if it fitted ten times better
-    structures = [replace(S.screen(s, 12, 1, 10.0), cv_rmse=s.candidate.rmse["train"])
+    structures = [replace(S.screen(s, 12, 10.0), cv_rmse=s.candidate.rmse["train"])
                   for s in S.pool([(0, [bad, good])])]
     assert S.pick(structures).candidate is good
     assert S.pick([s for s in structures if s.candidate is bad]) is None

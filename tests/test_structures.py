@@ -65,7 +65,7 @@ def test_undetermined_constant_is_never_chosen(ee):
                     tuple(tuple(r) + (0.0,) for r in f.correlations) + ((0.0,) * len(f.parameters) + (1.0,),))
     bad = replace(good, name="bad", formula=bad_f, rmse={k: v / 2 for k, v in good.rmse.items()})
     assert S.undetermined(good.formula) == [] and S.undetermined(bad_f) == ["c_1 undetermined"]
-    structures = [S.screen(s, 12, 1, 10.0) for s in S.pool([(0, [bad, good])])]
+    structures = [S.screen(s, 12, 10.0) for s in S.pool([(0, [bad, good])])]
     structures = [replace(s, cv_rmse=s.candidate.rmse["train"], edge_rmse=s.candidate.rmse["train"])
                   for s in structures]
     assert S.pick(structures).candidate is good  # although the undetermined one fits twice as well
