@@ -153,11 +153,11 @@ def pareto_front(cands: list[FormulaCandidate]) -> list[FormulaCandidate]:
 
 
 def prune_edges(name: str, net: SymbolicNetwork, names, X, y, masks, before, agreement, judge: Judge | None = None,
-                max_nfev: int = 400, refit_edges: int = 8) -> list[FormulaCandidate]:
+                max_nfev: int = 400, refit_edges: int = 8, max_params: int | None = None) -> list[FormulaCandidate]:
     """Structural pruning: remove the edge whose removal (the edge replaced by its mean) raises the
     training RMSE least, refit the remaining composition jointly, and repeat until no edge is left.
-    Compositions with more than ``refit_edges`` edges are pruned without being refitted (a formula
-    that large exceeds any sensible number of constants)."""
+    Compositions with more than ``refit_edges`` edges or more than ``max_params`` constants are pruned
+    without being refitted (a formula that large exceeds any sensible number of constants)."""
     train = masks["train"]
     out, current, seen = [], net, set()
     while current.active_edges() and not past_deadline():
@@ -170,7 +170,7 @@ def prune_edges(name: str, net: SymbolicNetwork, names, X, y, masks, before, agr
         if len(current.active_edges()) > refit_edges:
             continue
         expr, init = network_formula(current, names)
-        if not init or sp.srepr(expr) in seen:
+        if not init or sp.srepr(expr) in seen or (max_params is not None and len(init) > max_params):
             continue
         seen.add(sp.srepr(expr))
         try:
@@ -197,11 +197,13 @@ def without_constant(cand: FormulaCandidate, X, y, masks, judge: Judge | None = 
 def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("physics", "poly"),
              kan_pred: np.ndarray | None = None, r2_min: float = 0.9, on_poor: str = "error",
              extra_functions=None, judge: Judge | None = None,
-             routes=("pruned", "terms", "expanded", "noconst")) -> tuple[list[FormulaCandidate], list[str]]:
+             routes=("pruned", "terms", "expanded", "noconst"),
+             max_params: int | None = None) -> tuple[list[FormulaCandidate], list[str]]:
     """All candidates for a trained regressor; returns (candidates, notes on rejected ones).
 
     ``judge`` scores each formula far outside the data (see ``kansym.farcheck``); ``routes`` selects
-    the candidate routes beyond the structured one."""
+    the candidate routes beyond the structured one; pruned compositions with more than ``max_params``
+    constants are not refitted."""
     notes, cands = [], []
     poor_edges: dict[tuple[int, int, int], dict[str, tuple[float, str]]] = {}  # edge -> library -> (R^2, best)
     not_converged: list[str] = []
@@ -253,7 +255,7 @@ def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("
             except KansymError as exc:
                 not_converged.append(f"{name} ({str(exc).split(';')[0]})")
         if "pruned" in routes:
-            cands.extend(prune_edges(name, net, names, X, y, masks, before, agree, judge=judge))
+            cands.extend(prune_edges(name, net, names, X, y, masks, before, agree, judge=judge, max_params=max_params))
         if "expanded" in routes and not linear:
             cands.extend(expanded_candidates(name, net.expression(variable_symbols(names)), names, X, y, masks,
                                              before, agree, net, judge=judge))

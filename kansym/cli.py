@@ -179,7 +179,7 @@ def discover(
     poor_edges: str = typer.Option("best", metavar="[best|zero|error]", help="An edge below --r2-min: best (keep the best function, with a note), zero, or error."),
     max_constants: Optional[int] = typer.Option(None, help="Largest number of constants of the chosen formula [default: 10 for --features zn, like the published two-input formulas (Duflo-Zuker 10, the KAN paper's Eq. 6 with 9); else 12]."),
     expand: bool = typer.Option(False, help="Also try the network multiplied out into monomials (polynomial candidates; judged like every other)."),
-    search_budget: float = typer.Option(120.0, help="Wall-clock budget of the formula search over all members [s]; members share 70 %, the validation the rest."),
+    search_budget: float = typer.Option(90.0, help="Wall-clock budget of the formula search over all members [s]; members share 70 %, the validation the rest."),
     cv_folds: int = typer.Option(5, help="Folds of the cross-validation (on the training nuclei) that scores formula structures."),
     seed: int = typer.Option(0, help="Random seed (split and network)."),
     stage: str = typer.Option("all", metavar="[kan|symbolic|all]", help="Stop after this stage: kan, symbolic or all."),

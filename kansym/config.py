@@ -81,7 +81,7 @@ class DiscoverConfig:
     r2_min: float = 0.9
     poor_edges: str = "best"
     max_constants: int | None = None  # None: 10 for (N, Z) inputs, like the published two-input formulas; else 12
-    search_budget: float = 120.0  # wall-clock seconds for the whole formula search (kansym.structures)
+    search_budget: float = 90.0  # wall-clock seconds for the whole formula search (kansym.structures)
     cv_folds: int = 5  # folds of the cross-validation that scores formula structures
     expand: bool = False  # also try the monomial expansion of the network (polynomial candidates)
     stage: str = "all"

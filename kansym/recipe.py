@@ -246,7 +246,8 @@ def member_candidates(cfg: DiscoverConfig, reg: KANRegressor, dataset: Dataset, 
     snap = reg.snapshot(cfg.symbolic_from)
     return cands_mod.generate(snap, X, y, masks, dataset.feature_names, cfg.libraries, kan_pred=snap.predict(X),
                               r2_min=cfg.r2_min, on_poor=cfg.poor_edges, judge=judge,
-                              routes=ROUTES + (("expanded",) if cfg.expand else ()))
+                              routes=ROUTES + (("expanded",) if cfg.expand else ()),
+                              max_params=cfg.max_constants + structures_mod.REDUCE_SLACK)
 
 
 def search_member(job: dict):

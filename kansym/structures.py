@@ -34,6 +34,7 @@ EDGE_PER_CHAIN = 2  # most neutron-rich training nuclei of each isotopic chain h
 EDGE_MIN_CHAIN = 6  # chains with fewer training nuclei are not cut
 NEAR_TIE = 0.05  # structures whose validation score is within 5 % of the best are tied
 BOOTSTRAP = 40  # resamples of the training nuclei for the chosen constants' bootstrap spread
+SKIP_ABOVE = 1.3  # a structure whose training RMSE exceeds 1.3 x the best validation score is not validated
 REDUCE_SLACK = 6  # candidates with up to max_constants + REDUCE_SLACK constants are reduced
 
 RULE = (
@@ -55,7 +56,7 @@ class SearchBudget:
     """Limits of the formula search: ``seconds`` of wall time for the whole search (candidates of every member,
     reductions, validations) and, per refit, :func:`kansym.candidates.refit_budget` function evaluations."""
 
-    seconds: float = 120.0
+    seconds: float = 90.0
 
     def __post_init__(self):
         if not (isinstance(self.seconds, (int, float)) and math.isfinite(self.seconds) and 0 < self.seconds <= 86400):
@@ -280,6 +281,8 @@ def screen(s: Structure, max_constants: int, departure_max: float) -> Structure:
     """The structure with the failures that need no validation: far check, size, determination, departure."""
     c = s.candidate
     why = []
+    if c.n_constants == 0:
+        why.append("no constant: the baseline or model alone, not a formula")
     if not c.sane:
         why.append("fails the far-extrapolation check")
     if c.n_constants > max_constants:
@@ -340,12 +343,20 @@ def choose_structure(member_candidates, X, y, masks, frame, seed: int, max_const
     if progress:
         progress(f"formula search: validating {len(todo)} of {len(structures)} structures")
     chosen = None
+    best = np.inf
     with deadline_at(deadline):
-        for k in todo:
+        for k in sorted(todo, key=lambda k: structures[k].candidate.rmse["train"]):
             if past_deadline():
                 structures[k] = replace(structures[k], failures=("not validated: the search budget ran out",))
                 continue
+            if structures[k].candidate.rmse["train"] > SKIP_ABOVE * best:
+                structures[k] = replace(structures[k], failures=(
+                    f"not validated: its training RMSE exceeds the best validation score by more than "
+                    f"{SKIP_ABOVE - 1:.0%}",))
+                continue
             structures[k] = validate(structures[k], X, y, folds, train, edge)
+            if structures[k].eligible and np.isfinite(structures[k].score):
+                best = min(best, structures[k].score)
         while True:
             chosen = pick(structures, min_members)
             if chosen is None:

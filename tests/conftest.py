@@ -4,7 +4,7 @@ import pytest
 
 from kansym.pipeline import DiscoverConfig, discover
 
-TINY = dict(steps=3, grid=3, refine=(5,), width=(2,), lamb=1e-3, crosscheck="none", extrapolate=False)
+TINY = dict(steps=3, grid=3, refine=(5,), width=(2,), lamb=1e-3, crosscheck="none", extrapolate=False, ensemble=1)
 
 
 def tiny_config(tmp_path, **kw) -> DiscoverConfig:
