@@ -19,11 +19,14 @@ FAST = dict(steps=5, refine=(5,))
 
 @pytest.fixture(scope="module")
 def drop():
-    """A liquid drop planted on the real even-even grid (Z, N >= 30), with 0.3 MeV of noise."""
+    """A liquid drop (the ldx terms at values near their fit to AME2020) planted on the real even-even grid
+    (Z, N >= 30), with 0.3 MeV of noise. (The 4-term drop alone has |corr(a_V, a_S)| > 0.995 on these nuclei: no
+    formula built on it counts as determined.)"""
     df = kansym.nuclei(subset="even-even", min_z=30, min_n=30, max_unc=None)
     Z, N = df["Z"].to_numpy(float), df["N"].to_numpy(float)
     A = Z + N
-    y = 15.8 * A - 18.3 * A ** (2 / 3) - 0.714 * Z * (Z - 1) / A ** (1 / 3) - 23.2 * (N - Z) ** 2 / A
+    y = (15.5 * A - 17.1 * A ** (2 / 3) - 0.70 * Z * (Z - 1) / A ** (1 / 3) - 33.4 * (N - Z) ** 2 / A
+         - 119.0 * np.abs(N - Z) / A + 70.5 * (N - Z) ** 2 / A ** (4 / 3))
     y = y + np.random.default_rng(7).normal(0, 0.3, len(y))
     return df[["Z", "N"]], y
 
@@ -60,7 +63,7 @@ def test_planted_liquid_drop_recovered(drop, fitted):
     X, y = drop
     f = fitted.formula_
     values = {p.name: p.value for p in f.parameters}
-    assert abs(values["a_V"] - 15.8) < 0.3 and abs(values["a_I"] + 23.2) < 1.0
+    assert abs(values["a_V"] - 15.5) < 0.3 and abs(values["a_I"] + 33.4) < 1.5
     assert np.sqrt(np.mean((fitted.predict(X) - y) ** 2)) < 0.4  # at the planted noise
     report = fitted.fit_report()
     assert "[[Constants]]" in report and "a_V" in report and "+/-" in report
