@@ -202,8 +202,8 @@ def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("
     """All candidates for a trained regressor; returns (candidates, notes on rejected ones).
 
     ``judge`` scores each formula far outside the data (see ``kansym.farcheck``); ``routes`` selects
-    the candidate routes beyond the structured one; pruned compositions with more than ``max_params``
-    constants are not refitted."""
+    the candidate routes beyond the structured one; compositions with more than ``max_params`` constants
+    (at most :data:`MAX_JOINT_CONSTANTS`) are not refitted jointly, only once pruning has made them smaller."""
     notes, cands = [], []
     poor_edges: dict[tuple[int, int, int], dict[str, tuple[float, str]]] = {}  # edge -> library -> (R^2, best)
     not_converged: list[str] = []
@@ -218,7 +218,9 @@ def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("
     seen = set()
     fits: dict = {}  # the network's trace and each edge's fits, shared by the variants
     too_large: list[str] = []
-    for name, lib_name, linear, poor in variants:
+    joint_limit = MAX_JOINT_CONSTANTS if max_params is None else min(MAX_JOINT_CONSTANTS, max_params)
+    while variants:
+        name, lib_name, linear, poor = variants.pop(0)
         if past_deadline():
             notes.append(f"the search budget ran out before candidates {name} and later variants were built")
             break
@@ -242,8 +244,13 @@ def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("
         before = _scores(pred_net, y, masks)
         agree = rms(pred_net - kan_pred) if kan_pred is not None else float("nan")
         expr, init = network_formula(net, names)
-        if len(init) > MAX_JOINT_CONSTANTS:  # refitted only once pruning has made it smaller
+        if len(init) > joint_limit:  # refitted only once pruning has made it smaller
             too_large.append(f"{name} ({len(init)})")
+            if len(init) > MAX_JOINT_CONSTANTS and variants:  # a large network: its linear-output variant (the
+                # fewest nested constants) is the only other one built, so the search ends within its budget
+                notes.append(f"a composition of {len(init)} constants: of the other variants only "
+                             f"{libraries[0]}-linear-out is built")
+                variants = [v for v in variants if v[0] == libraries[0] + "-linear-out"]
         else:
             try:
                 f = refit(expr, init, names, X[train], y[train], max_nfev=refit_budget(len(init)),
@@ -266,7 +273,7 @@ def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("
         notes.append(f"edge (layer {layer}, input {i} -> node {j}) is poorly fitted: best R^2 {best} < {r2_min}; "
                      f"{treatment}")
     if too_large:
-        notes.append(f"{len(too_large)} composition(s) have more than {MAX_JOINT_CONSTANTS} constants and were "
+        notes.append(f"{len(too_large)} composition(s) have more than {joint_limit} constants and were "
                      "refitted only after pruning: " + "; ".join(too_large))
     if not_converged:
         notes.append(f"{len(not_converged)} candidate(s) left out because their refit did not converge: "

@@ -37,11 +37,14 @@ STAGES = ("kan", "symbolic", "all")
 #  residual: the KAN-WS4 setting (Z, N, P, S; 2340 nuclei; random 80/20).
 TARGET_DEFAULTS = {
     "be": dict(min_z=30, min_n=30, max_unc=None, features="znv", width=(5,), split="random:0.8", max_hidden=1,
-               ensemble=4, refine=(5, 10, 20), steps=20, baseline="ldx"),
+               ensemble=4, refine=(5, 10, 20), steps=20, baseline="ldx", search_budget=90.0,
+               crosscheck_generations=50),
     "me": dict(min_z=30, min_n=30, max_unc=None, features="znv", width=(5,), split="random:0.8", max_hidden=3,
-               ensemble=4, refine=(5, 10, 20), steps=20, baseline="linear"),
+               ensemble=4, refine=(5, 10, 20), steps=20, baseline="linear", search_budget=90.0,
+               crosscheck_generations=50),
     "residual": dict(min_z=8, min_n=8, max_unc=0.1, features="znps", width=(10,), split="random:0.8", model="ws4",
-                     ensemble=4, refine=(5, 10), steps=20, baseline="none"),
+                     ensemble=4, refine=(5, 10), steps=20, baseline="none", search_budget=60.0,
+                     crosscheck_generations=10),
 }
 
 
@@ -81,13 +84,15 @@ class DiscoverConfig:
     r2_min: float = 0.9
     poor_edges: str = "best"
     max_constants: int | None = None  # None: 10 for (N, Z) inputs, like the published two-input formulas; else 12
-    search_budget: float = 90.0  # wall-clock seconds for the whole formula search (kansym.structures)
+    search_budget: float | None = None  # wall-clock seconds for the whole formula search (kansym.structures);
+    # None: 90 for be/me, 60 for residual (whose training and cross-check take longer on 2340 nuclei)
     cv_folds: int = 5  # folds of the cross-validation that scores formula structures
     expand: bool = False  # also try the monomial expansion of the network (polynomial candidates)
     stage: str = "all"
     crosscheck: str = "auto"  # engine for the cross-check stage: auto, pyoperon, pysr or none
     crosscheck_budget: float | None = None  # wall-clock cap [s]; None: the search ends after its generations
-    crosscheck_generations: int = 50  # a fixed search length: same seed, same front on any machine
+    crosscheck_generations: int | None = None  # a fixed search length: same seed, same front on any machine;
+    # None: 50 for be/me, 10 for residual (about the same evaluations on its ~4x larger training set)
     extrapolate: bool = True  # run the extrapolation stage on ``chains``
     chains: tuple[str, ...] = ("Zr", "Nd", "Hg", "Fm")
     runs_dir: str = "runs"
@@ -117,6 +122,9 @@ class DiscoverConfig:
             "ensemble": self.ensemble if self.ensemble is not None else d["ensemble"],
             "refine": tuple(self.refine) if self.refine is not None else d["refine"],
             "steps": self.steps if self.steps is not None else d["steps"],
+            "search_budget": self.search_budget if self.search_budget is not None else d["search_budget"],
+            "crosscheck_generations": self.crosscheck_generations if self.crosscheck_generations is not None
+            else d["crosscheck_generations"],
             "max_constants": self.max_constants if self.max_constants is not None
             else (10 if (self.features or d["features"]) == "zn" else 12),
         }

@@ -35,6 +35,7 @@ EDGE_MIN_CHAIN = 6  # chains with fewer training nuclei are not cut
 NEAR_TIE = 0.05  # structures whose validation score is within 5 % of the best are tied
 BOOTSTRAP = 40  # resamples of the training nuclei for the chosen constants' bootstrap spread
 SKIP_ABOVE = 1.3  # a structure whose training RMSE exceeds 1.3 x the best validation score is not validated
+GENERATE_SHARE = 0.6  # of a member's search budget for building its candidates; the rest reduces them
 REDUCE_SLACK = 6  # candidates with up to max_constants + REDUCE_SLACK constants are reduced
 
 RULE = (
@@ -381,9 +382,11 @@ def member_search(generate_one, member, X, y, masks, judge, max_constants: int, 
     """Candidates of one member network (``generate_one(member) -> (candidates, notes)``) and the reductions of
     those with undetermined constants, within ``seconds``; returns (seed, candidates, notes)."""
     notes = []
-    with deadline_at(time.monotonic() + seconds):
+    t0 = time.monotonic()
+    with deadline_at(t0 + seconds):
         try:
-            cands, member_notes = generate_one(member)
+            with deadline_at(t0 + GENERATE_SHARE * seconds):  # the rest is kept for the reductions
+                cands, member_notes = generate_one(member)
         except KansymError as exc:
             return member.seed, [], [f"member seed {member.seed}: no candidate ({exc})"]
         reduced, seen = [], {structure_key(c.formula) for c in cands}

@@ -137,41 +137,64 @@ class EdgeFit:
     alternatives: tuple[Candidate, ...] = field(default=())
 
 
-def _r2(y: np.ndarray, yhat: np.ndarray) -> float:
-    ss = float(np.sum((y - y.mean()) ** 2))
-    res = float(np.sum((y - yhat) ** 2))
+def _r2(y: np.ndarray, yhat: np.ndarray, w: np.ndarray) -> float:
+    """R^2 of yhat for y, the samples weighted by w (their multiplicities)."""
+    ss = float(w @ (y - (w @ y) / w.sum()) ** 2)
+    res = float(w @ (y - yhat) ** 2)
     if not np.isfinite(res):
         return -np.inf
     return 1.0 - res / ss if ss > 0 else (1.0 if res < 1e-24 else -np.inf)
 
 
-def _linear_cd(g: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
-    """Least-squares c, d in y ~ c g + d, and the R^2."""
+def _linear_cd(g: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float, float]:
+    """Weighted least-squares c, d in y ~ c g + d, and the R^2 (c = 0 for a constant g)."""
     if not np.isfinite(g).all():
         return 0.0, 0.0, -np.inf
-    G = np.column_stack([g, np.ones_like(g)])
-    (c, d), *_ = np.linalg.lstsq(G, y, rcond=None)
-    return float(c), float(d), _r2(y, c * g + d)
+    W = w.sum()
+    gm, ym = (w @ g) / W, (w @ y) / W
+    gc = g - gm
+    sgg = float(w @ (gc * gc))
+    c = float(w @ (gc * (y - ym))) / sgg if sgg > 0 else 0.0
+    d = float(ym - c * gm)
+    return c, d, _r2(y, c * g + d, w)
 
 
-def _fit(f: LibFunction, x: np.ndarray, y: np.ndarray) -> Candidate | None:
+def _best_cd(G: np.ndarray, y: np.ndarray, w: np.ndarray) -> int | None:
+    """The row k of ``G`` (trials x samples) whose weighted least-squares fit y ~ c G[k] + d explains most
+    variance (None if no row is finite); every row in one vectorised pass."""
+    with np.errstate(all="ignore"):
+        ok = np.isfinite(G).all(axis=1)
+        if not ok.any():
+            return None
+        W = w.sum()
+        Gc = G - (G @ w)[:, None] / W
+        yc = y - (w @ y) / W
+        sgg = (Gc * Gc) @ w
+        sgy = Gc @ (w * yc)
+        explained = np.where(ok & (sgg > 0), sgy * sgy / np.where(sgg > 0, sgg, 1.0), -np.inf)
+    return int(np.argmax(explained))
+
+
+def _fit(f: LibFunction, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Candidate | None:
+    """c f(a x + b) + d fitted to the samples (x, y) weighted by w."""
     if f.kind == "zero":
-        return Candidate(f.name, 0.0, 0.0, 0.0, float(y.mean()), _r2(y, np.full_like(y, y.mean())), 0)
+        ym = float((w @ y) / w.sum())
+        return Candidate(f.name, 0.0, 0.0, 0.0, ym, _r2(y, np.full_like(y, ym), w), 0)
     if f.kind == "poly" and f.degree == 1:
-        c, d, r2 = _linear_cd(x, y)
+        c, d, r2 = _linear_cd(x, y, w)
         return Candidate(f.name, 1.0, 0.0, c, d, r2, f.complexity)
     if f.kind == "poly":  # c (x + b)^2 + d
-        a2, a1, a0 = np.polyfit(x, y, 2)
+        a2, a1, a0 = np.polyfit(x, y, 2, w=np.sqrt(w))
         if a2 == 0:
             return None
         b = a1 / (2 * a2)
         cand = Candidate(f.name, 1.0, float(b), float(a2), float(a0 - a2 * b * b), 0.0, f.complexity)
-        return Candidate(**{**cand.__dict__, "r2": _r2(y, a2 * (x + b) ** 2 + cand.d)})
+        return Candidate(**{**cand.__dict__, "r2": _r2(y, a2 * (x + b) ** 2 + cand.d, w)})
     lo, hi = float(x.min()), float(x.max())
     span = max(hi - lo, 1e-12)
     best = None
     if f.kind == "wave":
-        return _fit_wave(f, x, y)
+        return _fit_wave(f, x, y, w)
     if f.kind == "scale":
         trials = [(a, 0.0) for a in np.concatenate([-np.logspace(-2, 1.3, 60), np.logspace(-2, 1.3, 60)])]
     elif f.kind == "shift-any":
@@ -179,18 +202,19 @@ def _fit(f: LibFunction, x: np.ndarray, y: np.ndarray) -> Candidate | None:
     else:  # argument s (x + b) > 0 on all samples, s = +-1
         offsets = span * np.logspace(-3, 3, 90)
         trials = [(1.0, -lo + o) for o in offsets] + [(-1.0, hi + o) for o in offsets]
+    ab = np.array(trials)
     with np.errstate(all="ignore"):
-        for a, b in trials:
-            c, d, r2 = _linear_cd(f.numpy(a * x + b), y)
-            if best is None or r2 > best[4]:
-                best = (a, b, c, d, r2)
+        k = _best_cd(f.numpy(ab[:, :1] * x[None, :] + ab[:, 1:]), y, w)
+        if k is not None:
+            a, b = trials[k]
+            best = (a, b, *_linear_cd(f.numpy(a * x + b), y, w))
     if best is None or not np.isfinite(best[4]):
         return None
-    a, b, c, d, r2 = _polish(f, x, y, best)
+    a, b, c, d, r2 = _polish(f, x, y, w, best)
     return Candidate(f.name, float(a), float(b), c, d, float(r2), f.complexity)
 
 
-def _fit_wave(f: LibFunction, x: np.ndarray, y: np.ndarray) -> Candidate | None:
+def _fit_wave(f: LibFunction, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Candidate | None:
     """c f(a x + b) + d: grid over frequency a (up to ~6 periods over the samples' span) and phase b
     (c, d by linear least squares), then a joint local refinement of (a, b)."""
     from scipy.optimize import minimize
@@ -198,25 +222,26 @@ def _fit_wave(f: LibFunction, x: np.ndarray, y: np.ndarray) -> Candidate | None:
     span = max(float(np.ptp(x)), 1e-12)
     best = None
     with np.errstate(all="ignore"):
-        for a in np.linspace(0.25, 12 * np.pi, 96) / span:
-            for b in np.linspace(0, 2 * np.pi, 12, endpoint=False):
-                c, d, r2 = _linear_cd(f.numpy(a * x + b), y)
-                if best is None or r2 > best[4]:
-                    best = (a, b, c, d, r2)
+        ab = np.array([(a, b) for a in np.linspace(0.25, 12 * np.pi, 96) / span
+                       for b in np.linspace(0, 2 * np.pi, 12, endpoint=False)])
+        k = _best_cd(f.numpy(ab[:, :1] * x[None, :] + ab[:, 1:]), y, w)
+        if k is None:
+            return None
+        best = (ab[k, 0], ab[k, 1], *_linear_cd(f.numpy(ab[k, 0] * x + ab[k, 1]), y, w))
 
         def miss(t):
-            return 1.0 - _linear_cd(f.numpy(t[0] * x + t[1]), y)[2]
+            return 1.0 - _linear_cd(f.numpy(t[0] * x + t[1]), y, w)[2]
         res = minimize(miss, np.array(best[:2]), method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-14,
                                                                                 "maxiter": 2000})
     a, b = (res.x if res.fun < 1.0 - best[4] else best[:2])
-    c, d, r2 = _linear_cd(f.numpy(a * x + b), y)
+    c, d, r2 = _linear_cd(f.numpy(a * x + b), y, w)
     if not np.isfinite(r2):
         return None
     b = float(np.mod(b + (np.pi if c < 0 else 0.0), 2 * np.pi))  # c > 0 with the phase in [0, 2 pi)
     return Candidate(f.name, float(a), b, abs(c), d, float(r2), f.complexity)
 
 
-def _polish(f: LibFunction, x: np.ndarray, y: np.ndarray, start: tuple) -> tuple:
+def _polish(f: LibFunction, x: np.ndarray, y: np.ndarray, w: np.ndarray, start: tuple) -> tuple:
     """Refine the grid-search optimum of the inner parameter (b for shifts, a for scales) locally."""
     from scipy.optimize import minimize_scalar
 
@@ -230,7 +255,7 @@ def _polish(f: LibFunction, x: np.ndarray, y: np.ndarray, start: tuple) -> tuple
         if f.kind == "shift" and np.any(arg <= 0):
             return np.inf, (a, b, 0.0, 0.0, -np.inf)
         with np.errstate(all="ignore"):
-            c, d, r2 = _linear_cd(f.numpy(arg), y)
+            c, d, r2 = _linear_cd(f.numpy(arg), y, w)
         return 1.0 - r2, (a, b, c, d, r2)
 
     t0 = a0 if f.kind == "scale" else b0
@@ -257,9 +282,13 @@ def fit_edge(x: np.ndarray, y: np.ndarray, library: tuple[LibFunction, ...], tol
         zero = Candidate("0", 0.0, 0.0, 0.0, float(y.mean()), 1.0, 0)
         return EdgeFit(layer, i, j, zero, (zero,))
     cached = {} if cache is None else cache
+    # an edge is a function of x: fit each distinct x once, weighted by how often it occurs (the same fit)
+    xu, inv, w = np.unique(x, return_inverse=True, return_counts=True)
+    yu = np.bincount(inv.ravel(), weights=y) / w
+    w = w.astype(np.float64)
     for f in library:
         if f.name not in cached:
-            cached[f.name] = _fit(f, x, y)
+            cached[f.name] = _fit(f, xu, yu, w)
     cands = [c for c in (cached[f.name] for f in library) if c is not None and np.isfinite(c.r2)]
     if not cands:
         raise KansymError(f"no library function could be fitted to edge ({layer},{i},{j})")
