@@ -358,20 +358,26 @@ def choose_structure(member_candidates, X, y, masks, frame, seed: int, max_const
             structures[k] = validate(structures[k], X, y, folds, train, edge)
             if structures[k].eligible and np.isfinite(structures[k].score):
                 best = min(best, structures[k].score)
-        while True:
-            chosen = pick(structures, min_members)
-            if chosen is None:
-                break
-            k = structures.index(chosen)
-            boot = bootstrap_stderr(chosen.candidate.formula, X, y, train, seed)
-            bad = [b for b in undetermined(chosen.candidate.formula, boot) if "bootstrap" in b]
-            nan = [n for n, v in boot.items() if not np.isfinite(v)]
-            structures[k] = chosen = replace(chosen, bootstrap=boot)
-            if not bad and not nan:
-                break
-            why = ("constants not determined: " + ", ".join(bad)) if bad else "bootstrap refits failed"
-            structures[k] = replace(chosen, failures=(why,))
-            chosen = None
+    skipped = sum(1 for s in structures if s.failures == ("not validated: the search budget ran out",))
+    if skipped:
+        notes.append(f"the search budget ran out during the validation: {skipped} eligible structure(s) were not "
+                     "validated, so the choice can depend on machine speed (raise --search-budget)")
+    # the bootstrap of the chosen structure runs to its fixed count, outside the search deadline, so that its
+    # spreads do not depend on machine speed (each structure is bootstrapped at most once)
+    while True:
+        chosen = pick(structures, min_members)
+        if chosen is None:
+            break
+        k = structures.index(chosen)
+        boot = bootstrap_stderr(chosen.candidate.formula, X, y, train, seed)
+        bad = [b for b in undetermined(chosen.candidate.formula, boot) if "bootstrap" in b]
+        nan = [n for n, v in boot.items() if not np.isfinite(v)]
+        structures[k] = chosen = replace(chosen, bootstrap=boot)
+        if not bad and not nan:
+            break
+        why = ("constants not determined: " + ", ".join(bad)) if bad else "bootstrap refits failed"
+        structures[k] = replace(chosen, failures=(why,))
+        chosen = None
     if chosen is not None and len(chosen.members) < min_members:
         notes.append(f"the chosen structure was produced by {len(chosen.members)} of {n_members} members: no structure "
                      f"produced by {min_members} or more of them validates within {NEAR_TIE:.0%} of it")
@@ -387,6 +393,10 @@ def member_search(generate_one, member, X, y, masks, judge, max_constants: int, 
         try:
             with deadline_at(t0 + GENERATE_SHARE * seconds):  # the rest is kept for the reductions
                 cands, member_notes = generate_one(member)
+                if past_deadline():
+                    notes.append(f"member seed {member.seed}: building candidates ran out of its "
+                                 f"{GENERATE_SHARE * seconds:.0f} s; its candidates are incomplete and can depend on "
+                                 "machine speed (raise --search-budget)")
         except KansymError as exc:
             return member.seed, [], [f"member seed {member.seed}: no candidate ({exc})"]
         reduced, seen = [], {structure_key(c.formula) for c in cands}

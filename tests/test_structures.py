@@ -162,6 +162,31 @@ def test_budget_stops_a_huge_composition():
     assert time.monotonic() - t < 30  # compiling the expression is the part before the first check
 
 
+def test_member_search_says_when_its_budget_runs_out(ee):
+    """A member whose candidate building outlasts its share keeps what it has and the notes say the search was
+    cut short (its result can then depend on machine speed)."""
+    from types import SimpleNamespace
+
+    ds, masks = ee
+    Z, N, vZ, vN = variable_symbols(ds.feature_names)
+    a, b = sp.symbols("a_V a_S", real=True)
+    expr = a * (Z + N) + b * (Z + N) ** sp.Rational(2, 3)
+
+    def generate_one(member):  # real refits, one after another, until the candidate-building deadline passes
+        cands = []
+        while not S.past_deadline():
+            try:
+                cands = [_fit(expr, f"ld-{member.seed}", ds, masks, {a: 15.0, b: -17.0})]
+            except KansymError:  # the refit itself stopped at the deadline
+                break
+        return cands, []
+
+    t = time.monotonic()
+    seed, cands, notes = S.member_search(generate_one, SimpleNamespace(seed=7), ds.X, ds.y, masks, None, 12, 1.0)
+    assert time.monotonic() - t < 10 and seed == 7 and cands and cands[0].name == "ld-7"
+    assert any("member seed 7: building candidates ran out of its 1 s" in n for n in notes), notes
+
+
 def test_residual_route_finishes_within_a_small_budget(tmp_path):
     from conftest import tiny_config
 
