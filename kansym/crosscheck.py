@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import io
 import os
 import shutil
 import subprocess
@@ -30,10 +31,13 @@ from kansym.formula import Formula, check_finite, parameterize, refit, variable_
 from kansym.latex import tex_escape
 from kansym.metrics import rms, rmse_by_split
 from kansym.nuclides import chain_nuclei
+from kansym.runs import read_text_bounded
 from kansym.targets import SUBSETS
 
 ENGINES = ("auto", "pyoperon", "pysr")
 MAX_HOF_BYTES = 10_000_000
+MAX_HOF_ROWS = 1000  # a PySR hall of fame holds one equation per complexity (at most maxsize rows)
+MAX_ENGINE_CONSTANTS = 40  # numbers in an engine formula that kansym refits
 OPERATORS = "add,sub,mul,div,constant,variable,sqrt,cbrt,square,exp,log"
 
 
@@ -196,21 +200,21 @@ def import_hof(path: Path, names) -> EngineResult:
     allowed = dict(zip(_safe_names(names), syms)) | {f"x{i}": s for i, s in enumerate(syms)}
     front = []
     try:
-        if path.stat().st_size > MAX_HOF_BYTES:
-            raise KansymError(f"{path}: larger than {MAX_HOF_BYTES // 1_000_000} MB; not a hall of fame")
-        with open(path, newline="", encoding="utf-8") as fh:
+        text = read_text_bounded(path, MAX_HOF_BYTES, what="hall of fame")
+        with io.StringIO(text, newline="") as fh:
             reader = csv.DictReader(fh)
             missing = {"Complexity", "Loss", "Equation"} - set(reader.fieldnames or ())
             if missing:
                 raise KansymError(f"{path}: not a PySR hall of fame (missing columns {', '.join(sorted(missing))})")
             for row_no, row in enumerate(reader, start=2):
+                if row_no - 1 > MAX_HOF_ROWS:
+                    raise KansymError(f"{path}: more than {MAX_HOF_ROWS} equations; a PySR hall of fame holds one "
+                                      "per complexity")
                 try:
                     front.append(EngineFormula(parse_equation(row["Equation"], allowed), int(row["Complexity"]),
                                                float(row["Loss"]), row["Equation"]))
                 except (KansymError, ValueError, TypeError) as exc:
                     raise KansymError(f"{path} row {row_no}: {exc}") from None
-    except UnicodeDecodeError:
-        raise KansymError(f"{path}: not UTF-8 text; not a hall of fame") from None
     except csv.Error as exc:
         raise KansymError(f"{path}: malformed CSV ({exc})") from None
     except OSError as exc:
@@ -268,6 +272,10 @@ def _score(formula: Formula, ds, masks) -> dict:
 def _refit_engine(f: EngineFormula, names, ds, masks) -> Formula | str:
     """The engine formula with its constants (one per engine constant) refitted in float64, or the reason
     it could not be."""
+    numbers = sum(1 for a in sp.preorder_traversal(f.expr) if a.is_Number and a not in (0, 1, -1))
+    if numbers > MAX_ENGINE_CONSTANTS:
+        return (f"not refitted: {numbers} numbers in the expression, more than the {MAX_ENGINE_CONSTANTS} constants "
+                "kansym refits for an engine formula")
     pexpr, init = parameterize(f.expr, shared=True)
     try:
         F = refit(pexpr, init, names, ds.X[masks["train"]], ds.y[masks["train"]], max_nfev=500)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import re
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from kansym.latex import (  # noqa: F401  (re-exported)
     tex_value,
     to_latex,
 )
-from kansym.runs import write_json_atomic, write_text_atomic
+from kansym.runs import json_text, write_files_together
 
 
 def pdg_round(value: float, err: float | None) -> tuple[str, str | None]:
@@ -94,23 +93,43 @@ def parameter_unit(formula: Formula, name: str, output_unit: str = "MeV") -> str
 
 
 def describe_fit(context: dict, metrics: dict) -> str:
-    """What a formula was fitted to, for a caption (plain text, escaped)."""
+    """What a formula was fitted to, for a caption: text from the entry escaped, numbers only as numbers
+    formatted here (a field of the wrong type is an error naming it)."""
 
-    model = context.get("model")
+    model, target = (v if isinstance(v, str) else None for v in (context.get("model"), context.get("target")))
     model = tables.MODELS[model].label if model in tables.MODELS else (model or "model")
-    what = TARGET_TEXT.get(context.get("target"), "the target").format(model=tex_escape(model))
+    what = TARGET_TEXT.get(target, "the target").format(model=tex_escape(model))
     sel = context.get("selection") or {}
-    cut = sel.get("max_unc")
-    parts = [f"{tex_escape(sel.get('subset', ''))} nuclei with $Z \\ge {sel.get('min_z', '')}$, "
-             f"$N \\ge {sel.get('min_n', '')}$"] if sel else []
+    if not isinstance(sel, dict):
+        raise KansymError(f"formula entry field 'selection' must be an object, got {type(sel).__name__}")
+    parts = []
     if sel:
-        parts.append("no cut on the mass uncertainty" if cut is None else f"mass uncertainty at most \\SI{{{cut}}}{{\\MeV}}")
-    rm = metrics.get("rmse_mev", {})
-    rms_text = ", ".join(f"{k} \\SI{{{v:.3f}}}{{\\MeV}}" for k, v in rm.items()
-                         if isinstance(v, (int, float)) and np.isfinite(v))
+        min_z, min_n = (_whole(sel.get(k), f"selection.{k}") for k in ("min_z", "min_n"))
+        cut = sel.get("max_unc")
+        if cut is not None:
+            cut = _real(cut, "selection.max_unc")
+        parts = [f"{tex_escape(sel.get('subset', ''))} nuclei with $Z \\ge {min_z}$, $N \\ge {min_n}$",
+                 "no cut on the mass uncertainty" if cut is None else f"mass uncertainty at most \\SI{{{cut:g}}}{{\\MeV}}"]
+    rm = metrics.get("rmse_mev", {}) if isinstance(metrics, dict) else {}
+    rms_text = ", ".join(f"{tex_escape(k)} \\SI{{{v:.3f}}}{{\\MeV}}" for k, v in (rm.items() if isinstance(rm, dict) else ())
+                         if isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v))
     return (f"Fitted to {what}" + (f" of {', '.join(parts)}" if parts else "")
             + (f" (split {tex_escape(context['split'])})" if context.get("split") else "")
             + (f"; RMSE {rms_text}" if rms_text else "") + ".")
+
+
+def _whole(value, field: str) -> int:
+    """An integer field of a formula entry (booleans and text refused)."""
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > 10_000:
+        raise KansymError(f"formula entry field {field!r} must be a whole number, got {str(value)[:40]!r}")
+    return value
+
+
+def _real(value, field: str) -> float:
+    """A finite number field of a formula entry (booleans and text refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+        raise KansymError(f"formula entry field {field!r} must be a finite number, got {str(value)[:40]!r}")
+    return float(value)
 
 
 def formula_tex(formula: Formula, lhs: str, metrics: dict, caption: str = "", label: str = "kansym",
@@ -188,20 +207,20 @@ def formula_entry(formula: Formula, metrics: dict, context: dict) -> dict:
 
 def write_formula(directory: Path, name: str, formula: Formula, metrics: dict, context: dict, lhs: str,
                   force: bool = False, label: str | None = None) -> tuple[Path, Path]:
-    """Write ``name.json`` and ``name.tex`` into ``directory`` (atomically; refuse to overwrite)."""
+    """Write ``name.json`` and ``name.tex`` into ``directory`` together (both or neither; refuse to overwrite
+    unless ``force``). Both texts are made in memory first: an entry that cannot be written leaves nothing."""
     directory = Path(directory)
     js, tex = directory / f"{name}.json", directory / f"{name}.tex"
     exists = KansymError(f"formula {name!r} already exists in {directory}; use --force to overwrite it")
-    if not force:
-        if tex.exists():
-            raise exists
-        directory.mkdir(parents=True, exist_ok=True)
-        try:  # claim the name exclusively: of two concurrent exports only one gets it
-            os.close(os.open(js, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-        except FileExistsError:
-            raise exists from None
-    write_json_atomic(js, formula_entry(formula, metrics, context))
-    write_text_atomic(tex, formula_tex(formula, lhs, metrics, label=label or name, context=context))
+    try:
+        texts = {js: json_text(formula_entry(formula, metrics, context)) + "\n",
+                 tex: formula_tex(formula, lhs, metrics, label=label or name, context=context)}
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise KansymError(f"formula {name!r} cannot be written: {type(exc).__name__}: {str(exc)[:120]}") from None
+    try:
+        write_files_together(texts, exclusive=not force, exists_error=exists)
+    except OSError as exc:
+        raise KansymError(f"cannot write formula {name!r} to {directory}: {exc.strerror or exc}") from None
     return js, tex
 
 

@@ -12,7 +12,7 @@ import re
 import sympy as sp
 
 from kansym.errors import KansymError
-from kansym.exprsafety import bounded_pow, not_finite, scan
+from kansym.exprsafety import bounded_pow, check_exponents, not_finite, scan
 
 
 def real_cbrt(x):
@@ -128,6 +128,9 @@ def parse_equation(text: str, variables: dict[str, sp.Symbol]) -> sp.Expr:
                     return FUNCTIONS[value](*args)
                 except TypeError:
                     raise KansymError(f"wrong number of arguments to {value} in {text!r}") from None
+                except (ArithmeticError, ValueError, RecursionError, MemoryError) as exc:
+                    raise KansymError(f"{value}(...) in {text[:80]!r} cannot be evaluated: "
+                                      f"{type(exc).__name__}") from None
             if value in variables:
                 return variables[value]
             raise KansymError(f"unknown name {value!r} in equation {text!r}; allowed: {', '.join(variables)}")
@@ -145,4 +148,5 @@ def parse_equation(text: str, variables: dict[str, sp.Symbol]) -> sp.Expr:
         raise KansymError(f"equation {text[:80]!r} contains an infinite or undefined value (division by zero?)")
     if result.has(sp.I):
         raise KansymError(f"equation {text[:80]!r} is complex (e.g. sqrt of a negative number); formulas must be real")
+    check_exponents(result, _fail)
     return result

@@ -46,4 +46,18 @@ def bounded_pow(base: sp.Expr, exponent: sp.Expr, fail) -> sp.Expr:
             p, q = sp.fraction(base)
             if abs(int(exponent)) * max(math.log2(abs(int(p)) + 1), math.log2(abs(int(q)) + 1)) > MAX_BITS:
                 fail(f"numeric power {base}^{exponent} is too large")
-    return sp.Pow(base, exponent)
+    out = sp.Pow(base, exponent)
+    check_exponents(out, fail)  # SymPy folds (x^a)^b into x^(ab): nested powers can pass each check alone
+    return out
+
+
+def check_exponents(expr: sp.Expr, fail) -> None:
+    """``fail(message)`` if any power in ``expr`` has a numeric exponent beyond +-MAX_EXPONENT (after SymPy's
+    folding of nested powers and of products of equal bases)."""
+    pows = [expr] if isinstance(expr, sp.Pow) else [a for a in sp.Mul.make_args(expr) if isinstance(a, sp.Pow)]
+    if not isinstance(expr, (sp.Pow, sp.Mul)):
+        pows = list(expr.atoms(sp.Pow))
+    for p in pows:
+        e = p.exp
+        if e.is_Number and (not e.is_finite or abs(float(e)) > MAX_EXPONENT):
+            fail(f"exponent {str(e)[:40]} is beyond +-{MAX_EXPONENT}")

@@ -349,6 +349,19 @@ class Formula:
             out = f(tuple(X.T), tuple(self.values() if values is None else values))
         return np.broadcast_to(np.asarray(out, dtype=np.float64), (X.shape[0],)).copy()
 
+    def for_columns(self, names) -> "Formula":
+        """The same formula reading its variables by name from data whose columns are ``names`` (a run's
+        features): a formula file lists its variables in its own order, which need not be the data's."""
+        names = tuple(names)
+        extra = [v for v in self.variables if v not in names]
+        if extra:
+            raise KansymError(f"the formula's variables {', '.join(extra)} are not among the data's columns "
+                              f"({', '.join(names)})")
+        clash = [p.name for p in self.parameters if p.name in names]
+        if clash:
+            raise KansymError(f"the formula's constants {', '.join(clash)} are named like the data's columns")
+        return self if names == self.variables else replace(self, variables=names)
+
     def predict(self, X) -> np.ndarray:
         """Formula values on rows of ``X``: an array (columns in ``variables`` order) or a DataFrame with
         those columns. Non-finite values stay NaN/inf; they are never replaced."""
@@ -531,30 +544,91 @@ def refit(expr: sp.Expr, init: dict[sp.Symbol, float], variables, X: np.ndarray,
 # --------------------------------------------------------------------------- reading formula entries
 
 def formula_from_entry(entry: dict) -> Formula:
-    """Rebuild a Formula from a registry entry; the srepr is read by ``kansym.srepr_reader`` (data, never code)."""
+    """Rebuild a Formula from a registry entry or a run's ``formula.json``, validated as a schema: the srepr is
+    read by ``kansym.srepr_reader`` (data, never code); variables and parameters are distinct names; every symbol
+    is real and is a variable or a parameter; correlations form a symmetric matrix with unit diagonal and entries
+    in [-1, 1] (NaN only for a constant whose error is undetermined). Errors name the field."""
     if not isinstance(entry, dict):
         raise KansymError(f"malformed formula entry: expected a JSON object, got {type(entry).__name__}")
-    try:
-        expr = parse_srepr(entry["srepr"], where="formula entry 'srepr'")
-        params = tuple(Parameter(str(p["name"]), _number(p["value"], "value"),
-                                 None if p["stderr"] is None else _number(p["stderr"], "stderr", lo=0.0),
-                                 _number(p["init"], "init"))
-                       for p in entry["parameters"])
-        corr = tuple(tuple(float(c) for c in r) for r in entry.get("correlations", []))
-        if corr and (len(corr) != len(params) or any(len(r) != len(params) for r in corr)):
-            raise ValueError(f"correlations are not a {len(params)} x {len(params)} matrix")
-        variables = tuple(entry["variables"])
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise KansymError(f"malformed formula entry: {type(exc).__name__}: {str(exc)[:200]}") from None
-    names = [*map(str, variables), *(p.name for p in params)]
-    odd = [n for n in names if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", n)]
-    if odd:
-        raise KansymError(f"malformed formula entry: names must be letters, digits and '_': {odd[0][:40]!r}")
+    for key, kind in (("srepr", str), ("variables", list), ("parameters", list)):
+        if key not in entry:
+            raise KansymError(f"malformed formula entry: field {key!r} is missing")
+        if not isinstance(entry[key], kind):
+            raise KansymError(f"malformed formula entry: field {key!r} must be a {kind.__name__}, "
+                              f"got {type(entry[key]).__name__}")
+    variables = tuple(entry["variables"])
+    bad = [v for v in variables if not isinstance(v, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", v)]
+    if bad:
+        raise KansymError(f"malformed formula entry: field 'variables' holds {str(bad[0])[:40]!r}, not a name of "
+                          "letters, digits and '_'")
+    params = tuple(_parameter(p, k) for k, p in enumerate(entry["parameters"]))
+    names = [*variables, *(p.name for p in params)]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise KansymError(f"malformed formula entry: {', '.join(twice)} named twice (variables and parameters must "
+                          "be distinct names)")
+    corr = _correlations(entry.get("correlations", []), params)
+    expr = parse_srepr(entry["srepr"], where="formula entry 'srepr'")
     known = set(names)
     unknown = sorted(str(s) for s in expr.free_symbols if str(s) not in known)
     if unknown:
         raise KansymError(f"malformed formula entry: symbols {', '.join(unknown)} are neither variables nor parameters")
+    unreal = sorted(str(s) for s in expr.free_symbols if s.is_real is not True)
+    if unreal:
+        raise KansymError(f"malformed formula entry: 'srepr' symbols {', '.join(unreal)} are not declared real "
+                          "(Symbol(..., real=True)); kansym writes every symbol so")
     return Formula(expr, variables, params, corr)
+
+
+def _parameter(p, k: int) -> "Parameter":
+    """Parameter ``k`` of a formula entry (fields name, value, stderr, init)."""
+    where = f"field 'parameters'[{k}]"
+    if not isinstance(p, dict):
+        raise KansymError(f"malformed formula entry: {where} must be an object, got {type(p).__name__}")
+    missing = [f for f in ("name", "value", "stderr", "init") if f not in p]
+    if missing:
+        raise KansymError(f"malformed formula entry: {where} lacks {', '.join(missing)}")
+    name = p["name"]
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", name):
+        raise KansymError(f"malformed formula entry: {where} name {str(name)[:40]!r} must be letters, digits and '_'")
+    try:
+        return Parameter(name, _number(p["value"], "value"),
+                         None if p["stderr"] is None else _number(p["stderr"], "stderr", lo=0.0),
+                         _number(p["init"], "init"))
+    except ValueError as exc:
+        raise KansymError(f"malformed formula entry: {where} ({name}): {exc}") from None
+
+
+def _correlations(rows, params) -> tuple[tuple[float, ...], ...]:
+    """The correlation matrix of a formula entry, checked (an empty list: none recorded)."""
+    n = len(params)
+    if not isinstance(rows, list) or any(not isinstance(r, list) or len(r) != n for r in rows) or \
+            (rows and len(rows) != n):
+        raise KansymError(f"malformed formula entry: field 'correlations' must be a {n} x {n} matrix (or empty)")
+    if not rows:
+        return ()
+    special = {"NaN": float("nan")}
+    c = np.empty((n, n))
+    for i, r in enumerate(rows):
+        for j, v in enumerate(r):
+            if isinstance(v, bool) or not (isinstance(v, (int, float)) or v in special):
+                raise KansymError(f"malformed formula entry: 'correlations'[{i}][{j}] = {str(v)[:20]!r} is not a number")
+            c[i, j] = special[v] if isinstance(v, str) else float(v)
+    known = np.array([p.stderr is not None for p in params])
+    both = np.outer(known, known)
+    with np.errstate(invalid="ignore"):
+        if not np.isfinite(c[both]).all() or np.isinf(c).any():
+            raise KansymError("malformed formula entry: 'correlations' is NaN or infinite between constants whose "
+                              "errors are determined")
+        fin = np.isfinite(c)
+        if (np.abs(c[fin]) > 1 + 1e-6).any():
+            raise KansymError("malformed formula entry: 'correlations' has entries outside [-1, 1]")
+        if (fin != fin.T).any() or (np.abs(np.where(fin, c - c.T, 0.0)) > 1e-6).any():
+            raise KansymError("malformed formula entry: 'correlations' is not symmetric")
+        d = np.diag(c)[known]
+        if (np.abs(d - 1) > 1e-6).any():
+            raise KansymError("malformed formula entry: 'correlations' must have 1 on its diagonal")
+    return tuple(tuple(float(v) for v in r) for r in c)
 
 
 def _number(value, what: str, lo: float = -np.inf) -> float:

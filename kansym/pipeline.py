@@ -297,6 +297,13 @@ def rerun_symbolic(run_dir: Path, **overrides) -> dict:
     return {**result, "removed": removed}
 
 
+def run_formula(rd: RunDir, features: str):
+    """The run's formula (None without one), reading its variables by name from the run's feature columns."""
+    if not rd.file("formula.json").exists():
+        return None
+    return formula_from_entry(rd.read_json("formula.json")).for_columns(feat.feature_names(features))
+
+
 def extrapolate_run(run_dir: Path, chains=("Zr", "Nd", "Hg", "Fm"), beyond: int = 10, against=("frdm12", "ws4"),
                     both_sides: bool = False, figures: bool = True, isotones=(), loaded=None) -> dict:
     """:func:`kansym.extrapolate.extrapolate` of a run directory (its stage ``loaded`` = (config, KanStage),
@@ -304,7 +311,7 @@ def extrapolate_run(run_dir: Path, chains=("Zr", "Nd", "Hg", "Fm"), beyond: int 
 
     rd = RunDir(Path(run_dir))
     cfg, stage = loaded if loaded is not None else load_run_stage(rd.path)
-    formula = formula_from_entry(rd.read_json("formula.json")) if rd.file("formula.json").exists() else None
+    formula = run_formula(rd, cfg.features)
     ext = extrapolate(cfg, stage, formula, chains, beyond, against, both_sides, isotones, run_id=rd.id)
     write_text_atomic(rd.path / "extrapolation.csv", ext.surface.to_csv(index=False))
     write_json_atomic(rd.path / "extrapolation.json", ext.report)
@@ -358,8 +365,8 @@ def crosscheck_run(run_dir: Path, engine: str = "auto", time_budget: float | Non
     rd = RunDir(Path(run_dir))
     if not (rd.path / "formula.json").exists():
         raise KansymError(f"run {rd.id} has no formula to cross-check; run `kansym discover` without --stage kan")
-    kan = formula_from_entry(rd.read_json("formula.json"))
     cfg = DiscoverConfig.from_dict(rd.config).resolved()
+    kan = run_formula(rd, cfg.features)
     ds = load_dataset(cfg)
     names = ds.feature_names
     if pysr_hof is not None:
@@ -402,6 +409,8 @@ def export_formula(run_dir: Path, name: str, registry: Path = Path("formulas"), 
     if entry is None:
         raise KansymError(f"run {rd.id} has no formula; run `kansym discover` without --stage kan")
     formula = export.formula_from_entry(entry)
+    if entry.get("features") in feat.FEATURE_SETS:  # the entry's variables must be its run's features, by name
+        formula.for_columns(feat.feature_names(entry["features"]))
     context = {k: v for k, v in entry.items() if k in ("run_id", "target", "model", "selection", "features", "split",
                                                        "seed", "trainer", "kansym_version", "data_sha256")}
     lhs = TARGET_SYMBOLS.get(entry.get("target"), "y")

@@ -7,10 +7,12 @@ directory is never half-written and an existing one is never overwritten.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -35,11 +37,18 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def _owner_text(directory: Path) -> str:
+    try:
+        return read_text_bounded(Path(directory) / OWNER_FILE, 100).strip()
+    except (OSError, KansymError):
+        return "owner unknown"
+
+
 def owner_alive(directory: Path) -> bool:
     """True if the process that created a staging directory is still running."""
     try:
-        return pid_alive(int((Path(directory) / OWNER_FILE).read_text().strip()))
-    except (OSError, ValueError):
+        return pid_alive(int(read_text_bounded(Path(directory) / OWNER_FILE, 100).strip()))
+    except (OSError, ValueError, KansymError):
         return False
 
 
@@ -63,6 +72,91 @@ def write_text_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_files_together(files: dict[Path, str], exclusive: bool, exists_error: Exception) -> None:
+    """Write several files of one directory so that they appear together or not at all: each is staged in a
+    temporary file, and only when all are complete are they moved into place. With ``exclusive`` none of the
+    names may exist (``exists_error`` is raised, and of two concurrent writers only one gets the names) and a
+    failure removes whatever was put in place, so a retry finds nothing."""
+    paths = [Path(p) for p in files]
+    staged, placed = {}, []
+    try:
+        for p in paths:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+            staged[p] = tmp
+            os.fchmod(fd, 0o666 & ~current_umask())
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(files[p])
+                fh.flush()
+                os.fsync(fh.fileno())
+        if exclusive and any(p.exists() for p in paths):
+            raise exists_error
+        for p in paths:
+            if exclusive:
+                try:
+                    os.link(staged[p], p)  # fails if the name exists: an atomic claim
+                except FileExistsError:
+                    raise exists_error from None
+            else:
+                os.replace(staged[p], p)
+            placed.append(p)
+    except BaseException:
+        if exclusive:  # the names were free: give them back (an overwrite keeps what it replaced, all complete)
+            for p in placed:
+                p.unlink(missing_ok=True)
+        raise
+    finally:
+        for tmp in staged.values():
+            Path(tmp).unlink(missing_ok=True)
+
+
+MAX_READ_BYTES = 64_000_000
+"""Largest file kansym reads from a run directory, a registry or an imported hall of fame [bytes]."""
+
+
+def read_text_bounded(path: Path, max_bytes: int = MAX_READ_BYTES, what: str = "file") -> str:
+    """UTF-8 text of ``path``, read only if it is a regular file of at most ``max_bytes`` (a FIFO, a device or
+    a directory is refused at once, never waited on). Raises KansymError naming the file."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise KansymError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise KansymError(f"{what} {path} is not a regular file")
+        if st.st_size > max_bytes:
+            raise KansymError(f"{what} {path} is larger than {max_bytes // 1_000_000} MB")
+        with os.fdopen(fd, "rb", closefd=True) as fh:
+            fd = None
+            data = fh.read(max_bytes + 1)
+    except OSError as exc:
+        raise KansymError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    finally:
+        if fd is not None:
+            os.close(fd)
+    if len(data) > max_bytes:
+        raise KansymError(f"{what} {path} is larger than {max_bytes // 1_000_000} MB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise KansymError(f"{what} {path} is not UTF-8 text") from None
+
+
+def parse_json_text(text: str, where) -> object:
+    """JSON of ``text`` with non-finite numbers decoded; nesting too deep for the parser is an error naming
+    ``where``, not a RecursionError."""
+    try:
+        return decode_non_finite(json.loads(text))
+    except json.JSONDecodeError as exc:
+        raise KansymError(f"{where} is not valid JSON: {exc.msg} (line {exc.lineno})") from None
+    except RecursionError:
+        raise KansymError(f"{where} is nested too deeply to be kansym JSON") from None
 
 
 NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -143,32 +237,30 @@ class RunDir:
     def read_json(self, name: str) -> dict:
         p = self.file(name)
         try:
-            data = decode_non_finite(json.loads(p.read_text(encoding="utf-8")))
+            data = parse_json_text(read_text_bounded(p, what="run file"), p)
         except FileNotFoundError:
             raise KansymError(f"run {self.id} has no {name}") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise KansymError(f"{p} is not valid JSON: {type(exc).__name__}") from None
-        except OSError as exc:
-            raise KansymError(f"cannot read {p}: {exc.strerror}") from None
         if not isinstance(data, dict):
             raise KansymError(f"{p} does not hold a JSON object")
         return data
 
     def read_csv(self, name: str) -> pd.DataFrame:
+        """A CSV file of the run (a regular file of bounded size; a broken one is an error naming it)."""
         p = self.file(name)
-        if not p.exists():
-            raise KansymError(f"run {self.id} has no {name}")
-        return pd.read_csv(p)
+        try:
+            text = read_text_bounded(p, what="run file")
+        except FileNotFoundError:
+            raise KansymError(f"run {self.id} has no {name}") from None
+        try:
+            return pd.read_csv(io.StringIO(text))
+        except (ValueError, pd.errors.ParserError) as exc:
+            raise KansymError(f"run {self.id}: {name} is broken ({type(exc).__name__})") from None
 
     def importance(self) -> pd.DataFrame | None:
         """The run's ``importance.csv`` (feature, importance, std), or None when the run has none."""
-        p = self.file("importance.csv")
-        if not p.exists():
+        if not self.file("importance.csv").exists():
             return None
-        try:
-            imp = pd.read_csv(p)
-        except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-            raise KansymError(f"run {self.id}: importance.csv is broken ({type(exc).__name__})") from None
+        imp = self.read_csv("importance.csv")
         if not {"feature", "importance"} <= set(imp.columns):
             raise KansymError(f"run {self.id}: importance.csv is broken (no feature/importance columns)")
         return imp
@@ -249,7 +341,7 @@ class RunUpdate:
         except FileExistsError:
             if owner_alive(self.path):
                 raise KansymError(f"run {self.run.name} is being updated by another kansym process "
-                                  f"({(self.path / OWNER_FILE).read_text().strip()}); try again when it ends") from None
+                                  f"({_owner_text(self.path)}); try again when it ends") from None
             shutil.rmtree(self.path)  # left by an update that was killed
             os.mkdir(self.path)
         except OSError as exc:

@@ -16,7 +16,7 @@ import re
 import sympy as sp
 
 from kansym.errors import KansymError
-from kansym.exprsafety import bounded_pow, not_finite, scan
+from kansym.exprsafety import bounded_pow, check_exponents, not_finite, scan
 
 MAX_LENGTH = 200_000  # characters
 MAX_NODES = 20_000
@@ -94,7 +94,13 @@ def parse_srepr(text: str, where: str = "srepr") -> sp.Expr:
             elif peek()[1] != ")":
                 fail("malformed srepr: expected ',' or ')'")
         take(")")
-        return _build(tok, args, kwargs, fail)
+        try:
+            return _build(tok, args, kwargs, fail)
+        except KansymError:
+            raise
+        except (ArithmeticError, ValueError, TypeError, RecursionError, MemoryError) as exc:
+            # e.g. exp(exp(Float('1e40'))): SymPy evaluates the numbers and overflows
+            fail(f"{tok}(...) cannot be evaluated: {type(exc).__name__}")
 
     result = value(0)
     if state["pos"] != len(tokens):
@@ -103,6 +109,7 @@ def parse_srepr(text: str, where: str = "srepr") -> sp.Expr:
         fail("srepr is not an expression")
     if not_finite(result):
         fail("the expression contains an infinite or undefined value (division by zero?)")
+    check_exponents(result, fail)
     if result.has(sp.I):
         fail("the expression is complex (e.g. the square root of a negative number); formulas must be real")
     return result
