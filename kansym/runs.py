@@ -157,6 +157,8 @@ def parse_json_text(text: str, where) -> object:
         raise KansymError(f"{where} is not valid JSON: {exc.msg} (line {exc.lineno})") from None
     except RecursionError:
         raise KansymError(f"{where} is nested too deeply to be kansym JSON") from None
+    except ValueError as exc:  # e.g. an integer beyond Python's digit limit
+        raise KansymError(f"{where} is not kansym JSON: {str(exc)[:100]}") from None
 
 
 NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}

@@ -137,6 +137,20 @@ ENTRY_PAYLOADS = {
     "NaN standard error": _edit_first_parameter("stderr", "NaN"),
     "correlations of the wrong shape": lambda e: e.update(correlations=[[1.0]]),
     "parameters not a list": lambda e: e.update(parameters="a,b"),
+    "correlation of 5": lambda e: e["correlations"][0].__setitem__(-1, 5.0),
+    "correlation as text": lambda e: e["correlations"][0].__setitem__(-1, "0.5"),
+    "NaN correlation between determined constants": lambda e: e["correlations"][0].__setitem__(-1, "NaN"),
+    "asymmetric correlations": lambda e: (e["correlations"][0].__setitem__(-1, 0.3),
+                                          e["correlations"][-1].__setitem__(0, -0.3)),
+    "diagonal not one": lambda e: e["correlations"][0].__setitem__(0, 0.5),
+    "parameter named like a variable": lambda e: e["parameters"][0].update(name="Z"),
+    "symbols not declared real": lambda e: e.update(srepr=e["srepr"].replace(", real=True", "")),
+    "variable not among the run's features": lambda e: e.update(variables=e["variables"] + ["Q"]),
+    "variables missing": lambda e: e.pop("variables"),
+    "selection bound as text": lambda e: e["selection"].update(min_z="0$ \\input{/etc/passwd} $"),
+    "mass-uncertainty cut as text": lambda e: e["selection"].update(max_unc="\\immediate\\write18{touch pwned}"),
+    "selection not an object": lambda e: e.update(selection="all"),
+    "integer beyond the digit limit": lambda e: e["metrics"].update(huge="HUGE"),
 }
 
 
@@ -146,10 +160,131 @@ def test_cli_export_of_a_broken_formula_entry_writes_nothing(name, formula_run, 
     shutil.copytree(formula_run.run_dir, run)
     entry = json.loads((run / "formula.json").read_text())
     ENTRY_PAYLOADS[name](entry)
-    (run / "formula.json").write_text(json.dumps(entry))
+    (run / "formula.json").write_text(json.dumps(entry).replace('"HUGE"', "9" * 5000))
     r = runner.invoke(app, ["export", str(run), "--name", "x", "--registry", str(tmp_path / "registry")])
     assert r.exit_code == 2 and r.output.startswith("Error:") and "Traceback" not in r.output, r.output
     assert len(r.output.strip().splitlines()) == 1 and not (tmp_path / "registry").exists()
+
+
+def test_export_reads_variables_by_name(formula_run, tmp_path):
+    """A formula file that lists its variables in another order than the run's features gives the same numbers."""
+    from kansym.export import formula_from_entry
+    from kansym.pipeline import export_formula
+
+    entry = json.loads((formula_run.run_dir / "formula.json").read_text())
+    names = tuple(entry["variables"])
+    F = formula_from_entry(entry)
+    entry["variables"] = list(reversed(entry["variables"]))
+    G = formula_from_entry(entry).for_columns(names)
+    X = np.array([[50.0, 70.0], [82.0, 126.0]])
+    assert np.array_equal(F.evaluate(X), G.evaluate(X))
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    (run / "formula.json").write_text(json.dumps(entry))
+    js, tex = export_formula(run, "swapped", tmp_path / "reg")
+    assert js.exists() and tex.exists()
+
+
+LATEX_TEXT_PAYLOADS = {
+    "subset": "0$ \\input{/etc/passwd} \\immediate\\write18{touch pwned} $",
+    "split": "random:0.8} \\input{/etc/passwd",
+    "model": "\\write18{touch pwned}",
+}
+
+
+@pytest.mark.parametrize("field", list(LATEX_TEXT_PAYLOADS))
+def test_text_from_a_formula_file_reaches_latex_escaped(field, formula_run, tmp_path):
+    from kansym.pipeline import export_formula
+
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    entry = json.loads((run / "formula.json").read_text())
+    payload = LATEX_TEXT_PAYLOADS[field]
+    if field == "subset":
+        entry["selection"]["subset"] = payload
+    else:
+        entry[field] = payload
+        if field == "model":  # the caption names the model of a residual target
+            entry["target"] = "residual"
+    (run / "formula.json").write_text(json.dumps(entry))
+    _, tex = export_formula(run, "escaped", tmp_path / "reg")
+    text = tex.read_text()
+    assert "\\input" not in text and "\\write18" not in text and "\\immediate" not in text
+    assert "\\textbackslash{}input" in text or "\\textbackslash{}write18" in text
+
+
+def test_failed_export_leaves_nothing_and_the_retry_works(formula_run, tmp_path):
+    """An entry that cannot be printed (an integer beyond Python's digit limit) leaves no file; fixed, the
+    same name is free."""
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    from kansym.export import write_formula, formula_from_entry
+
+    entry = json.loads((run / "formula.json").read_text())
+    F = formula_from_entry(entry)
+    reg = tmp_path / "reg"
+    with pytest.raises(KansymError, match="cannot be written"):
+        write_formula(reg, "x", F, {**entry["metrics"], "huge": 10 ** 5000}, {}, "B")
+    assert not reg.exists() or sorted(p.name for p in reg.iterdir()) == []
+    js, tex = write_formula(reg, "x", F, entry["metrics"], {}, "B")
+    assert sorted(p.name for p in reg.iterdir()) == ["x.json", "x.tex"]
+    with pytest.raises(KansymError, match="already exists"):
+        write_formula(reg, "x", F, entry["metrics"], {}, "B")
+    assert sorted(p.name for p in reg.iterdir()) == ["x.json", "x.tex"]
+
+
+def test_fifo_as_a_run_file_is_refused_at_once(formula_run, tmp_path):
+    import os
+
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    for name in ("formula.json", "metrics.json"):
+        (run / name).unlink()
+        os.mkfifo(run / name)
+    t0 = time.perf_counter()
+    r = runner.invoke(app, ["export", str(run), "--name", "x", "--registry", str(tmp_path / "reg")])
+    assert r.exit_code == 2 and "not a regular file" in r.output and "Traceback" not in r.output, r.output
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2 and "not a regular file" in r.output and "Traceback" not in r.output, r.output
+    assert time.perf_counter() - t0 < 10
+
+
+def test_deeply_nested_json_is_a_message(formula_run, tmp_path):
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    (run / "formula.json").write_text("[" * 100_000 + "]" * 100_000)
+    r = runner.invoke(app, ["export", str(run), "--name", "x", "--registry", str(tmp_path / "reg")])
+    assert r.exit_code == 2 and "nested too deeply" in r.output and "Traceback" not in r.output, r.output
+    assert len(r.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("text", [
+    "Pow(" * 150 + "Symbol('Z', real=True)" + ", Integer(2))" * 150,
+    "Mul(Pow(Symbol('Z', real=True), Integer(60)), Pow(Symbol('Z', real=True), Integer(60)))",
+    "exp(exp(Float('1e40', precision=53)))",
+])
+def test_folded_powers_and_overflow_are_refused(text):
+    t0 = time.perf_counter()
+    with pytest.raises(KansymError, match="beyond|cannot be evaluated"):
+        parse_srepr(text)
+    assert time.perf_counter() - t0 < 5
+
+
+def test_large_hall_of_fame_and_huge_engine_formulas_are_bounded(formula_run, tmp_path):
+    from kansym.crosscheck import MAX_HOF_ROWS, import_hof
+
+    rows = "".join(f'{k % 30 + 1},{1.0 / (k + 1)},"Z + {k}"\n' for k in range(MAX_HOF_ROWS + 1))
+    f = tmp_path / "big.csv"
+    f.write_text("Complexity,Loss,Equation\n" + rows)
+    t0 = time.perf_counter()
+    with pytest.raises(KansymError, match="more than"):
+        import_hof(f, ("Z", "N"))
+    product = "*".join(f"(Z + {i}.5*N + {i})" for i in range(30))
+    g = tmp_path / "product.csv"
+    g.write_text(f'Complexity,Loss,Equation\n90,0.5,"{product}"\n')
+    r = runner.invoke(app, ["crosscheck", str(formula_run.run_dir), "--pysr-hof", str(g), "--json"])
+    assert time.perf_counter() - t0 < 30 and "Traceback" not in r.output
+    assert r.exit_code in (0, 2), r.output
 
 
 # --------------------------------------------------------------------------- options and run directories
