@@ -122,6 +122,8 @@ class Baseline:
 
     def _sympy_terms(self, symbols) -> list[tuple[str, sp.Expr]]:
         by = dict(zip(self.variables, symbols))
+        if not self.terms:  # 'none': no term, so no Z or N needed
+            return []
         if self.kind == "linear":
             return [(f"w_{v}", by[v]) for v in self.variables] + [("w_0", sp.Integer(1))]
         Z, N = by["Z"], by["N"]

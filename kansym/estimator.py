@@ -13,6 +13,7 @@ check needs the nuclear tables and is applied by ``kansym discover``, not to arb
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
-from kansym.baselines import check_baseline
+from kansym.baselines import LIQUID_DROP, check_baseline
 from kansym.config import DiscoverConfig
 from kansym.errors import KansymError
 from kansym.export import parameter_rows
@@ -37,9 +38,14 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
     """Pruned KAN -> edge fits -> closed-form formula with refitted constants.
 
     Parameters are those of ``kansym discover`` (see ``kansym discover --help``); ``None`` means the
-    command line's default for binding energies. ``baseline='auto'`` subtracts the refitted liquid drop
-    (``ldx``) when the inputs include Z and N, and nothing otherwise. ``test_fraction`` of the rows
-    (seeded by ``random_state``) is held out to score the candidates.
+    command line's default for binding energies. ``test_fraction`` of the rows (seeded by
+    ``random_state``) is held out to score the candidates.
+
+    Inputs: a DataFrame, or a plain array (columns named by ``feature_names``, else ``x0, x1, ...``).
+    ``baseline='auto'`` subtracts the refitted liquid drop (``ldx``) when two columns are named Z and N;
+    without them (e.g. a plain array) it falls back to ``linear`` (a least-squares linear function of the
+    inputs) with a UserWarning and a note in ``notes_``, so plain arrays just work. An explicit ``'ld'`` or
+    ``'ldx'`` without Z and N columns is refused with a KansymError naming the missing columns.
 
     Fitted attributes: ``network_`` (the KAN stage: members, consensus, ``predict``), ``candidates_``
     (one row per candidate formula, like PySR's ``equations_``), ``formula_`` (the chosen
@@ -75,7 +81,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
     # ------------------------------------------------------------------ fit
 
     def _config(self, names: tuple[str, ...]):
-
+        """(resolved DiscoverConfig, note or None) for inputs ``names``, baseline by :func:`choose_baseline`."""
         width = (self.width,) if isinstance(self.width, (int, np.integer)) else self.width
         cfg = DiscoverConfig(target="be", width=None if width is None else tuple(width), grid=self.grid,
                              refine=None if self.refine is None else tuple(self.refine), k=self.k, steps=self.steps,
@@ -85,11 +91,9 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
                              lib=self.lib, r2_min=self.r2_min, poor_edges=self.poor_edges, max_constants=self.max_constants,
                              expand=self.expand, seed=self.random_state, stage="symbolic", crosscheck="none",
                              extrapolate=False).resolved()
-        baseline = self.baseline
-        if baseline == "auto":
-            baseline = "ldx" if {"Z", "N"} <= set(names) else "none"
+        baseline, note = choose_baseline(self.baseline, names)
         check_baseline(baseline, "be", names)
-        return replace(cfg, baseline=baseline, detrend=baseline != "none")
+        return replace(cfg, baseline=baseline, detrend=baseline != "none"), note
 
     def fit(self, X, y, feature_names=None) -> "KANSymbolicRegressor":
         """Fit on rows of ``X`` (a DataFrame, or an array with ``feature_names``) and targets ``y``."""
@@ -106,12 +110,17 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         if n_train < max(MIN_SAMPLES, 2 * int(self.max_constants)):
             raise ValueError(f"{n_train} training rows are too few for formulas of up to {self.max_constants} "
                              f"constants (need at least {max(MIN_SAMPLES, 2 * int(self.max_constants))})")
-        cfg = self._config(names)
+        cfg, note = self._config(names)
+        if note:
+            warnings.warn(note, UserWarning, stacklevel=2)
         frame = pd.DataFrame(X, columns=list(names))
         frame["y"] = y
         spec = "none" if self.test_fraction == 0 else f"random:{1 - self.test_fraction}"
-        frame["split"] = split_labels(frame, spec, self.random_state)
-        return self.fit_dataset(Dataset(frame, names, "custom", None), cfg)
+        frame["split"] = split_labels(frame, spec, self.random_state, min_nuclei=1)
+        self.fit_dataset(Dataset(frame, names, "custom", None), cfg)
+        if note:
+            self.notes_ = (note, *self.notes_)
+        return self
 
     def fit_dataset(self, dataset, config, judge=None, save_dir: Path | None = None, progress=None,
                     symbolic: bool = True, execution=None) -> "KANSymbolicRegressor":
@@ -238,6 +247,24 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         est.feature_names_in_ = np.array(stage.dataset.feature_names, dtype=object)
         est.n_features_in_ = len(stage.dataset.feature_names)
         return est
+
+
+def choose_baseline(baseline: str, names) -> tuple[str, str | None]:
+    """(baseline, note) for inputs ``names``: 'auto' is ``ldx`` with Z and N columns, else ``linear`` with a
+    note saying why; an explicit liquid drop without Z and N is a KansymError naming the missing columns."""
+    missing = [v for v in ("Z", "N") if v not in names]
+    if baseline == "auto":
+        if not missing:
+            return "ldx", None
+        return "linear", (f"the inputs ({', '.join(names)}) have no column named {' or '.join(missing)}: the "
+                          "liquid-drop baseline is unavailable, using baseline='linear' (a least-squares linear "
+                          "function of the inputs); name the columns Z and N (DataFrame columns or feature_names) "
+                          "for the physics baseline")
+    if baseline in LIQUID_DROP and missing:
+        raise KansymError(f"baseline={baseline!r} is a liquid drop in Z and N; the inputs ({', '.join(names)}) "
+                          f"lack {', '.join(missing)}: name those columns (DataFrame columns or feature_names) "
+                          "or use baseline='linear' or 'auto'")
+    return baseline, None
 
 
 def _as_matrix(X, feature_names) -> tuple[np.ndarray, tuple[str, ...]]:

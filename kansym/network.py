@@ -246,8 +246,9 @@ class KANRegressor(RegressorMixin, BaseEstimator):
             for g in s.grids[1:]:
                 model = self._quiet(model.refine(g))
                 model = run(model, f"refine g={g}", s.steps, 0.0)
-            model(data["train_input"])  # cache activations for attribution
-            self.importance_ = normalized(model.feature_score.detach().numpy())
+            out = model(data["train_input"]).detach().numpy()  # also caches activations for attribution
+            self.importance_ = prediction_importance(model.feature_score.detach().numpy(),
+                                                     float(out.std()) * self.y_scaler_.scale[0], self.trend_, X)
             self.bounds_ = layer_bounds(model, data["train_input"])
             self.coarse_bounds_ = layer_bounds(self.coarse_model_, data["train_input"])
         self.model_ = model
@@ -486,6 +487,31 @@ def _load_trend(saved, n_features: int):
     if not any(w) and not b:
         return Baseline("none", (), (), names)
     return Baseline("linear", (*names, "1"), (*map(float, w), float(b)), names)
+
+
+def input_spread(f, X: np.ndarray) -> np.ndarray:
+    """Per column j of X: the standard deviation over the rows of f(X) - f(X with column j at its mean), in
+    the units of f (MeV for a baseline); |w_j| std(x_j) for a linear f, 0 for a column f ignores."""
+    X = np.asarray(X, dtype=np.float64)
+    full = f(X)
+    spread = np.zeros(X.shape[1])
+    for j in range(X.shape[1]):
+        held = X.copy()
+        held[:, j] = X[:, j].mean()
+        spread[j] = np.std(full - f(held))
+    return spread
+
+
+def prediction_importance(network_score, network_spread: float, trend: Baseline, X: np.ndarray) -> np.ndarray:
+    """Each input's share of the spread of the prediction over the training rows X, normalised to sum to 1.
+
+    The network's part is pykan's attribution (``feature_score``, in units of the spread of the network's
+    output) times that spread [MeV]; the baseline's part is its :func:`input_spread` [MeV]. An input that
+    moves the prediction only through the baseline (e.g. a 0/1 parity column in a linear baseline, which
+    pruning leaves without an edge) thus gets its share.
+    """
+    score = np.asarray(network_score, dtype=np.float64) * network_spread
+    return normalized(score + input_spread(trend.predict, X))
 
 
 def normalized(score: np.ndarray) -> np.ndarray:

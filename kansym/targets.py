@@ -27,6 +27,7 @@ SUBSETS = MappingProxyType({
 TARGETS = ("be", "me", "residual")
 TARGET_LABELS = MappingProxyType({"be": "BE", "me": "ME", "residual": "ME_exp - ME_model"})
 SPLIT_KINDS = ("random:FRACTION", "kfold:K[:FOLD]", "new-in-ame2020", "none")
+MIN_SPLIT_NUCLEI = 10  # fewest nuclei a random or k-fold split may leave on either side (each test fold)
 
 
 @dataclass(frozen=True)
@@ -40,12 +41,27 @@ class Selection:
     include_estimated: bool = False
 
     def __post_init__(self):
+        if not isinstance(self.subset, str):
+            raise KansymError(f"subset must be a name such as 'even-even', got {self.subset!r}")
         choose("subset", self.subset, SUBSETS)
         for option, value in (("--min-z", self.min_z), ("--min-n", self.min_n)):
-            if not (isinstance(value, (int, np.integer)) and 0 <= value <= 300):
+            if not (_is_integer(value) and 0 <= value <= 300):
                 raise KansymError(f"{option} must be an integer in 0 .. 300, got {value!r}")
-        if self.max_unc is not None and not (np.isfinite(self.max_unc) and self.max_unc > 0):
-            raise KansymError(f"--max-unc must be a positive number of MeV (or none), got {self.max_unc}")
+        if self.max_unc is not None and not (_is_real(self.max_unc) and np.isfinite(self.max_unc) and self.max_unc > 0):
+            raise KansymError(f"--max-unc must be a positive number of MeV (or none), got {self.max_unc!r}")
+        if not isinstance(self.include_estimated, (bool, np.bool_)):
+            raise KansymError(f"include_estimated must be True or False, got {self.include_estimated!r} "
+                              f"({type(self.include_estimated).__name__})")
+
+
+def _is_integer(value) -> bool:
+    """An int or NumPy integer, not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_real(value) -> bool:
+    """A real number (int, float or NumPy scalar), not a bool or a string."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
 def select_nuclei(sel: Selection, experiment: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -104,10 +120,36 @@ def parse_split(spec: str) -> tuple[str, tuple]:
     raise bad
 
 
-def split_labels(nuclei: pd.DataFrame, spec: str, seed: int = 0) -> np.ndarray:
-    """'train' / 'test' per row of ``nuclei`` (needs Z, N) for a split spec and seed."""
+def check_split_sizes(spec: str, kind: str, args: tuple, n: int, min_nuclei: int = MIN_SPLIT_NUCLEI) -> None:
+    """Refuse a random or k-fold split of ``n`` nuclei that leaves fewer than ``min_nuclei`` on either side
+    (for k-fold: in the smallest test fold); one-line KansymError stating the bound."""
+    if kind == "random":
+        n_train = int(round(args[0] * n))
+        if min(n_train, n - n_train) < min_nuclei:
+            raise KansymError(f"split {spec!r} leaves {n_train} training and {n - n_train} test nuclei of {n}; "
+                              f"each side needs at least {min_nuclei}" + _fraction_hint(n, min_nuclei))
+    elif kind == "kfold":
+        k = args[0]
+        if n // k < min_nuclei:
+            bound = (f"so K <= {n // min_nuclei} for these {n} nuclei" if n // min_nuclei >= 2
+                     else f"{n} nuclei are too few for 2 folds; use --split none")
+            raise KansymError(f"split {spec!r}: {k} folds of {n} nuclei leave {n // k} nuclei in the smallest test "
+                              f"fold; each fold needs at least {min_nuclei}, {bound}")
+
+
+def _fraction_hint(n: int, min_nuclei: int) -> str:
+    """The admissible train fractions for ``n`` nuclei, as the tail of a message."""
+    if n < 2 * min_nuclei:
+        return f"; {n} nuclei are too few for a test split, use --split none"
+    return f", i.e. a train fraction between {min_nuclei / n:.3g} and {1 - min_nuclei / n:.3g} here"
+
+
+def split_labels(nuclei: pd.DataFrame, spec: str, seed: int = 0, min_nuclei: int = MIN_SPLIT_NUCLEI) -> np.ndarray:
+    """'train' / 'test' per row of ``nuclei`` (needs Z, N) for a split spec and seed; random and k-fold
+    splits that leave fewer than ``min_nuclei`` on either side (in a test fold) are refused."""
     kind, args = parse_split(spec)
     n = len(nuclei)
+    check_split_sizes(spec, kind, args, n, min_nuclei)
     labels = np.full(n, "train", dtype=object)
     if kind == "none":
         return labels
@@ -208,9 +250,11 @@ def nuclei(subset: str = "all", min_z: int = 8, min_n: int = 8, max_unc: float |
     Columns: Z, N, A, element, ME (mass excess), dME (its uncertainty), BE (binding energy), estimated
     (AME's '#' values), all in MeV; the columns of the feature set ``features`` (e.g. 'znv': Z, N and the
     distances to the nearest magic numbers); and ``ME_<model>`` for each mass model in ``models`` (NaN where
-    the model has no value). ``max_unc=None`` keeps every uncertainty.
+    the model has no value). ``max_unc=None`` keeps every uncertainty. ``include_estimated`` must be a bool
+    (a string such as "no" is refused, not read by its truthiness); ``models`` may be one name or a list.
     """
     frame = select_nuclei(Selection(subset, min_z, min_n, max_unc, include_estimated))
+    models = (models,) if isinstance(models, str) else tuple(models)
     if features is not None:
         cols = feat.features(frame["Z"], frame["N"], features)
         frame = pd.concat([frame, cols[[c for c in cols.columns if c not in frame.columns]]], axis=1)

@@ -136,3 +136,48 @@ def test_kan_regressor_is_an_sklearn_estimator():
     assert twin.get_params()["width"] == (3,) and twin.seed == 4 and twin.schedule.steps == 20  # the CLI's steps
     with pytest.raises(NotFittedError):
         r.predict(np.zeros((2, 2)))
+
+
+# --------------------------------------------------------------------------- plain arrays
+
+def test_plain_arrays_fall_back_to_a_linear_baseline(drop):
+    """Without columns named Z and N the liquid drop is unavailable: the fit warns, notes it, and uses a
+    linear baseline; predict takes the same plain arrays (or a DataFrame with the given names)."""
+    X, y = drop
+    A = X.to_numpy(dtype=float)
+    est = KANSymbolicRegressor(random_state=0, **FAST)
+    with pytest.warns(UserWarning, match="liquid-drop baseline is unavailable, using baseline='linear'"):
+        est.fit(A, y, feature_names=["a", "b"])
+    assert est.config_.baseline == "linear" and "baseline='linear'" in est.notes_[0]
+    assert list(est.feature_names_in_) == ["a", "b"] and est.formula_ is not None
+    pred, kan = est.predict(A), est.predict(A, use="kan")
+    rmse = lambda p: np.sqrt(np.mean((p - y) ** 2))  # noqa: E731  MeV; the targets spread by ~360 MeV
+    assert rmse(kan) < 0.05 * np.std(y) and rmse(pred) < 0.1 * np.std(y)
+    assert np.array_equal(est.predict(pd.DataFrame(A, columns=["a", "b"])), pred)
+    assert "baseline='linear'" in est.fit_report()
+
+
+@pytest.mark.parametrize("baseline,names,expected", [
+    ("auto", ("Z", "N"), "ldx"), ("auto", ("x0", "x1"), "linear"), ("auto", ("Z", "b"), "linear"),
+    ("linear", ("x0",), "linear"), ("none", ("Z", "N"), "none"),
+])
+def test_choose_baseline(baseline, names, expected):
+    from kansym.estimator import choose_baseline
+
+    chosen, note = choose_baseline(baseline, names)
+    assert chosen == expected and (note is not None) == (baseline == "auto" and expected == "linear")
+    if note:
+        assert "no column named " + " or ".join(v for v in ("Z", "N") if v not in names) in note
+
+
+@pytest.mark.parametrize("baseline", ["ldx", "ld"])
+def test_explicit_liquid_drop_on_plain_arrays_is_refused(drop, baseline):
+    X, y = drop
+    with pytest.raises(kansym.KansymError, match=r"lack Z, N: name those columns"):
+        KANSymbolicRegressor(baseline=baseline, **FAST).fit(X.to_numpy(), y)
+
+
+def test_no_baseline_on_plain_arrays(drop):
+    X, y = drop
+    est = KANSymbolicRegressor(baseline="none", random_state=0, **FAST).fit(X.to_numpy(), y)
+    assert np.isfinite(est.predict(X.to_numpy(), use="kan")).all()
