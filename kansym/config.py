@@ -3,7 +3,6 @@ dataset it selects."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from kansym.errors import KansymError, choose
 from kansym.features import feature_names
 from kansym.network import KANRegressor, TrainSchedule
 from kansym.nuclides import element_z
+from kansym.runs import unwritable_dir
 from kansym.structures import SearchBudget as structures_budget
 from kansym.symbolic import resolve_library
 from kansym.targets import Dataset, Selection, build_dataset, parse_split
@@ -193,13 +193,9 @@ class DiscoverConfig:
             bad("--steps", self.steps, "must be at most 100000")
         if self.ensemble is not None and self.ensemble > 64:
             bad("--ensemble", self.ensemble, "must be at most 64")
-        root = Path(self.runs_dir)
-        if root.exists() and not root.is_dir():
-            bad("--runs-dir", self.runs_dir, "is not a directory")
-        existing = next((a for a in (root.absolute(), *root.absolute().parents) if a.exists()), None)
-        if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-            bad("--runs-dir", self.runs_dir, "is not writable" if existing == root.absolute()
-                else f"cannot be created ({existing} is not a writable directory)")
+        problem = unwritable_dir(Path(self.runs_dir))
+        if problem:
+            bad("--runs-dir", self.runs_dir, problem)
         if self.extrapolate and self.stage == "all":
             for chain in self.chains:
                 element_z(chain)  # an unknown element fails now, not after training

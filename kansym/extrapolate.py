@@ -126,14 +126,19 @@ class Extrapolation:
         return self.report
 
 
+MAX_BEYOND = 100
+"""Most chain steps past the last measured nucleus (100 steps of 2 neutrons is far past any drip line)."""
+
+
 def extrapolate(cfg, stage, formula, chains=DEFAULT_CHAINS, beyond: int = 10, against=("frdm12", "ws4"),
                 both_sides: bool = False, isotones=(), run_id: str = "") -> Extrapolation:
     """Chain predictions, stability metrics and the far check of a KAN stage and its formula (None: KAN only).
 
     ``chains`` are isotopic chains (element symbols or Z); ``isotones`` are isotonic chains (N values).
     Nothing is written."""
-    if beyond < 0:
-        raise KansymError(f"--beyond must be >= 0, got {beyond}")
+    if isinstance(beyond, bool) or not isinstance(beyond, (int, np.integer)) or not 0 <= beyond <= MAX_BEYOND:
+        raise KansymError(f"--beyond must be a whole number of chain steps in 0 .. {MAX_BEYOND} (past any drip "
+                          f"line), got {str(beyond)[:40]}")
     against = tuple(tables.check_model(a).name for a in against)
     notes = []
     if formula is None:
@@ -144,10 +149,10 @@ def extrapolate(cfg, stage, formula, chains=DEFAULT_CHAINS, beyond: int = 10, ag
     frames = []
     specs = [("Z", element_z(c), element_symbol(element_z(c)), step) for c in chains]
     for n in isotones:
-        try:
-            specs.append(("N", int(n), f"N={int(n)}", zstep))
-        except ValueError:
-            raise KansymError(f"isotone {n!r} is not a neutron number") from None
+        text = str(n).strip()
+        if not (text.isascii() and text.isdecimal() and len(text) <= 3 and 1 <= int(text) <= 400):
+            raise KansymError(f"isotone {text[:20]!r} is not a neutron number in 1 .. 400 (ASCII digits)")
+        specs.append(("N", int(text), f"N={int(text)}", zstep))
     ref = tables.load_model(against[0])
     for fixed, value, label, stp in specs:
         nuc = chain_nuclei(value, ds[["Z", "N"]], beyond, stp, both_sides, fixed)

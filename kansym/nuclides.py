@@ -20,8 +20,13 @@ def be_from_me(z, n, me):
 
 def element_z(symbol: str) -> int:
     """Proton number of an element symbol (as in AME2020), or of a plain integer string."""
-    if symbol.strip().isdigit():
-        return int(symbol)
+    text = str(symbol).strip()
+    if not text.isascii() or not text:
+        raise KansymError(f"chain {text[:20]!r}: use an element symbol such as Zr or a proton number in ASCII digits")
+    if text.isdecimal():
+        if not 1 <= len(text) <= 3 or not 1 <= int(text) <= 200:
+            raise KansymError(f"chain {text[:20]!r}: a proton number must lie in 1 .. 200")
+        return int(text)
     ame = tables.load_experiment()
     hits = ame.loc[ame["element"].str.lower() == symbol.strip().lower(), "Z"].unique()
     if len(hits) != 1:

@@ -112,6 +112,25 @@ def write_files_together(files: dict[Path, str], exclusive: bool, exists_error: 
             Path(tmp).unlink(missing_ok=True)
 
 
+def unwritable_dir(path: Path) -> str | None:
+    """Why ``path`` cannot hold output (None if it can): it is not a directory, or it is not writable, or it
+    cannot be created because its nearest existing ancestor is not a writable directory."""
+    path = Path(path).absolute()
+    try:
+        path.resolve()
+    except (RuntimeError, OSError):  # pathlib raises RuntimeError for a symlink loop
+        return "is a symbolic-link loop or cannot be resolved"
+    try:
+        if path.exists() and not path.is_dir():
+            return "is not a directory"
+        existing = next((a for a in (path, *path.parents) if a.exists()), None)
+    except OSError as exc:
+        return f"cannot be used ({exc.strerror})"
+    if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        return "is not writable" if existing == path else f"cannot be created ({existing} is not a writable directory)"
+    return None
+
+
 MAX_READ_BYTES = 64_000_000
 """Largest file kansym reads from a run directory, a registry or an imported hall of fame [bytes]."""
 

@@ -17,7 +17,7 @@ from kansym.member import fit_member
 from kansym.metrics import rms
 from kansym.network import scratch_prefix
 from kansym.recipe import assemble_stage, collect_members, member_jobs
-from kansym.runs import write_text_atomic
+from kansym.runs import unwritable_dir, write_text_atomic
 
 # Lu et al., KAN-WS4: sigma_pre, sigma_KAN train, sigma_KAN test [MeV]. The paper's HFB row is HFB-31,
 # a different model from the bundled HFB-27, so HFB-27 has no paper row.
@@ -94,8 +94,9 @@ def table1_latex(df: pd.DataFrame) -> str:
 def check_out_dir(out_dir: Path, force: bool = False) -> tuple[Path, Path]:
     """The two output paths in ``out_dir``; refuse to replace existing ones unless ``force``."""
     out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise KansymError(f"--out-dir {out_dir} is not a directory")
+    problem = unwritable_dir(out_dir)
+    if problem:
+        raise KansymError(f"--out-dir {out_dir} {problem}")
     csv, tex = out_dir / "table1.csv", out_dir / "table1.tex"
     if not force and (csv.exists() or tex.exists()):
         raise KansymError(f"{out_dir} already holds table1.csv/table1.tex; use --force to replace them "

@@ -744,3 +744,80 @@ def test_broken_checkpoint_is_named_and_the_run_kept(name, run_copy):
     assert r.exit_code == 2 and r.output.startswith("Error: cannot load the KAN checkpoint"), r.output
     assert str(run_copy / "kan") in r.output.replace("\n", "") and ".partial" not in r.output
     assert _snapshot(run_copy) == before and [p.name for p in run_copy.parent.iterdir()] == [run_copy.name]
+
+
+# --------------------------------------------------------------------------- the process: streams, paths, bounds
+
+def _kansym(*args, **kw):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "kansym", *args], capture_output=True, text=True, timeout=60, **kw)
+
+
+def test_full_or_closed_stdout_is_one_line_and_exit_2(tmp_path):
+    import subprocess
+    import sys
+
+    for args in (["data", "--json"], ["data"]):
+        with open("/dev/full", "w") as full:
+            r = subprocess.run([sys.executable, "-m", "kansym", *args], stdout=full, stderr=subprocess.PIPE,
+                               text=True, timeout=60)
+        assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    r = subprocess.run([sys.executable, "-m", "kansym", "data", "--json"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, text=True, timeout=60, close_fds=True,
+                       preexec_fn=lambda: __import__("os").close(1))
+    assert r.returncode == 2 and "standard output is closed" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_native_writes_to_stdout_do_not_reach_the_results():
+    """What LAPACK does (a write to file descriptor 1 from compiled code) lands on stderr once the CLI has
+    routed its streams; the results alone reach stdout."""
+    import subprocess
+    import sys
+
+    code = ("import os, json, sys\nfrom kansym.cli import route_native_stdout\nroute_native_stdout()\n"
+            "os.write(1, b' ** On entry to DLASCL parameter number  4 had an illegal value\\n')\n"
+            "print(json.dumps({'ok': 1}))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert json.loads(r.stdout) == {"ok": 1} and "DLASCL" in r.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["show", "x" * 300], "File name too long|no run"),
+    (["runs", "--runs-dir", "/tmp/" + "y" * 300], "File name too long|no runs"),
+    (["table1", "--out-dir", "/dev/null/x"], "cannot be created"),
+    (["discover", "--runs-dir", "/dev/null/x"], "cannot be created"),
+])
+def test_unusable_paths_are_one_line(args, message):
+    import re
+
+    r = _kansym(*args)
+    assert r.returncode in (0, 2) and "Traceback" not in r.stderr + r.stdout
+    assert re.search(message, r.stderr + r.stdout), r.stderr + r.stdout
+    if r.returncode == 2:
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_symlink_loop_as_runs_dir_or_run(tmp_path):
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    for args in (["show", str(tmp_path / "a")], ["export", str(tmp_path / "a"), "--name", "x"],
+                 ["discover", "--runs-dir", str(tmp_path / "a")]):
+        r = _kansym(*args, cwd=tmp_path)
+        assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--chains", "²"], "ASCII digits"),
+    (["--chains", "٥٠"], "ASCII digits"),
+    (["--isotones", "٥٠"], "neutron number"),
+    (["--beyond", "1000000000"], "0 .. 100"),
+])
+def test_extrapolate_bounds_and_digits(args, message, formula_run, tmp_path):
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    t0 = time.perf_counter()
+    r = runner.invoke(app, ["extrapolate", str(run), *args])
+    assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output, r.output
+    assert time.perf_counter() - t0 < 10
