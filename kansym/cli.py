@@ -5,7 +5,9 @@ Results go to stdout; progress and diagnostics go to stderr. User mistakes exit 
 
 from __future__ import annotations
 
+import errno
 import functools
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -22,6 +24,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   rich_markup_mode=None,  # help text is plain text: "[s]" and "[default: ...]" stay as written
                   help="kansym: discover closed-form nuclear-mass formulas with Kolmogorov-Arnold networks.")
 # piped output (no terminal) is never cut at 80 columns: run ids and paths stay whole for scripts
+_CLOSED = [name for name in ("stdout", "stderr") if getattr(sys, name) is None]  # started with >&- or 2>&-
+for _name in _CLOSED:
+    setattr(sys, _name, open(os.devnull, "w"))  # noqa: SIM115  (lives as long as the process)
 out = Console(width=None if sys.stdout.isatty() else 10_000)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 10_000)
 
@@ -33,9 +38,30 @@ def handled(fn):
         try:
             return fn(*args, **kwargs)
         except KansymError as exc:
-            err.print(Text.assemble(("Error: ", "bold red"), str(exc)), highlight=False, soft_wrap=True)  # plain text, one line
-            raise typer.Exit(code=2) from None
+            _error(str(exc))
+        except OSError as exc:  # a path too long, a symlink loop, a full disk, a closed or full stdout, ...
+            _error(_os_message(exc))
+        except RecursionError:
+            _error("input nested too deeply to be read")
     return wrapper
+
+
+def _error(message: str):
+    """Print 'Error: message' on stderr as one line of plain text and exit with code 2."""
+    try:
+        err.print(Text.assemble(("Error: ", "bold red"), " ".join(message.split())), highlight=False, soft_wrap=True)
+    except OSError:
+        pass  # stderr itself is unusable: the exit code still says it
+    raise typer.Exit(code=2) from None
+
+
+def _os_message(exc: OSError) -> str:
+    """One line for an operating-system error: what failed, on which file, and where partial output lies."""
+    where = f" ({exc.filename})" if getattr(exc, "filename", None) else " (writing the output)"
+    text = f"{exc.strerror or type(exc).__name__}{where}"
+    if getattr(exc, "errno", None) == errno.ENOSPC and getattr(exc, "filename", None):
+        text += "; a run interrupted by it leaves its output under .partial-* (`kansym runs --partial`, `kansym clean`)"
+    return text
 
 
 def _version(value: bool):
@@ -121,11 +147,10 @@ def _selection_text(sel: dict) -> str:
 def _csv_ints(text: Optional[str], option: str) -> Optional[tuple[int, ...]]:
     if text is None:
         return None
-    try:
-        values = tuple(int(v) for v in text.replace(" ", "").split(",") if v)
-    except ValueError:
-        raise KansymError(f"{option} takes comma-separated integers, got {text!r}") from None
-    return values
+    parts = [v for v in text.replace(" ", "").split(",") if v]
+    if not all(v.isascii() and v.lstrip("-").isdecimal() and len(v) <= 12 for v in parts):
+        raise KansymError(f"{option} takes comma-separated integers in ASCII digits, got {text[:40]!r}")
+    return tuple(int(v) for v in parts)
 
 
 def _progress_for(cfg, quiet: bool):
@@ -534,7 +559,7 @@ def table1_cmd(models: str = typer.Option("ws4,dz28,frdm12,ktuy05,hfb27", help="
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 @handled
 def sweep(ctx: typer.Context,
-          grid: list[str] = typer.Option(..., metavar="NAME=VALUES", help="Repeatable: seed=0:5 (0..4), lamb=1e-3,3e-3, width=5;10 (';' between tuple points)."),
+          grid: list[str] = typer.Option(..., metavar="NAME=VALUES", help="Repeatable: seed=0:5 (0..4), lamb=1e-3,3e-3, width=5;10 (';' between tuple points). ASCII digits; at most 1000 points per sweep (the product of the grids)."),
           target: str = typer.Option("be", metavar="[be|me|residual]", help="Target of every point."),
           runs_dir: Path = typer.Option(Path("runs"), help="The sweep goes in RUNS_DIR/sweep-<hash>/."),
           jobs: Optional[int] = typer.Option(None, help="Points run at once [default: the CPUs this process may use]."),
@@ -542,7 +567,9 @@ def sweep(ctx: typer.Context,
           scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address [default: a local cluster]."),
           as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON.")):
     """Run discover over the product of option grids (any other discover option, e.g. --steps 10 or
-    --crosscheck none, is fixed for every point); resumable; writes summary.csv and summary.png."""
+    --crosscheck none, is fixed for every point); resumable (unfinished points are redone in place); writes
+    summary.csv (every point: done, failed with the reason, or missing) and summary.png. Exit code 1 if a
+    point failed."""
     from kansym.execution import Execution
     from kansym.pipeline import DiscoverConfig
     from kansym.sweep import parse_grid, parse_value, plan, run_sweep
@@ -563,18 +590,25 @@ def sweep(ctx: typer.Context,
     sw = plan(DiscoverConfig(target=target, **fixed), grids, runs_dir)  # every point validated before any fit
     err.print(Text(f"sweep {sw.root}: {len(sw.points)} points"), highlight=False)
     table, done = run_sweep(sw, execution, progress=lambda s: err.print(Text(f"done: {s}"), highlight=False))
+    failed = table[table["state"] == "failed"]
     if as_json:
         _echo_json({"sweep": str(sw.root), "points": len(sw.points), "run_now": done,
                     "summary": table.to_dict(orient="records")})
-        return
-    t = Table(title=f"sweep {sw.root.name}: {len(done)} points run now, {len(table)} finished")
-    cols = [*sw.grid, "formula.n_constants", "formula.rmse_mev.test", "formula.far_rms_beyond_mev", "pareto"]
-    for c in cols:
-        t.add_column(c.replace("formula.", "").replace("_mev", " [MeV]"))
-    for _, r in table.iterrows():
-        t.add_row(*[Text(str(r.get(c))) if not isinstance(r.get(c), float) else Text(_fmt(r.get(c))) for c in cols])
-    out.print(t)
-    out.print(Text(f"wrote {sw.root / 'summary.csv'} and {sw.root / 'summary.png'}"), highlight=False)
+    else:
+        t = Table(title=f"sweep {sw.root.name}: {len(done)} points run now, "
+                        f"{int((table['state'] == 'done').sum())} of {len(table)} finished")
+        cols = [*sw.grid, "state", "formula.n_constants", "formula.rmse_mev.test", "formula.far_rms_beyond_mev", "pareto"]
+        for c in cols:
+            t.add_column(c.replace("formula.", "").replace("_mev", " [MeV]"))
+        for _, r in table.iterrows():
+            t.add_row(*[Text(str(r.get(c))) if not isinstance(r.get(c), float) else Text(_fmt(r.get(c))) for c in cols])
+        out.print(t)
+        out.print(Text(f"wrote {sw.root / 'summary.csv'} and {sw.root / 'summary.png'}"), highlight=False)
+    if len(failed):
+        first = failed.iloc[0]
+        err.print(Text(f"{len(failed)} of {len(table)} points failed (reasons in summary.csv); "
+                       f"{first['run_id']}: {first['reason']}"), highlight=False, soft_wrap=True)
+        raise typer.Exit(code=1)
 
 
 @app.command()
@@ -669,5 +703,48 @@ def extrapolate(run: str = typer.Argument(..., help="Run id, unique prefix/suffi
 
 
 def main() -> None:
-    """Entry point of the ``kansym`` console script."""
-    app()
+    """Entry point of the ``kansym`` console script; output that cannot be written (a closed pipe, a full
+    device) ends the command with code 2 and one line on stderr, never a traceback at exit."""
+    if "stdout" in _CLOSED:
+        sys.stderr.write("Error: standard output is closed; kansym needs it for its results\n")
+        raise SystemExit(2)
+    route_native_stdout()
+    try:
+        app()
+    except SystemExit as done:
+        code = done.code
+        try:
+            sys.stdout.flush()
+        except OSError as exc:
+            if code in (0, None):  # a failed command has said why already
+                try:
+                    sys.stderr.write(f"Error: cannot write the output: {exc.strerror or exc}\n")
+                except OSError:
+                    pass
+                code = 2
+            _silence_stdout()
+        raise SystemExit(code) from None
+
+
+def route_native_stdout() -> None:
+    """Keep library chatter out of the results: C and Fortran code (LAPACK's '** On entry to DLASCL ...')
+    writes to file descriptor 1 directly, so descriptor 1 is pointed at stderr and Python's ``sys.stdout``
+    gets a private descriptor of the real standard output, which then carries kansym's results only (a
+    ``--json`` output is JSON and nothing else)."""
+    try:
+        sys.stdout.flush()
+        real = os.dup(1)
+        os.dup2(2, 1)
+    except (OSError, ValueError, AttributeError):
+        return
+    sys.stdout = open(real, "w", encoding=sys.stdout.encoding or "utf-8",  # noqa: SIM115  (the process's stdout)
+                      errors=sys.stdout.errors or "strict")
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's own flush at exit cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

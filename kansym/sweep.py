@@ -1,14 +1,22 @@
 """Sweeps: ``discover`` over the cartesian product of option grids, one run directory per point.
 
 A sweep lives in ``<runs_dir>/sweep-<hash>/`` (the hash of its grids and fixed options), each point in
-``p<k>-<config hash>/``; rerunning the same sweep skips the points already finished. Points are independent
-tasks for :mod:`kansym.execution` (each point's own ensemble then trains in its worker, one process).
+``p<k>-<config hash>/`` and nowhere else: a point is finished when that directory holds a readable
+``config.json`` and ``metrics.json``. Rerunning the same sweep skips the finished points and redoes the
+others in place: each is computed in a hidden ``.partial-<point>-p/`` scratch directory and moved to its
+name only when complete (swapped with an unreadable old copy in one step), so a finished point is never
+lost or half-overwritten. Points are independent tasks for :mod:`kansym.execution` (each point's own
+ensemble then trains in its worker, one process).
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import json
 import math
+import os
+import shutil
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -20,9 +28,25 @@ from kansym.config import DiscoverConfig
 from kansym.errors import KansymError
 from kansym.execution import Execution, run_tasks
 from kansym.pipeline import discover
-from kansym.runs import config_hash, gather, write_text_atomic
+from kansym.runs import (OWNER_FILE, STAGING_PREFIX, RunDir, config_hash, gather, owner_alive, swap_directories,
+                         write_json_atomic, write_text_atomic)
 
 TUPLE_FIELDS = {"width", "refine", "chains"}
+MAX_POINTS = 1000
+"""Most points a sweep may have (the product of its grids' lengths), checked before any fit."""
+SCRATCH_SUFFIX = "-p"
+"""A point is computed in ``<sweep>/.partial-<point>-p/`` and moved into place when complete."""
+
+
+def ascii_only(what: str, text: str) -> str:
+    """``text`` if it is plain ASCII, else a KansymError naming the first other character (Python's int() and
+    float() would read Arabic-Indic or fullwidth digits silently)."""
+    bad = next((ch for ch in text if not ch.isascii()), None)
+    if bad is not None:
+        kind = "digit" if bad.isdigit() else "character"
+        raise KansymError(f"{what} {text[:60]!r}: non-ASCII {kind} {bad!r} (U+{ord(bad):04X}); "
+                          "write values with ASCII characters (digits 0-9)")
+    return text
 
 
 def parse_value(name: str, text: str):
@@ -31,14 +55,14 @@ def parse_value(name: str, text: str):
     if name not in known:
         raise KansymError(f"unknown sweep option {name!r}; options are DiscoverConfig fields such as "
                           "seed, width, lamb, steps, grid, lib, features, max_constants")
-    text = text.strip()
+    text = ascii_only(f"sweep option {name}:", text).strip()
     if text.lower() == "none" and name not in ("crosscheck", "baseline", "split", "lib"):  # 'none' is a choice there
         return None
-    if name in TUPLE_FIELDS:
-        parts = [t for t in text.replace("/", ",").split(",") if t]
-        return tuple(int(t) for t in parts) if name != "chains" else tuple(parts)
     default = known[name].default
     try:
+        if name in TUPLE_FIELDS:
+            parts = [t for t in text.replace("/", ",").split(",") if t]
+            return tuple(int(t) for t in parts) if name != "chains" else tuple(parts)
         if isinstance(default, bool):
             if text.lower() not in ("true", "false"):
                 raise ValueError(text)
@@ -57,7 +81,9 @@ def parse_value(name: str, text: str):
 
 def parse_grid(spec: str) -> tuple[str, list]:
     """'seed=0:5' (integers 0..4), 'width=5;10' or 'lamb=1e-3,3e-3' -> (field, values). For tuple options
-    (width, refine, chains) points are separated by ';' and a point's items by ',' or '/'."""
+    (width, refine, chains) points are separated by ';' and a point's items by ',' or '/'. ASCII only; at most
+    :data:`MAX_POINTS` values, none repeated."""
+    ascii_only("--grid", spec)
     if "=" not in spec:
         raise KansymError(f"--grid {spec!r} must read NAME=VALUES, e.g. seed=0:5 or lamb=1e-3,3e-3")
     name, values = (t.strip() for t in spec.split("=", 1))
@@ -65,14 +91,26 @@ def parse_grid(spec: str) -> tuple[str, list]:
     if ":" in values and name not in TUPLE_FIELDS and name not in ("split", "lib"):
         lo, hi = values.split(":", 1)
         try:
-            points = [str(v) for v in range(int(lo), int(hi))]
+            lo, hi = int(lo), int(hi)
         except ValueError:
             raise KansymError(f"--grid {spec!r}: a range reads START:STOP with integers") from None
+        _check_size(f"--grid {spec[:60]!r}", hi - lo)  # before the range is built
+        points = [str(v) for v in range(lo, hi)]
     else:
         points = [v for v in values.split(";" if name in TUPLE_FIELDS else ",") if v.strip()]
+        _check_size(f"--grid {spec[:60]!r}", len(points))
     if not points:
         raise KansymError(f"--grid {spec!r} has no values")
-    return name, [parse_value(name, v) for v in points]
+    parsed = [parse_value(name, v) for v in points]
+    repeated = next((v for k, v in enumerate(parsed) if v in parsed[:k]), None)
+    if repeated is not None:
+        raise KansymError(f"--grid {spec[:60]!r} repeats the value {repeated!r}")
+    return name, parsed
+
+
+def _check_size(what: str, n: int) -> None:
+    if n > MAX_POINTS:
+        raise KansymError(f"{what} has {n} points; a sweep has at most {MAX_POINTS}")
 
 
 @dataclass(frozen=True)
@@ -89,6 +127,9 @@ def plan(base: DiscoverConfig, grids: dict[str, list], runs_dir: Path) -> Sweep:
     any fit), in a folder named by the sweep's hash."""
     if not grids:
         raise KansymError("a sweep needs at least one --grid NAME=VALUES")
+    if not all(grids.values()):
+        raise KansymError(f"--grid {next(k for k, v in grids.items() if not v)} has no values")
+    _check_size(f"the grid {' x '.join(str(len(v)) for v in grids.values())}", math.prod(map(len, grids.values())))
     names = list(grids)
     spec = {"base": base.to_dict(), "grid": {k: [list(v) if isinstance(v, tuple) else v for v in vals]
                                              for k, vals in grids.items()}}
@@ -102,46 +143,167 @@ def plan(base: DiscoverConfig, grids: dict[str, list], runs_dir: Path) -> Sweep:
     return Sweep(root, dict(grids), tuple(points))
 
 
-def _run_point(task) -> str:
+def scratch_dir(root: Path, name: str) -> Path:
+    """Where point ``name`` of the sweep in ``root`` is computed before it is moved into place."""
+    return Path(root) / f"{STAGING_PREFIX}{name}{SCRATCH_SUFFIX}"
+
+
+def _leftovers(root: Path, name: str) -> list[Path]:
+    """The point's scratch directory and (from older versions) its staging directory, where present."""
+    return [d for d in (scratch_dir(root, name), Path(root) / f"{STAGING_PREFIX}{name}-s") if d.is_dir()]
+
+
+def _busy(directory: Path) -> str:
+    try:
+        pid = f" ({(directory / OWNER_FILE).read_text().strip()[:20]})"
+    except OSError:
+        pid = ""
+    return f"being run by another kansym process{pid}"
+
+
+def point_state(root: Path, name: str) -> tuple[str, str]:
+    """('done', '') for a finished point (readable config.json and metrics.json), ('running', why) while
+    another live process computes it, else ('todo', why it is not finished)."""
+    run = RunDir(Path(root) / name)
+    if run.path.exists():
+        try:
+            run.config, run.metrics  # both must read as JSON objects
+            return "done", ""
+        except KansymError as exc:
+            why = str(exc)
+    else:
+        why = "not run"
+    for d in _leftovers(root, name):
+        if owner_alive(d):
+            return "running", _busy(d)
+        why = "interrupted"
+    return "todo", why
+
+
+def clear_leftovers(root: Path, name: str) -> None:
+    """Remove what an interrupted run of the point left (directories whose process has ended)."""
+    for d in _leftovers(root, name):
+        if not owner_alive(d):
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _claim(root: Path, name: str) -> Path:
+    """Create the point's scratch directory, owned by this process; refused while another process owns it."""
+    path = scratch_dir(root, name)
+    clear_leftovers(root, name)
+    try:
+        os.mkdir(path)
+    except FileExistsError:
+        raise KansymError(f"point {name} is {_busy(path)}") from None
+    except OSError as exc:
+        raise KansymError(f"cannot create {path}: {exc.strerror}") from None
+    (path / OWNER_FILE).write_text(str(os.getpid()))
+    return path
+
+
+def _record_runs_dir(run: Path, runs_dir: str) -> None:
+    """Name in config.json the folder the point is published in, not its scratch directory."""
+    path = run / "config.json"
+    config = json.loads(path.read_text(encoding="utf-8"))
+    config["runs_dir"] = runs_dir
+    write_json_atomic(path, config)
+
+
+def _publish(new: Path, final: Path) -> None:
+    """Put the complete run ``new`` at ``final``; an old run there is swapped out in the same step and ends
+    up at ``new``."""
+    if final.exists() or final.is_symlink():
+        swap_directories(new, final)
+    else:
+        os.rename(new, final)
+
+
+def _reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())[:300]
+    return text if isinstance(exc, KansymError) else f"{type(exc).__name__}: {text}"
+
+
+def _run_point(task) -> tuple[str, str]:
+    """Compute one point in its scratch directory and move it into place; (name, '' or why it failed)."""
     name, cfg = task
-    discover(cfg, execution=Execution(jobs=1), run_id=name)
-    return name
+    root = Path(cfg.runs_dir)
+    try:
+        scratch = _claim(root, name)
+    except KansymError as exc:
+        return name, str(exc)
+    try:
+        discover(replace(cfg, runs_dir=str(scratch)), execution=Execution(jobs=1), run_id=name)
+        _record_runs_dir(scratch / name, cfg.runs_dir)
+        _publish(scratch / name, root / name)
+    except Exception as exc:  # the sweep goes on; the point is 'failed' in the summary
+        return name, _reason(exc)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return name, ""
 
 
 def run_sweep(sweep: Sweep, execution: Execution | None = None, progress=None) -> tuple[pd.DataFrame, list[str]]:
-    """Run the points not yet finished; return (summary of every finished point, the names run now).
-    A failing point stops the sweep with its error; the points finished before it are kept."""
+    """Run every point not finished (an interrupted or unreadable one is redone under its own name); write
+    and return the summary of every point and the names finished now. A failing point does not stop the
+    others: it is 'failed' in the summary, with the reason. A point another live process is computing is
+    left to it ('missing'). The summary is written even when the sweep is interrupted."""
     sweep.root.mkdir(parents=True, exist_ok=True)
-    todo = [(n, c) for n, c in sweep.points if not (sweep.root / n / "metrics.json").exists()]
-    done = run_tasks(_run_point, todo, execution, progress=progress)
-    table = summary(sweep)
+    states = {n: point_state(sweep.root, n) for n, _ in sweep.points}
+    for n, _ in sweep.points:
+        clear_leftovers(sweep.root, n)
+    todo = [(n, c) for n, c in sweep.points if states[n][0] == "todo"]
+    try:
+        results = run_tasks(_run_point, todo, execution, progress=progress)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            write_summary(sweep)
+        raise
+    return write_summary(sweep, {n: why for n, why in results if why}), [n for n, why in results if not why]
+
+
+def write_summary(sweep: Sweep, failed: dict[str, str] | None = None) -> pd.DataFrame:
+    """Write ``summary.csv`` (and ``summary.png`` when a point is done); return the summary."""
+    table = summary(sweep, failed)
     write_text_atomic(sweep.root / "summary.csv", table.to_csv(index=False))
-    if len(table):
-        figs.save(sweep_plot(table, list(sweep.grid)), sweep.root / "summary.png")
-    return table, done
+    done = table[table["state"] == "done"]
+    if len(done):
+        figs.save(sweep_plot(done, list(sweep.grid)), sweep.root / "summary.png")
+    return table
 
 
-def summary(sweep: Sweep) -> pd.DataFrame:
-    """One row per finished point: the grid values, the KAN's and the formula's RMSE, the formula's
-    constants and far-extrapolation deviation, and whether it is on the Pareto set of (test RMSE,
-    constants, far deviation)."""
-    df = gather(sweep.root)
-    if df.empty:
-        return df
-    df = df[df["status"] == "ok"].copy()
-    names = {n for n, _ in sweep.points}
-    df = df[df["run_id"].isin(names)]
-    for g in sweep.grid:
-        df.insert(1, g, df.get(f"config.{g}"))
+def _cell(value):
+    return str(list(value)) if isinstance(value, (list, tuple)) else value
+
+
+def summary(sweep: Sweep, failed: dict[str, str] | None = None) -> pd.DataFrame:
+    """One row per grid point, in grid order: its state ('done'; 'failed' for the unfinished points in
+    ``failed``, a dict name -> reason; else 'missing') and the reason, its grid values and, when done, the KAN's and the
+    formula's RMSE, the formula's constants and far-extrapolation deviation, and whether it is on the Pareto
+    set of (test RMSE, constants, far deviation) among the done points."""
+    failed = failed or {}
+    runs = gather(sweep.root)
+    found = {r["run_id"]: r for r in runs.to_dict("records")} if len(runs) else {}
+    rows = []
+    for name, cfg in sweep.points:
+        state, reason = point_state(sweep.root, name)
+        if state == "todo" and name in failed:
+            state, reason = "failed", failed[name]
+        elif state != "done":
+            state = "missing"  # not run, interrupted, or being run by another live process
+        run = found.get(name, {}) if state == "done" else {}
+        rows.append({"run_id": name, "state": state, "reason": reason,
+                     **{g: _cell(getattr(cfg, g)) for g in sweep.grid},
+                     **{k: v for k, v in run.items() if k not in ("run_id", "status", "error")}})
+    df = pd.DataFrame(rows)
     cols = ["formula.rmse_mev.test", "formula.n_constants", "formula.far_rms_beyond_mev"]
     for c in cols:
         if c not in df:
             df[c] = np.nan
     v = df[cols].to_numpy(dtype=float)
-    ok = np.isfinite(v).all(axis=1)
+    ok = np.isfinite(v).all(axis=1) & (df["state"] == "done").to_numpy()
     df["pareto"] = [bool(ok[i]) and not any(ok[j] and np.all(v[j] <= v[i]) and np.any(v[j] < v[i])
                                             for j in range(len(v))) for i in range(len(v))]
-    return df.reset_index(drop=True)
+    return df
 
 
 def sweep_plot(table: pd.DataFrame, grid_names):
