@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import errno
 import functools
-import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -17,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from kansym import streams
 from kansym.choices import Subset
 from kansym.errors import KansymError
 
@@ -24,9 +24,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   rich_markup_mode=None,  # help text is plain text: "[s]" and "[default: ...]" stay as written
                   help="kansym: discover closed-form nuclear-mass formulas with Kolmogorov-Arnold networks.")
 # piped output (no terminal) is never cut at 80 columns: run ids and paths stay whole for scripts
-_CLOSED = [name for name in ("stdout", "stderr") if getattr(sys, name) is None]  # started with >&- or 2>&-
-for _name in _CLOSED:
-    setattr(sys, _name, open(os.devnull, "w"))  # noqa: SIM115  (lives as long as the process)
+_CLOSED = streams.reopen_closed()  # started with >&- or 2>&-: those streams now write to the null device
 out = Console(width=None if sys.stdout.isatty() else 10_000)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 10_000)
 
@@ -708,7 +706,7 @@ def main() -> None:
     if "stdout" in _CLOSED:
         sys.stderr.write("Error: standard output is closed; kansym needs it for its results\n")
         raise SystemExit(2)
-    route_native_stdout()
+    streams.route_native_stdout()
     try:
         app()
     except SystemExit as done:
@@ -722,29 +720,6 @@ def main() -> None:
                 except OSError:
                     pass
                 code = 2
-            _silence_stdout()
+            streams.silence_stdout()
         raise SystemExit(code) from None
 
-
-def route_native_stdout() -> None:
-    """Keep library chatter out of the results: C and Fortran code (LAPACK's '** On entry to DLASCL ...')
-    writes to file descriptor 1 directly, so descriptor 1 is pointed at stderr and Python's ``sys.stdout``
-    gets a private descriptor of the real standard output, which then carries kansym's results only (a
-    ``--json`` output is JSON and nothing else)."""
-    try:
-        sys.stdout.flush()
-        real = os.dup(1)
-        os.dup2(2, 1)
-    except (OSError, ValueError, AttributeError):
-        return
-    sys.stdout = open(real, "w", encoding=sys.stdout.encoding or "utf-8",  # noqa: SIM115  (the process's stdout)
-                      errors=sys.stdout.errors or "strict")
-
-
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null so that the interpreter's own flush at exit cannot fail again."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass

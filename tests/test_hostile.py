@@ -776,7 +776,7 @@ def test_native_writes_to_stdout_do_not_reach_the_results():
     import subprocess
     import sys
 
-    code = ("import os, json, sys\nfrom kansym.cli import route_native_stdout\nroute_native_stdout()\n"
+    code = ("import os, json, sys\nfrom kansym.streams import route_native_stdout\nroute_native_stdout()\n"
             "os.write(1, b' ** On entry to DLASCL parameter number  4 had an illegal value\\n')\n"
             "print(json.dumps({'ok': 1}))\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

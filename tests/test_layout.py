@@ -71,7 +71,8 @@ def test_core_modules_do_not_import_the_orchestrator_or_the_cli():
 
 WRITERS = {"runs", "export", "figures", "pipeline", "table1", "sweep",  # runs, registry, figures, tables
            "network", "recipe", "member",  # checkpoints and the jobs of ensemble members (scratch or kan/)
-           "crosscheck"}  # PySR's child process gets its data through a temporary directory
+           "crosscheck",  # PySR's child process gets its data through a temporary directory
+           "streams"}  # the process's standard streams (the null device for closed ones), no files
 
 
 def test_only_the_writers_touch_the_disk():

@@ -1,0 +1,40 @@
+"""The process's standard streams for the ``kansym`` command: closed ones replaced, library chatter on file
+descriptor 1 routed to stderr, a stdout that cannot be written silenced before the interpreter's last flush."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def reopen_closed() -> list[str]:
+    """Names of the standard streams the process started without (``>&-``), each now writing to the null
+    device so that imports and messages cannot fail on them."""
+    closed = [name for name in ("stdout", "stderr") if getattr(sys, name) is None]
+    for name in closed:
+        setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115  (lives as long as the process)
+    return closed
+
+
+def route_native_stdout() -> None:
+    """Keep library chatter out of the results: C and Fortran code (LAPACK's '** On entry to DLASCL ...')
+    writes to file descriptor 1 directly, so descriptor 1 is pointed at stderr and Python's ``sys.stdout``
+    gets a private descriptor of the real standard output, which then carries kansym's results only (a
+    ``--json`` output is JSON and nothing else)."""
+    try:
+        sys.stdout.flush()
+        real = os.dup(1)
+        os.dup2(2, 1)
+    except (OSError, ValueError, AttributeError):
+        return
+    sys.stdout = open(real, "w", encoding=sys.stdout.encoding or "utf-8",  # noqa: SIM115  (the process's stdout)
+                      errors=sys.stdout.errors or "strict")
+
+
+def silence_stdout() -> None:
+    """Point stdout at the null device so that the interpreter's own flush at exit cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
