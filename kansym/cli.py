@@ -75,6 +75,10 @@ def root(version: bool = typer.Option(False, "--version", callback=_version, is_
     """kansym: discover closed-form nuclear-mass formulas with Kolmogorov-Arnold networks."""
 
 
+MAX_CHAINS = 120
+"""Most chains one extrapolation compares (there are about 120 elements)."""
+
+
 def _fmt(x: float, digits: int = 3) -> str:
     return "-" if x != x else f"{x:.{digits}f}"
 
@@ -126,6 +130,8 @@ def _max_unc(text: Optional[str]) -> Optional[float]:
         return -1.0
     if text.strip().lower() == "none":
         return None
+    if not text.isascii():
+        raise KansymError(f"--max-unc must be a positive number of MeV in ASCII digits or 'none', got {text[:40]!r}")
     try:
         value = float(text)
     except ValueError:
@@ -504,6 +510,8 @@ def export(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, pa
     from kansym.runs import find_run
 
     r = find_run(run, runs_dir)
+    if not str(registry).strip() or str(registry) == ".":
+        raise KansymError("--registry needs a directory name, e.g. formulas")
     js, tex = export_formula(r.path, r.id if name is None else name, registry, force)
     out.print(f"wrote {js} and {tex}", highlight=False)
 
@@ -524,8 +532,8 @@ def table1_cmd(models: str = typer.Option("ws4,dz28,frdm12,ktuy05,hfb27", help="
     from kansym.pipeline import DiscoverConfig
     from kansym.table1 import check_out_dir, table1, write_table1
 
-    if seeds < 1:
-        raise KansymError(f"--seeds must be >= 1, got {seeds}")
+    if not 1 <= seeds <= 100:
+        raise KansymError(f"--seeds must lie in 1 .. 100, got {seeds}")
     names = [m.strip() for m in models.split(",") if m.strip()]
     if not names:
         raise KansymError("--models needs at least one mass model, e.g. ws4,dz28")
@@ -678,6 +686,8 @@ def extrapolate(run: str = typer.Argument(..., help="Run id, unique prefix/suffi
     iso = [c.strip() for c in isotones.split(",") if c.strip()]
     if not names and not iso:
         raise KansymError("--chains or --isotones needs at least one chain")
+    if len(names) + len(iso) > MAX_CHAINS:
+        raise KansymError(f"--chains and --isotones take at most {MAX_CHAINS} chains together, got {len(names) + len(iso)}")
     refs = tuple(a.strip() for a in against.split(",") if a.strip())
     if not refs:
         raise KansymError("--against needs at least one reference mass model, e.g. frdm12,ws4")
@@ -701,25 +711,42 @@ def extrapolate(run: str = typer.Argument(..., help="Run id, unique prefix/suffi
 
 
 def main() -> None:
-    """Entry point of the ``kansym`` console script; output that cannot be written (a closed pipe, a full
-    device) ends the command with code 2 and one line on stderr, never a traceback at exit."""
+    """Entry point of the ``kansym`` console script. A bad option is one line on stderr and exit code 2 (not
+    click's three-line usage block); output that cannot be written (a closed pipe, a full device) ends the
+    command with code 2 and one line, never a traceback at exit."""
     if "stdout" in _CLOSED:
         sys.stderr.write("Error: standard output is closed; kansym needs it for its results\n")
         raise SystemExit(2)
     streams.route_native_stdout()
     try:
-        app()
+        code = app(standalone_mode=False)
+        code = code if isinstance(code, int) else 0
+    except typer.Abort:
+        _stderr_line("Interrupted")
+        code = 130
+    except typer.TyperException as exc:  # click's usage errors (typer's bundled click)
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `kansym` alone: the help, as click shows it
+            _stderr_line(exc.format_message())
+        else:
+            path = ctx.command_path if ctx is not None else ""
+            where = f"{path}: " if " " in path else ""
+            _stderr_line(f"Error: {where}{' '.join(exc.format_message().split())} (see --help)")
+        code = getattr(exc, "exit_code", 2)
     except SystemExit as done:
         code = done.code
-        try:
-            sys.stdout.flush()
-        except OSError as exc:
-            if code in (0, None):  # a failed command has said why already
-                try:
-                    sys.stderr.write(f"Error: cannot write the output: {exc.strerror or exc}\n")
-                except OSError:
-                    pass
-                code = 2
-            streams.silence_stdout()
-        raise SystemExit(code) from None
+    try:
+        sys.stdout.flush()
+    except OSError as exc:
+        if code in (0, None):  # a failed command has said why already
+            _stderr_line(f"Error: cannot write the output: {exc.strerror or exc}")
+            code = 2
+        streams.silence_stdout()
+    raise SystemExit(code)
 
+
+def _stderr_line(text: str) -> None:
+    try:
+        sys.stderr.write(text + "\n")
+    except OSError:
+        pass

@@ -150,8 +150,9 @@ class DiscoverConfig:
         structures_budget(out.search_budget)
         if not (isinstance(out.cv_folds, int) and 2 <= out.cv_folds <= 20):
             raise KansymError(f"--cv-folds must be an integer in 2 .. 20, got {out.cv_folds!r}")
-        if not isinstance(out.max_constants, int) or out.max_constants < 1:
-            raise KansymError(f"--max-constants must be >= 1, got {out.max_constants}")
+        if isinstance(out.max_constants, bool) or not isinstance(out.max_constants, int) or \
+                not 1 <= out.max_constants <= 100:
+            raise KansymError(f"--max-constants must lie in 1 .. 100, got {out.max_constants}")
         for part in out.libraries:
             resolve_library(part)  # validates --lib early
         out.selection()  # validates subset and cuts
@@ -196,6 +197,8 @@ class DiscoverConfig:
         problem = unwritable_dir(Path(self.runs_dir))
         if problem:
             bad("--runs-dir", self.runs_dir, problem)
+        if len(self.chains) > 120:
+            bad("--chains", f"{len(self.chains)} chains", "takes at most 120 chains")
         if self.extrapolate and self.stage == "all":
             for chain in self.chains:
                 element_z(chain)  # an unknown element fails now, not after training

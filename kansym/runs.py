@@ -419,10 +419,24 @@ def _rename_exchange(a: Path, b: Path) -> bool:
     raise OSError(errno, os.strerror(errno), str(b))
 
 
+def _runs_root(root: Path) -> Path | None:
+    """``root`` if it is a directory, None if nothing is there yet; anything else there is an error."""
+    root = Path(root)
+    try:
+        root.resolve()
+    except RuntimeError:  # pathlib's symlink loop
+        raise KansymError(f"runs directory {root} is a symbolic-link loop") from None
+    if root.is_dir():
+        return root
+    if root.exists() or root.is_symlink():
+        raise KansymError(f"runs directory {root} is not a directory")
+    return None
+
+
 def list_runs(root: Path) -> list[RunDir]:
     """Complete runs under ``root`` (those with a config.json), oldest first."""
-    root = Path(root)
-    if not root.is_dir():
+    root = _runs_root(root)
+    if root is None:
         return []
     return [RunDir(p) for p in sorted(root.iterdir())
             if p.is_dir() and not p.name.startswith(".") and (p / "config.json").exists()]
@@ -431,8 +445,8 @@ def list_runs(root: Path) -> list[RunDir]:
 def partial_runs(root: Path) -> list[tuple[Path, bool]]:
     """Staging directories (``.partial-*``) under ``root`` left by crashed or interrupted runs, oldest first,
     each with whether its process is still running (a run being written)."""
-    root = Path(root)
-    if not root.is_dir():
+    root = _runs_root(root)
+    if root is None:
         return []
     return [(p, owner_alive(p)) for p in sorted(root.iterdir()) if p.is_dir() and p.name.startswith(STAGING_PREFIX)]
 

@@ -821,3 +821,28 @@ def test_extrapolate_bounds_and_digits(args, message, formula_run, tmp_path):
     r = runner.invoke(app, ["extrapolate", str(run), *args])
     assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output, r.output
     assert time.perf_counter() - t0 < 10
+
+
+@pytest.mark.parametrize("args", [
+    ["discover", "--steps", "nan"], ["data", "--subset", "bogus"], ["nosuch"], ["data", "--min-z"],
+    ["data", "--max-unc", "٠.١"], ["table1", "--seeds", "100000000"], ["discover", "--max-constants", "100000"],
+])
+def test_bad_options_are_one_line_and_exit_2(args):
+    r = _kansym(*args)
+    assert r.returncode == 2 and r.stderr.startswith("Error:") and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_runs_dir_that_is_not_a_directory_and_empty_registry(tmp_path, formula_run):
+    import os
+
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "file").write_text("x")
+    for where in ("fifo", "file"):
+        for cmd in ("runs", "clean"):
+            r = runner.invoke(app, [cmd, "--runs-dir", str(tmp_path / where)])
+            assert r.exit_code == 2 and "not a directory" in r.output, r.output
+    r = runner.invoke(app, ["export", str(formula_run.run_dir), "--name", "x", "--registry", ""])
+    assert r.exit_code == 2 and "--registry" in r.output
+    r = runner.invoke(app, ["extrapolate", str(formula_run.run_dir), "--chains", ",".join(["Zr"] * 5000)])
+    assert r.exit_code == 2 and "at most" in r.output
