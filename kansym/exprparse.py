@@ -7,6 +7,7 @@ string is ever passed to ``eval``.
 
 from __future__ import annotations
 
+import math
 import re
 
 import sympy as sp
@@ -112,6 +113,9 @@ def parse_equation(text: str, variables: dict[str, sp.Symbol]) -> sp.Expr:
         if kind == "num":
             if len(value) > 40:
                 raise KansymError(f"number with more than 40 characters in equation {text[:80]!r}")
+            if not math.isfinite(float(value)):
+                raise KansymError(f"number {value[:30]} in equation {text[:80]!r} is outside the range of double "
+                                  "precision")
             return sp.Float(value) if any(c in value for c in ".eE") else sp.Integer(value)
         if kind == "name":
             if peek()[1] == "(":

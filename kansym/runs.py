@@ -167,11 +167,18 @@ def read_text_bounded(path: Path, max_bytes: int = MAX_READ_BYTES, what: str = "
         raise KansymError(f"{what} {path} is not UTF-8 text") from None
 
 
+def _bounded_int(text: str) -> int:
+    """An integer of kansym JSON: at most 30 digits (kansym writes none longer; longer ones overflow floats)."""
+    if len(text.lstrip("-")) > 30:
+        raise ValueError(f"integer with {len(text)} digits")
+    return int(text)
+
+
 def parse_json_text(text: str, where) -> object:
     """JSON of ``text`` with non-finite numbers decoded; nesting too deep for the parser is an error naming
     ``where``, not a RecursionError."""
     try:
-        return decode_non_finite(json.loads(text))
+        return decode_non_finite(json.loads(text, parse_int=_bounded_int))
     except json.JSONDecodeError as exc:
         raise KansymError(f"{where} is not valid JSON: {exc.msg} (line {exc.lineno})") from None
     except RecursionError:

@@ -11,6 +11,7 @@ value would exceed :data:`MAX_BITS` bits is refused before SymPy computes it.
 
 from __future__ import annotations
 
+import math
 import re
 
 import sympy as sp
@@ -154,6 +155,9 @@ def _build(name, args, kwargs, fail):
             fail("Float needs one decimal number as a string")
         if set(kwargs) - {"precision"}:
             fail("Float takes only precision=")
+        if not math.isfinite(float(args[0])) or (float(args[0]) == 0 and any(c in "123456789" for c in
+                                                                             args[0].split("e")[0].split("E")[0])):
+            fail(f"Float {args[0][:30]} is outside the range of double precision")
         return sp.Float(args[0], precision=kwargs.get("precision", 53))
     if name == "Add":
         return sp.Add(*_expr_args(name, args, fail))

@@ -43,6 +43,7 @@ SREPR_PAYLOADS = {
     "bare unknown name": "zoo",
     "imaginary unit": "Mul(Pow(Integer(-1), Rational(1, 2)), Symbol('Z'))",
     "too long": "Add(" + ", ".join(["Symbol('Z')"] * 30_000) + ")",
+    "float beyond double precision": "Mul(Float('1e999999999', precision=53), Symbol('Z', real=True))",
 }
 
 
@@ -846,3 +847,16 @@ def test_runs_dir_that_is_not_a_directory_and_empty_registry(tmp_path, formula_r
     assert r.exit_code == 2 and "--registry" in r.output
     r = runner.invoke(app, ["extrapolate", str(formula_run.run_dir), "--chains", ",".join(["Zr"] * 5000)])
     assert r.exit_code == 2 and "at most" in r.output
+
+
+def test_long_integers_in_run_files_are_a_message(formula_run, tmp_path):
+    """Integers under Python's digit limit but beyond any float (4000 digits) in metrics.json or formula.json."""
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    text = (run / "metrics.json").read_text()
+    (run / "metrics.json").write_text(text.replace('"rmse_mev": {', '"rmse_mev": {"huge": ' + "9" * 4000 + ", ", 1))
+    for args in (["show", str(run)], ["runs", "--runs-dir", str(tmp_path)]):
+        r = runner.invoke(app, args)
+        assert "Traceback" not in r.output and r.exception is None or isinstance(r.exception, SystemExit), r.output
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2 and "digits" in r.output
