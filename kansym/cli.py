@@ -55,8 +55,16 @@ def _error(message: str):
 
 def _os_message(exc: OSError) -> str:
     """One line for an operating-system error: what failed, on which file, and where partial output lies."""
-    where = f" ({exc.filename})" if getattr(exc, "filename", None) else " (writing the output)"
-    text = f"{exc.strerror or type(exc).__name__}{where}"
+    import shutil
+
+    if isinstance(exc, shutil.Error) and exc.args and isinstance(exc.args[0], list) and exc.args[0]:
+        src, _, why = exc.args[0][0]  # copytree's list of (source, destination, reason)
+        return f"cannot copy {src}: {why}"
+    if getattr(exc, "filename", None):
+        where = f" ({exc.filename})"
+    else:
+        where = " (writing the output)" if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EPIPE) else ""
+    text = f"{exc.strerror or str(exc)[:200] or type(exc).__name__}{where}"
     if getattr(exc, "errno", None) == errno.ENOSPC and getattr(exc, "filename", None):
         text += "; a run interrupted by it leaves its output under .partial-* (`kansym runs --partial`, `kansym clean`)"
     return text

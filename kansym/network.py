@@ -26,7 +26,7 @@ from kansym.baselines import Baseline, fit_baseline
 from kansym.choices import Beyond, Trainer
 from kansym.errors import KansymError
 from kansym.fastfit import fit_stage, unsupported
-from kansym.runs import pid_alive
+from kansym.runs import MAX_READ_BYTES, parse_json_text, pid_alive, read_text_bounded
 
 
 @contextlib.contextmanager
@@ -381,8 +381,16 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         from kan import MultKAN
 
         directory = Path(directory).resolve()  # before contained() changes the working directory
+        for name in ("model_config.yml", "model_state", "coarse_config.yml", "coarse_state"):
+            f = directory / name
+            if f.exists() and not f.is_file():  # a FIFO or a device would block pykan's reader
+                raise KansymError(f"cannot load the KAN checkpoint in {directory}: {name} is not a regular file")
+            if f.exists() and f.stat().st_size > MAX_READ_BYTES:
+                raise KansymError(f"cannot load the KAN checkpoint in {directory}: {name} is larger than "
+                                  f"{MAX_READ_BYTES // 1_000_000} MB")
         try:
-            meta = json.loads((directory / "scalers.json").read_text())
+            meta = parse_json_text(read_text_bounded(directory / "scalers.json", what="checkpoint file"),
+                                   directory / "scalers.json")
             sched = meta["schedule"]
             sched["grids"] = tuple(sched["grids"])
             sched.setdefault("trainer", "pykan")  # checkpoints written before the fast trainer

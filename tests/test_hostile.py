@@ -733,6 +733,8 @@ CHECKPOINT_CORRUPTIONS = {
     "foreign scaler fields": ("scalers.json", _scalers(lambda m: m.update(x_scaler={"mean": [1], "scale": [2]}))),
     "bounds of the wrong shape": ("scalers.json", _scalers(lambda m: m.update(bounds=[[[1, 2, 3]], [[1]]]))),
     "wrong number of features": ("scalers.json", _scalers(lambda m: m.update(n_features_in=7))),
+    "scalers.json a FIFO": ("scalers.json", lambda p: (p.unlink(), __import__("os").mkfifo(p))),
+    "model_state a FIFO": ("model_state", lambda p: (p.unlink(), __import__("os").mkfifo(p))),
 }
 
 
@@ -742,6 +744,15 @@ def test_broken_checkpoint_is_named_and_the_run_kept(name, run_copy):
     corrupt(run_copy / "kan" / file)
     before = _snapshot(run_copy)
     r = runner.invoke(app, ["symbolic", str(run_copy), "--lib", "poly"])
+    if "FIFO" in name:  # the rerun's copy of the run refuses it before the checkpoint is read
+        assert r.exit_code == 2 and "named pipe" in r.output and len(r.output.strip().splitlines()) == 1, r.output
+        from kansym.network import KANRegressor
+
+        t0 = time.perf_counter()
+        with pytest.raises(KansymError, match="cannot load the KAN checkpoint.*(not a regular file)"):
+            KANRegressor.load(run_copy / "kan")  # read in place: refused at once, never waited on
+        assert time.perf_counter() - t0 < 10 and _snapshot(run_copy) == before
+        return
     assert r.exit_code == 2 and r.output.startswith("Error: cannot load the KAN checkpoint"), r.output
     assert str(run_copy / "kan") in r.output.replace("\n", "") and ".partial" not in r.output
     assert _snapshot(run_copy) == before and [p.name for p in run_copy.parent.iterdir()] == [run_copy.name]
