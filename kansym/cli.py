@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import re
 import sys
 from pathlib import Path
 from typing import Optional
@@ -276,6 +277,25 @@ def discover(
     out.print(render_summary(result.config, result.metrics, result.importance, result.run_dir))
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(obj):
+    """Strings from run files made safe for a terminal table: control characters (ANSI and OSC escapes) shown
+    as '?', rich markup escaped so that it prints as written; dicts, lists and DataFrames recursively."""
+    from rich.markup import escape
+
+    if isinstance(obj, str):
+        return escape(_CONTROL.sub("?", obj))
+    if isinstance(obj, dict):
+        return {terminal_safe(k): terminal_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(terminal_safe(v) for v in obj)
+    if hasattr(obj, "map") and hasattr(obj, "columns"):  # a DataFrame (importance.csv)
+        return obj.map(lambda v: terminal_safe(v) if isinstance(v, str) else v)
+    return obj
+
+
 def _note(text) -> None:
     """A diagnostic on stderr, printed as plain text (never as rich markup), on one logical line."""
     err.print(Text.assemble(("note: ", "yellow"), str(text)), highlight=False, soft_wrap=True)
@@ -311,8 +331,9 @@ def _runs_row(r) -> dict:
 
 
 def render_summary(config: dict, metrics: dict, importance, run_dir) -> Table:
-    """A rich table summarising a run."""
-    t = Table(title=f"run {Path(run_dir).name}", show_header=False)
+    """A rich table summarising a run (text from its files printed as written, never as markup)."""
+    config, metrics, importance = terminal_safe(config), terminal_safe(metrics), terminal_safe(importance)
+    t = Table(title=f"run {terminal_safe(Path(run_dir).name)}", show_header=False)
     t.add_column("key", style="bold")
     t.add_column("value")
     sel = _selection_text(config)
@@ -387,8 +408,12 @@ def render_formula(run_dir) -> Optional[Table]:
 
     if not (Path(run_dir) / "formula.json").exists():
         return None
-    entry = RunDir(Path(run_dir)).read_json("formula.json")
-    t = Table(title=f"formula: {entry['text']}", title_justify="left")
+    from kansym.formula import formula_from_entry
+
+    raw = RunDir(Path(run_dir)).read_json("formula.json")
+    shown = str(formula_from_entry(raw).expr)  # the formula itself, not a 'text' field that could say otherwise
+    entry = terminal_safe(raw)
+    t = Table(title=f"formula: {terminal_safe(shown)}", title_justify="left")
     boot = (entry.get("metrics") or {}).get("bootstrap_stderr") or {}
     for col in ("parameter", "value", "stderr", "bootstrap", "rel.", "note"):
         t.add_column(col)
@@ -441,7 +466,7 @@ def runs(runs_dir: Path = typer.Option(Path("runs"), help="Where run directories
             why = str(exc) if isinstance(exc, KansymError) else f"{type(exc).__name__} in config.json or metrics.json"
             t.add_row(Text(r.id), Text(f"corrupt: {why}"[:70], style="red"), "", "", "", "", "")
             continue
-        t.add_row(*map(Text, row))
+        t.add_row(*(Text(_CONTROL.sub("?", v)) for v in row))
     out.print(t)
 
 

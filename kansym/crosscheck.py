@@ -36,7 +36,8 @@ from kansym.targets import SUBSETS
 
 ENGINES = ("auto", "pyoperon", "pysr")
 MAX_HOF_BYTES = 10_000_000
-MAX_HOF_ROWS = 1000  # a PySR hall of fame holds one equation per complexity (at most maxsize rows)
+MAX_HOF_ROWS = 100  # a PySR hall of fame holds one equation per complexity (at most maxsize rows)
+MAX_HOF_CHARS = 20_000  # all its equations together
 MAX_ENGINE_CONSTANTS = 40  # numbers in an engine formula that kansym refits
 OPERATORS = "add,sub,mul,div,constant,variable,sqrt,cbrt,square,exp,log"
 
@@ -189,6 +190,23 @@ def _safe_names(names) -> tuple[str, ...]:
     return tuple(s.name for s in variable_symbols(names))
 
 
+def _hof_int(text) -> int:
+    """A hall of fame's Complexity: a whole number in 1 .. 10000 written in ASCII digits."""
+    t = str(text).strip()
+    if not (t.isascii() and t.isdecimal() and 1 <= int(t) <= 10_000):
+        raise ValueError(f"Complexity {t[:20]!r} is not a whole number in 1 .. 10000")
+    return int(t)
+
+
+def _hof_loss(text) -> float:
+    """A hall of fame's Loss: a finite number >= 0 in ASCII."""
+    t = str(text).strip()
+    value = float(t) if t.isascii() else float("nan")
+    if not (np.isfinite(value) and value >= 0):
+        raise ValueError(f"Loss {t[:20]!r} is not a finite number >= 0")
+    return value
+
+
 def import_hof(path: Path, names) -> EngineResult:
     """Read a PySR ``hall_of_fame.csv`` (columns Complexity, Loss, Equation; Julia syntax) without Julia.
 
@@ -198,7 +216,7 @@ def import_hof(path: Path, names) -> EngineResult:
     path = Path(path)
     syms = variable_symbols(names)
     allowed = dict(zip(_safe_names(names), syms)) | {f"x{i}": s for i, s in enumerate(syms)}
-    front = []
+    front, chars = [], 0
     try:
         text = read_text_bounded(path, MAX_HOF_BYTES, what="hall of fame")
         with io.StringIO(text, newline="") as fh:
@@ -210,9 +228,13 @@ def import_hof(path: Path, names) -> EngineResult:
                 if row_no - 1 > MAX_HOF_ROWS:
                     raise KansymError(f"{path}: more than {MAX_HOF_ROWS} equations; a PySR hall of fame holds one "
                                       "per complexity")
+                chars += len(row["Equation"] or "")
+                if chars > MAX_HOF_CHARS:
+                    raise KansymError(f"{path}: its equations hold more than {MAX_HOF_CHARS} characters; a PySR "
+                                      f"hall of fame of expressions up to size {MAX_SIZE} holds far fewer")
                 try:
-                    front.append(EngineFormula(parse_equation(row["Equation"], allowed), int(row["Complexity"]),
-                                               float(row["Loss"]), row["Equation"]))
+                    front.append(EngineFormula(parse_equation(row["Equation"], allowed), _hof_int(row["Complexity"]),
+                                               _hof_loss(row["Loss"]), row["Equation"]))
                 except (KansymError, ValueError, TypeError) as exc:
                     raise KansymError(f"{path} row {row_no}: {exc}") from None
     except csv.Error as exc:

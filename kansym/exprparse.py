@@ -40,7 +40,7 @@ def _pow(base, exponent):
 
 
 _TOKEN = re.compile(r"\s*(?:(?P<num>\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
-                    r"|(?P<op>\*\*|[-+*/^(),]))")
+                    r"|(?P<op>\*\*|[-+*/^(),]))", re.ASCII)  # ASCII digits only: '٣' or '３' is an error
 MAX_LENGTH = 5000
 
 

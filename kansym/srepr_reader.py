@@ -30,9 +30,9 @@ CONSTRUCTORS = {"Add", "Mul", "Pow", "Symbol", "Integer", "Rational", "Float", *
 CONSTANTS = {"E": sp.E, "pi": sp.pi}
 
 _TOKEN = re.compile(r"\s*(?:(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<int>-?\d+)|(?P<str>'[^'\\]*'|\"[^\"\\]*\")"
-                    r"|(?P<op>[(),=]))")
+                    r"|(?P<op>[(),=]))", re.ASCII)
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")  # finite decimals only
+_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", re.ASCII)  # finite decimals, ASCII digits
 
 
 def parse_srepr(text: str, where: str = "srepr") -> sp.Expr:

@@ -871,3 +871,39 @@ def test_long_integers_in_run_files_are_a_message(formula_run, tmp_path):
         assert "Traceback" not in r.output and r.exception is None or isinstance(r.exception, SystemExit), r.output
     r = runner.invoke(app, ["show", str(run)])
     assert r.exit_code == 2 and "digits" in r.output
+
+
+def test_text_from_run_files_is_printed_as_written(formula_run, tmp_path):
+    """Rich markup and terminal escapes in a run's files reach the terminal as text; the formula shown is the
+    one in 'srepr', not a 'text' field that says otherwise."""
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    config = json.loads((run / "config.json").read_text())
+    config["split"] = "[bold red]EVIL[/] \x1b]0;title\x07 \x1b[31m"
+    (run / "config.json").write_text(json.dumps(config))
+    entry = json.loads((run / "formula.json").read_text())
+    entry["text"] = "B = 42*FAKE"
+    (run / "formula.json").write_text(json.dumps(entry))
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 0, r.output
+    assert "[bold red]EVIL[/]" in r.output.replace("\n", "") and "\x1b" not in r.output
+    assert "FAKE" not in r.output
+
+
+@pytest.mark.parametrize("rows, message", [
+    ('3,0.5,"٣*Z"', "unexpected character"),
+    ('3,0.5,"３*Z"', "unexpected character"),
+    ('-3,0.5,"Z"', "Complexity"),
+    ('٣,0.5,"Z"', "Complexity"),
+    ('3,nan,"Z"', "Loss"),
+    ("\n".join(f'{k + 1},0.5,"' + " + ".join(["Z*N/(N+1)"] * 60) + '"' for k in range(40)), "characters"),
+])
+def test_hall_of_fame_fields_checked(rows, message, tmp_path):
+    from kansym.crosscheck import import_hof
+
+    f = tmp_path / "hof.csv"
+    f.write_text("Complexity,Loss,Equation\n" + rows + "\n")
+    t0 = time.perf_counter()
+    with pytest.raises(KansymError, match=message):
+        import_hof(f, ("Z", "N"))
+    assert time.perf_counter() - t0 < 5
