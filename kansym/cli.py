@@ -160,7 +160,7 @@ def _selection_text(sel: dict) -> str:
 def _csv_ints(text: Optional[str], option: str) -> Optional[tuple[int, ...]]:
     if text is None:
         return None
-    parts = [v for v in text.replace(" ", "").split(",") if v]
+    parts = text.replace(" ", "").split(",")
     if not all(v.isascii() and v.lstrip("-").isdecimal() and len(v) <= 12 for v in parts):
         raise KansymError(f"{option} takes comma-separated integers in ASCII digits, got {text[:40]!r}")
     return tuple(int(v) for v in parts)
@@ -236,6 +236,9 @@ def discover(
     from kansym.pipeline import DiscoverConfig
     from kansym.pipeline import discover as run_discover
 
+    for option, value in (("--split", split), ("--model", model), ("--features", features)):
+        if value is not None and not value.strip():
+            raise KansymError(f"{option} is empty; leave it out for the default")
     cfg = DiscoverConfig(
         target=target, subset=subset.value if subset else None, model=model, features=features, split=split,
         min_z=min_z, min_n=min_n, max_unc=_max_unc(max_unc), include_estimated=include_estimated,

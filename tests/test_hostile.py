@@ -907,3 +907,9 @@ def test_hall_of_fame_fields_checked(rows, message, tmp_path):
     with pytest.raises(KansymError, match=message):
         import_hof(f, ("Z", "N"))
     assert time.perf_counter() - t0 < 5
+
+
+@pytest.mark.parametrize("args", [["--split", ""], ["--width", ""], ["--width", "5,,3"], ["--refine", "5,x"]])
+def test_empty_or_malformed_discover_texts_are_refused(args, tmp_path):
+    r = runner.invoke(app, ["discover", "--runs-dir", str(tmp_path / "runs"), *args])
+    assert r.exit_code == 2 and r.output.startswith("Error:") and not (tmp_path / "runs").exists(), r.output
