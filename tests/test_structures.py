@@ -157,7 +157,7 @@ def test_budget_stops_a_huge_composition():
     init = {p: 0.1 for p in ps}
     t = time.monotonic()
     with pytest.raises(KansymError, match="time budget"):
-        with deadline_at(time.monotonic() + 2.0):
+        with deadline_at(time.monotonic() + 0.3):  # shorter than compiling and fitting 240 constants
             refit(expr, init, ("Z", "N"), X, np.sin(x))
     assert time.monotonic() - t < 30  # compiling the expression is the part before the first check
 
