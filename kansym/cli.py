@@ -236,6 +236,8 @@ def discover(
     from kansym.pipeline import DiscoverConfig
     from kansym.pipeline import discover as run_discover
 
+    if max_hidden is not None and max_hidden < 0:
+        raise KansymError(f"--max-hidden must be >= 0, got {max_hidden}")
     for option, value in (("--split", split), ("--model", model), ("--features", features)):
         if value is not None and not value.strip():
             raise KansymError(f"{option} is empty; leave it out for the default")
@@ -627,7 +629,11 @@ def sweep(ctx: typer.Context,
                 raise KansymError(f"option {key} needs a value")
             value = extra.pop(0)
         fixed[name.replace("-", "_")] = parse_value(name.replace("-", "_"), value)
-    grids = dict(parse_grid(g) for g in grid)
+    parsed = [parse_grid(g) for g in grid]
+    twice = sorted({n for n, _ in parsed if [m for m, _ in parsed].count(n) > 1})
+    if twice:
+        raise KansymError(f"--grid names {', '.join(twice)} more than once; give all its values in one --grid")
+    grids = dict(parsed)
     execution = Execution(jobs, backend, scheduler).checked().reachable()
     sw = plan(DiscoverConfig(target=target, **fixed), grids, runs_dir)  # every point validated before any fit
     err.print(Text(f"sweep {sw.root}: {len(sw.points)} points"), highlight=False)
@@ -754,9 +760,13 @@ def main() -> None:
         sys.stderr.write("Error: standard output is closed; kansym needs it for its results\n")
         raise SystemExit(2)
     streams.route_native_stdout()
+    streams.terminate_as_interrupt()
     try:
         code = app(standalone_mode=False)
         code = code if isinstance(code, int) else 0
+    except OSError as exc:  # --version or --help on an unusable stdout, before any command's handler
+        _stderr_line(f"Error: {_os_message(exc)}")
+        code = 2
     except typer.Abort:
         _stderr_line("Interrupted")
         code = 130

@@ -199,7 +199,7 @@ class DiscoverConfig:
             bad("--runs-dir", self.runs_dir, problem)
         if len(self.chains) > 120:
             bad("--chains", f"{len(self.chains)} chains", "takes at most 120 chains")
-        if self.extrapolate and self.stage == "all":
+        if self.extrapolate:  # stored in config.json for later stages too, so checked whatever the stage
             for chain in self.chains:
                 element_z(chain)  # an unknown element fails now, not after training
 

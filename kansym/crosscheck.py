@@ -258,7 +258,8 @@ def make_engine(name: str, time_budget: float | None = None, maxsize: int = 30, 
     if name not in ENGINES:
         raise KansymError(f"unknown engine {name!r}; valid choices: {', '.join(ENGINES)}")
     if not (isinstance(generations, (int, np.integer)) and 1 <= generations <= 100_000):
-        raise KansymError(f"--generations must lie in 1 .. 100000, got {generations}")
+        raise KansymError(f"the cross-check's generations (--generations, --crosscheck-generations) must lie in "
+                          f"1 .. 100000, got {generations}")
     if time_budget is not None and not 0 < time_budget <= 86400:
         raise KansymError(f"--time-budget must be a number of seconds in (0, 86400], got {time_budget}")
     if not 3 <= maxsize <= MAX_SIZE:

@@ -136,8 +136,8 @@ def extrapolate(cfg, stage, formula, chains=DEFAULT_CHAINS, beyond: int = 10, ag
 
     ``chains`` are isotopic chains (element symbols or Z); ``isotones`` are isotonic chains (N values).
     Nothing is written."""
-    if isinstance(beyond, bool) or not isinstance(beyond, (int, np.integer)) or not 0 <= beyond <= MAX_BEYOND:
-        raise KansymError(f"--beyond must be a whole number of chain steps in 0 .. {MAX_BEYOND} (past any drip "
+    if isinstance(beyond, bool) or not isinstance(beyond, (int, np.integer)) or not 1 <= beyond <= MAX_BEYOND:
+        raise KansymError(f"--beyond must be a whole number of chain steps in 1 .. {MAX_BEYOND} (past any drip "
                           f"line), got {str(beyond)[:40]}")
     against = tuple(tables.check_model(a).name for a in against)
     notes = []

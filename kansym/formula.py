@@ -557,10 +557,10 @@ def formula_from_entry(entry: dict) -> Formula:
             raise KansymError(f"malformed formula entry: field {key!r} must be a {kind.__name__}, "
                               f"got {type(entry[key]).__name__}")
     variables = tuple(entry["variables"])
-    bad = [v for v in variables if not isinstance(v, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", v)]
+    bad = [v for v in variables if not isinstance(v, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", v)]
     if bad:
         raise KansymError(f"malformed formula entry: field 'variables' holds {str(bad[0])[:40]!r}, not a name of "
-                          "letters, digits and '_'")
+                          "letters, digits and '_' starting with a letter")
     params = tuple(_parameter(p, k) for k, p in enumerate(entry["parameters"]))
     names = [*variables, *(p.name for p in params)]
     twice = sorted({n for n in names if names.count(n) > 1})
@@ -589,8 +589,8 @@ def _parameter(p, k: int) -> "Parameter":
     if missing:
         raise KansymError(f"malformed formula entry: {where} lacks {', '.join(missing)}")
     name = p["name"]
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", name):
-        raise KansymError(f"malformed formula entry: {where} name {str(name)[:40]!r} must be letters, digits and '_'")
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", name):
+        raise KansymError(f"malformed formula entry: {where} name {str(name)[:40]!r} must be letters, digits and '_', starting with a letter")
     try:
         return Parameter(name, _number(p["value"], "value"),
                          None if p["stderr"] is None else _number(p["stderr"], "stderr", lo=0.0),

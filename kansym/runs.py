@@ -91,8 +91,11 @@ def write_files_together(files: dict[Path, str], exclusive: bool, exists_error: 
                 fh.write(files[p])
                 fh.flush()
                 os.fsync(fh.fileno())
-        if exclusive and any(p.exists() for p in paths):
+        if exclusive and any(p.exists() or p.is_symlink() for p in paths):
             raise exists_error
+        odd = [p for p in paths if p.is_dir() or (p.exists() and not p.is_file())]
+        if odd:  # checked before anything is moved, so no file is replaced without its partner
+            raise KansymError(f"{odd[0]} exists and is not a regular file; nothing was written")
         for p in paths:
             if exclusive:
                 try:
@@ -289,6 +292,12 @@ class RunDir:
         if not self.file("importance.csv").exists():
             return None
         imp = self.read_csv("importance.csv")
+        try:
+            imp["importance"] = pd.to_numeric(imp["importance"], errors="raise").astype(float)
+            if not imp["importance"].map(math.isfinite).all():
+                raise ValueError("not finite")
+        except (ValueError, TypeError, OverflowError, KeyError):
+            raise KansymError(f"run {self.id}: importance.csv is broken (importance is not a number)") from None
         if not {"feature", "importance"} <= set(imp.columns):
             raise KansymError(f"run {self.id}: importance.csv is broken (no feature/importance columns)")
         return imp

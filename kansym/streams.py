@@ -27,8 +27,27 @@ def route_native_stdout() -> None:
         os.dup2(2, 1)
     except (OSError, ValueError, AttributeError):
         return
+    # a non-UTF-8 terminal (PYTHONIOENCODING=ascii) shows other characters escaped instead of failing
     sys.stdout = open(real, "w", encoding=sys.stdout.encoding or "utf-8",  # noqa: SIM115  (the process's stdout)
-                      errors=sys.stdout.errors or "strict")
+                      errors="backslashreplace")
+    try:
+        sys.stderr.reconfigure(errors="backslashreplace")
+    except (AttributeError, ValueError):
+        pass
+
+
+def terminate_as_interrupt() -> None:
+    """SIGTERM (what ``timeout`` and schedulers send) ends a command like Ctrl-C: partial output is named or
+    removed by the same code."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, interrupt)
+    except (ValueError, OSError):  # not the main thread
+        pass
 
 
 def silence_stdout() -> None:

@@ -51,7 +51,7 @@ def ascii_only(what: str, text: str) -> str:
 
 def parse_value(name: str, text: str):
     """A DiscoverConfig value from text, typed like the field's default ('none' is None)."""
-    known = {f.name: f for f in fields(DiscoverConfig)}
+    known = {f.name: f for f in fields(DiscoverConfig) if f.name not in ("runs_dir",)}  # the sweep places its runs
     if name not in known:
         raise KansymError(f"unknown sweep option {name!r}; options are DiscoverConfig fields such as "
                           "seed, width, lamb, steps, grid, lib, features, max_constants")

@@ -93,7 +93,7 @@ def test_extrapolate_bad_inputs(ext_run):
         extrapolate_run(ext_run.run_dir, loaded=load_run_stage(ext_run.run_dir), chains=("Xx",))
     with pytest.raises(KansymError, match="leaves the FRDM2012 table"):
         extrapolate_run(ext_run.run_dir, loaded=load_run_stage(ext_run.run_dir), chains=("Zr",), beyond=90)
-    with pytest.raises(KansymError, match=r"0 \.\. 100"):
+    with pytest.raises(KansymError, match=r"1 \.\. 100"):
         extrapolate_run(ext_run.run_dir, loaded=load_run_stage(ext_run.run_dir), chains=("Zr",), beyond=300)
     r = runner.invoke(app, ["extrapolate", str(ext_run.run_dir), "--chains", "Zr", "--against", "hfb31"])
     assert r.exit_code == 2 and "HFB-31" in r.output

@@ -824,7 +824,7 @@ def test_symlink_loop_as_runs_dir_or_run(tmp_path):
     (["--chains", "²"], "ASCII digits"),
     (["--chains", "٥٠"], "ASCII digits"),
     (["--isotones", "٥٠"], "neutron number"),
-    (["--beyond", "1000000000"], "0 .. 100"),
+    (["--beyond", "1000000000"], "1 .. 100"),
 ])
 def test_extrapolate_bounds_and_digits(args, message, formula_run, tmp_path):
     run = tmp_path / formula_run.run_dir.name
@@ -913,3 +913,60 @@ def test_hall_of_fame_fields_checked(rows, message, tmp_path):
 def test_empty_or_malformed_discover_texts_are_refused(args, tmp_path):
     r = runner.invoke(app, ["discover", "--runs-dir", str(tmp_path / "runs"), *args])
     assert r.exit_code == 2 and r.output.startswith("Error:") and not (tmp_path / "runs").exists(), r.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["sweep", "--grid", "runs-dir=/tmp/x"], "unknown sweep option"),
+    (["sweep", "--grid", "seed=0", "--grid", "seed=1"], "more than once"),
+    (["discover", "--max-hidden", "-1"], "--max-hidden"),
+    (["discover", "--lib", "x^(٣/٢)"], "ASCII"),
+    (["discover", "--stage", "kan", "--chains", "Xx"], "unknown element"),
+])
+def test_options_the_probe_found_accepted(args, message, tmp_path):
+    r = runner.invoke(app, [*args, "--runs-dir", str(tmp_path / "runs")])
+    assert r.exit_code == 2 and message in r.output and not (tmp_path / "runs").exists(), r.output
+
+
+def test_export_force_onto_a_directory_writes_nothing(formula_run, tmp_path):
+    from kansym.pipeline import export_formula
+
+    reg = tmp_path / "reg"
+    (reg / "x.tex").mkdir(parents=True)
+    with pytest.raises(KansymError, match="not a regular file"):
+        export_formula(formula_run.run_dir, "x", reg, force=True)
+    assert sorted(p.name for p in reg.iterdir()) == ["x.tex"] and (reg / "x.tex").is_dir()
+
+
+def test_parameter_named_underscore_is_refused(formula_run):
+    from kansym.export import formula_from_entry
+
+    entry = json.loads((formula_run.run_dir / "formula.json").read_text())
+    old = entry["parameters"][0]["name"]
+    entry["parameters"][0]["name"] = "_"
+    entry["srepr"] = entry["srepr"].replace(f"Symbol('{old}'", "Symbol('_'")
+    with pytest.raises(KansymError, match="starting with a letter"):
+        formula_from_entry(entry)
+
+
+def test_importance_with_a_long_integer_is_a_message(formula_run, tmp_path):
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    lines = (run / "importance.csv").read_text().splitlines()
+    head = lines[0].split(",")
+    row = lines[1].split(",")
+    row[head.index("importance")] = "9" * 4000
+    (run / "importance.csv").write_text("\n".join([lines[0], ",".join(row), *lines[2:]]) + "\n")
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2 and "importance.csv is broken" in r.output, r.output
+
+
+def test_version_on_a_full_stdout_and_ascii_terminal(formula_run):
+    import subprocess
+    import sys
+
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([sys.executable, "-m", "kansym", "--version"], stdout=full, stderr=subprocess.PIPE,
+                           text=True, timeout=60)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    r = _kansym("show", str(formula_run.run_dir), env={**__import__("os").environ, "PYTHONIOENCODING": "ascii"})
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
