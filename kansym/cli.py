@@ -415,8 +415,15 @@ def render_formula(run_dir) -> Optional[Table]:
         return None
     from kansym.formula import formula_from_entry
 
-    raw = RunDir(Path(run_dir)).read_json("formula.json")
-    shown = str(formula_from_entry(raw).expr)  # the formula itself, not a 'text' field that could say otherwise
+    from kansym.features import FEATURE_SETS, feature_names
+
+    rd = RunDir(Path(run_dir))
+    raw = rd.read_json("formula.json")
+    formula = formula_from_entry(raw)
+    features = rd.config.get("features")
+    if isinstance(features, str) and features in FEATURE_SETS:  # its variables must be the run's features
+        formula.for_columns(feature_names(features))
+    shown = str(formula.expr)  # the formula itself, not a 'text' field that could say otherwise
     entry = terminal_safe(raw)
     t = Table(title=f"formula: {terminal_safe(shown)}", title_justify="left")
     boot = (entry.get("metrics") or {}).get("bootstrap_stderr") or {}
