@@ -157,6 +157,19 @@ def _selection_text(sel: dict) -> str:
             + (", incl. estimated" if sel.get("include_estimated") else ""))
 
 
+def _csv_texts(text: str, option: str) -> list[str]:
+    """A comma list of names ('' is none); an empty element or a name given twice is an error."""
+    if not text.strip():
+        return []
+    parts = [t.strip() for t in text.split(",")]
+    if not all(parts):
+        raise KansymError(f"{option} has an empty element: {text[:60]!r}")
+    twice = sorted({t for t in parts if parts.count(t) > 1})
+    if twice:
+        raise KansymError(f"{option} names {', '.join(twice)[:60]} more than once")
+    return parts
+
+
 def _csv_ints(text: Optional[str], option: str) -> Optional[tuple[int, ...]]:
     if text is None:
         return None
@@ -251,7 +264,7 @@ def discover(
         r2_min=r2_min, poor_edges=poor_edges, max_constants=max_constants, expand=expand, seed=seed, stage=stage,
         search_budget=search_budget, cv_folds=cv_folds,
         crosscheck=crosscheck_engine, crosscheck_budget=crosscheck_budget, crosscheck_generations=crosscheck_generations,
-        extrapolate=bool(extrapolate_chains.strip()), chains=tuple(c.strip() for c in extrapolate_chains.split(",") if c.strip()),
+        extrapolate=bool(extrapolate_chains.strip()), chains=tuple(_csv_texts(extrapolate_chains, "--chains")),
         runs_dir=str(runs_dir)).resolved()
     from kansym.execution import Execution
     execution = Execution(jobs, backend, scheduler).checked().reachable()
@@ -579,7 +592,7 @@ def table1_cmd(models: str = typer.Option("ws4,dz28,frdm12,ktuy05,hfb27", help="
 
     if not 1 <= seeds <= 100:
         raise KansymError(f"--seeds must lie in 1 .. 100, got {seeds}")
-    names = [m.strip() for m in models.split(",") if m.strip()]
+    names = _csv_texts(models, "--models")
     if not names:
         raise KansymError("--models needs at least one mass model, e.g. ws4,dz28")
     from kansym.tables import check_model
@@ -731,13 +744,13 @@ def extrapolate(run: str = typer.Argument(..., help="Run id, unique prefix/suffi
     from kansym.runs import find_run
 
     r = find_run(run, runs_dir)
-    names = [c.strip() for c in chains.split(",") if c.strip()]
-    iso = [c.strip() for c in isotones.split(",") if c.strip()]
+    names = _csv_texts(chains, "--chains")
+    iso = _csv_texts(isotones, "--isotones")
     if not names and not iso:
         raise KansymError("--chains or --isotones needs at least one chain")
     if len(names) + len(iso) > MAX_CHAINS:
         raise KansymError(f"--chains and --isotones take at most {MAX_CHAINS} chains together, got {len(names) + len(iso)}")
-    refs = tuple(a.strip() for a in against.split(",") if a.strip())
+    refs = tuple(_csv_texts(against, "--against"))
     if not refs:
         raise KansymError("--against needs at least one reference mass model, e.g. frdm12,ws4")
     report = rerun_extrapolate(r.path, names, beyond, refs, both_sides, isotones=iso)

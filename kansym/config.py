@@ -18,7 +18,7 @@ from kansym.choices import (
     Target,
     Trainer,
 )
-from kansym.crosscheck import make_engine
+from kansym.crosscheck import check_engine_options, make_engine
 from kansym.errors import KansymError, choose
 from kansym.features import feature_names
 from kansym.network import KANRegressor, TrainSchedule
@@ -144,6 +144,7 @@ class DiscoverConfig:
             raise KansymError(f"--grid must be >= 1 and --refine strictly increasing above it; got grid {out.grid}, "
                               f"refine {list(out.refine)}")
         choose("--symbolic-from network", out.symbolic_from, ("coarse", "final"))
+        check_engine_options("auto", out.crosscheck_budget, seed=out.seed, generations=out.crosscheck_generations)
         if out.crosscheck != "none" and out.stage == "all":
             make_engine(out.crosscheck, out.crosscheck_budget, seed=out.seed,
                         generations=out.crosscheck_generations)  # fail fast if the engine is missing

@@ -252,20 +252,26 @@ MAX_SIZE = 200
 """Largest expression size an engine may search (larger sizes only make the search slower)."""
 
 
-def make_engine(name: str, time_budget: float | None = None, maxsize: int = 30, seed: int = 0,
-                generations: int = DEFAULT_GENERATIONS):
-    """An engine by name; 'auto' is PySR when its runtime is present, else pyoperon."""
+def check_engine_options(name: str, time_budget: float | None = None, maxsize: int = 30, seed: int = 0,
+                         generations: int = DEFAULT_GENERATIONS) -> None:
+    """The cross-check's options, checked whether or not an engine will run (before any work)."""
     if name not in ENGINES:
         raise KansymError(f"unknown engine {name!r}; valid choices: {', '.join(ENGINES)}")
-    if not (isinstance(generations, (int, np.integer)) and 1 <= generations <= 100_000):
+    if isinstance(generations, bool) or not (isinstance(generations, (int, np.integer)) and 1 <= generations <= 100_000):
         raise KansymError(f"the cross-check's generations (--generations, --crosscheck-generations) must lie in "
                           f"1 .. 100000, got {generations}")
     if time_budget is not None and not 0 < time_budget <= 86400:
         raise KansymError(f"--time-budget must be a number of seconds in (0, 86400], got {time_budget}")
     if not 3 <= maxsize <= MAX_SIZE:
         raise KansymError(f"--maxsize must lie in 3 .. {MAX_SIZE}, got {maxsize}")
-    if not 0 <= seed <= 2**32 - 1:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= 2**32 - 1:
         raise KansymError(f"--seed must lie in 0 .. 2^32-1, got {seed}")
+
+
+def make_engine(name: str, time_budget: float | None = None, maxsize: int = 30, seed: int = 0,
+                generations: int = DEFAULT_GENERATIONS):
+    """An engine by name; 'auto' is PySR when its runtime is present, else pyoperon."""
+    check_engine_options(name, time_budget, maxsize, seed, generations)
     if name == "auto":
         name = "pysr" if PySREngine.available()[0] else "pyoperon"
     cls = PySREngine if name == "pysr" else PyOperonEngine

@@ -12,7 +12,7 @@ import sympy as sp
 from kansym import tables
 from kansym.errors import KansymError
 from kansym.figures import _plt
-from kansym.formula import DEGENERATE_CORR, Formula, Parameter, formula_from_entry  # noqa: F401
+from kansym.formula import DEGENERATE_CORR, ENTRY_FORMAT, Formula, Parameter, formula_from_entry  # noqa: F401
 from kansym.latex import (  # noqa: F401  (re-exported)
     LINE_BUDGET,
     KansymLatexPrinter,
@@ -191,7 +191,7 @@ def standalone_document(snippet: str, two_column: bool = False) -> str:
 def formula_entry(formula: Formula, metrics: dict, context: dict) -> dict:
     """The JSON registry entry: srepr, LaTeX, parameters, metrics, and provenance ``context``."""
     return {
-        "format": "kansym-formula/1",
+        "format": ENTRY_FORMAT,
         "srepr": sp.srepr(formula.expr),
         "latex": to_latex(formula.expr),
         "text": str(formula.expr),

@@ -543,6 +543,10 @@ def refit(expr: sp.Expr, init: dict[sp.Symbol, float], variables, X: np.ndarray,
 
 # --------------------------------------------------------------------------- reading formula entries
 
+ENTRY_FORMAT = "kansym-formula/1"
+"""The ``format`` field of the formula entries this version writes and reads."""
+
+
 def formula_from_entry(entry: dict) -> Formula:
     """Rebuild a Formula from a registry entry or a run's ``formula.json``, validated as a schema: the srepr is
     read by ``kansym.srepr_reader`` (data, never code); variables and parameters are distinct names; every symbol
@@ -556,6 +560,9 @@ def formula_from_entry(entry: dict) -> Formula:
         if not isinstance(entry[key], kind):
             raise KansymError(f"malformed formula entry: field {key!r} must be a {kind.__name__}, "
                               f"got {type(entry[key]).__name__}")
+    if "format" in entry and entry["format"] != ENTRY_FORMAT:
+        raise KansymError(f"malformed formula entry: field 'format' is {str(entry['format'])[:40]!r}; this kansym "
+                          f"reads {ENTRY_FORMAT}")
     variables = tuple(entry["variables"])
     bad = [v for v in variables if not isinstance(v, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", v)]
     if bad:
@@ -567,6 +574,9 @@ def formula_from_entry(entry: dict) -> Formula:
     if twice:
         raise KansymError(f"malformed formula entry: {', '.join(twice)} named twice (variables and parameters must "
                           "be distinct names)")
+    if "n_constants" in entry and (type(entry["n_constants"]) is not int or entry["n_constants"] != len(params)):
+        raise KansymError(f"malformed formula entry: field 'n_constants' ({str(entry['n_constants'])[:20]}) is not "
+                          f"the number of parameters ({len(params)})")
     corr = _correlations(entry.get("correlations", []), params)
     expr = parse_srepr(entry["srepr"], where="formula entry 'srepr'")
     known = set(names)

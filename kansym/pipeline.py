@@ -22,6 +22,7 @@ from kansym.config import (  # noqa: F401
     provenance,
 )
 from kansym.crosscheck import (
+    check_engine_options,
     compare,
     crosscheck_tex,
     extrapolation_set,
@@ -370,6 +371,7 @@ def crosscheck_run(run_dir: Path, engine: str = "auto", time_budget: float | Non
     ds = load_dataset(cfg)
     names = ds.feature_names
     if pysr_hof is not None:
+        check_engine_options(engine, time_budget, maxsize, seed, generations)  # refused even when unused
         result = import_hof(Path(pysr_hof), names)
     else:
         eng = make_engine(engine, time_budget, maxsize, seed, generations)

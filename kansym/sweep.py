@@ -97,7 +97,9 @@ def parse_grid(spec: str) -> tuple[str, list]:
         _check_size(f"--grid {spec[:60]!r}", hi - lo)  # before the range is built
         points = [str(v) for v in range(lo, hi)]
     else:
-        points = [v for v in values.split(";" if name in TUPLE_FIELDS else ",") if v.strip()]
+        points = values.split(";" if name in TUPLE_FIELDS else ",")
+        if not all(v.strip() for v in points):
+            raise KansymError(f"--grid {spec[:60]!r} has an empty value")
         _check_size(f"--grid {spec[:60]!r}", len(points))
     if not points:
         raise KansymError(f"--grid {spec!r} has no values")

@@ -390,7 +390,7 @@ def test_runs_dir_that_cannot_be_created():
 
 @pytest.mark.parametrize("args,match", [
     (["table1", "--models", ""], "at least one mass model"),
-    (["table1", "--models", " , "], "at least one mass model"),
+    (["table1", "--models", " , "], "empty element"),
     (["table1", "--models", "ws4", "--trainer", "adam"], "unknown --trainer 'adam'"),
 ])
 def test_empty_lists_refused(args, match, tmp_path):
@@ -856,8 +856,8 @@ def test_runs_dir_that_is_not_a_directory_and_empty_registry(tmp_path, formula_r
             assert r.exit_code == 2 and "not a directory" in r.output, r.output
     r = runner.invoke(app, ["export", str(formula_run.run_dir), "--name", "x", "--registry", ""])
     assert r.exit_code == 2 and "--registry" in r.output
-    r = runner.invoke(app, ["extrapolate", str(formula_run.run_dir), "--chains", ",".join(["Zr"] * 5000)])
-    assert r.exit_code == 2 and "at most" in r.output
+    r = runner.invoke(app, ["extrapolate", str(formula_run.run_dir), "--chains", ",".join(map(str, range(1, 5001)))])
+    assert r.exit_code == 2 and "at most" in r.output, r.output
 
 
 def test_long_integers_in_run_files_are_a_message(formula_run, tmp_path):
@@ -970,3 +970,37 @@ def test_version_on_a_full_stdout_and_ascii_terminal(formula_run):
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     r = _kansym("show", str(formula_run.run_dir), env={**__import__("os").environ, "PYTHONIOENCODING": "ascii"})
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["extrapolate", "RUN", "--against", "frdm12,frdm12"], "more than once"),
+    (["extrapolate", "RUN", "--isotones", "82,,126"], "empty element"),
+    (["crosscheck", "RUN", "--pysr-hof", "HOF", "--maxsize", "0"], "--maxsize"),
+    (["crosscheck", "RUN", "--pysr-hof", "HOF", "--engine", "bogus"], "unknown engine"),
+    (["table1", "--models", "ws4,ws4"], "more than once"),
+    (["sweep", "--grid", "width=2;"], "empty value"),
+    (["sweep", "--grid", "lamb=1e-3,,2e-3"], "empty value"),
+    (["discover", "--stage", "kan", "--crosscheck", "none", "--crosscheck-generations", "0"], "generations"),
+])
+def test_second_probe_options(args, message, formula_run, tmp_path):
+    hof = tmp_path / "hof.csv"
+    hof.write_text('Complexity,Loss,Equation\n3,0.5,"Z"\n')
+    args = [str(formula_run.run_dir) if a == "RUN" else str(hof) if a == "HOF" else a for a in args]
+    extra = ["--runs-dir", str(tmp_path / "runs")] if args[0] in ("sweep", "discover") else \
+        ["--out-dir", str(tmp_path / "t1")] if args[0] == "table1" else []
+    r = runner.invoke(app, [*args, *extra])
+    assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output, r.output
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda e: e.update(format="kansym-formula/2"), "format"),
+    (lambda e: e.update(n_constants=3), "n_constants"),
+    (lambda e: e.update(n_constants="10"), "n_constants"),
+])
+def test_entry_format_and_count_checked(edit, message, formula_run):
+    from kansym.export import formula_from_entry
+
+    entry = json.loads((formula_run.run_dir / "formula.json").read_text())
+    edit(entry)
+    with pytest.raises(KansymError, match=message):
+        formula_from_entry(entry)
