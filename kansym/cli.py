@@ -164,7 +164,9 @@ def _csv_texts(text: str, option: str) -> list[str]:
     parts = [t.strip() for t in text.split(",")]
     if not all(parts):
         raise KansymError(f"{option} has an empty element: {text[:60]!r}")
-    twice = sorted({t for t in parts if parts.count(t) > 1})
+    from collections import Counter
+
+    twice = sorted(t for t, n in Counter(parts).items() if n > 1)
     if twice:
         raise KansymError(f"{option} names {', '.join(twice)[:60]} more than once")
     return parts
