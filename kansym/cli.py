@@ -9,6 +9,7 @@ import errno
 import functools
 import re
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Optional
 
@@ -82,10 +83,6 @@ def _version(value: bool):
 def root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                       help="Print the kansym version and exit.")):
     """kansym: discover closed-form nuclear-mass formulas with Kolmogorov-Arnold networks."""
-
-
-MAX_CHAINS = 120
-"""Most chains one extrapolation compares (there are about 120 elements)."""
 
 
 def _fmt(x: float, digits: int = 3) -> str:
@@ -164,8 +161,6 @@ def _csv_texts(text: str, option: str) -> list[str]:
     parts = [t.strip() for t in text.split(",")]
     if not all(parts):
         raise KansymError(f"{option} has an empty element: {text[:60]!r}")
-    from collections import Counter
-
     twice = sorted(t for t, n in Counter(parts).items() if n > 1)
     if twice:
         raise KansymError(f"{option} names {', '.join(twice)[:60]} more than once")
@@ -428,9 +423,8 @@ def render_formula(run_dir) -> Optional[Table]:
 
     if not (Path(run_dir) / "formula.json").exists():
         return None
-    from kansym.formula import formula_from_entry
-
     from kansym.features import FEATURE_SETS, feature_names
+    from kansym.formula import formula_from_entry
 
     rd = RunDir(Path(run_dir))
     raw = rd.read_json("formula.json")
@@ -652,7 +646,7 @@ def sweep(ctx: typer.Context,
             value = extra.pop(0)
         fixed[name.replace("-", "_")] = parse_value(name.replace("-", "_"), value)
     parsed = [parse_grid(g) for g in grid]
-    twice = sorted({n for n, _ in parsed if [m for m, _ in parsed].count(n) > 1})
+    twice = sorted(n for n, k in Counter(n for n, _ in parsed).items() if k > 1)
     if twice:
         raise KansymError(f"--grid names {', '.join(twice)} more than once; give all its values in one --grid")
     grids = dict(parsed)
@@ -750,6 +744,8 @@ def extrapolate(run: str = typer.Argument(..., help="Run id, unique prefix/suffi
     iso = _csv_texts(isotones, "--isotones")
     if not names and not iso:
         raise KansymError("--chains or --isotones needs at least one chain")
+    from kansym.nuclides import MAX_CHAINS
+
     if len(names) + len(iso) > MAX_CHAINS:
         raise KansymError(f"--chains and --isotones take at most {MAX_CHAINS} chains together, got {len(names) + len(iso)}")
     refs = tuple(_csv_texts(against, "--against"))

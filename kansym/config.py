@@ -22,7 +22,7 @@ from kansym.crosscheck import check_engine_options, make_engine
 from kansym.errors import KansymError, choose
 from kansym.features import feature_names
 from kansym.network import KANRegressor, TrainSchedule
-from kansym.nuclides import element_z
+from kansym.nuclides import MAX_CHAINS, element_z
 from kansym.runs import unwritable_dir
 from kansym.structures import SearchBudget as structures_budget
 from kansym.symbolic import resolve_library
@@ -198,8 +198,8 @@ class DiscoverConfig:
         problem = unwritable_dir(Path(self.runs_dir))
         if problem:
             bad("--runs-dir", self.runs_dir, problem)
-        if len(self.chains) > 120:
-            bad("--chains", f"{len(self.chains)} chains", "takes at most 120 chains")
+        if len(self.chains) > MAX_CHAINS:
+            bad("--chains", f"{len(self.chains)} chains", f"takes at most {MAX_CHAINS} chains")
         if self.extrapolate:  # stored in config.json for later stages too, so checked whatever the stage
             for chain in self.chains:
                 element_z(chain)  # an unknown element fails now, not after training

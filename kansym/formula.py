@@ -543,6 +543,7 @@ def refit(expr: sp.Expr, init: dict[sp.Symbol, float], variables, X: np.ndarray,
 
 # --------------------------------------------------------------------------- reading formula entries
 
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")  # a variable or constant name in a formula entry
 ENTRY_FORMAT = "kansym-formula/1"
 """The ``format`` field of the formula entries this version writes and reads."""
 
@@ -564,7 +565,7 @@ def formula_from_entry(entry: dict) -> Formula:
         raise KansymError(f"malformed formula entry: field 'format' is {str(entry['format'])[:40]!r}; this kansym "
                           f"reads {ENTRY_FORMAT}")
     variables = tuple(entry["variables"])
-    bad = [v for v in variables if not isinstance(v, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", v)]
+    bad = [v for v in variables if not isinstance(v, str) or not _NAME.fullmatch(v)]
     if bad:
         raise KansymError(f"malformed formula entry: field 'variables' holds {str(bad[0])[:40]!r}, not a name of "
                           "letters, digits and '_' starting with a letter")
@@ -599,7 +600,7 @@ def _parameter(p, k: int) -> "Parameter":
     if missing:
         raise KansymError(f"malformed formula entry: {where} lacks {', '.join(missing)}")
     name = p["name"]
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise KansymError(f"malformed formula entry: {where} name {str(name)[:40]!r} must be letters, digits and '_', starting with a letter")
     try:
         return Parameter(name, _number(p["value"], "value"),

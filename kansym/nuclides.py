@@ -18,6 +18,10 @@ def be_from_me(z, n, me):
     return np.asarray(z) * ME_H + np.asarray(n) * ME_N - np.asarray(me)
 
 
+MAX_CHAINS = 120
+"""Most chains one extrapolation compares (there are about 120 elements)."""
+
+
 def element_z(symbol: str) -> int:
     """Proton number of an element symbol (as in AME2020), or of a plain integer string."""
     text = str(symbol).strip()

@@ -37,7 +37,8 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def _owner_text(directory: Path) -> str:
+def owner_text(directory: Path) -> str:
+    """The process id written in a staging directory's owner file, or 'owner unknown'."""
     try:
         return read_text_bounded(Path(directory) / OWNER_FILE, 100).strip()
     except (OSError, KansymError):
@@ -47,8 +48,8 @@ def _owner_text(directory: Path) -> str:
 def owner_alive(directory: Path) -> bool:
     """True if the process that created a staging directory is still running."""
     try:
-        return pid_alive(int(read_text_bounded(Path(directory) / OWNER_FILE, 100).strip()))
-    except (OSError, ValueError, KansymError):
+        return pid_alive(int(owner_text(directory)))
+    except ValueError:
         return False
 
 
@@ -59,15 +60,28 @@ def current_umask() -> int:
     return mask
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    path = Path(path)
+def _staged(path: Path, text: str, sync: bool = False) -> str:
+    """A complete temporary copy of ``text`` beside ``path`` (its name is returned; removed on failure)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o666 & ~current_umask())  # as open() would: readable by the group where the umask allows
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+            if sync:
+                fh.flush()
+                os.fsync(fh.fileno())
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    path = Path(path)
+    tmp = _staged(path, text)
+    try:
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -83,14 +97,7 @@ def write_files_together(files: dict[Path, str], exclusive: bool, exists_error: 
     staged, placed = {}, []
     try:
         for p in paths:
-            p.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-            staged[p] = tmp
-            os.fchmod(fd, 0o666 & ~current_umask())
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(files[p])
-                fh.flush()
-                os.fsync(fh.fileno())
+            staged[p] = _staged(p, files[p], sync=True)
         if exclusive and any(p.exists() or p.is_symlink() for p in paths):
             raise exists_error
         odd = [p for p in paths if p.is_dir() or (p.exists() and not p.is_file())]
@@ -378,7 +385,7 @@ class RunUpdate:
         except FileExistsError:
             if owner_alive(self.path):
                 raise KansymError(f"run {self.run.name} is being updated by another kansym process "
-                                  f"({_owner_text(self.path)}); try again when it ends") from None
+                                  f"({owner_text(self.path)}); try again when it ends") from None
             shutil.rmtree(self.path)  # left by an update that was killed
             os.mkdir(self.path)
         except OSError as exc:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import math
 import os
 import shutil
@@ -28,8 +27,8 @@ from kansym.config import DiscoverConfig
 from kansym.errors import KansymError
 from kansym.execution import Execution, run_tasks
 from kansym.pipeline import discover
-from kansym.runs import (OWNER_FILE, STAGING_PREFIX, RunDir, config_hash, gather, owner_alive, swap_directories,
-                         write_json_atomic, write_text_atomic)
+from kansym.runs import (OWNER_FILE, STAGING_PREFIX, RunDir, config_hash, gather, owner_alive, owner_text,
+                         swap_directories, write_json_atomic, write_text_atomic)
 
 TUPLE_FIELDS = {"width", "refine", "chains"}
 MAX_POINTS = 1000
@@ -156,11 +155,7 @@ def _leftovers(root: Path, name: str) -> list[Path]:
 
 
 def _busy(directory: Path) -> str:
-    try:
-        pid = f" ({(directory / OWNER_FILE).read_text().strip()[:20]})"
-    except OSError:
-        pid = ""
-    return f"being run by another kansym process{pid}"
+    return f"being run by another kansym process ({owner_text(directory)[:20]})"
 
 
 def point_state(root: Path, name: str) -> tuple[str, str]:
@@ -205,10 +200,9 @@ def _claim(root: Path, name: str) -> Path:
 
 def _record_runs_dir(run: Path, runs_dir: str) -> None:
     """Name in config.json the folder the point is published in, not its scratch directory."""
-    path = run / "config.json"
-    config = json.loads(path.read_text(encoding="utf-8"))
+    config = RunDir(run).config
     config["runs_dir"] = runs_dir
-    write_json_atomic(path, config)
+    write_json_atomic(run / "config.json", config)
 
 
 def _publish(new: Path, final: Path) -> None:
