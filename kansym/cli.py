@@ -29,6 +29,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 _CLOSED = streams.reopen_closed()  # started with >&- or 2>&-: those streams now write to the null device
 out = Console(width=None if sys.stdout.isatty() else 10_000)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 10_000)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # control characters: shown as '?', never sent
 
 
 def handled(fn):
@@ -49,7 +50,8 @@ def handled(fn):
 def _error(message: str):
     """Print 'Error: message' on stderr as one line of plain text and exit with code 2."""
     try:
-        err.print(Text.assemble(("Error: ", "bold red"), " ".join(message.split())), highlight=False, soft_wrap=True)
+        text = " ".join(_CONTROL.sub("?", message).split())  # text quoted from a file never drives the terminal
+        err.print(Text.assemble(("Error: ", "bold red"), text), highlight=False, soft_wrap=True)
     except OSError:
         pass  # stderr itself is unusable: the exit code still says it
     raise typer.Exit(code=2) from None
@@ -87,6 +89,17 @@ def root(version: bool = typer.Option(False, "--version", callback=_version, is_
 
 def _fmt(x: float, digits: int = 3) -> str:
     return "-" if x != x else f"{x:.{digits}f}"
+
+
+def _dir_path(text: str) -> Path:
+    """A directory option: an empty or blank value is refused (it would mean the current directory)."""
+    if not str(text).strip():
+        raise typer.BadParameter("needs a directory name, not an empty value")
+    return Path(text)
+
+
+def _dir_option(default: str, help: str):
+    return typer.Option(default, help=help, parser=_dir_path, metavar="DIR")
 
 
 @app.command()
@@ -235,7 +248,7 @@ def discover(
     crosscheck_generations: Optional[int] = typer.Option(None, help="Cross-check search length in generations (reproducible for a seed) [default: 50; 10 for residual]."),
     crosscheck_budget: Optional[float] = typer.Option(None, help="Cap on the cross-check search time [s]; results then depend on machine speed [default: no cap]."),
     extrapolate_chains: str = typer.Option("Zr,Nd,Hg,Fm", "--chains", help="Isotopic chains for the extrapolation stage ('' to skip)."),
-    runs_dir: Path = typer.Option(Path("runs"), help="Where run directories are created."),
+    runs_dir: Path = _dir_option("runs", "Where run directories are created."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output; print only the run directory."),
     jobs: Optional[int] = typer.Option(None, help="Worker processes for independent fits (ensemble members) [default: the CPUs this process may use]."),
     backend: str = typer.Option("loky", metavar="[loky|dask]", help="Where fits run: loky (local processes) or dask (a dask.distributed cluster; pip install 'kansym[dask]')."),
@@ -292,8 +305,6 @@ def discover(
     out.print(render_summary(result.config, result.metrics, result.importance, result.run_dir))
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
 
 def terminal_safe(obj):
     """Strings from run files made safe for a terminal table: control characters (ANSI and OSC escapes) shown
@@ -313,7 +324,7 @@ def terminal_safe(obj):
 
 def _note(text) -> None:
     """A diagnostic on stderr, printed as plain text (never as rich markup), on one logical line."""
-    err.print(Text.assemble(("note: ", "yellow"), str(text)), highlight=False, soft_wrap=True)
+    err.print(Text.assemble(("note: ", "yellow"), _CONTROL.sub("?", str(text))), highlight=False, soft_wrap=True)
 
 
 def _echo_json(obj) -> None:
@@ -419,19 +430,18 @@ def _far_line(far: dict) -> str:
 
 def render_formula(run_dir) -> Optional[Table]:
     """The run's formula and its parameter table, or None if the run has no formula."""
+    from kansym.config import run_config
     from kansym.runs import RunDir
 
+    rd = RunDir(Path(run_dir))
+    cfg = run_config(rd.config, f"run {rd.id}: config.json")  # every option checked, as a rerun would
     if not (Path(run_dir) / "formula.json").exists():
         return None
-    from kansym.features import FEATURE_SETS, feature_names
+    from kansym.features import feature_names
     from kansym.formula import formula_from_entry
 
-    rd = RunDir(Path(run_dir))
     raw = rd.read_json("formula.json")
-    formula = formula_from_entry(raw)
-    features = rd.config.get("features")
-    if isinstance(features, str) and features in FEATURE_SETS:  # its variables must be the run's features
-        formula.for_columns(feature_names(features))
+    formula = formula_from_entry(raw).for_columns(feature_names(cfg.features))  # the run's features, by name
     shown = str(formula.expr)  # the formula itself, not a 'text' field that could say otherwise
     entry = terminal_safe(raw)
     t = Table(title=f"formula: {terminal_safe(shown)}", title_justify="left")
@@ -449,12 +459,13 @@ def render_formula(run_dir) -> Optional[Table]:
 
 @app.command()
 @handled
-def runs(runs_dir: Path = typer.Option(Path("runs"), help="Where run directories live."),
+def runs(runs_dir: Path = _dir_option("runs", "Where run directories live."),
          partial: bool = typer.Option(False, "--partial", help="List the partial output of crashed or interrupted runs instead."),
          as_json: bool = typer.Option(False, "--json", help="Print JSON (strict; non-finite numbers as \"NaN\") instead of tables."),):
     """List the runs under the runs directory."""
     from kansym.runs import list_runs, partial_runs
 
+    _existing_runs_dir(runs_dir)
     if as_json:
         if partial:
             _echo_json([{"path": str(p), "running": alive} for p, alive in partial_runs(runs_dir)])
@@ -491,12 +502,24 @@ def runs(runs_dir: Path = typer.Option(Path("runs"), help="Where run directories
     out.print(t)
 
 
+def _existing_runs_dir(runs_dir: Path) -> None:
+    """A runs directory to read must exist (a mistyped path is an error, not an empty list)."""
+    try:
+        there = runs_dir.is_dir()
+    except OSError as exc:
+        raise KansymError(f"--runs-dir {runs_dir}: {exc.strerror}") from None
+    if not there:
+        what = "is not a directory" if runs_dir.exists() else "does not exist (`kansym discover` creates it)"
+        raise KansymError(f"runs directory {runs_dir} {what}")
+
+
 @app.command()
 @handled
-def clean(runs_dir: Path = typer.Option(Path("runs"), help="Where run directories live.")):
+def clean(runs_dir: Path = _dir_option("runs", "Where run directories live.")):
     """Remove the partial output (.partial-*) of crashed or interrupted runs; runs still being written are kept."""
     from kansym.runs import clean_partial
 
+    _existing_runs_dir(runs_dir)
     removed = clean_partial(runs_dir)
     for p in removed:
         out.print(Text(f"removed {p}"), soft_wrap=True)
@@ -507,22 +530,22 @@ def clean(runs_dir: Path = typer.Option(Path("runs"), help="Where run directorie
 @app.command()
 @handled
 def show(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, path, or 'latest'."),
-         runs_dir: Path = typer.Option(Path("runs"), help="Where run directories live."),
+         runs_dir: Path = _dir_option("runs", "Where run directories live."),
          as_json: bool = typer.Option(False, "--json", help="Print JSON (strict; non-finite numbers as \"NaN\") instead of tables."),):
     """Print a run's summary."""
     from kansym.runs import find_run
 
     r = find_run(run, runs_dir)
-    if as_json:
-        _echo_json(_run_json(r))
-        return
     imp = r.importance()
-    try:
+    try:  # the JSON says what the tables say: a run that cannot be summarised is refused either way
         formula = render_formula(r.path)
         summary = render_summary(r.config, r.metrics, imp, r.path)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise KansymError(f"run {r.id}: config.json, metrics.json or formula.json lacks what a summary needs "
                           f"({type(exc).__name__}: {exc})") from None
+    if as_json:
+        _echo_json(_run_json(r))
+        return
     if formula is not None:
         out.print(formula)
     out.print(summary)
@@ -535,7 +558,7 @@ def symbolic(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, 
              r2_min: Optional[float] = typer.Option(None, help="Smallest acceptable R^2 of an edge fit [default: the run's]."),
              poor_edges: Optional[str] = typer.Option(None, metavar="[best|zero|error]", help="An edge below --r2-min: best (keep the best function, with a note), zero, or error [default: the run's]."),
              max_constants: Optional[int] = typer.Option(None, help="Largest number of constants of the chosen formula [default: the run's]."),
-             runs_dir: Path = typer.Option(Path("runs"), help="Where run directories live.")):
+             runs_dir: Path = _dir_option("runs", "Where run directories live.")):
     """Run the symbolic stage again on an existing run."""
     from kansym.pipeline import rerun_symbolic
     from kansym.runs import find_run
@@ -556,9 +579,9 @@ def symbolic(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, 
 @handled
 def export(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, path, or 'latest'."),
            name: Optional[str] = typer.Option(None, help="Registry name [default: the run id]."),
-           registry: Path = typer.Option(Path("formulas"), help="Formula registry directory."),
+           registry: Path = _dir_option("formulas", "Formula registry directory."),
            force: bool = typer.Option(False, help="Overwrite an existing entry."),
-           runs_dir: Path = typer.Option(Path("runs"), help="Where run directories live.")):
+           runs_dir: Path = _dir_option("runs", "Where run directories live.")):
     """Write a run's formula to the registry as NAME.json and NAME.tex."""
     from kansym.pipeline import export_formula
     from kansym.runs import find_run
@@ -567,7 +590,10 @@ def export(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, pa
     if not str(registry).strip() or str(registry) == ".":
         raise KansymError("--registry needs a directory name, e.g. formulas")
     js, tex = export_formula(r.path, r.id if name is None else name, registry, force)
-    out.print(f"wrote {js} and {tex}", highlight=False)
+    try:  # a status line (the entry is the result): an unusable terminal does not turn it into a failure
+        err.print(Text(f"wrote {js} and {tex}"), highlight=False, soft_wrap=True)
+    except OSError:
+        pass
 
 
 @app.command("table1")
@@ -576,7 +602,7 @@ def table1_cmd(models: str = typer.Option("ws4,dz28,frdm12,ktuy05,hfb27", help="
                seeds: int = typer.Option(1, help="Split seeds 0..SEEDS-1; the KAN columns give the median (+- standard deviation)."),
                ensemble: Optional[int] = typer.Option(None, help="KANs per fit [default: 4]."),
                trainer: str = typer.Option("fast", metavar="[fast|pykan]", help="Code that trains the networks (see discover --help)."),
-               out_dir: Path = typer.Option(Path("runs/table1"), help="Where table1.csv and table1.tex go."),
+               out_dir: Path = _dir_option("runs/table1", "Where table1.csv and table1.tex go."),
                force: bool = typer.Option(False, help="Replace an existing table1.csv/table1.tex in --out-dir."),
                quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
                jobs: Optional[int] = typer.Option(None, help="Worker processes for independent fits (ensemble members) [default: the CPUs this process may use]."),
@@ -621,7 +647,7 @@ def table1_cmd(models: str = typer.Option("ws4,dz28,frdm12,ktuy05,hfb27", help="
 def sweep(ctx: typer.Context,
           grid: list[str] = typer.Option(..., metavar="NAME=VALUES", help="Repeatable: seed=0:5 (0..4), lamb=1e-3,3e-3, width=5;10 (';' between tuple points). ASCII digits; at most 1000 points per sweep (the product of the grids)."),
           target: str = typer.Option("be", metavar="[be|me|residual]", help="Target of every point."),
-          runs_dir: Path = typer.Option(Path("runs"), help="The sweep goes in RUNS_DIR/sweep-<hash>/."),
+          runs_dir: Path = _dir_option("runs", "The sweep goes in RUNS_DIR/sweep-<hash>/."),
           jobs: Optional[int] = typer.Option(None, help="Points run at once [default: the CPUs this process may use]."),
           backend: str = typer.Option("loky", metavar="[loky|dask]", help="loky (local processes) or dask."),
           scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address [default: a local cluster]."),
@@ -684,7 +710,7 @@ def crosscheck(run: str = typer.Argument(..., help="Run id, unique prefix/suffix
                maxsize: int = typer.Option(30, help="Largest expression size."),
                seed: int = typer.Option(0, help="Engine seed."),
                pysr_hof: Optional[Path] = typer.Option(None, help="Import a PySR hall_of_fame.csv instead of searching."),
-               runs_dir: Path = typer.Option(Path("runs"), help="Where run directories live."),
+               runs_dir: Path = _dir_option("runs", "Where run directories live."),
                as_json: bool = typer.Option(False, "--json", help="Print JSON (strict; non-finite numbers as \"NaN\") instead of tables."),):
     """Compare a run's KAN formula with an independent symbolic-regression search on the same data."""
     from kansym.pipeline import rerun_crosscheck
@@ -733,7 +759,7 @@ def extrapolate(run: str = typer.Argument(..., help="Run id, unique prefix/suffi
                 beyond: int = typer.Option(10, help="Steps beyond the last measured nucleus."),
                 against: str = typer.Option("frdm12,ws4", help="Reference mass models."),
                 both_sides: bool = typer.Option(False, help="Extrapolate on the proton-rich side too."),
-                runs_dir: Path = typer.Option(Path("runs"), help="Where run directories live."),
+                runs_dir: Path = _dir_option("runs", "Where run directories live."),
                 as_json: bool = typer.Option(False, "--json", help="Print JSON (strict; non-finite numbers as \"NaN\") instead of tables."),):
     """Predictions beyond the measured masses compared with reference models; writes extrapolation.csv."""
     from kansym.pipeline import rerun_extrapolate

@@ -97,8 +97,9 @@ class DiscoverConfig:
     chains: tuple[str, ...] = ("Zr", "Nd", "Hg", "Fm")
     runs_dir: str = "runs"
 
-    def resolved(self) -> "DiscoverConfig":
-        """A copy with every per-target default filled in, validated."""
+    def resolved(self, environment: bool = True) -> "DiscoverConfig":
+        """A copy with every per-target default filled in, validated. With ``environment`` the runs directory
+        must be writable and the cross-check engine installed (for a new run; a recorded one skips both)."""
         target = Target.parse(self.target, "target")
         stage = Stage.parse(self.stage, "stage")
         d = TARGET_DEFAULTS[target]
@@ -129,7 +130,7 @@ class DiscoverConfig:
             else (10 if (self.features or d["features"]) == "zn" else 12),
         }
         out = replace(self, **fill)
-        out._check_numbers()
+        out._check_numbers(environment)
         if out.ensemble < 1:
             raise KansymError(f"--ensemble must be >= 1, got {out.ensemble}")
         if out.uncertainty and out.ensemble < 2:
@@ -145,7 +146,7 @@ class DiscoverConfig:
                               f"refine {list(out.refine)}")
         choose("--symbolic-from network", out.symbolic_from, ("coarse", "final"))
         check_engine_options("auto", out.crosscheck_budget, seed=out.seed, generations=out.crosscheck_generations)
-        if out.crosscheck != "none" and out.stage == "all":
+        if environment and out.crosscheck != "none" and out.stage == "all":
             make_engine(out.crosscheck, out.crosscheck_budget, seed=out.seed,
                         generations=out.crosscheck_generations)  # fail fast if the engine is missing
         structures_budget(out.search_budget)
@@ -167,7 +168,7 @@ class DiscoverConfig:
         KANRegressor(width=out.width, k=out.k, schedule=out.schedule(), beyond=out.beyond)
         return out
 
-    def _check_numbers(self) -> None:
+    def _check_numbers(self, environment: bool = True) -> None:
         """Every numeric option finite and in range, and the runs directory usable, before any training."""
         import math
 
@@ -195,7 +196,7 @@ class DiscoverConfig:
             bad("--steps", self.steps, "must be at most 100000")
         if self.ensemble is not None and self.ensemble > 64:
             bad("--ensemble", self.ensemble, "must be at most 64")
-        problem = unwritable_dir(Path(self.runs_dir))
+        problem = unwritable_dir(Path(self.runs_dir)) if environment else None
         if problem:
             bad("--runs-dir", self.runs_dir, problem)
         if len(self.chains) > MAX_CHAINS:
@@ -243,6 +244,53 @@ class DiscoverConfig:
             if kw.get(key) is not None:
                 kw[key] = tuple(kw[key])
         return cls(**kw)
+
+
+_RECORD_EXTRAS = {"kansym_version": "str", "data_sha256": "dict", "extrapolation_options": "dict"}
+"""Fields a run's ``config.json`` holds beside the options: provenance and the last extrapolation's options."""
+
+
+def _field_kind(annotation: str) -> tuple[str, bool]:
+    """('str' | 'int' | 'float' | 'bool' | 'ints' | 'strs', may be null) of a DiscoverConfig annotation."""
+    optional = annotation.endswith("| None")
+    base = annotation.removesuffix("| None").strip()
+    return {"tuple[int, ...]": "ints", "tuple[str, ...]": "strs"}.get(base, base), optional
+
+
+def _has_kind(value, kind: str) -> bool:
+    whole = lambda v: isinstance(v, int) and not isinstance(v, bool)  # noqa: E731
+    return {"str": lambda v: isinstance(v, str) and len(v) <= 1000,
+            "int": whole,
+            "float": lambda v: whole(v) or isinstance(v, float),
+            "bool": lambda v: isinstance(v, bool),
+            "dict": lambda v: isinstance(v, dict),
+            "ints": lambda v: isinstance(v, list) and len(v) <= 1000 and all(map(whole, v)),
+            "strs": lambda v: isinstance(v, list) and len(v) <= 1000 and all(isinstance(x, str) for x in v),
+            }[kind](value)
+
+
+def run_config(record: dict, where: str = "config.json") -> DiscoverConfig:
+    """The configuration a run directory records, checked as a schema before use: every option has the type of
+    its :class:`DiscoverConfig` field (a whole number is not text, a list is not a string) and a value that
+    ``kansym discover`` accepts (without the checks of a new run's environment: its runs directory and engine).
+    Errors name the field."""
+    if not isinstance(record, dict):
+        raise KansymError(f"{where} does not hold a JSON object")
+    kinds = {f.name: _field_kind(str(f.type)) for f in fields(DiscoverConfig)}
+    kinds |= {k: (v, True) for k, v in _RECORD_EXTRAS.items()}
+    for key, value in record.items():
+        if key not in kinds:
+            continue  # an option of another kansym version, never read
+        kind, optional = kinds[key]
+        if not ((value is None and optional) or _has_kind(value, kind)):
+            expected = {"ints": "a list of whole numbers", "strs": "a list of names", "int": "a whole number",
+                        "float": "a number", "bool": "true or false", "str": "text", "dict": "an object"}[kind]
+            raise KansymError(f"{where}: field {key!r} must be {expected}{' or null' if optional else ''}, "
+                              f"got {str(value)[:40]!r}")
+    try:
+        return DiscoverConfig.from_dict(record).resolved(environment=False)
+    except KansymError as exc:
+        raise KansymError(f"{where}: {exc}") from None
 
 
 def load_dataset(cfg: DiscoverConfig) -> Dataset:

@@ -220,14 +220,22 @@ def import_hof(path: Path, names) -> EngineResult:
     try:
         text = read_text_bounded(path, MAX_HOF_BYTES, what="hall of fame")
         with io.StringIO(text, newline="") as fh:
-            reader = csv.DictReader(fh)
-            missing = {"Complexity", "Loss", "Equation"} - set(reader.fieldnames or ())
+            reader = csv.DictReader(fh, strict=True)
+            header = list(reader.fieldnames or ())
+            missing = {"Complexity", "Loss", "Equation"} - set(header)
             if missing:
                 raise KansymError(f"{path}: not a PySR hall of fame (missing columns {', '.join(sorted(missing))})")
+            if len(set(header)) != len(header) or not all(h.strip() for h in header):
+                raise KansymError(f"{path}: its header names a column twice or has an empty column name")
             for row_no, row in enumerate(reader, start=2):
                 if row_no - 1 > MAX_HOF_ROWS:
                     raise KansymError(f"{path}: more than {MAX_HOF_ROWS} equations; a PySR hall of fame holds one "
                                       "per complexity")
+                if None in row or None in row.values():
+                    n = sum(v is not None for k, v in row.items() if k is not None) + len(row.get(None) or ())
+                    raise KansymError(f"{path} row {row_no}: {n} fields where the header has {len(header)}")
+                if any(c in row["Equation"] for c in "\r\n"):
+                    raise KansymError(f"{path} row {row_no}: the equation spans several lines")
                 chars += len(row["Equation"] or "")
                 if chars > MAX_HOF_CHARS:
                     raise KansymError(f"{path}: its equations hold more than {MAX_HOF_CHARS} characters; a PySR "
@@ -243,6 +251,11 @@ def import_hof(path: Path, names) -> EngineResult:
         raise KansymError(f"cannot read {path}: {exc.strerror}") from None
     if not front:
         raise KansymError(f"{path}: no equations")
+    sizes = [f.complexity for f in front]
+    if len(set(sizes)) != len(sizes):
+        raise KansymError(f"{path}: complexity {next(c for c in sizes if sizes.count(c) > 1)} appears twice; a PySR "
+                          "hall of fame holds one equation per complexity")
+    front.sort(key=lambda f: f.complexity)
     scores = [0.0] + [(-np.log(max(b.loss, 1e-300)) + np.log(max(a.loss, 1e-300))) / max(b.complexity - a.complexity, 1)
                       for a, b in zip(front, front[1:])]
     return EngineResult("pysr-hof", tuple(front), int(np.argmax(scores)), 0.0)

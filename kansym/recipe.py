@@ -15,7 +15,7 @@ import pandas as pd
 
 from kansym import candidates as cands_mod
 from kansym import structures as structures_mod
-from kansym.config import DiscoverConfig, load_dataset
+from kansym.config import DiscoverConfig, load_dataset, run_config
 from kansym.ensemble import Consensus, calibration, combine, consensus
 from kansym.errors import KansymError
 from kansym.execution import Execution, run_tasks
@@ -307,7 +307,7 @@ def load_run_stage(run_dir: Path) -> tuple[DiscoverConfig, KanStage]:
     """Rebuild the dataset and the trained networks of an existing run directory."""
 
     rd = RunDir(Path(run_dir))
-    cfg = DiscoverConfig.from_dict(rd.config).resolved()
+    cfg = run_config(rd.config, f"run {rd.id}: config.json")
     kan_dir = rd.path / "kan"
     if not (kan_dir / "scalers.json").exists() and not any(kan_dir.glob("seed_*/scalers.json")):
         raise KansymError(f"run {rd.id} has no KAN checkpoint (kan/); rerun `kansym discover`")

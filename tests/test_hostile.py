@@ -194,7 +194,9 @@ LATEX_TEXT_PAYLOADS = {
 
 
 @pytest.mark.parametrize("field", list(LATEX_TEXT_PAYLOADS))
-def test_text_from_a_formula_file_reaches_latex_escaped(field, formula_run, tmp_path):
+def test_text_from_a_formula_file_is_checked_against_its_run(field, formula_run, tmp_path):
+    """The provenance of an entry comes from the run's checked config.json; a formula.json that says otherwise
+    (an edited selection, split or model) is refused naming the field, and nothing is written."""
     from kansym.pipeline import export_formula
 
     run = tmp_path / formula_run.run_dir.name
@@ -205,10 +207,28 @@ def test_text_from_a_formula_file_reaches_latex_escaped(field, formula_run, tmp_
         entry["selection"]["subset"] = payload
     else:
         entry[field] = payload
-        if field == "model":  # the caption names the model of a residual target
-            entry["target"] = "residual"
     (run / "formula.json").write_text(json.dumps(entry))
-    _, tex = export_formula(run, "escaped", tmp_path / "reg")
+    key = "selection" if field == "subset" else field
+    with pytest.raises(KansymError, match=f"field '{key}'.*disagrees with config.json"):
+        export_formula(run, "escaped", tmp_path / "reg")
+    assert not (tmp_path / "reg").exists() or not any((tmp_path / "reg").iterdir())
+
+
+@pytest.mark.parametrize("field", list(LATEX_TEXT_PAYLOADS))
+def test_text_reaches_latex_escaped(field, formula_run, tmp_path):
+    """Whatever text a caller passes as provenance reaches the caption through the one escaping function."""
+    from kansym.export import formula_from_entry, write_formula
+
+    entry = json.loads((formula_run.run_dir / "formula.json").read_text())
+    context = {k: entry[k] for k in ("target", "model", "selection", "split")}
+    payload = LATEX_TEXT_PAYLOADS[field]
+    if field == "subset":
+        context["selection"] = {**context["selection"], "subset": payload}
+    else:
+        context[field] = payload
+        if field == "model":  # the caption names the model of a residual target
+            context["target"] = "residual"
+    _, tex = write_formula(tmp_path / "reg", "escaped", formula_from_entry(entry), entry["metrics"], context, "B")
     text = tex.read_text()
     assert "\\input" not in text and "\\write18" not in text and "\\immediate" not in text
     assert "\\textbackslash{}input" in text or "\\textbackslash{}write18" in text
@@ -878,9 +898,10 @@ def test_text_from_run_files_is_printed_as_written(formula_run, tmp_path):
     one in 'srepr', not a 'text' field that says otherwise."""
     run = tmp_path / formula_run.run_dir.name
     shutil.copytree(formula_run.run_dir, run)
-    config = json.loads((run / "config.json").read_text())
-    config["split"] = "[bold red]EVIL[/] \x1b]0;title\x07 \x1b[31m"
-    (run / "config.json").write_text(json.dumps(config))
+    evil = "[bold red]EVIL[/] \x1b]0;title\x07 \x1b[31m"
+    metrics = json.loads((run / "metrics.json").read_text())
+    metrics["formula"]["candidate"] = evil
+    (run / "metrics.json").write_text(json.dumps(metrics))
     entry = json.loads((run / "formula.json").read_text())
     entry["text"] = "B = 42*FAKE"
     (run / "formula.json").write_text(json.dumps(entry))
@@ -888,6 +909,11 @@ def test_text_from_run_files_is_printed_as_written(formula_run, tmp_path):
     assert r.exit_code == 0, r.output
     assert "[bold red]EVIL[/]" in r.output.replace("\n", "") and "\x1b" not in r.output
     assert "FAKE" not in r.output
+    config = json.loads((run / "config.json").read_text())
+    config["split"] = evil  # an option kansym would not accept: refused, and the message shows it as text
+    (run / "config.json").write_text(json.dumps(config))
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2 and "unknown split" in r.output and "\x1b" not in r.output and "\x07" not in r.output
 
 
 @pytest.mark.parametrize("rows, message", [
@@ -1004,3 +1030,124 @@ def test_entry_format_and_count_checked(edit, message, formula_run):
     edit(entry)
     with pytest.raises(KansymError, match=message):
         formula_from_entry(entry)
+
+
+# --------------------------------------------------------------------------- recorded configs, provenance, listings
+
+@pytest.mark.parametrize("field, value, message", [
+    ("k", -1, "spline order"),
+    ("lamb", "NaN", "--lamb nan must be finite"),
+    ("width", "2", "field 'width' must be a list of whole numbers"),
+    ("grid", 2.5, "field 'grid' must be a whole number"),
+    ("seed", "0", "field 'seed' must be a whole number"),
+    ("prune", "yes", "field 'prune' must be true or false"),
+    ("chains", "Zr", "field 'chains' must be a list of names"),
+    ("target", 5, "field 'target' must be text"),
+    ("ensemble", 0, "--ensemble must be >= 1"),
+    ("data_sha256", [], "field 'data_sha256' must be an object"),
+])
+def test_every_recorded_option_is_checked_by_every_reader(field, value, message, formula_run, tmp_path):
+    """show, show --json, export and the stage reruns read config.json through one schema: a value kansym
+    would not accept from the command line is refused, naming the field, with nothing written."""
+    run = tmp_path / "runs" / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    config = json.loads((run / "config.json").read_text())
+    config[field] = value
+    (run / "config.json").write_text(json.dumps(config))
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    for args in (["show", str(run)], ["show", str(run), "--json"],
+                 ["export", str(run), "--registry", str(tmp_path / "reg")], ["symbolic", str(run)]):
+        r = runner.invoke(app, args)
+        assert r.exit_code == 2 and message in r.output and "config.json" in r.output, (args, r.output)
+        assert len(r.output.strip().splitlines()) == 1 and "Traceback" not in r.output
+    assert not (tmp_path / "reg").exists()
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda e: e.update(target="me"), "field 'target'.*disagrees"),
+    (lambda e: e["selection"].update(min_z=8), "field 'selection'.*disagrees"),
+    (lambda e: e.update(seed=7), "field 'seed'.*disagrees"),
+    (lambda e: e.update(kansym_version="0.2 \\input{x}"), "'kansym_version'"),
+    (lambda e: e.update(data_sha256={"mass.txt": "not a digest"}), "'data_sha256'"),
+    (lambda e: e["metrics"]["rmse_mev"].update(test=0.05), "records RMSE test 0.05 MeV but its formula gives"),
+    (lambda e: e.update(metrics=[1]), "'metrics.rmse_mev'"),
+])
+def test_export_records_only_what_it_can_check(edit, message, formula_run, tmp_path):
+    """A registry entry's provenance comes from the run's checked config.json and its RMSE is recomputed from
+    the formula on the run's data: an edited formula.json is refused and no file is written."""
+    from kansym.pipeline import export_formula
+
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    entry = json.loads((run / "formula.json").read_text())
+    edit(entry)
+    (run / "formula.json").write_text(json.dumps(entry))
+    with pytest.raises(KansymError, match=message):
+        export_formula(run, "edited", tmp_path / "reg")
+    assert not (tmp_path / "reg").exists() or not any((tmp_path / "reg").iterdir())
+
+
+def test_export_records_the_run_and_its_own_numbers(formula_run, tmp_path):
+    from kansym.pipeline import export_formula
+
+    js, _ = export_formula(formula_run.run_dir, "checked", tmp_path / "reg")
+    entry = json.loads(js.read_text())
+    config = json.loads((formula_run.run_dir / "config.json").read_text())
+    assert entry["run_id"] == formula_run.run_dir.name and entry["seed"] == config["seed"]
+    assert entry["selection"]["subset"] == config["subset"] and entry["features"] == config["features"]
+    assert entry["metrics"]["rmse_mev"] == formula_run.metrics["formula"]["rmse_mev"]
+
+
+def test_export_succeeds_whatever_stdout_is(formula_run, tmp_path):
+    """The entry is the result; the confirmation is a status line on stderr, so a full stdout is no failure
+    (and a failed export never leaves an entry behind)."""
+    import subprocess
+    import sys
+
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([sys.executable, "-m", "kansym", "export", str(formula_run.run_dir), "--name", "full",
+                            "--registry", str(tmp_path / "reg")], stdout=full, stderr=subprocess.PIPE, text=True,
+                           timeout=60)
+    assert r.returncode == 0 and "wrote" in r.stderr, r.stderr
+    assert sorted(p.name for p in (tmp_path / "reg").iterdir()) == ["full.json", "full.tex"]
+
+
+@pytest.mark.parametrize("command", ["runs", "clean"])
+@pytest.mark.parametrize("where, message", [
+    ("", "needs a directory name"),
+    ("   ", "needs a directory name"),
+    ("/dev/null/x", "does not exist"),
+    ("nowhere/at/all", "does not exist"),
+    ("/dev/null", "is not a directory"),
+])
+def test_listing_a_runs_directory_that_is_not_one_is_an_error(command, where, message, tmp_path):
+    r = _kansym(command, "--runs-dir", where, *(["--json"] if command == "runs" else []), cwd=tmp_path)
+    assert r.returncode == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert r.stdout == "" and not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("text, message", [
+    ('Complexity,Loss,Equation\n1,10.0,Z,5\n', "4 fields where the header has 3"),
+    ('Complexity,Loss,Equation\n1,10.0\n', "2 fields where the header has 3"),
+    ('Complexity,Loss,Equation,Loss\n1,10.0,Z,4\n', "names a column twice"),
+    ('Complexity,,Loss,Equation\n1,,10.0,Z\n', "empty column name"),
+    ('Complexity,Loss,Equation\n1,10.0,"Z +\nN"\n', "spans several lines"),
+    ('Complexity,Loss,Equation\n1,1.0,Z+N\n1,10.0,Z\n', "complexity 1 appears twice"),
+])
+def test_hall_of_fame_layout_checked(text, message, tmp_path):
+    from kansym.crosscheck import import_hof
+
+    f = tmp_path / "hof.csv"
+    f.write_text(text)
+    with pytest.raises(KansymError, match=message):
+        import_hof(f, ("Z", "N"))
+
+
+def test_hall_of_fame_rows_in_any_order_are_read_by_complexity(tmp_path):
+    from kansym.crosscheck import import_hof
+
+    f = tmp_path / "hof.csv"
+    f.write_text('Complexity,Loss,Equation\n5,0.5,"Z*N + Z"\n1,10.0,Z\n3,1.0,"Z + N"\n')
+    r = import_hof(f, ("Z", "N"))
+    assert [e.complexity for e in r.front] == [1, 3, 5] and [e.loss for e in r.front] == [10.0, 1.0, 0.5]
