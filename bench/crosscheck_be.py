@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 from _common import scratch_runs, write_result
 
-from kansym.crosscheck import PyOperonEngine, _refit_engine
-from kansym.pipeline import DiscoverConfig, discover, load_dataset
+from kansym.checks.crosscheck import PyOperonEngine, _refit_engine
+from kansym.pipeline.discovery import DiscoverConfig, discover, load_dataset
 
 KS = (4, 6, 8, 10, 12)
 out = {}

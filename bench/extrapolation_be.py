@@ -6,8 +6,8 @@ import time
 
 from _common import scratch_runs, write_result
 
-from kansym.extrapolate import DEFAULT_CHAINS
-from kansym.pipeline import DiscoverConfig, discover, rerun_extrapolate
+from kansym.checks.extrapolation import DEFAULT_CHAINS
+from kansym.pipeline.discovery import DiscoverConfig, discover, rerun_extrapolate
 
 out = {}
 runs = scratch_runs()

@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 from _common import scratch_runs, write_result
 
-from kansym.crosscheck import PyOperonEngine, _refit_engine
-from kansym.export import formula_from_entry
-from kansym.farcheck import make_judge
-from kansym.formula import Formula
-from kansym.pipeline import DiscoverConfig, discover, load_dataset
-from kansym.reference_formulas import fit_eq6, liquid_drop
-from kansym.survey import rms
+from kansym.checks.crosscheck import PyOperonEngine, _refit_engine
+from kansym.report.export import formula_from_entry
+from kansym.checks.farcheck import make_judge
+from kansym.symbolic.formula import Formula
+from kansym.pipeline.discovery import DiscoverConfig, discover, load_dataset
+from kansym.symbolic.reference import fit_eq6, liquid_drop
+from kansym.nuclear.survey import rms
 
 ROOT = Path(__file__).resolve().parent.parent
 

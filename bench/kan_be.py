@@ -12,7 +12,7 @@ import time
 
 from _common import scratch_runs, write_result
 
-from kansym.pipeline import DiscoverConfig, discover
+from kansym.pipeline.discovery import DiscoverConfig, discover
 
 SEEDS = range(8)
 rows = {"fast": [], "pykan": []}

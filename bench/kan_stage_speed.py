@@ -19,8 +19,8 @@ import time
 import numpy as np
 from _common import write_result
 
-from kansym.config import DiscoverConfig, load_dataset
-from kansym.recipe import new_network
+from kansym.pipeline.config import DiscoverConfig, load_dataset
+from kansym.pipeline.recipe import new_network
 
 SEEDS = range(5)
 RECIPES = ("pykan", "fast")

@@ -11,7 +11,7 @@ import time
 
 from _common import scratch_runs, write_result
 
-from kansym.pipeline import DiscoverConfig, discover
+from kansym.pipeline.discovery import DiscoverConfig, discover
 
 rows = []
 runs = scratch_runs()

@@ -15,8 +15,8 @@ from dataclasses import replace
 
 from _common import scratch_runs, write_result
 
-from kansym.pipeline import DiscoverConfig, assemble_stage, discover, load_dataset, train_kan
-from kansym.survey import rms
+from kansym.pipeline.discovery import DiscoverConfig, assemble_stage, discover, load_dataset, train_kan
+from kansym.nuclear.survey import rms
 
 ENSEMBLE, SEEDS = 4, range(5)
 TARGET = {"default": 0.25, "no_cut": 0.20}

@@ -12,8 +12,8 @@ import time
 
 from _common import write_result
 
-from kansym.config import DiscoverConfig, load_dataset
-from kansym.recipe import new_network
+from kansym.pipeline.config import DiscoverConfig, load_dataset
+from kansym.pipeline.recipe import new_network
 
 PARTS = {
     "pykan": {"lbfgs_steps": "LBFGS.py:297(step)", "loss_closures": "MultKAN.py:1515(closure)",

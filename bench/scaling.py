@@ -16,10 +16,10 @@ from pathlib import Path
 
 from _common import write_result
 
-from kansym.config import DiscoverConfig
-from kansym.execution import Execution, available_cpus
-from kansym.sweep import plan, run_sweep
-from kansym.table1 import table1
+from kansym.pipeline.config import DiscoverConfig
+from kansym.network.execution import Execution, available_cpus
+from kansym.pipeline.sweep import plan, run_sweep
+from kansym.pipeline.table1 import table1
 
 
 def files(root: Path) -> dict:

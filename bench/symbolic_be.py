@@ -10,7 +10,7 @@ import time
 import pandas as pd
 from _common import scratch_runs, write_result
 
-from kansym.pipeline import DiscoverConfig, discover
+from kansym.pipeline.discovery import DiscoverConfig, discover
 
 
 def best_within(cands: pd.DataFrame, k: int) -> dict:

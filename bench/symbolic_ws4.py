@@ -16,7 +16,7 @@ import time
 import numpy as np
 from _common import scratch_runs, write_result
 
-from kansym.pipeline import DiscoverConfig, discover
+from kansym.pipeline.discovery import DiscoverConfig, discover
 
 
 def one(seed: int, runs: str) -> dict:

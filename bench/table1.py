@@ -6,7 +6,7 @@ import time
 
 from _common import write_result
 
-from kansym.table1 import table1
+from kansym.pipeline.table1 import table1
 
 t = time.perf_counter()
 df = table1(seeds=5, progress=lambda s: print("done:", s, flush=True))

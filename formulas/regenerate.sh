@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerate the committed formulas from the default commands (seed 0: ensemble members 0-3, formula search
-# over all of them, the choice rule of kansym.structures).
+# over all of them, the choice rule of kansym.symbolic.search).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 registry=${1:-formulas}

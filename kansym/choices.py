@@ -81,5 +81,5 @@ class Beyond(Choice):
 
 
 class Trainer(Choice):
-    fast = "fast"  # kansym.fastfit: pykan's training with a faster evaluation of the same network
+    fast = "fast"  # kansym.network.fastfit: pykan's training with a faster evaluation of the same network
     pykan = "pykan"  # MultKAN.fit as it is (the recipe of runs written before kansym 0.2)

@@ -6,7 +6,7 @@
     print(est.fit_report()); est.latex(); est.predict(df[["Z", "N"]])
 
 ``fit`` trains the pruned KAN (ensemble, clamping, baseline) and runs the symbolic stage with exactly the
-functions ``kansym discover`` uses (``kansym.recipe.train_kan`` and ``search_formulas``), with the
+recipe ``kansym discover`` uses (``kansym.pipeline.recipe.fit_recipe``), with the
 command line's defaults for ``--target be``. Arrays are in MeV when they are energies; the far-extrapolation
 check needs the nuclear tables and is applied by ``kansym discover``, not to arbitrary arrays.
 """
@@ -22,14 +22,14 @@ import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
-from kansym.baselines import LIQUID_DROP, check_baseline
-from kansym.config import DiscoverConfig
+from kansym.nuclear.baselines import LIQUID_DROP, check_baseline
+from kansym.pipeline.config import DiscoverConfig
 from kansym.errors import KansymError
-from kansym.export import parameter_rows
-from kansym.formula import Formula, variable_symbols
-from kansym.recipe import load_run_stage, search_formulas, train_kan
-from kansym.runs import RunDir
-from kansym.targets import Dataset, split_labels
+from kansym.report.export import parameter_rows
+from kansym.symbolic.formula import Formula, variable_symbols
+from kansym.pipeline.recipe import fit_recipe, load_run_stage
+from kansym.runs.store import RunDir
+from kansym.nuclear.targets import Dataset, split_labels
 
 MIN_SAMPLES = 10
 
@@ -49,14 +49,15 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
 
     Fitted attributes: ``network_`` (the KAN stage: members, consensus, ``predict``), ``candidates_``
     (one row per candidate formula, like PySR's ``equations_``), ``formula_`` (the chosen
-    :class:`kansym.formula.Formula`, or None when no candidate qualifies), ``notes_``,
+    :class:`kansym.symbolic.formula.Formula`, or None when no candidate qualifies), ``notes_``,
     ``feature_names_in_``, ``n_features_in_``.
     """
 
     def __init__(self, *, width=None, grid=3, refine=None, k=3, steps=None, lamb=1e-3, prune=True,
                  max_hidden="auto", baseline="auto", ensemble=1, aggregate="median", beyond="clamp",
                  trainer="fast", lib="physics+poly", r2_min=0.9, poor_edges="best", max_constants=12, expand=False,
-                 test_fraction=0.2, random_state=0):
+                 lamb_l1=1.0, lamb_entropy=2.0, symbolic_from="coarse", search_budget=None, cv_folds=5,
+                 uncertainty=None, test_fraction=0.2, random_state=0):
         self.width = width
         self.grid = grid
         self.refine = refine
@@ -75,6 +76,12 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         self.poor_edges = poor_edges
         self.max_constants = max_constants
         self.expand = expand
+        self.lamb_l1 = lamb_l1
+        self.lamb_entropy = lamb_entropy
+        self.symbolic_from = symbolic_from
+        self.search_budget = search_budget
+        self.cv_folds = cv_folds
+        self.uncertainty = uncertainty
         self.test_fraction = test_fraction
         self.random_state = random_state
 
@@ -89,7 +96,10 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
                              max_hidden=-1 if self.max_hidden == "auto" else self.max_hidden,
                              ensemble=self.ensemble, aggregate=self.aggregate, beyond=self.beyond, trainer=self.trainer,
                              lib=self.lib, r2_min=self.r2_min, poor_edges=self.poor_edges, max_constants=self.max_constants,
-                             expand=self.expand, seed=self.random_state, stage="symbolic", crosscheck="none",
+                             expand=self.expand, lamb_l1=self.lamb_l1, lamb_entropy=self.lamb_entropy,
+                             symbolic_from=self.symbolic_from, search_budget=self.search_budget,
+                             cv_folds=self.cv_folds, uncertainty=self.uncertainty,
+                             seed=self.random_state, stage="symbolic", crosscheck="none",
                              extrapolate=False).resolved()
         baseline, note = choose_baseline(self.baseline, names)
         check_baseline(baseline, "be", names)
@@ -124,14 +134,13 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
 
     def fit_dataset(self, dataset, config, judge=None, save_dir: Path | None = None, progress=None,
                     symbolic: bool = True, execution=None) -> "KANSymbolicRegressor":
-        """Fit on a :class:`kansym.targets.Dataset` (rows, features, target and split) with a resolved
-        :class:`kansym.config.DiscoverConfig`: the one recipe behind :meth:`fit` and ``kansym discover``.
-        ``judge`` (``kansym.farcheck``) applies the far-extrapolation check to every candidate;
+        """Fit on a :class:`kansym.nuclear.targets.Dataset` (rows, features, target and split) with a resolved
+        :class:`kansym.pipeline.config.DiscoverConfig`: the one recipe behind :meth:`fit` and ``kansym discover``.
+        ``judge`` (``kansym.checks.farcheck``) applies the far-extrapolation check to every candidate;
         ``save_dir`` keeps the networks' checkpoints; ``symbolic=False`` stops after the networks;
-        ``execution`` (:class:`kansym.execution.Execution`) says where ensemble members train."""
+        ``execution`` (:class:`kansym.network.execution.Execution`) says where ensemble members train."""
 
-        stage = train_kan(config, dataset, progress, save_dir=save_dir, execution=execution)
-        search = search_formulas(config, stage, judge, progress, execution) if symbolic else None
+        stage, search = fit_recipe(dataset, config, judge, save_dir, progress, symbolic, execution)
         self.config_ = config
         self.network_ = stage
         self.search_ = search
@@ -224,6 +233,8 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
                    prune=cfg.prune, max_hidden=cfg.max_hidden, baseline=cfg.baseline, ensemble=cfg.ensemble,
                    aggregate=cfg.aggregate, beyond=cfg.beyond, trainer=cfg.trainer, lib=cfg.lib, r2_min=cfg.r2_min,
                    poor_edges=cfg.poor_edges, max_constants=cfg.max_constants, expand=cfg.expand,
+                   lamb_l1=cfg.lamb_l1, lamb_entropy=cfg.lamb_entropy, symbolic_from=cfg.symbolic_from,
+                   search_budget=cfg.search_budget, cv_folds=cfg.cv_folds, uncertainty=cfg.uncertainty,
                    random_state=cfg.seed)
 
     @classmethod

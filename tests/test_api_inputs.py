@@ -6,10 +6,10 @@ import pytest
 from typer.testing import CliRunner
 
 import kansym
-from kansym.cli import app
+from kansym.cli.commands import app
 from kansym.errors import KansymError
-from kansym.network import KANRegressor, TrainSchedule, input_spread
-from kansym.targets import MIN_SPLIT_NUCLEI, Selection, select_nuclei, split_labels
+from kansym.network.regressor import KANRegressor, TrainSchedule, input_spread
+from kansym.nuclear.targets import MIN_SPLIT_NUCLEI, Selection, select_nuclei, split_labels
 
 runner = CliRunner()
 

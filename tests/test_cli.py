@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kansym import __version__
-from kansym.cli import app
+from kansym.cli.commands import app
 
 runner = CliRunner()
 TINY_CLI = ["--steps", "3", "--grid", "3", "--refine", "5", "--width", "2", "--crosscheck", "none", "--chains", ""]
@@ -94,7 +94,7 @@ def test_symbolic_uses_the_library_as_given_and_records_it(formula_run, tmp_path
 
 
 def test_run_files_follow_the_umask(formula_run):
-    from kansym.runs import current_umask
+    from kansym.runs.store import current_umask
 
     if current_umask() & 0o044:
         pytest.skip("the umask makes files private")
@@ -129,7 +129,7 @@ def test_extrapolate_rerun_records_its_options_and_removes_old_chains(formula_ru
 
 
 def test_old_runs_keep_their_libraries():
-    from kansym.pipeline import DiscoverConfig
+    from kansym.pipeline.discovery import DiscoverConfig
 
     old = {"target": "be", "lib": "physics"}  # written before --lib was used as given
     assert DiscoverConfig.from_dict(old).libraries == ("physics", "poly")

@@ -9,13 +9,13 @@ import pytest
 import sympy as sp
 from typer.testing import CliRunner
 
-from kansym.cli import app
-from kansym.pipeline import crosscheck_run
-from kansym.crosscheck import (PyOperonEngine, PySREngine, extrapolation_set, import_hof,
+from kansym.cli.commands import app
+from kansym.pipeline.discovery import crosscheck_run
+from kansym.checks.crosscheck import (PyOperonEngine, PySREngine, extrapolation_set, import_hof,
                                make_engine)
 from kansym.errors import KansymError
-from kansym.exprparse import parse_equation, real_cbrt
-from kansym.formula import variable_symbols
+from kansym.symbolic.exprparse import parse_equation, real_cbrt
+from kansym.symbolic.formula import variable_symbols
 
 
 runner = CliRunner()

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from kansym import tables
-from kansym.cli import app
+from kansym.nuclear import tables
+from kansym.cli.commands import app
 from kansym.errors import KansymError
-from kansym.features import all_features, feature_names
-from kansym.survey import model_survey
-from kansym.targets import Selection, build_dataset, parse_split, select_nuclei, split_labels
+from kansym.nuclear.features import all_features, feature_names
+from kansym.nuclear.survey import model_survey
+from kansym.nuclear.targets import Selection, build_dataset, parse_split, select_nuclei, split_labels
 
 runner = CliRunner()
 

@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 
 from conftest import tiny_config
-from kansym.cli import app
-from kansym.ensemble import calibration, combine, consensus, departures
+from kansym.cli.commands import app
+from kansym.network.ensemble import calibration, combine, consensus, departures
 from kansym.errors import KansymError
-from kansym.network import KANRegressor, TrainSchedule
-from kansym.pipeline import assemble_stage, discover, load_dataset
+from kansym.network.regressor import KANRegressor, TrainSchedule
+from kansym.pipeline.discovery import assemble_stage, discover, load_dataset
 from typer.testing import CliRunner
 
 runner = CliRunner()
@@ -175,8 +175,8 @@ def test_uncertainty_with_one_member_is_refused(tmp_path):
 
 
 def test_table1_reports_medians_and_spreads_over_split_seeds(tmp_path):
-    from kansym.pipeline import DiscoverConfig
-    from kansym.table1 import table1, table1_latex
+    from kansym.pipeline.discovery import DiscoverConfig
+    from kansym.pipeline.table1 import table1, table1_latex
 
     base = DiscoverConfig(target="residual", ensemble=2, steps=2, grid=3, refine=(5,), width=(2,), runs_dir=str(tmp_path))
     df = table1(("ws4",), seeds=2, base=base)

@@ -1,5 +1,7 @@
 """KANSymbolicRegressor: a scikit-learn estimator over the same recipe as `kansym discover`."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,8 +13,8 @@ from sklearn.utils.estimator_checks import (check_do_not_raise_errors_in_init_or
 
 import kansym
 from kansym import KANSymbolicRegressor
-from kansym.formula import Formula
-from kansym.pipeline import load_run_stage
+from kansym.symbolic.formula import Formula
+from kansym.pipeline.discovery import load_run_stage
 
 FAST = dict(steps=5, refine=(5,))
 
@@ -114,6 +116,25 @@ def test_from_run_reproduces_the_run_bit_for_bit(formula_run):
         KANSymbolicRegressor.from_run(formula_run.run_dir / "kan")
 
 
+def test_the_estimator_of_a_run_describes_its_recipe(formula_run):
+    """get_params of an estimator built from a run's config give back every setting the recipe reads (the
+    options that only the command line uses -- stages, cross-check, chains, paths, split -- aside)."""
+    from dataclasses import fields
+
+    from kansym.pipeline.config import DiscoverConfig, run_config
+
+    cfg = run_config(json.loads((formula_run.run_dir / "config.json").read_text()))
+    est = KANSymbolicRegressor.from_config(cfg)
+    twin = clone(est)
+    rebuilt, _ = twin._config(("Z", "N"))
+    cli_only = {"target", "subset", "model", "features", "split", "min_z", "min_n", "max_unc", "include_estimated",
+                "stage", "crosscheck", "crosscheck_budget", "crosscheck_generations", "extrapolate", "chains",
+                "runs_dir"}
+    for f in fields(DiscoverConfig):
+        if f.name not in cli_only:
+            assert getattr(rebuilt, f.name) == getattr(cfg, f.name), f.name
+
+
 def test_readme_notebook_section_runs():
     import re
     from pathlib import Path
@@ -129,7 +150,7 @@ def test_readme_notebook_section_runs():
 
 
 def test_kan_regressor_is_an_sklearn_estimator():
-    from kansym.network import KANRegressor
+    from kansym.network.regressor import KANRegressor
 
     r = KANRegressor(width=(3,), seed=4)
     twin = clone(r)

@@ -7,11 +7,11 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import tiny_config
-from kansym.cli import app
-from kansym.config import load_dataset
+from kansym.cli.commands import app
+from kansym.pipeline.config import load_dataset
 from kansym.errors import KansymError
-from kansym.execution import Execution, available_cpus, run_tasks
-from kansym.recipe import train_kan
+from kansym.network.execution import Execution, available_cpus, run_tasks
+from kansym.pipeline.recipe import train_kan
 
 runner = CliRunner()
 

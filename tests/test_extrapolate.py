@@ -6,14 +6,14 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from kansym import tables
-from kansym.cli import app
+from kansym.nuclear import tables
+from kansym.cli.commands import app
 from kansym.errors import KansymError
-from kansym.pipeline import load_run_stage
-from kansym.pipeline import extrapolate_run
-from kansym.extrapolate import (attach_references, chain_nuclei, element_z,
+from kansym.pipeline.discovery import load_run_stage
+from kansym.pipeline.discovery import extrapolate_run
+from kansym.checks.extrapolation import (attach_references, chain_nuclei, element_z,
                                 separation_energies, stability)
-from kansym.targets import Selection, select_nuclei, split_labels
+from kansym.nuclear.targets import Selection, select_nuclei, split_labels
 
 
 runner = CliRunner()
@@ -128,8 +128,8 @@ def test_symbolic_stage_judges_every_candidate(formula_run):
 
 
 def test_extrapolation_stage_is_pure(formula_run, tmp_path, monkeypatch):
-    from kansym.extrapolate import Extrapolation, extrapolate
-    from kansym.formula import Formula
+    from kansym.checks.extrapolation import Extrapolation, extrapolate
+    from kansym.symbolic.formula import Formula
 
     monkeypatch.chdir(tmp_path)
     cfg, stage = load_run_stage(formula_run.run_dir)

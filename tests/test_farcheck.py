@@ -10,18 +10,18 @@ import pytest
 import sympy as sp
 from typer.testing import CliRunner
 
-from kansym import candidates as cands_mod
-from kansym import farcheck
-from kansym import structures as S
-from kansym.baselines import fit_baseline
-from kansym.cli import app
+from kansym.symbolic import candidates as cands_mod
+from kansym.checks import farcheck
+from kansym.symbolic import search as S
+from kansym.nuclear.baselines import fit_baseline
+from kansym.cli.commands import app
 from kansym.errors import KansymError
-from kansym.formula import Formula, refit, variable_symbols
-from kansym.network import KANRegressor, TrainSchedule
-from kansym.pipeline import DiscoverConfig
-from kansym.reference_formulas import fit_eq6, liquid_drop
-from kansym.survey import rms
-from kansym.targets import Selection, build_dataset
+from kansym.symbolic.formula import Formula, refit, variable_symbols
+from kansym.network.regressor import KANRegressor, TrainSchedule
+from kansym.pipeline.discovery import DiscoverConfig
+from kansym.symbolic.reference import fit_eq6, liquid_drop
+from kansym.nuclear.survey import rms
+from kansym.nuclear.targets import Selection, build_dataset
 
 runner = CliRunner()
 SEL = Selection("even-even", 30, 30, None)
@@ -144,7 +144,7 @@ def test_run_with_no_passing_formula_writes_none(tmp_path):
     """With room for one constant no candidate passes: no formula file, the reason in the notes, exit 0."""
     from conftest import tiny_config
 
-    from kansym.pipeline import discover
+    from kansym.pipeline.discovery import discover
 
     r = discover(tiny_config(tmp_path, stage="symbolic", features="zn", max_constants=1))
     assert r.metrics["formula"] is None and not (r.run_dir / "formula.json").exists()

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from kansym.config import DiscoverConfig, load_dataset
-from kansym.fastfit import FastForward, fit_stage, sparsity, unsupported
-from kansym.network import KANRegressor, TrainSchedule, contained
+from kansym.pipeline.config import DiscoverConfig, load_dataset
+from kansym.network.fastfit import FastForward, fit_stage, sparsity, unsupported
+from kansym.network.regressor import KANRegressor, TrainSchedule, contained
 
 
 def _network(width, grid, k, seed=0):

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kansym import figures
-from kansym.pipeline import load_run_stage, rerun_extrapolate
+from kansym.report import figures
+from kansym.pipeline.discovery import load_run_stage, rerun_extrapolate
 
 matplotlib.use("Agg", force=True)
 
@@ -70,8 +70,8 @@ def test_other_figures_have_legends_and_labels(chain_run):
     cands = pd.read_csv(chain_run / "candidates.csv")
     _check_legends(figures.candidates_plot(cands, "departure"))
     cfg, stage = load_run_stage(chain_run)
-    from kansym.formula import fit_network
-    from kansym.symbolic import resolve_library
+    from kansym.symbolic.formula import fit_network
+    from kansym.symbolic.library import resolve_library
 
     ds = stage.dataset
     masks = {p: ds.mask(p) for p in ("train", "test", "all")}

@@ -10,10 +10,10 @@ import pytest
 import sympy as sp
 from typer.testing import CliRunner
 
-from kansym.cli import app
+from kansym.cli.commands import app
 from kansym.errors import KansymError
-from kansym.exprparse import parse_equation
-from kansym.srepr_reader import parse_srepr
+from kansym.symbolic.exprparse import parse_equation
+from kansym.symbolic.srepr_reader import parse_srepr
 
 runner = CliRunner()
 SHELL = '__import__("os").system("touch pwned")'
@@ -111,7 +111,7 @@ def test_cli_export_of_a_hostile_formula_file_runs_nothing(formula_run, tmp_path
 
 
 def test_formula_entry_with_unknown_symbols_is_refused(formula_run):
-    from kansym.export import formula_from_entry
+    from kansym.report.export import formula_from_entry
 
     entry = json.loads((formula_run.run_dir / "formula.json").read_text())
     entry["srepr"] = "Mul(Symbol('Z', real=True), Symbol('secret', real=True))"
@@ -169,8 +169,8 @@ def test_cli_export_of_a_broken_formula_entry_writes_nothing(name, formula_run, 
 
 def test_export_reads_variables_by_name(formula_run, tmp_path):
     """A formula file that lists its variables in another order than the run's features gives the same numbers."""
-    from kansym.export import formula_from_entry
-    from kansym.pipeline import export_formula
+    from kansym.report.export import formula_from_entry
+    from kansym.pipeline.discovery import export_formula
 
     entry = json.loads((formula_run.run_dir / "formula.json").read_text())
     names = tuple(entry["variables"])
@@ -197,7 +197,7 @@ LATEX_TEXT_PAYLOADS = {
 def test_text_from_a_formula_file_is_checked_against_its_run(field, formula_run, tmp_path):
     """The provenance of an entry comes from the run's checked config.json; a formula.json that says otherwise
     (an edited selection, split or model) is refused naming the field, and nothing is written."""
-    from kansym.pipeline import export_formula
+    from kansym.pipeline.discovery import export_formula
 
     run = tmp_path / formula_run.run_dir.name
     shutil.copytree(formula_run.run_dir, run)
@@ -217,7 +217,7 @@ def test_text_from_a_formula_file_is_checked_against_its_run(field, formula_run,
 @pytest.mark.parametrize("field", list(LATEX_TEXT_PAYLOADS))
 def test_text_reaches_latex_escaped(field, formula_run, tmp_path):
     """Whatever text a caller passes as provenance reaches the caption through the one escaping function."""
-    from kansym.export import formula_from_entry, write_formula
+    from kansym.report.export import formula_from_entry, write_formula
 
     entry = json.loads((formula_run.run_dir / "formula.json").read_text())
     context = {k: entry[k] for k in ("target", "model", "selection", "split")}
@@ -239,7 +239,7 @@ def test_failed_export_leaves_nothing_and_the_retry_works(formula_run, tmp_path)
     same name is free."""
     run = tmp_path / formula_run.run_dir.name
     shutil.copytree(formula_run.run_dir, run)
-    from kansym.export import write_formula, formula_from_entry
+    from kansym.report.export import write_formula, formula_from_entry
 
     entry = json.loads((run / "formula.json").read_text())
     F = formula_from_entry(entry)
@@ -292,7 +292,7 @@ def test_folded_powers_and_overflow_are_refused(text):
 
 
 def test_large_hall_of_fame_and_huge_engine_formulas_are_bounded(formula_run, tmp_path):
-    from kansym.crosscheck import MAX_HOF_ROWS, import_hof
+    from kansym.checks.crosscheck import MAX_HOF_ROWS, import_hof
 
     rows = "".join(f'{k % 30 + 1},{1.0 / (k + 1)},"Z + {k}"\n' for k in range(MAX_HOF_ROWS + 1))
     f = tmp_path / "big.csv"
@@ -468,7 +468,7 @@ def test_extrapolate_without_references(formula_run):
 
 
 def test_formula_entry_with_latex_in_a_parameter_name(formula_run):
-    from kansym.export import formula_from_entry
+    from kansym.report.export import formula_from_entry
 
     entry = json.loads((formula_run.run_dir / "formula.json").read_text())
     entry["parameters"][0]["name"] = "\\input{/etc/hostname}"
@@ -479,7 +479,7 @@ def test_formula_entry_with_latex_in_a_parameter_name(formula_run):
 # --------------------------------------------------------------------------- honest numerics
 
 def test_constant_with_infinite_derivative_has_undetermined_error():
-    from kansym.formula import refit, variable_symbols
+    from kansym.symbolic.formula import refit, variable_symbols
 
     (Z,) = variable_symbols(("Z",))
     a, b = sp.symbols("a b", real=True)
@@ -489,14 +489,14 @@ def test_constant_with_infinite_derivative_has_undetermined_error():
     errs = {p.name: p.stderr for p in f.parameters}
     assert errs["b"] is None  # d/db is infinite at Z = b: undetermined, not a made-up number
     assert errs["a"] is not None and 0 < errs["a"] < 0.01
-    from kansym.export import parameter_rows
+    from kansym.report.export import parameter_rows
 
     rows = {r["name"]: r for r in parameter_rows(f)}
     assert "undetermined" in rows["b"]["flag"] and rows["b"]["stderr"] is None and "undetermined" not in rows["a"]["flag"]
 
 
 def test_nan_importance_is_an_error():
-    from kansym.network import normalized
+    from kansym.network.regressor import normalized
 
     with pytest.raises(KansymError, match="not finite"):
         normalized(np.array([0.2, np.nan, 0.5]))
@@ -517,7 +517,7 @@ def _dead_pid() -> int:
 def test_partial_runs_listed_and_cleaned_but_live_ones_kept(tmp_path):
     import os
 
-    from kansym.runs import OWNER_FILE
+    from kansym.runs.store import OWNER_FILE
 
     root = tmp_path / "runs"
     dead, live, orphan = root / ".partial-a-1", root / ".partial-b-2", root / ".partial-c-3"
@@ -537,7 +537,7 @@ def test_stale_scratch_directories_removed(tmp_path, monkeypatch):
     import os
     import tempfile
 
-    from kansym.network import clean_stale_scratch, scratch_prefix
+    from kansym.network.regressor import clean_stale_scratch, scratch_prefix
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     stale = tmp_path / f"kansym-pykan-{_dead_pid()}-x1"
@@ -560,7 +560,7 @@ def test_table1_keeps_an_existing_table(tmp_path):
 def test_concurrent_exports_cannot_both_claim_a_name(formula_run, tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
-    from kansym.pipeline import export_formula
+    from kansym.pipeline.discovery import export_formula
 
     def attempt(_):
         try:
@@ -591,7 +591,7 @@ HOF_PAYLOADS = {
 
 @pytest.mark.parametrize("name", list(HOF_PAYLOADS))
 def test_hostile_hall_of_fame_is_refused(name, tmp_path, monkeypatch):
-    from kansym.crosscheck import import_hof
+    from kansym.checks.crosscheck import import_hof
 
     monkeypatch.chdir(tmp_path)
     f = tmp_path / "hall_of_fame.csv"
@@ -628,8 +628,8 @@ def run_copy(formula_run, tmp_path):
 
 
 def test_symbolic_rerun_removes_results_of_the_old_formula(run_copy, tmp_path):
-    from kansym.pipeline import rerun_crosscheck, rerun_extrapolate, rerun_symbolic
-    from kansym.runs import RunDir
+    from kansym.pipeline.discovery import rerun_crosscheck, rerun_extrapolate, rerun_symbolic
+    from kansym.runs.store import RunDir
 
     rerun_extrapolate(run_copy, ("Zr",), beyond=2, against=("frdm12",))
     hof = tmp_path / "hall_of_fame.csv"
@@ -656,7 +656,7 @@ def test_failed_rerun_leaves_the_run_byte_for_byte(run_copy):
 
 
 def test_interrupted_update_leaves_the_run_untouched(run_copy):
-    from kansym.runs import RunUpdate
+    from kansym.runs.store import RunUpdate
 
     before = _snapshot(run_copy)
     with pytest.raises(KeyboardInterrupt):
@@ -669,7 +669,7 @@ def test_interrupted_update_leaves_the_run_untouched(run_copy):
 
 
 def test_update_swaps_the_whole_run(run_copy):
-    from kansym.runs import RunUpdate
+    from kansym.runs.store import RunUpdate
 
     with RunUpdate(run_copy) as path:
         (path / "formula.json").write_text("{}")
@@ -684,7 +684,7 @@ def test_concurrent_update_refused_and_killed_update_recovered(run_copy):
     import subprocess
     import sys
 
-    from kansym.runs import OWNER_FILE, RunUpdate
+    from kansym.runs.store import OWNER_FILE, RunUpdate
 
     lock = run_copy.parent / f".partial-{run_copy.name}-u"
     lock.mkdir()
@@ -693,7 +693,7 @@ def test_concurrent_update_refused_and_killed_update_recovered(run_copy):
     assert r.exit_code == 2 and "being updated by another kansym process" in r.output
     shutil.rmtree(lock)
     before = _snapshot(run_copy)
-    code = ("import os, signal, sys; from kansym.runs import RunUpdate\n"
+    code = ("import os, signal, sys; from kansym.runs.store import RunUpdate\n"
             "with RunUpdate(sys.argv[1]) as p:\n"
             "    (p / 'formula.json').write_text('half')\n"
             "    os.kill(os.getpid(), signal.SIGKILL)\n")
@@ -712,7 +712,7 @@ def test_concurrent_update_refused_and_killed_update_recovered(run_copy):
 def test_non_finite_numbers_are_written_explicitly_and_read_back(tmp_path):
     import math
 
-    from kansym.runs import RunDir, write_json_atomic
+    from kansym.runs.store import RunDir, write_json_atomic
 
     obj = {"a": float("nan"), "b": [float("inf"), -float("inf"), 1.5], "c": np.float64("nan"), "d": None,
            "e": np.array([1.0, np.nan])}
@@ -766,7 +766,7 @@ def test_broken_checkpoint_is_named_and_the_run_kept(name, run_copy):
     r = runner.invoke(app, ["symbolic", str(run_copy), "--lib", "poly"])
     if "FIFO" in name:  # the rerun's copy of the run refuses it before the checkpoint is read
         assert r.exit_code == 2 and "named pipe" in r.output and len(r.output.strip().splitlines()) == 1, r.output
-        from kansym.network import KANRegressor
+        from kansym.network.regressor import KANRegressor
 
         t0 = time.perf_counter()
         with pytest.raises(KansymError, match="cannot load the KAN checkpoint.*(not a regular file)"):
@@ -808,7 +808,7 @@ def test_native_writes_to_stdout_do_not_reach_the_results():
     import subprocess
     import sys
 
-    code = ("import os, json, sys\nfrom kansym.streams import route_native_stdout\nroute_native_stdout()\n"
+    code = ("import os, json, sys\nfrom kansym.cli.streams import route_native_stdout\nroute_native_stdout()\n"
             "os.write(1, b' ** On entry to DLASCL parameter number  4 had an illegal value\\n')\n"
             "print(json.dumps({'ok': 1}))\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -925,7 +925,7 @@ def test_text_from_run_files_is_printed_as_written(formula_run, tmp_path):
     ("\n".join(f'{k + 1},0.5,"' + " + ".join(["Z*N/(N+1)"] * 60) + '"' for k in range(40)), "characters"),
 ])
 def test_hall_of_fame_fields_checked(rows, message, tmp_path):
-    from kansym.crosscheck import import_hof
+    from kansym.checks.crosscheck import import_hof
 
     f = tmp_path / "hof.csv"
     f.write_text("Complexity,Loss,Equation\n" + rows + "\n")
@@ -954,7 +954,7 @@ def test_options_the_probe_found_accepted(args, message, tmp_path):
 
 
 def test_export_force_onto_a_directory_writes_nothing(formula_run, tmp_path):
-    from kansym.pipeline import export_formula
+    from kansym.pipeline.discovery import export_formula
 
     reg = tmp_path / "reg"
     (reg / "x.tex").mkdir(parents=True)
@@ -964,7 +964,7 @@ def test_export_force_onto_a_directory_writes_nothing(formula_run, tmp_path):
 
 
 def test_parameter_named_underscore_is_refused(formula_run):
-    from kansym.export import formula_from_entry
+    from kansym.report.export import formula_from_entry
 
     entry = json.loads((formula_run.run_dir / "formula.json").read_text())
     old = entry["parameters"][0]["name"]
@@ -1024,7 +1024,7 @@ def test_second_probe_options(args, message, formula_run, tmp_path):
     (lambda e: e.update(n_constants="10"), "n_constants"),
 ])
 def test_entry_format_and_count_checked(edit, message, formula_run):
-    from kansym.export import formula_from_entry
+    from kansym.report.export import formula_from_entry
 
     entry = json.loads((formula_run.run_dir / "formula.json").read_text())
     edit(entry)
@@ -1076,7 +1076,7 @@ def test_every_recorded_option_is_checked_by_every_reader(field, value, message,
 def test_export_records_only_what_it_can_check(edit, message, formula_run, tmp_path):
     """A registry entry's provenance comes from the run's checked config.json and its RMSE is recomputed from
     the formula on the run's data: an edited formula.json is refused and no file is written."""
-    from kansym.pipeline import export_formula
+    from kansym.pipeline.discovery import export_formula
 
     run = tmp_path / formula_run.run_dir.name
     shutil.copytree(formula_run.run_dir, run)
@@ -1089,7 +1089,7 @@ def test_export_records_only_what_it_can_check(edit, message, formula_run, tmp_p
 
 
 def test_export_records_the_run_and_its_own_numbers(formula_run, tmp_path):
-    from kansym.pipeline import export_formula
+    from kansym.pipeline.discovery import export_formula
 
     js, _ = export_formula(formula_run.run_dir, "checked", tmp_path / "reg")
     entry = json.loads(js.read_text())
@@ -1136,7 +1136,7 @@ def test_listing_a_runs_directory_that_is_not_one_is_an_error(command, where, me
     ('Complexity,Loss,Equation\n1,1.0,Z+N\n1,10.0,Z\n', "complexity 1 appears twice"),
 ])
 def test_hall_of_fame_layout_checked(text, message, tmp_path):
-    from kansym.crosscheck import import_hof
+    from kansym.checks.crosscheck import import_hof
 
     f = tmp_path / "hof.csv"
     f.write_text(text)
@@ -1145,7 +1145,7 @@ def test_hall_of_fame_layout_checked(text, message, tmp_path):
 
 
 def test_hall_of_fame_rows_in_any_order_are_read_by_complexity(tmp_path):
-    from kansym.crosscheck import import_hof
+    from kansym.checks.crosscheck import import_hof
 
     f = tmp_path / "hof.csv"
     f.write_text('Complexity,Loss,Equation\n5,0.5,"Z*N + Z"\n1,10.0,Z\n3,1.0,"Z + N"\n')

@@ -10,11 +10,11 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from kansym.cli import app
+from kansym.cli.commands import app
 from kansym.errors import KansymError
-from kansym.network import KANRegressor, contained
-from kansym.pipeline import DiscoverConfig, discover
-from kansym.runs import StagedRun, list_runs
+from kansym.network.regressor import KANRegressor, contained
+from kansym.pipeline.discovery import DiscoverConfig, discover
+from kansym.runs.store import StagedRun, list_runs
 
 from conftest import tiny_config
 
@@ -42,7 +42,7 @@ def test_checkpoint_reloads_to_same_predictions(tiny_run):
     d = tiny_run.run_dir
     reg = KANRegressor.load(d / "kan")
     preds = pd.read_csv(d / "predictions.csv")
-    from kansym.features import features
+    from kansym.nuclear.features import features
     X = features(preds.Z, preds.N, "znv").to_numpy()
     assert np.allclose(reg.predict(X), preds.prediction, rtol=0, atol=1e-9)
 
@@ -127,7 +127,7 @@ def test_model_without_coverage_reports_dropped(tmp_path):
     # KTUY05 covers Z >= 2 but not every light nucleus in AME2020 with Z, N >= 2
     cfg = tiny_config(tmp_path, target="residual", model="ktuy05", subset="all", min_z=2, min_n=2, max_unc=None,
                       features="zn", split="random:0.8")
-    from kansym.pipeline import load_dataset
+    from kansym.pipeline.discovery import load_dataset
     ds = load_dataset(cfg.resolved())
     full = DiscoverConfig(**{**cfg.resolved().to_dict(), "model": None, "target": "be", "width": (2,),
                              "refine": (5,)}).resolved()
@@ -171,7 +171,7 @@ def test_ensemble_members_in_child_processes(tmp_path):
     imp = pd.read_csv(d / "importance.csv")
     assert imp.importance.sum() == pytest.approx(1.0) and (imp["std"] >= 0).all()
     # the ensemble prediction is the mean of the reloaded members
-    from kansym.pipeline import load_run_stage
+    from kansym.pipeline.discovery import load_run_stage
     _, stage = load_run_stage(d)
     preds = pd.read_csv(d / "predictions.csv")
     assert np.allclose(stage.prediction, preds.prediction, atol=1e-9)

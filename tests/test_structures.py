@@ -9,16 +9,16 @@ import pytest
 import sympy as sp
 from typer.testing import CliRunner
 
-from kansym import farcheck
-from kansym import structures as S
-from kansym.candidates import score_formula
-from kansym.cli import app
-from kansym.config import DiscoverConfig
+from kansym.checks import farcheck
+from kansym.symbolic import search as S
+from kansym.symbolic.candidates import score_formula
+from kansym.cli.commands import app
+from kansym.pipeline.config import DiscoverConfig
 from kansym.errors import KansymError
-from kansym.formula import Formula, Parameter, deadline_at, refit, variable_symbols
-from kansym.recipe import search_formulas, train_kan
-from kansym.reference_formulas import liquid_drop
-from kansym.targets import Selection, build_dataset
+from kansym.symbolic.formula import Formula, Parameter, deadline_at, refit, variable_symbols
+from kansym.pipeline.recipe import search_formulas, train_kan
+from kansym.symbolic.reference import liquid_drop
+from kansym.nuclear.targets import Selection, build_dataset
 
 runner = CliRunner()
 SEL = Selection("even-even", 30, 30, None)
@@ -190,7 +190,7 @@ def test_member_search_says_when_its_budget_runs_out(ee):
 def test_residual_route_finishes_within_a_small_budget(tmp_path):
     from conftest import tiny_config
 
-    from kansym.pipeline import discover
+    from kansym.pipeline.discovery import discover
 
     t = time.monotonic()
     r = discover(tiny_config(tmp_path, target="residual", model="ws4", stage="symbolic", width=(4,), ensemble=2,

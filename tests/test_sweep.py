@@ -10,12 +10,12 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import TINY
-from kansym.cli import app
-from kansym.config import DiscoverConfig
+from kansym.cli.commands import app
+from kansym.pipeline.config import DiscoverConfig
 from kansym.errors import KansymError
-from kansym.execution import Execution
-from kansym.runs import gather
-from kansym.sweep import MAX_POINTS, parse_grid, plan, run_sweep, scratch_dir
+from kansym.network.execution import Execution
+from kansym.runs.store import gather
+from kansym.pipeline.sweep import MAX_POINTS, parse_grid, plan, run_sweep, scratch_dir
 
 runner = CliRunner()
 FIXED = ["--steps", "3", "--refine", "5", "--width", "2", "--crosscheck", "none", "--extrapolate", "false",

@@ -11,16 +11,16 @@ import sympy as sp
 import torch
 from typer.testing import CliRunner
 
-from kansym import export
-from kansym.candidates import expanded_candidates
-from kansym.cli import app
+from kansym.report import export
+from kansym.symbolic.candidates import expanded_candidates
+from kansym.cli.commands import app
 from kansym.errors import KansymError
-from kansym.formula import (Formula, Parameter, check_finite, fit_network, parameterize, refit,
+from kansym.symbolic.formula import (Formula, Parameter, check_finite, fit_network, parameterize, refit,
                             variable_symbols)
-from kansym.network import KANRegressor, TrainSchedule, contained
-from kansym.pipeline import TARGET_SYMBOLS, export_formula, rerun_symbolic
-from kansym.symbolic import fit_edge, resolve_library
-from kansym.targets import Selection, build_dataset
+from kansym.network.regressor import KANRegressor, TrainSchedule, contained
+from kansym.pipeline.discovery import TARGET_SYMBOLS, export_formula, rerun_symbolic
+from kansym.symbolic.library import fit_edge, resolve_library
+from kansym.nuclear.targets import Selection, build_dataset
 
 
 runner = CliRunner()
@@ -57,7 +57,7 @@ def test_edge_fit_recovers_function(name, fn):
 def test_edge_fit_on_repeated_inputs_is_the_fit_on_all_samples():
     """Each distinct input is fitted once, weighted by its multiplicity: every R^2 reported equals the R^2 of that
     function on all the samples, and the fit does not depend on the order of the samples."""
-    from kansym.symbolic import candidate_numpy
+    from kansym.symbolic.library import candidate_numpy
 
     rng = np.random.default_rng(3)
     x = rng.integers(20, 120, 900).astype(float)  # like Z on the measured nuclei: few values, many repeats

@@ -13,7 +13,7 @@ import re
 import sympy as sp
 
 from kansym.errors import KansymError
-from kansym.exprsafety import bounded_pow, check_exponents, not_finite, scan
+from kansym.symbolic.exprsafety import bounded_pow, check_exponents, not_finite, scan
 
 
 def real_cbrt(x):

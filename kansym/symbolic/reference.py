@@ -1,6 +1,6 @@
 """Hand-made reference formulas for binding energies, refitted like kansym's own formulas.
 
-* ``liquid_drop(kind)``: the liquid drops of :mod:`kansym.baselines` (``ld``: 5 terms, ``ldx``: 7)
+* ``liquid_drop(kind)``: the liquid drops of :mod:`kansym.nuclear.baselines` (``ld``: 5 terms, ``ldx``: 7)
   as formulas with named constants, linear in them.
 * ``eq6_form()``: the composition the KAN binding-energy paper's pruned [2,2,1] network gives
   (its Eq. 6 keeps ``[A_N (N+n)^(2/3) - A_Z (Z+z)^(2/3) + C_2]^2``), written here with 9 constants:
@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from kansym.baselines import fit_baseline
+from kansym.nuclear.baselines import fit_baseline
 from kansym.errors import KansymError
-from kansym.formula import Formula, refit, variable_symbols
+from kansym.symbolic.formula import Formula, refit, variable_symbols
 from kansym.metrics import rms
 
 

@@ -20,12 +20,12 @@ import numpy as np
 import sympy as sp
 from scipy.optimize import least_squares
 
-from kansym.baselines import LIQUID_DROP, Baseline
+from kansym.nuclear.baselines import LIQUID_DROP, Baseline
 from kansym.errors import KansymError
-from kansym.latex import to_latex
-from kansym.network import contained
-from kansym.srepr_reader import parse_srepr
-from kansym.symbolic import (
+from kansym.symbolic.latex import to_latex
+from kansym.network.regressor import contained
+from kansym.symbolic.srepr_reader import parse_srepr
+from kansym.symbolic.library import (
     FUNCTIONS,
     Candidate,
     EdgeFit,
@@ -418,7 +418,7 @@ class Formula:
     @classmethod
     def from_dict(cls, entry: dict) -> "Formula":
         """A formula from :meth:`to_dict` output, a run's ``formula.json`` or a registry entry, read by the
-        whitelisting parser (``kansym.srepr_reader``): data, never code."""
+        whitelisting parser (``kansym.symbolic.srepr_reader``): data, never code."""
         return formula_from_entry(entry)
 
 
@@ -550,7 +550,7 @@ ENTRY_FORMAT = "kansym-formula/1"
 
 def formula_from_entry(entry: dict) -> Formula:
     """Rebuild a Formula from a registry entry or a run's ``formula.json``, validated as a schema: the srepr is
-    read by ``kansym.srepr_reader`` (data, never code); variables and parameters are distinct names; every symbol
+    read by ``kansym.symbolic.srepr_reader`` (data, never code); variables and parameters are distinct names; every symbol
     is real and is a variable or a parameter; correlations form a symmetric matrix with unit diagonal and entries
     in [-1, 1] (NaN only for a constant whose error is undetermined). Errors name the field."""
     if not isinstance(entry, dict):

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import sympy as sp
 
-from kansym import tables
+from kansym.nuclear import tables
 from kansym.errors import KansymError
-from kansym.figures import _plt
-from kansym.formula import DEGENERATE_CORR, ENTRY_FORMAT, Formula, Parameter, formula_from_entry  # noqa: F401
-from kansym.latex import (  # noqa: F401  (re-exported)
+from kansym.report.figures import _plt
+from kansym.symbolic.formula import DEGENERATE_CORR, ENTRY_FORMAT, Formula, Parameter, formula_from_entry  # noqa: F401
+from kansym.symbolic.latex import (  # noqa: F401  (re-exported)
     LINE_BUDGET,
     KansymLatexPrinter,
     _table_format,
@@ -23,7 +23,7 @@ from kansym.latex import (  # noqa: F401  (re-exported)
     tex_value,
     to_latex,
 )
-from kansym.runs import json_text, write_files_together
+from kansym.runs.store import json_text, write_files_together
 
 
 def pdg_round(value: float, err: float | None) -> tuple[str, str | None]:

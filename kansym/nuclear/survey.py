@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from kansym import tables
+from kansym.nuclear import tables
 from kansym.metrics import rms
-from kansym.targets import SUBSETS, Selection, attach_model, select_nuclei
+from kansym.nuclear.targets import SUBSETS, Selection, attach_model, select_nuclei
 
 
 def model_survey(sel: Selection, models=tuple(tables.MODELS)) -> dict:

@@ -2,7 +2,7 @@
 validated on held-out nuclei and chosen by one stated rule.
 
 A *structure* is a candidate's expression up to the names and values of its constants (``structure_key``).
-Every member network of the ensemble gives candidates (``kansym.candidates``); a candidate with a constant
+Every member network of the ensemble gives candidates (``kansym.symbolic.candidates``); a candidate with a constant
 that the data do not determine is reduced (``determine``): its least significant constant (|value| / standard
 error smallest, or the weaker of a pair with |correlation| > ``MAX_CORRELATION``) is fixed at zero, which
 removes a term or a shift, and the rest is refitted, until every constant is determined. Equal structures from
@@ -10,7 +10,7 @@ different members are one structure (represented by its best refit on the traini
 twice on the training nuclei only: ``CV_FOLDS``-fold cross-validation (refitted per fold) and an extrapolation
 validation (the ``EDGE_PER_CHAIN`` most neutron-rich training nuclei of every isotopic chain held out, the rest
 refitted). Reference mass tables never enter the choice except through the far-extrapolation check's sanity
-limits and the departure from the refitted liquid drop (``kansym.farcheck``). The rule is :data:`RULE`.
+limits and the departure from the refitted liquid drop (``kansym.checks.farcheck``). The rule is :data:`RULE`.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import sympy as sp
 
-from kansym.candidates import FormulaCandidate, refit_budget, score_formula
+from kansym.symbolic.candidates import FormulaCandidate, refit_budget, score_formula
 from kansym.errors import KansymError
-from kansym.formula import Formula, deadline_at, past_deadline, refit
+from kansym.symbolic.formula import Formula, deadline_at, past_deadline, refit
 
 SIGNIFICANCE = 3.0  # every chosen constant has |value| >= SIGNIFICANCE standard errors (covariance and bootstrap)
 MAX_CORRELATION = 0.995  # no pair of chosen constants correlates more strongly
@@ -55,7 +55,7 @@ RULE = (
 @dataclass(frozen=True)
 class SearchBudget:
     """Limits of the formula search: ``seconds`` of wall time for the whole search (candidates of every member,
-    reductions, validations) and, per refit, :func:`kansym.candidates.refit_budget` function evaluations."""
+    reductions, validations) and, per refit, :func:`kansym.symbolic.candidates.refit_budget` function evaluations."""
 
     seconds: float = 90.0
 

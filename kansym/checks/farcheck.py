@@ -28,13 +28,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from kansym import features as feat
-from kansym import tables
-from kansym.baselines import fit_baseline
+from kansym.nuclear import features as feat
+from kansym.nuclear import tables
+from kansym.nuclear.baselines import fit_baseline
 from kansym.errors import KansymError
 from kansym.metrics import rms
-from kansym.nuclides import be_from_me
-from kansym.targets import SUBSETS
+from kansym.nuclear.nuclides import be_from_me
+from kansym.nuclear.targets import SUBSETS
 
 BE_PER_A_BAND = (3.0, 9.0)  # MeV; the most bound nucleus, 62Ni, has 8.79
 S2N_MIN = -10.0  # MeV; the reference models reach -5.4 past their heavy-nucleus drip lines

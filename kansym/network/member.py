@@ -1,4 +1,4 @@
-"""One ensemble member as a task for :func:`kansym.execution.run_tasks`: fit the job's network on its
+"""One ensemble member as a task for :func:`kansym.network.execution.run_tasks`: fit the job's network on its
 arrays and save it into the job's folder (a shared file system on a cluster)."""
 
 from __future__ import annotations

@@ -22,11 +22,11 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
-from kansym.baselines import Baseline, fit_baseline
+from kansym.nuclear.baselines import Baseline, fit_baseline
 from kansym.choices import Beyond, Trainer
 from kansym.errors import KansymError
-from kansym.fastfit import fit_stage, unsupported
-from kansym.runs import MAX_READ_BYTES, parse_json_text, pid_alive, read_text_bounded
+from kansym.network.fastfit import fit_stage, unsupported
+from kansym.runs.store import MAX_READ_BYTES, parse_json_text, pid_alive, read_text_bounded
 
 
 @contextlib.contextmanager
@@ -129,7 +129,7 @@ class TrainSchedule:
     edge_th: float = 3e-2
     prune_steps: int | None = None  # LBFGS steps after pruning (default: ``steps``)
     max_hidden: int | None = None  # keep at most this many hidden nodes per layer (highest attribution)
-    # 'fast' (kansym.fastfit) or 'pykan' (MultKAN.fit): the same training evaluated by different code;
+    # 'fast' (kansym.network.fastfit) or 'pykan' (MultKAN.fit): the same training evaluated by different code;
     # the networks differ by training noise
     trainer: str = "fast"
 
@@ -152,7 +152,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
     ``width`` is the hidden layer widths (e.g. (5,) for [n_in, 5, 1]). Learned state (trailing ``_``)
     is set by :meth:`fit`. Targets and predictions are in the caller's units (MeV).
     The network learns y minus a baseline fitted by least squares on the training data
-    (``trend_``, a :class:`kansym.baselines.Baseline`): with ``detrend`` a linear function of the
+    (``trend_``, a :class:`kansym.nuclear.baselines.Baseline`): with ``detrend`` a linear function of the
     inputs, with ``baseline='ld'``/``'ldx'`` a refitted liquid drop. Binding energies span
     400-2600 MeV; removing the baseline lets the network resolve the MeV-scale structure.
 
@@ -172,7 +172,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
     schedule: TrainSchedule = field(default_factory=TrainSchedule)
     seed: int = 0
     detrend: bool = False  # subtract a least-squares linear function of the inputs before training
-    baseline: str | None = None  # 'ld', 'ldx', 'linear' or 'none' (see kansym.baselines); overrides detrend
+    baseline: str | None = None  # 'ld', 'ldx', 'linear' or 'none' (see kansym.nuclear.baselines); overrides detrend
     feature_names: tuple[str, ...] = ()  # input names; a liquid-drop baseline needs Z and N
     beyond: str = "clamp"  # inputs outside the training range: 'clamp' (see below) or 'spline' (pykan as is)
 

@@ -17,7 +17,7 @@ import re
 import sympy as sp
 
 from kansym.errors import KansymError
-from kansym.exprsafety import bounded_pow, check_exponents, not_finite, scan
+from kansym.symbolic.exprsafety import bounded_pow, check_exponents, not_finite, scan
 
 MAX_LENGTH = 200_000  # characters
 MAX_NODES = 20_000

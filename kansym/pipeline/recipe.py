@@ -1,5 +1,5 @@
 """The training recipe shared by ``kansym discover`` and ``KANSymbolicRegressor``: the KAN stage (an
-ensemble of pruned networks, trained as independent tasks by ``kansym.execution``, combined by a robust rule) and the
+ensemble of pruned networks, trained as independent tasks by ``kansym.network.execution``, combined by a robust rule) and the
 search for closed-form formulas over its edges. Nothing here writes outside the given checkpoint folder."""
 
 from __future__ import annotations
@@ -13,22 +13,22 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from kansym import candidates as cands_mod
-from kansym import structures as structures_mod
-from kansym.config import DiscoverConfig, load_dataset, run_config
-from kansym.ensemble import Consensus, calibration, combine, consensus
+from kansym.symbolic import candidates as cands_mod
+from kansym.symbolic import search as structures_mod
+from kansym.pipeline.config import DiscoverConfig, load_dataset, run_config
+from kansym.network.ensemble import Consensus, calibration, combine, consensus
 from kansym.errors import KansymError
-from kansym.execution import Execution, run_tasks
-from kansym.member import fit_member
+from kansym.network.execution import Execution, run_tasks
+from kansym.network.member import fit_member
 from kansym.metrics import rms, rmse_by_split
-from kansym.network import KANRegressor, clean_stale_scratch, normalized, scratch_prefix
-from kansym.runs import RunDir
-from kansym.targets import Dataset
+from kansym.network.regressor import KANRegressor, clean_stale_scratch, normalized, scratch_prefix
+from kansym.runs.store import RunDir
+from kansym.nuclear.targets import Dataset
 
 
 @dataclass(frozen=True)
 class KanStage:
-    """Result of the training stage: the member networks and their consensus (``kansym.ensemble``).
+    """Result of the training stage: the member networks and their consensus (``kansym.network.ensemble``).
 
     Divergent members are found on the run's test nuclei (all nuclei when there is no test set) and
     left out of every prediction; ``prediction`` and ``sigma_ens`` cover every nucleus of the dataset [MeV].
@@ -158,7 +158,7 @@ def train_kan(cfg: DiscoverConfig, dataset: Dataset, progress: Progress | None =
     """Train ``cfg.ensemble`` networks (seeds seed, seed+1, ...) on the train split of ``dataset``.
 
     Ensemble members are independent tasks run by ``execution`` (local processes or a Dask cluster,
-    :mod:`kansym.execution`; the same networks bit for bit either way) and saved under
+    :mod:`kansym.network.execution`; the same networks bit for bit either way) and saved under
     ``save_dir/seed_<s>``; a single network trains in-process and is saved to ``save_dir``.
     """
     clean_stale_scratch()
@@ -182,7 +182,7 @@ def train_kan(cfg: DiscoverConfig, dataset: Dataset, progress: Progress | None =
 # Candidate routes beyond the network's own composition. The monomial expansion (``expand``) is
 # opt-in: it turns the network into a polynomial regression, which rarely survives the far check. The
 # greedy elimination of terms (``terms``) is replaced by the reduction of undetermined constants
-# (``kansym.structures.determine``), which every candidate gets.
+# (``kansym.symbolic.search.determine``), which every candidate gets.
 ROUTES = ("pruned", "noconst")
 
 
@@ -251,7 +251,7 @@ def member_candidates(cfg: DiscoverConfig, reg: KANRegressor, dataset: Dataset, 
 
 
 def search_member(job: dict):
-    """One member's formula search as a task for :func:`kansym.execution.run_tasks`: (seed, candidates, notes)."""
+    """One member's formula search as a task for :func:`kansym.network.execution.run_tasks`: (seed, candidates, notes)."""
     cfg, ds, judge = job["cfg"], job["dataset"], job["judge"]
     masks = {part: ds.mask(part) for part in ("train", "test", "all")}
     return structures_mod.member_search(lambda m: member_candidates(cfg, m, ds, judge), job["member"], ds.X, ds.y,
@@ -262,7 +262,7 @@ def search_formulas(cfg: DiscoverConfig, stage: KanStage, judge=None, progress: 
                     execution: Execution | None = None) -> FormulaSearch:
     """The formula search over every kept member of the ensemble: candidates of each member (every route, with
     undetermined constants reduced; members are independent tasks run by ``execution``), grouped by structure,
-    validated on the training nuclei and chosen by :data:`kansym.structures.RULE` (at most ``cfg.max_constants``
+    validated on the training nuclei and chosen by :data:`kansym.symbolic.search.RULE` (at most ``cfg.max_constants``
     constants, passing the far-extrapolation ``judge`` when there is one). Members share 70 % of
     ``cfg.search_budget`` seconds and the validation the rest. Nothing is written."""
 
@@ -301,6 +301,16 @@ def search_formulas(cfg: DiscoverConfig, stage: KanStage, judge=None, progress: 
     reg = next(m for m in kept if m.seed == first_seed).snapshot(cfg.symbolic_from)
     return FormulaSearch(tuple(structures), tuple(front), chosen, base, reg, tuple(notes), judge,
                          n_members=len(kept))
+
+
+def fit_recipe(dataset: Dataset, cfg: DiscoverConfig, judge=None, save_dir: Path | None = None,
+               progress: Progress | None = None, symbolic: bool = True,
+               execution: Execution | None = None) -> tuple[KanStage, FormulaSearch | None]:
+    """The one recipe behind ``kansym discover`` and ``KANSymbolicRegressor.fit``: the networks of
+    :func:`train_kan` (checkpoints under ``save_dir`` when given), then, with ``symbolic``, the formula search of
+    :func:`search_formulas` (every candidate judged by ``judge`` when given)."""
+    stage = train_kan(cfg, dataset, progress, save_dir=save_dir, execution=execution)
+    return stage, search_formulas(cfg, stage, judge, progress, execution) if symbolic else None
 
 
 def load_run_stage(run_dir: Path) -> tuple[DiscoverConfig, KanStage]:

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from kansym import features as feat
-from kansym import tables
+from kansym.nuclear import features as feat
+from kansym.nuclear import tables
 from kansym.errors import KansymError
 from kansym.metrics import rms
 
 DEFAULT_CHAINS = ("Zr", "Nd", "Hg", "Fm")
-from kansym.farcheck import make_judge, prediction_be
-from kansym.nuclides import (  # noqa: F401
+from kansym.checks.farcheck import make_judge, prediction_be
+from kansym.nuclear.nuclides import (  # noqa: F401
     ME_H,
     ME_N,
     be_from_me,
@@ -195,7 +195,7 @@ def extrapolate(cfg, stage, formula, chains=DEFAULT_CHAINS, beyond: int = 10, ag
 
 
 def far_extrapolation(cfg, stage, formula, against=("frdm12",)) -> tuple[dict, dict, object]:
-    """The far-extrapolation check (``kansym.farcheck``) of the KAN and the formula over the whole
+    """The far-extrapolation check (``kansym.checks.farcheck``) of the KAN and the formula over the whole
     range of the reference table (``against[0]`` for be/me, the mass model's own table for a
     residual target): ({prediction: report}, {prediction: BE on the domain}, judge)."""
 

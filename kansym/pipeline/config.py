@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-from kansym import __version__, tables
-from kansym.baselines import check_baseline
+from kansym import __version__
+from kansym.nuclear import tables
+from kansym.nuclear.baselines import check_baseline
 from kansym.choices import (
     Aggregate,
     Beyond,
@@ -18,15 +19,15 @@ from kansym.choices import (
     Target,
     Trainer,
 )
-from kansym.crosscheck import check_engine_options, make_engine
+from kansym.checks.crosscheck import check_engine_options, make_engine
 from kansym.errors import KansymError, choose
-from kansym.features import feature_names
-from kansym.network import KANRegressor, TrainSchedule
-from kansym.nuclides import MAX_CHAINS, element_z
-from kansym.runs import unwritable_dir
-from kansym.structures import SearchBudget as structures_budget
-from kansym.symbolic import resolve_library
-from kansym.targets import Dataset, Selection, build_dataset, parse_split
+from kansym.nuclear.features import feature_names
+from kansym.network.regressor import KANRegressor, TrainSchedule
+from kansym.nuclear.nuclides import MAX_CHAINS, element_z
+from kansym.runs.store import unwritable_dir
+from kansym.symbolic.search import SearchBudget as structures_budget
+from kansym.symbolic.library import resolve_library
+from kansym.nuclear.targets import Dataset, Selection, build_dataset, parse_split
 
 STAGES = ("kan", "symbolic", "all")
 
@@ -71,12 +72,12 @@ class DiscoverConfig:
     lamb_entropy: float = 2.0
     prune: bool = True
     ensemble: int | None = None
-    aggregate: str = "median"  # how ensemble members combine: median or mean (kansym.ensemble)
+    aggregate: str = "median"  # how ensemble members combine: median or mean (kansym.network.ensemble)
     uncertainty: bool | None = None  # per-nucleus sigma_ens; None: whenever the ensemble has >= 2 members
-    beyond: str = "clamp"  # network inputs outside the training range: clamp or spline (kansym.network)
-    trainer: str = "fast"  # code that trains the network: fast (kansym.fastfit) or pykan (MultKAN.fit)
+    beyond: str = "clamp"  # network inputs outside the training range: clamp or spline (kansym.network.regressor)
+    trainer: str = "fast"  # code that trains the network: fast (kansym.network.fastfit) or pykan (MultKAN.fit)
     detrend: bool | None = None  # None: on for be/me, off for residual (used when baseline is 'linear')
-    baseline: str | None = None  # None: ldx for be, linear for me, none for residual (kansym.baselines)
+    baseline: str | None = None  # None: ldx for be, linear for me, none for residual (kansym.nuclear.baselines)
     max_hidden: int | None = -1  # -1: target default; None: no cap on hidden nodes after pruning
     symbolic_from: str = "coarse"  # network the symbolic stage reads: coarse (pruned, first grid) or final
     seed: int = 0
@@ -84,7 +85,7 @@ class DiscoverConfig:
     r2_min: float = 0.9
     poor_edges: str = "best"
     max_constants: int | None = None  # None: 10 for (N, Z) inputs, like the published two-input formulas; else 12
-    search_budget: float | None = None  # wall-clock seconds for the whole formula search (kansym.structures);
+    search_budget: float | None = None  # wall-clock seconds for the whole formula search (kansym.symbolic.search);
     # None: 90 for be/me, 60 for residual (whose training and cross-check take longer on 2340 nuclei)
     cv_folds: int = 5  # folds of the cross-validation that scores formula structures
     expand: bool = False  # also try the monomial expansion of the network (polynomial candidates)

@@ -6,7 +6,7 @@ refitted jointly; (2) a variant whose last layer is kept linear; (3) structural 
 removed one at a time (each replaced by its mean), the composition kept and refitted at every
 size; (4) backward elimination of top-level additive terms; (5) the fully expanded
 linear-in-coefficients form. Every candidate is refitted on the training nuclei, rejected if it is
-non-finite on the data, and judged by a far-extrapolation check (``kansym.farcheck``) over the
+non-finite on the data, and judged by a far-extrapolation check (``kansym.checks.farcheck``) over the
 reference table's whole (Z, N) domain; a candidate failing that check is never chosen.
 """
 
@@ -19,7 +19,7 @@ import numpy as np
 import sympy as sp
 
 from kansym.errors import KansymError
-from kansym.formula import (
+from kansym.symbolic.formula import (
     Formula,
     SymbolicNetwork,
     check_finite,
@@ -31,14 +31,14 @@ from kansym.formula import (
     variable_symbols,
 )
 from kansym.metrics import rms, rmse_by_split
-from kansym.symbolic import resolve_library
+from kansym.symbolic.library import resolve_library
 
 
 @dataclass(frozen=True)
 class FormulaCandidate:
     """A refitted formula with its provenance and scores (RMSE in MeV).
 
-    ``far``: its far-extrapolation check (a :class:`kansym.farcheck.FarCheck`), None if not judged.
+    ``far``: its far-extrapolation check (a :class:`kansym.checks.farcheck.FarCheck`), None if not judged.
     """
 
     name: str
@@ -201,7 +201,7 @@ def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("
              max_params: int | None = None) -> tuple[list[FormulaCandidate], list[str]]:
     """All candidates for a trained regressor; returns (candidates, notes on rejected ones).
 
-    ``judge`` scores each formula far outside the data (see ``kansym.farcheck``); ``routes`` selects
+    ``judge`` scores each formula far outside the data (see ``kansym.checks.farcheck``); ``routes`` selects
     the candidate routes beyond the structured one; compositions with more than ``max_params`` constants
     (at most :data:`MAX_JOINT_CONSTANTS`) are not refitted jointly, only once pruning has made them smaller."""
     notes, cands = [], []

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kansym import tables
-from kansym.features import NEUTRON_MAGIC, PROTON_MAGIC
-from kansym.formula import trace_network
-from kansym.network import contained
-from kansym.symbolic import candidate_numpy
-from kansym.targets import SUBSETS
+from kansym.nuclear import tables
+from kansym.nuclear.features import NEUTRON_MAGIC, PROTON_MAGIC
+from kansym.symbolic.formula import trace_network
+from kansym.network.regressor import contained
+from kansym.symbolic.library import candidate_numpy
+from kansym.nuclear.targets import SUBSETS
 
 
 def _plt():

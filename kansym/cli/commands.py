@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from kansym import streams
+from kansym.cli import streams
 from kansym.choices import Subset
 from kansym.errors import KansymError
 
@@ -114,12 +114,12 @@ def data(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ):
     """Coverage and RMS of every bundled mass model against AME2020 on a selection."""
-    from kansym.survey import model_survey
-    from kansym.targets import Selection
+    from kansym.nuclear.survey import model_survey
+    from kansym.nuclear.targets import Selection
 
     unc = _max_unc(max_unc)
     if target is not None:
-        from kansym.pipeline import DiscoverConfig
+        from kansym.pipeline.discovery import DiscoverConfig
         sel = DiscoverConfig(target=target, subset=subset.value if subset else None, min_z=min_z, min_n=min_n,
                              max_unc=unc, include_estimated=include_estimated).resolved().selection()
     else:
@@ -256,8 +256,8 @@ def discover(
     as_json: bool = typer.Option(False, "--json", help="Print JSON (strict; non-finite numbers as \"NaN\") instead of tables."),
 ):
     """Train a pruned KAN on a target and write a run directory."""
-    from kansym.pipeline import DiscoverConfig
-    from kansym.pipeline import discover as run_discover
+    from kansym.pipeline.discovery import DiscoverConfig
+    from kansym.pipeline.discovery import discover as run_discover
 
     if max_hidden is not None and max_hidden < 0:
         raise KansymError(f"--max-hidden must be >= 0, got {max_hidden}")
@@ -276,7 +276,7 @@ def discover(
         crosscheck=crosscheck_engine, crosscheck_budget=crosscheck_budget, crosscheck_generations=crosscheck_generations,
         extrapolate=bool(extrapolate_chains.strip()), chains=tuple(_csv_texts(extrapolate_chains, "--chains")),
         runs_dir=str(runs_dir)).resolved()
-    from kansym.execution import Execution
+    from kansym.network.execution import Execution
     execution = Execution(jobs, backend, scheduler).checked().reachable()
     bar, progress = _progress_for(cfg, quiet)
     try:
@@ -291,7 +291,7 @@ def discover(
         err.print(f"[bold red]Interrupted[/]: no run directory was created{where}")
         raise typer.Exit(code=130) from None
     if as_json:
-        from kansym.runs import RunDir
+        from kansym.runs.store import RunDir
         _echo_json(_run_json(RunDir(Path(result.run_dir))))
         return
     for note in result.notes:
@@ -329,7 +329,7 @@ def _note(text) -> None:
 
 def _echo_json(obj) -> None:
     """Strict JSON on stdout, unwrapped and uncoloured (for scripts)."""
-    from kansym.runs import json_text
+    from kansym.runs.store import json_text
 
     typer.echo(json_text(obj))
 
@@ -430,15 +430,15 @@ def _far_line(far: dict) -> str:
 
 def render_formula(run_dir) -> Optional[Table]:
     """The run's formula and its parameter table, or None if the run has no formula."""
-    from kansym.config import run_config
-    from kansym.runs import RunDir
+    from kansym.pipeline.config import run_config
+    from kansym.runs.store import RunDir
 
     rd = RunDir(Path(run_dir))
     cfg = run_config(rd.config, f"run {rd.id}: config.json")  # every option checked, as a rerun would
     if not (Path(run_dir) / "formula.json").exists():
         return None
-    from kansym.features import feature_names
-    from kansym.formula import formula_from_entry
+    from kansym.nuclear.features import feature_names
+    from kansym.symbolic.formula import formula_from_entry
 
     raw = rd.read_json("formula.json")
     formula = formula_from_entry(raw).for_columns(feature_names(cfg.features))  # the run's features, by name
@@ -463,7 +463,7 @@ def runs(runs_dir: Path = _dir_option("runs", "Where run directories live."),
          partial: bool = typer.Option(False, "--partial", help="List the partial output of crashed or interrupted runs instead."),
          as_json: bool = typer.Option(False, "--json", help="Print JSON (strict; non-finite numbers as \"NaN\") instead of tables."),):
     """List the runs under the runs directory."""
-    from kansym.runs import list_runs, partial_runs
+    from kansym.runs.store import list_runs, partial_runs
 
     _existing_runs_dir(runs_dir)
     if as_json:
@@ -517,7 +517,7 @@ def _existing_runs_dir(runs_dir: Path) -> None:
 @handled
 def clean(runs_dir: Path = _dir_option("runs", "Where run directories live.")):
     """Remove the partial output (.partial-*) of crashed or interrupted runs; runs still being written are kept."""
-    from kansym.runs import clean_partial
+    from kansym.runs.store import clean_partial
 
     _existing_runs_dir(runs_dir)
     removed = clean_partial(runs_dir)
@@ -533,7 +533,7 @@ def show(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, path
          runs_dir: Path = _dir_option("runs", "Where run directories live."),
          as_json: bool = typer.Option(False, "--json", help="Print JSON (strict; non-finite numbers as \"NaN\") instead of tables."),):
     """Print a run's summary."""
-    from kansym.runs import find_run
+    from kansym.runs.store import find_run
 
     r = find_run(run, runs_dir)
     imp = r.importance()
@@ -560,8 +560,8 @@ def symbolic(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, 
              max_constants: Optional[int] = typer.Option(None, help="Largest number of constants of the chosen formula [default: the run's]."),
              runs_dir: Path = _dir_option("runs", "Where run directories live.")):
     """Run the symbolic stage again on an existing run."""
-    from kansym.pipeline import rerun_symbolic
-    from kansym.runs import find_run
+    from kansym.pipeline.discovery import rerun_symbolic
+    from kansym.runs.store import find_run
 
     r = find_run(run, runs_dir)
     result = rerun_symbolic(r.path, lib=lib, r2_min=r2_min, poor_edges=poor_edges, max_constants=max_constants)
@@ -583,8 +583,8 @@ def export(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, pa
            force: bool = typer.Option(False, help="Overwrite an existing entry."),
            runs_dir: Path = _dir_option("runs", "Where run directories live.")):
     """Write a run's formula to the registry as NAME.json and NAME.tex."""
-    from kansym.pipeline import export_formula
-    from kansym.runs import find_run
+    from kansym.pipeline.discovery import export_formula
+    from kansym.runs.store import find_run
 
     r = find_run(run, runs_dir)
     if not str(registry).strip() or str(registry) == ".":
@@ -609,21 +609,21 @@ def table1_cmd(models: str = typer.Option("ws4,dz28,frdm12,ktuy05,hfb27", help="
                backend: str = typer.Option("loky", metavar="[loky|dask]", help="Where fits run: loky (local processes) or dask (a dask.distributed cluster; pip install 'kansym[dask]')."),
                scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 [default: a local cluster of --jobs workers].")):
     """sigma_pre and sigma_KAN(train/test) per mass model on the KAN-WS4 setting, beside the paper's values."""
-    from kansym.pipeline import DiscoverConfig
-    from kansym.table1 import check_out_dir, table1, write_table1
+    from kansym.pipeline.discovery import DiscoverConfig
+    from kansym.pipeline.table1 import check_out_dir, table1, write_table1
 
     if not 1 <= seeds <= 100:
         raise KansymError(f"--seeds must lie in 1 .. 100, got {seeds}")
     names = _csv_texts(models, "--models")
     if not names:
         raise KansymError("--models needs at least one mass model, e.g. ws4,dz28")
-    from kansym.tables import check_model
+    from kansym.nuclear.tables import check_model
     for m in names:
         check_model(m)
     check_out_dir(out_dir, force)  # before hours of training
     base = DiscoverConfig(target="residual", ensemble=ensemble, trainer=trainer)
     base.resolved()  # a bad option fails before any training
-    from kansym.execution import Execution
+    from kansym.network.execution import Execution
     execution = Execution(jobs, backend, scheduler).checked().reachable()
     df = table1(names, seeds, base, progress=None if quiet else lambda s: err.print(f"done: {s}"), execution=execution)
     csv, tex = write_table1(df, out_dir, force)
@@ -656,9 +656,9 @@ def sweep(ctx: typer.Context,
     --crosscheck none, is fixed for every point); resumable (unfinished points are redone in place); writes
     summary.csv (every point: done, failed with the reason, or missing) and summary.png. Exit code 1 if a
     point failed."""
-    from kansym.execution import Execution
-    from kansym.pipeline import DiscoverConfig
-    from kansym.sweep import parse_grid, parse_value, plan, run_sweep
+    from kansym.network.execution import Execution
+    from kansym.pipeline.discovery import DiscoverConfig
+    from kansym.pipeline.sweep import parse_grid, parse_value, plan, run_sweep
 
     fixed, extra = {}, list(ctx.args)
     while extra:
@@ -713,8 +713,8 @@ def crosscheck(run: str = typer.Argument(..., help="Run id, unique prefix/suffix
                runs_dir: Path = _dir_option("runs", "Where run directories live."),
                as_json: bool = typer.Option(False, "--json", help="Print JSON (strict; non-finite numbers as \"NaN\") instead of tables."),):
     """Compare a run's KAN formula with an independent symbolic-regression search on the same data."""
-    from kansym.pipeline import rerun_crosscheck
-    from kansym.runs import find_run
+    from kansym.pipeline.discovery import rerun_crosscheck
+    from kansym.runs.store import find_run
 
     r = find_run(run, runs_dir)
     report = rerun_crosscheck(r.path, engine, time_budget, maxsize, seed, pysr_hof, generations)
@@ -762,15 +762,15 @@ def extrapolate(run: str = typer.Argument(..., help="Run id, unique prefix/suffi
                 runs_dir: Path = _dir_option("runs", "Where run directories live."),
                 as_json: bool = typer.Option(False, "--json", help="Print JSON (strict; non-finite numbers as \"NaN\") instead of tables."),):
     """Predictions beyond the measured masses compared with reference models; writes extrapolation.csv."""
-    from kansym.pipeline import rerun_extrapolate
-    from kansym.runs import find_run
+    from kansym.pipeline.discovery import rerun_extrapolate
+    from kansym.runs.store import find_run
 
     r = find_run(run, runs_dir)
     names = _csv_texts(chains, "--chains")
     iso = _csv_texts(isotones, "--isotones")
     if not names and not iso:
         raise KansymError("--chains or --isotones needs at least one chain")
-    from kansym.nuclides import MAX_CHAINS
+    from kansym.nuclear.nuclides import MAX_CHAINS
 
     if len(names) + len(iso) > MAX_CHAINS:
         raise KansymError(f"--chains and --isotones take at most {MAX_CHAINS} chains together, got {len(names) + len(iso)}")

@@ -25,7 +25,7 @@ from types import MappingProxyType
 import numpy as np
 import sympy as sp
 
-from kansym import features
+from kansym.nuclear import features
 from kansym.errors import KansymError, choose
 
 

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from kansym import tables
-from kansym.config import DiscoverConfig, load_dataset
+from kansym.nuclear import tables
+from kansym.pipeline.config import DiscoverConfig, load_dataset
 from kansym.errors import KansymError
-from kansym.execution import Execution, run_tasks
-from kansym.member import fit_member
+from kansym.network.execution import Execution, run_tasks
+from kansym.network.member import fit_member
 from kansym.metrics import rms
-from kansym.network import scratch_prefix
-from kansym.recipe import assemble_stage, collect_members, member_jobs
-from kansym.runs import unwritable_dir, write_text_atomic
+from kansym.network.regressor import scratch_prefix
+from kansym.pipeline.recipe import assemble_stage, collect_members, member_jobs
+from kansym.runs.store import unwritable_dir, write_text_atomic
 
 # Lu et al., KAN-WS4: sigma_pre, sigma_KAN train, sigma_KAN test [MeV]. The paper's HFB row is HFB-31,
 # a different model from the bundled HFB-27, so HFB-27 has no paper row.

@@ -12,8 +12,8 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-from kansym import features as feat
-from kansym import tables
+from kansym.nuclear import features as feat
+from kansym.nuclear import tables
 from kansym.errors import KansymError, choose
 
 SUBSETS = MappingProxyType({

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from kansym import tables
+from kansym.nuclear import tables
 from kansym.errors import KansymError
 from kansym.metrics import rms
 

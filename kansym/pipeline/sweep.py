@@ -5,7 +5,7 @@ A sweep lives in ``<runs_dir>/sweep-<hash>/`` (the hash of its grids and fixed o
 ``config.json`` and ``metrics.json``. Rerunning the same sweep skips the finished points and redoes the
 others in place: each is computed in a hidden ``.partial-<point>-p/`` scratch directory and moved to its
 name only when complete (swapped with an unreadable old copy in one step), so a finished point is never
-lost or half-overwritten. Points are independent tasks for :mod:`kansym.execution` (each point's own
+lost or half-overwritten. Points are independent tasks for :mod:`kansym.network.execution` (each point's own
 ensemble then trains in its worker, one process).
 """
 
@@ -22,12 +22,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kansym import figures as figs
-from kansym.config import DiscoverConfig
+from kansym.report import figures as figs
+from kansym.pipeline.config import DiscoverConfig
 from kansym.errors import KansymError
-from kansym.execution import Execution, run_tasks
-from kansym.pipeline import discover
-from kansym.runs import (OWNER_FILE, STAGING_PREFIX, RunDir, config_hash, gather, owner_alive, owner_text,
+from kansym.network.execution import Execution, run_tasks
+from kansym.pipeline.discovery import discover
+from kansym.runs.store import (OWNER_FILE, STAGING_PREFIX, RunDir, config_hash, gather, owner_alive, owner_text,
                          swap_directories, write_json_atomic, write_text_atomic)
 
 TUPLE_FIELDS = {"width", "refine", "chains"}

@@ -2,7 +2,7 @@
 
 Two engines share one interface: PySR (needs a Julia runtime; run in a child process so that
 juliacall is never imported after torch) and pyoperon (offline, C++). Engine formulas are parsed
-through a whitelist (:mod:`kansym.exprparse`), their constants refitted in float64 exactly like the
+through a whitelist (:mod:`kansym.symbolic.exprparse`), their constants refitted in float64 exactly like the
 KAN formula's, and compared: accuracy, size, symbolic or numerical equivalence, and divergence on
 the next nuclei beyond the last measured one on each isotopic chain.
 """
@@ -26,13 +26,13 @@ import pandas as pd
 import sympy as sp
 
 from kansym.errors import KansymError
-from kansym.exprparse import parse_equation
-from kansym.formula import Formula, check_finite, parameterize, refit, variable_symbols
-from kansym.latex import tex_escape
+from kansym.symbolic.exprparse import parse_equation
+from kansym.symbolic.formula import Formula, check_finite, parameterize, refit, variable_symbols
+from kansym.symbolic.latex import tex_escape
 from kansym.metrics import rms, rmse_by_split
-from kansym.nuclides import chain_nuclei
-from kansym.runs import read_text_bounded
-from kansym.targets import SUBSETS
+from kansym.nuclear.nuclides import chain_nuclei
+from kansym.runs.store import read_text_bounded
+from kansym.nuclear.targets import SUBSETS
 
 ENGINES = ("auto", "pyoperon", "pysr")
 MAX_HOF_BYTES = 10_000_000
@@ -368,7 +368,7 @@ def compare(kan: Formula, result: EngineResult, ds, names, extrap_X: np.ndarray,
             judge=None) -> dict:
     """Plain-data comparison of the KAN formula with an engine's front and selected formula.
 
-    With a far-extrapolation ``judge`` (``kansym.farcheck``) every formula is also judged over the
+    With a far-extrapolation ``judge`` (``kansym.checks.farcheck``) every formula is also judged over the
     reference table's whole range, and the engine's selected formula is its most accurate one
     (train RMSE) among those that pass, as for kansym's own choice."""
     masks = {p: ds.mask(p) for p in ("train", "test", "all")}

@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kansym import export, tables
-from kansym import features as feat
-from kansym import figures as figs
-from kansym.config import (  # noqa: F401
+from kansym.report import export
+from kansym.nuclear import tables
+from kansym.nuclear import features as feat
+from kansym.report import figures as figs
+from kansym.pipeline.config import (  # noqa: F401
     STAGES,
     TARGET_DEFAULTS,
     DiscoverConfig,
@@ -24,7 +25,7 @@ from kansym.config import (  # noqa: F401
     provenance,
     run_config,
 )
-from kansym.crosscheck import (
+from kansym.checks.crosscheck import (
     check_engine_options,
     compare,
     crosscheck_tex,
@@ -33,22 +34,22 @@ from kansym.crosscheck import (
     make_engine,
 )
 from kansym.errors import KansymError
-from kansym.estimator import KANSymbolicRegressor
-from kansym.extrapolate import extrapolate
-from kansym.farcheck import make_judge
-from kansym.formula import formula_from_entry
+from kansym.checks.extrapolation import extrapolate
+from kansym.checks.farcheck import make_judge
+from kansym.symbolic.formula import formula_from_entry
 from kansym.metrics import rms, rmse_by_split
-from kansym.recipe import (  # noqa: F401
+from kansym.pipeline.recipe import (  # noqa: F401
     ROUTES,
     FormulaSearch,
     KanStage,
     Progress,
     assemble_stage,
+    fit_recipe,
     load_run_stage,
     search_formulas,
     train_kan,
 )
-from kansym.runs import (
+from kansym.runs.store import (
     RunDir,
     RunUpdate,
     StagedRun,
@@ -187,10 +188,9 @@ def discover(config: DiscoverConfig, progress: Progress | None = None, execution
         write_json_atomic(path / "config.json", cfg_dict)
 
         symbolic_on = cfg.stage != "kan"
-        est = KANSymbolicRegressor.from_config(cfg).fit_dataset(
-            dataset, cfg, judge=make_judge(dataset, cfg.selection(), cfg.features) if symbolic_on else None,
-            save_dir=path / "kan", progress=progress, symbolic=symbolic_on, execution=execution)
-        stage = est.network_
+        stage, search = fit_recipe(dataset, cfg, judge=make_judge(dataset, cfg.selection(), cfg.features)
+                                   if symbolic_on else None, save_dir=path / "kan", progress=progress,
+                                   symbolic=symbolic_on, execution=execution)
         preds = _predictions_frame(stage, cfg.uncertainty is not False)
         preds.to_csv(path / "predictions.csv", index=False)
         importance = stage.importance()
@@ -212,7 +212,7 @@ def discover(config: DiscoverConfig, progress: Progress | None = None, execution
         symbolic = None
         record_notes(path, metrics, "data", dataset.notes)
         if symbolic_on:
-            symbolic = symbolic_stage(cfg, stage, path, progress, search=est.search_)
+            symbolic = symbolic_stage(cfg, stage, path, progress, search=search)
             metrics["formula"] = symbolic["formula"]
             record_notes(path, metrics, "symbolic", symbolic["notes"])
             if progress:
@@ -243,7 +243,7 @@ def record_notes(path: Path, metrics: dict, stage: str, notes) -> None:
 
 
 def far_summary(report: dict) -> dict:
-    """The headline numbers of a far-extrapolation report (see ``kansym.farcheck``)."""
+    """The headline numbers of a far-extrapolation report (see ``kansym.checks.farcheck``)."""
     dev = {ref: {k: d[k] for k in ("rms_inside", "max_abs_inside", "rms_beyond", "max_abs_beyond")}
            for ref, d in report["deviation_mev"].items()}
     return {"domain": report["domain"], "n_nuclei": report["n_nuclei"], "n_beyond_ame2020": report["n_beyond_ame2020"],
@@ -267,7 +267,7 @@ def _remove(path: Path, patterns) -> list[str]:
 
 @contextlib.contextmanager
 def _updating(run_dir: Path):
-    """(copy of the run, its metrics) for a stage rerun (``kansym.runs.RunUpdate``); the metrics are written
+    """(copy of the run, its metrics) for a stage rerun (``kansym.runs.store.RunUpdate``); the metrics are written
     back and the copy replaces the run when the block succeeds, and nothing changes when it fails."""
     RunDir(Path(run_dir)).metrics  # a run without readable metrics fails here, before anything is copied
     with RunUpdate(run_dir) as path:
@@ -279,7 +279,7 @@ def _updating(run_dir: Path):
 def rerun_symbolic(run_dir: Path, **overrides) -> dict:
     """Run the symbolic stage again on an existing run (e.g. with another ``lib``).
 
-    The run is updated as a whole (``kansym.runs.RunUpdate``): formula, candidates, edge fits and
+    The run is updated as a whole (``kansym.runs.store.RunUpdate``): formula, candidates, edge fits and
     ``metrics.json`` change together; the cross-check and extrapolation results of the old formula are
     removed (listed in ``result["removed"]``) rather than left beside a formula they do not describe."""
 
@@ -311,7 +311,7 @@ def run_formula(rd: RunDir, features: str):
 
 def extrapolate_run(run_dir: Path, chains=("Zr", "Nd", "Hg", "Fm"), beyond: int = 10, against=("frdm12", "ws4"),
                     both_sides: bool = False, figures: bool = True, isotones=(), loaded=None) -> dict:
-    """:func:`kansym.extrapolate.extrapolate` of a run directory (its stage ``loaded`` = (config, KanStage),
+    """:func:`kansym.checks.extrapolation.extrapolate` of a run directory (its stage ``loaded`` = (config, KanStage),
     by default read from it); writes extrapolation.csv/.json and the chain and far figures there."""
 
     rd = RunDir(Path(run_dir))
@@ -335,7 +335,7 @@ def extrapolate_run(run_dir: Path, chains=("Zr", "Nd", "Hg", "Fm"), beyond: int 
 
 def rerun_extrapolate(run_dir: Path, chains, beyond: int = 10, against=("frdm12", "ws4"), both_sides: bool = False,
                       isotones=()) -> dict:
-    """Chain extrapolation and far check of an existing run (``kansym.extrapolate.extrapolate_run``);
+    """Chain extrapolation and far check of an existing run (``kansym.checks.extrapolation.extrapolate_run``);
     the run's extrapolation files, chain figures and ``metrics.json`` are replaced together."""
 
     with _updating(run_dir) as (path, metrics):
@@ -353,7 +353,7 @@ def rerun_extrapolate(run_dir: Path, chains, beyond: int = 10, against=("frdm12"
 
 def rerun_crosscheck(run_dir: Path, engine: str = "auto", time_budget: float | None = None, maxsize: int = 30,
                      seed: int = 0, pysr_hof: Path | None = None, generations: int = 50) -> dict:
-    """Cross-check of an existing run (``kansym.crosscheck.crosscheck_run``); the run's cross-check files
+    """Cross-check of an existing run (``kansym.checks.crosscheck.crosscheck_run``); the run's cross-check files
     and ``metrics.json`` are replaced together."""
 
     with _updating(run_dir) as (path, metrics):
