@@ -11,7 +11,8 @@ import pandas as pd
 from _common import scratch_runs, write_result
 
 from kansym.checks.crosscheck import PyOperonEngine, _refit_engine
-from kansym.pipeline.discovery import DiscoverConfig, discover, load_dataset
+from kansym.pipeline.discovery import discover
+from kansym.pipeline.config import DiscoverConfig, load_dataset
 
 KS = (4, 6, 8, 10, 12)
 out = {}
@@ -24,7 +25,7 @@ for label, kw in [("default_features", {}), ("zn", dict(features="zn"))]:
     cands = pd.read_csv(r.run_dir / "candidates.csv")
     cfg = DiscoverConfig.from_dict(r.config).resolved()
     ds = load_dataset(cfg)
-    masks = {p: ds.mask(p) for p in ("train", "test", "all")}
+    masks = ds.masks()
     eng = PyOperonEngine(time_budget=60, maxsize=30, seed=0, generations=100_000)
     t = time.perf_counter()
     res = eng.fit(ds.X[masks["train"]], ds.y[masks["train"]], ds.feature_names)

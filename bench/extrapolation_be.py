@@ -7,7 +7,8 @@ import time
 from _common import scratch_runs, write_result
 
 from kansym.checks.extrapolation import DEFAULT_CHAINS
-from kansym.pipeline.discovery import DiscoverConfig, discover, rerun_extrapolate
+from kansym.pipeline.discovery import discover, rerun_extrapolate
+from kansym.pipeline.config import DiscoverConfig
 
 out = {}
 runs = scratch_runs()

@@ -21,10 +21,11 @@ import numpy as np
 from _common import scratch_runs, write_result
 
 from kansym.checks.crosscheck import PyOperonEngine, _refit_engine
-from kansym.report.export import formula_from_entry
+from kansym.symbolic.formula import formula_from_entry
 from kansym.checks.farcheck import make_judge
 from kansym.symbolic.formula import Formula
-from kansym.pipeline.discovery import DiscoverConfig, discover, load_dataset
+from kansym.pipeline.discovery import discover
+from kansym.pipeline.config import DiscoverConfig, load_dataset
 from kansym.symbolic.reference import fit_eq6, liquid_drop
 from kansym.nuclear.survey import rms
 
@@ -50,7 +51,7 @@ for label, kw in [("zn", dict(features="zn")), ("default", {})]:
     wall = time.perf_counter() - t
     cfg = DiscoverConfig.from_dict(r.config).resolved()
     ds = load_dataset(cfg)
-    masks = {p: ds.mask(p) for p in ("train", "test", "all")}
+    masks = ds.masks()
     tr = masks["train"]
     judge = make_judge(ds, cfg.selection(), cfg.features)
     rows = [judged("liquid drop, 5 terms (ld)", liquid_drop("ld", ds.X[tr], ds.y[tr], ds.feature_names), ds, masks,

@@ -23,9 +23,10 @@ from collections import Counter
 import numpy as np
 from _common import scratch_runs, write_result
 
-from kansym.report.export import formula_from_entry
+from kansym.symbolic.formula import formula_from_entry
 from kansym.checks.farcheck import make_judge
-from kansym.pipeline.discovery import DiscoverConfig, discover, load_dataset
+from kansym.pipeline.discovery import discover
+from kansym.pipeline.config import DiscoverConfig, load_dataset
 from kansym.symbolic.search import SIGNIFICANCE, significance, structure_key
 
 TARGETS = {"default": dict(rmse=0.9, constants=12, beyond=5.0), "zn": dict(rmse=2.3, constants=10, beyond=8.0)}

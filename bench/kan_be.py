@@ -12,7 +12,8 @@ import time
 
 from _common import scratch_runs, write_result
 
-from kansym.pipeline.discovery import DiscoverConfig, discover
+from kansym.pipeline.discovery import discover
+from kansym.pipeline.config import DiscoverConfig
 
 SEEDS = range(8)
 rows = {"fast": [], "pykan": []}

@@ -15,7 +15,9 @@ from dataclasses import replace
 
 from _common import scratch_runs, write_result
 
-from kansym.pipeline.discovery import DiscoverConfig, assemble_stage, discover, load_dataset, train_kan
+from kansym.pipeline.discovery import discover
+from kansym.pipeline.config import DiscoverConfig, load_dataset
+from kansym.pipeline.recipe import assemble_stage, train_kan
 from kansym.nuclear.survey import rms
 
 ENSEMBLE, SEEDS = 4, range(5)

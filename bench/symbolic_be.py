@@ -10,7 +10,8 @@ import time
 import pandas as pd
 from _common import scratch_runs, write_result
 
-from kansym.pipeline.discovery import DiscoverConfig, discover
+from kansym.pipeline.discovery import discover
+from kansym.pipeline.config import DiscoverConfig
 
 
 def best_within(cands: pd.DataFrame, k: int) -> dict:

@@ -16,7 +16,8 @@ import time
 import numpy as np
 from _common import scratch_runs, write_result
 
-from kansym.pipeline.discovery import DiscoverConfig, discover
+from kansym.pipeline.discovery import discover
+from kansym.pipeline.config import DiscoverConfig
 
 
 def one(seed: int, runs: str) -> dict:

@@ -10,7 +10,7 @@ __version__ = "0.2.0"
 from kansym.errors import KansymError  # noqa: E402
 
 _LAZY = {"KANSymbolicRegressor": "kansym.estimator", "nuclei": "kansym.nuclear.targets", "Formula": "kansym.symbolic.formula",
-         "DiscoverConfig": "kansym.pipeline.discovery", "discover": "kansym.pipeline.discovery"}
+         "DiscoverConfig": "kansym.pipeline.config", "discover": "kansym.pipeline.discovery"}
 
 __all__ = ["KansymError", "__version__", *_LAZY]
 

@@ -1,8 +1,9 @@
 """User-facing errors: the CLI turns these into a message and exit code 2."""
 
 
-class KansymError(Exception):
-    """A mistake in user input or data that the user can fix; never a bug."""
+class KansymError(ValueError):
+    """A mistake in user input or data that the user can fix; never a bug. A ``ValueError``, as scikit-learn
+    and NumPy raise for a bad argument value, so that ``except ValueError`` in a caller's code catches it."""
 
 
 def choose(kind: str, value: str, choices) -> str:

@@ -13,6 +13,7 @@ check needs the nuclear tables and is applied by ``kansym discover``, not to arb
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -90,7 +91,16 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
     def _config(self, names: tuple[str, ...]):
         """(resolved DiscoverConfig, note or None) for inputs ``names``, baseline by :func:`choose_baseline`."""
         width = (self.width,) if isinstance(self.width, (int, np.integer)) else self.width
-        cfg = DiscoverConfig(target="be", width=None if width is None else tuple(width), grid=self.grid,
+        try:
+            cfg = self._discover_config(width)
+        except KansymError as exc:  # the checks speak in options; here they name the estimator's arguments
+            raise KansymError(argument_names(str(exc))) from None
+        baseline, note = choose_baseline(self.baseline, names)
+        check_baseline(baseline, "be", names)
+        return replace(cfg, baseline=baseline, detrend=baseline != "none"), note
+
+    def _discover_config(self, width) -> DiscoverConfig:
+        return DiscoverConfig(target="be", width=None if width is None else tuple(width), grid=self.grid,
                              refine=None if self.refine is None else tuple(self.refine), k=self.k, steps=self.steps,
                              lamb=self.lamb, prune=self.prune,
                              max_hidden=-1 if self.max_hidden == "auto" else self.max_hidden,
@@ -100,10 +110,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
                              symbolic_from=self.symbolic_from, search_budget=self.search_budget,
                              cv_folds=self.cv_folds, uncertainty=self.uncertainty,
                              seed=self.random_state, stage="symbolic", crosscheck="none",
-                             extrapolate=False).resolved()
-        baseline, note = choose_baseline(self.baseline, names)
-        check_baseline(baseline, "be", names)
-        return replace(cfg, baseline=baseline, detrend=baseline != "none"), note
+                             extrapolate=False).resolved(environment=False)
 
     def fit(self, X, y, feature_names=None) -> "KANSymbolicRegressor":
         """Fit on rows of ``X`` (a DataFrame, or an array with ``feature_names``) and targets ``y``."""
@@ -258,6 +265,16 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         est.feature_names_in_ = np.array(stage.dataset.feature_names, dtype=object)
         est.n_features_in_ = len(stage.dataset.feature_names)
         return est
+
+
+_ARGUMENTS = {"--seed": "random_state", "--beyond-range": "beyond"}
+
+
+def argument_names(message: str) -> str:
+    """A check's message with command-line options named as this estimator's arguments (--r2-min -> r2_min,
+    --seed -> random_state)."""
+    return re.sub(r"--[a-z0-9][a-z0-9-]*", lambda m: _ARGUMENTS.get(m.group(0), m.group(0)[2:].replace("-", "_")),
+                  message)
 
 
 def choose_baseline(baseline: str, names) -> tuple[str, str | None]:

@@ -2,7 +2,8 @@
 
 import pytest
 
-from kansym.pipeline.discovery import DiscoverConfig, discover
+from kansym.pipeline.discovery import discover
+from kansym.pipeline.config import DiscoverConfig
 
 TINY = dict(steps=3, grid=3, refine=(5,), width=(2,), lamb=1e-3, crosscheck="none", extrapolate=False, ensemble=1)
 

@@ -129,7 +129,7 @@ def test_extrapolate_rerun_records_its_options_and_removes_old_chains(formula_ru
 
 
 def test_old_runs_keep_their_libraries():
-    from kansym.pipeline.discovery import DiscoverConfig
+    from kansym.pipeline.config import DiscoverConfig
 
     old = {"target": "be", "lib": "physics"}  # written before --lib was used as given
     assert DiscoverConfig.from_dict(old).libraries == ("physics", "poly")

@@ -11,7 +11,9 @@ from kansym.cli.commands import app
 from kansym.network.ensemble import calibration, combine, consensus, departures
 from kansym.errors import KansymError
 from kansym.network.regressor import KANRegressor, TrainSchedule
-from kansym.pipeline.discovery import assemble_stage, discover, load_dataset
+from kansym.pipeline.discovery import discover
+from kansym.pipeline.recipe import assemble_stage
+from kansym.pipeline.config import load_dataset
 from typer.testing import CliRunner
 
 runner = CliRunner()
@@ -175,7 +177,7 @@ def test_uncertainty_with_one_member_is_refused(tmp_path):
 
 
 def test_table1_reports_medians_and_spreads_over_split_seeds(tmp_path):
-    from kansym.pipeline.discovery import DiscoverConfig
+    from kansym.pipeline.config import DiscoverConfig
     from kansym.pipeline.table1 import table1, table1_latex
 
     base = DiscoverConfig(target="residual", ensemble=2, steps=2, grid=3, refine=(5,), width=(2,), runs_dir=str(tmp_path))

@@ -14,7 +14,7 @@ from sklearn.utils.estimator_checks import (check_do_not_raise_errors_in_init_or
 import kansym
 from kansym import KANSymbolicRegressor
 from kansym.symbolic.formula import Formula
-from kansym.pipeline.discovery import load_run_stage
+from kansym.pipeline.recipe import load_run_stage
 
 FAST = dict(steps=5, refine=(5,))
 
@@ -202,3 +202,17 @@ def test_no_baseline_on_plain_arrays(drop):
     X, y = drop
     est = KANSymbolicRegressor(baseline="none", random_state=0, **FAST).fit(X.to_numpy(), y)
     assert np.isfinite(est.predict(X.to_numpy(), use="kan")).all()
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(width=0), "width must be positive"),
+    (dict(r2_min=2.0), "r2_min 2.0 must lie in"),
+    (dict(random_state=-1), "random_state -1 must lie in"),
+    (dict(beyond="x"), "unknown beyond rule"),
+])
+def test_bad_arguments_are_value_errors_naming_the_argument(kw, message):
+    """A library error names the estimator's argument, not a command-line option, and is a ValueError."""
+    X = np.column_stack([np.arange(40, 80), np.arange(50, 90)]).astype(float)
+    with pytest.raises(ValueError, match=message) as err:
+        KANSymbolicRegressor(**kw).fit(X, X.sum(axis=1), feature_names=["Z", "N"])
+    assert "--" not in str(err.value) and isinstance(err.value, kansym.KansymError)

@@ -9,10 +9,10 @@ from typer.testing import CliRunner
 from kansym.nuclear import tables
 from kansym.cli.commands import app
 from kansym.errors import KansymError
-from kansym.pipeline.discovery import load_run_stage
+from kansym.pipeline.recipe import load_run_stage
 from kansym.pipeline.discovery import extrapolate_run
-from kansym.checks.extrapolation import (attach_references, chain_nuclei, element_z,
-                                separation_energies, stability)
+from kansym.checks.extrapolation import attach_references, stability
+from kansym.nuclear.nuclides import chain_nuclei, element_z, separation_energies
 from kansym.nuclear.targets import Selection, select_nuclei, split_labels
 
 

@@ -17,8 +17,7 @@ from kansym.nuclear.baselines import fit_baseline
 from kansym.cli.commands import app
 from kansym.errors import KansymError
 from kansym.symbolic.formula import Formula, refit, variable_symbols
-from kansym.network.regressor import KANRegressor, TrainSchedule
-from kansym.pipeline.discovery import DiscoverConfig
+from kansym.pipeline.config import DiscoverConfig
 from kansym.symbolic.reference import fit_eq6, liquid_drop
 from kansym.nuclear.survey import rms
 from kansym.nuclear.targets import Selection, build_dataset
@@ -66,7 +65,7 @@ def test_planted_n4z_polynomial_is_rejected(ee):
     ld = liquid_drop("ldx", ds.X[tr], ds.y[tr], ds.feature_names)  # (the 4-term drop has |corr(a_V, a_S)| > 0.995)
     assert judge(ld).passed
     # the chooser never takes the polynomial, however well it fits
-    masks = {p: ds.mask(p) for p in ("train", "test", "all")}
+    masks = ds.masks()
     good = cands_mod.score_formula("ld", ld, ds.X, ds.y, masks, {}, float("nan"), judge=judge)
     bad = cands_mod.score_formula("n4z", _on_znv(poly), ds.X, ds.y, masks, {}, float("nan"), judge=judge)
     bad = replace(bad, rmse={k: v / 10 for k, v in bad.rmse.items()})  # even if it fitted ten times better

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from kansym.report import figures
-from kansym.pipeline.discovery import load_run_stage, rerun_extrapolate
+from kansym.pipeline.discovery import rerun_extrapolate
+from kansym.pipeline.recipe import load_run_stage
 
 matplotlib.use("Agg", force=True)
 
@@ -74,7 +75,7 @@ def test_other_figures_have_legends_and_labels(chain_run):
     from kansym.symbolic.library import resolve_library
 
     ds = stage.dataset
-    masks = {p: ds.mask(p) for p in ("train", "test", "all")}
+    masks = ds.masks()
     reg = stage.kept[0].snapshot("coarse")
     net = fit_network(reg, ds.X[masks["train"]], resolve_library("poly"), r2_min=0.9, on_poor="best")
     plots = list(figures.edge_plots(reg, net, ds.X[masks["train"]], ds.feature_names, r2_min=0.999999))
@@ -85,3 +86,17 @@ def test_other_figures_have_legends_and_labels(chain_run):
         assert ax.get_xlabel() and ax.get_ylabel() and fig.get_size_inches()[0] * fig.dpi >= 450
         _check_legends(fig)
         assert ("POORLY FITTED" in ax.get_title()) == (e.alternatives[0].r2 < 0.999999)
+
+
+def test_figures_leave_the_callers_backend_and_windows_alone(chain_run, tmp_path):
+    """Figures are Figure objects: making and saving them switches no backend and opens no pyplot window
+    (a notebook keeps its inline backend); pykan's network drawing closes only the figure it made."""
+    import matplotlib.pyplot as plt
+
+    before_backend, before_windows = matplotlib.get_backend(), plt.get_fignums()
+    preds = pd.read_csv(chain_run / "predictions.csv")
+    figures.save(figures.nz_plot(preds, title="t"), tmp_path / "nz.png")
+    _, stage = load_run_stage(chain_run)
+    figures.network_diagram(stage.kept[0], stage.dataset.feature_names, tmp_path / "net.png")
+    assert matplotlib.get_backend() == before_backend and plt.get_fignums() == before_windows
+    assert (tmp_path / "nz.png").stat().st_size > 1000 and (tmp_path / "net.png").stat().st_size > 1000

@@ -111,7 +111,7 @@ def test_cli_export_of_a_hostile_formula_file_runs_nothing(formula_run, tmp_path
 
 
 def test_formula_entry_with_unknown_symbols_is_refused(formula_run):
-    from kansym.report.export import formula_from_entry
+    from kansym.symbolic.formula import formula_from_entry
 
     entry = json.loads((formula_run.run_dir / "formula.json").read_text())
     entry["srepr"] = "Mul(Symbol('Z', real=True), Symbol('secret', real=True))"
@@ -169,7 +169,7 @@ def test_cli_export_of_a_broken_formula_entry_writes_nothing(name, formula_run, 
 
 def test_export_reads_variables_by_name(formula_run, tmp_path):
     """A formula file that lists its variables in another order than the run's features gives the same numbers."""
-    from kansym.report.export import formula_from_entry
+    from kansym.symbolic.formula import formula_from_entry
     from kansym.pipeline.discovery import export_formula
 
     entry = json.loads((formula_run.run_dir / "formula.json").read_text())
@@ -217,7 +217,8 @@ def test_text_from_a_formula_file_is_checked_against_its_run(field, formula_run,
 @pytest.mark.parametrize("field", list(LATEX_TEXT_PAYLOADS))
 def test_text_reaches_latex_escaped(field, formula_run, tmp_path):
     """Whatever text a caller passes as provenance reaches the caption through the one escaping function."""
-    from kansym.report.export import formula_from_entry, write_formula
+    from kansym.report.export import write_formula
+    from kansym.symbolic.formula import formula_from_entry
 
     entry = json.loads((formula_run.run_dir / "formula.json").read_text())
     context = {k: entry[k] for k in ("target", "model", "selection", "split")}
@@ -239,7 +240,8 @@ def test_failed_export_leaves_nothing_and_the_retry_works(formula_run, tmp_path)
     same name is free."""
     run = tmp_path / formula_run.run_dir.name
     shutil.copytree(formula_run.run_dir, run)
-    from kansym.report.export import write_formula, formula_from_entry
+    from kansym.report.export import write_formula
+    from kansym.symbolic.formula import formula_from_entry
 
     entry = json.loads((run / "formula.json").read_text())
     F = formula_from_entry(entry)
@@ -468,7 +470,7 @@ def test_extrapolate_without_references(formula_run):
 
 
 def test_formula_entry_with_latex_in_a_parameter_name(formula_run):
-    from kansym.report.export import formula_from_entry
+    from kansym.symbolic.formula import formula_from_entry
 
     entry = json.loads((formula_run.run_dir / "formula.json").read_text())
     entry["parameters"][0]["name"] = "\\input{/etc/hostname}"
@@ -964,7 +966,7 @@ def test_export_force_onto_a_directory_writes_nothing(formula_run, tmp_path):
 
 
 def test_parameter_named_underscore_is_refused(formula_run):
-    from kansym.report.export import formula_from_entry
+    from kansym.symbolic.formula import formula_from_entry
 
     entry = json.loads((formula_run.run_dir / "formula.json").read_text())
     old = entry["parameters"][0]["name"]
@@ -1024,7 +1026,7 @@ def test_second_probe_options(args, message, formula_run, tmp_path):
     (lambda e: e.update(n_constants="10"), "n_constants"),
 ])
 def test_entry_format_and_count_checked(edit, message, formula_run):
-    from kansym.report.export import formula_from_entry
+    from kansym.symbolic.formula import formula_from_entry
 
     entry = json.loads((formula_run.run_dir / "formula.json").read_text())
     edit(entry)

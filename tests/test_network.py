@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from kansym.cli.commands import app
 from kansym.errors import KansymError
 from kansym.network.regressor import KANRegressor, contained
-from kansym.pipeline.discovery import DiscoverConfig, discover
+from kansym.pipeline.discovery import discover
+from kansym.pipeline.config import DiscoverConfig
 from kansym.runs.store import StagedRun, list_runs
 
 from conftest import tiny_config
@@ -127,7 +128,7 @@ def test_model_without_coverage_reports_dropped(tmp_path):
     # KTUY05 covers Z >= 2 but not every light nucleus in AME2020 with Z, N >= 2
     cfg = tiny_config(tmp_path, target="residual", model="ktuy05", subset="all", min_z=2, min_n=2, max_unc=None,
                       features="zn", split="random:0.8")
-    from kansym.pipeline.discovery import load_dataset
+    from kansym.pipeline.config import load_dataset
     ds = load_dataset(cfg.resolved())
     full = DiscoverConfig(**{**cfg.resolved().to_dict(), "model": None, "target": "be", "width": (2,),
                              "refine": (5,)}).resolved()
@@ -171,7 +172,7 @@ def test_ensemble_members_in_child_processes(tmp_path):
     imp = pd.read_csv(d / "importance.csv")
     assert imp.importance.sum() == pytest.approx(1.0) and (imp["std"] >= 0).all()
     # the ensemble prediction is the mean of the reloaded members
-    from kansym.pipeline.discovery import load_run_stage
+    from kansym.pipeline.recipe import load_run_stage
     _, stage = load_run_stage(d)
     preds = pd.read_csv(d / "predictions.csv")
     assert np.allclose(stage.prediction, preds.prediction, atol=1e-9)

@@ -27,7 +27,7 @@ SEL = Selection("even-even", 30, 30, None)
 @pytest.fixture(scope="module")
 def ee():
     ds = build_dataset(SEL, "be", "znv", "random:0.8", 0, None)
-    return ds, {p: ds.mask(p) for p in ("train", "test", "all")}
+    return ds, ds.masks()
 
 
 def _fit(expr, names, ds, masks, init=None):
@@ -209,3 +209,12 @@ def test_bad_search_options_exit_2(tmp_path, args, message):
     r = runner.invoke(app, ["discover", "--runs-dir", str(tmp_path / "runs"), *args])
     assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_one_pareto_rule():
+    """Candidates and sweep points share one dominance rule: as good in every objective, better in one."""
+    from kansym.metrics import pareto_mask
+
+    v = [[1, 2.0, 3.0], [1, 2.0, 3.0], [2, 1.0, 3.0], [2, 2.5, 3.0], [0, 9.0, np.inf], [0, 1.0, 0.0]]
+    assert pareto_mask(v, [True, True, True, True, True, False]).tolist() == [True, True, True, False, True, False]
+    assert pareto_mask(np.empty((0, 3))).tolist() == []

@@ -12,6 +12,7 @@ import torch
 from typer.testing import CliRunner
 
 from kansym.report import export
+from kansym.symbolic import latex
 from kansym.symbolic.candidates import expanded_candidates
 from kansym.cli.commands import app
 from kansym.errors import KansymError
@@ -120,7 +121,7 @@ def test_synthetic_liquid_drop_recovered():
     # the route's basis: the right terms plus distractors, with wrong coefficients
     start = (10.0 * A - 10.0 * A ** sp.Rational(2, 3) - 1.0 * Z ** 2 / A ** sp.Rational(1, 3)
              - 10.0 * (N - Z) ** 2 / A + 0.1 * Z ** 2 + 0.01 * N * Z + 3.0)
-    masks = {p: ds.mask(p) for p in ("train", "test", "all")}
+    masks = ds.masks()
     cands = expanded_candidates("synthetic", start, ("Z", "N"), ds.X, y, masks, {}, 0.0, None)
     best = min(cands, key=lambda c: c.rmse["train"])
     assert best.rmse["all"] < 1e-6
@@ -269,11 +270,11 @@ def test_units_line_breaks_and_escaping():
     f = Formula(a * Z + b * sp.exp(c * N), ("Z", "N"), tuple(Parameter(n, 1.0, 0.1, 1.0) for n in "abc"))
     assert [export.parameter_unit(f, n) for n in "abc"] == ["MeV", "MeV", "1"]
     long = sum(sp.Symbol(f"c_{k}", real=True) * Z ** k for k in range(1, 13))
-    lines = export.equation_lines(long, "B")
-    assert len(lines) > 2 and all(export._visible(ln) <= export.LINE_BUDGET + 1 for ln in lines)
+    lines = latex.equation_lines(long, "B")
+    assert len(lines) > 2 and all(latex._visible(ln) <= latex.LINE_BUDGET + 1 for ln in lines)
     inner = sp.Symbol("d", real=True) * sp.sin(long)  # one term: broken inside its brackets
-    lines = export.equation_lines(inner, "B")
+    lines = latex.equation_lines(inner, "B")
     assert len(lines) > 2 and "\\Bigl(" in lines[0] and lines[-1].endswith("\\Bigr)")
-    assert export.tex_escape("\\input{/etc/x}_%$&#|") == \
+    assert latex.tex_escape("\\input{/etc/x}_%$&#|") == \
         "\\textbackslash{}input\\{/etc/x\\}\\_\\%\\$\\&\\#\\textbar{}"
-    assert export.tex_value("0.0000063(16)") == "6.3(16)e-6" and export.tex_value("15.66(7)") == "15.66(7)"
+    assert latex.tex_value("0.0000063(16)") == "6.3(16)e-6" and latex.tex_value("15.66(7)") == "15.66(7)"

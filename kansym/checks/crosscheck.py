@@ -371,7 +371,7 @@ def compare(kan: Formula, result: EngineResult, ds, names, extrap_X: np.ndarray,
     With a far-extrapolation ``judge`` (``kansym.checks.farcheck``) every formula is also judged over the
     reference table's whole range, and the engine's selected formula is its most accurate one
     (train RMSE) among those that pass, as for kansym's own choice."""
-    masks = {p: ds.mask(p) for p in ("train", "test", "all")}
+    masks = ds.masks()
     kan_ex = kan.evaluate(extrap_X)
     rows = [{"formula": "KAN", "engine": "kansym", "n_constants": kan.n_constants, "size": kan.size,
              "rmse_mev": _score(kan, ds, masks), "expression": str(kan.expr),

@@ -20,7 +20,7 @@ from kansym.metrics import rms
 
 DEFAULT_CHAINS = ("Zr", "Nd", "Hg", "Fm")
 from kansym.checks.farcheck import make_judge, prediction_be
-from kansym.nuclear.nuclides import (  # noqa: F401
+from kansym.nuclear.nuclides import (
     ME_H,
     ME_N,
     be_from_me,
@@ -121,10 +121,6 @@ class Extrapolation:
     judge: object
     preds: tuple[str, ...]
     against: tuple[str, ...]
-
-    def summary(self) -> dict:
-        return self.report
-
 
 MAX_BEYOND = 100
 """Most chain steps past the last measured nucleus (100 steps of 2 neutrons is far past any drip line)."""

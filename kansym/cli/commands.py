@@ -119,7 +119,7 @@ def data(
 
     unc = _max_unc(max_unc)
     if target is not None:
-        from kansym.pipeline.discovery import DiscoverConfig
+        from kansym.pipeline.config import DiscoverConfig
         sel = DiscoverConfig(target=target, subset=subset.value if subset else None, min_z=min_z, min_n=min_n,
                              max_unc=unc, include_estimated=include_estimated).resolved().selection()
     else:
@@ -256,7 +256,7 @@ def discover(
     as_json: bool = typer.Option(False, "--json", help="Print JSON (strict; non-finite numbers as \"NaN\") instead of tables."),
 ):
     """Train a pruned KAN on a target and write a run directory."""
-    from kansym.pipeline.discovery import DiscoverConfig
+    from kansym.pipeline.config import DiscoverConfig
     from kansym.pipeline.discovery import discover as run_discover
 
     if max_hidden is not None and max_hidden < 0:
@@ -609,7 +609,7 @@ def table1_cmd(models: str = typer.Option("ws4,dz28,frdm12,ktuy05,hfb27", help="
                backend: str = typer.Option("loky", metavar="[loky|dask]", help="Where fits run: loky (local processes) or dask (a dask.distributed cluster; pip install 'kansym[dask]')."),
                scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 [default: a local cluster of --jobs workers].")):
     """sigma_pre and sigma_KAN(train/test) per mass model on the KAN-WS4 setting, beside the paper's values."""
-    from kansym.pipeline.discovery import DiscoverConfig
+    from kansym.pipeline.config import DiscoverConfig
     from kansym.pipeline.table1 import check_out_dir, table1, write_table1
 
     if not 1 <= seeds <= 100:
@@ -657,7 +657,7 @@ def sweep(ctx: typer.Context,
     summary.csv (every point: done, failed with the reason, or missing) and summary.png. Exit code 1 if a
     point failed."""
     from kansym.network.execution import Execution
-    from kansym.pipeline.discovery import DiscoverConfig
+    from kansym.pipeline.config import DiscoverConfig
     from kansym.pipeline.sweep import parse_grid, parse_value, plan, run_sweep
 
     fixed, extra = {}, list(ctx.args)

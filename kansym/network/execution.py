@@ -143,6 +143,8 @@ def _run_dask(fn: Callable, args: list, execution: Execution, progress) -> list:
             client = Client(cluster, timeout="30s")
         else:
             client = Client(execution.scheduler, timeout="5s")
+    except KansymError:
+        raise
     except (OSError, TimeoutError, ValueError) as exc:
         if cluster is not None:
             cluster.close()

@@ -52,12 +52,6 @@ BASELINES = MappingProxyType({
     "ld": ("volume", "surface", "coulomb", "symmetry", "pairing"),
     "ldx": ("volume", "surface", "coulomb", "symmetry", "pairing", "wigner", "surface_symmetry"),
 })
-BASELINE_HELP = {
-    "none": "no baseline: the network learns the target itself",
-    "linear": "least-squares linear function of the inputs",
-    "ld": "refitted liquid drop: volume, surface, Coulomb, symmetry, pairing",
-    "ldx": "ld + Wigner |N-Z|/A + surface symmetry (N-Z)^2/A^(4/3)",
-}
 LIQUID_DROP = ("ld", "ldx")
 
 

@@ -94,15 +94,6 @@ FEATURE_SETS = MappingProxyType({
     "znps": ("Z", "N", "P", "S"),
 })
 
-FEATURE_SET_HELP = {
-    "zn": "Z, N (the KAN binding-energy paper's KAN-2)",
-    "znv": "Z, N and the distances v_Z, v_N to the nearest magic numbers",
-    "kan4": "N, Z, A, N-Z",
-    "kan9": "kan4 + A^(2/3), Z_EO, N_EO, mu_Z, mu_N",
-    "kan11": "kan9 + Z_shell, N_shell",
-    "znps": "Z, N, P, S (KAN-WS4 paper)",
-}
-
 
 def feature_names(feature_set: str) -> tuple[str, ...]:
     """Column names of a feature set; unknown names list the choices."""

@@ -14,6 +14,7 @@ import pandas as pd
 
 from kansym.nuclear import features as feat
 from kansym.nuclear import tables
+from kansym.metrics import SPLITS
 from kansym.errors import KansymError, choose
 
 SUBSETS = MappingProxyType({
@@ -25,7 +26,6 @@ SUBSETS = MappingProxyType({
     "even-n": lambda z, n: n % 2 == 0,
 })
 TARGETS = ("be", "me", "residual")
-TARGET_LABELS = MappingProxyType({"be": "BE", "me": "ME", "residual": "ME_exp - ME_model"})
 SPLIT_KINDS = ("random:FRACTION", "kfold:K[:FOLD]", "new-in-ame2020", "none")
 MIN_SPLIT_NUCLEI = 10  # fewest nuclei a random or k-fold split may leave on either side (each test fold)
 
@@ -115,6 +115,8 @@ def parse_split(spec: str) -> tuple[str, tuple]:
             if len(parts) > 2 or k < 2 or not 0 <= fold < k:
                 raise KansymError(f"split {spec!r}: need kfold:K[:FOLD] with K >= 2 and 0 <= FOLD < K")
             return "kfold", (k, fold)
+    except KansymError:
+        raise
     except ValueError:
         raise bad from None
     raise bad
@@ -200,6 +202,10 @@ class Dataset:
         if part == "all":
             return np.ones(len(self.frame), dtype=bool)
         return (self.frame["split"] == part).to_numpy()
+
+    def masks(self) -> dict[str, np.ndarray]:
+        """{part: :meth:`mask`} for every part of :data:`kansym.metrics.SPLITS` (train, test, all)."""
+        return {part: self.mask(part) for part in SPLITS}
 
 
 def attach_model(nuclei: pd.DataFrame, model: str) -> tuple[pd.DataFrame, int]:

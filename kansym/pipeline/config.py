@@ -29,8 +29,6 @@ from kansym.symbolic.search import SearchBudget as structures_budget
 from kansym.symbolic.library import resolve_library
 from kansym.nuclear.targets import Dataset, Selection, build_dataset, parse_split
 
-STAGES = ("kan", "symbolic", "all")
-
 # Per-target defaults; explicit options override them.
 #  be/even-even: the KAN binding-energy paper's selection (even-even, Z, N >= 30), inputs Z, N plus the
 #  distances to the nearest magic numbers; the network ([n_in, 5, 1] pruned to one hidden node) learns BE

@@ -17,14 +17,7 @@ from kansym.report import export
 from kansym.nuclear import tables
 from kansym.nuclear import features as feat
 from kansym.report import figures as figs
-from kansym.pipeline.config import (  # noqa: F401
-    STAGES,
-    TARGET_DEFAULTS,
-    DiscoverConfig,
-    load_dataset,
-    provenance,
-    run_config,
-)
+from kansym.pipeline.config import DiscoverConfig, load_dataset, provenance, run_config
 from kansym.checks.crosscheck import (
     check_engine_options,
     compare,
@@ -37,18 +30,8 @@ from kansym.errors import KansymError
 from kansym.checks.extrapolation import extrapolate
 from kansym.checks.farcheck import make_judge
 from kansym.symbolic.formula import formula_from_entry
-from kansym.metrics import rms, rmse_by_split
-from kansym.pipeline.recipe import (  # noqa: F401
-    ROUTES,
-    FormulaSearch,
-    KanStage,
-    Progress,
-    assemble_stage,
-    fit_recipe,
-    load_run_stage,
-    search_formulas,
-    train_kan,
-)
+from kansym.metrics import SPLITS, rms, rmse_by_split
+from kansym.pipeline.recipe import FormulaSearch, KanStage, Progress, fit_recipe, load_run_stage, search_formulas
 from kansym.runs.store import (
     RunDir,
     RunUpdate,
@@ -98,16 +81,16 @@ def symbolic_stage(cfg: DiscoverConfig, stage: KanStage, path: Path, progress: P
 
     ds = stage.dataset
     X = ds.X
-    masks = {part: ds.mask(part) for part in ("train", "test", "all")}
+    masks = ds.masks()
     judge = search.judge if search is not None else make_judge(ds, cfg.selection(), cfg.features)
     search = search if search is not None else search_formulas(cfg, stage, judge, progress)
-    cands, chosen, front, base, reg = search.candidates, search.chosen, search.front, search.base, search.regressor
+    chosen, base, reg = search.chosen, search.base, search.regressor
     notes = list(search.notes) + [f"choice rule: {search.rule}"]
     _edges_frame(base, ds.feature_names).to_csv(path / "edges.csv", index=False)
     figs.edge_fits(reg, base.network, X[masks["train"]], ds.feature_names, path / "figures" / "edges",
                       r2_min=cfg.r2_min)
-    rows = [{**c.summary(), "pareto": c in front, "chosen": c is chosen} for c in cands]
     table = search.table()
+    rows = table.to_dict(orient="records")  # the rows of candidates.csv, serialised once
     table.to_csv(path / "candidates.csv", index=False)
     figs.candidates_figure(table, path / "figures" / "candidates.png",
                               departure="|correction| RMS beyond the data [MeV]" if cfg.target == "residual"
@@ -208,7 +191,7 @@ def discover(config: DiscoverConfig, progress: Progress | None = None, execution
             metrics["ensemble"].pop("calibration_test")
         if cfg.model:
             metrics["model_rms_mev"] = {part: rms((dataset.frame["ME"] - dataset.frame["ME_model"])[dataset.mask(part)])
-                                        for part in ("train", "test", "all")}
+                                        for part in SPLITS}
         symbolic = None
         record_notes(path, metrics, "data", dataset.notes)
         if symbolic_on:

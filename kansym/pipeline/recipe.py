@@ -70,7 +70,7 @@ class KanStage:
 
     def metrics(self) -> dict:
         ds, p = self.dataset, self.prediction
-        masks = {part: ds.mask(part) for part in ("train", "test", "all")}
+        masks = ds.masks()
         out = rmse_by_split(p, ds.y, masks)
         metrics = {"rmse_mev": out, "counts": {part: int(m.sum()) for part, m in masks.items()},
                    "pruned_width": self.kept[0].pruned_width_, "wall_time_s": round(self.wall_s, 3),
@@ -242,7 +242,7 @@ def member_candidates(cfg: DiscoverConfig, reg: KANRegressor, dataset: Dataset, 
     """(candidates, notes) of one member network: its ``cfg.symbolic_from`` snapshot's edge fits to each library
     of ``cfg.lib`` and every candidate route, refitted on the training nuclei and judged."""
     X, y = dataset.X, dataset.y
-    masks = {part: dataset.mask(part) for part in ("train", "test", "all")}
+    masks = dataset.masks()
     snap = reg.snapshot(cfg.symbolic_from)
     return cands_mod.generate(snap, X, y, masks, dataset.feature_names, cfg.libraries, kan_pred=snap.predict(X),
                               r2_min=cfg.r2_min, on_poor=cfg.poor_edges, judge=judge,
@@ -253,7 +253,7 @@ def member_candidates(cfg: DiscoverConfig, reg: KANRegressor, dataset: Dataset, 
 def search_member(job: dict):
     """One member's formula search as a task for :func:`kansym.network.execution.run_tasks`: (seed, candidates, notes)."""
     cfg, ds, judge = job["cfg"], job["dataset"], job["judge"]
-    masks = {part: ds.mask(part) for part in ("train", "test", "all")}
+    masks = ds.masks()
     return structures_mod.member_search(lambda m: member_candidates(cfg, m, ds, judge), job["member"], ds.X, ds.y,
                                         masks, judge, cfg.max_constants, job["seconds"])
 
@@ -269,7 +269,7 @@ def search_formulas(cfg: DiscoverConfig, stage: KanStage, judge=None, progress: 
     t0 = time.monotonic()
     ds = stage.dataset
     X, y = ds.X, ds.y
-    masks = {part: ds.mask(part) for part in ("train", "test", "all")}
+    masks = ds.masks()
     kept = stage.kept
     budget = structures_mod.SearchBudget(cfg.search_budget)
     execution = (execution or Execution()).checked()

@@ -25,6 +25,7 @@ import pandas as pd
 from kansym.report import figures as figs
 from kansym.pipeline.config import DiscoverConfig
 from kansym.errors import KansymError
+from kansym.metrics import pareto_mask
 from kansym.network.execution import Execution, run_tasks
 from kansym.pipeline.discovery import discover
 from kansym.runs.store import (OWNER_FILE, STAGING_PREFIX, RunDir, config_hash, gather, owner_alive, owner_text,
@@ -297,18 +298,17 @@ def summary(sweep: Sweep, failed: dict[str, str] | None = None) -> pd.DataFrame:
             df[c] = np.nan
     v = df[cols].to_numpy(dtype=float)
     ok = np.isfinite(v).all(axis=1) & (df["state"] == "done").to_numpy()
-    df["pareto"] = [bool(ok[i]) and not any(ok[j] and np.all(v[j] <= v[i]) and np.any(v[j] < v[i])
-                                            for j in range(len(v))) for i in range(len(v))]
+    df["pareto"] = pareto_mask(v, ok).tolist() if len(v) else []
     return df
 
 
 def sweep_plot(table: pd.DataFrame, grid_names):
     """Formula accuracy (test RMSE) against constants, coloured by the RMS departure from the reference
     beyond AME2020; the Pareto set circled."""
-    plt = figs._plt()
     from matplotlib.colors import LogNorm
 
-    fig, ax = plt.subplots(figsize=(7, 4.8))
+    fig = figs.new_figure(figsize=(7, 4.8))
+    ax = fig.subplots()
     x = table["formula.n_constants"].to_numpy(dtype=float)
     y = table["formula.rmse_mev.test"].to_numpy(dtype=float)
     d = table["formula.far_rms_beyond_mev"].to_numpy(dtype=float)

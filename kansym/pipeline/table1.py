@@ -14,7 +14,7 @@ from kansym.pipeline.config import DiscoverConfig, load_dataset
 from kansym.errors import KansymError
 from kansym.network.execution import Execution, run_tasks
 from kansym.network.member import fit_member
-from kansym.metrics import rms
+from kansym.metrics import SPLITS, rms
 from kansym.network.regressor import scratch_prefix
 from kansym.pipeline.recipe import assemble_stage, collect_members, member_jobs
 from kansym.runs.store import unwritable_dir, write_text_atomic
@@ -51,7 +51,7 @@ def table1(models=tables.PAPER_MODELS, seeds: int = 1, base: DiscoverConfig | No
         for spec, split_seed, cfg, ds, dirs, a, b in plan:
             stage = assemble_stage(ds, collect_members(dirs, curves[a:b]), cfg.aggregate)
             p, y = stage.prediction, ds.y
-            fits_of[spec.name].append({part: rms((y - p)[ds.mask(part)]) for part in ("train", "test", "all")}
+            fits_of[spec.name].append({part: rms((y - p)[ds.mask(part)]) for part in SPLITS}
                                       | {"pre": rms(y), "n": len(ds.frame)})
     wall = time.perf_counter() - t0
     rows = []

@@ -11,18 +11,9 @@ import sympy as sp
 
 from kansym.nuclear import tables
 from kansym.errors import KansymError
-from kansym.report.figures import _plt
-from kansym.symbolic.formula import DEGENERATE_CORR, ENTRY_FORMAT, Formula, Parameter, formula_from_entry  # noqa: F401
-from kansym.symbolic.latex import (  # noqa: F401  (re-exported)
-    LINE_BUDGET,
-    KansymLatexPrinter,
-    _table_format,
-    _visible,
-    equation_lines,
-    tex_escape,
-    tex_value,
-    to_latex,
-)
+from kansym.report.figures import new_figure
+from kansym.symbolic.formula import DEGENERATE_CORR, ENTRY_FORMAT, Formula, formula_from_entry
+from kansym.symbolic.latex import _table_format, equation_lines, tex_escape, tex_value, to_latex
 from kansym.runs.store import json_text, write_files_together
 
 
@@ -215,6 +206,8 @@ def write_formula(directory: Path, name: str, formula: Formula, metrics: dict, c
     try:
         texts = {js: json_text(formula_entry(formula, metrics, context)) + "\n",
                  tex: formula_tex(formula, lhs, metrics, label=label or name, context=context)}
+    except KansymError:
+        raise
     except (ValueError, TypeError, OverflowError, RecursionError) as exc:
         raise KansymError(f"formula {name!r} cannot be written: {type(exc).__name__}: {str(exc)[:120]}") from None
     try:
@@ -227,9 +220,8 @@ def write_formula(directory: Path, name: str, formula: Formula, metrics: dict, c
 def render_png(formula: Formula, lhs: str, path: Path) -> None:
     """The equation rendered with matplotlib mathtext (plain text if mathtext cannot parse it)."""
 
-    plt = _plt()
     tex = f"${lhs} = {to_latex(formula.expr, precision=4)}$"
-    fig = plt.figure(figsize=(min(2 + 0.09 * len(tex), 30), 1.2))
+    fig = new_figure(figsize=(min(2 + 0.09 * len(tex), 30), 1.2))
     try:
         fig.text(0.01, 0.5, tex, fontsize=14, va="center")
         fig.savefig(path, dpi=130, bbox_inches="tight")
@@ -237,5 +229,4 @@ def render_png(formula: Formula, lhs: str, path: Path) -> None:
         fig.clf()
         fig.text(0.01, 0.5, f"{lhs} = {formula.expr}", fontsize=10, va="center", family="monospace")
         fig.savefig(path, dpi=130, bbox_inches="tight")
-    plt.close(fig)
 

@@ -1,4 +1,5 @@
-"""Figures written into a run directory (matplotlib, Agg backend)."""
+"""Figures of a run, built as ``matplotlib.figure.Figure`` objects (no pyplot state, no backend switch: a
+notebook's backend is left as it is) and written by :func:`save`."""
 
 from __future__ import annotations
 
@@ -15,13 +16,11 @@ from kansym.symbolic.library import candidate_numpy
 from kansym.nuclear.targets import SUBSETS
 
 
-def _plt():
-    import matplotlib
+def new_figure(**kw):
+    """A figure that belongs to no pyplot window (``figsize`` etc. as for ``Figure``)."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(**kw)
 
 
 SERIES_COLOURS = {"kan": "C0", "formula": "C1", "exp": "k", "frdm12": "C2", "ws4": "C3", "dz28": "C4",
@@ -38,12 +37,10 @@ def series_label(name: str) -> str:
 
 
 def save(fig, path: Path, dpi: int = 120) -> None:
-    """Write a figure (creating its folder) and free it."""
-    plt = _plt()
+    """Write a figure (creating its folder)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)
-    plt.close(fig)
 
 
 def network_diagram(regressor, feature_names, path: Path, output: str = "y") -> None:
@@ -51,7 +48,8 @@ def network_diagram(regressor, feature_names, path: Path, output: str = "y") -> 
     import torch
 
 
-    plt = _plt()
+    import matplotlib.pyplot as plt  # pykan draws with pyplot: its figure is saved and closed, nothing else
+
     path = Path(path).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     model = regressor.model_
@@ -60,9 +58,13 @@ def network_diagram(regressor, feature_names, path: Path, output: str = "y") -> 
     x = torch.stack([grid] * n, dim=1)
     with contained(regressor.seed):
         model(x)
-        model.plot(folder="figures", in_vars=list(feature_names), out_vars=[output], scale=0.6)
-        plt.savefig(path, bbox_inches="tight", dpi=120)
-        plt.close("all")
+        before = set(plt.get_fignums())
+        try:
+            model.plot(folder="figures", in_vars=list(feature_names), out_vars=[output], scale=0.6)
+            plt.gcf().savefig(path, bbox_inches="tight", dpi=120)
+        finally:
+            for num in set(plt.get_fignums()) - before:
+                plt.close(num)
 
 
 def _chart_frame(ax, ns, zs, title: str) -> None:
@@ -82,8 +84,8 @@ def nz_plot(frame: pd.DataFrame, column: str = "residual", title: str = "", sign
             unit_label: str = "prediction - target [MeV]"):
     """Scatter of ``sign * frame[column]`` over the N-Z plane (symmetric colour scale clipped at the 98th
     percentile of |value|, said on the colour bar); test nuclei circled; magic numbers drawn."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(8, 5.5))
+    fig = new_figure(figsize=(8, 5.5))
+    ax = fig.subplots()
     v = sign * frame[column].to_numpy()
     lim = float(np.nanpercentile(np.abs(v), 98)) or 1.0
     sc = ax.scatter(frame["N"], frame["Z"], c=np.clip(v, -lim, lim), cmap="RdBu_r", vmin=-lim, vmax=lim, s=9,
@@ -109,13 +111,13 @@ def edge_plots(regressor, network, X: np.ndarray, feature_names, r2_min: float =
     """(file name, figure) per active edge: the KAN's activation against its symbolic fit; an edge whose best
     fit has R^2 < ``r2_min`` is marked as poorly fitted."""
 
-    plt = _plt()
     tr = trace_network(regressor, X)
     for e in network.edges:
         x = tr.acts[e.layer][:, e.i]
         y = tr.post[e.layer][:, e.j, e.i]
         order = np.argsort(x)
-        fig, ax = plt.subplots(figsize=(5, 3.8))
+        fig = new_figure(figsize=(5, 3.8))
+        ax = fig.subplots()
         ax.plot(x[order], y[order], "k.", ms=3, label="KAN edge")
         ax.plot(x[order], candidate_numpy(e.chosen, x[order], network.library), "r-", lw=1.2,
                 label=f"{e.chosen.name} fit (R$^2$ = {e.chosen.r2:.5f})")
@@ -141,11 +143,11 @@ def chain_plot(frame: pd.DataFrame, preds, against, chain: str):
     series in both panels, a legend in each, magic numbers dotted, the last measured nucleus dashed.
     NaN/inf predictions are marked; a reference table's gaps are left as gaps. The y range follows the data
     and the references; a prediction running far outside it is clipped, and its legend entry says so."""
-    plt = _plt()
     axis = "Z" if chain.startswith("N=") else "N"  # isotones run along Z
     f = frame.sort_values(axis)
     ref = against[0]
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7, 7), sharex=True)
+    fig = new_figure(figsize=(7, 7))
+    ax1, ax2 = fig.subplots(2, 1, sharex=True)
     series = [p for p in (*preds, *against[1:], "exp") if f"ME_{p}" in f]
     diffs = {p: (f[f"ME_{p}"] - f[f"ME_{ref}"]).to_numpy(dtype=float) for p in series}
     be = {p: dict(zip(f[axis], f[f"BE_{p}"])) for p in (*preds, *against, "exp") if f"BE_{p}" in f}
@@ -235,8 +237,8 @@ def candidates_plot(table: pd.DataFrame, departure: str):
     circled, the chosen formula starred."""
     from matplotlib.colors import LogNorm
 
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 4.8))
+    fig = new_figure(figsize=(7, 4.8))
+    ax = fig.subplots()
     bad = ~table["sane"].astype(bool)
     ax.scatter(table.loc[bad, "n_constants"], table.loc[bad, "rmse_train_mev"], marker="x", c="0.6", s=18,
                label="fails far-extrapolation check")
@@ -275,14 +277,14 @@ def far_plot(dom: pd.DataFrame, diff: np.ndarray, title: str, limit: float | Non
     the colour scale is symmetric and saturates at ``limit`` (default the 99th percentile of |diff|),
     non-finite values drawn as black crosses."""
 
-    plt = _plt()
     diff = np.asarray(diff, dtype=float)
     fin = np.isfinite(diff)
     lim = limit or (float(np.nanpercentile(np.abs(diff[fin]), 99)) if fin.any() else 1.0) or 1.0
     zs, ns = dom["Z"].to_numpy(), dom["N"].to_numpy()
     step = 2 if SUBSETS["even-even"](zs, ns).all() else 1
     span_n, span_z = ns.max() - ns.min() + 6, zs.max() - zs.min() + 6
-    fig, ax = plt.subplots(figsize=(9, 9 * span_z / span_n + 1.0))
+    fig = new_figure(figsize=(9, 9 * span_z / span_n + 1.0))
+    ax = fig.subplots()
     size = (step * 72 * 8.0 / span_n) ** 2 * 0.9  # squares that tile the chart
     sc = ax.scatter(ns[fin], zs[fin], c=np.clip(diff[fin], -lim, lim), cmap="RdBu_r", vmin=-lim, vmax=lim, s=size,
                     marker="s", linewidths=0)

@@ -361,10 +361,6 @@ class StagedRun:
             os.rename(self.path, self.final)
         return False
 
-    def discard(self) -> None:
-        if self.path is not None and self.path.exists():
-            shutil.rmtree(self.path)
-
 
 class RunUpdate:
     """Context manager for rerunning a stage on a finished run: the run is copied to a hidden

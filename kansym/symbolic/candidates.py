@@ -30,7 +30,7 @@ from kansym.symbolic.formula import (
     refit,
     variable_symbols,
 )
-from kansym.metrics import rms, rmse_by_split
+from kansym.metrics import pareto_mask, rms, rmse_by_split
 from kansym.symbolic.library import resolve_library
 
 
@@ -63,13 +63,6 @@ class FormulaCandidate:
         """The third choice axis [MeV]: RMS departure beyond AME2020 (NaN if not judged)."""
         return float(self.far.departure_rms) if self.far is not None else float("nan")
 
-    def summary(self) -> dict:
-        return {"name": self.name, "route": self.route, "n_constants": self.n_constants, "size": self.formula.size,
-                "rmse_mev": self.rmse, "rmse_before_refit_mev": self.rmse_before_refit,
-                "kan_agreement_mev": self.kan_agreement, "sane": self.sane,
-                "far_departure_mev": self.far_departure,
-                "failures": self.far.failures() if self.far is not None else [],
-                "max_abs_correlation": self.formula.max_abs_correlation, "expression": str(self.formula.expr)}
 
 
 Judge = Callable[[Formula], object]
@@ -140,16 +133,12 @@ def eliminate_terms(cand: FormulaCandidate, X, y, masks, min_terms: int = 1, max
 def pareto_front(cands: list[FormulaCandidate]) -> list[FormulaCandidate]:
     """Candidates that pass the far-extrapolation check and are not beaten on constants, train RMSE
     and far departure together (a candidate failing the check is never on the front)."""
-    pool = [c for c in cands if c.sane]
-
     def key(c):
         d = c.far_departure
         return (c.n_constants, c.rmse["train"], d if np.isfinite(d) else np.inf)
 
-    def dominated(c):
-        kc = key(c)
-        return any(all(a <= b for a, b in zip(key(o), kc)) and key(o) != kc for o in pool)
-    return sorted((c for c in pool if not dominated(c)), key=key)
+    front = pareto_mask([key(c) for c in cands], [c.sane for c in cands]) if cands else []
+    return sorted((c for c, on in zip(cands, front) if on), key=key)
 
 
 def prune_edges(name: str, net: SymbolicNetwork, names, X, y, masks, before, agreement, judge: Judge | None = None,
