@@ -19,7 +19,8 @@ from kansym.errors import KansymError
 from kansym.symbolic.formula import (Formula, Parameter, check_finite, fit_network, parameterize, refit,
                             variable_symbols)
 from kansym.network.regressor import KANRegressor, TrainSchedule, contained
-from kansym.pipeline.discovery import TARGET_SYMBOLS, export_formula, rerun_symbolic
+from kansym.nuclear.targets import TARGET_KINDS
+from kansym.pipeline.discovery import export_formula, rerun_symbolic
 from kansym.symbolic.library import fit_edge, resolve_library
 from kansym.nuclear.targets import Selection, build_dataset
 
@@ -229,7 +230,7 @@ def test_tex_compiles_without_overfull_boxes(symbolic_run, tmp_path, two_column)
     snippets = {"run": (symbolic_run.run_dir / "formula.tex").read_text()}
     for f in sorted(Path(__file__).resolve().parents[1].joinpath("formulas").glob("*.json")):
         entry = json.loads(f.read_text())
-        snippets[f.stem] = export.entry_tex(entry, f.stem, TARGET_SYMBOLS[entry["target"]])
+        snippets[f.stem] = export.entry_tex(entry, f.stem, TARGET_KINDS[entry["target"]].symbol)
     for name, snippet in snippets.items():
         log = _compile(snippet, tmp_path, two_column, name)
         assert "Overfull \\hbox" not in log, (name, snippet)

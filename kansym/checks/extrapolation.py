@@ -16,13 +16,12 @@ import pandas as pd
 from kansym.nuclear import features as feat
 from kansym.nuclear import tables
 from kansym.errors import KansymError
+from kansym.nuclear.targets import TARGET_KINDS
 from kansym.metrics import rms
 
 DEFAULT_CHAINS = ("Zr", "Nd", "Hg", "Fm")
 from kansym.checks.farcheck import make_judge, prediction_be
 from kansym.nuclear.nuclides import (
-    ME_H,
-    ME_N,
     be_from_me,
     chain_nuclei,
     element_symbol,
@@ -32,14 +31,6 @@ from kansym.nuclear.nuclides import (
 )
 
 
-def _as_me(target: str, z, n, pred, model_me=None):
-    if target == "be":
-        return z * ME_H + n * ME_N - pred
-    if target == "me":
-        return pred
-    return model_me + pred
-
-
 def predict_surface(cfg, stage, formula, nuclei: pd.DataFrame, notes: list | None = None) -> pd.DataFrame:
     """ME and BE from the KAN (ensemble consensus, with its spread ``sigma_ens_kan``) and the formula
     for arbitrary (Z, N). Members that diverge on these nuclei are left out and named in ``notes``."""
@@ -47,11 +38,11 @@ def predict_surface(cfg, stage, formula, nuclei: pd.DataFrame, notes: list | Non
     X = feat.features(z, n, cfg.features).to_numpy()
     out = nuclei.copy()
     model_me = None
-    if cfg.target == "residual":
+    if TARGET_KINDS[cfg.target].needs_model:
         mm = nuclei[["Z", "N"]].merge(tables.load_model(cfg.model), on=["Z", "N"], how="left")
         model_me = mm["ME_model"].to_numpy()
     kan, sigma, cons = stage.predict(X)
-    out["ME_kan"] = _as_me(cfg.target, z, n, kan, model_me)
+    out["ME_kan"] = TARGET_KINDS[cfg.target].to_me(z, n, kan, model_me)
     if len(stage.members) > 1:
         out["sigma_ens_kan"] = sigma  # the same in ME and BE [MeV]
         out["sigma_kan"] = stage.total_sigma(sigma)
@@ -59,7 +50,7 @@ def predict_surface(cfg, stage, formula, nuclei: pd.DataFrame, notes: list | Non
         notes.append(f"KAN members diverging on the {len(X)} extrapolated nuclei, left out: "
                      f"{cons.reason(stage.seeds)}")
     if formula is not None:
-        out["ME_formula"] = _as_me(cfg.target, z, n, formula.evaluate(X), model_me)
+        out["ME_formula"] = TARGET_KINDS[cfg.target].to_me(z, n, formula.evaluate(X), model_me)
         out["sigma_fit_formula"] = formula.eval_uncertainty(X)  # from the constants' covariance [MeV]
     for col in [c for c in out.columns if c.startswith("ME_")]:
         out["BE" + col[2:]] = be_from_me(z, n, out[col])

@@ -34,7 +34,7 @@ from kansym.nuclear.baselines import fit_baseline
 from kansym.errors import KansymError
 from kansym.metrics import rms
 from kansym.nuclear.nuclides import be_from_me
-from kansym.nuclear.targets import SUBSETS
+from kansym.nuclear.targets import SUBSETS, TARGET_KINDS
 
 BE_PER_A_BAND = (3.0, 9.0)  # MeV; the most bound nucleus, 62Ni, has 8.79
 S2N_MIN = -10.0  # MeV; the reference models reach -5.4 past their heavy-nucleus drip lines
@@ -222,12 +222,10 @@ def prediction_be(target: str, dom: pd.DataFrame, values: np.ndarray, model: str
     """(BE [MeV], correction or None) on the domain from a prediction of ``target``."""
     z, n = dom["Z"].to_numpy(), dom["N"].to_numpy()
     values = np.asarray(values, dtype=np.float64)
-    if target == "be":
-        return values, None
-    if target == "me":
-        return be_from_me(z, n, values), None
-    mm = dom[["Z", "N"]].merge(tables.load_model(model), on=["Z", "N"], how="left")["ME_model"].to_numpy()
-    return be_from_me(z, n, mm + values), values
+    kind = TARGET_KINDS[target]
+    mm = dom[["Z", "N"]].merge(tables.load_model(model), on=["Z", "N"], how="left")["ME_model"].to_numpy() \
+        if kind.needs_model else None
+    return kind.to_be(z, n, values, mm)
 
 
 def domain_features(dom: pd.DataFrame, feature_set: str) -> np.ndarray:

@@ -438,17 +438,18 @@ def render_formula(run_dir) -> Optional[Table]:
     if not (Path(run_dir) / "formula.json").exists():
         return None
     from kansym.nuclear.features import feature_names
+    from kansym.report.export import parameter_rows
     from kansym.symbolic.formula import formula_from_entry
 
     raw = rd.read_json("formula.json")
     formula = formula_from_entry(raw).for_columns(feature_names(cfg.features))  # the run's features, by name
     shown = str(formula.expr)  # the formula itself, not a 'text' field that could say otherwise
-    entry = terminal_safe(raw)
     t = Table(title=f"formula: {terminal_safe(shown)}", title_justify="left")
-    boot = (entry.get("metrics") or {}).get("bootstrap_stderr") or {}
+    metrics = raw.get("metrics") if isinstance(raw.get("metrics"), dict) else {}
+    boot = metrics.get("bootstrap_stderr") or {}
     for col in ("parameter", "value", "stderr", "bootstrap", "rel.", "note"):
         t.add_column(col)
-    for row in entry["parameters"]:
+    for row in parameter_rows(formula):  # the rows the registry and the estimator's report show
         rel = row.get("relative_uncertainty")
         b = boot.get(row["name"]) if isinstance(boot, dict) else None
         t.add_row(row["name"], f"{row['value']:.8g}", "-" if row["stderr"] is None else f"{row['stderr']:.3g}",

@@ -26,6 +26,7 @@ from kansym.nuclear.baselines import Baseline, fit_baseline
 from kansym.choices import Beyond, Trainer
 from kansym.errors import KansymError
 from kansym.network.fastfit import fit_stage, unsupported
+from kansym.runs.migrate import checkpoint_meta
 from kansym.runs.store import MAX_READ_BYTES, parse_json_text, pid_alive, read_text_bounded
 
 
@@ -389,15 +390,14 @@ class KANRegressor(RegressorMixin, BaseEstimator):
                 raise KansymError(f"cannot load the KAN checkpoint in {directory}: {name} is larger than "
                                   f"{MAX_READ_BYTES // 1_000_000} MB")
         try:
-            meta = parse_json_text(read_text_bounded(directory / "scalers.json", what="checkpoint file"),
-                                   directory / "scalers.json")
+            meta = checkpoint_meta(parse_json_text(read_text_bounded(directory / "scalers.json",
+                                                                     what="checkpoint file"), directory / "scalers.json"))
             sched = meta["schedule"]
             sched["grids"] = tuple(sched["grids"])
-            sched.setdefault("trainer", "pykan")  # checkpoints written before the fast trainer
             self = cls(width=tuple(meta["width"]), k=meta["k"], schedule=TrainSchedule(**sched), seed=meta["seed"],
                        detrend=meta["detrend"], baseline=meta.get("baseline"),
-                       feature_names=tuple(meta.get("feature_names", ())), beyond=meta.get("beyond", "spline"))
-            self.trend_ = _load_trend(meta["trend"], meta["n_features_in"])
+                       feature_names=tuple(meta.get("feature_names", ())), beyond=meta["beyond"])
+            self.trend_ = Baseline.from_dict(meta["trend"])
             with contained(self.seed):
                 model = MultKAN.loadckpt(str(directory / "model"))
                 coarse = MultKAN.loadckpt(str(directory / "coarse"))
@@ -406,9 +406,8 @@ class KANRegressor(RegressorMixin, BaseEstimator):
             self.x_scaler_ = Scaler(**{k: tuple(v) for k, v in meta["x_scaler"].items()})
             self.y_scaler_ = Scaler(**{k: tuple(v) for k, v in meta["y_scaler"].items()})
             self.importance_ = np.asarray(meta["importance"], dtype=float)
-            # checkpoints written before the clamping rule have no bounds: pykan's network as it is
-            self.bounds_ = _bounds_load(meta.get("bounds"))
-            self.coarse_bounds_ = _bounds_load(meta.get("coarse_bounds"))
+            self.bounds_ = _bounds_load(meta["bounds"])  # None: pykan's network as it is (no clamping rule)
+            self.coarse_bounds_ = _bounds_load(meta["coarse_bounds"])
             self.n_features_in_ = int(meta["n_features_in"])
             _check_shapes(self)
         except Exception as exc:  # truncated pickles (EOFError), foreign files, YAML and shape mismatches alike
@@ -483,18 +482,6 @@ def _check_shapes(reg: "KANRegressor") -> None:
 def _bounds_load(saved):
     return None if saved is None else tuple((np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64))
                                             for lo, hi in saved)
-
-
-def _load_trend(saved, n_features: int):
-    """A saved baseline; checkpoints of kansym 0.1 store a linear trend as [w, b]."""
-
-    if isinstance(saved, dict):
-        return Baseline.from_dict(saved)
-    names = tuple(f"x{i}" for i in range(n_features))
-    w, b = saved
-    if not any(w) and not b:
-        return Baseline("none", (), (), names)
-    return Baseline("linear", (*names, "1"), (*map(float, w), float(b)), names)
 
 
 def input_spread(f, X: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ import pandas as pd
 
 from kansym.nuclear import features as feat
 from kansym.nuclear import tables
+from kansym.nuclear.nuclides import ME_H, ME_N, be_from_me
 from kansym.metrics import SPLITS
 from kansym.errors import KansymError, choose
 
@@ -25,7 +26,52 @@ SUBSETS = MappingProxyType({
     "even-z": lambda z, n: z % 2 == 0,
     "even-n": lambda z, n: n % 2 == 0,
 })
-TARGETS = ("be", "me", "residual")
+
+
+@dataclass(frozen=True)
+class TargetKind:
+    """What a regression target means, in one place: the AME2020 quantity learned [MeV], how a prediction of it
+    becomes a mass excess ME and a binding energy BE, and how reports name it ({model}: the mass model's label)."""
+
+    name: str
+    symbol: str  # LaTeX left-hand side of its formula
+    fitted_to: str  # caption text: what a formula of this target was fitted to
+    label: str  # in words, for figure titles
+    column: str  # what the network's output computes (before its baseline is subtracted)
+    departure_max: float  # MeV: bound on a chosen formula's RMS departure beyond AME2020 (kansym.symbolic.search)
+    needs_model: bool = False
+
+    def values(self, nuclei: pd.DataFrame) -> pd.Series:
+        """The target of selected nuclei (columns BE, ME and, for a residual, ME_model) [MeV]."""
+        return {"be": lambda: nuclei["BE"], "me": lambda: nuclei["ME"],
+                "residual": lambda: nuclei["ME"] - nuclei["ME_model"]}[self.name]()
+
+    def to_me(self, z, n, pred, model_me=None) -> np.ndarray:
+        """Mass excess [MeV] from a prediction (``model_me``: the model's ME, for a residual)."""
+        if self.name == "be":
+            return z * ME_H + n * ME_N - pred
+        return pred if self.name == "me" else model_me + pred
+
+    def to_be(self, z, n, pred, model_me=None) -> tuple[np.ndarray, np.ndarray | None]:
+        """(binding energy [MeV], the correction itself for a residual, else None) from a prediction."""
+        if self.name == "be":
+            return pred, None
+        if self.name == "me":
+            return be_from_me(z, n, pred), None
+        return be_from_me(z, n, model_me + pred), pred
+
+    def text(self, field: str, model_label: str | None) -> str:
+        """A naming field with the model's label filled in."""
+        return getattr(self, field).format(model=model_label or "model")
+
+
+TARGET_KINDS = MappingProxyType({
+    "be": TargetKind("be", "B", "the AME2020 binding energies", "AME2020 binding energy", "BE", 10.0),
+    "me": TargetKind("me", "\\Delta", "the AME2020 mass excesses", "AME2020 mass excess", "ME", 10.0),
+    "residual": TargetKind("residual", "\\delta M", "the mass-excess differences AME2020 minus {model}",
+                           "AME2020 - {model} mass excess", "ME(AME2020) - ME({model})", 1.0, needs_model=True),
+})
+TARGETS = tuple(TARGET_KINDS)
 SPLIT_KINDS = ("random:FRACTION", "kfold:K[:FOLD]", "new-in-ame2020", "none")
 MIN_SPLIT_NUCLEI = 10  # fewest nuclei a random or k-fold split may leave on either side (each test fold)
 
@@ -219,9 +265,9 @@ def attach_model(nuclei: pd.DataFrame, model: str) -> tuple[pd.DataFrame, int]:
 def build_dataset(sel: Selection, target: str, feature_set: str, split: str = "random:0.8",
                   seed: int = 0, model: str | None = None) -> Dataset:
     """Select nuclei, attach the target, features and split labels."""
-    choose("target", target, TARGETS)
+    kind = TARGET_KINDS[choose("target", target, TARGETS)]
     names = feat.feature_names(feature_set)
-    if target == "residual" and model is None:
+    if kind.needs_model and model is None:
         raise KansymError("target 'residual' needs a mass model (--model), e.g. ws4")
     nuclei = select_nuclei(sel)
     dropped, notes = 0, []
@@ -232,12 +278,7 @@ def build_dataset(sel: Selection, target: str, feature_set: str, split: str = "r
             notes.append(f"{dropped} selected nuclei have no {tables.MODELS[model].label} value and were dropped")
         if nuclei.empty:
             raise KansymError(f"model {model} covers none of the selected nuclei")
-    if target == "be":
-        y = nuclei["BE"]
-    elif target == "me":
-        y = nuclei["ME"]
-    else:
-        y = nuclei["ME"] - nuclei["ME_model"]
+    y = kind.values(nuclei)
     frame = nuclei.copy()
     fx = feat.features(frame["Z"], frame["N"], feature_set)
     for c in fx.columns:

@@ -24,6 +24,7 @@ from kansym.errors import KansymError, choose
 from kansym.nuclear.features import feature_names
 from kansym.network.regressor import KANRegressor, TrainSchedule
 from kansym.nuclear.nuclides import MAX_CHAINS, element_z
+from kansym.runs.migrate import config_record
 from kansym.runs.store import unwritable_dir
 from kansym.symbolic.search import SearchBudget as structures_budget
 from kansym.symbolic.library import resolve_library
@@ -229,16 +230,7 @@ class DiscoverConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "DiscoverConfig":
         names = {f.name for f in fields(cls)}
-        kw = {k: v for k, v in d.items() if k in names}
-        if "baseline" not in d and d.get("detrend") is not None:  # runs written before baselines existed
-            kw["baseline"] = "linear" if d["detrend"] else "none"
-        if "aggregate" not in d:  # runs written before the median rule averaged their members
-            kw["aggregate"] = "mean"
-        if "trainer" not in d:  # runs written before the fast trainer were trained by MultKAN.fit
-            kw["trainer"] = "pykan"
-        if "crosscheck_generations" not in d and isinstance(kw.get("lib"), str) and "+" not in kw["lib"] \
-                and kw["lib"] != "poly":  # runs written before --lib was used as given also searched 'poly'
-            kw["lib"] = kw["lib"] + "+poly"
+        kw = {k: v for k, v in config_record(d).items() if k in names}  # old formats: kansym.runs.migrate
         for key in ("width", "refine", "chains"):
             if kw.get(key) is not None:
                 kw[key] = tuple(kw[key])

@@ -27,6 +27,7 @@ from kansym.checks.crosscheck import (
     make_engine,
 )
 from kansym.errors import KansymError
+from kansym.nuclear.targets import TARGET_KINDS
 from kansym.checks.extrapolation import extrapolate
 from kansym.checks.farcheck import make_judge
 from kansym.symbolic.formula import formula_from_entry
@@ -58,19 +59,18 @@ def _predictions_frame(stage: KanStage, uncertainty: bool = True) -> pd.DataFram
     return out
 
 
-TARGET_SYMBOLS = {"be": "B", "me": "\\Delta", "residual": "\\delta M"}
+def _model_label(cfg: DiscoverConfig) -> str | None:
+    return tables.MODELS[cfg.model].label if cfg.model in tables.MODELS else None
 
 
 def target_label(cfg: DiscoverConfig) -> str:
     """The target in words: 'AME2020 binding energy', 'AME2020 - WS4 mass excess', ..."""
-    if cfg.target == "residual":
-        return f"AME2020 - {tables.MODELS[cfg.model].label} mass excess"
-    return {"be": "AME2020 binding energy", "me": "AME2020 mass excess"}[cfg.target]
+    return TARGET_KINDS[cfg.target].text("label", _model_label(cfg))
 
 
 def network_output_label(cfg: DiscoverConfig) -> str:
     """What the network's output node computes (the target minus its baseline, if any)."""
-    base = {"be": "BE", "me": "ME"}.get(cfg.target) or f"ME(AME2020) - ME({tables.MODELS[cfg.model].label})"
+    base = TARGET_KINDS[cfg.target].text("column", _model_label(cfg))
     return (base if cfg.baseline in (None, "none") else f"{base} - {cfg.baseline}") + " (scaled)"
 
 
@@ -126,7 +126,7 @@ def symbolic_stage(cfg: DiscoverConfig, stage: KanStage, path: Path, progress: P
 
     context = {"run_id": RunDir(path).id, "target": cfg.target, "model": cfg.model, "selection": cfg.selection().__dict__,
                "features": cfg.features, "split": cfg.split, "seed": cfg.seed, "trainer": cfg.trainer, **provenance()}
-    lhs = TARGET_SYMBOLS[cfg.target]
+    lhs = TARGET_KINDS[cfg.target].symbol
     export.write_formula(path, "formula", chosen.formula, formula_metrics, context, lhs, force=True,
                          label=context["run_id"])
     export.render_png(chosen.formula, lhs, path / "formula.png")
@@ -449,5 +449,5 @@ def export_formula(run_dir: Path, name: str, registry: Path = Path("formulas"), 
     formula = export.formula_from_entry(entry).for_columns(feat.feature_names(cfg.features))
     context = entry_context(entry, cfg, rd.id)
     check_recorded_rmse(formula, load_dataset(cfg), entry.get("metrics"), rd.id)
-    lhs = TARGET_SYMBOLS.get(cfg.target, "y")
+    lhs = TARGET_KINDS[cfg.target].symbol
     return export.write_formula(Path(registry), name, formula, entry["metrics"], context, lhs, force=force)

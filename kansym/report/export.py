@@ -11,6 +11,7 @@ import sympy as sp
 
 from kansym.nuclear import tables
 from kansym.errors import KansymError
+from kansym.nuclear.targets import TARGET_KINDS
 from kansym.report.figures import new_figure
 from kansym.symbolic.formula import DEGENERATE_CORR, ENTRY_FORMAT, Formula, formula_from_entry
 from kansym.symbolic.latex import _table_format, equation_lines, tex_escape, tex_value, to_latex
@@ -52,17 +53,14 @@ def parameter_rows(formula: Formula) -> list[dict]:
     rows = []
     degenerate = formula.degenerate_pairs()
     for k, p in enumerate(formula.parameters):
-        if p.stderr is None:
-            flags = ["error undetermined (infinite derivative, negative variance or singular fit)"]
-        else:
-            flags = ["at boundary"] if p.at_boundary else []
+        flags = ["error undetermined (infinite derivative, negative variance or singular fit)"] \
+            if p.stderr is None else []
         partners = [formula.parameters[b if a == k else a].name for a, b, _ in degenerate if k in (a, b)]
         if partners:
             flags.append(f"|corr| > {DEGENERATE_CORR} with {', '.join(partners)}")
         rel = abs(p.stderr / p.value) if p.stderr is not None and p.value != 0 else None
         rows.append({"name": p.name, "value": p.value, "stderr": p.stderr, "relative_uncertainty": rel,
                      "init": p.init, "shorthand": shorthand(p.value, p.stderr), "unit": parameter_unit(formula, p.name),
-                     "at_boundary": p.at_boundary,
                      "flag": "; ".join(flags)})
     return rows
 
@@ -72,8 +70,6 @@ def _tex_symbol(name: str) -> str:
     return f"{base}_{{{sub}}}" if sub else base
 
 
-TARGET_TEXT = {"be": "the AME2020 binding energies", "me": "the AME2020 mass excesses",
-               "residual": "the mass-excess differences AME2020 minus {model}"}
 
 
 def parameter_unit(formula: Formula, name: str, output_unit: str = "MeV") -> str:
@@ -89,7 +85,7 @@ def describe_fit(context: dict, metrics: dict) -> str:
 
     model, target = (v if isinstance(v, str) else None for v in (context.get("model"), context.get("target")))
     model = tables.MODELS[model].label if model in tables.MODELS else (model or "model")
-    what = TARGET_TEXT.get(target, "the target").format(model=tex_escape(model))
+    what = TARGET_KINDS[target].text("fitted_to", tex_escape(model)) if target in TARGET_KINDS else "the target"
     sel = context.get("selection") or {}
     if not isinstance(sel, dict):
         raise KansymError(f"formula entry field 'selection' must be an object, got {type(sel).__name__}")

@@ -277,19 +277,13 @@ def network_formula(net: SymbolicNetwork, names) -> tuple[sp.Expr, dict[sp.Symbo
 
 @dataclass(frozen=True)
 class Parameter:
-    """A refitted constant: value, standard error (None if undetermined), initial value, bounds."""
+    """A refitted constant: value, standard error (None if undetermined) and the value the refit started from.
+    The refit is unbounded (:func:`refit`), so no constant can stop at a bound."""
 
     name: str
     value: float
     stderr: float | None
     init: float
-    bounds: tuple[float, float] = (-np.inf, np.inf)
-
-    @property
-    def at_boundary(self) -> bool:
-        lo, hi = self.bounds
-        return bool(np.isfinite(lo) and abs(self.value - lo) < 1e-9 * max(1, abs(lo))) or \
-            bool(np.isfinite(hi) and abs(self.value - hi) < 1e-9 * max(1, abs(hi)))
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,11 @@ import sympy as sp
 
 from kansym.symbolic.candidates import FormulaCandidate, refit_budget, score_formula
 from kansym.errors import KansymError
+from kansym.nuclear.targets import TARGET_KINDS
 from kansym.symbolic.formula import Formula, deadline_at, past_deadline, refit
 
 SIGNIFICANCE = 3.0  # every chosen constant has |value| >= SIGNIFICANCE standard errors (covariance and bootstrap)
 MAX_CORRELATION = 0.995  # no pair of chosen constants correlates more strongly
-DEPARTURE_MAX = {"be": 10.0, "me": 10.0, "residual": 1.0}  # MeV: bound on the RMS departure beyond AME2020
 CV_FOLDS = 5
 EDGE_PER_CHAIN = 2  # most neutron-rich training nuclei of each isotopic chain held out for extrapolation validation
 EDGE_MIN_CHAIN = 6  # chains with fewer training nuclei are not cut
@@ -329,7 +329,7 @@ def choose_structure(member_candidates, X, y, masks, frame, seed: int, max_const
     notes = []
     structures = pool(member_candidates)
     min_members = max(1, math.ceil(n_members / 2))
-    dep = DEPARTURE_MAX.get(target, DEPARTURE_MAX["be"])
+    dep = TARGET_KINDS[target].departure_max if target in TARGET_KINDS else TARGET_KINDS["be"].departure_max
     structures = [screen(s, max_constants, dep) for s in structures]
     if n_members > 1 and all(len(s.members) < 2 for s in structures):
         notes.append(f"the {n_members} members disagree on every structure (none was produced by two of them): no "

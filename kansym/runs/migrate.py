@@ -1,0 +1,46 @@
+"""Old formats read in one place: run configurations and network checkpoints written by earlier kansym versions
+become the current format here, and nowhere else.
+
+* config.json without ``baseline`` (before baselines): ``detrend`` true meant ``linear``, false ``none``.
+* config.json without ``aggregate`` (before the median rule): members were averaged (``mean``).
+* config.json without ``trainer`` (before the fast trainer): ``MultKAN.fit`` trained the networks (``pykan``).
+* config.json without ``crosscheck_generations`` and a single ``lib`` other than ``poly``: that version also
+  searched ``poly``, so the library reads ``LIB+poly``.
+* scalers.json without ``schedule.trainer``: ``pykan``; without ``beyond``: ``spline`` (no clamping rule);
+  without ``bounds``: none; a ``trend`` stored as [w, b] (kansym 0.1): a ``linear`` baseline of x0, x1, ...
+"""
+
+from __future__ import annotations
+
+
+def config_record(record: dict) -> dict:
+    """A run's config.json in the current format (a copy; fields the current version does not know are kept)."""
+    out = dict(record)
+    if "baseline" not in record and record.get("detrend") is not None:
+        out["baseline"] = "linear" if record["detrend"] else "none"
+    if "aggregate" not in record:
+        out["aggregate"] = "mean"
+    if "trainer" not in record:
+        out["trainer"] = "pykan"
+    lib = record.get("lib")
+    if "crosscheck_generations" not in record and isinstance(lib, str) and "+" not in lib and lib != "poly":
+        out["lib"] = lib + "+poly"
+    return out
+
+
+def checkpoint_meta(meta: dict) -> dict:
+    """A network checkpoint's scalers.json in the current format (a copy)."""
+    out = dict(meta)
+    out["schedule"] = {"trainer": "pykan", **meta["schedule"]}
+    out.setdefault("beyond", "spline")
+    out.setdefault("bounds", None)
+    out.setdefault("coarse_bounds", None)
+    trend = meta["trend"]
+    if not isinstance(trend, dict):  # [w, b]
+        names = [f"x{i}" for i in range(int(meta["n_features_in"]))]
+        w, b = trend
+        out["trend"] = ({"kind": "none", "terms": [], "coef": [], "variables": names, "delta": None}
+                        if not any(w) and not b else
+                        {"kind": "linear", "terms": [*names, "1"], "coef": [*map(float, w), float(b)],
+                         "variables": names, "delta": None})
+    return out

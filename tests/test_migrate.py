@@ -1,0 +1,31 @@
+"""Old formats become the current one in kansym.runs.migrate, and only there."""
+
+import numpy as np
+
+from kansym.nuclear.baselines import Baseline
+from kansym.pipeline.config import DiscoverConfig
+from kansym.runs.migrate import checkpoint_meta, config_record
+
+
+def test_old_run_configs_read_as_they_ran():
+    old = {"target": "be", "detrend": True, "lib": "physics"}
+    new = config_record(old)
+    assert new == {**old, "baseline": "linear", "aggregate": "mean", "trainer": "pykan", "lib": "physics+poly"}
+    assert old == {"target": "be", "detrend": True, "lib": "physics"}  # the record read is not changed
+    cfg = DiscoverConfig.from_dict(old)
+    assert (cfg.baseline, cfg.aggregate, cfg.trainer, cfg.lib) == ("linear", "mean", "pykan", "physics+poly")
+    current = {"target": "be", "baseline": "ldx", "aggregate": "median", "trainer": "fast", "lib": "physics",
+               "crosscheck_generations": 50}
+    assert config_record(current) == current
+
+
+def test_old_checkpoints_read_as_they_ran():
+    meta = {"schedule": {"grids": [3, 5]}, "trend": [[0.5, -1.0], 2.0], "n_features_in": 2}
+    new = checkpoint_meta(meta)
+    assert new["schedule"]["trainer"] == "pykan" and new["beyond"] == "spline" and new["bounds"] is None
+    trend = Baseline.from_dict(new["trend"])
+    X = np.array([[1.0, 2.0], [3.0, 4.0]])
+    assert trend.kind == "linear" and np.allclose(trend.predict(X), X @ [0.5, -1.0] + 2.0)
+    flat = Baseline.from_dict(checkpoint_meta({**meta, "trend": [[0.0, 0.0], 0.0]})["trend"])
+    assert flat.kind == "none" and np.all(flat.predict(X) == 0)
+    assert "trainer" not in meta["schedule"]  # the record read is not changed
