@@ -174,13 +174,18 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         return X
 
     def predict(self, X, use: str = "formula") -> np.ndarray:
-        """Predictions on rows of ``X``: from the chosen formula (``use='formula'``) or the network (``'kan'``)."""
+        """Predictions on rows of ``X``: from the chosen formula (``use='formula'``) or the network (``'kan'``).
+        Rows where the prediction is not finite (inputs far outside any nucleus) are kept as NaN or inf, with a
+        RuntimeWarning naming how many."""
         X = self._rows(X)
-        if use == "kan":
-            return self.network_.predict(X)[0]
-        if use != "formula":
+        if use not in ("formula", "kan"):
             raise ValueError(f"use must be 'formula' or 'kan', got {use!r}")
-        return self._formula(None).evaluate(X)
+        pred = self.network_.predict(X)[0] if use == "kan" else self._formula(None).evaluate(X)
+        bad = int((~np.isfinite(pred)).sum())
+        if bad:
+            warnings.warn(f"the {use} prediction is not finite on {bad} of {len(pred)} rows", RuntimeWarning,
+                          stacklevel=2)
+        return pred
 
     def eval_uncertainty(self, X) -> np.ndarray:
         """One-standard-error band of the chosen formula from its constants' covariance (MeV)."""

@@ -121,7 +121,7 @@ def test_assemble_stage_drops_planted_member(tiny_member):
 
 def test_assemble_stage_refuses_an_ensemble_that_disagrees(tiny_member):
     ds, reg = tiny_member
-    members = [reg, runaway(reg, 40.0), runaway(reg, -60.0), runaway(reg, 80.0)]
+    members = [reg, runaway(reg, 40.0), runaway(reg, 60.0), runaway(reg, 80.0)]
     with pytest.raises(KansymError, match="does not agree.*most members diverge"):
         assemble_stage(ds, members)
 

@@ -170,7 +170,7 @@ def test_cli_export_of_a_broken_formula_entry_writes_nothing(name, formula_run, 
 def test_export_reads_variables_by_name(formula_run, tmp_path):
     """A formula file that lists its variables in another order than the run's features gives the same numbers."""
     from kansym.symbolic.formula import formula_from_entry
-    from kansym.pipeline.discovery import export_formula
+    from kansym.pipeline.registry import export_formula
 
     entry = json.loads((formula_run.run_dir / "formula.json").read_text())
     names = tuple(entry["variables"])
@@ -197,7 +197,7 @@ LATEX_TEXT_PAYLOADS = {
 def test_text_from_a_formula_file_is_checked_against_its_run(field, formula_run, tmp_path):
     """The provenance of an entry comes from the run's checked config.json; a formula.json that says otherwise
     (an edited selection, split or model) is refused naming the field, and nothing is written."""
-    from kansym.pipeline.discovery import export_formula
+    from kansym.pipeline.registry import export_formula
 
     run = tmp_path / formula_run.run_dir.name
     shutil.copytree(formula_run.run_dir, run)
@@ -562,7 +562,7 @@ def test_table1_keeps_an_existing_table(tmp_path):
 def test_concurrent_exports_cannot_both_claim_a_name(formula_run, tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
-    from kansym.pipeline.discovery import export_formula
+    from kansym.pipeline.registry import export_formula
 
     def attempt(_):
         try:
@@ -755,6 +755,12 @@ CHECKPOINT_CORRUPTIONS = {
     "foreign scaler fields": ("scalers.json", _scalers(lambda m: m.update(x_scaler={"mean": [1], "scale": [2]}))),
     "bounds of the wrong shape": ("scalers.json", _scalers(lambda m: m.update(bounds=[[[1, 2, 3]], [[1]]]))),
     "wrong number of features": ("scalers.json", _scalers(lambda m: m.update(n_features_in=7))),
+    "zero output scale": ("scalers.json", _scalers(lambda m: m["y_scaler"].update(scale=[0.0]))),
+    "negative output scale": ("scalers.json", _scalers(lambda m: m["y_scaler"].update(scale=[-1.0]))),
+    "unknown baseline kind": ("scalers.json", _scalers(lambda m: m["trend"].update(kind="__import__"))),
+    "baseline with a foreign term": ("scalers.json", _scalers(lambda m: m["trend"].update(
+        terms=["volume", "os.system"][:len(m["trend"]["terms"])] or ["os.system"], coef=[1.0]))),
+    "a million-node width": ("scalers.json", _scalers(lambda m: m.update(width=[1_000_000]))),
     "scalers.json a FIFO": ("scalers.json", lambda p: (p.unlink(), __import__("os").mkfifo(p))),
     "model_state a FIFO": ("model_state", lambda p: (p.unlink(), __import__("os").mkfifo(p))),
 }
@@ -956,7 +962,7 @@ def test_options_the_probe_found_accepted(args, message, tmp_path):
 
 
 def test_export_force_onto_a_directory_writes_nothing(formula_run, tmp_path):
-    from kansym.pipeline.discovery import export_formula
+    from kansym.pipeline.registry import export_formula
 
     reg = tmp_path / "reg"
     (reg / "x.tex").mkdir(parents=True)
@@ -1073,12 +1079,21 @@ def test_every_recorded_option_is_checked_by_every_reader(field, value, message,
     (lambda e: e.update(kansym_version="0.2 \\input{x}"), "'kansym_version'"),
     (lambda e: e.update(data_sha256={"mass.txt": "not a digest"}), "'data_sha256'"),
     (lambda e: e["metrics"]["rmse_mev"].update(test=0.05), "records RMSE test 0.05 MeV but its formula gives"),
-    (lambda e: e.update(metrics=[1]), "'metrics.rmse_mev'"),
+    (lambda e: e.update(metrics=[1]), "'rmse_mev' must give"),
+    (lambda e: e["parameters"][0].update(stderr=1e-7), "standard error of a_V"),
+    (lambda e: e["parameters"][0].update(stderr=1e300), "standard error of a_V"),
+    (lambda e: [e["correlations"][0].__setitem__(1, 0.0), e["correlations"][1].__setitem__(0, 0.0)],
+     "records correlations"),
+    (lambda e: e["metrics"].update(max_abs_correlation=0.1), "records max_abs_correlation"),
+    (lambda e: e["metrics"].update(cv_rmse_mev=0.001), "records cv_rmse_mev"),
+    (lambda e: e["metrics"].update(edge_validation_rmse_mev=0.001), "records edge_validation_rmse_mev"),
+    (lambda e: e["metrics"]["bootstrap_stderr"].update(a_V=1e-9), "records bootstrap_stderr"),
+    (lambda e: e["metrics"]["far_check"].update(passed=False), "records far_check"),
 ])
 def test_export_records_only_what_it_can_check(edit, message, formula_run, tmp_path):
     """A registry entry's provenance comes from the run's checked config.json and its RMSE is recomputed from
     the formula on the run's data: an edited formula.json is refused and no file is written."""
-    from kansym.pipeline.discovery import export_formula
+    from kansym.pipeline.registry import export_formula
 
     run = tmp_path / formula_run.run_dir.name
     shutil.copytree(formula_run.run_dir, run)
@@ -1091,14 +1106,20 @@ def test_export_records_only_what_it_can_check(edit, message, formula_run, tmp_p
 
 
 def test_export_records_the_run_and_its_own_numbers(formula_run, tmp_path):
-    from kansym.pipeline.discovery import export_formula
+    """A genuine run exports; the entry's numbers are the run's, recomputed (not copied), and what cannot be
+    recomputed from the run's files (the agreement with the network before the refit) is not recorded."""
+    from kansym.pipeline.registry import export_formula
 
     js, _ = export_formula(formula_run.run_dir, "checked", tmp_path / "reg")
     entry = json.loads(js.read_text())
     config = json.loads((formula_run.run_dir / "config.json").read_text())
     assert entry["run_id"] == formula_run.run_dir.name and entry["seed"] == config["seed"]
     assert entry["selection"]["subset"] == config["subset"] and entry["features"] == config["features"]
-    assert entry["metrics"]["rmse_mev"] == formula_run.metrics["formula"]["rmse_mev"]
+    recorded = formula_run.metrics["formula"]
+    for key in ("rmse_mev", "cv_rmse_mev", "edge_validation_rmse_mev", "n_constants"):
+        assert entry["metrics"][key] == pytest.approx(recorded[key], rel=1e-6)
+    assert entry["metrics"]["far_check"]["passed"] == recorded["far_check"]["passed"]
+    assert "kan_agreement_mev" not in entry["metrics"]
 
 
 def test_export_succeeds_whatever_stdout_is(formula_run, tmp_path):
@@ -1153,3 +1174,91 @@ def test_hall_of_fame_rows_in_any_order_are_read_by_complexity(tmp_path):
     f.write_text('Complexity,Loss,Equation\n5,0.5,"Z*N + Z"\n1,10.0,Z\n3,1.0,"Z + N"\n')
     r = import_hof(f, ("Z", "N"))
     assert [e.complexity for e in r.front] == [1, 3, 5] and [e.loss for e in r.front] == [10.0, 1.0, 0.5]
+
+
+@pytest.mark.parametrize("edit", [
+    lambda m: m["trend"].update(coef=[2 * c for c in m["trend"]["coef"]]),  # a plausible but different baseline
+    lambda m: m["x_scaler"].update(center=[0.0] * len(m["x_scaler"]["center"])),
+    lambda m: m["y_scaler"].update(scale=[3 * m["y_scaler"]["scale"][0]]),
+])
+def test_a_network_that_is_not_the_runs_is_refused(edit, run_copy):
+    """A checkpoint edited into another valid network no longer gives the RMSE the run measured: reruns,
+    extrapolation and from_run refuse it instead of publishing its predictions."""
+    from kansym.estimator import KANSymbolicRegressor
+
+    _scalers(edit)(run_copy / "kan" / "scalers.json")
+    before = _snapshot(run_copy)
+    r = runner.invoke(app, ["extrapolate", str(run_copy), "--chains", "Zr", "--beyond", "2"])
+    assert r.exit_code == 2 and "networks in kan/ give RMSE" in r.output, r.output
+    with pytest.raises(KansymError, match="networks in kan/ give RMSE"):
+        KANSymbolicRegressor.from_run(run_copy)
+    assert _snapshot(run_copy) == before
+
+
+def test_show_refuses_recorded_numbers_its_files_do_not_give(formula_run, tmp_path):
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    metrics = json.loads((run / "metrics.json").read_text())
+    metrics["formula"]["rmse_mev"]["test"] = 0.001
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2 and "metrics.json (formula) records RMSE test 0.001" in r.output, r.output
+    metrics = json.loads((formula_run.run_dir / "metrics.json").read_text())
+    metrics["rmse_mev"]["test"] = -5.0
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2 and "numbers >= 0" in r.output, r.output
+    (run / "metrics.json").write_text((formula_run.run_dir / "metrics.json").read_text())
+    entry = json.loads((run / "formula.json").read_text())
+    entry["parameters"][0]["stderr"] = 1e-7
+    (run / "formula.json").write_text(json.dumps(entry))
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2 and "standard error of a_V" in r.output, r.output
+    (run / "formula.json").write_text((formula_run.run_dir / "formula.json").read_text())
+    (run / "importance.csv").write_text("feature,importance,std\nZ,0.34\n")
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2 and "not the run's features" in r.output, r.output
+
+
+def test_control_characters_in_a_run_path_reach_neither_terminal_nor_latex(formula_run, tmp_path):
+    from kansym.symbolic.latex import tex_escape
+
+    run = tmp_path / "esc\x1b[31mred"
+    shutil.copytree(formula_run.run_dir, run)
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 0 and "\x1b" not in r.output, r.output
+    assert tex_escape("run\x1b[31m\x07") == "run?[31m?"
+
+
+@pytest.mark.parametrize("spec", ["random:", "kfold:", "random: 0.8", "random:\uff10.8"])
+def test_split_with_nothing_or_spaces_after_the_colon_is_refused(spec):
+    from kansym.nuclear.targets import parse_split
+
+    with pytest.raises(KansymError, match="unknown split"):
+        parse_split(spec)
+
+
+def test_sweep_with_no_chains_skips_the_extrapolation():
+    from kansym.pipeline.config import DiscoverConfig
+
+    cfg = DiscoverConfig(chains=(), crosscheck="none").resolved(environment=False)
+    assert cfg.extrapolate is False
+
+
+def test_hall_of_fame_with_a_bom_and_repeated_names(tmp_path):
+    from kansym.checks.crosscheck import import_hof
+
+    f = tmp_path / "hof.csv"
+    f.write_text("\ufeffComplexity,Loss,Equation\n1,10.0,Z\n")
+    assert [e.complexity for e in import_hof(f, ("Z", "N")).front] == [1]
+    with pytest.raises(KansymError, match="repeat a name"):
+        import_hof(f, ("Z", "Z"))
+
+
+def test_estimator_warns_where_its_prediction_is_not_finite(formula_run):
+    from kansym.estimator import KANSymbolicRegressor
+
+    est = KANSymbolicRegressor.from_run(formula_run.run_dir)
+    with pytest.warns(RuntimeWarning, match="not finite on 1 of 2 rows"):
+        pred = est.predict(np.array([[50.0, 70.0], [1e300, 1e300]]))
+    assert np.isfinite(pred[0]) and not np.isfinite(pred[1])

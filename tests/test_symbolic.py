@@ -20,7 +20,8 @@ from kansym.symbolic.formula import (Formula, Parameter, check_finite, fit_netwo
                             variable_symbols)
 from kansym.network.regressor import KANRegressor, TrainSchedule, contained
 from kansym.nuclear.targets import TARGET_KINDS
-from kansym.pipeline.discovery import export_formula, rerun_symbolic
+from kansym.pipeline.discovery import rerun_symbolic
+from kansym.pipeline.registry import export_formula
 from kansym.symbolic.library import fit_edge, resolve_library
 from kansym.nuclear.targets import Selection, build_dataset
 

@@ -214,11 +214,13 @@ def import_hof(path: Path, names) -> EngineResult:
     with the best loss-per-complexity drop (PySR's 'score' rule) is selected.
     """
     path = Path(path)
+    if len(set(names)) != len(names):
+        raise KansymError(f"the variable names {', '.join(map(str, names))[:80]} repeat a name")
     syms = variable_symbols(names)
     allowed = dict(zip(_safe_names(names), syms)) | {f"x{i}": s for i, s in enumerate(syms)}
     front, chars = [], 0
     try:
-        text = read_text_bounded(path, MAX_HOF_BYTES, what="hall of fame")
+        text = read_text_bounded(path, MAX_HOF_BYTES, what="hall of fame").removeprefix("\ufeff")  # a BOM
         with io.StringIO(text, newline="") as fh:
             reader = csv.DictReader(fh, strict=True)
             header = list(reader.fieldnames or ())

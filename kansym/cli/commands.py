@@ -367,10 +367,10 @@ def render_summary(config: dict, metrics: dict, importance, run_dir) -> Table:
     t.add_row("selection", f"{sel}; {metrics['n_nuclei']} nuclei; split {config['split']}")
     t.add_row("features", config["features"])
     t.add_row("network", f"{metrics.get('pruned_width')} (pruned from width {config['width']})")
-    r = metrics["rmse_mev"]
+    r = _rmse(metrics["rmse_mev"], "metrics.json rmse_mev")
     t.add_row("KAN RMSE [MeV]", f"train {_fmt(r['train'])}  test {_fmt(r['test'])}  all {_fmt(r['all'])}")
     if metrics.get("model_rms_mev"):
-        m = metrics["model_rms_mev"]
+        m = _rmse(metrics["model_rms_mev"], "metrics.json model_rms_mev")
         t.add_row("model RMS [MeV]", f"train {_fmt(m['train'])}  test {_fmt(m['test'])}  all {_fmt(m['all'])}")
     ens = metrics.get("ensemble")
     if ens:
@@ -414,8 +414,19 @@ def render_summary(config: dict, metrics: dict, importance, run_dir) -> Table:
         t.add_row("extrapolation", "mean chain RMS vs FRDM2012 over 10 nuclei beyond the last measured: "
                   + ", ".join(f"{k} {_fmt(v, 2)} MeV" for k, v in ex.items()))
     t.add_row("wall time", f"{metrics.get('wall_time_total_s', float('nan')):.1f} s")
-    t.add_row("directory", str(run_dir))
+    t.add_row("directory", terminal_safe(str(run_dir)))
     return t
+
+
+def _rmse(d, where: str) -> dict:
+    """An RMSE record {train, test, all} [MeV]: numbers >= 0 (NaN for an empty split), else an error naming it."""
+    import math
+
+    if not isinstance(d, dict) or not {"train", "test", "all"} <= set(d) or not all(
+            isinstance(d[k], (int, float)) and not isinstance(d[k], bool) and (math.isnan(d[k]) or 0 <= d[k] < math.inf)
+            for k in ("train", "test", "all")):
+        raise KansymError(f"{where} must give train, test and all RMSE as numbers >= 0, got {str(d)[:60]}")
+    return d
 
 
 def _far_line(far: dict) -> str:
@@ -441,8 +452,15 @@ def render_formula(run_dir) -> Optional[Table]:
     from kansym.report.export import parameter_rows
     from kansym.symbolic.formula import formula_from_entry
 
+    from kansym.pipeline.config import load_dataset
+    from kansym.pipeline.registry import check_formula
+
     raw = rd.read_json("formula.json")
     formula = formula_from_entry(raw).for_columns(feature_names(cfg.features))  # the run's features, by name
+    ds = load_dataset(cfg)  # the numbers shown are the formula's on the run's data, checked
+    check_formula(formula, ds, raw.get("metrics"), rd.id)
+    if isinstance(rd.metrics.get("formula"), dict):
+        check_formula(formula, ds, rd.metrics["formula"], rd.id, "metrics.json (formula)")
     shown = str(formula.expr)  # the formula itself, not a 'text' field that could say otherwise
     t = Table(title=f"formula: {terminal_safe(shown)}", title_justify="left")
     metrics = raw.get("metrics") if isinstance(raw.get("metrics"), dict) else {}
@@ -485,7 +503,7 @@ def runs(runs_dir: Path = _dir_option("runs", "Where run directories live."),
     if not found:
         err.print(f"no runs under {runs_dir}")
         return
-    t = Table(title=f"runs in {runs_dir}")
+    t = Table(title=f"runs in {terminal_safe(str(runs_dir))}")
     for col in ("run", "target", "features", "n", "train", "test", "width"):
         t.add_column(col)
     for r in found:
@@ -538,9 +556,12 @@ def show(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, path
 
     r = find_run(run, runs_dir)
     imp = r.importance()
+    _check_importance(imp, r)
     try:  # the JSON says what the tables say: a run that cannot be summarised is refused either way
         formula = render_formula(r.path)
         summary = render_summary(r.config, r.metrics, imp, r.path)
+    except KansymError:
+        raise
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise KansymError(f"run {r.id}: config.json, metrics.json or formula.json lacks what a summary needs "
                           f"({type(exc).__name__}: {exc})") from None
@@ -550,6 +571,20 @@ def show(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, path
     if formula is not None:
         out.print(formula)
     out.print(summary)
+
+
+def _check_importance(imp, r) -> None:
+    """importance.csv lists each of the run's input features once (a truncated file is an error, not a shorter
+    list)."""
+    if imp is None:
+        return
+    from kansym.nuclear.features import feature_names
+    from kansym.pipeline.config import run_config
+
+    names = feature_names(run_config(r.config, f"run {r.id}: config.json").features)
+    if sorted(map(str, imp["feature"])) != sorted(names):
+        raise KansymError(f"run {r.id}: importance.csv lists {', '.join(map(str, imp['feature']))[:80]}, not the run's "
+                          f"features {', '.join(names)}")
 
 
 @app.command()
@@ -584,7 +619,7 @@ def export(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, pa
            force: bool = typer.Option(False, help="Overwrite an existing entry."),
            runs_dir: Path = _dir_option("runs", "Where run directories live.")):
     """Write a run's formula to the registry as NAME.json and NAME.tex."""
-    from kansym.pipeline.discovery import export_formula
+    from kansym.pipeline.registry import export_formula
     from kansym.runs.store import find_run
 
     r = find_run(run, runs_dir)
@@ -718,6 +753,8 @@ def crosscheck(run: str = typer.Argument(..., help="Run id, unique prefix/suffix
     from kansym.runs.store import find_run
 
     r = find_run(run, runs_dir)
+    if pysr_hof is not None and engine in ("pyoperon", "pysr"):  # (an unknown engine is refused as such)
+        raise KansymError(f"--pysr-hof imports PySR's results; --engine {engine[:20]} would not run (give one of them)")
     report = rerun_crosscheck(r.path, engine, time_budget, maxsize, seed, pysr_hof, generations)
     if as_json:
         _echo_json(report)

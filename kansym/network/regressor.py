@@ -96,6 +96,11 @@ class Scaler:
     center: tuple[float, ...]
     scale: tuple[float, ...]
 
+    def __post_init__(self):
+        if len(self.center) != len(self.scale) or not all(np.isfinite(self.center)) or \
+                not all(np.isfinite(s) and s > 0 for s in self.scale):
+            raise ValueError("a scaler needs finite centres and finite positive scales, one per column")
+
     @classmethod
     def minmax(cls, x: np.ndarray) -> "Scaler":
         """Map each column's [min, max] onto [-1, 1] (constant columns are only centred)."""
@@ -184,6 +189,8 @@ class KANRegressor(RegressorMixin, BaseEstimator):
     def __post_init__(self):
         if not self.width or any(int(w) < 1 for w in self.width):
             raise KansymError(f"--width must be positive integers, got {self.width}")
+        if len(self.width) > 10 or any(int(w) > 1000 for w in self.width):
+            raise KansymError(f"--width allows at most 10 hidden layers of at most 1000 nodes, got {list(self.width)[:11]}")
         if not 1 <= self.k <= 5:
             raise KansymError(f"--k (spline order) must be between 1 and 5, got {self.k}")
         Beyond.parse(self.beyond, "rule beyond the training range")
@@ -225,6 +232,8 @@ class KANRegressor(RegressorMixin, BaseEstimator):
                     # pykan's grid update fails when a pruned node's samples are degenerate; train on
                     # without updating the grid in this stage
                     res = self._fit_stage(model, data, steps, lamb, False)
+            except KansymError:
+                raise
             except (RuntimeError, ValueError, UnboundLocalError, IndexError) as exc:
                 raise KansymError(f"KAN training failed in stage '{stage}' ({type(exc).__name__}: {exc}); "
                                   "try another --seed, a smaller --lamb or fewer --steps") from None

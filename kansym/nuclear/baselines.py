@@ -144,7 +144,18 @@ class Baseline:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Baseline":
-        return cls(d["kind"], tuple(d["terms"]), tuple(map(float, d["coef"])), tuple(d["variables"]), d.get("delta"))
+        """A saved baseline, checked: a known kind, its own terms, one finite coefficient per term."""
+        kind, terms, coef = d["kind"], tuple(d["terms"]), tuple(map(float, d["coef"]))
+        variables, delta = tuple(d["variables"]), d.get("delta")
+        if kind not in BASELINES:
+            raise ValueError(f"unknown baseline kind {str(kind)[:20]!r}")
+        allowed = (*variables, "1") if kind == "linear" else BASELINES[kind]
+        if not set(terms) <= set(allowed) or len(set(terms)) != len(terms) or len(coef) != len(terms) or not all(np.isfinite(coef)) or \
+                (delta is not None and delta not in (-1, 0, 1)):
+            raise ValueError(f"a saved {kind} baseline has other terms, coefficients or pairing factor than it can")
+        if kind in LIQUID_DROP and not {"Z", "N"} <= set(variables):
+            raise ValueError("a saved liquid-drop baseline needs the variables Z and N")
+        return cls(kind, terms, coef, variables, delta)
 
 
 def fit_baseline(kind: str, X: np.ndarray, y: np.ndarray, variables) -> Baseline:

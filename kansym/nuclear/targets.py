@@ -148,7 +148,9 @@ def parse_split(spec: str) -> tuple[str, tuple]:
                       "(e.g. random:0.8, kfold:3, kfold:5:2)")
     if spec in ("new-in-ame2020", "none"):
         return spec, ()
-    kind, _, rest = spec.partition(":")
+    kind, colon, rest = spec.partition(":")
+    if colon and not rest.strip() or rest != rest.strip() or not spec.isascii():
+        raise bad  # 'random:' or 'kfold:' with nothing after the colon, spaces, non-ASCII digits
     try:
         if kind == "random":
             frac = float(rest) if rest else 0.8

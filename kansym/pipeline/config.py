@@ -129,6 +129,8 @@ class DiscoverConfig:
             "max_constants": self.max_constants if self.max_constants is not None
             else (10 if (self.features or d["features"]) == "zn" else 12),
         }
+        if not self.chains:  # no chain to extrapolate: the stage is off (as `--chains ''` says)
+            fill["extrapolate"] = False
         out = replace(self, **fill)
         out._check_numbers(environment)
         if out.ensemble < 1:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
-import re
 import shutil
 import time
 from dataclasses import dataclass, replace
@@ -31,13 +29,12 @@ from kansym.nuclear.targets import TARGET_KINDS
 from kansym.checks.extrapolation import extrapolate
 from kansym.checks.farcheck import make_judge
 from kansym.symbolic.formula import formula_from_entry
-from kansym.metrics import SPLITS, rms, rmse_by_split
+from kansym.metrics import SPLITS, rms
 from kansym.pipeline.recipe import FormulaSearch, KanStage, Progress, fit_recipe, load_run_stage, search_formulas
 from kansym.runs.store import (
     RunDir,
     RunUpdate,
     StagedRun,
-    json_text,
     new_run_id,
     write_json_atomic,
     write_text_atomic,
@@ -383,71 +380,3 @@ def _crosscheck_summary(report: dict) -> dict:
 def _extrapolation_summary(report: dict) -> dict:
     return {"extrapolation": {k: v for k, v in report.items() if k.startswith("mean_chain")},
             "far_extrapolation": {p: far_summary(r) for p, r in report["far"].items()}}
-
-
-_CONTEXT_FIELDS = ("run_id", "target", "model", "selection", "features", "split", "seed", "trainer",
-                   "kansym_version", "data_sha256")
-
-
-def entry_context(entry: dict, cfg: DiscoverConfig, run_id: str) -> dict:
-    """The provenance a registry entry records, from the run's checked configuration; a ``formula.json`` whose
-    own record of it says otherwise is refused (it describes another run or was edited)."""
-    context = {"run_id": run_id, "target": cfg.target, "model": cfg.model,
-               "selection": {k: getattr(cfg, k) for k in ("subset", "min_z", "min_n", "max_unc", "include_estimated")},
-               "features": cfg.features, "split": cfg.split, "seed": cfg.seed, "trainer": cfg.trainer}
-    context = json.loads(json_text(context))  # plain JSON values (choices as their text)
-    for key in _CONTEXT_FIELDS:
-        if key in context and key in entry and key != "run_id" and entry[key] != context[key]:
-            raise KansymError(f"run {run_id}: formula.json field {key!r} ({str(entry[key])[:40]!r}) disagrees with "
-                              f"config.json ({str(context[key])[:40]!r})")
-    record = json_record_of(entry.get("kansym_version"), entry.get("data_sha256"))
-    return {**context, **record}
-
-
-def check_recorded_rmse(formula, ds, metrics, run_id: str) -> None:
-    """The RMSE a formula entry records (``metrics.rmse_mev`` per split) must be the formula's RMSE on its run's
-    data, recomputed here, so that a registry entry never carries a number that was edited or belongs to
-    another formula."""
-    rec = metrics.get("rmse_mev") if isinstance(metrics, dict) else None
-    if not isinstance(rec, dict) or set(rec) != {"train", "test", "all"} or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in rec.values()):
-        raise KansymError(f"run {run_id}: formula.json field 'metrics.rmse_mev' must give train, test and all RMSE")
-    now = rmse_by_split(formula.predict(ds.X), ds.y, {k: ds.mask(k) for k in rec})
-    off = [k for k in rec if not np.isclose(rec[k], now[k], rtol=1e-6, atol=1e-9, equal_nan=True)]
-    if off:
-        raise KansymError(f"run {run_id}: formula.json records RMSE {off[0]} {rec[off[0]]!r} MeV but its formula gives "
-                          f"{now[off[0]]:.6g} MeV on the run's data; the entry was edited or belongs to another run")
-
-
-def json_record_of(version, hashes) -> dict:
-    """The kansym version and data hashes of a formula entry, checked: a version string and SHA-256 digests."""
-    out = {}
-    if version is not None:
-        if not (isinstance(version, str) and re.fullmatch(r"[0-9A-Za-z.+-]{1,40}", version)):
-            raise KansymError(f"formula.json field 'kansym_version' {str(version)[:40]!r} is not a version")
-        out["kansym_version"] = version
-    if hashes is not None:
-        if not (isinstance(hashes, dict) and len(hashes) <= 100 and all(
-                isinstance(k, str) and re.fullmatch(r"[A-Za-z0-9_.+-]{1,100}", k) and isinstance(v, str)
-                and re.fullmatch(r"[0-9a-f]{64}", v) for k, v in hashes.items())):
-            raise KansymError("formula.json field 'data_sha256' must map data file names to SHA-256 digests")
-        out["data_sha256"] = hashes
-    return out
-
-
-def export_formula(run_dir: Path, name: str, registry: Path = Path("formulas"), force: bool = False) -> tuple[Path, Path]:
-    """Copy a run's formula into the registry as ``NAME.json`` and ``NAME.tex``."""
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", name):
-        raise KansymError(f"formula name {name[:40]!r} must be 1-100 letters, digits, '_', '.', '-'")
-    if Path(registry).exists() and not Path(registry).is_dir():
-        raise KansymError(f"--registry {registry} is not a directory")
-    rd = RunDir(Path(run_dir))
-    entry = rd.read_json("formula.json") if (rd.path / "formula.json").exists() else None
-    if entry is None:
-        raise KansymError(f"run {rd.id} has no formula; run `kansym discover` without --stage kan")
-    cfg = run_config(rd.config, f"run {rd.id}: config.json")
-    formula = export.formula_from_entry(entry).for_columns(feat.feature_names(cfg.features))
-    context = entry_context(entry, cfg, rd.id)
-    check_recorded_rmse(formula, load_dataset(cfg), entry.get("metrics"), rd.id)
-    lhs = TARGET_KINDS[cfg.target].symbol
-    return export.write_formula(Path(registry), name, formula, entry["metrics"], context, lhs, force=force)

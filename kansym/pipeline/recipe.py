@@ -323,4 +323,13 @@ def load_run_stage(run_dir: Path) -> tuple[DiscoverConfig, KanStage]:
         raise KansymError(f"run {rd.id} has no KAN checkpoint (kan/); rerun `kansym discover`")
     dirs = [kan_dir] if (kan_dir / "scalers.json").exists() else sorted(kan_dir.glob("seed_*"))
     members = tuple(KANRegressor.load(d) for d in dirs)
-    return cfg, assemble_stage(load_dataset(cfg), members, cfg.aggregate)
+    stage = assemble_stage(load_dataset(cfg), members, cfg.aggregate)
+    recorded = rd.metrics.get("rmse_mev")  # the networks must be the ones the run trained and measured
+    now = stage.metrics()["rmse_mev"]
+    if not isinstance(recorded, dict) or not all(
+            isinstance(recorded.get(k), (int, float)) and not isinstance(recorded.get(k), bool)
+            and np.isclose(recorded[k], now[k], rtol=1e-6, atol=1e-9, equal_nan=True) for k in now):
+        raise KansymError(f"run {rd.id}: the networks in kan/ give RMSE {', '.join(f'{k} {v:.6g}' for k, v in now.items())} "
+                          f"MeV on the run's data, not the {str(recorded)[:80]} its metrics.json records; a checkpoint "
+                          "or metrics.json was edited or belongs to another run")
+    return cfg, stage

@@ -130,6 +130,8 @@ def parse_equation(text: str, variables: dict[str, sp.Symbol]) -> sp.Expr:
                 take(")")
                 try:
                     return FUNCTIONS[value](*args)
+                except KansymError:
+                    raise
                 except TypeError:
                     raise KansymError(f"wrong number of arguments to {value} in {text!r}") from None
                 except (ArithmeticError, ValueError, RecursionError, MemoryError) as exc:

@@ -515,12 +515,22 @@ def refit(expr: sp.Expr, init: dict[sp.Symbol, float], variables, X: np.ndarray,
     if res.status < 0 or not np.all(np.isfinite(res.x)) or (res.status == 0 and not accept_budget_end):
         raise KansymError(f"the refit did not converge ({res.message}); try another library or candidate")
     J = raw_jac(res.x) if grads is not None else np.asarray(res.jac, dtype=np.float64)
-    # a constant whose derivative is not finite somewhere, or whose variance comes out negative, has an
-    # undetermined standard error (None, flagged in reports), never 0
+    err, corr, ok = _uncertainties(J, resid(res.x))
+    params = tuple(Parameter(s.name, float(v), float(e) if k else None, float(v0))
+                   for s, v, e, k, v0 in zip(psyms, res.x, err, ok, p0))
+    return Formula(expr, tuple(variables), params, tuple(tuple(map(float, row)) for row in corr))
+
+
+def _uncertainties(J: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(standard errors, correlations, determined) of least-squares constants from the Jacobian ``J`` and the
+    residuals ``r`` at the optimum: cov = (J^T J)^-1 s^2 with s^2 = sum r^2 / (n - k). A constant whose
+    derivative is not finite somewhere, or whose variance comes out negative, is undetermined (its error is
+    reported as None, never 0)."""
+    k = J.shape[1]
     determined = np.isfinite(J).all(axis=0)
     J = np.where(np.isfinite(J), J, 0.0)
-    dof = max(n - len(p0), 1)
-    s2 = float(np.sum(resid(res.x) ** 2)) / dof
+    dof = max(len(r) - k, 1)
+    s2 = float(np.sum(r ** 2)) / dof
     try:
         cov = np.linalg.inv(J.T @ J) * s2
         var = np.diag(cov)
@@ -529,10 +539,31 @@ def refit(expr: sp.Expr, init: dict[sp.Symbol, float], variables, X: np.ndarray,
             corr = cov / np.outer(err, err)
         ok = np.isfinite(err) & determined & (np.linalg.cond(J.T @ J) < 1e30)
     except np.linalg.LinAlgError:
-        err, corr, ok = np.full(len(p0), np.nan), np.full((len(p0), len(p0)), np.nan), np.zeros(len(p0), bool)
-    params = tuple(Parameter(s.name, float(v), float(e) if k else None, float(v0))
-                   for s, v, e, k, v0 in zip(psyms, res.x, err, ok, p0))
-    return Formula(expr, tuple(variables), params, tuple(tuple(map(float, row)) for row in corr))
+        err, corr, ok = np.full(k, np.nan), np.full((k, k), np.nan), np.zeros(k, bool)
+    return err, corr, ok
+
+
+def uncertainties_at(formula: Formula, X: np.ndarray, y: np.ndarray) -> tuple[tuple[float | None, ...], np.ndarray]:
+    """(standard errors, None where undetermined; correlation matrix) of ``formula``'s constants at their values
+    on (X, y), computed as :func:`refit` computes them at its optimum: a check of recorded uncertainties."""
+    from scipy.optimize._numdiff import approx_derivative
+
+    syms, psyms = variable_symbols(formula.variables), formula.param_symbols
+    f, grads = compiled(formula.expr, syms, psyms)
+    cols = tuple(np.asarray(X, dtype=np.float64).T)
+    y = np.asarray(y, dtype=np.float64)
+    p = np.array(formula.values(), dtype=np.float64)
+
+    def resid(q):
+        with np.errstate(all="ignore"):
+            r = np.broadcast_to(np.asarray(f(cols, tuple(q)), dtype=np.float64), (len(y),)) - y
+        return np.where(np.isfinite(r), r, 1e6)
+
+    with np.errstate(all="ignore"):
+        J = (np.column_stack([np.broadcast_to(np.asarray(g, dtype=np.float64), (len(y),)) for g in grads(cols, tuple(p))])
+             if grads is not None else approx_derivative(resid, p, method="2-point"))
+    err, corr, ok = _uncertainties(J, resid(p))
+    return tuple(float(e) if k else None for e, k in zip(err, ok)), corr
 
 
 # --------------------------------------------------------------------------- reading formula entries

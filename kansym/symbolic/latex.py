@@ -32,8 +32,9 @@ _TEX_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "
 
 
 def tex_escape(text: str) -> str:
-    """Text safe inside LaTeX: every special character printed as itself, never interpreted."""
-    return "".join(_TEX_SPECIAL.get(ch, ch) for ch in str(text))
+    """Text safe inside LaTeX: every special character printed as itself, never interpreted; control characters
+    (an escape byte in a directory name) shown as '?'."""
+    return "".join(_TEX_SPECIAL.get(ch, "?" if ord(ch) < 32 or 127 <= ord(ch) < 160 else ch) for ch in str(text))
 
 
 LINE_BUDGET = 38

@@ -1,0 +1,155 @@
+"""A run's formula, checked, into the formula registry (``NAME.json`` and ``NAME.tex``).
+
+What an entry records is what kansym can stand behind: provenance from the run's checked ``config.json``, and
+every number recomputed from the formula on the run's data and compared with the run's record (RMSE, standard
+errors and correlations, cross-validation, extrapolation validation, bootstrap, far check). A record that
+disagrees (an edited file, or a file of another run) is refused and nothing is written.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+
+from kansym.checks.farcheck import make_judge
+from kansym.errors import KansymError
+from kansym.metrics import rmse_by_split
+from kansym.nuclear import features as feat
+from kansym.nuclear.targets import TARGET_KINDS
+from kansym.pipeline.config import DiscoverConfig, load_dataset, run_config
+from kansym.report import export
+from kansym.runs.store import RunDir, json_text
+from kansym.symbolic import search as S
+from kansym.symbolic.formula import DEGENERATE_CORR, Formula, uncertainties_at
+
+_CONTEXT_FIELDS = ("target", "model", "selection", "features", "split", "seed", "trainer")
+RTOL = 1e-6
+"""Relative tolerance between a recorded number and its recomputation (the same code on the same data)."""
+
+
+def entry_context(entry: dict, cfg: DiscoverConfig, run_id: str) -> dict:
+    """The provenance a registry entry records, from the run's checked configuration; a ``formula.json`` whose
+    own record of it says otherwise is refused (it describes another run or was edited)."""
+    context = {"run_id": run_id, "target": cfg.target, "model": cfg.model,
+               "selection": {k: getattr(cfg, k) for k in ("subset", "min_z", "min_n", "max_unc", "include_estimated")},
+               "features": cfg.features, "split": cfg.split, "seed": cfg.seed, "trainer": cfg.trainer}
+    context = json.loads(json_text(context))  # plain JSON values (choices as their text)
+    for key in _CONTEXT_FIELDS:
+        if key in entry and entry[key] != context[key]:
+            raise KansymError(f"run {run_id}: formula.json field {key!r} ({str(entry[key])[:40]!r}) disagrees with "
+                              f"config.json ({str(context[key])[:40]!r})")
+    return {**context, **json_record_of(entry.get("kansym_version"), entry.get("data_sha256"))}
+
+
+def json_record_of(version, hashes) -> dict:
+    """The kansym version and data hashes of a formula entry, checked: a version string and SHA-256 digests."""
+    out = {}
+    if version is not None:
+        if not (isinstance(version, str) and re.fullmatch(r"[0-9A-Za-z.+-]{1,40}", version)):
+            raise KansymError(f"formula.json field 'kansym_version' {str(version)[:40]!r} is not a version")
+        out["kansym_version"] = version
+    if hashes is not None:
+        if not (isinstance(hashes, dict) and len(hashes) <= 100 and all(
+                isinstance(k, str) and re.fullmatch(r"[A-Za-z0-9_.+-]{1,100}", k) and isinstance(v, str)
+                and re.fullmatch(r"[0-9a-f]{64}", v) for k, v in hashes.items())):
+            raise KansymError("formula.json field 'data_sha256' must map data file names to SHA-256 digests")
+        out["data_sha256"] = hashes
+    return out
+
+
+def _same(recorded, computed, rtol: float = RTOL) -> bool:
+    """Equal as plain data, numbers within ``rtol`` (NaN equals NaN; None only equals None)."""
+    if isinstance(computed, dict):
+        return isinstance(recorded, dict) and set(recorded) == set(computed) and \
+            all(_same(recorded[k], computed[k], rtol) for k in computed)
+    if isinstance(computed, (list, tuple)):
+        return isinstance(recorded, (list, tuple)) and len(recorded) == len(computed) and \
+            all(_same(a, b, rtol) for a, b in zip(recorded, computed))
+    if isinstance(computed, bool) or computed is None or isinstance(computed, str):
+        return recorded == computed
+    if isinstance(recorded, bool) or not isinstance(recorded, (int, float)):
+        return False
+    return math.isclose(recorded, computed, rel_tol=rtol, abs_tol=1e-12) or \
+        (math.isnan(recorded) and math.isnan(computed))
+
+
+def _plain(obj):
+    return json.loads(json_text(obj))
+
+
+def check_formula(formula: Formula, ds, metrics, run_id: str, what: str = "formula.json") -> None:
+    """The cheap checks (used by ``kansym show`` too): the recorded RMSE per split is the formula's RMSE on the
+    run's data, and the recorded standard errors and correlations are those of its constants on the training
+    nuclei."""
+    rec = metrics.get("rmse_mev") if isinstance(metrics, dict) else None
+    if not isinstance(rec, dict) or set(rec) != {"train", "test", "all"} or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in rec.values()):
+        raise KansymError(f"run {run_id}: {what} field 'rmse_mev' must give train, test and all RMSE")
+    now = rmse_by_split(formula.predict(ds.X), ds.y, {k: ds.mask(k) for k in rec})
+    off = [k for k in ("train", "test", "all") if not _same(rec[k], now[k])]
+    if off:
+        raise KansymError(f"run {run_id}: {what} records RMSE {off[0]} {rec[off[0]]!r} MeV but its formula gives "
+                          f"{now[off[0]]:.6g} MeV on the run's data; the file was edited or belongs to another run")
+    train = ds.mask("train")
+    err, corr = uncertainties_at(formula, ds.X[train], ds.y[train])
+    for p, e in zip(formula.parameters, err):
+        if (p.stderr is None) != (e is None) or (e is not None and not _same(p.stderr, e, 1e-4)):
+            raise KansymError(f"run {run_id}: formula.json records the standard error of {p.name} as {p.stderr!r} "
+                              f"but its constants on the training nuclei give {e!r}; the file was edited")
+    if formula.correlations and not _same([list(r) for r in formula.correlations], _plain(corr.tolist()), 1e-4):
+        raise KansymError(f"run {run_id}: formula.json records correlations that its constants on the training "
+                          "nuclei do not give; the file was edited")
+
+
+def verified_metrics(formula: Formula, cfg: DiscoverConfig, ds, metrics: dict, run_id: str) -> dict:
+    """The metrics of a registry entry, each recomputed on the run's data and compared with ``metrics`` (the run's
+    record): RMSE, uncertainties, the largest correlation, the cross-validation and extrapolation validation of
+    the choice rule, the bootstrap errors and the far check. Numbers kansym cannot recompute from the run's files
+    (the agreement with the network before the refit) are left out of the entry."""
+    check_formula(formula, ds, metrics, run_id)
+    X, y, train = ds.X, ds.y, ds.mask("train")
+    folds = S.fold_indices(np.flatnonzero(train), cfg.cv_folds, cfg.seed)
+    cv, spread = S.cross_validate(formula, X, y, folds)
+    edge = S.edge_validate(formula, X, y, train, S.edge_mask(ds.frame, train))
+    judge = make_judge(ds, cfg.selection(), cfg.features)
+    computed = {
+        "rmse_mev": rmse_by_split(formula.predict(X), y, ds.masks()), "n_constants": formula.n_constants,
+        "size": formula.size, "max_abs_correlation": formula.max_abs_correlation,
+        "degenerate_pairs": [[formula.parameters[i].name, formula.parameters[j].name, c]
+                             for i, j, c in formula.degenerate_pairs()],
+        "cv_rmse_mev": cv, "cv_spread_mev": spread, "cv_folds": cfg.cv_folds, "edge_validation_rmse_mev": edge,
+        "validation_score_mev": cv if not np.isfinite(edge) else float(np.sqrt((cv ** 2 + edge ** 2) / 2)),
+        "bootstrap_stderr": S.bootstrap_stderr(formula, X, y, train, cfg.seed),
+        "far_check": judge.report(formula.evaluate(judge.X)),
+    }
+    computed = _plain(computed)
+    for key, value in computed.items():
+        if key in metrics and not _same(metrics[key], value, 1e-4):
+            raise KansymError(f"run {run_id}: formula.json records {key} that its formula does not give on the "
+                              f"run's data ({str(metrics[key])[:60]!r}); the file was edited or belongs to another run")
+    described = {k: metrics[k] for k in ("candidate", "route", "baseline", "members", "n_members", "n_structures",
+                                         "n_eligible", "rule") if k in metrics}
+    return {**computed, **described, "degenerate_limit": DEGENERATE_CORR}
+
+
+def export_formula(run_dir: Path, name: str, registry: Path = Path("formulas"), force: bool = False) -> tuple[Path, Path]:
+    """Copy a run's formula into the registry as ``NAME.json`` and ``NAME.tex`` (both or neither), its provenance
+    and numbers checked as described in this module."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", name):
+        raise KansymError(f"formula name {name[:40]!r} must be 1-100 letters, digits, '_', '.', '-'")
+    if Path(registry).exists() and not Path(registry).is_dir():
+        raise KansymError(f"--registry {registry} is not a directory")
+    rd = RunDir(Path(run_dir))
+    entry = rd.read_json("formula.json") if (rd.path / "formula.json").exists() else None
+    if entry is None:
+        raise KansymError(f"run {rd.id} has no formula; run `kansym discover` without --stage kan")
+    cfg = run_config(rd.config, f"run {rd.id}: config.json")
+    formula = export.formula_from_entry(entry).for_columns(feat.feature_names(cfg.features))
+    context = entry_context(entry, cfg, rd.id)
+    metrics = verified_metrics(formula, cfg, load_dataset(cfg), entry.get("metrics"), rd.id)
+    return export.write_formula(Path(registry), name, formula, metrics, context, TARGET_KINDS[cfg.target].symbol,
+                                force=force)
