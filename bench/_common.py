@@ -6,7 +6,7 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from kansym.runs.store import json_text
+from kansym.safeio import json_text
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

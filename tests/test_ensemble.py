@@ -11,6 +11,7 @@ from kansym.cli.commands import app
 from kansym.network.ensemble import calibration, combine, consensus, departures
 from kansym.errors import KansymError
 from kansym.network.regressor import KANRegressor, TrainSchedule
+from kansym.runs.artifacts import load_network, save_network
 from kansym.pipeline.discovery import discover
 from kansym.pipeline.recipe import assemble_stage
 from kansym.pipeline.config import load_dataset
@@ -145,8 +146,8 @@ def test_inputs_beyond_training_range_are_clamped():
 
 def test_clamp_rule_survives_save_and_load(tmp_path, tiny_member):
     ds, reg = tiny_member
-    reg.save(tmp_path / "kan")
-    again = KANRegressor.load(tmp_path / "kan")
+    save_network(reg, tmp_path / "kan")
+    again = load_network(tmp_path / "kan")
     assert again.beyond == "clamp"
     far = ds.X.copy()
     far[:, 1] += 40  # 40 more neutrons: outside the training range of N

@@ -93,10 +93,13 @@ def test_figures_leave_the_callers_backend_and_windows_alone(chain_run, tmp_path
     (a notebook keeps its inline backend); pykan's network drawing closes only the figure it made."""
     import matplotlib.pyplot as plt
 
+    from kansym.runs.store import save_figure
+
     before_backend, before_windows = matplotlib.get_backend(), plt.get_fignums()
     preds = pd.read_csv(chain_run / "predictions.csv")
-    figures.save(figures.nz_plot(preds, title="t"), tmp_path / "nz.png")
+    save_figure(figures.nz_plot(preds, title="t"), tmp_path / "nz.png")
     _, stage = load_run_stage(chain_run)
-    figures.network_diagram(stage.kept[0], stage.dataset.feature_names, tmp_path / "net.png")
+    save_figure(figures.network_diagram(stage.kept[0], stage.dataset.feature_names), tmp_path / "net.png",
+                bbox_inches="tight")
     assert matplotlib.get_backend() == before_backend and plt.get_fignums() == before_windows
     assert (tmp_path / "nz.png").stat().st_size > 1000 and (tmp_path / "net.png").stat().st_size > 1000

@@ -217,7 +217,7 @@ def test_text_from_a_formula_file_is_checked_against_its_run(field, formula_run,
 @pytest.mark.parametrize("field", list(LATEX_TEXT_PAYLOADS))
 def test_text_reaches_latex_escaped(field, formula_run, tmp_path):
     """Whatever text a caller passes as provenance reaches the caption through the one escaping function."""
-    from kansym.report.export import write_formula
+    from kansym.runs.registry import write_formula
     from kansym.symbolic.formula import formula_from_entry
 
     entry = json.loads((formula_run.run_dir / "formula.json").read_text())
@@ -240,7 +240,7 @@ def test_failed_export_leaves_nothing_and_the_retry_works(formula_run, tmp_path)
     same name is free."""
     run = tmp_path / formula_run.run_dir.name
     shutil.copytree(formula_run.run_dir, run)
-    from kansym.report.export import write_formula
+    from kansym.runs.registry import write_formula
     from kansym.symbolic.formula import formula_from_entry
 
     entry = json.loads((run / "formula.json").read_text())
@@ -774,11 +774,11 @@ def test_broken_checkpoint_is_named_and_the_run_kept(name, run_copy):
     r = runner.invoke(app, ["symbolic", str(run_copy), "--lib", "poly"])
     if "FIFO" in name:  # the rerun's copy of the run refuses it before the checkpoint is read
         assert r.exit_code == 2 and "named pipe" in r.output and len(r.output.strip().splitlines()) == 1, r.output
-        from kansym.network.regressor import KANRegressor
+        from kansym.runs.artifacts import load_network
 
         t0 = time.perf_counter()
         with pytest.raises(KansymError, match="cannot load the KAN checkpoint.*(not a regular file)"):
-            KANRegressor.load(run_copy / "kan")  # read in place: refused at once, never waited on
+            load_network(run_copy / "kan")  # read in place: refused at once, never waited on
         assert time.perf_counter() - t0 < 10 and _snapshot(run_copy) == before
         return
     assert r.exit_code == 2 and r.output.startswith("Error: cannot load the KAN checkpoint"), r.output

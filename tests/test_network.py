@@ -16,6 +16,7 @@ from kansym.network.regressor import KANRegressor, contained
 from kansym.pipeline.discovery import discover
 from kansym.pipeline.config import DiscoverConfig
 from kansym.runs.store import StagedRun, list_runs
+from kansym.runs.artifacts import load_network
 
 from conftest import tiny_config
 
@@ -41,7 +42,7 @@ def test_run_directory_contents(tiny_run):
 
 def test_checkpoint_reloads_to_same_predictions(tiny_run):
     d = tiny_run.run_dir
-    reg = KANRegressor.load(d / "kan")
+    reg = load_network(d / "kan")
     preds = pd.read_csv(d / "predictions.csv")
     from kansym.nuclear.features import features
     X = features(preds.Z, preds.N, "znv").to_numpy()
@@ -105,7 +106,7 @@ def test_bad_checkpoint(tmp_path):
     (tmp_path / "kan").mkdir()
     (tmp_path / "kan" / "scalers.json").write_text("{not json")
     with pytest.raises(KansymError, match="cannot load the KAN checkpoint"):
-        KANRegressor.load(tmp_path / "kan")
+        load_network(tmp_path / "kan")
 
 
 @pytest.mark.parametrize("kw,match", [
@@ -179,4 +180,4 @@ def test_ensemble_members_in_child_processes(tmp_path):
     # an in-process fit with the same seed equals the child-process member bit for bit
     solo = discover(tiny_config(tmp_path / "solo", steps=2))
     X = stage.dataset.X
-    assert np.array_equal(KANRegressor.load(solo.run_dir / "kan").predict(X), stage.members[0].predict(X))
+    assert np.array_equal(load_network(solo.run_dir / "kan").predict(X), stage.members[0].predict(X))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -31,7 +32,7 @@ from kansym.symbolic.formula import Formula, check_finite, parameterize, refit, 
 from kansym.symbolic.latex import tex_escape
 from kansym.metrics import rms, rmse_by_split
 from kansym.nuclear.nuclides import chain_nuclei
-from kansym.runs.store import read_text_bounded
+from kansym.safeio import read_text_bounded
 from kansym.nuclear.targets import SUBSETS
 
 ENGINES = ("auto", "pyoperon", "pysr")
@@ -156,12 +157,12 @@ class PySREngine(Engine):
         if not ok:
             raise KansymError(why)
         with tempfile.TemporaryDirectory(prefix="kansym-pysr-") as tmp:
-            np.save(Path(tmp) / "X.npy", np.asarray(X, dtype=np.float64))
-            np.save(Path(tmp) / "y.npy", np.asarray(y, dtype=np.float64))
+            arrays = json.dumps({"X": np.asarray(X, dtype=np.float64).tolist(),
+                                 "y": np.asarray(y, dtype=np.float64).tolist()})
             script = PYSR_SCRIPT.format(tmp=tmp, names=list(_safe_names(names)), maxsize=self.maxsize,
                                         budget=self.time_budget, seed=self.seed, generations=self.generations)
             t0 = time.perf_counter()
-            proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+            proc = subprocess.run([sys.executable, "-c", script], input=arrays, capture_output=True, text=True,
                                   timeout=None if self.time_budget is None else self.time_budget * 3 + 300)
             if proc.returncode != 0:
                 raise KansymError(f"PySR failed: {proc.stderr.strip()[-800:]}")
@@ -170,9 +171,11 @@ class PySREngine(Engine):
 
 
 PYSR_SCRIPT = """
+import json, sys
 import numpy as np
 from pysr import PySRRegressor
-X = np.load("{tmp}/X.npy"); y = np.load("{tmp}/y.npy")
+data = json.loads(sys.stdin.read())  # the training arrays, exactly (JSON floats round-trip)
+X = np.array(data["X"], dtype=np.float64); y = np.array(data["y"], dtype=np.float64)
 mu, sd = y.mean(), y.std() or 1.0
 m = PySRRegressor(binary_operators=["+", "-", "*", "/", "^"], unary_operators=["sqrt", "cbrt", "square", "exp", "log"],
                   maxsize={maxsize}, timeout_in_seconds={budget}, niterations={generations}, precision=64, parsimony=1e-4,

@@ -329,7 +329,7 @@ def _note(text) -> None:
 
 def _echo_json(obj) -> None:
     """Strict JSON on stdout, unwrapped and uncoloured (for scripts)."""
-    from kansym.runs.store import json_text
+    from kansym.safeio import json_text
 
     typer.echo(json_text(obj))
 

@@ -3,10 +3,9 @@
 from kansym.network.regressor import KANRegressor, TrainSchedule, contained, prediction_importance
 from kansym.network.fastfit import fit_stage
 from kansym.network.ensemble import Consensus, calibration, combine, consensus
-from kansym.network.member import fit_member
 from kansym.network.execution import Execution, run_tasks
 
 __all__ = [
     "Consensus", "Execution", "KANRegressor", "TrainSchedule", "calibration", "combine", "consensus",
-    "contained", "fit_member", "fit_stage", "prediction_importance", "run_tasks",
+    "contained", "fit_stage", "prediction_importance", "run_tasks",
 ]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-import json
 import os
 import random
 import tempfile
@@ -26,8 +25,7 @@ from kansym.nuclear.baselines import Baseline, fit_baseline
 from kansym.choices import Beyond, Trainer
 from kansym.errors import KansymError
 from kansym.network.fastfit import fit_stage, unsupported
-from kansym.runs.migrate import checkpoint_meta
-from kansym.runs.store import MAX_READ_BYTES, parse_json_text, pid_alive, read_text_bounded
+from kansym.safeio import pid_alive
 
 
 @contextlib.contextmanager
@@ -368,60 +366,38 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         return [w[0] if isinstance(w, list) else int(w) for w in self.model_.width]
 
     # ------------------------------------------------------------------ persistence
-    def save(self, directory: Path) -> None:
-        """Write the pykan checkpoint and the scalers to ``directory`` (created)."""
+    def checkpoint_meta(self) -> dict:
+        """Everything of a fitted regressor beside pykan's own checkpoint files, as plain data (``scalers.json``;
+        written by :func:`kansym.runs.artifacts.save_network`, read by :meth:`load`)."""
         self._check_fitted()
-        directory = Path(directory).resolve()  # before contained() changes the working directory
-        directory.mkdir(parents=True, exist_ok=True)
-        with contained(self.seed):
-            self.model_.saveckpt(str(directory / "model"))
-            self.coarse_model_.saveckpt(str(directory / "coarse"))
-        meta = {"width": list(self.width), "k": self.k, "seed": self.seed, "schedule": asdict(self.schedule),
+        return {"width": list(self.width), "k": self.k, "seed": self.seed, "schedule": asdict(self.schedule),
                 "beyond": self.beyond, "bounds": _bounds_json(self.bounds_),
                 "coarse_bounds": _bounds_json(self.coarse_bounds_),
                 "detrend": self.detrend, "baseline": self.baseline, "feature_names": list(self.feature_names),
                 "trend": self.trend_.to_dict(),
                 "x_scaler": asdict(self.x_scaler_), "y_scaler": asdict(self.y_scaler_),
                 "importance": list(map(float, self.importance_)), "n_features_in": self.n_features_in_}
-        (directory / "scalers.json").write_text(json.dumps(meta, indent=1))
 
     @classmethod
-    def load(cls, directory: Path) -> "KANRegressor":
-        """Reload a regressor written by :meth:`save`."""
-        from kan import MultKAN
-
-        directory = Path(directory).resolve()  # before contained() changes the working directory
-        for name in ("model_config.yml", "model_state", "coarse_config.yml", "coarse_state"):
-            f = directory / name
-            if f.exists() and not f.is_file():  # a FIFO or a device would block pykan's reader
-                raise KansymError(f"cannot load the KAN checkpoint in {directory}: {name} is not a regular file")
-            if f.exists() and f.stat().st_size > MAX_READ_BYTES:
-                raise KansymError(f"cannot load the KAN checkpoint in {directory}: {name} is larger than "
-                                  f"{MAX_READ_BYTES // 1_000_000} MB")
-        try:
-            meta = checkpoint_meta(parse_json_text(read_text_bounded(directory / "scalers.json",
-                                                                     what="checkpoint file"), directory / "scalers.json"))
-            sched = meta["schedule"]
-            sched["grids"] = tuple(sched["grids"])
-            self = cls(width=tuple(meta["width"]), k=meta["k"], schedule=TrainSchedule(**sched), seed=meta["seed"],
-                       detrend=meta["detrend"], baseline=meta.get("baseline"),
-                       feature_names=tuple(meta.get("feature_names", ())), beyond=meta["beyond"])
-            self.trend_ = Baseline.from_dict(meta["trend"])
-            with contained(self.seed):
-                model = MultKAN.loadckpt(str(directory / "model"))
-                coarse = MultKAN.loadckpt(str(directory / "coarse"))
-            self.model_ = self._quiet(model)
-            self.coarse_model_ = self._quiet(coarse)
-            self.x_scaler_ = Scaler(**{k: tuple(v) for k, v in meta["x_scaler"].items()})
-            self.y_scaler_ = Scaler(**{k: tuple(v) for k, v in meta["y_scaler"].items()})
-            self.importance_ = np.asarray(meta["importance"], dtype=float)
-            self.bounds_ = _bounds_load(meta["bounds"])  # None: pykan's network as it is (no clamping rule)
-            self.coarse_bounds_ = _bounds_load(meta["coarse_bounds"])
-            self.n_features_in_ = int(meta["n_features_in"])
-            _check_shapes(self)
-        except Exception as exc:  # truncated pickles (EOFError), foreign files, YAML and shape mismatches alike
-            raise KansymError(f"cannot load the KAN checkpoint in {directory}: {type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0][:200] if str(exc) else 'broken file'}") from None
+    def from_checkpoint(cls, meta: dict, model, coarse) -> "KANRegressor":
+        """A fitted regressor from its checkpoint: ``meta`` (``scalers.json`` in the current format, see
+        :mod:`kansym.runs.migrate`) and pykan's final and coarse networks (read by
+        :func:`kansym.runs.artifacts.load_network`). Inconsistent parts raise (ValueError, KeyError, ...)."""
+        sched = dict(meta["schedule"])
+        sched["grids"] = tuple(sched["grids"])
+        self = cls(width=tuple(meta["width"]), k=meta["k"], schedule=TrainSchedule(**sched), seed=meta["seed"],
+                   detrend=meta["detrend"], baseline=meta.get("baseline"),
+                   feature_names=tuple(meta.get("feature_names", ())), beyond=meta["beyond"])
+        self.trend_ = Baseline.from_dict(meta["trend"])
+        self.model_ = self._quiet(model)
+        self.coarse_model_ = self._quiet(coarse)
+        self.x_scaler_ = Scaler(**{k: tuple(v) for k, v in meta["x_scaler"].items()})
+        self.y_scaler_ = Scaler(**{k: tuple(v) for k, v in meta["y_scaler"].items()})
+        self.importance_ = np.asarray(meta["importance"], dtype=float)
+        self.bounds_ = _bounds_load(meta["bounds"])  # None: pykan's network as it is (no clamping rule)
+        self.coarse_bounds_ = _bounds_load(meta["coarse_bounds"])
+        self.n_features_in_ = int(meta["n_features_in"])
+        _check_shapes(self)
         self.curve_ = []
         return self
 

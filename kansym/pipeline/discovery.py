@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import shutil
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,11 +30,16 @@ from kansym.checks.farcheck import make_judge
 from kansym.symbolic.formula import formula_from_entry
 from kansym.metrics import SPLITS, rms
 from kansym.pipeline.recipe import FormulaSearch, KanStage, Progress, fit_recipe, load_run_stage, search_formulas
+from kansym.runs.artifacts import save_figures
+from kansym.runs.registry import write_formula
 from kansym.runs.store import (
     RunDir,
     RunUpdate,
     StagedRun,
     new_run_id,
+    remove,
+    save_figure,
+    write_csv,
     write_json_atomic,
     write_text_atomic,
 )
@@ -83,15 +87,15 @@ def symbolic_stage(cfg: DiscoverConfig, stage: KanStage, path: Path, progress: P
     search = search if search is not None else search_formulas(cfg, stage, judge, progress)
     chosen, base, reg = search.chosen, search.base, search.regressor
     notes = list(search.notes) + [f"choice rule: {search.rule}"]
-    _edges_frame(base, ds.feature_names).to_csv(path / "edges.csv", index=False)
-    figs.edge_fits(reg, base.network, X[masks["train"]], ds.feature_names, path / "figures" / "edges",
-                      r2_min=cfg.r2_min)
+    write_csv(path / "edges.csv", _edges_frame(base, ds.feature_names))
+    save_figures(figs.edge_plots(reg, base.network, X[masks["train"]], ds.feature_names, r2_min=cfg.r2_min),
+                 path / "figures" / "edges", dpi=110)
     table = search.table()
     rows = table.to_dict(orient="records")  # the rows of candidates.csv, serialised once
-    table.to_csv(path / "candidates.csv", index=False)
-    figs.candidates_figure(table, path / "figures" / "candidates.png",
-                              departure="|correction| RMS beyond the data [MeV]" if cfg.target == "residual"
-                              else "RMS departure from the liquid drop beyond AME2020 [MeV]")
+    write_csv(path / "candidates.csv", table)
+    save_figure(figs.candidates_plot(table, "|correction| RMS beyond the data [MeV]" if cfg.target == "residual"
+                                     else "RMS departure from the liquid drop beyond AME2020 [MeV]"),
+                path / "figures" / "candidates.png", dpi=120)
     if chosen is None:
         tally: dict[str, int] = {}
         for st in search.structures:
@@ -105,7 +109,7 @@ def symbolic_stage(cfg: DiscoverConfig, stage: KanStage, path: Path, progress: P
                      f"{best.candidate.name}: " + " | ".join(best.failures + tuple(
                          best.candidate.far.failures() if best.candidate.far is not None else ())))
         for stale in ("formula.json", "formula.tex", "formula.png"):
-            (path / stale).unlink(missing_ok=True)
+            remove(path / stale)
         return {"formula": None, "candidates": rows, "notes": notes}
     formula_metrics = {"rmse_mev": chosen.rmse, "rmse_before_refit_mev": chosen.rmse_before_refit,
                        "kan_agreement_mev": chosen.kan_agreement, "n_constants": chosen.n_constants,
@@ -124,9 +128,9 @@ def symbolic_stage(cfg: DiscoverConfig, stage: KanStage, path: Path, progress: P
     context = {"run_id": RunDir(path).id, "target": cfg.target, "model": cfg.model, "selection": cfg.selection().__dict__,
                "features": cfg.features, "split": cfg.split, "seed": cfg.seed, "trainer": cfg.trainer, **provenance()}
     lhs = TARGET_KINDS[cfg.target].symbol
-    export.write_formula(path, "formula", chosen.formula, formula_metrics, context, lhs, force=True,
+    write_formula(path, "formula", chosen.formula, formula_metrics, context, lhs, force=True,
                          label=context["run_id"])
-    export.render_png(chosen.formula, lhs, path / "formula.png")
+    save_figure(export.formula_figure(chosen.formula, lhs), path / "formula.png", dpi=130, bbox_inches="tight")
     return {"formula": formula_metrics, "candidates": rows, "notes": notes}
 
 
@@ -172,16 +176,15 @@ def discover(config: DiscoverConfig, progress: Progress | None = None, execution
                                    if symbolic_on else None, save_dir=path / "kan", progress=progress,
                                    symbolic=symbolic_on, execution=execution)
         preds = _predictions_frame(stage, cfg.uncertainty is not False)
-        preds.to_csv(path / "predictions.csv", index=False)
+        write_csv(path / "predictions.csv", preds)
         importance = stage.importance()
-        importance.to_csv(path / "importance.csv", index=False)
+        write_csv(path / "importance.csv", importance)
         curve = pd.DataFrame([{"member": i, **row} for i, m in enumerate(stage.members) for row in m.curve_])
-        curve.to_csv(path / "loss_curve.csv", index=False)
-        figs.network_diagram(stage.kept[0], dataset.feature_names, path / "figures" / "network.png",
-                                output=network_output_label(cfg))
-        figs.nz_chart(preds, path / "figures" / "residual_chart.png",
-                         title=f"KAN minus {target_label(cfg)}, {len(dataset.frame)} nuclei",
-                         unit_label="KAN - AME2020 [MeV]")
+        write_csv(path / "loss_curve.csv", curve)
+        save_figure(figs.network_diagram(stage.kept[0], dataset.feature_names, output=network_output_label(cfg)),
+                    path / "figures" / "network.png", bbox_inches="tight", dpi=120)
+        save_figure(figs.nz_plot(preds, title=f"KAN minus {target_label(cfg)}, {len(dataset.frame)} nuclei",
+                                 unit_label="KAN - AME2020 [MeV]"), path / "figures" / "residual_chart.png", dpi=120)
         metrics = {**stage.metrics(), "target": cfg.target, "n_nuclei": len(dataset.frame),
                    "dropped_without_model": dataset.dropped}
         if cfg.uncertainty is False and "ensemble" in metrics:
@@ -240,7 +243,7 @@ def _remove(path: Path, patterns) -> list[str]:
     gone = []
     for pattern in patterns:
         for f in sorted(path.glob(pattern)):
-            f.unlink()
+            remove(f)
             gone.append(str(f.relative_to(path)))
     return gone
 
@@ -271,7 +274,7 @@ def rerun_symbolic(run_dir: Path, **overrides) -> dict:
         config = rd.config
         config.update({k: getattr(cfg, k) for k in overrides})  # config.json says what the formula was made with
         write_json_atomic(path / "config.json", config)
-        shutil.rmtree(path / "figures" / "edges", ignore_errors=True)
+        remove(path / "figures" / "edges")
         removed = _remove(path, FORMULA_DEPENDENT)
         result = symbolic_stage(cfg, stage, path)
         metrics["formula"] = result["formula"]
@@ -298,18 +301,20 @@ def extrapolate_run(run_dir: Path, chains=("Zr", "Nd", "Hg", "Fm"), beyond: int 
     cfg, stage = loaded if loaded is not None else load_run_stage(rd.path)
     formula = run_formula(rd, cfg.features)
     ext = extrapolate(cfg, stage, formula, chains, beyond, against, both_sides, isotones, run_id=rd.id)
-    write_text_atomic(rd.path / "extrapolation.csv", ext.surface.to_csv(index=False))
+    write_csv(rd.path / "extrapolation.csv", ext.surface)
     write_json_atomic(rd.path / "extrapolation.json", ext.report)
     if figures:
         for ch, f in ext.surface.groupby("chain", sort=False):
-            figs.chain_figure(f, ext.preds, ext.against, rd.path / "figures" / f"chain_{ch}.png", ch)
+            save_figure(figs.chain_plot(f, ext.preds, ext.against, ch), rd.path / "figures" / f"chain_{ch}.png",
+                        dpi=110)
         judge = ext.judge
         ref_label = tables.MODELS[judge.reference].label
         for p, be in ext.far_values.items():
-            figs.far_map(judge.dom, be - judge.dom["BE_ref"].to_numpy(),
-                         rd.path / "figures" / f"far_{p}_minus_{judge.reference}.png",
-                         title=f"{'KAN' if p == 'kan' else 'formula'} BE minus {ref_label} BE [MeV], "
-                               f"{len(judge.dom)} nuclei ({int(judge.dom['beyond'].sum())} beyond AME2020)")
+            save_figure(figs.far_plot(judge.dom, be - judge.dom["BE_ref"].to_numpy(),
+                                      title=f"{'KAN' if p == 'kan' else 'formula'} BE minus {ref_label} BE [MeV], "
+                                            f"{len(judge.dom)} nuclei ({int(judge.dom['beyond'].sum())} beyond "
+                                            "AME2020)"),
+                        rd.path / "figures" / f"far_{p}_minus_{judge.reference}.png", dpi=110)
     return ext.report
 
 

@@ -19,10 +19,11 @@ from kansym.pipeline.config import DiscoverConfig, load_dataset, run_config
 from kansym.network.ensemble import Consensus, calibration, combine, consensus
 from kansym.errors import KansymError
 from kansym.network.execution import Execution, run_tasks
-from kansym.network.member import fit_member
+from kansym.pipeline.member import fit_member
 from kansym.metrics import rms, rmse_by_split
 from kansym.network.regressor import KANRegressor, clean_stale_scratch, normalized, scratch_prefix
-from kansym.runs.store import RunDir
+from kansym.runs.artifacts import load_network, save_network
+from kansym.runs.store import RunDir, make_dir
 from kansym.nuclear.targets import Dataset
 
 
@@ -130,7 +131,7 @@ def member_jobs(cfg: DiscoverConfig, dataset: Dataset, root: Path) -> tuple[list
     dirs, jobs = [], []
     for i in range(cfg.ensemble):
         d = Path(root) / f"seed_{cfg.seed + i}"
-        d.mkdir(parents=True, exist_ok=True)
+        make_dir(d)
         dirs.append(d)
         jobs.append({"network": new_network(cfg, dataset.feature_names, cfg.seed + i), "X": X[tr], "y": y[tr],
                      "X_test": X[te], "y_test": y[te], "out_dir": str(d)})
@@ -147,7 +148,7 @@ def collect_members(dirs, curves) -> list[KANRegressor]:
     """The networks saved by finished member tasks, with their loss curves."""
     members = []
     for d, curve in zip(dirs, curves):
-        member = KANRegressor.load(d)
+        member = load_network(d)
         member.curve_ = curve
         members.append(member)
     return members
@@ -169,7 +170,7 @@ def train_kan(cfg: DiscoverConfig, dataset: Dataset, progress: Progress | None =
         reg = new_network(cfg, dataset.feature_names, cfg.seed)
         members = [reg.fit(X[tr], y[tr], X[te], y[te], progress=progress)]
         if save_dir is not None:
-            reg.save(save_dir)
+            save_network(reg, save_dir)
     else:
         with tempfile.TemporaryDirectory(prefix=scratch_prefix("ensemble")) as tmp:
             dirs, jobs = member_jobs(cfg, dataset, Path(save_dir) if save_dir is not None else Path(tmp))
@@ -322,7 +323,7 @@ def load_run_stage(run_dir: Path) -> tuple[DiscoverConfig, KanStage]:
     if not (kan_dir / "scalers.json").exists() and not any(kan_dir.glob("seed_*/scalers.json")):
         raise KansymError(f"run {rd.id} has no KAN checkpoint (kan/); rerun `kansym discover`")
     dirs = [kan_dir] if (kan_dir / "scalers.json").exists() else sorted(kan_dir.glob("seed_*"))
-    members = tuple(KANRegressor.load(d) for d in dirs)
+    members = tuple(load_network(d) for d in dirs)
     stage = assemble_stage(load_dataset(cfg), members, cfg.aggregate)
     recorded = rd.metrics.get("rmse_mev")  # the networks must be the ones the run trained and measured
     now = stage.metrics()["rmse_mev"]

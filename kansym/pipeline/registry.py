@@ -22,7 +22,9 @@ from kansym.nuclear import features as feat
 from kansym.nuclear.targets import TARGET_KINDS
 from kansym.pipeline.config import DiscoverConfig, load_dataset, run_config
 from kansym.report import export
-from kansym.runs.store import RunDir, json_text
+from kansym.runs.registry import write_formula
+from kansym.runs.store import RunDir
+from kansym.safeio import json_text
 from kansym.symbolic import search as S
 from kansym.symbolic.formula import DEGENERATE_CORR, Formula, uncertainties_at
 
@@ -151,5 +153,5 @@ def export_formula(run_dir: Path, name: str, registry: Path = Path("formulas"), 
     formula = export.formula_from_entry(entry).for_columns(feat.feature_names(cfg.features))
     context = entry_context(entry, cfg, rd.id)
     metrics = verified_metrics(formula, cfg, load_dataset(cfg), entry.get("metrics"), rd.id)
-    return export.write_formula(Path(registry), name, formula, metrics, context, TARGET_KINDS[cfg.target].symbol,
+    return write_formula(Path(registry), name, formula, metrics, context, TARGET_KINDS[cfg.target].symbol,
                                 force=force)

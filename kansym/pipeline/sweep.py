@@ -14,8 +14,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
-import os
-import shutil
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -28,8 +26,21 @@ from kansym.errors import KansymError
 from kansym.metrics import pareto_mask
 from kansym.network.execution import Execution, run_tasks
 from kansym.pipeline.discovery import discover
-from kansym.runs.store import (OWNER_FILE, STAGING_PREFIX, RunDir, config_hash, gather, owner_alive, owner_text,
-                         swap_directories, write_json_atomic, write_text_atomic)
+from kansym.runs.store import (
+    STAGING_PREFIX,
+    RunDir,
+    claim_dir,
+    config_hash,
+    gather,
+    make_dir,
+    owner_alive,
+    owner_text,
+    publish_dir,
+    remove,
+    save_figure,
+    write_csv,
+    write_json_atomic,
+)
 
 TUPLE_FIELDS = {"width", "refine", "chains"}
 MAX_POINTS = 1000
@@ -182,7 +193,7 @@ def clear_leftovers(root: Path, name: str) -> None:
     """Remove what an interrupted run of the point left (directories whose process has ended)."""
     for d in _leftovers(root, name):
         if not owner_alive(d):
-            shutil.rmtree(d, ignore_errors=True)
+            remove(d)
 
 
 def _claim(root: Path, name: str) -> Path:
@@ -190,13 +201,11 @@ def _claim(root: Path, name: str) -> Path:
     path = scratch_dir(root, name)
     clear_leftovers(root, name)
     try:
-        os.mkdir(path)
+        return claim_dir(path)
     except FileExistsError:
         raise KansymError(f"point {name} is {_busy(path)}") from None
     except OSError as exc:
         raise KansymError(f"cannot create {path}: {exc.strerror}") from None
-    (path / OWNER_FILE).write_text(str(os.getpid()))
-    return path
 
 
 def _record_runs_dir(run: Path, runs_dir: str) -> None:
@@ -204,15 +213,6 @@ def _record_runs_dir(run: Path, runs_dir: str) -> None:
     config = RunDir(run).config
     config["runs_dir"] = runs_dir
     write_json_atomic(run / "config.json", config)
-
-
-def _publish(new: Path, final: Path) -> None:
-    """Put the complete run ``new`` at ``final``; an old run there is swapped out in the same step and ends
-    up at ``new``."""
-    if final.exists() or final.is_symlink():
-        swap_directories(new, final)
-    else:
-        os.rename(new, final)
 
 
 def _reason(exc: BaseException) -> str:
@@ -231,11 +231,11 @@ def _run_point(task) -> tuple[str, str]:
     try:
         discover(replace(cfg, runs_dir=str(scratch)), execution=Execution(jobs=1), run_id=name)
         _record_runs_dir(scratch / name, cfg.runs_dir)
-        _publish(scratch / name, root / name)
+        publish_dir(scratch / name, root / name)  # an old run there is swapped out and removed with the scratch
     except Exception as exc:  # the sweep goes on; the point is 'failed' in the summary
         return name, _reason(exc)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        remove(scratch)
     return name, ""
 
 
@@ -244,7 +244,7 @@ def run_sweep(sweep: Sweep, execution: Execution | None = None, progress=None) -
     and return the summary of every point and the names finished now. A failing point does not stop the
     others: it is 'failed' in the summary, with the reason. A point another live process is computing is
     left to it ('missing'). The summary is written even when the sweep is interrupted."""
-    sweep.root.mkdir(parents=True, exist_ok=True)
+    make_dir(sweep.root)
     states = {n: point_state(sweep.root, n) for n, _ in sweep.points}
     for n, _ in sweep.points:
         clear_leftovers(sweep.root, n)
@@ -261,10 +261,10 @@ def run_sweep(sweep: Sweep, execution: Execution | None = None, progress=None) -
 def write_summary(sweep: Sweep, failed: dict[str, str] | None = None) -> pd.DataFrame:
     """Write ``summary.csv`` (and ``summary.png`` when a point is done); return the summary."""
     table = summary(sweep, failed)
-    write_text_atomic(sweep.root / "summary.csv", table.to_csv(index=False))
+    write_csv(sweep.root / "summary.csv", table)
     done = table[table["state"] == "done"]
     if len(done):
-        figs.save(sweep_plot(done, list(sweep.grid)), sweep.root / "summary.png")
+        save_figure(sweep_plot(done, list(sweep.grid)), sweep.root / "summary.png", dpi=120)
     return table
 
 

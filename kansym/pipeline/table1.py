@@ -13,11 +13,11 @@ from kansym.nuclear import tables
 from kansym.pipeline.config import DiscoverConfig, load_dataset
 from kansym.errors import KansymError
 from kansym.network.execution import Execution, run_tasks
-from kansym.network.member import fit_member
+from kansym.pipeline.member import fit_member
 from kansym.metrics import SPLITS, rms
 from kansym.network.regressor import scratch_prefix
 from kansym.pipeline.recipe import assemble_stage, collect_members, member_jobs
-from kansym.runs.store import unwritable_dir, write_text_atomic
+from kansym.runs.store import unwritable_dir, write_csv, write_text_atomic
 
 # Lu et al., KAN-WS4: sigma_pre, sigma_KAN train, sigma_KAN test [MeV]. The paper's HFB row is HFB-31,
 # a different model from the bundled HFB-27, so HFB-27 has no paper row.
@@ -107,6 +107,6 @@ def check_out_dir(out_dir: Path, force: bool = False) -> tuple[Path, Path]:
 def write_table1(df: pd.DataFrame, out_dir: Path, force: bool = False) -> tuple[Path, Path]:
     """table1.csv and table1.tex in ``out_dir``; existing ones are kept unless ``force``."""
     csv, tex = check_out_dir(out_dir, force)
-    write_text_atomic(csv, df.to_csv(index=False))
+    write_csv(csv, df)
     write_text_atomic(tex, table1_latex(df))
     return csv, tex

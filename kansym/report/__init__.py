@@ -1,17 +1,26 @@
-"""What a physicist reads: parameter tables with PDG rounding, LaTeX snippets and registry entries, and figures."""
+"""What a physicist reads, built in memory: parameter tables with PDG rounding, LaTeX snippets and registry
+entries (text), and figures (``matplotlib.figure.Figure`` objects); ``kansym.runs`` writes them."""
 
 from kansym.report.export import (
     describe_fit,
     formula_entry,
+    formula_figure,
     formula_tex,
     parameter_rows,
     pdg_round,
     shorthand,
-    write_formula,
 )
-from kansym.report.figures import candidates_plot, chain_figure, edge_plots, far_map, network_diagram, nz_chart
+from kansym.report.figures import (
+    candidates_plot,
+    chain_plot,
+    edge_plots,
+    far_plot,
+    network_diagram,
+    new_figure,
+    nz_plot,
+)
 
 __all__ = [
-    "candidates_plot", "chain_figure", "describe_fit", "edge_plots", "far_map", "formula_entry", "formula_tex",
-    "network_diagram", "nz_chart", "parameter_rows", "pdg_round", "shorthand", "write_formula",
+    "candidates_plot", "chain_plot", "describe_fit", "edge_plots", "far_plot", "formula_entry", "formula_figure",
+    "formula_tex", "network_diagram", "new_figure", "nz_plot", "parameter_rows", "pdg_round", "shorthand",
 ]

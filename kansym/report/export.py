@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-from pathlib import Path
 
 import numpy as np
 import sympy as sp
@@ -15,7 +14,6 @@ from kansym.nuclear.targets import TARGET_KINDS
 from kansym.report.figures import new_figure
 from kansym.symbolic.formula import DEGENERATE_CORR, ENTRY_FORMAT, Formula, formula_from_entry
 from kansym.symbolic.latex import _table_format, equation_lines, tex_escape, tex_value, to_latex
-from kansym.runs.store import json_text, write_files_together
 
 
 def pdg_round(value: float, err: float | None) -> tuple[str, str | None]:
@@ -192,37 +190,17 @@ def formula_entry(formula: Formula, metrics: dict, context: dict) -> dict:
     }
 
 
-def write_formula(directory: Path, name: str, formula: Formula, metrics: dict, context: dict, lhs: str,
-                  force: bool = False, label: str | None = None) -> tuple[Path, Path]:
-    """Write ``name.json`` and ``name.tex`` into ``directory`` together (both or neither; refuse to overwrite
-    unless ``force``). Both texts are made in memory first: an entry that cannot be written leaves nothing."""
-    directory = Path(directory)
-    js, tex = directory / f"{name}.json", directory / f"{name}.tex"
-    exists = KansymError(f"formula {name!r} already exists in {directory}; use --force to overwrite it")
-    try:
-        texts = {js: json_text(formula_entry(formula, metrics, context)) + "\n",
-                 tex: formula_tex(formula, lhs, metrics, label=label or name, context=context)}
-    except KansymError:
-        raise
-    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
-        raise KansymError(f"formula {name!r} cannot be written: {type(exc).__name__}: {str(exc)[:120]}") from None
-    try:
-        write_files_together(texts, exclusive=not force, exists_error=exists)
-    except OSError as exc:
-        raise KansymError(f"cannot write formula {name!r} to {directory}: {exc.strerror or exc}") from None
-    return js, tex
-
-
-def render_png(formula: Formula, lhs: str, path: Path) -> None:
-    """The equation rendered with matplotlib mathtext (plain text if mathtext cannot parse it)."""
+def formula_figure(formula: Formula, lhs: str):
+    """The equation rendered with matplotlib mathtext (plain text if mathtext cannot parse it), as a figure
+    (save it with ``bbox_inches="tight"``)."""
 
     tex = f"${lhs} = {to_latex(formula.expr, precision=4)}$"
     fig = new_figure(figsize=(min(2 + 0.09 * len(tex), 30), 1.2))
     try:
         fig.text(0.01, 0.5, tex, fontsize=14, va="center")
-        fig.savefig(path, dpi=130, bbox_inches="tight")
+        fig.draw_without_rendering()  # mathtext parses the text here: an error surfaces now, not when saved
     except (ValueError, RuntimeError):
         fig.clf()
         fig.text(0.01, 0.5, f"{lhs} = {formula.expr}", fontsize=10, va="center", family="monospace")
-        fig.savefig(path, dpi=130, bbox_inches="tight")
+    return fig
 

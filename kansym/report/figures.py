@@ -3,7 +3,6 @@ notebook's backend is left as it is) and written by :func:`save`."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -36,22 +35,13 @@ def series_label(name: str) -> str:
     return {"kan": "KAN", "formula": "formula", "exp": "AME2020"}.get(name, name)
 
 
-def save(fig, path: Path, dpi: int = 120) -> None:
-    """Write a figure (creating its folder)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
 
 
-def network_diagram(regressor, feature_names, path: Path, output: str = "y") -> None:
-    """pykan's drawing of the (pruned) network, inputs labelled."""
+def network_diagram(regressor, feature_names, output: str = "y"):
+    """pykan's drawing of the (pruned) network, inputs labelled (save it with ``bbox_inches="tight"``)."""
+    import matplotlib.pyplot as plt  # pykan draws with pyplot: its figure is taken out of pyplot, nothing else
     import torch
 
-
-    import matplotlib.pyplot as plt  # pykan draws with pyplot: its figure is saved and closed, nothing else
-
-    path = Path(path).resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
     model = regressor.model_
     n = len(regressor.x_scaler_.center)
     grid = torch.linspace(-1, 1, 64, dtype=torch.float64)
@@ -61,10 +51,11 @@ def network_diagram(regressor, feature_names, path: Path, output: str = "y") -> 
         before = set(plt.get_fignums())
         try:
             model.plot(folder="figures", in_vars=list(feature_names), out_vars=[output], scale=0.6)
-            plt.gcf().savefig(path, bbox_inches="tight", dpi=120)
+            fig = plt.gcf()
         finally:
             for num in set(plt.get_fignums()) - before:
-                plt.close(num)
+                plt.close(num)  # out of pyplot's list of windows; the Figure object stays usable
+    return fig
 
 
 def _chart_frame(ax, ns, zs, title: str) -> None:
@@ -101,10 +92,6 @@ def nz_plot(frame: pd.DataFrame, column: str = "residual", title: str = "", sign
     return fig
 
 
-def nz_chart(frame: pd.DataFrame, path: Path, column: str = "residual", title: str = "", sign: float = -1.0,
-             unit_label: str = "prediction - target [MeV]") -> None:
-    """:func:`nz_plot` written to ``path``."""
-    save(nz_plot(frame, column, title, sign, unit_label), path)
 
 
 def edge_plots(regressor, network, X: np.ndarray, feature_names, r2_min: float = 0.9):
@@ -132,10 +119,6 @@ def edge_plots(regressor, network, X: np.ndarray, feature_names, r2_min: float =
         yield f"edge_{e.layer}_{e.i}_{e.j}.png", fig
 
 
-def edge_fits(regressor, network, X: np.ndarray, feature_names, folder: Path, r2_min: float = 0.9) -> None:
-    """:func:`edge_plots` written into ``folder``."""
-    for name, fig in edge_plots(regressor, network, X, feature_names, r2_min):
-        save(fig, Path(folder) / name, dpi=110)
 
 
 def chain_plot(frame: pd.DataFrame, preds, against, chain: str):
@@ -226,9 +209,6 @@ def _off_scale(xs: np.ndarray, values: np.ndarray, limits):
     return xs[int(np.argmax(out))] if out.any() else None
 
 
-def chain_figure(frame: pd.DataFrame, preds, against, path: Path, chain: str) -> None:
-    """:func:`chain_plot` written to ``path``."""
-    save(chain_plot(frame, preds, against, chain), path, dpi=110)
 
 
 def candidates_plot(table: pd.DataFrame, departure: str):
@@ -267,9 +247,6 @@ def candidates_plot(table: pd.DataFrame, departure: str):
     return fig
 
 
-def candidates_figure(table: pd.DataFrame, path: Path, departure: str) -> None:
-    """:func:`candidates_plot` written to ``path``."""
-    save(candidates_plot(table, departure), path)
 
 
 def far_plot(dom: pd.DataFrame, diff: np.ndarray, title: str, limit: float | None = None):
@@ -304,7 +281,3 @@ def far_plot(dom: pd.DataFrame, diff: np.ndarray, title: str, limit: float | Non
     fig.tight_layout()
     return fig
 
-
-def far_map(dom: pd.DataFrame, diff: np.ndarray, path: Path, title: str, limit: float | None = None) -> None:
-    """:func:`far_plot` written to ``path``."""
-    save(far_plot(dom, diff, title, limit), path, dpi=110)

@@ -12,7 +12,6 @@ import json
 import math
 import os
 import shutil
-import stat
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -21,20 +20,10 @@ from pathlib import Path
 import pandas as pd
 
 from kansym.errors import KansymError
+from kansym.safeio import json_default, json_text, parse_json_text, pid_alive, read_text_bounded
 
 STAGING_PREFIX = ".partial-"
 OWNER_FILE = ".owner-pid"
-
-
-def pid_alive(pid: int) -> bool:
-    """True if a process with this id exists on this machine."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, ValueError):
-        return pid > 0
-    return True
 
 
 def owner_text(directory: Path) -> str:
@@ -141,112 +130,14 @@ def unwritable_dir(path: Path) -> str | None:
     return None
 
 
-MAX_READ_BYTES = 64_000_000
-"""Largest file kansym reads from a run directory, a registry or an imported hall of fame [bytes]."""
-
-
-def read_text_bounded(path: Path, max_bytes: int = MAX_READ_BYTES, what: str = "file") -> str:
-    """UTF-8 text of ``path``, read only if it is a regular file of at most ``max_bytes`` (a FIFO, a device or
-    a directory is refused at once, never waited on). Raises KansymError naming the file."""
-    path = Path(path)
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
-        raise KansymError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise KansymError(f"{what} {path} is not a regular file")
-        if st.st_size > max_bytes:
-            raise KansymError(f"{what} {path} is larger than {max_bytes // 1_000_000} MB")
-        with os.fdopen(fd, "rb", closefd=True) as fh:
-            fd = None
-            data = fh.read(max_bytes + 1)
-    except OSError as exc:
-        raise KansymError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
-    finally:
-        if fd is not None:
-            os.close(fd)
-    if len(data) > max_bytes:
-        raise KansymError(f"{what} {path} is larger than {max_bytes // 1_000_000} MB")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise KansymError(f"{what} {path} is not UTF-8 text") from None
-
-
-def _bounded_int(text: str) -> int:
-    """An integer of kansym JSON: at most 30 digits (kansym writes none longer; longer ones overflow floats)."""
-    if len(text.lstrip("-")) > 30:
-        raise ValueError(f"integer with {len(text)} digits")
-    return int(text)
-
-
-def parse_json_text(text: str, where) -> object:
-    """JSON of ``text`` with non-finite numbers decoded; nesting too deep for the parser is an error naming
-    ``where``, not a RecursionError."""
-    try:
-        return decode_non_finite(json.loads(text, parse_int=_bounded_int))
-    except json.JSONDecodeError as exc:
-        raise KansymError(f"{where} is not valid JSON: {exc.msg} (line {exc.lineno})") from None
-    except RecursionError:
-        raise KansymError(f"{where} is nested too deeply to be kansym JSON") from None
-    except ValueError as exc:  # e.g. an integer beyond Python's digit limit
-        raise KansymError(f"{where} is not kansym JSON: {str(exc)[:100]}") from None
-
-
-NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-
-
-def json_text(obj) -> str:
-    """Strict JSON text; a non-finite number is written explicitly as the string "NaN", "Infinity" or
-    "-Infinity" (never as null, never as a bare NaN token that strict readers refuse)."""
-    return json.dumps(_encode(obj), indent=2, sort_keys=False, default=_json_default, allow_nan=False)
-
-
-def decode_non_finite(obj):
-    """Inverse of the encoding of :func:`json_text`: the strings "NaN", "Infinity", "-Infinity" become floats."""
-    if isinstance(obj, str):
-        return NON_FINITE.get(obj, obj)
-    if isinstance(obj, dict):
-        return {k: decode_non_finite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [decode_non_finite(v) for v in obj]
-    return obj
-
-
 def write_json_atomic(path: Path, obj) -> None:
     """Strict JSON (see :func:`json_text`), written atomically."""
     write_text_atomic(path, json_text(obj) + "\n")
 
 
-def _encode(obj):
-    if isinstance(obj, float):
-        if math.isfinite(obj):
-            return obj
-        return "NaN" if obj != obj else ("Infinity" if obj > 0 else "-Infinity")
-    if isinstance(obj, dict):
-        return {k: _encode(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_encode(v) for v in obj]
-    if hasattr(obj, "tolist") and getattr(obj, "ndim", None) is not None:
-        return _encode(obj.tolist())
-    return obj
-
-
-def _json_default(o):
-    if hasattr(o, "tolist"):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
 def config_hash(config: dict) -> str:
     """Short hash of a JSON-serialisable config."""
-    blob = json.dumps(config, sort_keys=True, default=_json_default).encode()
+    blob = json.dumps(config, sort_keys=True, default=json_default).encode()
     return hashlib.sha256(blob).hexdigest()[:8]
 
 
@@ -523,3 +414,68 @@ def gather(root: Path) -> pd.DataFrame:
                                              if k != "data_sha256"}, **headline}, sep=".")
         rows.append({**row, "status": "ok", **flat.iloc[0].to_dict()})
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- the writing primitives
+# Every file kansym writes goes through these (``tests/test_layout.py``): the stages compute, and the run writer
+# (:mod:`kansym.runs.artifacts`), the registry writer (:mod:`kansym.runs.registry`), sweeps and Table 1 put the
+# results on disk with them.
+
+def make_dir(path: Path) -> Path:
+    """``path`` as a directory (created with its parents if missing), resolved."""
+    path = Path(path).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def remove(path: Path) -> None:
+    """Remove a file or a directory tree if it is there."""
+    path = Path(path)
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def write_csv(path: Path, frame: pd.DataFrame) -> None:
+    """A table as CSV (no index), written atomically."""
+    write_text_atomic(Path(path), frame.to_csv(index=False))
+
+
+def save_figure(fig, path: Path, **savefig) -> None:
+    """A matplotlib figure written atomically to ``path`` (its folder created; format from the suffix)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, **savefig)
+        os.chmod(tmp, 0o666 & ~current_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_pykan(model, prefix: Path) -> None:
+    """pykan's checkpoint of ``model`` (``PREFIX_config.yml``, ``PREFIX_state``, ...); call it inside
+    :func:`kansym.network.regressor.contained`, which keeps pykan's other files in a scratch directory."""
+    model.saveckpt(str(prefix))
+
+
+def claim_dir(path: Path) -> Path:
+    """Create ``path`` exclusively, owned by this process (its owner file names the process); FileExistsError
+    if it is there."""
+    path = Path(path)
+    os.mkdir(path)
+    (path / OWNER_FILE).write_text(str(os.getpid()))
+    return path
+
+
+def publish_dir(new: Path, final: Path) -> None:
+    """Put the complete directory ``new`` at ``final``; an old one there is swapped out in the same step and ends
+    up at ``new``."""
+    if final.exists() or final.is_symlink():
+        swap_directories(new, final)
+    else:
+        os.rename(new, final)

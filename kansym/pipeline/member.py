@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kansym.runs.artifacts import save_network
+
 
 def fit_member(job: dict) -> list[dict]:
     """Fit ``job["network"]`` (an unfitted ``KANRegressor`` that carries its seed) on the job's train and test
     arrays, save it to ``job["out_dir"]`` and return its loss curve."""
     reg = job["network"]
     reg.fit(job["X"], job["y"], job["X_test"], job["y_test"])
-    reg.save(Path(job["out_dir"]))
+    save_network(reg, Path(job["out_dir"]))
     return reg.curve_

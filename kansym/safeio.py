@@ -1,0 +1,123 @@
+"""Reading what kansym did not write itself, safely, and strict JSON both ways: a file is read only if it is a
+regular file of bounded size (a FIFO or a device is refused at once, never waited on), JSON is parsed with
+bounded depth and integers, and non-finite numbers travel as the strings "NaN", "Infinity", "-Infinity".
+Whether a process is alive (for the owner files of runs and scratch directories) is here too."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import stat
+from pathlib import Path
+
+from kansym.errors import KansymError
+
+
+def pid_alive(pid: int) -> bool:
+    """True if a process with this id exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return pid > 0
+    return True
+
+
+MAX_READ_BYTES = 64_000_000
+"""Largest file kansym reads from a run directory, a registry or an imported hall of fame [bytes]."""
+
+
+def read_text_bounded(path: Path, max_bytes: int = MAX_READ_BYTES, what: str = "file") -> str:
+    """UTF-8 text of ``path``, read only if it is a regular file of at most ``max_bytes`` (a FIFO, a device or
+    a directory is refused at once, never waited on). Raises KansymError naming the file."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise KansymError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise KansymError(f"{what} {path} is not a regular file")
+        if st.st_size > max_bytes:
+            raise KansymError(f"{what} {path} is larger than {max_bytes // 1_000_000} MB")
+        with os.fdopen(fd, "rb", closefd=True) as fh:
+            fd = None
+            data = fh.read(max_bytes + 1)
+    except OSError as exc:
+        raise KansymError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    finally:
+        if fd is not None:
+            os.close(fd)
+    if len(data) > max_bytes:
+        raise KansymError(f"{what} {path} is larger than {max_bytes // 1_000_000} MB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise KansymError(f"{what} {path} is not UTF-8 text") from None
+
+
+def _bounded_int(text: str) -> int:
+    """An integer of kansym JSON: at most 30 digits (kansym writes none longer; longer ones overflow floats)."""
+    if len(text.lstrip("-")) > 30:
+        raise ValueError(f"integer with {len(text)} digits")
+    return int(text)
+
+
+def parse_json_text(text: str, where) -> object:
+    """JSON of ``text`` with non-finite numbers decoded; nesting too deep for the parser is an error naming
+    ``where``, not a RecursionError."""
+    try:
+        return decode_non_finite(json.loads(text, parse_int=_bounded_int))
+    except json.JSONDecodeError as exc:
+        raise KansymError(f"{where} is not valid JSON: {exc.msg} (line {exc.lineno})") from None
+    except RecursionError:
+        raise KansymError(f"{where} is nested too deeply to be kansym JSON") from None
+    except ValueError as exc:  # e.g. an integer beyond Python's digit limit
+        raise KansymError(f"{where} is not kansym JSON: {str(exc)[:100]}") from None
+
+
+NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def json_text(obj) -> str:
+    """Strict JSON text; a non-finite number is written explicitly as the string "NaN", "Infinity" or
+    "-Infinity" (never as null, never as a bare NaN token that strict readers refuse)."""
+    return json.dumps(_encode(obj), indent=2, sort_keys=False, default=json_default, allow_nan=False)
+
+
+def decode_non_finite(obj):
+    """Inverse of the encoding of :func:`json_text`: the strings "NaN", "Infinity", "-Infinity" become floats."""
+    if isinstance(obj, str):
+        return NON_FINITE.get(obj, obj)
+    if isinstance(obj, dict):
+        return {k: decode_non_finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [decode_non_finite(v) for v in obj]
+    return obj
+
+
+def _encode(obj):
+    if isinstance(obj, float):
+        if math.isfinite(obj):
+            return obj
+        return "NaN" if obj != obj else ("Infinity" if obj > 0 else "-Infinity")
+    if isinstance(obj, dict):
+        return {k: _encode(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_encode(v) for v in obj]
+    if hasattr(obj, "tolist") and getattr(obj, "ndim", None) is not None:
+        return _encode(obj.tolist())
+    return obj
+
+
+def json_default(o):
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
