@@ -117,6 +117,33 @@ MAX_BEYOND = 100
 """Most chain steps past the last measured nucleus (100 steps of 2 neutrons is far past any drip line)."""
 
 
+def chain_domain(subset: str, measured: pd.DataFrame, chains, isotones, beyond: int, both_sides: bool,
+                 reference: str) -> pd.DataFrame:
+    """The nuclei (Z, N, distance, chain) of isotopic ``chains`` and isotonic ``isotones`` around the ``measured``
+    ones, ``beyond`` steps past the last measured (2 in Z or N where the subset keeps only even ones), each inside
+    the ``reference`` table (else a KansymError naming where the chain leaves it)."""
+    step = 2 if subset in ("even-even", "even-n") else 1
+    zstep = 2 if subset in ("even-even", "even-z") else 1
+    specs = [("Z", element_z(c), element_symbol(element_z(c)), step) for c in chains]
+    for n in isotones:
+        text = str(n).strip()
+        if not (text.isascii() and text.isdecimal() and len(text) <= 3 and 1 <= int(text) <= 400):
+            raise KansymError(f"isotone {text[:20]!r} is not a neutron number in 1 .. 400 (ASCII digits)")
+        specs.append(("N", int(text), f"N={int(text)}", zstep))
+    ref = tables.load_model(reference)
+    frames = []
+    for fixed, value, label, stp in specs:
+        nuc = chain_nuclei(value, measured, beyond, stp, both_sides, fixed)
+        covered = nuc.merge(ref, on=["Z", "N"], how="inner")
+        if len(covered) < len(nuc):
+            free = "N" if fixed == "Z" else "Z"
+            outside = sorted(set(nuc[free]) - set(covered[free]))
+            raise KansymError(f"chain {label} leaves the {tables.MODELS[reference].label} table at {free} = "
+                              f"{', '.join(map(str, outside[:5]))}; use a smaller --beyond")
+        frames.append(nuc.assign(chain=label))
+    return pd.concat(frames, ignore_index=True)
+
+
 def extrapolate(cfg, stage, formula, chains=DEFAULT_CHAINS, beyond: int = 10, against=("frdm12", "ws4"),
                 both_sides: bool = False, isotones=(), run_id: str = "") -> Extrapolation:
     """Chain predictions, stability metrics and the far check of a KAN stage and its formula (None: KAN only).
@@ -132,25 +159,7 @@ def extrapolate(cfg, stage, formula, chains=DEFAULT_CHAINS, beyond: int = 10, ag
         notes.append("the run has no formula: KAN-only comparison")
     ds = stage.dataset.frame
     step = 2 if cfg.subset in ("even-even", "even-n") else 1
-    zstep = 2 if cfg.subset in ("even-even", "even-z") else 1
-    frames = []
-    specs = [("Z", element_z(c), element_symbol(element_z(c)), step) for c in chains]
-    for n in isotones:
-        text = str(n).strip()
-        if not (text.isascii() and text.isdecimal() and len(text) <= 3 and 1 <= int(text) <= 400):
-            raise KansymError(f"isotone {text[:20]!r} is not a neutron number in 1 .. 400 (ASCII digits)")
-        specs.append(("N", int(text), f"N={int(text)}", zstep))
-    ref = tables.load_model(against[0])
-    for fixed, value, label, stp in specs:
-        nuc = chain_nuclei(value, ds[["Z", "N"]], beyond, stp, both_sides, fixed)
-        covered = nuc.merge(ref, on=["Z", "N"], how="inner")
-        if len(covered) < len(nuc):
-            free = "N" if fixed == "Z" else "Z"
-            outside = sorted(set(nuc[free]) - set(covered[free]))
-            raise KansymError(f"chain {label} leaves the {tables.MODELS[against[0]].label} table at {free} = "
-                              f"{', '.join(map(str, outside[:5]))}; use a smaller --beyond")
-        frames.append(nuc.assign(chain=label))
-    nuclei = pd.concat(frames, ignore_index=True)
+    nuclei = chain_domain(cfg.subset, ds[["Z", "N"]], chains, isotones, beyond, both_sides, against[0])
     surface = attach_references(predict_surface(cfg, stage, formula, nuclei, notes), against)
     preds = ("kan", "formula") if formula is not None else ("kan",)
     bad = {p: int((~np.isfinite(surface[f"ME_{p}"])).sum()) for p in preds}

@@ -196,51 +196,15 @@ class KANRegressor(RegressorMixin, BaseEstimator):
     # ------------------------------------------------------------------ training
     def fit(self, X: np.ndarray, y: np.ndarray, X_test=None, y_test=None, progress=None) -> "KANRegressor":
         """Train on (X, y); X_test / y_test only feed the recorded test-loss curve."""
-        import torch
         from kan import MultKAN
 
         X = np.asarray(X, dtype=np.float64)
-        y = np.asarray(y, dtype=np.float64).reshape(-1, 1)
-        if not (np.isfinite(X).all() and np.isfinite(y).all()):
-            raise KansymError("training data contain NaN or infinite values")
-        if X_test is None or len(X_test) == 0:
-            X_test, y_test = X, y
-        X_test = np.asarray(X_test, dtype=np.float64)
-        y_test = np.asarray(y_test, dtype=np.float64).reshape(-1, 1)
-        self.x_scaler_ = Scaler.minmax(X)
-
-        names = tuple(self.feature_names) or tuple(f"x{i}" for i in range(X.shape[1]))
-        if len(names) != X.shape[1]:
-            raise KansymError(f"feature_names has {len(names)} names for {X.shape[1]} input columns")
-        self.trend_ = fit_baseline(self.baseline_kind, X, y.ravel(), names)
-        y = y - self._trend(X).reshape(-1, 1)
-        y_test = y_test - self._trend(X_test).reshape(-1, 1)
-        self.y_scaler_ = Scaler.standard(y)
-        t = lambda a: torch.tensor(np.ascontiguousarray(a), dtype=torch.float64)  # noqa: E731
-        data = {"train_input": t(self.x_scaler_.forward(X)), "train_label": t(self.y_scaler_.forward(y)),
-                "test_input": t(self.x_scaler_.forward(X_test)), "test_label": t(self.y_scaler_.forward(y_test))}
+        data = self._scaled_data(X, y, X_test, y_test)
         s = self.schedule
         curve: list[dict] = []
 
-        def run(model, stage, steps, lamb, update_grid=True):
-            try:
-                try:
-                    res = self._fit_stage(model, data, steps, lamb, update_grid)
-                except UnboundLocalError:
-                    # pykan's grid update fails when a pruned node's samples are degenerate; train on
-                    # without updating the grid in this stage
-                    res = self._fit_stage(model, data, steps, lamb, False)
-            except KansymError:
-                raise
-            except (RuntimeError, ValueError, UnboundLocalError, IndexError) as exc:
-                raise KansymError(f"KAN training failed in stage '{stage}' ({type(exc).__name__}: {exc}); "
-                                  "try another --seed, a smaller --lamb or fewer --steps") from None
-            for tr, te in zip(res["train_loss"], res["test_loss"]):
-                curve.append({"stage": stage, "grid": model.grid, "train_rmse": float(tr) * self.y_scaler_.scale[0],
-                              "test_rmse": float(te) * self.y_scaler_.scale[0]})
-            if progress:
-                progress(stage)
-            return model
+        def run(model, stage, steps, lamb):
+            return self._train_stage(model, data, stage, steps, lamb, curve, progress)
 
         with contained(self.seed):
             width = [X.shape[1], *map(int, self.width), 1]
@@ -263,6 +227,51 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         self.curve_ = curve
         self.n_features_in_ = X.shape[1]
         return self
+
+    def _scaled_data(self, X: np.ndarray, y, X_test, y_test) -> dict:
+        """Fit the input scaler, the baseline and the output scaler on the training rows; pykan's data dict of
+        scaled tensors (train and test)."""
+        import torch
+
+        y = np.asarray(y, dtype=np.float64).reshape(-1, 1)
+        if not (np.isfinite(X).all() and np.isfinite(y).all()):
+            raise KansymError("training data contain NaN or infinite values")
+        if X_test is None or len(X_test) == 0:
+            X_test, y_test = X, y
+        X_test = np.asarray(X_test, dtype=np.float64)
+        y_test = np.asarray(y_test, dtype=np.float64).reshape(-1, 1)
+        self.x_scaler_ = Scaler.minmax(X)
+        names = tuple(self.feature_names) or tuple(f"x{i}" for i in range(X.shape[1]))
+        if len(names) != X.shape[1]:
+            raise KansymError(f"feature_names has {len(names)} names for {X.shape[1]} input columns")
+        self.trend_ = fit_baseline(self.baseline_kind, X, y.ravel(), names)
+        y = y - self._trend(X).reshape(-1, 1)
+        y_test = y_test - self._trend(X_test).reshape(-1, 1)
+        self.y_scaler_ = Scaler.standard(y)
+        t = lambda a: torch.tensor(np.ascontiguousarray(a), dtype=torch.float64)  # noqa: E731
+        return {"train_input": t(self.x_scaler_.forward(X)), "train_label": t(self.y_scaler_.forward(y)),
+                "test_input": t(self.x_scaler_.forward(X_test)), "test_label": t(self.y_scaler_.forward(y_test))}
+
+    def _train_stage(self, model, data: dict, stage: str, steps: int, lamb: float, curve: list, progress):
+        """One training stage of ``model``; its loss curve [MeV] appended to ``curve``."""
+        try:
+            try:
+                res = self._fit_stage(model, data, steps, lamb, True)
+            except UnboundLocalError:
+                # pykan's grid update fails when a pruned node's samples are degenerate; train on
+                # without updating the grid in this stage
+                res = self._fit_stage(model, data, steps, lamb, False)
+        except KansymError:
+            raise
+        except (RuntimeError, ValueError, UnboundLocalError, IndexError) as exc:
+            raise KansymError(f"KAN training failed in stage '{stage}' ({type(exc).__name__}: {exc}); "
+                              "try another --seed, a smaller --lamb or fewer --steps") from None
+        for tr, te in zip(res["train_loss"], res["test_loss"]):
+            curve.append({"stage": stage, "grid": model.grid, "train_rmse": float(tr) * self.y_scaler_.scale[0],
+                          "test_rmse": float(te) * self.y_scaler_.scale[0]})
+        if progress:
+            progress(stage)
+        return model
 
     def _prune(self, model, x):
         """pykan's node + edge pruning, optionally capped at ``max_hidden`` nodes per hidden layer.

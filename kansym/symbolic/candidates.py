@@ -183,6 +183,38 @@ def without_constant(cand: FormulaCandidate, X, y, masks, judge: Judge | None = 
                          cand.route)
 
 
+def _variants(libraries, on_poor: str, last: int) -> list[tuple]:
+    """(candidate name, library, layers restricted to {0, x}, handling of poorly fitted edges) of each variant of
+    the edge fits: one per library, the first library with the last layer or the inner layers linear, and with
+    ``on_poor='best'`` each library with its poorly fitted edges dropped."""
+    variants = [(lib, lib, (), on_poor) for lib in libraries] + [
+        (libraries[0] + "-linear-out", libraries[0], (last,), on_poor),
+        (libraries[0] + "-linear-in", libraries[0], tuple(range(last)), on_poor)]
+    if on_poor == "best":  # also try dropping the poorly fitted edges
+        variants += [(lib + "-zeroed", lib, (), "zero") for lib in libraries]
+    return variants
+
+
+def _generation_notes(poor_edges: dict, on_poor: str, r2_min: float, too_large: list, joint_limit: int,
+                      not_converged: list) -> list[str]:
+    """One note per poorly fitted edge (whatever the number of candidates), and on compositions too large to be
+    refitted jointly and refits that did not converge."""
+    notes = []
+    treatment = {"best": "candidates keep the best function or drop the edge (the '-zeroed' ones)",
+                 "zero": "set to zero", "error": ""}[on_poor]
+    for (layer, i, j), fits in poor_edges.items():
+        best = ", ".join(f"{lib} {r2:.4f} ({fn})" for lib, (r2, fn) in fits.items())
+        notes.append(f"edge (layer {layer}, input {i} -> node {j}) is poorly fitted: best R^2 {best} < {r2_min}; "
+                     f"{treatment}")
+    if too_large:
+        notes.append(f"{len(too_large)} composition(s) have more than {joint_limit} constants and were "
+                     "refitted only after pruning: " + "; ".join(too_large))
+    if not_converged:
+        notes.append(f"{len(not_converged)} candidate(s) left out because their refit did not converge: "
+                     + "; ".join(not_converged))
+    return notes
+
+
 def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("physics", "poly"),
              kan_pred: np.ndarray | None = None, r2_min: float = 0.9, on_poor: str = "error",
              extra_functions=None, judge: Judge | None = None,
@@ -197,13 +229,7 @@ def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("
     poor_edges: dict[tuple[int, int, int], dict[str, tuple[float, str]]] = {}  # edge -> library -> (R^2, best)
     not_converged: list[str] = []
     train = masks["train"]
-    # (candidate name, library, layers restricted to {0, x}, handling of poorly fitted edges)
-    last = reg.model_.depth - 1 if hasattr(reg, "model_") else 1
-    variants = [(lib, lib, (), on_poor) for lib in libraries] + [
-        (libraries[0] + "-linear-out", libraries[0], (last,), on_poor),
-        (libraries[0] + "-linear-in", libraries[0], tuple(range(last)), on_poor)]
-    if on_poor == "best":  # also try dropping the poorly fitted edges
-        variants += [(lib + "-zeroed", lib, (), "zero") for lib in libraries]
+    variants = _variants(libraries, on_poor, reg.model_.depth - 1 if hasattr(reg, "model_") else 1)
     seen = set()
     fits: dict = {}  # the network's trace and each edge's fits, shared by the variants
     too_large: list[str] = []
@@ -242,9 +268,9 @@ def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("
                 variants = [v for v in variants if v[0] == libraries[0] + "-linear-out"]
         else:
             try:
-                f = refit(expr, init, names, X[train], y[train], max_nfev=refit_budget(len(init)),
-                          accept_budget_end=True)
-                base = score_formula(name, f, X, y, masks, before, agree, net, judge=judge)
+                base = score_formula(name, refit(expr, init, names, X[train], y[train],
+                                                 max_nfev=refit_budget(len(init)), accept_budget_end=True),
+                                     X, y, masks, before, agree, net, judge=judge)
                 cands.append(base)
                 if "terms" in routes:
                     cands.extend(eliminate_terms(base, X, y, masks, judge=judge))
@@ -255,18 +281,7 @@ def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("
         if "expanded" in routes and not linear:
             cands.extend(expanded_candidates(name, net.expression(variable_symbols(names)), names, X, y, masks,
                                              before, agree, net, judge=judge))
-    treatment = {"best": "candidates keep the best function or drop the edge (the '-zeroed' ones)",
-                 "zero": "set to zero", "error": ""}[on_poor]
-    for (layer, i, j), fits in poor_edges.items():  # one note per edge, whatever the number of candidates
-        best = ", ".join(f"{lib} {r2:.4f} ({fn})" for lib, (r2, fn) in fits.items())
-        notes.append(f"edge (layer {layer}, input {i} -> node {j}) is poorly fitted: best R^2 {best} < {r2_min}; "
-                     f"{treatment}")
-    if too_large:
-        notes.append(f"{len(too_large)} composition(s) have more than {joint_limit} constants and were "
-                     "refitted only after pruning: " + "; ".join(too_large))
-    if not_converged:
-        notes.append(f"{len(not_converged)} candidate(s) left out because their refit did not converge: "
-                     + "; ".join(not_converged))
+    notes += _generation_notes(poor_edges, on_poor, r2_min, too_large, joint_limit, not_converged)
     if not cands:
         raise KansymError("no valid formula candidate: " + "; ".join(notes))
     if "noconst" in routes:
