@@ -29,6 +29,7 @@ from kansym.errors import KansymError
 from kansym.report.export import parameter_rows
 from kansym.symbolic.formula import Formula, variable_symbols
 from kansym.pipeline.recipe import fit_recipe, load_run_stage
+from kansym.pipeline.registry import check_formula
 from kansym.runs.store import RunDir
 from kansym.nuclear.targets import Dataset, split_labels
 
@@ -88,8 +89,41 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
 
+    _REALS = ("lamb", "lamb_l1", "lamb_entropy", "r2_min", "test_fraction")
+    _WHOLE = ("grid", "k", "ensemble", "max_constants", "cv_folds", "random_state")
+    _FLAGS = ("prune", "expand")
+
+    def _check_arguments(self) -> None:
+        """Each argument of the right type (NumPy scalars count as numbers, booleans do not), before any of them
+        is used; errors name the argument."""
+        def number(v):
+            return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+        def bad(name, what):
+            raise KansymError(f"{name} must be {what}, got {getattr(self, name)!r}")
+
+        for name in self._REALS:
+            if not number(getattr(self, name)) or not np.isfinite(getattr(self, name)):
+                bad(name, "a finite number")
+        for name in ("lamb", "lamb_l1", "lamb_entropy"):
+            if getattr(self, name) < 0:
+                bad(name, "a number >= 0")
+        for name in self._WHOLE:
+            if not isinstance(getattr(self, name), (int, np.integer)) or isinstance(getattr(self, name), bool):
+                bad(name, "a whole number")
+        for name in ("steps", "search_budget"):
+            v = getattr(self, name)
+            if v is not None and (not number(v) or (name == "steps" and not isinstance(v, (int, np.integer)))):
+                bad(name, "None or a " + ("whole number" if name == "steps" else "number of seconds"))
+        for name in self._FLAGS:
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                bad(name, "True or False")
+        if self.uncertainty is not None and not isinstance(self.uncertainty, (bool, np.bool_)):
+            bad("uncertainty", "None, True or False")
+
     def _config(self, names: tuple[str, ...]):
         """(resolved DiscoverConfig, note or None) for inputs ``names``, baseline by :func:`choose_baseline`."""
+        self._check_arguments()
         width = (self.width,) if isinstance(self.width, (int, np.integer)) else self.width
         try:
             cfg = self._discover_config(width)
@@ -115,13 +149,14 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
     def fit(self, X, y, feature_names=None) -> "KANSymbolicRegressor":
         """Fit on rows of ``X`` (a DataFrame, or an array with ``feature_names``) and targets ``y``."""
 
+        self._check_arguments()
         X, names = _as_matrix(X, feature_names)
         y = np.asarray(y, dtype=np.float64).ravel()  # arrays and pandas Series alike
         if len(y) != len(X):
             raise ValueError(f"X has {len(X)} rows but y has {len(y)} values")
         if not np.isfinite(y).all():
             raise ValueError(f"y has {int((~np.isfinite(y)).sum())} NaN or infinite values")
-        if not (isinstance(self.test_fraction, (int, float)) and 0 <= self.test_fraction < 0.9):
+        if not 0 <= self.test_fraction < 0.9:
             raise ValueError(f"test_fraction must lie in [0, 0.9), got {self.test_fraction!r}")
         n_train = int(round(len(X) * (1 - self.test_fraction)))
         if n_train < max(MIN_SAMPLES, 2 * int(self.max_constants)):
@@ -262,7 +297,11 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         est.config_ = cfg
         est.network_ = stage
         est.search_ = None
-        est.formula_ = Formula.from_dict(rd.read_json("formula.json")) if rd.file("formula.json").exists() else None
+        est.formula_ = None
+        if rd.file("formula.json").exists():  # read by name and checked against the run's data, as `show` does
+            raw = rd.read_json("formula.json")
+            est.formula_ = Formula.from_dict(raw).for_columns(stage.dataset.feature_names)
+            check_formula(est.formula_, stage.dataset, raw.get("metrics"), rd.id)
         table = pd.read_csv(rd.file("candidates.csv")) if rd.file("candidates.csv").exists() else pd.DataFrame()
         est.candidates_ = table
         notes = rd.metrics.get("notes", {})

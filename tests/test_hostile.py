@@ -908,7 +908,7 @@ def test_text_from_run_files_is_printed_as_written(formula_run, tmp_path):
     shutil.copytree(formula_run.run_dir, run)
     evil = "[bold red]EVIL[/] \x1b]0;title\x07 \x1b[31m"
     metrics = json.loads((run / "metrics.json").read_text())
-    metrics["formula"]["candidate"] = evil
+    metrics["pruned_width"] = evil  # printed as text in the summary
     (run / "metrics.json").write_text(json.dumps(metrics))
     entry = json.loads((run / "formula.json").read_text())
     entry["text"] = "B = 42*FAKE"
@@ -1202,12 +1202,12 @@ def test_show_refuses_recorded_numbers_its_files_do_not_give(formula_run, tmp_pa
     metrics["formula"]["rmse_mev"]["test"] = 0.001
     (run / "metrics.json").write_text(json.dumps(metrics))
     r = runner.invoke(app, ["show", str(run)])
-    assert r.exit_code == 2 and "metrics.json (formula) records RMSE test 0.001" in r.output, r.output
+    assert r.exit_code == 2 and "record different rmse_mev" in r.output, r.output
     metrics = json.loads((formula_run.run_dir / "metrics.json").read_text())
     metrics["rmse_mev"]["test"] = -5.0
     (run / "metrics.json").write_text(json.dumps(metrics))
     r = runner.invoke(app, ["show", str(run)])
-    assert r.exit_code == 2 and "numbers >= 0" in r.output, r.output
+    assert r.exit_code == 2 and "KAN RMSE is not the RMSE" in r.output, r.output
     (run / "metrics.json").write_text((formula_run.run_dir / "metrics.json").read_text())
     entry = json.loads((run / "formula.json").read_text())
     entry["parameters"][0]["stderr"] = 1e-7
@@ -1262,3 +1262,112 @@ def test_estimator_warns_where_its_prediction_is_not_finite(formula_run):
     with pytest.warns(RuntimeWarning, match="not finite on 1 of 2 rows"):
         pred = est.predict(np.array([[50.0, 70.0], [1e300, 1e300]]))
     assert np.isfinite(pred[0]) and not np.isfinite(pred[1])
+
+
+# --------------------------------------------------------------------------- fourth probe: what show, export and from_run stand behind
+
+def _edited_copy(formula_run, tmp_path, file, edit):
+    run = tmp_path / formula_run.run_dir.name
+    if not run.exists():
+        shutil.copytree(formula_run.run_dir, run)
+    if file.endswith(".json"):
+        data = json.loads((run / file).read_text())
+        edit(data)
+        (run / file).write_text(json.dumps(data))
+    else:
+        (run / file).write_text(edit)
+    return run
+
+
+@pytest.mark.parametrize("file, edit, message", [
+    ("formula.json", lambda d: d["metrics"]["bootstrap_stderr"].update(a_V=0.0670525), "records bootstrap_stderr"),
+    ("metrics.json", lambda d: d["formula"].update(cv_rmse_mev=d["formula"]["cv_rmse_mev"] + 0.01), "record different cv_rmse_mev"),
+    ("metrics.json", lambda d: d["formula"].update(kan_agreement_mev=0.0123), "record different kan_agreement_mev"),
+    ("metrics.json", lambda d: d["formula"].update(n_eligible=7), "record different n_eligible"),
+    ("metrics.json", lambda d: d["rmse_mev"].update(test=d["rmse_mev"]["test"] + 0.01), "KAN RMSE is not the RMSE"),
+    ("metrics.json", lambda d: d.update(n_nuclei=999), "counts 999 nuclei"),
+    ("importance.csv", "feature,importance,std\nZ,0.3528,0\nN,0.6580,0\n", "not shares"),
+    ("importance.csv", "feature,importance,std\nZ,-0.3,0\nN,1.3,0\n", "not shares"),
+])
+def test_show_prints_only_numbers_it_can_check(file, edit, message, formula_run, tmp_path):
+    run = _edited_copy(formula_run, tmp_path, file, edit)
+    for args in (["show", str(run)], ["show", str(run), "--json"]):
+        r = runner.invoke(app, args)
+        assert r.exit_code == 2 and message in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda e: e["metrics"].update(baseline="ld"), "records baseline 'ld', not the run's"),
+    (lambda e: e["metrics"].update(route="bogus"), "is not a route of kansym"),
+    (lambda e: e["metrics"].update(candidate="\\input{/etc/passwd}\x1b[31m"), "is not a candidate name"),
+    (lambda e: e["metrics"].update(rule="another rule"), "records rule"),
+    (lambda e: e["data_sha256"].update({"mass16.txt": "0" * 64}), "other data files"),
+    (lambda e: e["data_sha256"].update({"evil.txt": "1" * 64}), "other data files"),
+])
+def test_export_refuses_what_it_cannot_stand_behind(edit, message, formula_run, tmp_path):
+    from kansym.pipeline.registry import export_formula
+
+    run = _edited_copy(formula_run, tmp_path, "formula.json", edit)
+    with pytest.raises(KansymError, match=message):
+        export_formula(run, "e", tmp_path / "reg")
+    assert not (tmp_path / "reg").exists() or not any((tmp_path / "reg").iterdir())
+
+
+def test_registry_entries_leave_out_the_search_bookkeeping(formula_run, tmp_path):
+    """A registry entry states no refit starting values and no member or structure counts: nothing it cannot
+    recompute; it still reads back as a formula."""
+    from kansym.pipeline.registry import export_formula
+    from kansym.symbolic.formula import formula_from_entry
+
+    js, _ = export_formula(formula_run.run_dir, "plain", tmp_path / "reg")
+    entry = json.loads(js.read_text())
+    assert all("init" not in p for p in entry["parameters"])
+    assert not {"members", "n_members", "n_structures", "n_eligible", "kan_agreement_mev"} & set(entry["metrics"])
+    assert formula_from_entry(entry).values().tolist() == [p["value"] for p in entry["parameters"]]
+
+
+def test_from_run_checks_its_formula(formula_run, tmp_path):
+    from kansym.estimator import KANSymbolicRegressor
+
+    run = _edited_copy(formula_run, tmp_path, "formula.json",
+                       lambda e: e["parameters"][-1].update(value=e["parameters"][-1]["value"] * 1.001))
+    with pytest.raises(KansymError, match="records RMSE"):
+        KANSymbolicRegressor.from_run(run)
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(lamb_l1=-1), "lamb_l1 must be a number >= 0"),
+    (dict(lamb_entropy="1"), "lamb_entropy must be a finite number"),
+    (dict(max_constants="abc"), "max_constants must be a whole number"),
+    (dict(max_constants=None), "max_constants must be a whole number"),
+    (dict(search_budget=True), "search_budget must be None or a number"),
+    (dict(ensemble=2, uncertainty="yes"), "uncertainty must be None, True or False"),
+    (dict(lamb_l1=True), "lamb_l1 must be a finite number"),
+])
+def test_estimator_arguments_checked_by_name(kw, message):
+    from kansym.estimator import KANSymbolicRegressor
+
+    X = np.column_stack([np.arange(40, 80), np.arange(50, 90)]).astype(float)
+    with pytest.raises(ValueError, match=message):
+        KANSymbolicRegressor(**kw).fit(X, X.sum(axis=1), feature_names=["Z", "N"])
+
+
+def test_estimator_takes_numpy_scalars():
+    from kansym.estimator import KANSymbolicRegressor
+
+    cfg, _ = KANSymbolicRegressor(test_fraction=np.float32(0.2), grid=np.int64(3))._config(("Z", "N"))
+    assert cfg.grid == 3
+
+
+@pytest.mark.parametrize("call", [
+    lambda: __import__("kansym.runs.migrate", fromlist=["x"]).config_record([]),
+    lambda: __import__("kansym.runs.migrate", fromlist=["x"]).config_record({"detrend": "yes"}),
+    lambda: __import__("kansym.runs.migrate", fromlist=["x"]).checkpoint_meta({}),
+    lambda: __import__("kansym.runs.migrate", fromlist=["x"]).checkpoint_meta(
+        {"schedule": {}, "trend": [[0, 0], 0], "n_features_in": 10 ** 9}),
+])
+def test_migration_refuses_what_is_not_an_old_record(call):
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError):
+        call()
+    assert time.perf_counter() - t0 < 1

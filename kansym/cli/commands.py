@@ -453,14 +453,12 @@ def render_formula(run_dir) -> Optional[Table]:
     from kansym.symbolic.formula import formula_from_entry
 
     from kansym.pipeline.config import load_dataset
-    from kansym.pipeline.registry import check_formula
+    from kansym.pipeline.registry import check_formula_record
 
     raw = rd.read_json("formula.json")
     formula = formula_from_entry(raw).for_columns(feature_names(cfg.features))  # the run's features, by name
-    ds = load_dataset(cfg)  # the numbers shown are the formula's on the run's data, checked
-    check_formula(formula, ds, raw.get("metrics"), rd.id)
-    if isinstance(rd.metrics.get("formula"), dict):
-        check_formula(formula, ds, rd.metrics["formula"], rd.id, "metrics.json (formula)")
+    # the numbers shown are the formula's on the run's data, recomputed, and metrics.json agrees with them
+    check_formula_record(rd, cfg, load_dataset(cfg), formula, raw, rd.metrics)
     shown = str(formula.expr)  # the formula itself, not a 'text' field that could say otherwise
     t = Table(title=f"formula: {terminal_safe(shown)}", title_justify="left")
     metrics = raw.get("metrics") if isinstance(raw.get("metrics"), dict) else {}
@@ -554,9 +552,14 @@ def show(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, path
     """Print a run's summary."""
     from kansym.runs.store import find_run
 
+    from kansym.pipeline.config import load_dataset, run_config
+    from kansym.pipeline.registry import check_summary
+
     r = find_run(run, runs_dir)
     imp = r.importance()
     _check_importance(imp, r)
+    cfg = run_config(r.config, f"run {r.id}: config.json")
+    check_summary(r, cfg, load_dataset(cfg), r.metrics, imp)
     try:  # the JSON says what the tables say: a run that cannot be summarised is refused either way
         formula = render_formula(r.path)
         summary = render_summary(r.config, r.metrics, imp, r.path)

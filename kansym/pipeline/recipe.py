@@ -330,7 +330,10 @@ def load_run_stage(run_dir: Path) -> tuple[DiscoverConfig, KanStage]:
     if not isinstance(recorded, dict) or not all(
             isinstance(recorded.get(k), (int, float)) and not isinstance(recorded.get(k), bool)
             and np.isclose(recorded[k], now[k], rtol=1e-6, atol=1e-9, equal_nan=True) for k in now):
+        said = ", ".join(f"{k} {recorded.get(k):.6g}" if isinstance(recorded.get(k), (int, float)) else
+                         f"{k} {str(recorded.get(k))[:12]}" for k in now) if isinstance(recorded, dict) \
+            else str(recorded)[:40]
         raise KansymError(f"run {rd.id}: the networks in kan/ give RMSE {', '.join(f'{k} {v:.6g}' for k, v in now.items())} "
-                          f"MeV on the run's data, not the {str(recorded)[:80]} its metrics.json records; a checkpoint "
+                          f"MeV on the run's data, not the {said} MeV its metrics.json records; a checkpoint "
                           "or metrics.json was edited or belongs to another run")
     return cfg, stage

@@ -14,11 +14,13 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from kansym.checks.farcheck import make_judge
 from kansym.errors import KansymError
 from kansym.metrics import rmse_by_split
 from kansym.nuclear import features as feat
+from kansym.nuclear import tables
 from kansym.nuclear.targets import TARGET_KINDS
 from kansym.pipeline.config import DiscoverConfig, load_dataset, run_config
 from kansym.report import export
@@ -44,7 +46,12 @@ def entry_context(entry: dict, cfg: DiscoverConfig, run_id: str) -> dict:
         if key in entry and entry[key] != context[key]:
             raise KansymError(f"run {run_id}: formula.json field {key!r} ({str(entry[key])[:40]!r}) disagrees with "
                               f"config.json ({str(context[key])[:40]!r})")
-    return {**context, **json_record_of(entry.get("kansym_version"), entry.get("data_sha256"))}
+    record = json_record_of(entry.get("kansym_version"), entry.get("data_sha256"))
+    bundled = tables.data_hashes()
+    if record.get("data_sha256", bundled) != bundled:
+        raise KansymError(f"run {run_id}: formula.json was made from other data files than the bundled ones (SHA-256 "
+                          "differs); its numbers cannot be recomputed here")
+    return {**context, **record, "data_sha256": bundled}
 
 
 def json_record_of(version, hashes) -> dict:
@@ -133,9 +140,30 @@ def verified_metrics(formula: Formula, cfg: DiscoverConfig, ds, metrics: dict, r
         if key in metrics and not _same(metrics[key], value, 1e-4):
             raise KansymError(f"run {run_id}: formula.json records {key} that its formula does not give on the "
                               f"run's data ({str(metrics[key])[:60]!r}); the file was edited or belongs to another run")
-    described = {k: metrics[k] for k in ("candidate", "route", "baseline", "members", "n_members", "n_structures",
-                                         "n_eligible", "rule") if k in metrics}
-    return {**computed, **described, "degenerate_limit": DEGENERATE_CORR}
+    return {**computed, **_described(metrics, cfg, run_id), "degenerate_limit": DEGENERATE_CORR}
+
+
+_CANDIDATE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+,^/*() -]{0,199}")  # library names and function specs
+_ROUTES = ("structured", "pruned", "terms", "expanded", "reduced")
+
+
+def _described(metrics: dict, cfg: DiscoverConfig, run_id: str) -> dict:
+    """What an entry says about how its formula was found, where it can be checked: the candidate's name (letters,
+    digits and the characters of library specs, no backslash, brace or control character), its route (one kansym builds), the baseline (the run's) and the choice rule (this version's).
+    The search's bookkeeping (members, structures, eligible ones) stays in the run."""
+    out = {"baseline": cfg.baseline, "rule": S.RULE}
+    candidate, route = metrics.get("candidate"), metrics.get("route")
+    if not (isinstance(candidate, str) and _CANDIDATE.fullmatch(candidate)):
+        raise KansymError(f"run {run_id}: formula.json field 'metrics.candidate' {str(candidate)[:40]!r} is not a "
+                          "candidate name")
+    if route not in _ROUTES:
+        raise KansymError(f"run {run_id}: formula.json field 'metrics.route' {str(route)[:40]!r} is not a route of "
+                          f"kansym ({', '.join(_ROUTES)})")
+    for key, value in (("baseline", cfg.baseline), ("rule", S.RULE)):
+        if key in metrics and metrics[key] != value:
+            raise KansymError(f"run {run_id}: formula.json records {key} {str(metrics[key])[:40]!r}, not the run's "
+                              f"{str(value)[:40]!r}; the file was edited or comes from another kansym version")
+    return {**out, "candidate": candidate, "route": route}
 
 
 def export_formula(run_dir: Path, name: str, registry: Path = Path("formulas"), force: bool = False) -> tuple[Path, Path]:
@@ -154,4 +182,49 @@ def export_formula(run_dir: Path, name: str, registry: Path = Path("formulas"), 
     context = entry_context(entry, cfg, rd.id)
     metrics = verified_metrics(formula, cfg, load_dataset(cfg), entry.get("metrics"), rd.id)
     return write_formula(Path(registry), name, formula, metrics, context, TARGET_KINDS[cfg.target].symbol,
-                                force=force)
+                         force=force, init=False)
+
+
+def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp) -> None:
+    """What ``kansym show`` prints about a run, checked against what can be recomputed cheaply: the KAN's RMSE and
+    the nucleus count from predictions.csv and the run's data, the model's RMS from the data, the extrapolation
+    summary from extrapolation.json, the importances (each >= 0, summing to 1), and the formula section of
+    metrics.json against formula.json (whose numbers :func:`verified_metrics` recomputes)."""
+    def refuse(what: str):
+        raise KansymError(f"run {rd.id}: {what}; the run's files were edited or do not belong together")
+
+    if metrics.get("n_nuclei") != len(ds.frame):
+        refuse(f"metrics.json counts {str(metrics.get('n_nuclei'))[:20]} nuclei, the run's selection {len(ds.frame)}")
+    preds = rd.read_csv("predictions.csv")
+    try:
+        p = ds.frame[["Z", "N"]].merge(preds, on=["Z", "N"], how="left", validate="one_to_one")
+        pred = pd.to_numeric(p["prediction"], errors="raise").to_numpy(dtype=float)
+    except (KeyError, ValueError, TypeError):
+        refuse("predictions.csv does not give one prediction per nucleus of the run")
+    if not _same(metrics.get("rmse_mev"), _plain(rmse_by_split(pred, ds.y, ds.masks()))):
+        refuse("metrics.json's KAN RMSE is not the RMSE of predictions.csv on the run's data")
+    if "model_rms_mev" in metrics and "ME_model" in ds.frame:
+        model = (ds.frame["ME"] - ds.frame["ME_model"]).to_numpy()
+        if not _same(metrics["model_rms_mev"], _plain(rmse_by_split(model, 0 * model, ds.masks()))):
+            refuse("metrics.json's model RMS is not the model's RMS on the run's data")
+    if imp is not None:
+        v = imp["importance"].to_numpy(dtype=float)
+        if (v < 0).any() or not math.isclose(float(v.sum()), 1.0, abs_tol=1e-6):
+            refuse("importance.csv's importances are not shares (each >= 0, summing to 1)")
+    ex = metrics.get("extrapolation")
+    if ex:
+        report = rd.read_json("extrapolation.json")
+        if not _same(ex, {k: report.get(k) for k in ex}, 1e-12):
+            refuse("metrics.json's extrapolation summary is not extrapolation.json's")
+
+
+def check_formula_record(rd: RunDir, cfg: DiscoverConfig, ds, formula: Formula, entry: dict, metrics: dict) -> None:
+    """formula.json's numbers recomputed (:func:`verified_metrics`), and metrics.json's formula section equal to
+    formula.json's record wherever both give a field (the two are written together)."""
+    verified_metrics(formula, cfg, ds, entry.get("metrics"), rd.id)
+    section, record = metrics.get("formula"), entry.get("metrics")
+    if isinstance(section, dict) and isinstance(record, dict):
+        off = [k for k in section if k in record and not _same(section[k], record[k], 1e-12)]
+        if off:
+            raise KansymError(f"run {rd.id}: metrics.json and formula.json record different {off[0]}; the run's "
+                              "files were edited or do not belong together")

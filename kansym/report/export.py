@@ -46,8 +46,8 @@ def shorthand(value: float, err: float | None) -> str:
     return f"{v}({e})"
 
 
-def parameter_rows(formula: Formula) -> list[dict]:
-    """Plain rows for a parameter table."""
+def parameter_rows(formula: Formula, init: bool = True) -> list[dict]:
+    """Plain rows for a parameter table (``init``: with the value each refit started from)."""
     rows = []
     degenerate = formula.degenerate_pairs()
     for k, p in enumerate(formula.parameters):
@@ -60,6 +60,8 @@ def parameter_rows(formula: Formula) -> list[dict]:
         rows.append({"name": p.name, "value": p.value, "stderr": p.stderr, "relative_uncertainty": rel,
                      "init": p.init, "shorthand": shorthand(p.value, p.stderr), "unit": parameter_unit(formula, p.name),
                      "flag": "; ".join(flags)})
+        if not init:
+            del rows[-1]["init"]
     return rows
 
 
@@ -173,15 +175,16 @@ def standalone_document(snippet: str, two_column: bool = False) -> str:
             f"{snippet}\n\\end{{document}}\n")
 
 
-def formula_entry(formula: Formula, metrics: dict, context: dict) -> dict:
-    """The JSON registry entry: srepr, LaTeX, parameters, metrics, and provenance ``context``."""
+def formula_entry(formula: Formula, metrics: dict, context: dict, init: bool = True) -> dict:
+    """The JSON registry entry: srepr, LaTeX, parameters (``init``: with the values their refit started from),
+    metrics, and provenance ``context``."""
     return {
         "format": ENTRY_FORMAT,
         "srepr": sp.srepr(formula.expr),
         "latex": to_latex(formula.expr),
         "text": str(formula.expr),
         "variables": list(formula.variables),
-        "parameters": parameter_rows(formula),
+        "parameters": parameter_rows(formula, init),
         "correlations": [list(r) for r in formula.correlations],
         "units": {"output": "MeV", "parameters": "MeV per unit of the variables' powers"},
         "n_constants": formula.n_constants,

@@ -14,7 +14,14 @@ from __future__ import annotations
 
 
 def config_record(record: dict) -> dict:
-    """A run's config.json in the current format (a copy; fields the current version does not know are kept)."""
+    """A run's config.json in the current format (a copy; fields the current version does not know are kept).
+    The types of the fields are checked afterwards (:func:`kansym.pipeline.config.run_config`); a field this
+    migration reads must already have its type (ValueError otherwise)."""
+    if not isinstance(record, dict):
+        raise ValueError(f"a run configuration is a JSON object, not {type(record).__name__}")
+    for key, kind in (("detrend", (bool, type(None))), ("lib", str)):
+        if key in record and not isinstance(record[key], kind):
+            raise ValueError(f"config field {key!r} has the wrong type ({type(record[key]).__name__})")
     out = dict(record)
     if "baseline" not in record and record.get("detrend") is not None:
         out["baseline"] = "linear" if record["detrend"] else "none"
@@ -29,7 +36,13 @@ def config_record(record: dict) -> dict:
 
 
 def checkpoint_meta(meta: dict) -> dict:
-    """A network checkpoint's scalers.json in the current format (a copy)."""
+    """A network checkpoint's scalers.json in the current format (a copy); ValueError for a record that is not one
+    (at most 1000 inputs, as a network of kansym has)."""
+    if not isinstance(meta, dict) or not isinstance(meta.get("schedule"), dict) or "trend" not in meta:
+        raise ValueError("a checkpoint record is a JSON object with 'schedule' and 'trend'")
+    n = meta.get("n_features_in")
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1000:
+        raise ValueError(f"a checkpoint's n_features_in must be a whole number in 1 .. 1000, got {str(n)[:20]}")
     out = dict(meta)
     out["schedule"] = {"trainer": "pykan", **meta["schedule"]}
     out.setdefault("beyond", "spline")
@@ -37,7 +50,7 @@ def checkpoint_meta(meta: dict) -> dict:
     out.setdefault("coarse_bounds", None)
     trend = meta["trend"]
     if not isinstance(trend, dict):  # [w, b]
-        names = [f"x{i}" for i in range(int(meta["n_features_in"]))]
+        names = [f"x{i}" for i in range(n)]
         w, b = trend
         out["trend"] = ({"kind": "none", "terms": [], "coef": [], "variables": names, "delta": None}
                         if not any(w) and not b else

@@ -12,14 +12,14 @@ from kansym.symbolic.formula import Formula
 
 
 def write_formula(directory: Path, name: str, formula: Formula, metrics: dict, context: dict, lhs: str,
-                  force: bool = False, label: str | None = None) -> tuple[Path, Path]:
+                  force: bool = False, label: str | None = None, init: bool = True) -> tuple[Path, Path]:
     """Write ``name.json`` and ``name.tex`` into ``directory`` together (both or neither; refuse to overwrite
     unless ``force``). Both texts are made in memory first: an entry that cannot be written leaves nothing."""
     directory = Path(directory)
     js, tex = directory / f"{name}.json", directory / f"{name}.tex"
     exists = KansymError(f"formula {name!r} already exists in {directory}; use --force to overwrite it")
     try:
-        texts = {js: json_text(formula_entry(formula, metrics, context)) + "\n",
+        texts = {js: json_text(formula_entry(formula, metrics, context, init)) + "\n",
                  tex: formula_tex(formula, lhs, metrics, label=label or name, context=context)}
     except KansymError:
         raise

@@ -617,11 +617,11 @@ def formula_from_entry(entry: dict) -> Formula:
 
 
 def _parameter(p, k: int) -> "Parameter":
-    """Parameter ``k`` of a formula entry (fields name, value, stderr, init)."""
+    """Parameter ``k`` of a formula entry (fields name, value, stderr and, in a run's formula.json, init)."""
     where = f"field 'parameters'[{k}]"
     if not isinstance(p, dict):
         raise KansymError(f"malformed formula entry: {where} must be an object, got {type(p).__name__}")
-    missing = [f for f in ("name", "value", "stderr", "init") if f not in p]
+    missing = [f for f in ("name", "value", "stderr") if f not in p]
     if missing:
         raise KansymError(f"malformed formula entry: {where} lacks {', '.join(missing)}")
     name = p["name"]
@@ -630,7 +630,7 @@ def _parameter(p, k: int) -> "Parameter":
     try:
         return Parameter(name, _number(p["value"], "value"),
                          None if p["stderr"] is None else _number(p["stderr"], "stderr", lo=0.0),
-                         _number(p["init"], "init"))
+                         _number(p.get("init", p["value"]), "init"))  # a registry entry has no 'init'
     except ValueError as exc:
         raise KansymError(f"malformed formula entry: {where} ({name}): {exc}") from None
 
