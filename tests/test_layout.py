@@ -184,3 +184,20 @@ def test_each_sub_package_re_exports_what_it_lists():
             pkg = importlib.import_module(f"kansym.{name}")
             assert pkg.__doc__ and pkg.__all__, name
             assert all(hasattr(pkg, n) for n in pkg.__all__), name
+
+
+CORE = {"nuclear", "network", "symbolic", "checks", "report", "runs"}
+MAX_FUNCTION_LINES = 60
+
+
+def long_functions(source: str, limit: int = MAX_FUNCTION_LINES) -> list[str]:
+    """'name (lines)' of every function in ``source`` longer than ``limit`` lines."""
+    return [f"{n.name} ({n.end_lineno - n.lineno + 1})" for n in ast.walk(ast.parse(source))
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.end_lineno - n.lineno + 1 > limit]
+
+
+def test_core_functions_are_short():
+    long = [f"{name}: {f}" for name, path in modules().items() if layer(name) in CORE
+            for f in long_functions(path.read_text())]
+    assert not long, long
+    assert long_functions("def f():\n" + "    x = 1\n" * 61) == ["f (62)"]

@@ -195,6 +195,33 @@ def _variants(libraries, on_poor: str, last: int) -> list[tuple]:
     return variants
 
 
+def _variant_network(reg, X_train, lib, name: str, linear, poor: str, r2_min: float, fits: dict, seen: set,
+                     notes: list):
+    """The symbolic network of one variant (edge fits shared through ``fits``), or None when its fit fails (a note;
+    with ``poor='error'`` the error is raised) or it has the same edge functions as an earlier variant."""
+    try:
+        net = fit_network(reg, X_train, lib, r2_min=r2_min, on_poor=poor, linear_layers=linear, cache=fits)
+    except KansymError as exc:
+        if poor == "error":
+            raise
+        notes.append(f"{name}: {exc}")
+        return None
+    key = tuple((e.layer, e.i, e.j, e.chosen.name) for e in net.edges) + (linear,)
+    if key in seen:
+        return None
+    seen.add(key)
+    return net
+
+
+def _record_poor_edges(net, linear, lib_name: str, r2_min: float, poor_edges: dict) -> None:
+    """Note in ``poor_edges`` (edge -> library -> (R^2, best function)) the edges of ``net`` fitted below
+    ``r2_min`` (edges of layers made linear do not count)."""
+    for e in net.edges:
+        if e.alternatives and e.alternatives[0].r2 < r2_min and e.layer not in linear:
+            best = e.alternatives[0]
+            poor_edges.setdefault((e.layer, e.i, e.j), {})[lib_name] = (best.r2, best.name)
+
+
 def _generation_notes(poor_edges: dict, on_poor: str, r2_min: float, too_large: list, joint_limit: int,
                       not_converged: list) -> list[str]:
     """One note per poorly fitted edge (whatever the number of candidates), and on compositions too large to be
@@ -239,22 +266,11 @@ def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("
         if past_deadline():
             notes.append(f"the search budget ran out before candidates {name} and later variants were built")
             break
-        lib = resolve_library(lib_name, extra_functions)
-        try:
-            net = fit_network(reg, X[train], lib, r2_min=r2_min, on_poor=poor, linear_layers=linear, cache=fits)
-        except KansymError as exc:
-            if poor == "error":
-                raise
-            notes.append(f"{name}: {exc}")
+        net = _variant_network(reg, X[train], resolve_library(lib_name, extra_functions), name, linear, poor, r2_min,
+                               fits, seen, notes)
+        if net is None:
             continue
-        key = tuple((e.layer, e.i, e.j, e.chosen.name) for e in net.edges) + (linear,)
-        if key in seen:  # the same edge functions as an earlier variant
-            continue
-        seen.add(key)
-        for e in net.edges:
-            if e.alternatives and e.alternatives[0].r2 < r2_min and e.layer not in linear:
-                best = e.alternatives[0]
-                poor_edges.setdefault((e.layer, e.i, e.j), {})[lib_name] = (best.r2, best.name)
+        _record_poor_edges(net, linear, lib_name, r2_min, poor_edges)
         pred_net = net.numeric(X)
         before = _scores(pred_net, y, masks)
         agree = rms(pred_net - kan_pred) if kan_pred is not None else float("nan")
@@ -271,9 +287,7 @@ def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("
                 base = score_formula(name, refit(expr, init, names, X[train], y[train],
                                                  max_nfev=refit_budget(len(init)), accept_budget_end=True),
                                      X, y, masks, before, agree, net, judge=judge)
-                cands.append(base)
-                if "terms" in routes:
-                    cands.extend(eliminate_terms(base, X, y, masks, judge=judge))
+                cands += [base, *(eliminate_terms(base, X, y, masks, judge=judge) if "terms" in routes else ())]
             except KansymError as exc:
                 not_converged.append(f"{name} ({str(exc).split(';')[0]})")
         if "pruned" in routes:

@@ -50,106 +50,114 @@ def tokenize(text: str) -> list[tuple[str, str]]:
     return scan(text, _TOKEN, f"in equation {text[:80]!r}")
 
 
-def parse_equation(text: str, variables: dict[str, sp.Symbol]) -> sp.Expr:
-    """Parse ``text`` into SymPy; ``variables`` maps allowed names to symbols."""
-    tokens = tokenize(text)
-    pos = 0
-    depth = 0
+class _EquationParser:
+    """Recursive descent over the tokens of one equation: expr = term (+|- term)*, term = unary (*|/ unary)*,
+    unary = (-|+) unary | power, power = atom [(^|**) unary], atom = number | name | name(expr, ...) | (expr)."""
 
-    def nested():
-        nonlocal depth
-        depth += 1
-        if depth > MAX_DEPTH:
-            raise KansymError(f"equation nested deeper than {MAX_DEPTH} levels: {text[:80]!r}...")
+    def __init__(self, text: str, variables: dict[str, sp.Symbol]):
+        self.text, self.variables = text, variables
+        self.tokens = tokenize(text)
+        self.pos = 0
+        self.depth = 0
 
-    def peek():
-        return tokens[pos] if pos < len(tokens) else (None, None)
+    def peek(self):
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else (None, None)
 
-    def take(value=None):
-        nonlocal pos
-        tok = peek()
+    def take(self, value=None):
+        tok = self.peek()
         if tok[0] is None or (value is not None and tok[1] != value):
-            raise KansymError(f"malformed equation {text!r}: expected {value or 'more input'}")
-        pos += 1
+            raise KansymError(f"malformed equation {self.text!r}: expected {value or 'more input'}")
+        self.pos += 1
         return tok
 
-    def expr():
-        node = term()
-        while peek()[1] in ("+", "-"):
-            op = take()[1]
-            node = node + term() if op == "+" else node - term()
+    def expr(self):
+        node = self.term()
+        while self.peek()[1] in ("+", "-"):
+            op = self.take()[1]
+            node = node + self.term() if op == "+" else node - self.term()
         return node
 
-    def term():
-        node = unary()
-        while peek()[1] in ("*", "/"):
-            op = take()[1]
-            node = node * unary() if op == "*" else node / unary()
+    def term(self):
+        node = self.unary()
+        while self.peek()[1] in ("*", "/"):
+            op = self.take()[1]
+            node = node * self.unary() if op == "*" else node / self.unary()
         return node
 
-    def unary():
-        nonlocal depth
-        nested()
+    def unary(self):
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise KansymError(f"equation nested deeper than {MAX_DEPTH} levels: {self.text[:80]!r}...")
         try:
-            if peek()[1] == "-":
-                take()
-                return -unary()
-            if peek()[1] == "+":
-                take()
-                return unary()
-            return power()
+            if self.peek()[1] == "-":
+                self.take()
+                return -self.unary()
+            if self.peek()[1] == "+":
+                self.take()
+                return self.unary()
+            return self.power()
         finally:
-            depth -= 1
+            self.depth -= 1
 
-    def power():
-        base = atom()
-        if peek()[1] in ("^", "**"):
-            take()
-            return _pow(base, unary())
+    def power(self):
+        base = self.atom()
+        if self.peek()[1] in ("^", "**"):
+            self.take()
+            return _pow(base, self.unary())
         return base
 
-    def atom():
-        kind, value = take()
+    def atom(self):
+        kind, value = self.take()
         if kind == "num":
-            if len(value) > 40:
-                raise KansymError(f"number with more than 40 characters in equation {text[:80]!r}")
-            if not math.isfinite(float(value)):
-                raise KansymError(f"number {value[:30]} in equation {text[:80]!r} is outside the range of double "
-                                  "precision")
-            return sp.Float(value) if any(c in value for c in ".eE") else sp.Integer(value)
+            return self.number(value)
         if kind == "name":
-            if peek()[1] == "(":
-                if value not in FUNCTIONS:
-                    raise KansymError(f"unknown function {value!r} in equation {text!r}; allowed: "
-                                      f"{', '.join(sorted(FUNCTIONS))}")
-                take("(")
-                args = [expr()]
-                while peek()[1] == ",":
-                    take()
-                    args.append(expr())
-                take(")")
-                try:
-                    return FUNCTIONS[value](*args)
-                except KansymError:
-                    raise
-                except TypeError:
-                    raise KansymError(f"wrong number of arguments to {value} in {text!r}") from None
-                except (ArithmeticError, ValueError, RecursionError, MemoryError) as exc:
-                    raise KansymError(f"{value}(...) in {text[:80]!r} cannot be evaluated: "
-                                      f"{type(exc).__name__}") from None
-            if value in variables:
-                return variables[value]
-            raise KansymError(f"unknown name {value!r} in equation {text!r}; allowed: {', '.join(variables)}")
+            if self.peek()[1] == "(":
+                return self.call(value)
+            if value in self.variables:
+                return self.variables[value]
+            raise KansymError(f"unknown name {value!r} in equation {self.text!r}; allowed: "
+                              f"{', '.join(self.variables)}")
         if value == "(":
-            node = expr()
-            take(")")
+            node = self.expr()
+            self.take(")")
             return node
-        raise KansymError(f"malformed equation {text!r}: unexpected {value!r}")
+        raise KansymError(f"malformed equation {self.text!r}: unexpected {value!r}")
 
-    result = expr()
-    if pos != len(tokens):
-        raise KansymError(f"malformed equation {text!r}: unexpected {tokens[pos][1]!r}")
+    def number(self, value: str):
+        if len(value) > 40:
+            raise KansymError(f"number with more than 40 characters in equation {self.text[:80]!r}")
+        if not math.isfinite(float(value)):
+            raise KansymError(f"number {value[:30]} in equation {self.text[:80]!r} is outside the range of double "
+                              "precision")
+        return sp.Float(value) if any(c in value for c in ".eE") else sp.Integer(value)
 
+    def call(self, name: str):
+        if name not in FUNCTIONS:
+            raise KansymError(f"unknown function {name!r} in equation {self.text!r}; allowed: "
+                              f"{', '.join(sorted(FUNCTIONS))}")
+        self.take("(")
+        args = [self.expr()]
+        while self.peek()[1] == ",":
+            self.take()
+            args.append(self.expr())
+        self.take(")")
+        try:
+            return FUNCTIONS[name](*args)
+        except KansymError:
+            raise
+        except TypeError:
+            raise KansymError(f"wrong number of arguments to {name} in {self.text!r}") from None
+        except (ArithmeticError, ValueError, RecursionError, MemoryError) as exc:
+            raise KansymError(f"{name}(...) in {self.text[:80]!r} cannot be evaluated: "
+                              f"{type(exc).__name__}") from None
+
+
+def parse_equation(text: str, variables: dict[str, sp.Symbol]) -> sp.Expr:
+    """Parse ``text`` into SymPy; ``variables`` maps allowed names to symbols."""
+    parser = _EquationParser(text, variables)
+    result = parser.expr()
+    if parser.pos != len(parser.tokens):
+        raise KansymError(f"malformed equation {text!r}: unexpected {parser.tokens[parser.pos][1]!r}")
     if not_finite(result):
         raise KansymError(f"equation {text[:80]!r} contains an infinite or undefined value (division by zero?)")
     if result.has(sp.I):

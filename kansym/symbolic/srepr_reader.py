@@ -35,6 +35,73 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", re.ASCII)  # finite decimals, ASCII digits
 
 
+class _SreprParser:
+    """Recursive descent over srepr tokens: value = int | 'str' | CONSTANT | Constructor(value, ..., key=literal)."""
+
+    def __init__(self, tokens: list, where: str):
+        self.tokens, self.where = tokens, where
+        self.pos = self.nodes = 0
+
+    def fail(self, msg):
+        raise KansymError(f"{self.where}: {msg}")
+
+    def peek(self):
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else (None, None)
+
+    def take(self, value=None):
+        tok = self.peek()
+        if tok[0] is None or (value is not None and tok[1] != value):
+            self.fail(f"malformed srepr: expected {value or 'more input'} at token {self.pos}")
+        self.pos += 1
+        return tok
+
+    def value(self, depth: int):
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            self.fail(f"srepr has more than {MAX_NODES} nodes")
+        if depth > MAX_DEPTH:
+            self.fail(f"srepr nested deeper than {MAX_DEPTH} levels")
+        kind, tok = self.take()
+        if kind == "int":
+            if len(tok.lstrip("-")) > MAX_DIGITS:
+                self.fail(f"integer with more than {MAX_DIGITS} digits")
+            return int(tok)
+        if kind == "str":
+            return tok[1:-1]
+        if kind != "name":
+            self.fail(f"malformed srepr: unexpected {tok!r}")
+        if self.peek()[1] != "(":
+            if tok in CONSTANTS:
+                return CONSTANTS[tok]
+            self.fail(f"unknown name {tok!r} (allowed: {', '.join(sorted(CONSTANTS))} and calls)")
+        if tok not in CONSTRUCTORS:
+            self.fail(f"unknown constructor {tok!r}; allowed: {', '.join(sorted(CONSTRUCTORS))}")
+        return self.construct(tok, depth)
+
+    def construct(self, tok: str, depth: int):
+        self.take("(")
+        args, kwargs = [], {}
+        while self.peek()[1] != ")":
+            if self.peek()[0] == "name" and self.pos + 1 < len(self.tokens) and self.tokens[self.pos + 1][1] == "=":
+                key = self.take()[1]
+                self.take("=")
+                kwargs[key] = _keyword(key, self.take(), self.fail)
+            else:
+                args.append(self.value(depth + 1))
+            if self.peek()[1] == ",":
+                self.take(",")
+            elif self.peek()[1] != ")":
+                self.fail("malformed srepr: expected ',' or ')'")
+        self.take(")")
+        try:
+            return _build(tok, args, kwargs, self.fail)
+        except KansymError:
+            raise
+        except (ArithmeticError, ValueError, TypeError, RecursionError, MemoryError) as exc:
+            # e.g. exp(exp(Float('1e40'))): SymPy evaluates the numbers and overflows
+            self.fail(f"{tok}(...) cannot be evaluated: {type(exc).__name__}")
+
+
 def parse_srepr(text: str, where: str = "srepr") -> sp.Expr:
     """The SymPy expression written as ``text`` by ``sympy.srepr``; ``where`` names the source in errors."""
     if not isinstance(text, str):
@@ -45,74 +112,17 @@ def parse_srepr(text: str, where: str = "srepr") -> sp.Expr:
         tokens = scan(text, _TOKEN, "")
     except KansymError as exc:
         raise KansymError(f"{where}: {str(exc).strip()}") from None
-    state = {"pos": 0, "nodes": 0}
-
-    def fail(msg):
-        raise KansymError(f"{where}: {msg}")
-
-    def peek():
-        return tokens[state["pos"]] if state["pos"] < len(tokens) else (None, None)
-
-    def take(value=None):
-        tok = peek()
-        if tok[0] is None or (value is not None and tok[1] != value):
-            fail(f"malformed srepr: expected {value or 'more input'} at token {state['pos']}")
-        state["pos"] += 1
-        return tok
-
-    def value(depth):
-        state["nodes"] += 1
-        if state["nodes"] > MAX_NODES:
-            fail(f"srepr has more than {MAX_NODES} nodes")
-        if depth > MAX_DEPTH:
-            fail(f"srepr nested deeper than {MAX_DEPTH} levels")
-        kind, tok = take()
-        if kind == "int":
-            if len(tok.lstrip("-")) > MAX_DIGITS:
-                fail(f"integer with more than {MAX_DIGITS} digits")
-            return int(tok)
-        if kind == "str":
-            return tok[1:-1]
-        if kind != "name":
-            fail(f"malformed srepr: unexpected {tok!r}")
-        if peek()[1] != "(":
-            if tok in CONSTANTS:
-                return CONSTANTS[tok]
-            fail(f"unknown name {tok!r} (allowed: {', '.join(sorted(CONSTANTS))} and calls)")
-        if tok not in CONSTRUCTORS:
-            fail(f"unknown constructor {tok!r}; allowed: {', '.join(sorted(CONSTRUCTORS))}")
-        take("(")
-        args, kwargs = [], {}
-        while peek()[1] != ")":
-            if peek()[0] == "name" and state["pos"] + 1 < len(tokens) and tokens[state["pos"] + 1][1] == "=":
-                key = take()[1]
-                take("=")
-                kwargs[key] = _keyword(key, take(), fail)
-            else:
-                args.append(value(depth + 1))
-            if peek()[1] == ",":
-                take(",")
-            elif peek()[1] != ")":
-                fail("malformed srepr: expected ',' or ')'")
-        take(")")
-        try:
-            return _build(tok, args, kwargs, fail)
-        except KansymError:
-            raise
-        except (ArithmeticError, ValueError, TypeError, RecursionError, MemoryError) as exc:
-            # e.g. exp(exp(Float('1e40'))): SymPy evaluates the numbers and overflows
-            fail(f"{tok}(...) cannot be evaluated: {type(exc).__name__}")
-
-    result = value(0)
-    if state["pos"] != len(tokens):
-        fail(f"malformed srepr: unexpected {tokens[state['pos']][1]!r} after the expression")
+    parser = _SreprParser(tokens, where)
+    result = parser.value(0)
+    if parser.pos != len(tokens):
+        parser.fail(f"malformed srepr: unexpected {tokens[parser.pos][1]!r} after the expression")
     if not isinstance(result, sp.Expr):
-        fail("srepr is not an expression")
+        parser.fail("srepr is not an expression")
     if not_finite(result):
-        fail("the expression contains an infinite or undefined value (division by zero?)")
-    check_exponents(result, fail)
+        parser.fail("the expression contains an infinite or undefined value (division by zero?)")
+    check_exponents(result, parser.fail)
     if result.has(sp.I):
-        fail("the expression is complex (e.g. the square root of a negative number); formulas must be real")
+        parser.fail("the expression is complex (e.g. the square root of a negative number); formulas must be real")
     return result
 
 
