@@ -120,6 +120,17 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
                 bad(name, "True or False")
         if self.uncertainty is not None and not isinstance(self.uncertainty, (bool, np.bool_)):
             bad("uncertainty", "None, True or False")
+        whole = (int, np.integer)
+        if not (self.max_hidden in ("auto", None) or (isinstance(self.max_hidden, whole)
+                                                       and not isinstance(self.max_hidden, bool))):
+            bad("max_hidden", "'auto', None or a whole number")
+        for name in ("width", "refine"):
+            v = getattr(self, name)
+            items = (v,) if isinstance(v, whole) else v
+            if v is not None and not (isinstance(items, (tuple, list)) and all(
+                    isinstance(w, whole) and not isinstance(w, bool) for w in items)):
+                bad(name, "None, a whole number or a tuple of them" if name == "width" else "None or a tuple of "
+                    "whole numbers")
 
     def _config(self, names: tuple[str, ...]):
         """(resolved DiscoverConfig, note or None) for inputs ``names``, baseline by :func:`choose_baseline`."""
@@ -134,17 +145,27 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         return replace(cfg, baseline=baseline, detrend=baseline != "none"), note
 
     def _discover_config(self, width) -> DiscoverConfig:
-        return DiscoverConfig(target="be", width=None if width is None else tuple(width), grid=self.grid,
-                             refine=None if self.refine is None else tuple(self.refine), k=self.k, steps=self.steps,
-                             lamb=self.lamb, prune=self.prune,
-                             max_hidden=-1 if self.max_hidden == "auto" else self.max_hidden,
-                             ensemble=self.ensemble, aggregate=self.aggregate, beyond=self.beyond, trainer=self.trainer,
-                             lib=self.lib, r2_min=self.r2_min, poor_edges=self.poor_edges, max_constants=self.max_constants,
-                             expand=self.expand, lamb_l1=self.lamb_l1, lamb_entropy=self.lamb_entropy,
-                             symbolic_from=self.symbolic_from, search_budget=self.search_budget,
-                             cv_folds=self.cv_folds, uncertainty=self.uncertainty,
-                             seed=self.random_state, stage="symbolic", crosscheck="none",
-                             extrapolate=False).resolved(environment=False)
+        """The recipe's configuration of these arguments, as plain Python numbers (NumPy scalars converted: pykan
+        writes its settings as YAML and seeds Python's ``random``)."""
+        def whole(v):
+            return None if v is None else int(v)
+
+        def real(v):
+            return None if v is None else float(v)
+
+        return DiscoverConfig(target="be", width=None if width is None else tuple(map(int, width)), grid=int(self.grid),
+                              refine=None if self.refine is None else tuple(map(int, self.refine)), k=int(self.k),
+                              steps=whole(self.steps), lamb=real(self.lamb), prune=bool(self.prune),
+                              max_hidden=-1 if self.max_hidden == "auto" else whole(self.max_hidden),
+                              ensemble=int(self.ensemble), aggregate=self.aggregate, beyond=self.beyond,
+                              trainer=self.trainer, lib=self.lib, r2_min=real(self.r2_min), poor_edges=self.poor_edges,
+                              max_constants=int(self.max_constants), expand=bool(self.expand),
+                              lamb_l1=real(self.lamb_l1), lamb_entropy=real(self.lamb_entropy),
+                              symbolic_from=self.symbolic_from, search_budget=real(self.search_budget),
+                              cv_folds=int(self.cv_folds),
+                              uncertainty=None if self.uncertainty is None else bool(self.uncertainty),
+                              seed=int(self.random_state), stage="symbolic", crosscheck="none",
+                              extrapolate=False).resolved(environment=False)
 
     def fit(self, X, y, feature_names=None) -> "KANSymbolicRegressor":
         """Fit on rows of ``X`` (a DataFrame, or an array with ``feature_names``) and targets ``y``."""

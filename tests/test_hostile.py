@@ -906,17 +906,25 @@ def test_text_from_run_files_is_printed_as_written(formula_run, tmp_path):
     one in 'srepr', not a 'text' field that says otherwise."""
     run = tmp_path / formula_run.run_dir.name
     shutil.copytree(formula_run.run_dir, run)
+    from rich.console import Console
+
+    from kansym.cli.commands import render_summary
+
     evil = "[bold red]EVIL[/] \x1b]0;title\x07 \x1b[31m"
-    metrics = json.loads((run / "metrics.json").read_text())
-    metrics["pruned_width"] = evil  # printed as text in the summary
-    (run / "metrics.json").write_text(json.dumps(metrics))
     entry = json.loads((run / "formula.json").read_text())
     entry["text"] = "B = 42*FAKE"
     (run / "formula.json").write_text(json.dumps(entry))
     r = runner.invoke(app, ["show", str(run)])
-    assert r.exit_code == 0, r.output
-    assert "[bold red]EVIL[/]" in r.output.replace("\n", "") and "\x1b" not in r.output
-    assert "FAKE" not in r.output
+    assert r.exit_code == 0 and "FAKE" not in r.output, r.output
+    metrics = json.loads((run / "metrics.json").read_text())
+    metrics["pruned_width"] = evil  # printed as text in the summary: show refuses it (not the networks' width),
+    (run / "metrics.json").write_text(json.dumps(metrics))  # and the table would print it as written
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2 and "pruned_width" in r.output and "\x1b" not in r.output, r.output
+    console = Console(record=True, width=300, color_system=None)
+    console.print(render_summary(json.loads((run / "config.json").read_text()), metrics, None, run))
+    text = console.export_text()
+    assert "[bold red]EVIL[/]" in text.replace("\n", "") and "\x1b" not in text
     config = json.loads((run / "config.json").read_text())
     config["split"] = evil  # an option kansym would not accept: refused, and the message shows it as text
     (run / "config.json").write_text(json.dumps(config))
@@ -1286,8 +1294,8 @@ def _edited_copy(formula_run, tmp_path, file, edit):
     ("metrics.json", lambda d: d["formula"].update(n_eligible=7), "record different n_eligible"),
     ("metrics.json", lambda d: d["rmse_mev"].update(test=d["rmse_mev"]["test"] + 0.01), "KAN RMSE is not the RMSE"),
     ("metrics.json", lambda d: d.update(n_nuclei=999), "counts 999 nuclei"),
-    ("importance.csv", "feature,importance,std\nZ,0.3528,0\nN,0.6580,0\n", "not shares"),
-    ("importance.csv", "feature,importance,std\nZ,-0.3,0\nN,1.3,0\n", "not shares"),
+    ("importance.csv", "feature,importance,std\nZ,0.3528,0\nN,0.6580,0\n", "not the importance of the networks"),
+    ("importance.csv", "feature,importance,std\nZ,-0.3,0\nN,1.3,0\n", "not the importance of the networks"),
 ])
 def test_show_prints_only_numbers_it_can_check(file, edit, message, formula_run, tmp_path):
     run = _edited_copy(formula_run, tmp_path, file, edit)
@@ -1371,3 +1379,58 @@ def test_migration_refuses_what_is_not_an_old_record(call):
     with pytest.raises(ValueError):
         call()
     assert time.perf_counter() - t0 < 1
+
+
+# --------------------------------------------------------------------------- fifth probe
+
+def _pop_cv(d):
+    d["metrics"].pop("cv_rmse_mev")
+
+
+@pytest.mark.parametrize("file, edit, message", [
+    ("formula.json", _pop_cv, "record different fields of the formula"),
+    ("metrics.json", lambda d: d.update(pruned_width=[2, 9, 1]), "pruned_width is not what the networks"),
+    ("importance.csv", None, "importance.csv is not the importance of the networks"),
+])
+def test_show_checks_against_the_networks_and_both_formula_records(file, edit, message, formula_run, tmp_path):
+    if edit is None:  # the importances swapped: still shares, but not the networks'
+        imp = (formula_run.run_dir / "importance.csv").read_text().splitlines()
+        z, n = imp[1].split(",", 1)[1], imp[2].split(",", 1)[1]
+        edit = "\n".join([imp[0], imp[1].split(",")[0] + "," + n, imp[2].split(",")[0] + "," + z]) + "\n"
+    run = _edited_copy(formula_run, tmp_path, file, edit)
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2 and message in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+def test_show_checks_extrapolation_and_labels_its_steps(formula_run, tmp_path):
+    from kansym.pipeline.discovery import rerun_extrapolate
+
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    rerun_extrapolate(run, ("Sn",), beyond=2, against=("ws4", "frdm12"))
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 0 and "mean chain RMS vs WS4 over 2 chain steps" in r.output.replace("\n", " "), r.output
+    metrics = json.loads((run / "metrics.json").read_text())
+    for p in metrics["far_extrapolation"].values():
+        for d in p["deviation_mev"].values():
+            d["rms_beyond"] = 0.0042
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2 and "far-extrapolation summary is not extrapolation.json's" in r.output, r.output
+
+
+def test_estimator_converts_numpy_integers():
+    from kansym.estimator import KANSymbolicRegressor
+
+    cfg, _ = KANSymbolicRegressor(random_state=np.int64(0), grid=np.int64(3), k=np.int64(3), width=np.int64(2),
+                                  refine=(np.int64(5),), ensemble=np.int64(1))._config(("Z", "N"))
+    assert all(type(v) is int for v in (cfg.seed, cfg.grid, cfg.k, cfg.ensemble, *cfg.width, *cfg.refine))
+
+
+def test_registry_entry_names_the_version_that_recomputed_it(formula_run, tmp_path):
+    import kansym
+    from kansym.pipeline.registry import export_formula
+
+    run = _edited_copy(formula_run, tmp_path, "formula.json", lambda e: e.update(kansym_version="0.1.0"))
+    js, _ = export_formula(run, "v", tmp_path / "reg")
+    assert json.loads(js.read_text())["kansym_version"] == kansym.__version__

@@ -358,6 +358,8 @@ def _runs_row(r) -> dict:
 
 def render_summary(config: dict, metrics: dict, importance, run_dir) -> Table:
     """A rich table summarising a run (text from its files printed as written, never as markup)."""
+    from kansym.nuclear import tables
+
     config, metrics, importance = terminal_safe(config), terminal_safe(metrics), terminal_safe(importance)
     t = Table(title=f"run {terminal_safe(Path(run_dir).name)}", show_header=False)
     t.add_column("key", style="bold")
@@ -401,18 +403,25 @@ def render_summary(config: dict, metrics: dict, importance, run_dir) -> Table:
     elif "formula" in metrics:
         t.add_row("formula", "[red]none chosen[/]: no formula structure meets the choice rule "
                              "(see the notes and candidates.csv)")
-    for p, far in (metrics.get("far_extrapolation") or {}).items():
-        t.add_row(f"far check ({p})", _far_line(far))
+    for p, far in (metrics.get("far_extrapolation") or {}).items():  # as extrapolation.json records them
+        t.add_row(f"far check ({p})", _far_line(far) + " (as extrapolation.json records; `kansym extrapolate` "
+                  "recomputes)")
     cc = metrics.get("crosscheck")
     if cc and cc.get("selected"):
         sel = cc["selected"]
         t.add_row(f"cross-check ({cc['engine']})",
                   f"train {_fmt(sel['rmse_mev']['train'])}  test {_fmt(sel['rmse_mev']['test'])} "
-                  f"({sel['n_constants']} constants); equivalent: {cc['equivalence']['symbolic'] or cc['equivalence']['numerical']}")
-    ex = metrics.get("extrapolation", {}).get("mean_chain_rms_vs_frdm12_mev")
-    if ex:
-        t.add_row("extrapolation", "mean chain RMS vs FRDM2012 over 10 nuclei beyond the last measured: "
-                  + ", ".join(f"{k} {_fmt(v, 2)} MeV" for k, v in ex.items()))
+                  f"({sel['n_constants']} constants); equivalent: {cc['equivalence']['symbolic'] or cc['equivalence']['numerical']} "
+                  "(as crosscheck.json records; `kansym crosscheck` recomputes)")
+    ex = metrics.get("extrapolation") or {}
+    steps = f"{ex['beyond']} chain steps" if isinstance(ex.get("beyond"), int) else "the chain steps"
+    for key, values in ex.items():
+        if key.startswith("mean_chain_rms_vs_") and isinstance(values, dict):
+            ref = key.removeprefix("mean_chain_rms_vs_").removesuffix("_mev")
+            label = tables.MODELS[ref].label if ref in tables.MODELS else ref
+            t.add_row("extrapolation", f"mean chain RMS vs {label} over {steps} beyond the last measured: "
+                      + ", ".join(f"{k} {_fmt(v, 2)} MeV" for k, v in values.items())
+                      + " (as extrapolation.json records)")
     t.add_row("wall time", f"{metrics.get('wall_time_total_s', float('nan')):.1f} s")
     t.add_row("directory", terminal_safe(str(run_dir)))
     return t

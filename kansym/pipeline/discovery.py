@@ -203,7 +203,7 @@ def discover(config: DiscoverConfig, progress: Progress | None = None, execution
         if cfg.stage == "all" and cfg.crosscheck != "none" and symbolic and symbolic["formula"]:
             report = crosscheck_run(path, cfg.crosscheck, cfg.crosscheck_budget, seed=cfg.seed,
                                     generations=cfg.crosscheck_generations)
-            metrics["crosscheck"] = _crosscheck_summary(report)
+            metrics["crosscheck"] = crosscheck_summary(report)
             if progress:
                 progress(f"cross-check ({report['engine']})")
         if cfg.stage == "all" and cfg.extrapolate:
@@ -343,7 +343,7 @@ def rerun_crosscheck(run_dir: Path, engine: str = "auto", time_budget: float | N
 
     with _updating(run_dir) as (path, metrics):
         report = crosscheck_run(path, engine, time_budget, maxsize, seed, pysr_hof, generations=generations)
-        metrics["crosscheck"] = _crosscheck_summary(report)
+        metrics["crosscheck"] = crosscheck_summary(report)
     return report
 
 
@@ -377,11 +377,13 @@ def crosscheck_run(run_dir: Path, engine: str = "auto", time_budget: float | Non
     return report
 
 
-def _crosscheck_summary(report: dict) -> dict:
+def crosscheck_summary(report: dict) -> dict:
+    """The headline of a cross-check report (crosscheck.json) that metrics.json keeps: engine, selected row,
+    equivalence."""
     sel = next((r for r in report["rows"][1:] if r["selected"]), None)
     return {"engine": report["engine"], "selected": sel, "equivalence": report.get("equivalence")}
 
 
 def _extrapolation_summary(report: dict) -> dict:
-    return {"extrapolation": {k: v for k, v in report.items() if k.startswith("mean_chain")},
+    return {"extrapolation": {k: v for k, v in report.items() if k.startswith("mean_chain") or k == "beyond"},
             "far_extrapolation": {p: far_summary(r) for p, r in report["far"].items()}}

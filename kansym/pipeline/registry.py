@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from kansym import __version__
 from kansym.checks.farcheck import make_judge
 from kansym.errors import KansymError
 from kansym.metrics import rmse_by_split
@@ -23,6 +24,8 @@ from kansym.nuclear import features as feat
 from kansym.nuclear import tables
 from kansym.nuclear.targets import TARGET_KINDS
 from kansym.pipeline.config import DiscoverConfig, load_dataset, run_config
+from kansym.pipeline.discovery import crosscheck_summary, far_summary
+from kansym.pipeline.recipe import load_run_stage
 from kansym.report import export
 from kansym.runs.registry import write_formula
 from kansym.runs.store import RunDir
@@ -51,7 +54,8 @@ def entry_context(entry: dict, cfg: DiscoverConfig, run_id: str) -> dict:
     if record.get("data_sha256", bundled) != bundled:
         raise KansymError(f"run {run_id}: formula.json was made from other data files than the bundled ones (SHA-256 "
                           "differs); its numbers cannot be recomputed here")
-    return {**context, **record, "data_sha256": bundled}
+    # the numbers of the entry are recomputed here: by this version, on the bundled data
+    return {**context, **record, "kansym_version": __version__, "data_sha256": bundled}
 
 
 def json_record_of(version, hashes) -> dict:
@@ -203,6 +207,18 @@ def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp) -> No
         refuse("predictions.csv does not give one prediction per nucleus of the run")
     if not _same(metrics.get("rmse_mev"), _plain(rmse_by_split(pred, ds.y, ds.masks()))):
         refuse("metrics.json's KAN RMSE is not the RMSE of predictions.csv on the run's data")
+    _, stage = load_run_stage(rd.path)  # the networks themselves: their RMSE is checked on loading
+    now = _plain(stage.metrics())
+    if cfg.uncertainty is False and isinstance(now.get("ensemble"), dict):
+        now["ensemble"].pop("calibration_test", None)  # not recorded for such runs
+    for key in ("pruned_width", "ensemble", "members_rmse_test_mev"):
+        if not _same(metrics.get(key), now.get(key), 1e-9):
+            refuse(f"metrics.json's {key} is not what the networks in kan/ give")
+    if imp is not None:
+        mine = stage.importance()
+        if list(imp["feature"]) != list(mine["feature"]) or not np.allclose(
+                imp["importance"].to_numpy(dtype=float), mine["importance"].to_numpy(), rtol=1e-9, atol=1e-12):
+            refuse("importance.csv is not the importance of the networks in kan/")
     if "model_rms_mev" in metrics and "ME_model" in ds.frame:
         model = (ds.frame["ME"] - ds.frame["ME_model"]).to_numpy()
         if not _same(metrics["model_rms_mev"], _plain(rmse_by_split(model, 0 * model, ds.masks()))):
@@ -211,11 +227,24 @@ def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp) -> No
         v = imp["importance"].to_numpy(dtype=float)
         if (v < 0).any() or not math.isclose(float(v.sum()), 1.0, abs_tol=1e-6):
             refuse("importance.csv's importances are not shares (each >= 0, summing to 1)")
-    ex = metrics.get("extrapolation")
-    if ex:
+    ex, far = metrics.get("extrapolation"), metrics.get("far_extrapolation")
+    if ex or far:
         report = rd.read_json("extrapolation.json")
-        if not _same(ex, {k: report.get(k) for k in ex}, 1e-12):
+        if ex and not _same(ex, {k: report.get(k) for k in ex}, 1e-12):
             refuse("metrics.json's extrapolation summary is not extrapolation.json's")
+        try:
+            same_far = _same(far or {}, _plain({p: far_summary(r) for p, r in (report.get("far") or {}).items()}), 1e-12)
+        except (KeyError, TypeError, AttributeError):
+            same_far = False
+        if not same_far:
+            refuse("metrics.json's far-extrapolation summary is not extrapolation.json's")
+    if metrics.get("crosscheck"):
+        try:
+            same_cc = _same(metrics["crosscheck"], _plain(crosscheck_summary(rd.read_json("crosscheck.json"))), 1e-12)
+        except (KeyError, TypeError, IndexError, AttributeError):
+            same_cc = False
+        if not same_cc:
+            refuse("metrics.json's cross-check summary is not crosscheck.json's")
 
 
 def check_formula_record(rd: RunDir, cfg: DiscoverConfig, ds, formula: Formula, entry: dict, metrics: dict) -> None:
@@ -224,7 +253,10 @@ def check_formula_record(rd: RunDir, cfg: DiscoverConfig, ds, formula: Formula, 
     verified_metrics(formula, cfg, ds, entry.get("metrics"), rd.id)
     section, record = metrics.get("formula"), entry.get("metrics")
     if isinstance(section, dict) and isinstance(record, dict):
-        off = [k for k in section if k in record and not _same(section[k], record[k], 1e-12)]
+        if set(section) != set(record):
+            raise KansymError(f"run {rd.id}: metrics.json and formula.json record different fields of the formula; "
+                              "the run's files were edited or do not belong together")
+        off = [k for k in section if not _same(section[k], record[k], 1e-12)]
         if off:
             raise KansymError(f"run {rd.id}: metrics.json and formula.json record different {off[0]}; the run's "
                               "files were edited or do not belong together")
