@@ -1272,7 +1272,7 @@ def test_estimator_warns_where_its_prediction_is_not_finite(formula_run):
     assert np.isfinite(pred[0]) and not np.isfinite(pred[1])
 
 
-# --------------------------------------------------------------------------- fourth probe: what show, export and from_run stand behind
+# --------------------------------------------------------------------------- what show, export and from_run stand behind
 
 def _edited_copy(formula_run, tmp_path, file, edit):
     run = tmp_path / formula_run.run_dir.name
@@ -1381,7 +1381,7 @@ def test_migration_refuses_what_is_not_an_old_record(call):
     assert time.perf_counter() - t0 < 1
 
 
-# --------------------------------------------------------------------------- fifth probe
+# --------------------------------------------------------------------------- show against the networks; estimator scalars
 
 def _pop_cv(d):
     d["metrics"].pop("cv_rmse_mev")
