@@ -566,7 +566,6 @@ def show(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, path
 
     r = find_run(run, runs_dir)
     imp = r.importance()
-    _check_importance(imp, r)
     cfg = run_config(r.config, f"run {r.id}: config.json")
     check_summary(r, cfg, load_dataset(cfg), r.metrics, imp)
     try:  # the JSON says what the tables say: a run that cannot be summarised is refused either way
@@ -583,20 +582,6 @@ def show(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, path
     if formula is not None:
         out.print(formula)
     out.print(summary)
-
-
-def _check_importance(imp, r) -> None:
-    """importance.csv lists each of the run's input features once (a truncated file is an error, not a shorter
-    list)."""
-    if imp is None:
-        return
-    from kansym.nuclear.features import feature_names
-    from kansym.pipeline.config import run_config
-
-    names = feature_names(run_config(r.config, f"run {r.id}: config.json").features)
-    if sorted(map(str, imp["feature"])) != sorted(names):
-        raise KansymError(f"run {r.id}: importance.csv lists {', '.join(map(str, imp['feature']))[:80]}, not the run's "
-                          f"features {', '.join(names)}")
 
 
 @app.command()

@@ -94,15 +94,15 @@ def _plain(obj):
     return json.loads(json_text(obj))
 
 
-def check_formula(formula: Formula, ds, metrics, run_id: str, what: str = "formula.json") -> None:
-    """The cheap checks (used by ``kansym show`` too): the recorded RMSE per split is the formula's RMSE on the
-    run's data, and the recorded standard errors and correlations are those of its constants on the training
-    nuclei."""
+def check_formula(formula: Formula, ds, metrics, run_id: str, what: str = "formula.json") -> dict:
+    """The cheap checks (used by ``from_run`` too): the recorded RMSE per split is the formula's RMSE on the run's
+    data, and the recorded standard errors and correlations are those of its constants on the training nuclei.
+    Returns the recomputed RMSE per split [MeV]."""
     rec = metrics.get("rmse_mev") if isinstance(metrics, dict) else None
     if not isinstance(rec, dict) or set(rec) != {"train", "test", "all"} or not all(
             isinstance(v, (int, float)) and not isinstance(v, bool) for v in rec.values()):
         raise KansymError(f"run {run_id}: {what} field 'rmse_mev' must give train, test and all RMSE")
-    now = rmse_by_split(formula.predict(ds.X), ds.y, {k: ds.mask(k) for k in rec})
+    now = rmse_by_split(formula.predict(ds.X), ds.y, ds.masks())
     off = [k for k in ("train", "test", "all") if not _same(rec[k], now[k])]
     if off:
         raise KansymError(f"run {run_id}: {what} records RMSE {off[0]} {rec[off[0]]!r} MeV but its formula gives "
@@ -116,6 +116,7 @@ def check_formula(formula: Formula, ds, metrics, run_id: str, what: str = "formu
     if formula.correlations and not _same([list(r) for r in formula.correlations], _plain(corr.tolist()), 1e-4):
         raise KansymError(f"run {run_id}: formula.json records correlations that its constants on the training "
                           "nuclei do not give; the file was edited")
+    return now
 
 
 def verified_metrics(formula: Formula, cfg: DiscoverConfig, ds, metrics: dict, run_id: str) -> dict:
@@ -123,14 +124,14 @@ def verified_metrics(formula: Formula, cfg: DiscoverConfig, ds, metrics: dict, r
     record): RMSE, uncertainties, the largest correlation, the cross-validation and extrapolation validation of
     the choice rule, the bootstrap errors and the far check. Numbers kansym cannot recompute from the run's files
     (the agreement with the network before the refit) are left out of the entry."""
-    check_formula(formula, ds, metrics, run_id)
+    rmse = check_formula(formula, ds, metrics, run_id)
     X, y, train = ds.X, ds.y, ds.mask("train")
     folds = S.fold_indices(np.flatnonzero(train), cfg.cv_folds, cfg.seed)
     cv, spread = S.cross_validate(formula, X, y, folds)
     edge = S.edge_validate(formula, X, y, train, S.edge_mask(ds.frame, train))
     judge = make_judge(ds, cfg.selection(), cfg.features)
     computed = {
-        "rmse_mev": rmse_by_split(formula.predict(X), y, ds.masks()), "n_constants": formula.n_constants,
+        "rmse_mev": rmse, "n_constants": formula.n_constants,
         "size": formula.size, "max_abs_correlation": formula.max_abs_correlation,
         "degenerate_pairs": [[formula.parameters[i].name, formula.parameters[j].name, c]
                              for i, j, c in formula.degenerate_pairs()],
@@ -190,10 +191,10 @@ def export_formula(run_dir: Path, name: str, registry: Path = Path("formulas"), 
 
 
 def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp) -> None:
-    """What ``kansym show`` prints about a run, checked against what can be recomputed cheaply: the KAN's RMSE and
-    the nucleus count from predictions.csv and the run's data, the model's RMS from the data, the extrapolation
-    summary from extrapolation.json, the importances (each >= 0, summing to 1), and the formula section of
-    metrics.json against formula.json (whose numbers :func:`verified_metrics` recomputes)."""
+    """What ``kansym show`` prints about a run, checked: the nucleus count and the KAN's RMSE against the run's data
+    and predictions.csv; the pruned width, ensemble section and importances against the networks in kan/ (loaded);
+    the model's RMS against the data; the extrapolation, far-check and cross-check summaries against
+    extrapolation.json and crosscheck.json. (The formula: :func:`check_formula_record`.)"""
     def refuse(what: str):
         raise KansymError(f"run {rd.id}: {what}; the run's files were edited or do not belong together")
 
@@ -216,6 +217,9 @@ def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp) -> No
             refuse(f"metrics.json's {key} is not what the networks in kan/ give")
     if imp is not None:
         mine = stage.importance()
+        if sorted(map(str, imp["feature"])) != sorted(mine["feature"]):
+            raise KansymError(f"run {rd.id}: importance.csv lists {', '.join(map(str, imp['feature']))[:80]}, not the "
+                              f"run's features {', '.join(mine['feature'])}")
         if list(imp["feature"]) != list(mine["feature"]) or not np.allclose(
                 imp["importance"].to_numpy(dtype=float), mine["importance"].to_numpy(), rtol=1e-9, atol=1e-12):
             refuse("importance.csv is not the importance of the networks in kan/")
@@ -223,10 +227,6 @@ def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp) -> No
         model = (ds.frame["ME"] - ds.frame["ME_model"]).to_numpy()
         if not _same(metrics["model_rms_mev"], _plain(rmse_by_split(model, 0 * model, ds.masks()))):
             refuse("metrics.json's model RMS is not the model's RMS on the run's data")
-    if imp is not None:
-        v = imp["importance"].to_numpy(dtype=float)
-        if (v < 0).any() or not math.isclose(float(v.sum()), 1.0, abs_tol=1e-6):
-            refuse("importance.csv's importances are not shares (each >= 0, summing to 1)")
     ex, far = metrics.get("extrapolation"), metrics.get("far_extrapolation")
     if ex or far:
         report = rd.read_json("extrapolation.json")

@@ -233,16 +233,13 @@ class StagedRun:
             run_id = self.run_id if k == 1 else f"{self.run_id}-{k}"
             if (self.root / run_id).exists():
                 continue
-            try:
-                os.mkdir(self.root / f"{STAGING_PREFIX}{run_id}-s")
+            try:  # the owner file lets `kansym clean` spare a live run
+                self.path = claim_dir(self.root / f"{STAGING_PREFIX}{run_id}-s")
             except FileExistsError:
                 continue
-            self.final, self.path = self.root / run_id, self.root / f"{STAGING_PREFIX}{run_id}-s"
-            break
-        else:
-            raise KansymError(f"no free run id for {self.run_id} under {self.root}")
-        (self.path / OWNER_FILE).write_text(str(os.getpid()))  # lets `kansym clean` spare a live run
-        return self.path
+            self.final = self.root / run_id
+            return self.path
+        raise KansymError(f"no free run id for {self.run_id} under {self.root}")
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is None:

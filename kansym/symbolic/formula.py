@@ -467,6 +467,29 @@ def past_deadline() -> bool:
     return when is not None and time.monotonic() > when
 
 
+def _residuals(f, grads, X, y, deadline):
+    """(residuals, raw Jacobian) of the compiled formula ``f`` (and its derivatives ``grads``) on (X, y), as
+    functions of the constants: a non-finite residual counts as 1e6 MeV; the Jacobian is as SymPy gives it
+    (possibly not finite). ``deadline()`` is a ``time.monotonic()`` value (or None) the residuals honour."""
+    cols = tuple(np.asarray(X, dtype=np.float64).T)
+    y = np.asarray(y, dtype=np.float64)
+    n = len(y)
+
+    def resid(p):
+        limit = deadline()
+        if limit is not None and time.monotonic() > limit:
+            raise _OutOfTime
+        with np.errstate(all="ignore"):
+            r = np.broadcast_to(np.asarray(f(cols, tuple(p)), dtype=np.float64), (n,)) - y
+        return np.where(np.isfinite(r), r, 1e6)
+
+    def raw_jac(p):
+        with np.errstate(all="ignore"):
+            return np.column_stack([np.broadcast_to(np.asarray(g, dtype=np.float64), (n,)) for g in grads(cols, tuple(p))])
+
+    return resid, raw_jac
+
+
 def refit(expr: sp.Expr, init: dict[sp.Symbol, float], variables, X: np.ndarray, y: np.ndarray,
           max_nfev: int = 3000, accept_budget_end: bool = False, deadline: float | None = None) -> Formula:
     """Jointly fit all parameters of ``expr`` to (X, y) by least squares (analytic Jacobian).
@@ -481,20 +504,7 @@ def refit(expr: sp.Expr, init: dict[sp.Symbol, float], variables, X: np.ndarray,
     if deadline is not None and time.monotonic() > deadline:
         raise KansymError("the refit ran out of its time budget")
     f, grads = compiled(expr, syms, psyms)
-    cols = tuple(np.asarray(X, dtype=np.float64).T)
-    y = np.asarray(y, dtype=np.float64)
-    n = len(y)
-
-    def resid(p):
-        if deadline is not None and time.monotonic() > deadline:
-            raise _OutOfTime
-        with np.errstate(all="ignore"):
-            r = np.broadcast_to(np.asarray(f(cols, tuple(p)), dtype=np.float64), (n,)) - y
-        return np.where(np.isfinite(r), r, 1e6)
-
-    def raw_jac(p):
-        with np.errstate(all="ignore"):
-            return np.column_stack([np.broadcast_to(np.asarray(g, dtype=np.float64), (n,)) for g in grads(cols, tuple(p))])
+    resid, raw_jac = _residuals(f, grads, X, y, lambda: deadline)
 
     def jac(p):  # for the optimiser only; the covariance below uses the raw Jacobian
         J = raw_jac(p)
@@ -550,18 +560,10 @@ def uncertainties_at(formula: Formula, X: np.ndarray, y: np.ndarray) -> tuple[tu
 
     syms, psyms = variable_symbols(formula.variables), formula.param_symbols
     f, grads = compiled(formula.expr, syms, psyms)
-    cols = tuple(np.asarray(X, dtype=np.float64).T)
-    y = np.asarray(y, dtype=np.float64)
+    resid, raw_jac = _residuals(f, grads, X, y, lambda: None)
     p = np.array(formula.values(), dtype=np.float64)
-
-    def resid(q):
-        with np.errstate(all="ignore"):
-            r = np.broadcast_to(np.asarray(f(cols, tuple(q)), dtype=np.float64), (len(y),)) - y
-        return np.where(np.isfinite(r), r, 1e6)
-
     with np.errstate(all="ignore"):
-        J = (np.column_stack([np.broadcast_to(np.asarray(g, dtype=np.float64), (len(y),)) for g in grads(cols, tuple(p))])
-             if grads is not None else approx_derivative(resid, p, method="2-point"))
+        J = raw_jac(p) if grads is not None else approx_derivative(resid, p, method="2-point")
     err, corr, ok = _uncertainties(J, resid(p))
     return tuple(float(e) if k else None for e, k in zip(err, ok)), corr
 
