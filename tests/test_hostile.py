@@ -1416,7 +1416,19 @@ def test_show_checks_extrapolation_and_labels_its_steps(formula_run, tmp_path):
             d["rms_beyond"] = 0.0042
     (run / "metrics.json").write_text(json.dumps(metrics))
     r = runner.invoke(app, ["show", str(run)])
-    assert r.exit_code == 2 and "far-extrapolation summary is not extrapolation.json's" in r.output, r.output
+    assert r.exit_code == 2 and "far_extrapolation summary is not what the run's networks" in r.output, r.output
+    report = json.loads((run / "extrapolation.json").read_text())  # both files edited alike: still refused
+    for p, far in report["far"].items():
+        for ref, d in far["deviation_mev"].items():
+            d["rms_beyond"] = 0.0042
+    (run / "extrapolation.json").write_text(json.dumps(report))
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2 and "extrapolation.json is not what the run's networks and formula give" in r.output
+    config = json.loads((run / "config.json").read_text())
+    config["extrapolation_options"]["beyond"] = 10 ** 9
+    (run / "config.json").write_text(json.dumps(config))
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1 and "--beyond" in r.output, r.output
 
 
 def test_estimator_converts_numpy_integers():

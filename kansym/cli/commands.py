@@ -403,9 +403,8 @@ def render_summary(config: dict, metrics: dict, importance, run_dir) -> Table:
     elif "formula" in metrics:
         t.add_row("formula", "[red]none chosen[/]: no formula structure meets the choice rule "
                              "(see the notes and candidates.csv)")
-    for p, far in (metrics.get("far_extrapolation") or {}).items():  # as extrapolation.json records them
-        t.add_row(f"far check ({p})", _far_line(far) + " (as extrapolation.json records; `kansym extrapolate` "
-                  "recomputes)")
+    for p, far in (metrics.get("far_extrapolation") or {}).items():  # checked against a recomputation by show
+        t.add_row(f"far check ({p})", _far_line(far))
     cc = metrics.get("crosscheck")
     if cc and cc.get("selected"):
         sel = cc["selected"]
@@ -420,8 +419,7 @@ def render_summary(config: dict, metrics: dict, importance, run_dir) -> Table:
             ref = key.removeprefix("mean_chain_rms_vs_").removesuffix("_mev")
             label = tables.MODELS[ref].label if ref in tables.MODELS else ref
             t.add_row("extrapolation", f"mean chain RMS vs {label} over {steps} beyond the last measured: "
-                      + ", ".join(f"{k} {_fmt(v, 2)} MeV" for k, v in values.items())
-                      + " (as extrapolation.json records)")
+                      + ", ".join(f"{k} {_fmt(v, 2)} MeV" for k, v in values.items()))
     t.add_row("wall time", f"{metrics.get('wall_time_total_s', float('nan')):.1f} s")
     t.add_row("directory", terminal_safe(str(run_dir)))
     return t

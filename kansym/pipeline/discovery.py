@@ -208,7 +208,7 @@ def discover(config: DiscoverConfig, progress: Progress | None = None, execution
                 progress(f"cross-check ({report['engine']})")
         if cfg.stage == "all" and cfg.extrapolate:
             ext = extrapolate_run(path, cfg.chains, loaded=(cfg, stage))
-            metrics.update(_extrapolation_summary(ext))
+            metrics.update(extrapolation_summary(ext))
             record_notes(path, metrics, "extrapolation", ext["notes"])
             if progress:
                 progress("extrapolation")
@@ -326,7 +326,7 @@ def rerun_extrapolate(run_dir: Path, chains, beyond: int = 10, against=("frdm12"
     with _updating(run_dir) as (path, metrics):
         _remove(path, ("figures/chain_*.png", "figures/far_*.png"))
         report = extrapolate_run(path, chains, beyond, against, both_sides, isotones=isotones)
-        metrics.update(_extrapolation_summary(report))
+        metrics.update(extrapolation_summary(report))
         config = RunDir(path).config  # config.json says what the extrapolation files were made with
         config.update({"extrapolate": True, "chains": list(chains),
                        "extrapolation_options": {"beyond": beyond, "against": list(report["against"]),
@@ -384,6 +384,7 @@ def crosscheck_summary(report: dict) -> dict:
     return {"engine": report["engine"], "selected": sel, "equivalence": report.get("equivalence")}
 
 
-def _extrapolation_summary(report: dict) -> dict:
+def extrapolation_summary(report: dict) -> dict:
+    """What metrics.json keeps of an extrapolation report: the mean chain RMS and the far-check headlines."""
     return {"extrapolation": {k: v for k, v in report.items() if k.startswith("mean_chain") or k == "beyond"},
             "far_extrapolation": {p: far_summary(r) for p, r in report["far"].items()}}

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from kansym import __version__
+from kansym.checks.extrapolation import extrapolate
 from kansym.checks.farcheck import make_judge
 from kansym.errors import KansymError
 from kansym.metrics import rmse_by_split
@@ -24,7 +25,7 @@ from kansym.nuclear import features as feat
 from kansym.nuclear import tables
 from kansym.nuclear.targets import TARGET_KINDS
 from kansym.pipeline.config import DiscoverConfig, load_dataset, run_config
-from kansym.pipeline.discovery import crosscheck_summary, far_summary
+from kansym.pipeline.discovery import crosscheck_summary, extrapolation_summary, run_formula
 from kansym.pipeline.recipe import load_run_stage
 from kansym.report import export
 from kansym.runs.registry import write_formula
@@ -227,17 +228,8 @@ def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp) -> No
         model = (ds.frame["ME"] - ds.frame["ME_model"]).to_numpy()
         if not _same(metrics["model_rms_mev"], _plain(rmse_by_split(model, 0 * model, ds.masks()))):
             refuse("metrics.json's model RMS is not the model's RMS on the run's data")
-    ex, far = metrics.get("extrapolation"), metrics.get("far_extrapolation")
-    if ex or far:
-        report = rd.read_json("extrapolation.json")
-        if ex and not _same(ex, {k: report.get(k) for k in ex}, 1e-12):
-            refuse("metrics.json's extrapolation summary is not extrapolation.json's")
-        try:
-            same_far = _same(far or {}, _plain({p: far_summary(r) for p, r in (report.get("far") or {}).items()}), 1e-12)
-        except (KeyError, TypeError, AttributeError):
-            same_far = False
-        if not same_far:
-            refuse("metrics.json's far-extrapolation summary is not extrapolation.json's")
+    if metrics.get("extrapolation") or metrics.get("far_extrapolation"):
+        _check_extrapolation(rd, cfg, stage, metrics, refuse)
     if metrics.get("crosscheck"):
         try:
             same_cc = _same(metrics["crosscheck"], _plain(crosscheck_summary(rd.read_json("crosscheck.json"))), 1e-12)
@@ -245,6 +237,29 @@ def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp) -> No
             same_cc = False
         if not same_cc:
             refuse("metrics.json's cross-check summary is not crosscheck.json's")
+
+
+def _check_extrapolation(rd: RunDir, cfg: DiscoverConfig, stage, metrics: dict, refuse) -> None:
+    """extrapolation.json recomputed from the run's networks and formula with the options config.json records
+    (chains, steps, references), and metrics.json's extrapolation and far-check summaries equal to it."""
+    opts = rd.config.get("extrapolation_options") or {}
+    try:
+        chains = tuple(cfg.chains or ())
+        now = extrapolate(cfg, stage, run_formula(rd, cfg.features), chains, opts.get("beyond", 10),
+                          tuple(opts.get("against", ("frdm12", "ws4"))), opts.get("both_sides", False) is True,
+                          tuple(opts.get("isotones", ())), run_id=rd.id)
+    except KansymError as exc:
+        refuse(f"its extrapolation cannot be recomputed with the options config.json records ({exc})")
+    except (KeyError, TypeError, ValueError, AttributeError):
+        refuse("config.json's extrapolation options are not ones `kansym extrapolate` accepts")
+    report = _plain(rd.read_json("extrapolation.json"))
+    computed = _plain({**now.report, "run_id": report.get("run_id")})
+    if not _same(report, computed, 1e-9):
+        refuse("extrapolation.json is not what the run's networks and formula give")
+    summary = _plain(extrapolation_summary(now.report))
+    for key in ("extrapolation", "far_extrapolation"):
+        if not _same(_plain(metrics.get(key)), summary[key], 1e-9):
+            refuse(f"metrics.json's {key} summary is not what the run's networks and formula give")
 
 
 def check_formula_record(rd: RunDir, cfg: DiscoverConfig, ds, formula: Formula, entry: dict, metrics: dict) -> None:
