@@ -201,3 +201,25 @@ def test_core_functions_are_short():
             for f in long_functions(path.read_text())]
     assert not long, long
     assert long_functions("def f():\n" + "    x = 1\n" * 61) == ["f (62)"]
+
+
+RUN_WRITER = "pipeline.writer"
+WRITING_PRIMITIVES = {"write_csv", "write_json_atomic", "write_text_atomic", "write_bytes_atomic", "save_figure",
+                      "save_figures", "save_network", "save_pykan", "write_formula", "remove", "make_dir"}
+
+
+def run_writes(source: str) -> list[str]:
+    """Writing primitives of kansym.runs that ``source`` imports."""
+    return sorted({a.name for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom)
+                   and (node.module or "").startswith("kansym.runs") for a in node.names
+                   if a.name in WRITING_PRIMITIVES})
+
+
+def test_stages_compute_and_one_writer_writes_the_run():
+    """discover and the stage reruns compute (pipeline.stages, pipeline.discovery) and write only through the run
+    writer; the writer is the one pipeline module of a run directory that imports the writing primitives."""
+    mods = modules()
+    for name in ("pipeline.discovery", "pipeline.stages"):
+        assert run_writes(mods[name].read_text()) == [], name
+    assert run_writes(mods[RUN_WRITER].read_text())
+    assert run_writes("from kansym.runs.store import RunDir, write_csv\n") == ["write_csv"]

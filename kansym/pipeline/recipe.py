@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -44,6 +44,7 @@ class KanStage:
     rule: str = "median"
     sigma_fit: float | None = None  # training RMSE of the consensus: the part no member resolves [MeV]
     member_predictions: np.ndarray | None = None  # members x dataset nuclei, for an ensemble [MeV]
+    checkpoints: Mapping[str, bytes] | None = None  # files training wrote (path under kan/ -> bytes), when kept
 
     def total_sigma(self, sigma_ens: np.ndarray) -> np.ndarray:
         """Predictive uncertainty sqrt(sigma_ens^2 + sigma_fit^2) [MeV]: the members' spread plus the
@@ -305,12 +306,20 @@ def search_formulas(cfg: DiscoverConfig, stage: KanStage, judge=None, progress: 
 
 
 def fit_recipe(dataset: Dataset, cfg: DiscoverConfig, judge=None, save_dir: Path | None = None,
-               progress: Progress | None = None, symbolic: bool = True,
-               execution: Execution | None = None) -> tuple[KanStage, FormulaSearch | None]:
+               progress: Progress | None = None, symbolic: bool = True, execution: Execution | None = None,
+               keep_checkpoints: bool = False) -> tuple[KanStage, FormulaSearch | None]:
     """The one recipe behind ``kansym discover`` and ``KANSymbolicRegressor.fit``: the networks of
-    :func:`train_kan` (checkpoints under ``save_dir`` when given), then, with ``symbolic``, the formula search of
+    :func:`train_kan` (checkpoints under ``save_dir`` when given; with ``keep_checkpoints`` their files are kept in
+    memory as ``stage.checkpoints`` instead), then, with ``symbolic``, the formula search of
     :func:`search_formulas` (every candidate judged by ``judge`` when given)."""
-    stage = train_kan(cfg, dataset, progress, save_dir=save_dir, execution=execution)
+    if keep_checkpoints:
+        with tempfile.TemporaryDirectory(prefix=scratch_prefix("checkpoints")) as tmp:
+            stage = train_kan(cfg, dataset, progress, save_dir=Path(tmp), execution=execution)
+            files = {p.relative_to(tmp).as_posix(): p.read_bytes() for p in sorted(Path(tmp).rglob("*"))
+                     if p.is_file()}
+        stage = replace(stage, checkpoints=files)
+    else:
+        stage = train_kan(cfg, dataset, progress, save_dir=save_dir, execution=execution)
     return stage, search_formulas(cfg, stage, judge, progress, execution) if symbolic else None
 
 

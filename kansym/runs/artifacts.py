@@ -1,5 +1,5 @@
-"""The run writer: what the stages computed (networks, tables, figures) put into a run directory through the
-writing primitives of :mod:`kansym.runs.store`; the stages themselves write nothing."""
+"""Networks and figures as files: checkpoints saved and loaded, figures saved (through the writing primitives of
+:mod:`kansym.runs.store`), for the run writer (:mod:`kansym.pipeline.writer`) and for ensemble member tasks."""
 
 from __future__ import annotations
 

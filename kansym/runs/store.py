@@ -49,13 +49,14 @@ def current_umask() -> int:
     return mask
 
 
-def _staged(path: Path, text: str, sync: bool = False) -> str:
-    """A complete temporary copy of ``text`` beside ``path`` (its name is returned; removed on failure)."""
+def _staged(path: Path, text: str | bytes, sync: bool = False) -> str:
+    """A complete temporary copy of ``text`` (or bytes) beside ``path`` (its name is returned; removed on
+    failure)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o666 & ~current_umask())  # as open() would: readable by the group where the umask allows
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with (os.fdopen(fd, "wb") if isinstance(text, bytes) else os.fdopen(fd, "w", encoding="utf-8")) as fh:
             fh.write(text)
             if sync:
                 fh.flush()
@@ -66,8 +67,8 @@ def _staged(path: Path, text: str, sync: bool = False) -> str:
     return tmp
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
+def write_text_atomic(path: Path, text: str | bytes) -> None:
+    """Write ``text`` (or bytes) to ``path`` through a temporary file and a rename."""
     path = Path(path)
     tmp = _staged(path, text)
     try:
@@ -75,6 +76,11 @@ def write_text_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` (its folder created) through a temporary file and a rename."""
+    write_text_atomic(path, data)
 
 
 def write_files_together(files: dict[Path, str], exclusive: bool, exists_error: Exception) -> None:
