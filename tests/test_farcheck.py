@@ -66,8 +66,9 @@ def test_planted_n4z_polynomial_is_rejected(ee):
     assert judge(ld).passed
     # the chooser never takes the polynomial, however well it fits
     masks = ds.masks()
-    good = cands_mod.score_formula("ld", ld, ds.X, ds.y, masks, {}, float("nan"), judge=judge)
-    bad = cands_mod.score_formula("n4z", _on_znv(poly), ds.X, ds.y, masks, {}, float("nan"), judge=judge)
+    data = cands_mod.Scoring(tuple(ds.feature_names), ds.X, ds.y, masks, judge)
+    good = cands_mod.score_formula("ld", ld, data, cands_mod.Origin({}, float("nan")))
+    bad = cands_mod.score_formula("n4z", _on_znv(poly), data, cands_mod.Origin({}, float("nan")))
     bad = replace(bad, rmse={k: v / 10 for k, v in bad.rmse.items()})  # even if it fitted ten times better
     structures = [replace(S.screen(s, 12, 10.0), cv_rmse=s.candidate.rmse["train"])
                   for s in S.pool([(0, [bad, good])])]

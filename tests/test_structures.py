@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from kansym.checks import farcheck
 from kansym.symbolic import search as S
-from kansym.symbolic.candidates import score_formula
+from kansym.symbolic.candidates import Origin, Scoring, score_formula
 from kansym.cli.commands import app
 from kansym.pipeline.config import DiscoverConfig
 from kansym.errors import KansymError
@@ -33,7 +33,7 @@ def ee():
 def _fit(expr, names, ds, masks, init=None):
     params = sorted(expr.free_symbols - set(variable_symbols(ds.feature_names)), key=lambda s: s.name)
     f = refit(expr, init or {p: 1.0 for p in params}, ds.feature_names, ds.X[masks["train"]], ds.y[masks["train"]])
-    return score_formula(names, f, ds.X, ds.y, masks, {}, float("nan"))
+    return score_formula(names, f, Scoring(tuple(ds.feature_names), ds.X, ds.y, masks), Origin({}, float("nan")))
 
 
 def test_structures_equal_up_to_names_and_order_are_one(ee):
@@ -59,8 +59,8 @@ def test_undetermined_constant_is_never_chosen(ee):
     Z, N, vZ, vN = variable_symbols(ds.feature_names)
     c = sp.Symbol("c_1", real=True)
     tr = masks["train"]
-    good = score_formula("good", liquid_drop("ldx", ds.X[tr], ds.y[tr], ds.feature_names), ds.X, ds.y, masks, {},
-                         float("nan"))
+    good = score_formula("good", liquid_drop("ldx", ds.X[tr], ds.y[tr], ds.feature_names),
+                         Scoring(tuple(ds.feature_names), ds.X, ds.y, masks), Origin({}, float("nan")))
     # a constant that the data cannot fix: c_1 multiplies Z mod 2, a column of zeros on even-even nuclei
     f = good.formula
     bad_f = Formula(f.expr + c * sp.Mod(Z, 2), f.variables,
@@ -91,7 +91,7 @@ def test_reduction_fixes_the_undetermined_constant_at_zero(ee):
     cand = _fit(a * (Z + N) + b * (Z + N) ** sp.Rational(2, 3) + c * (Z + N) * 1 + d, "dup", ds, masks,
                 {a: 10.0, b: -17.0, c: 5.0, d: 0.0})
     assert S.undetermined(cand.formula)
-    out = S.determine(cand, ds.X, ds.y, masks)
+    out = S.determine(cand, Scoring(tuple(ds.feature_names), ds.X, ds.y, masks))
     assert out and not S.undetermined(out[-1].formula)
     assert out[-1].n_constants < cand.n_constants and out[-1].route == "reduced"
 
@@ -182,7 +182,8 @@ def test_member_search_says_when_its_budget_runs_out(ee):
         return cands, []
 
     t = time.monotonic()
-    seed, cands, notes = S.member_search(generate_one, SimpleNamespace(seed=7), ds.X, ds.y, masks, None, 12, 1.0)
+    seed, cands, notes = S.member_search(generate_one, SimpleNamespace(seed=7),
+                                         Scoring(tuple(ds.feature_names), ds.X, ds.y, masks), 12, 1.0)
     assert time.monotonic() - t < 10 and seed == 7 and cands and cands[0].name == "ld-7"
     assert any("member seed 7: building candidates ran out of its 1 s" in n for n in notes), notes
 

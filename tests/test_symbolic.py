@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from kansym.report import export
 from kansym.symbolic import latex
-from kansym.symbolic.candidates import expanded_candidates
+from kansym.symbolic.candidates import Origin, Scoring, expanded_candidates
 from kansym.cli.commands import app
 from kansym.errors import KansymError
 from kansym.symbolic.formula import (Formula, Parameter, check_finite, fit_network, parameterize, refit,
@@ -124,7 +124,7 @@ def test_synthetic_liquid_drop_recovered():
     start = (10.0 * A - 10.0 * A ** sp.Rational(2, 3) - 1.0 * Z ** 2 / A ** sp.Rational(1, 3)
              - 10.0 * (N - Z) ** 2 / A + 0.1 * Z ** 2 + 0.01 * N * Z + 3.0)
     masks = ds.masks()
-    cands = expanded_candidates("synthetic", start, ("Z", "N"), ds.X, y, masks, {}, 0.0, None)
+    cands = expanded_candidates("synthetic", start, Scoring(("Z", "N"), ds.X, y, masks), Origin({}, 0.0))
     best = min(cands, key=lambda c: c.rmse["train"])
     assert best.rmse["all"] < 1e-6
     # (N - Z)^2 / A = A - 4 N Z / A, so the truth has an exact 5-term form: Z, N, A^(2/3), Z^2/A^(1/3), N Z / A.

@@ -243,21 +243,23 @@ class FormulaSearch:
 def member_candidates(cfg: DiscoverConfig, reg: KANRegressor, dataset: Dataset, judge=None):
     """(candidates, notes) of one member network: its ``cfg.symbolic_from`` snapshot's edge fits to each library
     of ``cfg.lib`` and every candidate route, refitted on the training nuclei and judged."""
-    X, y = dataset.X, dataset.y
-    masks = dataset.masks()
     snap = reg.snapshot(cfg.symbolic_from)
-    return cands_mod.generate(snap, X, y, masks, dataset.feature_names, cfg.libraries, kan_pred=snap.predict(X),
-                              r2_min=cfg.r2_min, on_poor=cfg.poor_edges, judge=judge,
-                              routes=ROUTES + (("expanded",) if cfg.expand else ()),
-                              max_params=cfg.max_constants + structures_mod.REDUCE_SLACK)
+    options = cands_mod.CandidateOptions(tuple(cfg.libraries), cfg.r2_min, cfg.poor_edges,
+                                         routes=ROUTES + (("expanded",) if cfg.expand else ()),
+                                         max_params=cfg.max_constants + structures_mod.REDUCE_SLACK)
+    return cands_mod.generate(snap, scoring(dataset, judge), options, kan_pred=snap.predict(dataset.X))
+
+
+def scoring(dataset: Dataset, judge=None) -> cands_mod.Scoring:
+    """What candidates of ``dataset`` are refitted and scored on (``kansym.symbolic.candidates.Scoring``)."""
+    return cands_mod.Scoring(tuple(dataset.feature_names), dataset.X, dataset.y, dataset.masks(), judge)
 
 
 def search_member(job: dict):
     """One member's formula search as a task for :func:`kansym.network.execution.run_tasks`: (seed, candidates, notes)."""
     cfg, ds, judge = job["cfg"], job["dataset"], job["judge"]
-    masks = ds.masks()
-    return structures_mod.member_search(lambda m: member_candidates(cfg, m, ds, judge), job["member"], ds.X, ds.y,
-                                        masks, judge, cfg.max_constants, job["seconds"])
+    return structures_mod.member_search(lambda m: member_candidates(cfg, m, ds, judge), job["member"],
+                                        scoring(ds, judge), cfg.max_constants, job["seconds"])
 
 
 def search_formulas(cfg: DiscoverConfig, stage: KanStage, judge=None, progress: Progress | None = None,

@@ -68,8 +68,47 @@ class FormulaCandidate:
 Judge = Callable[[Formula], object]
 
 
-def _scores(pred: np.ndarray, y: np.ndarray, masks: dict) -> dict:
-    return rmse_by_split(pred, y, masks)
+@dataclass(frozen=True)
+class Scoring:
+    """What every candidate is refitted and scored on: the nuclei's inputs ``X`` (columns named ``names``),
+    targets ``y`` [MeV], the split ``masks`` (train, test, all) and the far-extrapolation ``judge`` (None: not
+    judged)."""
+
+    names: tuple[str, ...]
+    X: np.ndarray
+    y: np.ndarray
+    masks: dict
+    judge: Judge | None = None
+
+    @property
+    def X_train(self) -> np.ndarray:
+        return self.X[self.masks["train"]]
+
+    @property
+    def y_train(self) -> np.ndarray:
+        return self.y[self.masks["train"]]
+
+    def scores(self, pred: np.ndarray) -> dict:
+        """RMSE per split [MeV] of a prediction on every nucleus."""
+        return rmse_by_split(pred, self.y, self.masks)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a candidate comes from: the RMSE per split of its symbolic network before the refit, that network's
+    RMS agreement with the KAN [MeV], the network itself and the candidate route."""
+
+    before: dict
+    agreement: float
+    network: SymbolicNetwork | None = None
+    route: str = "structured"
+
+    def via(self, route: str, network=None) -> "Origin":
+        return Origin(self.before, self.agreement, network, route)
+
+    @staticmethod
+    def of(cand: FormulaCandidate) -> "Origin":
+        return Origin(cand.rmse_before_refit, cand.kan_agreement, cand.network, cand.route)
 
 
 def refit_budget(n_constants: int) -> int:
@@ -80,31 +119,29 @@ def refit_budget(n_constants: int) -> int:
 MAX_JOINT_CONSTANTS = 40  # larger compositions are pruned to fewer edges before any joint refit
 
 
-def score_formula(name, formula, X, y, masks, before, agreement, network=None, route="structured",
-                  judge: Judge | None = None) -> FormulaCandidate:
+def score_formula(name: str, formula: Formula, data: Scoring, origin: Origin) -> FormulaCandidate:
     """A refitted formula as a candidate: RMSE on every split and its far-extrapolation check; a formula that is
     not finite on the data is refused (KansymError)."""
-    check_finite(formula, X, "the selected nuclei")
-    return FormulaCandidate(name, formula, _scores(formula.evaluate(X), y, masks), before, agreement, network, route,
-                            judge(formula) if judge is not None else None)
+    check_finite(formula, data.X, "the selected nuclei")
+    return FormulaCandidate(name, formula, data.scores(formula.evaluate(data.X)), origin.before, origin.agreement,
+                            origin.network, origin.route, data.judge(formula) if data.judge is not None else None)
 
 
-def _without_term(cand: FormulaCandidate, term: sp.Expr, name: str, X, y, masks, max_nfev: int,
-                  judge: Judge | None, network, route: str) -> FormulaCandidate | None:
+def _without_term(cand: FormulaCandidate, term: sp.Expr, name: str, data: Scoring, max_nfev: int,
+                  origin: Origin) -> FormulaCandidate | None:
     """``cand`` with one top-level additive ``term`` removed and the rest refitted (None if the refit fails)."""
     f = cand.formula
     expr = f.expr - term
     init = {s: p.value for s, p in zip(f.param_symbols, f.parameters) if s in expr.free_symbols}
     try:
-        g = refit(expr, init, f.variables, X[masks["train"]], y[masks["train"]], max_nfev=max_nfev)
-        return score_formula(name, g, X, y, masks, cand.rmse_before_refit, cand.kan_agreement, network, route,
-                              judge)
+        g = refit(expr, init, f.variables, data.X_train, data.y_train, max_nfev=max_nfev)
+        return score_formula(name, g, data, origin)
     except KansymError:
         return None
 
 
-def eliminate_terms(cand: FormulaCandidate, X, y, masks, min_terms: int = 1, max_terms: int = 12,
-                    max_nfev: int = 300, judge: Judge | None = None) -> list[FormulaCandidate]:
+def eliminate_terms(cand: FormulaCandidate, data: Scoring, min_terms: int = 1, max_terms: int = 12,
+                    max_nfev: int = 300) -> list[FormulaCandidate]:
     """Greedy backward elimination of top-level additive terms, each trial refitted (at most
     ``max_nfev`` evaluations); formulas with more than ``max_terms`` terms are left to the expanded route."""
     out = []
@@ -117,8 +154,8 @@ def eliminate_terms(cand: FormulaCandidate, X, y, masks, min_terms: int = 1, max
             break
         best = None
         for t in terms:
-            c = _without_term(current, t, f"{cand.name}-{len(out) + 1}", X, y, masks, max_nfev, judge,
-                              network=None, route="terms")
+            c = _without_term(current, t, f"{cand.name}-{len(out) + 1}", data, max_nfev,
+                              Origin.of(current).via("terms"))
             if c is None:
                 continue
             if best is None or c.rmse["train"] < best.rmse["train"]:
@@ -141,46 +178,44 @@ def pareto_front(cands: list[FormulaCandidate]) -> list[FormulaCandidate]:
     return sorted((c for c, on in zip(cands, front) if on), key=key)
 
 
-def prune_edges(name: str, net: SymbolicNetwork, names, X, y, masks, before, agreement, judge: Judge | None = None,
-                max_nfev: int = 400, refit_edges: int = 8, max_params: int | None = None) -> list[FormulaCandidate]:
+def prune_edges(name: str, net: SymbolicNetwork, data: Scoring, origin: Origin, max_nfev: int = 400,
+                refit_edges: int = 8, max_params: int | None = None) -> list[FormulaCandidate]:
     """Structural pruning: remove the edge whose removal (the edge replaced by its mean) raises the
     training RMSE least, refit the remaining composition jointly, and repeat until no edge is left.
     Compositions with more than ``refit_edges`` edges or more than ``max_params`` constants are pruned
     without being refitted (a formula that large exceeds any sensible number of constants)."""
-    train = masks["train"]
+    X_train, y_train = data.X_train, data.y_train
     out, current, seen = [], net, set()
     while current.active_edges() and not past_deadline():
         trials = []
         for k in current.active_edges():
-            reduced = current.drop_edge(k, X[train])
-            err = rms(reduced.numeric(X[train]) - y[train])
+            reduced = current.drop_edge(k, X_train)
+            err = rms(reduced.numeric(X_train) - y_train)
             trials.append((err if np.isfinite(err) else np.inf, k, reduced))
         _, _, current = min(trials, key=lambda t: (t[0], t[1]))
         if len(current.active_edges()) > refit_edges:
             continue
-        expr, init = network_formula(current, names)
+        expr, init = network_formula(current, data.names)
         if not init or sp.srepr(expr) in seen or (max_params is not None and len(init) > max_params):
             continue
         seen.add(sp.srepr(expr))
         try:
-            f = refit(expr, init, names, X[train], y[train], max_nfev=min(max_nfev, refit_budget(len(init))),
+            f = refit(expr, init, data.names, X_train, y_train, max_nfev=min(max_nfev, refit_budget(len(init))),
                       accept_budget_end=True)
-            out.append(score_formula(f"{name}-pruned-{len(current.active_edges())}", f, X, y, masks, before,
-                                      agreement, current, route="pruned", judge=judge))
+            out.append(score_formula(f"{name}-pruned-{len(current.active_edges())}", f, data,
+                                     origin.via("pruned", current)))
         except KansymError:
             continue
     return out
 
 
-def without_constant(cand: FormulaCandidate, X, y, masks, judge: Judge | None = None,
-                     max_nfev: int = 400) -> FormulaCandidate | None:
+def without_constant(cand: FormulaCandidate, data: Scoring, max_nfev: int = 400) -> FormulaCandidate | None:
     """The candidate without its free additive constant, refitted (None if it has none or the refit
     fails). Over A = 60-260 a constant is nearly degenerate with the pairing term a_P A^(-1/2)."""
     consts = [t for t in sp.Add.make_args(cand.formula.expr) if t in set(cand.formula.param_symbols)]
     if not consts:
         return None
-    return _without_term(cand, consts[0], f"{cand.name}-noconst", X, y, masks, max_nfev, judge, cand.network,
-                         cand.route)
+    return _without_term(cand, consts[0], f"{cand.name}-noconst", data, max_nfev, Origin.of(cand))
 
 
 def _variants(libraries, on_poor: str, last: int) -> list[tuple]:
@@ -242,20 +277,34 @@ def _generation_notes(poor_edges: dict, on_poor: str, r2_min: float, too_large: 
     return notes
 
 
-def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("physics", "poly"),
-             kan_pred: np.ndarray | None = None, r2_min: float = 0.9, on_poor: str = "error",
-             extra_functions=None, judge: Judge | None = None,
-             routes=("pruned", "terms", "expanded", "noconst"),
-             max_params: int | None = None) -> tuple[list[FormulaCandidate], list[str]]:
+@dataclass(frozen=True)
+class CandidateOptions:
+    """How candidates are built from a network: edge-function ``libraries`` (each its own variant), the smallest
+    acceptable edge R^2 and what to do below it (``on_poor``: best, zero or error), ``extra_functions`` added to
+    every library, the ``routes`` beyond the structured one (pruned, terms, expanded, noconst), and the largest
+    composition refitted jointly (``max_params`` constants, at most :data:`MAX_JOINT_CONSTANTS`)."""
+
+    libraries: tuple[str, ...] = ("physics", "poly")
+    r2_min: float = 0.9
+    on_poor: str = "error"
+    extra_functions: tuple | None = None
+    routes: tuple[str, ...] = ("pruned", "terms", "expanded", "noconst")
+    max_params: int | None = None
+
+
+def generate(reg, data: Scoring, options: CandidateOptions = CandidateOptions(),
+             kan_pred: np.ndarray | None = None) -> tuple[list[FormulaCandidate], list[str]]:
     """All candidates for a trained regressor; returns (candidates, notes on rejected ones).
 
-    ``judge`` scores each formula far outside the data (see ``kansym.checks.farcheck``); ``routes`` selects
-    the candidate routes beyond the structured one; compositions with more than ``max_params`` constants
-    (at most :data:`MAX_JOINT_CONSTANTS`) are not refitted jointly, only once pruning has made them smaller."""
+    ``data.judge`` scores each formula far outside the data (see ``kansym.checks.farcheck``); compositions with
+    more than ``options.max_params`` constants are not refitted jointly, only once pruning has made them smaller;
+    ``kan_pred`` (the network's prediction on ``data.X``) gives each candidate's agreement with the network."""
+    o = options
+    libraries, r2_min, on_poor, routes, max_params = o.libraries, o.r2_min, o.on_poor, o.routes, o.max_params
+    names, X = data.names, data.X
     notes, cands = [], []
     poor_edges: dict[tuple[int, int, int], dict[str, tuple[float, str]]] = {}  # edge -> library -> (R^2, best)
     not_converged: list[str] = []
-    train = masks["train"]
     variants = _variants(libraries, on_poor, reg.model_.depth - 1 if hasattr(reg, "model_") else 1)
     seen = set()
     fits: dict = {}  # the network's trace and each edge's fits, shared by the variants
@@ -266,14 +315,14 @@ def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("
         if past_deadline():
             notes.append(f"the search budget ran out before candidates {name} and later variants were built")
             break
-        net = _variant_network(reg, X[train], resolve_library(lib_name, extra_functions), name, linear, poor, r2_min,
-                               fits, seen, notes)
+        net = _variant_network(reg, data.X_train, resolve_library(lib_name, o.extra_functions), name, linear, poor,
+                               r2_min, fits, seen, notes)
         if net is None:
             continue
         _record_poor_edges(net, linear, lib_name, r2_min, poor_edges)
         pred_net = net.numeric(X)
-        before = _scores(pred_net, y, masks)
-        agree = rms(pred_net - kan_pred) if kan_pred is not None else float("nan")
+        origin = Origin(data.scores(pred_net), rms(pred_net - kan_pred) if kan_pred is not None else float("nan"),
+                        net)
         expr, init = network_formula(net, names)
         if len(init) > joint_limit:  # refitted only once pruning has made it smaller
             too_large.append(f"{name} ({len(init)})")
@@ -284,22 +333,21 @@ def generate(reg, X: np.ndarray, y: np.ndarray, masks: dict, names, libraries=("
                 variants = [v for v in variants if v[0] == libraries[0] + "-linear-out"]
         else:
             try:
-                base = score_formula(name, refit(expr, init, names, X[train], y[train],
+                base = score_formula(name, refit(expr, init, names, data.X_train, data.y_train,
                                                  max_nfev=refit_budget(len(init)), accept_budget_end=True),
-                                     X, y, masks, before, agree, net, judge=judge)
-                cands += [base, *(eliminate_terms(base, X, y, masks, judge=judge) if "terms" in routes else ())]
+                                     data, origin)
+                cands += [base, *(eliminate_terms(base, data) if "terms" in routes else ())]
             except KansymError as exc:
                 not_converged.append(f"{name} ({str(exc).split(';')[0]})")
         if "pruned" in routes:
-            cands.extend(prune_edges(name, net, names, X, y, masks, before, agree, judge=judge, max_params=max_params))
+            cands.extend(prune_edges(name, net, data, origin, max_params=max_params))
         if "expanded" in routes and not linear:
-            cands.extend(expanded_candidates(name, net.expression(variable_symbols(names)), names, X, y, masks,
-                                             before, agree, net, judge=judge))
+            cands.extend(expanded_candidates(name, net.expression(variable_symbols(names)), data, origin))
     notes += _generation_notes(poor_edges, on_poor, r2_min, too_large, joint_limit, not_converged)
     if not cands:
         raise KansymError("no valid formula candidate: " + "; ".join(notes))
     if "noconst" in routes:
-        cands.extend(c for c in (without_constant(c, X, y, masks, judge) for c in list(cands)
+        cands.extend(c for c in (without_constant(c, data) for c in list(cands)
                                  if c.route in ("structured", "pruned")) if c is not None)
     return cands, notes
 
@@ -347,15 +395,15 @@ def _design(bases, symbols, X) -> np.ndarray:
     return np.column_stack(out)
 
 
-def expanded_candidates(name: str, expr: sp.Expr, names, X, y, masks, before, agreement, network,
-                        max_terms: int = 40, judge: Judge | None = None) -> list[FormulaCandidate]:
+def expanded_candidates(name: str, expr: sp.Expr, data: Scoring, origin: Origin,
+                        max_terms: int = 40) -> list[FormulaCandidate]:
     """Expand the network's expression into a sum of basis functions, fit their coefficients by
     linear least squares, remove terms one by one (the one whose removal costs least, followed by
     sequential replacement of terms), and refit every surviving constant (coefficients and shifts
     inside functions) nonlinearly at each size."""
+    names, X, y, train = data.names, data.X, data.y, data.masks["train"]
     symbols = variable_symbols(names)
     bases = [b for b in expand_terms(expr)]
-    train = masks["train"]
     B = _design(bases, symbols, X)
     finite = np.isfinite(B).all(axis=0) & (np.ptp(B[train], axis=0) > 0) | np.array([b == 1 for b in bases])
     bases = [b for b, ok in zip(bases, finite) if ok][:max_terms]
@@ -376,8 +424,7 @@ def expanded_candidates(name: str, expr: sp.Expr, names, X, y, masks, before, ag
         pexpr, init = parameterize(lin)
         try:
             f = refit(pexpr, init, tuple(names), X[train], y[train], max_nfev=500)
-            out.append(score_formula(f"{name}-expanded-{len(active)}", f, X, y, masks, before, agreement, network,
-                                      route="expanded", judge=judge))
+            out.append(score_formula(f"{name}-expanded-{len(active)}", f, data, origin.via("expanded", origin.network)))
         except KansymError:
             pass
         if len(active) == 1:

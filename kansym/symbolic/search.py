@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import sympy as sp
 
-from kansym.symbolic.candidates import FormulaCandidate, refit_budget, score_formula
+from kansym.symbolic.candidates import FormulaCandidate, Origin, Scoring, refit_budget, score_formula
 from kansym.errors import KansymError
 from kansym.nuclear.targets import TARGET_KINDS
 from kansym.symbolic.formula import Formula, deadline_at, past_deadline, refit
@@ -115,14 +115,13 @@ def _without(expr: sp.Expr, p: sp.Symbol) -> sp.Expr | None:
     return out
 
 
-def determine(cand: FormulaCandidate, X, y, masks, judge=None, max_steps: int = 12,
-              seen: set | None = None, max_constants: int | None = None) -> list[FormulaCandidate]:
+def determine(cand: FormulaCandidate, data: Scoring, max_steps: int = 12, seen: set | None = None,
+              max_constants: int | None = None) -> list[FormulaCandidate]:
     """Reductions of ``cand`` until every constant is determined and there are at most ``max_constants``: each
     step fixes the least determined (or, once all are determined, the least significant) constant at zero and
     refits the rest (one candidate per step; route 'reduced'). A step that reaches a structure in ``seen``
     (updated) ends the chain: the rest of it was already searched."""
     out, current = [], cand
-    train = masks["train"]
     seen = set() if seen is None else seen
     for step in range(1, max_steps + 1):
         if past_deadline():
@@ -138,10 +137,9 @@ def determine(cand: FormulaCandidate, X, y, masks, judge=None, max_steps: int = 
         if not init:
             break
         try:
-            g = refit(expr, init, f.variables, X[train], y[train], max_nfev=refit_budget(len(init)),
+            g = refit(expr, init, f.variables, data.X_train, data.y_train, max_nfev=refit_budget(len(init)),
                       accept_budget_end=True)
-            current = score_formula(f"{cand.name}-det{step}", g, X, y, masks, cand.rmse_before_refit,
-                                    cand.kan_agreement, None, "reduced", judge)
+            current = score_formula(f"{cand.name}-det{step}", g, data, Origin.of(cand).via("reduced"))
         except KansymError:
             break
         key = structure_key(current.formula)
@@ -384,7 +382,7 @@ def choose_structure(member_candidates, X, y, masks, frame, seed: int, max_const
     return structures, chosen, notes
 
 
-def member_search(generate_one, member, X, y, masks, judge, max_constants: int, seconds: float):
+def member_search(generate_one, member, data: Scoring, max_constants: int, seconds: float):
     """Candidates of one member network (``generate_one(member) -> (candidates, notes)``) and the reductions of
     those with undetermined constants, within ``seconds``; returns (seed, candidates, notes)."""
     notes = []
@@ -404,7 +402,7 @@ def member_search(generate_one, member, X, y, masks, judge, max_constants: int, 
             if c.n_constants > max_constants + REDUCE_SLACK or c.far_departure == np.inf or \
                     (c.n_constants <= max_constants and not undetermined(c.formula)):
                 continue
-            reduced += determine(c, X, y, masks, judge, seen=seen, max_constants=max_constants)
+            reduced += determine(c, data, seen=seen, max_constants=max_constants)
         if past_deadline():
             notes.append(f"member seed {member.seed}: the search budget ({seconds:.0f} s for this member) ran out; "
                          "its search is incomplete")
