@@ -24,8 +24,8 @@ def test_version():
 
 
 @pytest.mark.parametrize("command,expected", [
-    ("discover", ["[default: 5 for be/me, 10 for residual]", "Largest ME uncertainty [MeV]", "[be|me|residual]",
-                  "[kan|symbolic|all]", "[auto|pyoperon|pysr|none]", "[default: physics+poly]"]),
+    ("discover", ["[default: 5 for be/me, 10 for residual]", "Largest ME uncertainty [MeV]", "<be|me|residual>",
+                  "<kan|symbolic|all>", "<none|auto|pyoperon|pysr>", "[default: physics+poly]"]),
     ("crosscheck", ["Cap on the search time [s]", "[default: 50]", "[auto|pyoperon|pysr]"]),
     ("symbolic", ["[default: the run's]"]),
     ("table1", ["[default: 4]"]),

@@ -2,6 +2,8 @@
 
 import json
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -328,11 +330,7 @@ BAD_DISCOVER_OPTIONS = {
     "zero steps": ["--steps", "0"],
     "unknown element chain": ["--chains", "Xx"],
     "ensemble 1 with uncertainty": ["--ensemble", "1", "--uncertainty"],
-    "unknown aggregate rule": ["--aggregate", "mode"],
-    "unknown beyond-range rule": ["--beyond-range", "wrap"],
-    "unknown trainer": ["--trainer", "adam"],
     "division by zero in --lib": ["--lib", "x^(1/0)"],
-    "unknown target with markup": ["--target", "[/]bogus[red]"],
     "split fraction 2": ["--split", "random:2"],
     "empty --lib": ["--lib", ""],
     "--lib of commas only": ["--lib", " , "],
@@ -345,6 +343,27 @@ def _clean_exit(result, tmp_path):
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output and result.output.strip().startswith("Error:")
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+BAD_CHOICES = {  # parsed by the CLI as Enum options: the console script's one-line usage error
+    "unknown aggregate rule": (["--aggregate", "mode"], "'median', 'mean'"),
+    "unknown beyond-range rule": (["--beyond-range", "wrap"], "'clamp', 'spline'"),
+    "unknown trainer": (["--trainer", "adam"], "'fast', 'pykan'"),
+    "unknown target with markup": (["--target", "[/]bogus[red]"], "'be', 'me', 'residual'"),
+    "unknown stage": (["--stage", "formula"], "'kan', 'symbolic', 'all'"),
+    "unknown engine": (["--crosscheck", "eureqa"], "'none', 'auto', 'pyoperon', 'pysr'"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_CHOICES))
+def test_unknown_choice_is_one_line_listing_the_choices(name, tmp_path):
+    args, choices = BAD_CHOICES[name]
+    r = subprocess.run([sys.executable, "-m", "kansym", "discover", *args, "--runs-dir", str(tmp_path / "runs")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and r.stdout == "", (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and choices in lines[0], r.stderr
+    assert not (tmp_path / "runs").exists()
 
 
 @pytest.mark.parametrize("name", list(BAD_DISCOVER_OPTIONS))
@@ -413,7 +432,7 @@ def test_runs_dir_that_cannot_be_created():
 @pytest.mark.parametrize("args,match", [
     (["table1", "--models", ""], "at least one mass model"),
     (["table1", "--models", " , "], "empty element"),
-    (["table1", "--models", "ws4", "--trainer", "adam"], "unknown --trainer 'adam'"),
+    (["table1", "--models", "ws4", "--trainer", "adam"], "'adam' is not one of 'fast', 'pykan'"),
 ])
 def test_empty_lists_refused(args, match, tmp_path):
     r = runner.invoke(app, [*args, "--out-dir", str(tmp_path / "t1")])

@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kansym.cli import streams
-from kansym.choices import Subset
+from kansym.choices import Aggregate, Beyond, Engine, PoorEdges, Stage, Subset, Target, Trainer
 from kansym.errors import KansymError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
@@ -212,7 +212,7 @@ def _progress_for(cfg, quiet: bool):
 @app.command()
 @handled
 def discover(
-    target: str = typer.Option("be", metavar="[be|me|residual]", help="be (binding energy), me (mass excess) or residual (experiment - model)."),
+    target: Target = typer.Option(Target.be, help="be (binding energy), me (mass excess) or residual (experiment - model)."),
     model: Optional[str] = typer.Option(None, metavar="[ws4|ws4rbf|dz28|frdm12|ktuy05|hfb27|dz10]", help="Mass model for residual targets: ws4, dz28, frdm12, ktuy05, hfb27, dz10."),
     subset: Optional[Subset] = typer.Option(None, help="Nuclide subset [default: even-even for be/me, all for residual]."),
     features: Optional[str] = typer.Option(None, metavar="[zn|znv|kan4|kan9|kan11|znps]", help="Feature set: zn, znv, kan4, kan9, kan11, znps."),
@@ -230,21 +230,21 @@ def discover(
     lamb: float = typer.Option(1e-3, help="Sparsity regularisation weight (first stage)."),
     prune: bool = typer.Option(True, help="Prune nodes and edges after the sparsifying stage."),
     ensemble: Optional[int] = typer.Option(None, help="Networks trained with seeds seed, seed+1, ...; the formula search takes candidates from every one [default: 4]."),
-    aggregate: str = typer.Option("median", metavar="[median|mean]", help="How ensemble members combine: median (one runaway member cannot drag it) or mean; members that diverge on the test nuclei are dropped first."),
+    aggregate: Aggregate = typer.Option(Aggregate.median, help="How ensemble members combine: median (one runaway member cannot drag it) or mean; members that diverge on the test nuclei are dropped first."),
     uncertainty: Optional[bool] = typer.Option(None, "--uncertainty/--no-uncertainty", help="Per-nucleus ensemble spread sigma_ens and its calibration [default: on with 2 or more members]."),
-    beyond_range: str = typer.Option("clamp", metavar="[clamp|spline]", help="Network inputs outside the training range: clamp (every edge constant past its trained range) or spline (pykan's extended grid as is)."),
-    trainer: str = typer.Option("fast", metavar="[fast|pykan]", help="Code that trains the network: fast (pykan's training with a faster evaluation of the same network) or pykan (MultKAN.fit as it is; the recipe of runs before kansym 0.2)."),
+    beyond_range: Beyond = typer.Option(Beyond.clamp, help="Network inputs outside the training range: clamp (every edge constant past its trained range) or spline (pykan's extended grid as is)."),
+    trainer: Trainer = typer.Option(Trainer.fast, help="Code that trains the network: fast (pykan's training with a faster evaluation of the same network) or pykan (MultKAN.fit as it is; the recipe of runs before kansym 0.2)."),
     max_hidden: Optional[int] = typer.Option(None, help="Keep at most this many hidden nodes after pruning [default: 1 for be, 3 for me, none for residual]."),
     lib: str = typer.Option("physics+poly", help="Edge-function libraries joined by '+', each giving its own candidates: physics, poly, pykan, or a list such as 'x,x^2,x^(2/3),exp' (used as given)."),
     r2_min: float = typer.Option(0.9, help="Smallest acceptable R^2 of an edge fit."),
-    poor_edges: str = typer.Option("best", metavar="[best|zero|error]", help="An edge below --r2-min: best (keep the best function, with a note), zero, or error."),
+    poor_edges: PoorEdges = typer.Option(PoorEdges.best, help="An edge below --r2-min: best (keep the best function, with a note), zero, or error."),
     max_constants: Optional[int] = typer.Option(None, help="Largest number of constants of the chosen formula [default: 10 for --features zn, like the published two-input formulas (Duflo-Zuker 10, the KAN paper's Eq. 6 with 9); else 12]."),
     expand: bool = typer.Option(False, help="Also try the network multiplied out into monomials (polynomial candidates; judged like every other)."),
     search_budget: Optional[float] = typer.Option(None, help="Wall-clock budget of the formula search over all members [s]; members share 70 %, the validation the rest [default: 90; 60 for residual]."),
     cv_folds: int = typer.Option(5, help="Folds of the cross-validation (on the training nuclei) that scores formula structures."),
     seed: int = typer.Option(0, help="Random seed (split and network)."),
-    stage: str = typer.Option("all", metavar="[kan|symbolic|all]", help="Stop after this stage: kan, symbolic or all."),
-    crosscheck_engine: str = typer.Option("auto", "--crosscheck", metavar="[auto|pyoperon|pysr|none]", help="Cross-check engine after the symbolic stage: auto, pyoperon, pysr or none."),
+    stage: Stage = typer.Option(Stage.all, help="Stop after this stage: kan, symbolic or all."),
+    crosscheck_engine: Engine = typer.Option(Engine.auto, "--crosscheck", help="Cross-check engine after the symbolic stage: auto, pyoperon, pysr or none."),
     crosscheck_generations: Optional[int] = typer.Option(None, help="Cross-check search length in generations (reproducible for a seed) [default: 50; 10 for residual]."),
     crosscheck_budget: Optional[float] = typer.Option(None, help="Cap on the cross-check search time [s]; results then depend on machine speed [default: no cap]."),
     extrapolate_chains: str = typer.Option("Zr,Nd,Hg,Fm", "--chains", help="Isotopic chains for the extrapolation stage ('' to skip)."),
@@ -587,7 +587,7 @@ def show(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, path
 def symbolic(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, path, or 'latest'."),
              lib: Optional[str] = typer.Option(None, help="Edge-function libraries joined by '+' (e.g. physics+poly) or a comma list of functions [default: the run's]."),
              r2_min: Optional[float] = typer.Option(None, help="Smallest acceptable R^2 of an edge fit [default: the run's]."),
-             poor_edges: Optional[str] = typer.Option(None, metavar="[best|zero|error]", help="An edge below --r2-min: best (keep the best function, with a note), zero, or error [default: the run's]."),
+             poor_edges: Optional[PoorEdges] = typer.Option(None, help="An edge below --r2-min: best (keep the best function, with a note), zero, or error [default: the run's]."),
              max_constants: Optional[int] = typer.Option(None, help="Largest number of constants of the chosen formula [default: the run's]."),
              runs_dir: Path = _dir_option("runs", "Where run directories live.")):
     """Run the symbolic stage again on an existing run."""
@@ -632,7 +632,7 @@ def export(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, pa
 def table1_cmd(models: str = typer.Option("ws4,dz28,frdm12,ktuy05,hfb27", help="Comma-separated mass models."),
                seeds: int = typer.Option(1, help="Split seeds 0..SEEDS-1; the KAN columns give the median (+- standard deviation)."),
                ensemble: Optional[int] = typer.Option(None, help="KANs per fit [default: 4]."),
-               trainer: str = typer.Option("fast", metavar="[fast|pykan]", help="Code that trains the networks (see discover --help)."),
+               trainer: Trainer = typer.Option(Trainer.fast, help="Code that trains the networks (see discover --help)."),
                out_dir: Path = _dir_option("runs/table1", "Where table1.csv and table1.tex go."),
                force: bool = typer.Option(False, help="Replace an existing table1.csv/table1.tex in --out-dir."),
                quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
@@ -677,7 +677,7 @@ def table1_cmd(models: str = typer.Option("ws4,dz28,frdm12,ktuy05,hfb27", help="
 @handled
 def sweep(ctx: typer.Context,
           grid: list[str] = typer.Option(..., metavar="NAME=VALUES", help="Repeatable: seed=0:5 (0..4), lamb=1e-3,3e-3, width=5;10 (';' between tuple points). ASCII digits; at most 1000 points per sweep (the product of the grids)."),
-          target: str = typer.Option("be", metavar="[be|me|residual]", help="Target of every point."),
+          target: Target = typer.Option(Target.be, help="Target of every point."),
           runs_dir: Path = _dir_option("runs", "The sweep goes in RUNS_DIR/sweep-<hash>/."),
           jobs: Optional[int] = typer.Option(None, help="Points run at once [default: the CPUs this process may use]."),
           backend: str = typer.Option("loky", metavar="[loky|dask]", help="loky (local processes) or dask."),
