@@ -121,6 +121,17 @@ def test_features_hand_checked():
     assert feature_names("kan11")[-2:] == ("Z_shell", "N_shell")
 
 
+def test_shell_occupancy_and_casten_factor_hand_checked():
+    f = all_features([82, 66, 50, 100], [126, 104, 66, 160])
+    pb, dy, sn, fm = (f.iloc[i] for i in range(4))
+    assert pb.s_Z == 0 and pb.s_N == 0 and pb.P_NZ == 0  # doubly magic: closed shells, no valence factor
+    assert dy.s_Z == pytest.approx((82 - 50) / 4) and dy.s_N == pytest.approx((104 - 82) * (126 - 104) / 44)
+    assert dy.P_NZ == pytest.approx(16 * 22 / (16 + 22))  # 170Dy: mid-shell in both, v_Z 16, v_N 22
+    assert sn.s_Z == 0 and sn.P_NZ == 0 and sn.s_N == pytest.approx(16 * 16 / 32)  # Z = 50 closed
+    assert fm.s_N == pytest.approx((160 - 126) * (184 - 160) / 58)  # above N = 126: the shell up to 184
+    assert feature_names("zns") == ("Z", "N", "s_Z", "s_N") and feature_names("znsp")[-1] == "P_NZ"
+
+
 def test_subsets_and_cuts():
     ee = select_nuclei(Selection(subset="even-even", min_z=30, min_n=30, max_unc=None))
     assert len(ee) == 538

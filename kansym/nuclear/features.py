@@ -10,6 +10,12 @@ Definitions (all dimensionless):
 * Shell filling ``mu_Z = (Z - M_lo) / (M_hi - M_lo)`` in [0, 1), where M_lo <= Z < M_hi are the
   magic numbers enclosing Z (M_lo = 0 below the first magic number; above the last one,
   M_hi is taken as 184 for protons and 258 for neutrons). Same for N.
+* Shell occupancy (Duflo-Zuker-like): ``s_Z = (Z - M_lo)(M_hi - Z) / (M_hi - M_lo)`` with M_lo <= Z < M_hi
+  the enclosing magic numbers as for ``mu_Z``: the product of valence particles and holes over the shell's
+  degeneracy, 0 at a closure and (M_hi - M_lo)/4 at mid-shell (the quantity whose square and products make
+  Duflo-Zuker's shell energy). Same for ``s_N``.
+* Casten's valence factor ``P_NZ = v_N v_Z / (v_N + v_Z)`` (0 when both are magic): the proton-neutron
+  interactions per valence nucleon, which drive deformation.
 * KAN-WS4 inputs (Lu et al.): ``Delta = [(-1)^N + (-1)^Z] / 2``;
   ``P = 12/sqrt(A) + Delta`` (even-even), ``-12/sqrt(A) + Delta`` (odd-odd), ``Delta`` (odd A);
   ``S = v_Z * v_N``.
@@ -49,6 +55,23 @@ def shell_filling(x, magic, next_closure: int) -> np.ndarray:
     return (x - lo) / (hi - lo)
 
 
+def shell_occupancy(x, magic, next_closure: int) -> np.ndarray:
+    """(x - M_lo)(M_hi - x) / (M_hi - M_lo) of the major shell that x sits in (particles)."""
+    x = np.asarray(x, dtype=np.float64)
+    mu = shell_filling(x, magic, next_closure)
+    bounds = np.concatenate([[0], magic, [next_closure]]).astype(np.float64)
+    i = np.clip(np.searchsorted(bounds, x, side="right") - 1, 0, len(bounds) - 2)
+    return (bounds[i + 1] - bounds[i]) * mu * (1.0 - mu)
+
+
+def casten_p(z, n) -> np.ndarray:
+    """P_NZ = v_N v_Z / (v_N + v_Z), 0 where both are magic."""
+    vz = magic_distance(z, PROTON_MAGIC).astype(np.float64)
+    vn = magic_distance(n, NEUTRON_MAGIC).astype(np.float64)
+    total = vz + vn
+    return np.divide(vz * vn, total, out=np.zeros_like(total), where=total > 0)
+
+
 def pairing_delta(z, n) -> np.ndarray:
     """Delta = [(-1)^N + (-1)^Z] / 2: +1 even-even, -1 odd-odd, 0 odd-A."""
     z, n = np.asarray(z), np.asarray(n)
@@ -81,6 +104,9 @@ def all_features(z, n) -> pd.DataFrame:
         "Z_shell": shell_index(z, PROTON_MAGIC), "N_shell": shell_index(n, NEUTRON_MAGIC),
         "v_Z": magic_distance(z, PROTON_MAGIC), "v_N": magic_distance(n, NEUTRON_MAGIC),
         "P": pairing_p(z, n), "S": shell_s(z, n),
+        "s_Z": shell_occupancy(z, PROTON_MAGIC, _NEXT_SHELL["Z"]),
+        "s_N": shell_occupancy(n, NEUTRON_MAGIC, _NEXT_SHELL["N"]),
+        "P_NZ": casten_p(z, n),
     }
     return pd.DataFrame({k: np.asarray(v, dtype=np.float64) for k, v in cols.items()})
 
@@ -92,6 +118,8 @@ FEATURE_SETS = MappingProxyType({
     "kan9": ("N", "Z", "A", "N-Z", "A^(2/3)", "Z_EO", "N_EO", "mu_Z", "mu_N"),
     "kan11": ("N", "Z", "A", "N-Z", "A^(2/3)", "Z_EO", "N_EO", "mu_Z", "mu_N", "Z_shell", "N_shell"),
     "znps": ("Z", "N", "P", "S"),
+    "zns": ("Z", "N", "s_Z", "s_N"),
+    "znsp": ("Z", "N", "s_Z", "s_N", "P_NZ"),
 })
 
 
