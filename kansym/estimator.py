@@ -126,7 +126,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
             bad("max_hidden", "'auto', None or a whole number")
         for name in ("width", "refine"):
             v = getattr(self, name)
-            items = (v,) if isinstance(v, whole) else v
+            items = (v,) if isinstance(v, whole) and name == "width" else v
             if v is not None and not (isinstance(items, (tuple, list)) and all(
                     isinstance(w, whole) and not isinstance(w, bool) for w in items)):
                 bad(name, "None, a whole number or a tuple of them" if name == "width" else "None or a tuple of "
@@ -254,6 +254,10 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
                 raise KansymError("no candidate formula qualified (see notes_ and candidates_); pick one with "
                                   "sympy(index) or raise max_constants")
             return self.formula_
+        n = len(self.candidates_)
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not -n <= index < n:
+            raise KansymError(f"index must be None or a whole number in 0 .. {n - 1} (a row of candidates_), "
+                              f"got {str(index)[:20]!r}")
         return self.candidates_["formula"].iloc[index]
 
     def sympy(self, index: int | None = None):
@@ -261,13 +265,20 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         return self._formula(index).sympy()
 
     def latex(self, index: int | None = None, precision: int = 5) -> str:
-        """LaTeX of the chosen formula (or candidate ``index``), numbers to ``precision`` digits."""
-        return self._formula(index).latex(precision=precision)
+        """LaTeX of the chosen formula (or candidate ``index``), numbers to ``precision`` significant digits
+        (3 .. 17)."""
+        if isinstance(precision, bool) or not isinstance(precision, (int, np.integer)) or not 3 <= precision <= 17:
+            raise KansymError(f"precision must be a whole number of significant digits in 3 .. 17, got "
+                              f"{str(precision)[:20]!r}")
+        return self._formula(index).latex(precision=int(precision))
 
     def fit_report(self, min_correl: float = 0.5) -> str:
         """Text report: the formula, its constants with standard errors, the correlations above
         ``min_correl``, and RMSE (in the units of y) on the training and held-out rows."""
 
+        if isinstance(min_correl, bool) or not isinstance(min_correl, (int, float, np.integer, np.floating)) or \
+                not 0 <= min_correl <= 1:
+            raise KansymError(f"min_correl must be a number in [0, 1], got {str(min_correl)[:20]!r}")
         f = self._formula(None)
         row = self.candidates_.loc[self.candidates_["chosen"]].iloc[0]
         lines = ["[[Formula]]", f"    {f.sympy()}", f"    candidate {row['name']} (route {row['route']}), "
@@ -373,6 +384,8 @@ def _as_matrix(X, feature_names) -> tuple[np.ndarray, tuple[str, ...]]:
         if X.ndim == 1:
             X = X[:, None]
         names = tuple(feature_names) if feature_names is not None else tuple(f"x{i}" for i in range(X.shape[1]))
+    if not all(isinstance(n, str) for n in names):
+        raise ValueError(f"feature_names must be strings, got {[type(n).__name__ for n in names][:5]}")
     if X.ndim != 2 or X.shape[1] != len(names):
         raise ValueError(f"X must be 2-D with one column per feature name ({len(names)}), got shape {X.shape}")
     if not np.isfinite(X).all():

@@ -216,3 +216,17 @@ def test_bad_arguments_are_value_errors_naming_the_argument(kw, message):
     with pytest.raises(ValueError, match=message) as err:
         KANSymbolicRegressor(**kw).fit(X, X.sum(axis=1), feature_names=["Z", "N"])
     assert "--" not in str(err.value) and isinstance(err.value, kansym.KansymError)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda e: e.latex(precision=0), "precision must be a whole number"),
+    (lambda e: e.latex(precision=2.5), "precision must be a whole number"),
+    (lambda e: e.latex(precision=10**6), "precision must be a whole number"),
+    (lambda e: e.sympy("0"), "index must be None or a whole number"),
+    (lambda e: e.sympy(999), "index must be None or a whole number"),
+    (lambda e: e.fit_report(min_correl="x"), "min_correl must be a number"),
+    (lambda e: e.fit_report(min_correl=float("nan")), "min_correl must be a number"),
+])
+def test_fitted_estimator_methods_check_their_arguments(fitted, call, message):
+    with pytest.raises(ValueError, match=message):
+        call(fitted)

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import sympy as sp
 from typer.testing import CliRunner
@@ -315,6 +316,8 @@ def test_large_hall_of_fame_and_huge_engine_formulas_are_bounded(formula_run, tm
 # --------------------------------------------------------------------------- options and run directories
 
 BAD_DISCOVER_OPTIONS = {
+    "a model for a be target": ["--target", "be", "--model", "ws4"],
+    "a function listed twice in --lib": ["--lib", "x,x^2,x"],
     "negative seed": ["--seed", "-1"],
     "seed beyond 2^32": ["--seed", "99999999999999999999"],
     "r2-min NaN": ["--r2-min", "nan"],
@@ -1465,3 +1468,143 @@ def test_registry_entry_names_the_version_that_recomputed_it(formula_run, tmp_pa
     run = _edited_copy(formula_run, tmp_path, "formula.json", lambda e: e.update(kansym_version="0.1.0"))
     js, _ = export_formula(run, "v", tmp_path / "reg")
     assert json.loads(js.read_text())["kansym_version"] == kansym.__version__
+
+
+def test_an_interrupt_that_breaks_a_library_is_reported_as_an_interrupt(tmp_path):
+    """SIGTERM inside a lazy import leaves a half-initialised module (an AttributeError, not KeyboardInterrupt):
+    still exit 130 and one line, never a traceback; an interrupted command without its own message gets one."""
+    code = ("import sys\nfrom kansym.cli import commands as c, streams as s\n"
+            "@c.app.command('boom')\ndef boom():\n    s.INTERRUPT['received'] = True\n"
+            "    raise AttributeError(\"partially initialized module 'torch._dynamo' has no attribute 'utils'\")\n"
+            "@c.app.command('stop')\ndef stop():\n    raise KeyboardInterrupt\n"
+            "sys.argv = ['kansym', sys.argv[1]]\nc.main()\n")
+    for command in ("boom", "stop"):
+        r = subprocess.run([sys.executable, "-c", code, command], capture_output=True, text=True, timeout=60)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 130 and len(lines) == 1 and lines[0].startswith("Interrupted"), (command, r.stderr)
+
+
+def _checkpoint_dir(run):
+    return next(p.parent for p in sorted((run / "kan").rglob("scalers.json")))
+
+
+@pytest.mark.parametrize("damage", ["fifo cache", "huge grid", "huge width", "cache symlink"])
+def test_checkpoint_files_are_checked_before_pykan_reads_them(damage, formula_run, tmp_path):
+    import os
+
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    ck = _checkpoint_dir(run)
+    if damage == "fifo cache":
+        (ck / "model_cache_data").unlink()
+        os.mkfifo(ck / "model_cache_data")
+    elif damage == "cache symlink":
+        (ck / "coarse_cache_data").unlink()
+        (ck / "coarse_cache_data").symlink_to("/dev/zero")
+    else:
+        text = (ck / "model_config.yml").read_text()
+        text = text.replace("\ngrid: ", "\ngrid: 1000000000\nold_grid: ") if damage == "huge grid" else \
+            text.replace("width:\n- - ", "width:\n- - 100000\n  - 0\n- - ")
+        (ck / "model_config.yml").write_text(text)
+    t0 = time.perf_counter()
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2 and "cannot load the KAN checkpoint" in r.output, r.output
+    assert len(r.output.strip().splitlines()) == 1 and time.perf_counter() - t0 < 10
+
+
+# --------------------------------------------------------------------------- sixth probe
+
+def _config_edit(**fields):
+    return lambda d: d.update(fields)
+
+
+@pytest.mark.parametrize("file, edit, message", [
+    ("config.json", _config_edit(steps=7), "config.json's schedule disagree with the networks"),
+    ("config.json", _config_edit(trainer="pykan"), "config.json's schedule disagree with the networks"),
+    ("config.json", _config_edit(k=2), "disagree with the networks"),
+    ("config.json", _config_edit(width=[7]), "disagree with the networks"),
+    ("config.json", _config_edit(seed=5), "do not belong together"),  # another split: caught first
+    ("config.json", _config_edit(data_sha256={"ame2020": "0" * 64}), "other data files"),
+    ("metrics.json", lambda d: d["counts"].update(train=d["counts"]["train"] + 1), "counts are not the run's split"),
+    ("metrics.json", _config_edit(wall_time_total_s=-5), "wall_time_total_s must be seconds"),
+    ("metrics.json", _config_edit(wall_time_total_s=1e308), "wall_time_total_s must be seconds"),
+])
+def test_show_checks_config_and_counts_against_the_networks(file, edit, message, formula_run, tmp_path):
+    run = _edited_copy(formula_run, tmp_path, file, edit)
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2 and message in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+def test_search_record_edited_in_both_formula_files_is_refused(formula_run, tmp_path):
+    run = _edited_copy(formula_run, tmp_path, "formula.json", lambda d: d["metrics"].update(n_eligible=150))
+    run = _edited_copy(formula_run, tmp_path, "metrics.json", lambda d: d["formula"].update(n_eligible=150))
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2 and "n_eligible is not candidates.csv's record" in r.output, r.output
+
+
+@pytest.mark.parametrize("edit", ["flag", "extra column", "split"])
+def test_show_checks_every_column_of_predictions(edit, formula_run, tmp_path):
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    frame = pd.read_csv(run / "predictions.csv")
+    if edit == "flag":
+        frame["outside_training_range"] = True
+    elif edit == "extra column":
+        frame["prediction2"] = frame["prediction"]
+    else:
+        frame.loc[0, "split"] = "[red]x"
+    frame.to_csv(run / "predictions.csv", index=False)
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2 and "predictions.csv" in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+def test_run_files_that_are_links_or_missing_formula_are_named(formula_run, tmp_path):
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    (run / "formula.json").unlink()
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2 and "formula.json is missing" in r.output, r.output
+    shutil.rmtree(run)
+    shutil.copytree(formula_run.run_dir, run)
+    (tmp_path / "elsewhere.json").write_text((run / "config.json").read_text())
+    (run / "config.json").unlink()
+    (run / "config.json").symlink_to(tmp_path / "elsewhere.json")
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2 and "config.json is a symbolic link" in r.output, r.output
+
+
+def test_export_refuses_a_config_that_misdescribes_the_networks(formula_run, tmp_path):
+    run = _edited_copy(formula_run, tmp_path, "config.json", _config_edit(trainer="pykan"))
+    run = _edited_copy(formula_run, tmp_path, "formula.json", _config_edit(trainer="pykan"))
+    r = runner.invoke(app, ["export", str(run), "--name", "t", "--registry", str(tmp_path / "reg"),
+                            "--runs-dir", str(tmp_path)])
+    assert r.exit_code == 2 and "disagree with the networks" in r.output, r.output
+    assert not (tmp_path / "reg" / "t.json").exists()
+
+
+def test_a_chain_named_twice_is_refused(formula_run, tmp_path):
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    r = runner.invoke(app, ["extrapolate", str(run), "--chains", "Zr,40"])
+    assert r.exit_code == 2 and "named twice" in r.output, r.output
+
+
+def test_hall_of_fame_loss_is_a_plain_decimal(tmp_path):
+    from kansym.checks.crosscheck import import_hof
+
+    f = tmp_path / "hof.csv"
+    f.write_text('Complexity,Loss,Equation\n3,1_000,"Z + N"\n')
+    with pytest.raises(KansymError, match="Loss"):
+        import_hof(f, ("Z", "N"))
+
+
+@pytest.mark.parametrize("kwargs, fit_kwargs, message", [
+    (dict(refine=5), {}, "refine must be None or a tuple"),
+    ({}, dict(feature_names=[1, 2]), "feature_names must be strings"),
+])
+def test_estimator_arguments_named(kwargs, fit_kwargs, message):
+    from kansym.estimator import KANSymbolicRegressor
+
+    X = np.column_stack([np.arange(40, 80, dtype=float), np.arange(50, 90, dtype=float)])
+    with pytest.raises(ValueError, match=message):
+        KANSymbolicRegressor(**kwargs).fit(X, X.sum(axis=1), **fit_kwargs)

@@ -157,3 +157,17 @@ def test_cli_failed_point_exits_1_with_summary(tmp_path):
     (root,) = tmp_path.glob("sweep-*")
     table = pd.read_csv(root / "summary.csv")
     assert table["state"].tolist() == ["failed"] and not list(root.glob(".partial-*"))
+
+
+def test_a_finished_point_edited_since_is_checked_and_redone(tmp_path):
+    sw = plan(_base(tmp_path), {"seed": [0]}, tmp_path)
+    (a, _), = sw.points
+    run_sweep(sw, Execution(jobs=1))
+    metrics = json.loads((sw.root / a / "metrics.json").read_text())
+    real = metrics["rmse_mev"]["test"]
+    metrics["rmse_mev"]["test"] = 0.001  # an edit the summary (and its Pareto set) would otherwise take as is
+    (sw.root / a / "metrics.json").write_text(json.dumps(metrics))
+    table, done = run_sweep(sw, Execution(jobs=1))
+    assert done == [a] and table.loc[0, "state"] == "done"
+    assert json.loads((sw.root / a / "metrics.json").read_text())["rmse_mev"]["test"] == real
+    assert table.loc[0, "kan_rmse_mev.test"] == pytest.approx(real)

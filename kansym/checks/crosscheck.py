@@ -9,6 +9,8 @@ the next nuclei beyond the last measured one on each isotopic chain.
 
 from __future__ import annotations
 
+import re
+
 import csv
 import importlib.util
 import io
@@ -201,10 +203,13 @@ def _hof_int(text) -> int:
     return int(t)
 
 
+_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
+
+
 def _hof_loss(text) -> float:
-    """A hall of fame's Loss: a finite number >= 0 in ASCII."""
+    """A hall of fame's Loss: a finite number >= 0 written as a plain decimal (ASCII digits, point, exponent)."""
     t = str(text).strip()
-    value = float(t) if t.isascii() else float("nan")
+    value = float(t) if _DECIMAL.fullmatch(t) else float("nan")
     if not (np.isfinite(value) and value >= 0):
         raise ValueError(f"Loss {t[:20]!r} is not a finite number >= 0")
     return value

@@ -130,6 +130,10 @@ def chain_domain(subset: str, measured: pd.DataFrame, chains, isotones, beyond: 
         if not (text.isascii() and text.isdecimal() and len(text) <= 3 and 1 <= int(text) <= 400):
             raise KansymError(f"isotone {text[:20]!r} is not a neutron number in 1 .. 400 (ASCII digits)")
         specs.append(("N", int(text), f"N={int(text)}", zstep))
+    labels = [label for _, _, label, _ in specs]
+    twice = sorted({label for label in labels if labels.count(label) > 1})
+    if twice:
+        raise KansymError(f"chain {', '.join(twice)} is named twice (by symbol and by Z, or repeated); name each once")
     ref = tables.load_model(reference)
     frames = []
     for fixed, value, label, stp in specs:

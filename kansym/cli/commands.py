@@ -289,6 +289,7 @@ def discover(
         partial = sorted(Path(cfg.runs_dir).glob(".partial-*"), key=lambda p: p.stat().st_mtime)
         where = f"; partial output is in {partial[-1]} (`kansym clean` removes it)" if partial else ""
         err.print(f"[bold red]Interrupted[/]: no run directory was created{where}")
+        streams.INTERRUPT["reported"] = True
         raise typer.Exit(code=130) from None
     if as_json:
         from kansym.runs.store import RunDir
@@ -396,9 +397,10 @@ def render_summary(config: dict, metrics: dict, importance, run_dir) -> Table:
             t.add_row("formula choice", f"structure from {len(f.get('members') or [])} of {f.get('n_members')} members; "
                       f"CV RMSE {_fmt(f['cv_rmse_mev'])} (+- {_fmt(f.get('cv_spread_mev'))}), extrapolation "
                       f"validation {_fmt(f.get('edge_validation_rmse_mev'))} MeV; {f.get('n_eligible')} of "
-                      f"{f.get('n_structures')} structures eligible")
+                      f"{f.get('n_structures')} structures eligible (the search's record, as in candidates.csv)")
         if f.get("kan_agreement_mev") is not None:
-            t.add_row("formula vs its KAN", f"RMS {_fmt(f['kan_agreement_mev'])} MeV before the refit"
+            t.add_row("formula vs its KAN", f"RMS {_fmt(f['kan_agreement_mev'])} MeV before the refit (the search's "
+                      "record)"
                       + (f"; max |corr| {f['max_abs_correlation']:.3f}" if f.get("max_abs_correlation") is not None else ""))
     elif "formula" in metrics:
         t.add_row("formula", "[red]none chosen[/]: no formula structure meets the choice rule "
@@ -845,7 +847,6 @@ def main() -> None:
         _stderr_line(f"Error: {_os_message(exc)}")
         code = 2
     except typer.Abort:
-        _stderr_line("Interrupted")
         code = 130
     except typer.TyperException as exc:  # click's usage errors (typer's bundled click)
         ctx = getattr(exc, "ctx", None)
@@ -858,6 +859,13 @@ def main() -> None:
         code = getattr(exc, "exit_code", 2)
     except SystemExit as done:
         code = done.code
+    except Exception:  # an interrupt that landed inside a library (an import cut short): still an interrupt
+        if not streams.INTERRUPT["received"]:
+            raise
+        code = 130
+    if code == 130 and not streams.INTERRUPT["reported"]:
+        _stderr_line("Interrupted; a run cut short leaves its partial output under .partial-* (`kansym runs "
+                     "--partial`, `kansym clean`); an update of a run leaves the run as it was")
     try:
         sys.stdout.flush()
     except OSError as exc:

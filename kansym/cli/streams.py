@@ -36,18 +36,25 @@ def route_native_stdout() -> None:
         pass
 
 
+INTERRUPT = {"received": False, "reported": False}
+"""Whether SIGINT or SIGTERM arrived, and whether a command has said so already (``main`` says it otherwise)."""
+
+
 def terminate_as_interrupt() -> None:
     """SIGTERM (what ``timeout`` and schedulers send) ends a command like Ctrl-C: partial output is named or
-    removed by the same code."""
+    removed by the same code. Both signals are remembered, so that an error they cause inside a library (an
+    import cut short) is reported as the interrupt it is."""
     import signal
 
     def interrupt(signum, frame):
+        INTERRUPT["received"] = True
         raise KeyboardInterrupt
 
-    try:
-        signal.signal(signal.SIGTERM, interrupt)
-    except (ValueError, OSError):  # not the main thread
-        pass
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            signal.signal(sig, interrupt)
+        except (ValueError, OSError):  # not the main thread
+            pass
 
 
 def silence_stdout() -> None:

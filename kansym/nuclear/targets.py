@@ -86,6 +86,12 @@ class Selection:
     max_unc: float | None = 0.1
     include_estimated: bool = False
 
+    def describe(self) -> str:
+        """The selection in words: 'even-even, Z >= 30, N >= 30, dME <= 0.1 MeV, measured only'."""
+        unc = "no uncertainty cut" if self.max_unc is None else f"dME <= {self.max_unc} MeV"
+        return (f"{self.subset}, Z >= {self.min_z}, N >= {self.min_n}, {unc}, "
+                + ("estimated values included" if self.include_estimated else "measured only"))
+
     def __post_init__(self):
         if not isinstance(self.subset, str):
             raise KansymError(f"subset must be a name such as 'even-even', got {self.subset!r}")
@@ -127,7 +133,7 @@ def select_nuclei(sel: Selection, experiment: pd.DataFrame | None = None) -> pd.
     for name, mask in cuts:
         keep &= mask
         if not keep.any():
-            raise KansymError(f"no nuclei left after the cut {name!r} (selection: {sel})")
+            raise KansymError(f"no nuclei left after the cut {name!r} (selection: {sel.describe()})")
     return df[keep].reset_index(drop=True)
 
 

@@ -163,7 +163,10 @@ class DiscoverConfig:
         check_baseline(out.baseline, out.target, feature_names(out.features))
         if out.baseline == "linear" and not out.detrend:
             out = replace(out, baseline="none")  # --no-detrend on a target whose default is linear
-        if out.target == "residual" or out.model:
+        if out.target != "residual" and out.model:
+            raise KansymError(f"--model is for residual targets (the mass model whose residual the network learns); "
+                              f"a {out.target} run takes none, got {str(out.model)[:20]!r}")
+        if out.target == "residual":
             tables.check_model(out.model)
         parse_split(out.split)
         # the network checks its own settings (width, spline order, rule beyond the range, schedule)

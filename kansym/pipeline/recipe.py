@@ -4,9 +4,10 @@ search for closed-form formulas over its edges. Nothing here writes outside the 
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -22,9 +23,12 @@ from kansym.network.execution import Execution, run_tasks
 from kansym.pipeline.member import fit_member
 from kansym.metrics import rms, rmse_by_split
 from kansym.network.regressor import KANRegressor, clean_stale_scratch, normalized, scratch_prefix
+from kansym.nuclear.features import feature_names as feature_columns
 from kansym.runs.artifacts import load_network, save_network
+from kansym.runs.migrate import checkpoint_meta
 from kansym.runs.store import RunDir, make_dir
 from kansym.nuclear.targets import Dataset
+from kansym.safeio import json_text, parse_json_text, read_text_bounded
 
 
 @dataclass(frozen=True)
@@ -325,16 +329,49 @@ def fit_recipe(dataset: Dataset, cfg: DiscoverConfig, judge=None, save_dir: Path
     return stage, search_formulas(cfg, stage, judge, progress, execution) if symbolic else None
 
 
+def network_dirs(rd: RunDir) -> list[Path]:
+    """The checkpoint folders of a run: kan/ for a single network, kan/seed_<s> for an ensemble."""
+    kan_dir = rd.path / "kan"
+    if not (kan_dir / "scalers.json").exists() and not any(kan_dir.glob("seed_*/scalers.json")):
+        raise KansymError(f"run {rd.id} has no KAN checkpoint (kan/); rerun `kansym discover`")
+    return [kan_dir] if (kan_dir / "scalers.json").exists() else sorted(kan_dir.glob("seed_*"))
+
+
+_RECIPE = ("width", "k", "schedule", "beyond", "detrend", "baseline", "feature_names")
+
+
+def check_recipe(rd: RunDir, cfg: DiscoverConfig, metas: list[dict] | None = None) -> None:
+    """config.json's training recipe must be the networks' own (each checkpoint's scalers.json records its width,
+    spline order, schedule, seeds, baseline and inputs): an edited config.json would misdescribe the run."""
+    if metas is None:
+        metas = [checkpoint_meta(parse_json_text(read_text_bounded(d / "scalers.json", what="checkpoint file"),
+                                                 d / "scalers.json")) for d in network_dirs(rd)]
+    def refuse(what: str):
+        raise KansymError(f"run {rd.id}: {what}; the run's files were edited or do not belong together")
+
+    net = new_network(cfg, feature_columns(cfg.features), cfg.seed)
+    want = json.loads(json_text({"width": list(net.width), "k": net.k, "schedule": asdict(net.schedule),
+                                 "beyond": net.beyond, "detrend": net.detrend, "baseline": net.baseline,
+                                 "feature_names": list(net.feature_names)}))
+    seeds = sorted(m.get("seed") for m in metas if isinstance(m.get("seed"), int))
+    if seeds != list(range(cfg.seed, cfg.seed + cfg.ensemble)):
+        refuse(f"config.json says seeds {cfg.seed} .. {cfg.seed + cfg.ensemble - 1}, the networks in kan/ have "
+               f"{', '.join(map(str, seeds))[:60] or 'none'}")
+    for meta in metas:
+        have = json.loads(json_text({k: meta.get(k) for k in _RECIPE}))
+        off = [k for k in _RECIPE if have[k] != want[k]]
+        if off:
+            refuse(f"config.json's {' and '.join(off[:3])} disagree with the networks in kan/ ({off[0]} "
+                   f"{str(want[off[0]])[:60]} in config.json, {str(have[off[0]])[:60]} in the checkpoint)")
+
+
 def load_run_stage(run_dir: Path) -> tuple[DiscoverConfig, KanStage]:
     """Rebuild the dataset and the trained networks of an existing run directory."""
 
     rd = RunDir(Path(run_dir))
     cfg = run_config(rd.config, f"run {rd.id}: config.json")
-    kan_dir = rd.path / "kan"
-    if not (kan_dir / "scalers.json").exists() and not any(kan_dir.glob("seed_*/scalers.json")):
-        raise KansymError(f"run {rd.id} has no KAN checkpoint (kan/); rerun `kansym discover`")
-    dirs = [kan_dir] if (kan_dir / "scalers.json").exists() else sorted(kan_dir.glob("seed_*"))
-    members = tuple(load_network(d) for d in dirs)
+    members = tuple(load_network(d) for d in network_dirs(rd))
+    check_recipe(rd, cfg, [m.checkpoint_meta() for m in members])
     stage = assemble_stage(load_dataset(cfg), members, cfg.aggregate)
     recorded = rd.metrics.get("rmse_mev")  # the networks must be the ones the run trained and measured
     now = stage.metrics()["rmse_mev"]

@@ -26,7 +26,8 @@ from kansym.nuclear import tables
 from kansym.nuclear.targets import TARGET_KINDS
 from kansym.pipeline.config import DiscoverConfig, load_dataset, run_config
 from kansym.pipeline.discovery import crosscheck_summary, extrapolation_summary, run_formula
-from kansym.pipeline.recipe import load_run_stage
+from kansym.pipeline.recipe import check_recipe, load_run_stage
+from kansym.pipeline.stages import predictions_frame
 from kansym.report import export
 from kansym.runs.registry import write_formula
 from kansym.runs.store import RunDir
@@ -184,6 +185,7 @@ def export_formula(run_dir: Path, name: str, registry: Path = Path("formulas"), 
     if entry is None:
         raise KansymError(f"run {rd.id} has no formula; run `kansym discover` without --stage kan")
     cfg = run_config(rd.config, f"run {rd.id}: config.json")
+    check_recipe(rd, cfg)  # the provenance an entry records must be the networks' own
     formula = export.formula_from_entry(entry).for_columns(feat.feature_names(cfg.features))
     context = entry_context(entry, cfg, rd.id)
     metrics = verified_metrics(formula, cfg, load_dataset(cfg), entry.get("metrics"), rd.id)
@@ -199,6 +201,12 @@ def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp) -> No
     def refuse(what: str):
         raise KansymError(f"run {rd.id}: {what}; the run's files were edited or do not belong together")
 
+    if isinstance(metrics.get("formula"), dict) and not (rd.path / "formula.json").exists():
+        refuse("metrics.json records a formula but formula.json is missing")
+    recorded = rd.config.get("data_sha256")
+    if recorded is not None and recorded != tables.data_hashes():
+        refuse("config.json says the run was made from other data files than the bundled ones (SHA-256 differs); "
+               "its numbers cannot be checked here")
     if metrics.get("n_nuclei") != len(ds.frame):
         refuse(f"metrics.json counts {str(metrics.get('n_nuclei'))[:20]} nuclei, the run's selection {len(ds.frame)}")
     preds = rd.read_csv("predictions.csv")
@@ -210,6 +218,17 @@ def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp) -> No
     if not _same(metrics.get("rmse_mev"), _plain(rmse_by_split(pred, ds.y, ds.masks()))):
         refuse("metrics.json's KAN RMSE is not the RMSE of predictions.csv on the run's data")
     _, stage = load_run_stage(rd.path)  # the networks themselves: their RMSE is checked on loading
+    _check_predictions(preds, predictions_frame(stage, cfg.uncertainty is not False), refuse)
+    counts = {part: int(m.sum()) for part, m in ds.masks().items()}
+    if "counts" in metrics and not _same(metrics["counts"], counts):
+        refuse(f"metrics.json's counts are not the run's split ({counts['train']} train, {counts['test']} test)")
+    wall = metrics.get("wall_time_total_s")
+    if wall is not None and (isinstance(wall, bool) or not isinstance(wall, (int, float)) or not 0 <= wall < 1e7):
+        refuse(f"metrics.json's wall_time_total_s must be seconds >= 0, got {str(wall)[:20]}")
+    section = metrics.get("formula")
+    if isinstance(section, dict) and "n_members" in section and section["n_members"] != len(stage.kept):
+        refuse(f"metrics.json's formula section says {str(section['n_members'])[:10]} members were searched; the "
+               f"ensemble keeps {len(stage.kept)}")
     now = _plain(stage.metrics())
     if cfg.uncertainty is False and isinstance(now.get("ensemble"), dict):
         now["ensemble"].pop("calibration_test", None)  # not recorded for such runs
@@ -239,13 +258,30 @@ def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp) -> No
             refuse("metrics.json's cross-check summary is not crosscheck.json's")
 
 
+def _check_predictions(recorded: pd.DataFrame, computed: pd.DataFrame, refuse) -> None:
+    """predictions.csv must be what the networks give, column for column (sigmas, split, flags included)."""
+    if list(recorded.columns) != list(computed.columns) or len(recorded) != len(computed):
+        refuse(f"predictions.csv has columns {', '.join(map(str, recorded.columns))[:120]}; the run's networks give "
+               f"{', '.join(computed.columns)}")
+    for col in computed.columns:
+        a, b = recorded[col], computed[col].reset_index(drop=True)
+        if b.dtype.kind in "fi":
+            ok = np.allclose(pd.to_numeric(a, errors="coerce").to_numpy(dtype=float), b.to_numpy(dtype=float),
+                             rtol=1e-9, atol=1e-9, equal_nan=True)
+        else:
+            ok = a.astype(str).tolist() == b.astype(str).tolist()
+        if not ok:
+            refuse(f"predictions.csv's {col} column is not what the run's networks give")
+
+
 def _check_extrapolation(rd: RunDir, cfg: DiscoverConfig, stage, metrics: dict, refuse) -> None:
     """extrapolation.json recomputed from the run's networks and formula with the options config.json records
     (chains, steps, references), and metrics.json's extrapolation and far-check summaries equal to it."""
     opts = rd.config.get("extrapolation_options") or {}
+    formula = run_formula(rd, cfg.features)  # a broken formula.json says so itself
     try:
         chains = tuple(cfg.chains or ())
-        now = extrapolate(cfg, stage, run_formula(rd, cfg.features), chains, opts.get("beyond", 10),
+        now = extrapolate(cfg, stage, formula, chains, opts.get("beyond", 10),
                           tuple(opts.get("against", ("frdm12", "ws4"))), opts.get("both_sides", False) is True,
                           tuple(opts.get("isotones", ())), run_id=rd.id)
     except KansymError as exc:
@@ -275,3 +311,49 @@ def check_formula_record(rd: RunDir, cfg: DiscoverConfig, ds, formula: Formula, 
         if off:
             raise KansymError(f"run {rd.id}: metrics.json and formula.json record different {off[0]}; the run's "
                               "files were edited or do not belong together")
+    if isinstance(record, dict):
+        _check_search_record(rd, formula, record)
+
+
+def _check_search_record(rd: RunDir, formula: Formula, record: dict) -> None:
+    """What only the search knows (the structure's members, the structure counts, its agreement with the network
+    before the refit) must be candidates.csv's record of the chosen structure; the size and the degenerate pairs
+    must be the formula's."""
+    def refuse(what: str):
+        raise KansymError(f"run {rd.id}: {what}; the run's files were edited or do not belong together")
+
+    try:
+        table = rd.read_csv("candidates.csv")
+        row = table[table["chosen"].astype(str) == "True"]
+        chosen = row.iloc[0] if len(row) == 1 else None
+        listed = {
+            "candidate": None if chosen is None else str(chosen["name"]),
+            "route": None if chosen is None else str(chosen["route"]),
+            "members": None if chosen is None else [int(m) for m in str(chosen["members"]).split()],
+            "n_structures": len(table),
+            "n_eligible": int((table["eligible"].astype(str) == "True").sum()),
+            "kan_agreement_mev": None if chosen is None else float(chosen["kan_agreement_mev"]),
+        }
+    except (KeyError, ValueError, TypeError):
+        refuse("candidates.csv does not list the search's structures with the chosen one marked")
+    for key, value in listed.items():
+        if key in record and not _same(record[key], _plain(value), 1e-9):
+            refuse(f"formula.json's {key} is not candidates.csv's record of the chosen structure")
+    if record.get("size") != formula.size:
+        refuse(f"formula.json's size is not the formula's ({formula.size})")
+    pairs = [[formula.parameters[i].name, formula.parameters[j].name, c] for i, j, c in formula.degenerate_pairs()]
+    if "degenerate_pairs" in record and not _same(record["degenerate_pairs"], _plain(pairs), 1e-6):
+        refuse("formula.json's degenerate pairs are not the formula's")
+
+
+def check_run(run_dir: Path) -> None:
+    """Every check ``kansym show`` makes of a run (:func:`check_summary`, :func:`check_formula_record`): its files
+    must be what its networks and formula give on its data; a KansymError says what is not."""
+    rd = RunDir(Path(run_dir))
+    cfg = run_config(rd.config, f"run {rd.id}: config.json")
+    ds = load_dataset(cfg)
+    check_summary(rd, cfg, ds, rd.metrics, rd.importance())
+    if (rd.path / "formula.json").exists():
+        raw = rd.read_json("formula.json")
+        formula = export.formula_from_entry(raw).for_columns(feat.feature_names(cfg.features))
+        check_formula_record(rd, cfg, ds, formula, raw, rd.metrics)

@@ -26,6 +26,7 @@ from kansym.errors import KansymError
 from kansym.metrics import pareto_mask
 from kansym.network.execution import Execution, run_tasks
 from kansym.pipeline.discovery import discover
+from kansym.pipeline.registry import check_run
 from kansym.runs.store import (
     STAGING_PREFIX,
     RunDir,
@@ -246,6 +247,14 @@ def run_sweep(sweep: Sweep, execution: Execution | None = None, progress=None) -
     left to it ('missing'). The summary is written even when the sweep is interrupted."""
     make_dir(sweep.root)
     states = {n: point_state(sweep.root, n) for n, _ in sweep.points}
+    done = [n for n, _ in sweep.points if states[n][0] == "done"]
+    if done and progress:
+        progress(f"checking the {len(done)} finished point(s) against their networks (about 7 s each)")
+    for n in done:  # a finished point's numbers are its networks' and formula's, or the point is redone
+        try:
+            check_run(sweep.root / n)
+        except KansymError as exc:
+            states[n] = ("todo", f"its files disagree with its networks ({exc})")
     for n, _ in sweep.points:
         clear_leftovers(sweep.root, n)
     todo = [(n, c) for n, c in sweep.points if states[n][0] == "todo"]
@@ -283,7 +292,7 @@ def summary(sweep: Sweep, failed: dict[str, str] | None = None) -> pd.DataFrame:
     rows = []
     for name, cfg in sweep.points:
         state, reason = point_state(sweep.root, name)
-        if state == "todo" and name in failed:
+        if name in failed:  # failed now (a finished point whose files disagreed with its networks included)
             state, reason = "failed", failed[name]
         elif state != "done":
             state = "missing"  # not run, interrupted, or being run by another live process

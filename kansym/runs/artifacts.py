@@ -36,9 +36,9 @@ def load_network(directory: Path) -> KANRegressor:
     from kan import MultKAN
 
     directory = Path(directory).resolve()  # before contained() changes the working directory
-    for name in ("model_config.yml", "model_state", "coarse_config.yml", "coarse_state"):
+    for name in CHECKPOINT_FILES:
         f = directory / name
-        if f.exists() and not f.is_file():  # a FIFO or a device would block pykan's reader
+        if f.is_symlink() or (f.exists() and not f.is_file()):  # a FIFO or a device would block pykan's reader
             raise KansymError(f"cannot load the KAN checkpoint in {directory}: {name} is not a regular file")
         if f.exists() and f.stat().st_size > MAX_READ_BYTES:
             raise KansymError(f"cannot load the KAN checkpoint in {directory}: {name} is larger than "
@@ -46,10 +46,41 @@ def load_network(directory: Path) -> KANRegressor:
     try:
         meta = checkpoint_meta(parse_json_text(read_text_bounded(directory / "scalers.json", what="checkpoint file"),
                                                directory / "scalers.json"))
+        for part, grid in (("model", meta["schedule"]["grids"][-1]), ("coarse", meta["schedule"]["grids"][0])):
+            _check_pykan_config(directory / f"{part}_config.yml", meta, grid)
         with contained(int(meta["seed"])):
             model = MultKAN.loadckpt(str(directory / "model"))
             coarse = MultKAN.loadckpt(str(directory / "coarse"))
         return KANRegressor.from_checkpoint(meta, model, coarse)
     except Exception as exc:  # truncated pickles (EOFError), foreign files, YAML and shape mismatches alike
+        if isinstance(exc, KansymError):
+            if str(exc).startswith("cannot load the KAN checkpoint"):
+                raise
+            raise KansymError(f"cannot load the KAN checkpoint in {directory}: {exc}") from None
         raise KansymError(f"cannot load the KAN checkpoint in {directory}: {type(exc).__name__}: "
-                          f"{str(exc).splitlines()[0][:200] if str(exc) else 'broken file'}") from None
+                          f"{str(exc).splitlines()[0][:100] if str(exc) else 'broken file'}") from None
+
+
+CHECKPOINT_FILES = ("scalers.json", "model_config.yml", "model_state", "model_cache_data", "coarse_config.yml",
+                    "coarse_state", "coarse_cache_data")
+
+
+def _check_pykan_config(path: Path, meta: dict, grid: int) -> None:
+    """pykan's network description must be the one ``scalers.json`` records (its grid, spline order, inputs,
+    widths no larger than trained), before pykan allocates anything from it."""
+    import yaml
+
+    try:
+        conf = yaml.safe_load(read_text_bounded(path, what="checkpoint file"))
+    except yaml.YAMLError:
+        raise KansymError(f"cannot load the KAN checkpoint in {path.parent}: {path.name} is not YAML") from None
+    widths = conf.get("width") if isinstance(conf, dict) else None
+    nodes = [w[0] if isinstance(w, list) and w else w for w in widths] if isinstance(widths, list) else []
+    largest = max([int(meta["n_features_in"]), *map(int, meta["width"])])
+    ok = isinstance(conf, dict) and conf.get("grid") == grid and conf.get("k") == meta["k"] and \
+        2 <= len(nodes) <= len(meta["width"]) + 2 and nodes[0] == meta["n_features_in"] and nodes[-1] == 1 and \
+        all(isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= largest for n in nodes)
+    if not ok:
+        raise KansymError(f"cannot load the KAN checkpoint in {path.parent}: {path.name} does not describe the "
+                          f"network scalers.json records (grid {grid}, spline order {meta['k']}, "
+                          f"{meta['n_features_in']} inputs, hidden widths <= {max(map(int, meta['width']))})")

@@ -167,7 +167,11 @@ class RunDir:
         return name
 
     def file(self, name: str) -> Path:
-        return self.path / name
+        """A file of the run; a symbolic link is refused (a run's files are its own, not pointers elsewhere)."""
+        p = self.path / name
+        if p.is_symlink():
+            raise KansymError(f"run {self.id}: {name} is a symbolic link; a run's files must be its own")
+        return p
 
     def read_json(self, name: str) -> dict:
         p = self.file(name)

@@ -97,8 +97,10 @@ def resolve_library(spec: str | None, extra: dict[str, LibFunction] | None = Non
     spec = "physics" if spec is None else spec
     if not isinstance(spec, str) or not spec.isascii() or len(spec) > 2000:
         raise KansymError(f"--lib {str(spec)[:40]!r} must be ASCII text of at most 2000 characters")
-    names = LIBRARIES[spec] if spec in LIBRARIES else \
-        tuple(dict.fromkeys(s.strip() for s in spec.split(",") if s.strip()))  # each function once
+    names = LIBRARIES[spec] if spec in LIBRARIES else tuple(s.strip() for s in spec.split(",") if s.strip())
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise KansymError(f"--lib names {', '.join(twice)[:60]} more than once; list each function once")
     if not names:
         raise KansymError(f"--lib {spec!r} names no function; give a library ({', '.join(LIBRARIES)}) "
                           "or a comma list such as x,x^2,exp")
