@@ -1,5 +1,5 @@
 """``python -m kansym`` runs the command-line interface."""
 
-from kansym.cli.commands import main
+from kansym.cli.launch import main
 
 main()

@@ -254,6 +254,9 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
                 raise KansymError("no candidate formula qualified (see notes_ and candidates_); pick one with "
                                   "sympy(index) or raise max_constants")
             return self.formula_
+        if "formula" not in self.candidates_:
+            raise KansymError("the candidates of a loaded run are its candidates.csv table; only the chosen formula "
+                              "is kept (sympy() or latex() without an index), the others are not rebuilt")
         n = len(self.candidates_)
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not -n <= index < n:
             raise KansymError(f"index must be None or a whole number in 0 .. {n - 1} (a row of candidates_), "

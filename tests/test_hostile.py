@@ -318,6 +318,10 @@ def test_large_hall_of_fame_and_huge_engine_formulas_are_bounded(formula_run, tm
 BAD_DISCOVER_OPTIONS = {
     "a model for a be target": ["--target", "be", "--model", "ws4"],
     "a function listed twice in --lib": ["--lib", "x,x^2,x"],
+    "the same power twice in --lib": ["--lib", "x^(2/3),x^(4/6)"],
+    "a library named twice": ["--lib", "physics+physics"],
+    "a chain by symbol and by Z": ["--chains", "Zr,40"],
+    "a chain in two cases": ["--chains", "Zr,zr"],
     "negative seed": ["--seed", "-1"],
     "seed beyond 2^32": ["--seed", "99999999999999999999"],
     "r2-min NaN": ["--r2-min", "nan"],
@@ -1488,7 +1492,7 @@ def _checkpoint_dir(run):
     return next(p.parent for p in sorted((run / "kan").rglob("scalers.json")))
 
 
-@pytest.mark.parametrize("damage", ["fifo cache", "huge grid", "huge width", "cache symlink"])
+@pytest.mark.parametrize("damage", ["fifo cache", "huge grid", "huge width", "cache symlink", "grid range"])
 def test_checkpoint_files_are_checked_before_pykan_reads_them(damage, formula_run, tmp_path):
     import os
 
@@ -1504,7 +1508,9 @@ def test_checkpoint_files_are_checked_before_pykan_reads_them(damage, formula_ru
     else:
         text = (ck / "model_config.yml").read_text()
         text = text.replace("\ngrid: ", "\ngrid: 1000000000\nold_grid: ") if damage == "huge grid" else \
+            text.replace("grid_range:\n- -1\n", "grid_range:\n- -1e308\n") if damage == "grid range" else \
             text.replace("width:\n- - ", "width:\n- - 100000\n  - 0\n- - ")
+        assert text != (ck / "model_config.yml").read_text()
         (ck / "model_config.yml").write_text(text)
     t0 = time.perf_counter()
     r = runner.invoke(app, ["show", str(run)])
@@ -1528,6 +1534,10 @@ def _config_edit(**fields):
     ("metrics.json", lambda d: d["counts"].update(train=d["counts"]["train"] + 1), "counts are not the run's split"),
     ("metrics.json", _config_edit(wall_time_total_s=-5), "wall_time_total_s must be seconds"),
     ("metrics.json", _config_edit(wall_time_total_s=1e308), "wall_time_total_s must be seconds"),
+    ("metrics.json", _config_edit(dropped_without_model=3), "dropped_without_model"),
+    ("metrics.json", lambda d: d["notes"].setdefault("data", []).append("an added note"), "notes.txt is not"),
+    ("config.json", _config_edit(max_constants=1), "could not have chosen candidate"),
+    ("formula.json", lambda d: d["parameters"][0].update(shorthand="1.0(1)"), "parameter table"),
 ])
 def test_show_checks_config_and_counts_against_the_networks(file, edit, message, formula_run, tmp_path):
     run = _edited_copy(formula_run, tmp_path, file, edit)
@@ -1608,3 +1618,39 @@ def test_estimator_arguments_named(kwargs, fit_kwargs, message):
     X = np.column_stack([np.arange(40, 80, dtype=float), np.arange(50, 90, dtype=float)])
     with pytest.raises(ValueError, match=message):
         KANSymbolicRegressor(**kwargs).fit(X, X.sum(axis=1), **fit_kwargs)
+
+
+def test_seventh_probe_cases(formula_run, tmp_path):
+    from kansym.estimator import KANSymbolicRegressor
+    from kansym.pipeline.sweep import parse_value
+
+    assert parse_value("detrend", "false") is False and parse_value("uncertainty", "false") is False
+    assert parse_value("search_budget", "5") == 5.0 and parse_value("max_constants", "10") == 10
+    with pytest.raises(KansymError, match="only the chosen formula"):
+        KANSymbolicRegressor.from_run(formula_run.run_dir).sympy(0)
+    r = runner.invoke(app, ["discover", "--runs-dir", str(formula_run.run_dir / "inner")])
+    assert r.exit_code == 2 and "lies inside the run" in r.output and not (formula_run.run_dir / "inner").exists()
+    r = runner.invoke(app, ["export", str(formula_run.run_dir), "--name", "..", "--registry", str(tmp_path / "reg")])
+    assert r.exit_code == 2 and "starting with a letter or digit" in r.output
+    runs = tmp_path / "runs"
+    (runs / ".partial-a\x1b[31mred-s").mkdir(parents=True)
+    (tmp_path / "victim").mkdir()
+    (runs / ".partial-link").symlink_to(tmp_path / "victim")
+    r = runner.invoke(app, ["runs", "--partial", "--runs-dir", str(runs)])
+    assert r.exit_code == 0 and "\x1b" not in r.output
+    r = runner.invoke(app, ["clean", "--runs-dir", str(runs)])
+    assert r.exit_code == 0 and "\x1b" not in r.output and not (runs / ".partial-link").is_symlink()
+    assert (tmp_path / "victim").is_dir() and not any(runs.iterdir())
+
+
+def test_show_checks_extrapolation_csv(formula_run, tmp_path):
+    from kansym.pipeline.discovery import rerun_extrapolate
+
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    rerun_extrapolate(run, ("Sn",), beyond=2, against=("ws4", "frdm12"))
+    frame = pd.read_csv(run / "extrapolation.csv")
+    frame.loc[0, "BE_kan"] += 1.0
+    frame.to_csv(run / "extrapolation.csv", index=False)
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2 and "extrapolation.csv's BE_kan column" in r.output, r.output

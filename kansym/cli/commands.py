@@ -501,10 +501,10 @@ def runs(runs_dir: Path = _dir_option("runs", "Where run directories live."),
     if partial:
         left = partial_runs(runs_dir)
         for p, alive in left:
-            out.print(Text(f"{p}  ({'being written by a running process' if alive else 'left by a crash or interrupt'})"),
+            out.print(Text(f"{terminal_safe(str(p))}  ({'being written by a running process' if alive else 'left by a crash or interrupt'})"),
                       soft_wrap=True)
         if not left:
-            err.print(Text(f"no partial runs under {runs_dir}"))
+            err.print(Text(f"no partial runs under {terminal_safe(str(runs_dir))}"))
         return
     found = list_runs(runs_dir)
     if not found:
@@ -548,9 +548,9 @@ def clean(runs_dir: Path = _dir_option("runs", "Where run directories live.")):
     _existing_runs_dir(runs_dir)
     removed = clean_partial(runs_dir)
     for p in removed:
-        out.print(Text(f"removed {p}"), soft_wrap=True)
+        out.print(Text(f"removed {terminal_safe(str(p))}"), soft_wrap=True)
     if not removed:
-        err.print(Text(f"nothing to clean under {runs_dir}"))
+        err.print(Text(f"nothing to clean under {terminal_safe(str(runs_dir))}"))
 
 
 @app.command()

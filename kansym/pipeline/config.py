@@ -204,18 +204,30 @@ class DiscoverConfig:
         problem = unwritable_dir(Path(self.runs_dir)) if environment else None
         if problem:
             bad("--runs-dir", self.runs_dir, problem)
+        if environment:
+            inside = next((d for d in (Path(self.runs_dir).resolve(), *Path(self.runs_dir).resolve().parents)
+                           if (d / "config.json").is_file() and (d / "metrics.json").is_file()), None)
+            if inside is not None:
+                bad("--runs-dir", self.runs_dir, f"lies inside the run {inside.name}; runs are written beside each "
+                    "other, not into one")
         if len(self.chains) > MAX_CHAINS:
             bad("--chains", f"{len(self.chains)} chains", f"takes at most {MAX_CHAINS} chains")
         if self.extrapolate:  # stored in config.json for later stages too, so checked whatever the stage
-            for chain in self.chains:
-                element_z(chain)  # an unknown element fails now, not after training
+            zs = [element_z(chain) for chain in self.chains]  # an unknown element fails now, not after training
+            twice = sorted({c for c, z in zip(self.chains, zs) if zs.count(z) > 1})
+            if twice:
+                bad("--chains", ",".join(self.chains), f"names one chain twice ({', '.join(twice)[:40]}); name each "
+                    "once")
 
     @property
     def libraries(self) -> tuple[str, ...]:
         """The edge-function libraries of ``lib`` ('physics+poly' -> ('physics', 'poly')), as given."""
         if not isinstance(self.lib, str):
             raise KansymError(f"--lib must be text, got {self.lib!r}")
-        return tuple(dict.fromkeys(part.strip() for part in self.lib.split("+")))
+        parts = tuple(part.strip() for part in self.lib.split("+"))
+        if len(set(parts)) < len(parts):
+            raise KansymError(f"--lib {self.lib[:60]!r} names a library twice; name each once")
+        return parts
 
     def selection(self) -> Selection:
         return Selection(self.subset, self.min_z, self.min_n, self.max_unc, self.include_estimated)

@@ -26,12 +26,12 @@ from kansym.nuclear import tables
 from kansym.nuclear.targets import TARGET_KINDS
 from kansym.pipeline.config import DiscoverConfig, load_dataset, run_config
 from kansym.pipeline.discovery import crosscheck_summary, extrapolation_summary, run_formula
-from kansym.pipeline.recipe import check_recipe, load_run_stage
+from kansym.pipeline.recipe import load_run_stage
 from kansym.pipeline.stages import predictions_frame
 from kansym.report import export
 from kansym.runs.registry import write_formula
 from kansym.runs.store import RunDir
-from kansym.safeio import json_text
+from kansym.safeio import json_text, read_text_bounded
 from kansym.symbolic import search as S
 from kansym.symbolic.formula import DEGENERATE_CORR, Formula, uncertainties_at
 
@@ -176,8 +176,9 @@ def _described(metrics: dict, cfg: DiscoverConfig, run_id: str) -> dict:
 def export_formula(run_dir: Path, name: str, registry: Path = Path("formulas"), force: bool = False) -> tuple[Path, Path]:
     """Copy a run's formula into the registry as ``NAME.json`` and ``NAME.tex`` (both or neither), its provenance
     and numbers checked as described in this module."""
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", name):
-        raise KansymError(f"formula name {name[:40]!r} must be 1-100 letters, digits, '_', '.', '-'")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", name) or ".." in name:
+        raise KansymError(f"formula name {name[:40]!r} must be 1-100 letters, digits, '_', '.', '-', starting with a "
+                          "letter or digit, without '..'")
     if Path(registry).exists() and not Path(registry).is_dir():
         raise KansymError(f"--registry {registry} is not a directory")
     rd = RunDir(Path(run_dir))
@@ -185,7 +186,7 @@ def export_formula(run_dir: Path, name: str, registry: Path = Path("formulas"), 
     if entry is None:
         raise KansymError(f"run {rd.id} has no formula; run `kansym discover` without --stage kan")
     cfg = run_config(rd.config, f"run {rd.id}: config.json")
-    check_recipe(rd, cfg)  # the provenance an entry records must be the networks' own
+    load_run_stage(rd.path)  # the recipe config.json records must be the networks' own, and give their RMSE
     formula = export.formula_from_entry(entry).for_columns(feat.feature_names(cfg.features))
     context = entry_context(entry, cfg, rd.id)
     metrics = verified_metrics(formula, cfg, load_dataset(cfg), entry.get("metrics"), rd.id)
@@ -218,7 +219,7 @@ def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp) -> No
     if not _same(metrics.get("rmse_mev"), _plain(rmse_by_split(pred, ds.y, ds.masks()))):
         refuse("metrics.json's KAN RMSE is not the RMSE of predictions.csv on the run's data")
     _, stage = load_run_stage(rd.path)  # the networks themselves: their RMSE is checked on loading
-    _check_predictions(preds, predictions_frame(stage, cfg.uncertainty is not False), refuse)
+    _check_table(preds, predictions_frame(stage, cfg.uncertainty is not False), refuse)
     counts = {part: int(m.sum()) for part, m in ds.masks().items()}
     if "counts" in metrics and not _same(metrics["counts"], counts):
         refuse(f"metrics.json's counts are not the run's split ({counts['train']} train, {counts['test']} test)")
@@ -235,8 +236,22 @@ def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp) -> No
     for key in ("pruned_width", "ensemble", "members_rmse_test_mev"):
         if not _same(metrics.get(key), now.get(key), 1e-9):
             refuse(f"metrics.json's {key} is not what the networks in kan/ give")
+    if metrics.get("dropped_without_model", 0) != ds.dropped:
+        refuse(f"metrics.json's dropped_without_model is not the run's ({ds.dropped})")
+    stage_wall = metrics.get("wall_time_s")
+    if stage_wall is not None and (isinstance(stage_wall, bool) or not isinstance(stage_wall, (int, float))
+                                   or not 0 <= stage_wall <= (wall if isinstance(wall, (int, float)) else 1e7)):
+        refuse("metrics.json's wall_time_s must be seconds >= 0 within the run's total")
+    notes = metrics.get("notes") or {}
+    text = "".join(f"{st}: {n}\n" for st, ns in notes.items() for n in ns) if isinstance(notes, dict) else None
+    if (rd.path / "notes.txt").exists() and read_text_bounded(rd.path / "notes.txt", what="run file") != text:
+        refuse("notes.txt is not metrics.json's notes")
     if imp is not None:
         mine = stage.importance()
+        if "std" in imp and (len(imp) != len(mine) or not np.allclose(
+                pd.to_numeric(imp["std"], errors="coerce").to_numpy(dtype=float), mine["std"].to_numpy(dtype=float),
+                rtol=1e-9, atol=1e-12, equal_nan=True)):
+            refuse("importance.csv's std is not the networks'")
         if sorted(map(str, imp["feature"])) != sorted(mine["feature"]):
             raise KansymError(f"run {rd.id}: importance.csv lists {', '.join(map(str, imp['feature']))[:80]}, not the "
                               f"run's features {', '.join(mine['feature'])}")
@@ -258,11 +273,11 @@ def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp) -> No
             refuse("metrics.json's cross-check summary is not crosscheck.json's")
 
 
-def _check_predictions(recorded: pd.DataFrame, computed: pd.DataFrame, refuse) -> None:
-    """predictions.csv must be what the networks give, column for column (sigmas, split, flags included)."""
+def _check_table(recorded: pd.DataFrame, computed: pd.DataFrame, refuse, what: str = "predictions.csv") -> None:
+    """A table of the run (predictions.csv, extrapolation.csv) must be what the networks give, column for column."""
     if list(recorded.columns) != list(computed.columns) or len(recorded) != len(computed):
-        refuse(f"predictions.csv has columns {', '.join(map(str, recorded.columns))[:120]}; the run's networks give "
-               f"{', '.join(computed.columns)}")
+        refuse(f"{what} has columns {', '.join(map(str, recorded.columns))[:120]} and {len(recorded)} rows; the "
+               f"run's networks give {', '.join(computed.columns)[:120]} and {len(computed)} rows")
     for col in computed.columns:
         a, b = recorded[col], computed[col].reset_index(drop=True)
         if b.dtype.kind in "fi":
@@ -271,7 +286,7 @@ def _check_predictions(recorded: pd.DataFrame, computed: pd.DataFrame, refuse) -
         else:
             ok = a.astype(str).tolist() == b.astype(str).tolist()
         if not ok:
-            refuse(f"predictions.csv's {col} column is not what the run's networks give")
+            refuse(f"{what}'s {col} column is not what the run's networks give")
 
 
 def _check_extrapolation(rd: RunDir, cfg: DiscoverConfig, stage, metrics: dict, refuse) -> None:
@@ -288,6 +303,8 @@ def _check_extrapolation(rd: RunDir, cfg: DiscoverConfig, stage, metrics: dict, 
         refuse(f"its extrapolation cannot be recomputed with the options config.json records ({exc})")
     except (KeyError, TypeError, ValueError, AttributeError):
         refuse("config.json's extrapolation options are not ones `kansym extrapolate` accepts")
+    if (rd.path / "extrapolation.csv").exists():
+        _check_table(rd.read_csv("extrapolation.csv"), now.surface.reset_index(drop=True), refuse, "extrapolation.csv")
     report = _plain(rd.read_json("extrapolation.json"))
     computed = _plain({**now.report, "run_id": report.get("run_id")})
     if not _same(report, computed, 1e-9):
@@ -311,8 +328,21 @@ def check_formula_record(rd: RunDir, cfg: DiscoverConfig, ds, formula: Formula, 
         if off:
             raise KansymError(f"run {rd.id}: metrics.json and formula.json record different {off[0]}; the run's "
                               "files were edited or do not belong together")
+    rows = entry.get("parameters")
+    if isinstance(rows, list):
+        mine = export.parameter_rows(formula, init=False)
+        if len(rows) != len(mine) or not all(isinstance(r, dict) and _same({k: r.get(k) for k in m}, _plain(m), 1e-6)
+                                             for r, m in zip(rows, mine)):
+            raise KansymError(f"run {rd.id}: formula.json's parameter table (values, errors, shorthand, units, flags) "
+                              "is not the formula's; the run's files were edited or do not belong together")
     if isinstance(record, dict):
         _check_search_record(rd, formula, record)
+        name = str(record.get("candidate", ""))
+        if formula.n_constants > cfg.max_constants or (name and not any(
+                name == lib or name.startswith(lib + "-") for lib in cfg.libraries)):
+            raise KansymError(f"run {rd.id}: config.json's max_constants {cfg.max_constants} and lib {cfg.lib!r} "
+                              f"could not have chosen candidate {name[:40]!r} of {formula.n_constants} constants; "
+                              "the run's files were edited or do not belong together")
 
 
 def _check_search_record(rd: RunDir, formula: Formula, record: dict) -> None:

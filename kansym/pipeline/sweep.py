@@ -70,18 +70,18 @@ def parse_value(name: str, text: str):
     text = ascii_only(f"sweep option {name}:", text).strip()
     if text.lower() == "none" and name not in ("crosscheck", "baseline", "split", "lib"):  # 'none' is a choice there
         return None
-    default = known[name].default
+    kind = str(known[name].type).split("|")[0].strip()  # the field's annotation: 'bool | None' -> 'bool'
     try:
         if name in TUPLE_FIELDS:
             parts = [t for t in text.replace("/", ",").split(",") if t]
             return tuple(int(t) for t in parts) if name != "chains" else tuple(parts)
-        if isinstance(default, bool):
+        if kind == "bool":
             if text.lower() not in ("true", "false"):
                 raise ValueError(text)
             return text.lower() == "true"
-        if isinstance(default, int) or name in ("seed", "ensemble", "steps", "min_z", "min_n", "max_hidden"):
+        if kind == "int":
             return int(text)
-        if isinstance(default, float) or name in ("max_unc", "crosscheck_budget"):
+        if kind == "float":
             value = float(text)
             if not math.isfinite(value):
                 raise ValueError(text)

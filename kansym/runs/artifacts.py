@@ -77,10 +77,13 @@ def _check_pykan_config(path: Path, meta: dict, grid: int) -> None:
     widths = conf.get("width") if isinstance(conf, dict) else None
     nodes = [w[0] if isinstance(w, list) and w else w for w in widths] if isinstance(widths, list) else []
     largest = max([int(meta["n_features_in"]), *map(int, meta["width"])])
-    ok = isinstance(conf, dict) and conf.get("grid") == grid and conf.get("k") == meta["k"] and \
+    span = conf.get("grid_range") if isinstance(conf, dict) else None
+    ok = isinstance(span, list) and len(span) == 2 and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and -1e6 < v < 1e6 for v in span) and span[0] < span[1]
+    ok = ok and conf.get("grid") == grid and conf.get("k") == meta["k"] and \
         2 <= len(nodes) <= len(meta["width"]) + 2 and nodes[0] == meta["n_features_in"] and nodes[-1] == 1 and \
         all(isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= largest for n in nodes)
     if not ok:
         raise KansymError(f"cannot load the KAN checkpoint in {path.parent}: {path.name} does not describe the "
                           f"network scalers.json records (grid {grid}, spline order {meta['k']}, "
-                          f"{meta['n_features_in']} inputs, hidden widths <= {max(map(int, meta['width']))})")
+                          f"{meta['n_features_in']} inputs, hidden widths <= {max(map(int, meta['width']))}, a finite grid range)")

@@ -373,8 +373,9 @@ def clean_partial(root: Path) -> list[Path]:
     removed = []
     for p, alive in partial_runs(root):
         if not alive:
-            shutil.rmtree(p, ignore_errors=True)
-            removed.append(p)
+            remove(p)  # a symbolic link named like partial output is removed itself, never followed
+            if not p.exists() and not p.is_symlink():
+                removed.append(p)
     return removed
 
 

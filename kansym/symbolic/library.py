@@ -110,6 +110,8 @@ def resolve_library(spec: str | None, extra: dict[str, LibFunction] | None = Non
         if f is None:
             raise KansymError(f"unknown function {n!r} in --lib; known: {', '.join(known)}, x^(p/q), "
                               f"or a named library: {', '.join(LIBRARIES)}")
+        if f.name in [g.name for g in out]:
+            raise KansymError(f"--lib gives {f.name} twice (as {n!r}); list each function once")
         out.append(f)
     if "0" not in [f.name for f in out]:
         out.insert(0, FUNCTIONS["0"])
