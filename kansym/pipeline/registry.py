@@ -26,7 +26,7 @@ from kansym.nuclear import tables
 from kansym.nuclear.targets import TARGET_KINDS
 from kansym.pipeline.config import DiscoverConfig, load_dataset, run_config
 from kansym.pipeline.discovery import crosscheck_summary, extrapolation_summary, run_formula
-from kansym.pipeline.recipe import load_run_stage
+from kansym.pipeline.recipe import check_recipe, load_run_stage
 from kansym.pipeline.stages import predictions_frame
 from kansym.report import export
 from kansym.runs.registry import write_formula
@@ -186,7 +186,8 @@ def export_formula(run_dir: Path, name: str, registry: Path = Path("formulas"), 
     if entry is None:
         raise KansymError(f"run {rd.id} has no formula; run `kansym discover` without --stage kan")
     cfg = run_config(rd.config, f"run {rd.id}: config.json")
-    load_run_stage(rd.path)  # the recipe config.json records must be the networks' own, and give their RMSE
+    check_recipe(rd, cfg)  # the provenance an entry records must be the networks' own (what the entry records of
+    # the run does not depend on the ensemble's aggregate rule, which show and reruns check on the networks)
     formula = export.formula_from_entry(entry).for_columns(feat.feature_names(cfg.features))
     context = entry_context(entry, cfg, rd.id)
     metrics = verified_metrics(formula, cfg, load_dataset(cfg), entry.get("metrics"), rd.id)
@@ -248,16 +249,15 @@ def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp) -> No
         refuse("notes.txt is not metrics.json's notes")
     if imp is not None:
         mine = stage.importance()
-        if "std" in imp and (len(imp) != len(mine) or not np.allclose(
-                pd.to_numeric(imp["std"], errors="coerce").to_numpy(dtype=float), mine["std"].to_numpy(dtype=float),
-                rtol=1e-9, atol=1e-12, equal_nan=True)):
-            refuse("importance.csv's std is not the networks'")
         if sorted(map(str, imp["feature"])) != sorted(mine["feature"]):
             raise KansymError(f"run {rd.id}: importance.csv lists {', '.join(map(str, imp['feature']))[:80]}, not the "
                               f"run's features {', '.join(mine['feature'])}")
         if list(imp["feature"]) != list(mine["feature"]) or not np.allclose(
                 imp["importance"].to_numpy(dtype=float), mine["importance"].to_numpy(), rtol=1e-9, atol=1e-12):
             refuse("importance.csv is not the importance of the networks in kan/")
+        if "std" in imp and not np.allclose(pd.to_numeric(imp["std"], errors="coerce").to_numpy(dtype=float),
+                                            mine["std"].to_numpy(dtype=float), rtol=1e-9, atol=1e-12, equal_nan=True):
+            refuse("importance.csv's std is not the networks'")
     if "model_rms_mev" in metrics and "ME_model" in ds.frame:
         model = (ds.frame["ME"] - ds.frame["ME_model"]).to_numpy()
         if not _same(metrics["model_rms_mev"], _plain(rmse_by_split(model, 0 * model, ds.masks()))):
