@@ -346,6 +346,7 @@ def check_recipe(rd: RunDir, cfg: DiscoverConfig, metas: list[dict] | None = Non
     if metas is None:
         metas = [checkpoint_meta(parse_json_text(read_text_bounded(d / "scalers.json", what="checkpoint file"),
                                                  d / "scalers.json")) for d in network_dirs(rd)]
+
     def refuse(what: str):
         raise KansymError(f"run {rd.id}: {what}; the run's files were edited or do not belong together")
 

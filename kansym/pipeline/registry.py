@@ -28,6 +28,7 @@ from kansym.pipeline.config import DiscoverConfig, load_dataset, run_config
 from kansym.pipeline.discovery import crosscheck_summary, extrapolation_summary, run_formula
 from kansym.pipeline.recipe import check_recipe, load_run_stage
 from kansym.pipeline.stages import predictions_frame
+from kansym.pipeline.writer import notes_text
 from kansym.report import export
 from kansym.runs.registry import write_formula
 from kansym.runs.store import RunDir
@@ -195,14 +196,19 @@ def export_formula(run_dir: Path, name: str, registry: Path = Path("formulas"), 
                          force=force, init=False)
 
 
+def _refuser(rd: RunDir):
+    """A function that refuses ``rd`` with a message saying what does not agree."""
+    def refuse(what: str):
+        raise KansymError(f"run {rd.id}: {what}; the run's files were edited or do not belong together")
+    return refuse
+
+
 def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp) -> None:
     """What ``kansym show`` prints about a run, checked: the nucleus count and the KAN's RMSE against the run's data
     and predictions.csv; the pruned width, ensemble section and importances against the networks in kan/ (loaded);
     the model's RMS against the data; the extrapolation, far-check and cross-check summaries against
     extrapolation.json and crosscheck.json. (The formula: :func:`check_formula_record`.)"""
-    def refuse(what: str):
-        raise KansymError(f"run {rd.id}: {what}; the run's files were edited or do not belong together")
-
+    refuse = _refuser(rd)
     if isinstance(metrics.get("formula"), dict) and not (rd.path / "formula.json").exists():
         refuse("metrics.json records a formula but formula.json is missing")
     recorded = rd.config.get("data_sha256")
@@ -244,7 +250,7 @@ def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp) -> No
                                    or not 0 <= stage_wall <= (wall if isinstance(wall, (int, float)) else 1e7)):
         refuse("metrics.json's wall_time_s must be seconds >= 0 within the run's total")
     notes = metrics.get("notes") or {}
-    text = "".join(f"{st}: {n}\n" for st, ns in notes.items() for n in ns) if isinstance(notes, dict) else None
+    text = notes_text(notes) if isinstance(notes, dict) else None
     if (rd.path / "notes.txt").exists() and read_text_bounded(rd.path / "notes.txt", what="run file") != text:
         refuse("notes.txt is not metrics.json's notes")
     if imp is not None:
@@ -304,7 +310,7 @@ def _check_extrapolation(rd: RunDir, cfg: DiscoverConfig, stage, metrics: dict, 
     except (KeyError, TypeError, ValueError, AttributeError):
         refuse("config.json's extrapolation options are not ones `kansym extrapolate` accepts")
     if (rd.path / "extrapolation.csv").exists():
-        _check_table(rd.read_csv("extrapolation.csv"), now.surface.reset_index(drop=True), refuse, "extrapolation.csv")
+        _check_table(rd.read_csv("extrapolation.csv"), now.surface, refuse, "extrapolation.csv")
     report = _plain(rd.read_json("extrapolation.json"))
     computed = _plain({**now.report, "run_id": report.get("run_id")})
     if not _same(report, computed, 1e-9):
@@ -336,7 +342,7 @@ def check_formula_record(rd: RunDir, cfg: DiscoverConfig, ds, formula: Formula, 
             raise KansymError(f"run {rd.id}: formula.json's parameter table (values, errors, shorthand, units, flags) "
                               "is not the formula's; the run's files were edited or do not belong together")
     if isinstance(record, dict):
-        _check_search_record(rd, formula, record)
+        _check_search_record(rd, record)
         name = str(record.get("candidate", ""))
         if formula.n_constants > cfg.max_constants or (name and not any(
                 name == lib or name.startswith(lib + "-") for lib in cfg.libraries)):
@@ -345,13 +351,11 @@ def check_formula_record(rd: RunDir, cfg: DiscoverConfig, ds, formula: Formula, 
                               "the run's files were edited or do not belong together")
 
 
-def _check_search_record(rd: RunDir, formula: Formula, record: dict) -> None:
+def _check_search_record(rd: RunDir, record: dict) -> None:
     """What only the search knows (the structure's members, the structure counts, its agreement with the network
-    before the refit) must be candidates.csv's record of the chosen structure; the size and the degenerate pairs
-    must be the formula's."""
-    def refuse(what: str):
-        raise KansymError(f"run {rd.id}: {what}; the run's files were edited or do not belong together")
-
+    before the refit) must be candidates.csv's record of the chosen structure (the formula's own numbers, its size
+    and degenerate pairs included, are recomputed by :func:`verified_metrics`)."""
+    refuse = _refuser(rd)
     try:
         table = rd.read_csv("candidates.csv")
         row = table[table["chosen"].astype(str) == "True"]
@@ -369,11 +373,6 @@ def _check_search_record(rd: RunDir, formula: Formula, record: dict) -> None:
     for key, value in listed.items():
         if key in record and not _same(record[key], _plain(value), 1e-9):
             refuse(f"formula.json's {key} is not candidates.csv's record of the chosen structure")
-    if record.get("size") != formula.size:
-        refuse(f"formula.json's size is not the formula's ({formula.size})")
-    pairs = [[formula.parameters[i].name, formula.parameters[j].name, c] for i, j, c in formula.degenerate_pairs()]
-    if "degenerate_pairs" in record and not _same(record["degenerate_pairs"], _plain(pairs), 1e-6):
-        refuse("formula.json's degenerate pairs are not the formula's")
 
 
 def check_run(run_dir: Path) -> None:

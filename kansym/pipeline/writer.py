@@ -107,7 +107,11 @@ def write_crosscheck(path: Path, report: dict) -> None:
     write_text_atomic(path / "crosscheck.tex", crosscheck_tex(report))
 
 
+def notes_text(notes: dict) -> str:
+    """notes.txt's text: every stage's notes (``metrics["notes"]``: stage -> notes), a line each."""
+    return "".join(f"{st}: {n}\n" for st, ns in notes.items() for n in ns)
+
+
 def write_notes(path: Path, metrics: dict) -> None:
-    """notes.txt: every stage's notes, a line each, as ``metrics["notes"]`` holds them."""
-    write_text_atomic(path / "notes.txt", "".join(f"{st}: {n}\n" for st, ns in metrics.get("notes", {}).items()
-                                                 for n in ns))
+    """notes.txt of ``metrics["notes"]``."""
+    write_text_atomic(path / "notes.txt", notes_text(metrics.get("notes", {})))
