@@ -83,3 +83,21 @@ class Beyond(Choice):
 class Trainer(Choice):
     fast = "fast"  # kansym.network.fastfit: pykan's training with a faster evaluation of the same network
     pykan = "pykan"  # MultKAN.fit as it is (the recipe of runs written before kansym 0.2)
+
+
+class Domain(Choice):
+    frdm12 = "frdm12"  # the nuclei FRDM2012 tabulates
+    ws4 = "ws4"
+    hfb27 = "hfb27"
+    ame2020 = "ame2020"  # measured and estimated
+
+
+class Use(Choice):
+    kan = "kan"
+    formula = "formula"
+    both = "both"
+
+
+class TableFormat(Choice):
+    csv = "csv"
+    ame = "ame"  # fixed width, in the style of the AME and FRDM files

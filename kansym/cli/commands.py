@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kansym.cli import streams
-from kansym.choices import Aggregate, Beyond, Engine, PoorEdges, Stage, Subset, Target, Trainer
+from kansym.choices import Aggregate, Beyond, Domain, Engine, PoorEdges, Stage, Subset, TableFormat, Target, Trainer, Use
 from kansym.errors import KansymError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
@@ -829,6 +829,72 @@ def extrapolate(run: str = typer.Argument(..., help="Run id, unique prefix/suffi
     out.print(t)
     for note in report["notes"]:
         _note(note)
+
+
+@app.command()
+@handled
+def predict(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, path, or 'latest'."),
+            domain: Optional[Domain] = typer.Option(None, help="The nuclei of a table, in the run's subset and Z, N cuts."),
+            z: Optional[str] = typer.Option(None, "--z", help="Proton numbers lo:hi (a rectangle with --n; the elements with --to-drip-line)."),
+            n: Optional[str] = typer.Option(None, "--n", help="Neutron numbers lo:hi."),
+            to_drip_line: bool = typer.Option(False, "--to-drip-line", help="Each element's chain from its lightest measured isotope to the last nucleus with S_2n > 0 (and S_n > 0 where odd neighbours are predicted)."),
+            elements: str = typer.Option("", help="With --to-drip-line: elements by symbol or Z, e.g. Sn,Pb [default: every element of the run, or --z]."),
+            use: Use = typer.Option(Use.both, help="The predictions to give: the KAN, the formula or both (one row each, column source)."),
+            fmt: TableFormat = typer.Option(TableFormat.csv, "--format", help="csv, or ame: fixed width in the style of the AME and FRDM files."),
+            output: Optional[Path] = typer.Option(None, "--out", help="Write the table here [default: standard output]."),
+            force: bool = typer.Option(False, help="Replace an existing --out file."),
+            runs_dir: Path = _dir_option("runs", "Where run directories live.")):
+    """Predicted masses, separation energies and Q values with predictive uncertainties over a domain."""
+    from kansym import __version__
+    from kansym.pipeline.predict import MAX_N, MAX_Z, parse_range, predict_run
+    from kansym.report.masstable import ame_text, csv_text
+    from kansym.runs.store import find_run, unwritable_dir, write_files_together
+
+    r = find_run(run, runs_dir)
+    zr = parse_range(z, "--z", MAX_Z) if z is not None else None
+    nr = parse_range(n, "--n", MAX_N) if n is not None else None
+    names = _csv_texts(elements, "--elements")
+    if names and not to_drip_line:
+        raise KansymError("--elements goes with --to-drip-line; for a table of nuclei use --domain or --z/--n")
+    if output is not None:
+        if not str(output).strip() or output.is_dir() or str(output).endswith(("/", "\\")):
+            raise KansymError(f"--out {str(output)[:80]!r} must name a file, not a directory")
+        if (output.exists() or output.is_symlink()) and not force:
+            raise KansymError(f"--out {output} exists; use --force to replace it")
+        problem = unwritable_dir(output.parent if str(output.parent) else Path("."))
+        if problem:
+            raise KansymError(f"--out {output}: {problem}")
+    sources = ("kan", "formula") if use == Use.both else (str(use),)
+    result = predict_run(r.path, None if domain is None else str(domain), zr, nr, to_drip_line, sources, names)
+    header = [f"kansym {__version__} predictions of run {r.id}: {result.domain}",
+              "uncertainty: ensemble spread or constants' covariance plus a model-error term calibrated on the "
+              "run's held-out nuclei (kansym.checks.masstable)"]
+    text = csv_text(result.table) if fmt == TableFormat.csv else ame_text(result.table, header)
+    if output is None:
+        out.file.write(text)
+    else:
+        write_files_together({output: text}, exclusive=not force,
+                             exists_error=KansymError(f"--out {output} exists; use --force to replace it"))
+    _predict_summary(r.id, result, output)
+
+
+def _predict_summary(run_id: str, result, output) -> None:
+    """What was predicted, the model-error terms, drip lines and warnings, on stderr (stdout may hold the table)."""
+    lines = [f"{len(result.table)} rows ({result.domain}) from run {run_id}" + (f" -> {output}" if output else "")]
+    for s, cal in result.calibration.items():
+        terms = ", ".join(f"{q} {v:.3f}" for q, v in cal.model_error.items() if v is not None)
+        lines.append(f"{s}: model-error terms [MeV] {terms} (calibrated on {cal.basis})")
+    for s, drip in (result.drip_lines or {}).items():
+        shown = ", ".join(f"Z={int(z)}: N={'-' if d is None or d != d else int(d)}"
+                          f"{' (no unbound nucleus in the table)' if u is None or u != u else ''}"
+                          for z, d, u in zip(drip["Z"], drip["N_drip"], drip["N_first_unbound"]))
+        lines.append(f"{s}: neutron drip line (last bound N) {shown}")
+    lines += [f"warning: {note}" for note in result.notes]
+    try:
+        for line in lines:
+            err.print(Text(line), highlight=False, soft_wrap=True)
+    except OSError:
+        pass
 
 
 def main() -> None:

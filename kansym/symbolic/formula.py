@@ -394,13 +394,22 @@ class Formula:
         X = np.asarray(X, dtype=np.float64)
         if not self.parameters:
             return np.zeros(len(X))
+        J = self.jacobian(X)
+        with np.errstate(all="ignore"):
+            var = np.einsum("ij,jk,ik->i", J, self.covariance(), J)
+        return np.sqrt(np.where(var >= 0, var, np.nan))
+
+    def jacobian(self, X: np.ndarray) -> np.ndarray:
+        """Derivatives of the formula with respect to its constants on rows of X (rows x constants),
+        from SymPy's exact derivatives."""
+        X = np.asarray(X, dtype=np.float64)
+        if not self.parameters:
+            return np.zeros((len(X), 0))
         grads = [sp.diff(self.expr, s) for s in self.param_symbols]
         g = sp.lambdify((self.symbols, self.param_symbols), grads, modules="numpy")
         with np.errstate(all="ignore"):
-            J = np.column_stack([np.broadcast_to(np.asarray(c, dtype=np.float64), (len(X),))
-                                 for c in g(tuple(X.T), tuple(self.values()))])
-            var = np.einsum("ij,jk,ik->i", J, self.covariance(), J)
-        return np.sqrt(np.where(var >= 0, var, np.nan))
+            return np.column_stack([np.broadcast_to(np.asarray(c, dtype=np.float64), (len(X),))
+                                    for c in g(tuple(X.T), tuple(self.values()))])
 
     def to_dict(self) -> dict:
         """Plain data: srepr of the expression, variables, constants (value, stderr, init), correlations."""

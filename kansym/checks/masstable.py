@@ -1,0 +1,265 @@
+"""Mass tables predicted by a run: binding energies, mass excesses, separation energies and Q values with
+predictive uncertainties, for any nuclei (Z, N).
+
+Definitions (MeV; BE > 0 for bound nuclei; atomic masses, AME2020 constants):
+  S_n = BE(Z,N) - BE(Z,N-1),  S_2n = BE(Z,N) - BE(Z,N-2),  S_p = BE(Z,N) - BE(Z-1,N),  S_2p = BE(Z,N) - BE(Z-2,N),
+  Q_alpha = BE(Z-2,N-2) + BE(4He) - BE(Z,N),  Q_beta_minus = BE(Z+1,N-1) - BE(Z,N) + ME(n) - ME(1H).
+A derived quantity is given only where its neighbour is among the predicted nuclei (never from a default).
+
+Predictive uncertainty, per quantity q: sigma_q = sqrt(sigma_param,q^2 + s_q^2), where
+  sigma_param is the spread of the kept ensemble members' q (the KAN; each member's q is formed from its own
+  masses, so neighbours' shared errors cancel as they should) or sqrt(J_q C J_q^T) with J_q the derivatives of q
+  with respect to the formula's constants and C their covariance (the formula), and
+  s_q, the model-error term, is calibrated on the run's held-out (test) nuclei: the value that brings the fractions
+  of held-out |r_q| (r_q = AME2020 - prediction) within 1 and 2 sigma_q closest to the Gaussian 0.683 and 0.954
+  (least squares); a value of a derived quantity is held out when any of its nuclei is.
+The coverage reported beside it is cross-calibrated: the held-out values are split in two halves, s_q is
+calibrated on one half and the fraction within 1 and 2 sigma counted on the other, and the other way round.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from kansym.errors import KansymError
+from kansym.nuclear import features as feat
+from kansym.nuclear import tables
+from kansym.nuclear.nuclides import ME_H, ME_N, be_from_me
+from kansym.nuclear.targets import TARGET_KINDS
+from kansym.network.ensemble import spread
+
+BE_HE4 = float(be_from_me(2, 2, 2424.91587 / 1000.0))
+"""Binding energy of 4He [MeV] (AME2020 mass excess 2424.91587 keV)."""
+
+DERIVED = {  # q(Z, N) = sign * (BE(Z, N) - BE(Z + dZ, N + dN)) + constant [MeV]
+    "S_n": (1.0, 0, -1, 0.0),
+    "S_2n": (1.0, 0, -2, 0.0),
+    "S_p": (1.0, -1, 0, 0.0),
+    "S_2p": (1.0, -2, 0, 0.0),
+    "Q_alpha": (-1.0, -2, -2, BE_HE4),
+    "Q_beta_minus": (-1.0, 1, -1, ME_N - ME_H),
+}
+QUANTITIES = ("BE", "ME", *DERIVED)
+COLUMNS = ("Z", "N", "A", *(c for q in QUANTITIES for c in (q, f"{q}_sigma")), "source")
+MEASURED_COLUMNS = tuple(f"{q}_ame2020" for q in QUANTITIES)
+MIN_HELD_OUT = 10
+"""Fewest held-out values that calibrate a model-error term; with fewer, all the run's nuclei are used (stated)."""
+ZIGZAG_MEV = 0.5
+"""S_2n zig-zag flag: consecutive steps along a chain of opposite sign, both larger than this [MeV]."""
+
+
+@dataclass(frozen=True)
+class Surface:
+    """BE [MeV] of one predictor ('kan' or 'formula') on nuclei (Z, N), with what its parameter uncertainty comes
+    from: the kept ensemble members' BE (members x nuclei) or the formula's derivatives (nuclei x constants) and
+    covariance. A single network has neither (its uncertainty is the model-error term alone)."""
+
+    source: str
+    Z: np.ndarray
+    N: np.ndarray
+    be: np.ndarray
+    members: np.ndarray | None = None
+    jac: np.ndarray | None = None
+    cov: np.ndarray | None = None
+
+    def neighbour(self, dz: int, dn: int) -> np.ndarray:
+        """Row of (Z + dz, N + dn) for every nucleus, -1 where it is not among the nuclei."""
+        index = {(int(z), int(n)): i for i, (z, n) in enumerate(zip(self.Z, self.N))}
+        return np.array([index.get((int(z) + dz, int(n) + dn), -1) for z, n in zip(self.Z, self.N)], dtype=int)
+
+    def quantity(self, q: str) -> tuple[np.ndarray, np.ndarray]:
+        """(value, parameter sigma) of BE, ME or a derived quantity on every nucleus [MeV]; NaN where a
+        neighbour is missing or the parameter uncertainty is undetermined."""
+        if q in ("BE", "ME"):
+            value = self.be if q == "BE" else be_from_me(self.Z, self.N, self.be)
+            return np.asarray(value, dtype=np.float64), self._param_sigma(np.arange(len(self.be)), None, 1.0)
+        sign, dz, dn, const = DERIVED[q]
+        j = self.neighbour(dz, dn)
+        i = np.arange(len(self.be))
+        value = np.where(j >= 0, sign * (self.be - self.be[np.maximum(j, 0)]) + const, np.nan)
+        return value, np.where(j >= 0, self._param_sigma(i, j, sign), np.nan)
+
+    def _param_sigma(self, i: np.ndarray, j: np.ndarray | None, sign: float) -> np.ndarray:
+        jj = i if j is None else np.maximum(j, 0)
+        if self.members is not None:
+            M = self.members[:, i] - (0.0 if j is None else self.members[:, jj])
+            return spread(sign * M)
+        if self.jac is not None:
+            J = self.jac[i] - (0.0 if j is None else self.jac[jj])
+            with np.errstate(all="ignore"):
+                var = np.einsum("ij,jk,ik->i", J, self.cov, J)
+            return np.sqrt(np.where(var >= 0, var, np.nan))
+        return np.zeros(len(i))
+
+
+def surfaces(cfg, stage, formula, nuclei: pd.DataFrame, use=("kan", "formula")) -> tuple[dict[str, Surface], list[str]]:
+    """The run's predictors on ``nuclei`` (columns Z, N): {source: Surface} and notes (members left out)."""
+    z, n = nuclei["Z"].to_numpy(dtype=int), nuclei["N"].to_numpy(dtype=int)
+    X = feat.features(z, n, cfg.features).to_numpy()
+    kind = TARGET_KINDS[cfg.target]
+    model_me = None
+    if kind.needs_model:
+        model_me = nuclei[["Z", "N"]].merge(tables.load_model(cfg.model), on=["Z", "N"], how="left")["ME_model"].to_numpy()
+
+    def to_be(pred):
+        return np.asarray(kind.to_be(z, n, np.asarray(pred, dtype=np.float64), model_me)[0], dtype=np.float64)
+
+    out, notes = {}, []
+    if "kan" in use:
+        pred, _, cons = stage.predict(X)
+        members = None
+        if len(stage.members) > 1:
+            kept = cons.kept if cons is not None else range(len(stage.members))
+            members = np.array([to_be(stage.members[k].predict(X)) for k in kept])
+            if cons is not None and set(cons.dropped) - set(stage.consensus.dropped):
+                notes.append(f"KAN members diverging on these {len(X)} nuclei, left out: {cons.reason(stage.seeds)}")
+        out["kan"] = Surface("kan", z, n, to_be(pred), members=members)
+    if "formula" in use:
+        if formula is None:
+            raise KansymError("the run has no formula (no candidate qualified); use the KAN (--use kan)")
+        slope = to_be(np.ones(len(z))) - to_be(np.zeros(len(z)))  # +1 or -1: d BE / d prediction
+        jac = formula.jacobian(X) * slope[:, None]
+        out["formula"] = Surface("formula", z, n, to_be(formula.evaluate(X)), jac=jac, cov=formula.covariance())
+    return out, notes
+
+
+def measured(nuclei: pd.DataFrame) -> pd.DataFrame:
+    """AME2020's measured (not estimated) BE, ME and derived quantities on ``nuclei``: NaN where a mass it needs
+    is estimated or absent."""
+    return nuclei[["Z", "N"]].merge(_measured_table(), on=["Z", "N"], how="left")
+
+
+@lru_cache(maxsize=1)
+def _measured_table() -> pd.DataFrame:
+    ame = tables.load_experiment()
+    exp = ame.loc[~ame["estimated"]]
+    s = Surface("ame2020", exp["Z"].to_numpy(dtype=int), exp["N"].to_numpy(dtype=int), exp["BE"].to_numpy())
+    return pd.DataFrame({"Z": s.Z, "N": s.N, **{f"{q}_ame2020": s.quantity(q)[0] for q in QUANTITIES}})
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Model-error terms s_q [MeV] of one predictor (None where they cannot be calibrated), the number of
+    values each was calibrated on, the cross-calibrated coverage, and what they were calibrated on."""
+
+    model_error: dict
+    n: dict
+    coverage: dict
+    basis: str
+
+    def to_dict(self) -> dict:
+        return {"model_error_mev": self.model_error, "n_calibrated": self.n, "coverage": self.coverage,
+                "calibrated_on": self.basis}
+
+
+GAUSSIAN = (0.683, 0.954)
+"""Fractions of a normal distribution within 1 and 2 standard deviations."""
+
+
+def _model_term(r: np.ndarray, s_par: np.ndarray) -> float:
+    """The model-error term s [MeV] whose sigma = sqrt(s_par^2 + s^2) puts the fractions of |r| within 1 and 2 sigma
+    closest to the Gaussian ones (least squares over a grid of 601 values from 0 to 3 RMS(r); the smallest of
+    equals)."""
+    grid = np.linspace(0.0, 3.0 * float(np.sqrt(np.mean(r**2))), 601)
+    sig = np.sqrt(s_par[None, :] ** 2 + grid[:, None] ** 2)
+    a = np.abs(r)[None, :]
+    loss = (np.mean(a <= sig, axis=1) - GAUSSIAN[0]) ** 2 + (np.mean(a <= 2 * sig, axis=1) - GAUSSIAN[1]) ** 2
+    return float(grid[int(np.argmin(loss))])
+
+
+def _coverage(r: np.ndarray, s_par: np.ndarray) -> dict:
+    """Fractions within 1 and 2 sigma, the model-error term calibrated on the other half of the values."""
+    halves = (np.arange(len(r)) % 2 == 0, np.arange(len(r)) % 2 == 1)
+    within1, within2 = [], []
+    for cal, use in (halves, halves[::-1]):
+        s = np.sqrt(s_par[use] ** 2 + _model_term(r[cal], s_par[cal]) ** 2)
+        within1.append(np.abs(r[use]) <= s)
+        within2.append(np.abs(r[use]) <= 2 * s)
+    return {"n": int(len(r)), "within_1_sigma": float(np.mean(np.concatenate(within1))),
+            "within_2_sigma": float(np.mean(np.concatenate(within2))), "gaussian": list(GAUSSIAN)}
+
+
+def calibrate(surface: Surface, held_out: np.ndarray) -> Calibration:
+    """Model-error terms of ``surface`` (a predictor on the run's own nuclei) from its residuals against
+    AME2020 on the ``held_out`` nuclei (see the module docstring)."""
+    frame = pd.DataFrame({"Z": surface.Z, "N": surface.N})
+    exp = measured(frame)
+    basis = "the run's held-out (test) nuclei"
+    model_error, counts, coverage = {}, {}, {}
+    for q in QUANTITIES:
+        value, s_par = surface.quantity(q)
+        held = held_out.copy()
+        if q in DERIVED:
+            _, dz, dn, _ = DERIVED[q]
+            j = surface.neighbour(dz, dn)
+            held = held | np.where(j >= 0, held_out[np.maximum(j, 0)], False)
+        r = exp[f"{q}_ame2020"].to_numpy() - value
+        ok = np.isfinite(r) & np.isfinite(s_par)
+        use = ok & held
+        if use.sum() < MIN_HELD_OUT <= ok.sum():
+            use = ok
+            basis = (f"the run's held-out (test) nuclei; all its nuclei for {q} and later quantities with too few "
+                     "held out (an underestimate there)") if basis.startswith("the run's held-out") and \
+                held.any() else basis if held.any() else "all the run's nuclei (none held out): an underestimate"
+        counts[q] = int(use.sum())
+        if use.sum() < MIN_HELD_OUT:  # the quantity is not defined on these nuclei (no neighbours in the subset)
+            model_error[q] = None
+            continue
+        model_error[q] = _model_term(r[use], s_par[use])
+        coverage[q] = _coverage(r[use], s_par[use])
+    return Calibration(model_error, counts, coverage, basis)
+
+
+def table(surface: Surface, calibration: Calibration) -> pd.DataFrame:
+    """One row per nucleus: the COLUMNS (value and predictive sigma of every quantity, source) and the
+    measured AME2020 values (MEASURED_COLUMNS, empty where not measured)."""
+    out = {"Z": surface.Z, "N": surface.N, "A": surface.Z + surface.N}
+    for q in QUANTITIES:
+        value, s_par = surface.quantity(q)
+        s = calibration.model_error.get(q)
+        out[q] = value
+        out[f"{q}_sigma"] = np.where(np.isfinite(value), np.sqrt(s_par**2 + s**2), np.nan) if s is not None \
+            else np.full(len(value), np.nan)
+    frame = pd.DataFrame(out)
+    frame["source"] = surface.source
+    return frame.merge(measured(frame), on=["Z", "N"], how="left")[[*COLUMNS, *MEASURED_COLUMNS]]
+
+
+def drip_line(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per element (Z) of a predicted table: the last bound nucleus toward the neutron-rich side, scanning N upward
+    from the lightest: bound while S_2n > 0 and, where S_n is given (tables with odd N), S_n > 0. Columns Z,
+    N_drip (NaN when the first nucleus is unbound), N_first_unbound (NaN: not reached in the table), by (S_n or S_2n)."""
+    rows = []
+    for z, f in frame.sort_values(["Z", "N"]).groupby("Z"):
+        s2n, sn = f["S_2n"].to_numpy(), f["S_n"].to_numpy()
+        unbound = (s2n < 0) | (sn < 0)
+        first = int(np.argmax(unbound)) if unbound.any() else None
+        last_bound = f["N"].iloc[first - 1] if first else (None if first == 0 else f["N"].iloc[-1])
+        by = None if first is None else ("S_n" if sn[first] < 0 else "S_2n")
+        rows.append({"Z": int(z), "N_drip": last_bound, "N_first_unbound": None if first is None else
+                     int(f["N"].iloc[first]), "by": by})
+    return pd.DataFrame(rows, columns=["Z", "N_drip", "N_first_unbound", "by"])
+
+
+def staggering(frame: pd.DataFrame, limit: float = ZIGZAG_MEV, shown: int = 6) -> list[str]:
+    """Warnings (not failures), one line per source and kind, for the isotopic chains of a predicted table whose S_2n
+    turns positive again after turning negative, or zig-zags: consecutive steps of opposite sign both larger than
+    ``limit`` MeV (the nuclei named for the first ``shown`` chains)."""
+    found = {}
+    for (source, z), f in frame.dropna(subset=["S_2n"]).sort_values("N").groupby(["source", "Z"]):
+        n, s = f["N"].to_numpy(), f["S_2n"].to_numpy()
+        back = [int(n[k]) for k in range(1, len(s)) if s[k] > 0 and (s[:k] < 0).any()]
+        step = np.diff(s)
+        zig = [int(n[k + 1]) for k in range(len(step) - 1)
+               if step[k] * step[k + 1] < 0 and min(abs(step[k]), abs(step[k + 1])) > limit]
+        for kind, hits in (("turns positive again after turning negative", back),
+                           (f"zig-zags by more than {limit} MeV between neighbours", zig)):
+            if hits:
+                found.setdefault((source, kind), []).append(f"Z = {int(z)} (N = {', '.join(map(str, hits))})")
+    return [f"{source}: S_2n {kind} on {len(chains)} chain{'s' if len(chains) > 1 else ''}: "
+            f"{'; '.join(chains[:shown])}{'; ...' if len(chains) > shown else ''}"
+            for (source, kind), chains in found.items()]

@@ -1,0 +1,220 @@
+"""Predicted mass tables of a run (``kansym predict`` and ``predict_nuclei``): the nuclei of a domain, the run's
+KAN and formula on them with calibrated predictive uncertainties (``kansym.checks.masstable``), drip lines and
+staggering warnings. Nothing here writes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kansym.checks import masstable as mt
+from kansym.checks.farcheck import domain as model_domain
+from kansym.errors import KansymError
+from kansym.nuclear import tables
+from kansym.nuclear.nuclides import be_from_me, element_symbol, element_z
+from kansym.nuclear.targets import SUBSETS
+from kansym.pipeline.discovery import run_formula
+from kansym.pipeline.recipe import load_run_stage
+from kansym.pipeline.registry import check_formula
+from kansym.runs.store import RunDir
+
+DOMAINS = ("frdm12", "ws4", "hfb27", "ame2020")
+MAX_Z, MAX_N = 200, 400
+"""Largest proton and neutron numbers a predicted table may ask for."""
+
+
+def _cap_n(z: int) -> int:
+    """Largest N scanned for a drip line of element z (far past any predicted neutron drip line)."""
+    return min(MAX_N, 3 * z + 50)
+
+
+@dataclass(frozen=True)
+class MassPrediction:
+    """A predicted mass table: ``table`` (one row per nucleus and source, columns ``masstable.COLUMNS`` then the
+    measured AME2020 values), the model-error calibration of each source, drip lines (Z, N_drip, ... per source;
+    None unless asked), notes (staggering warnings, members left out, clipped ranges) and the domain in words."""
+
+    table: pd.DataFrame
+    calibration: dict
+    drip_lines: dict | None
+    notes: tuple[str, ...]
+    domain: str
+
+
+def parse_range(text, what: str, top: int) -> tuple[int, int]:
+    """'lo:hi' or a single number (ASCII digits) inside 1 .. top, lo <= hi."""
+    raw = str(text).strip()
+    parts = raw.split(":")
+    if len(parts) not in (1, 2) or not all(p.isascii() and p.isdecimal() and len(p) <= 4 for p in parts):
+        raise KansymError(f"{what} {raw[:30]!r}: give a range lo:hi (or one value) of whole numbers, e.g. 20:120")
+    lo, hi = int(parts[0]), int(parts[-1])
+    if lo > hi:
+        raise KansymError(f"{what} {raw[:30]!r} is inverted (empty); give lo:hi with lo <= hi")
+    if not 1 <= lo <= hi <= top:
+        raise KansymError(f"{what} {raw[:30]!r} must lie inside 1 .. {top}")
+    return lo, hi
+
+
+def _in_selection(frame: pd.DataFrame, selection) -> pd.DataFrame:
+    z, n = frame["Z"].to_numpy(), frame["N"].to_numpy()
+    keep = SUBSETS[selection.subset](z, n) & (z >= selection.min_z) & (n >= selection.min_n)
+    return frame.loc[keep, ["Z", "N"]].sort_values(["Z", "N"]).reset_index(drop=True)
+
+
+def domain_nuclei(cfg, domain: str | None = None, z=None, n=None) -> tuple[pd.DataFrame, str]:
+    """(Z, N of the nuclei, the domain in words): a table's nuclei (``domain``) or the rectangle ``z`` x ``n``
+    ((lo, hi) each), in the run's subset and Z, N cuts."""
+    sel = cfg.selection()
+    cut = f"{sel.subset}, Z >= {sel.min_z}, N >= {sel.min_n}"
+    if domain is not None:
+        if domain not in DOMAINS:
+            raise KansymError(f"unknown domain {str(domain)[:30]!r}; choose one of {', '.join(DOMAINS)}")
+        if domain == "ame2020":
+            nuclei, label = _in_selection(tables.load_experiment(), sel), "AME2020 (measured and estimated)"
+        else:
+            nuclei, label = model_domain(sel, domain)[["Z", "N"]], tables.MODELS[domain].label
+        what = f"the {label} nuclei ({cut})"
+    else:
+        (z0, z1), (n0, n1) = z or (1, MAX_Z), n or (1, MAX_N)
+        grid = pd.DataFrame([(a, b) for a in range(z0, z1 + 1) for b in range(n0, n1 + 1)], columns=["Z", "N"])
+        nuclei, what = _in_selection(grid, sel), f"Z {z0}..{z1} x N {n0}..{n1} ({cut})"
+    if nuclei.empty:
+        raise KansymError(f"no nucleus in {what}")
+    return nuclei, what
+
+
+def _scan_nuclei(cfg, zs) -> pd.DataFrame:
+    """Every nucleus of the run's subset from the lightest measured isotope of each element in ``zs`` (two neutrons
+    lighter, so the first one has its neighbours) up to ``_cap_n``."""
+    sel = cfg.selection()
+    ame = tables.load_experiment()
+    rows = []
+    for z in zs:
+        have = ame.loc[(ame["Z"] == z) & ~ame["estimated"], "N"]
+        have = have[SUBSETS[sel.subset](np.full(len(have), z), have.to_numpy()) & (have >= sel.min_n)]
+        if have.empty:
+            raise KansymError(f"no measured nucleus of Z = {z} ({element_symbol(z)}) in the run's selection to start "
+                              "its chain from")
+        start = int(have.min())
+        rows += [(z, m, m >= start) for m in range(max(1, start - 2), _cap_n(z) + 1)]
+    frame = pd.DataFrame(rows, columns=["Z", "N", "shown"])
+    keep = SUBSETS[sel.subset](frame["Z"].to_numpy(), frame["N"].to_numpy())
+    return frame[keep].reset_index(drop=True)
+
+
+def chain_elements(cfg, stage, z=None, elements=()) -> list[int]:
+    """Proton numbers of the chains to follow: ``elements`` (symbols or Z), else the range ``z``, else every
+    element measured in the run's data."""
+    if elements:
+        zs = sorted({element_z(e) for e in elements})
+        low = [v for v in zs if v < cfg.min_z]
+        if low:
+            raise KansymError(f"Z = {', '.join(map(str, low))} lies below the run's selection (Z >= {cfg.min_z}); "
+                              "its formula and networks were not fitted there")
+        odd = [v for v in zs if not SUBSETS[cfg.subset](np.array([v, v]), np.array([v, v + 1])).any()]
+        if odd:
+            raise KansymError(f"the run's subset ({cfg.subset}) has no nucleus with Z = {', '.join(map(str, odd))}")
+        return zs
+    zs = sorted(set(int(v) for v in stage.dataset.frame["Z"]))
+    if z is not None:  # the elements of the range that the run's subset has nuclei of
+        zs = [v for v in range(max(z[0], cfg.min_z), z[1] + 1) if SUBSETS[cfg.subset](np.array([v, v]), np.array([v, v + 1])).any()]
+    if not zs:
+        raise KansymError("no element to follow to the drip line in that range of the run's subset")
+    return zs
+
+
+def predict_table(cfg, stage, formula, nuclei: pd.DataFrame, use=("kan", "formula"), what: str = "") -> MassPrediction:
+    """The run's predictions on ``nuclei`` (Z, N) for each source in ``use``, with calibrated uncertainties."""
+    calibration = calibrations(cfg, stage, formula, use)
+    found, notes = mt.surfaces(cfg, stage, formula, nuclei, use)
+    frame = pd.concat([mt.table(found[s], calibration[s]) for s in use], ignore_index=True)
+    notes += mt.staggering(frame)
+    return MassPrediction(frame, calibration, None, tuple(notes), what or f"{len(nuclei)} nuclei")
+
+
+def calibrations(cfg, stage, formula, use) -> dict:
+    """{source: masstable.Calibration} from the run's own nuclei and its split."""
+    ds = stage.dataset
+    own, _ = mt.surfaces(cfg, stage, formula, ds.frame[["Z", "N"]], use)
+    return {s: mt.calibrate(own[s], ds.mask("test")) for s in use}
+
+
+DRIP_REFERENCES = ("frdm12", "ws4")
+"""Mass models whose drip lines are shown beside a run's."""
+
+
+def reference_drip_lines(scan: pd.DataFrame, reference: str) -> pd.DataFrame:
+    """``masstable.drip_line`` of a mass model's own table on the chains of ``scan`` (its nuclei in the run's
+    subset, from the same first nucleus)."""
+    model = tables.load_model(reference)
+    nuclei = scan.merge(model, on=["Z", "N"], how="inner")
+    surface = mt.Surface(reference, nuclei["Z"].to_numpy(), nuclei["N"].to_numpy(),
+                         np.asarray(be_from_me(nuclei["Z"], nuclei["N"], nuclei["ME_model"]), dtype=np.float64))
+    frame = pd.DataFrame({"Z": surface.Z, "N": surface.N, "S_n": surface.quantity("S_n")[0],
+                          "S_2n": surface.quantity("S_2n")[0]})
+    return mt.drip_line(frame[nuclei["shown"].to_numpy()])
+
+
+def predict_to_drip_line(cfg, stage, formula, zs, use=("kan", "formula")) -> MassPrediction:
+    """Each element's chain from its lightest measured isotope to the last bound nucleus of each source (see
+    ``masstable.drip_line``: S_2n > 0, and S_n > 0 where odd neighbours are predicted)."""
+    scan = _scan_nuclei(cfg, zs)
+    calibration = calibrations(cfg, stage, formula, use)
+    found, notes = mt.surfaces(cfg, stage, formula, scan, use)
+    frames, drips = [], {}
+    for s in use:
+        full = mt.table(found[s], calibration[s])
+        shown = full[scan["shown"].to_numpy()]
+        drip = mt.drip_line(shown)
+        drips[s] = drip
+        last = dict(zip(drip["Z"], drip["N_drip"]))
+        keep = [last.get(z) is not None and not pd.isna(last.get(z)) and n <= last[z]
+                for z, n in zip(shown["Z"], shown["N"])]
+        frames.append(shown[keep])
+        open_ = drip.loc[drip["N_first_unbound"].isna(), "Z"].tolist()
+        if open_:
+            notes.append(f"{s}: no drip line before N = 3Z + 50 (or where predictions stop) for Z = "
+                         f"{', '.join(map(str, open_[:10]))}{' ...' if len(open_) > 10 else ''}")
+    for ref in DRIP_REFERENCES:
+        drips[ref] = reference_drip_lines(scan, ref)
+    frame = pd.concat(frames, ignore_index=True)
+    notes += mt.staggering(frame)
+    what = (f"{len(zs)} isotopic chains to the neutron drip line (last nucleus with S_2n > 0"
+            f"{' and S_n > 0' if cfg.subset == 'all' else ''})")
+    return MassPrediction(frame, calibration, drips, tuple(notes), what)
+
+
+def load_run(run_dir: Path):
+    """(config, KanStage, formula or None) of a run directory, each checked against the run's data as ``show``
+    and ``from_run`` check them."""
+    rd = RunDir(Path(run_dir))
+    cfg, stage = load_run_stage(rd.path)
+    formula = run_formula(rd, cfg.features)
+    if formula is not None:
+        check_formula(formula, stage.dataset, rd.read_json("formula.json").get("metrics"), rd.id)
+    return cfg, stage, formula
+
+
+def predict_run(run_dir: Path, domain: str | None = None, z=None, n=None, to_drip_line: bool = False,
+                use=("kan", "formula"), elements=()) -> MassPrediction:
+    """The predicted table of a run over a domain: a table's nuclei (``domain``), the rectangle ``z`` x ``n``
+    ((lo, hi) each), or with ``to_drip_line`` each element's chain (``elements``, else the range ``z``, else every
+    element of the run) to the neutron drip line. ``use``: 'kan', 'formula' or both."""
+    cfg, stage, formula = load_run(run_dir)
+    use = tuple(use)
+    if "formula" in use and formula is None:
+        raise KansymError(f"run {RunDir(Path(run_dir)).id} has no formula (no candidate qualified); use --use kan")
+    if to_drip_line:
+        if domain is not None or n is not None:
+            raise KansymError("--to-drip-line follows each chain from its lightest measured isotope; it takes --z "
+                              "or --elements, not --domain or --n")
+        return predict_to_drip_line(cfg, stage, formula, chain_elements(cfg, stage, z, elements), use)
+    if domain is not None and (z is not None or n is not None):
+        raise KansymError("give either --domain or --z/--n ranges, not both")
+    if domain is None and z is None and n is None:
+        raise KansymError("say which nuclei: --domain frdm12|ws4|hfb27|ame2020, --z lo:hi --n lo:hi, or --to-drip-line")
+    nuclei, what = domain_nuclei(cfg, domain, z, n)
+    return predict_table(cfg, stage, formula, nuclei, use, what)
