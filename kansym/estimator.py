@@ -24,10 +24,12 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from kansym.nuclear.baselines import LIQUID_DROP, check_baseline
+from kansym.nuclear.features import FEATURE_SETS
 from kansym.pipeline.config import DiscoverConfig
 from kansym.errors import KansymError
 from kansym.report.export import parameter_rows
 from kansym.symbolic.formula import Formula, variable_symbols
+from kansym.pipeline.predict import nuclei_frame, predict_table
 from kansym.pipeline.recipe import fit_recipe, load_run_stage
 from kansym.pipeline.registry import check_formula
 from kansym.runs.store import RunDir
@@ -242,6 +244,34 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
             warnings.warn(f"the {use} prediction is not finite on {bad} of {len(pred)} rows", RuntimeWarning,
                           stacklevel=2)
         return pred
+
+    def predict_nuclei(self, Z, N, use: str = "both") -> pd.DataFrame:
+        """Mass table of nuclei (Z, N) (whole numbers or arrays of them): BE, ME, S_n, S_2n, S_p, S_2p, Q_alpha,
+        Q_beta_minus [MeV], each with its predictive 1-sigma uncertainty (``kansym.checks.masstable``), the source
+        ('kan', 'formula'; ``use='both'`` gives one row each) and the measured AME2020 values: the frame
+        ``kansym predict`` writes. The features are built from (Z, N); a derived quantity is given only where its
+        neighbour is among the nuclei asked for. An estimator fitted with ``fit`` must have a kansym feature set as
+        its columns (e.g. Z, N) and binding energies as ``y``."""
+        check_is_fitted(self, "network_")
+        sources = {"both": ("kan", "formula"), "kan": ("kan",), "formula": ("formula",)}.get(use) \
+            if isinstance(use, str) else None
+        if sources is None:
+            raise KansymError(f"use must be 'kan', 'formula' or 'both', got {str(use)[:20]!r}")
+        nuclei = nuclei_frame(Z, N)
+        cfg = self._nuclear_config()
+        return predict_table(cfg, self.network_, self.formula_, nuclei, sources).table
+
+    def _nuclear_config(self) -> DiscoverConfig:
+        """The configuration whose features are this estimator's columns (a kansym feature set)."""
+        names = tuple(self.feature_names_in_)
+        if self.config_.features in FEATURE_SETS and FEATURE_SETS[self.config_.features] == names:
+            return self.config_
+        found = [k for k, v in FEATURE_SETS.items() if v == names]
+        if not found or self.network_.dataset.target == "custom" and "Z" not in names:
+            raise KansymError(f"predict_nuclei builds its inputs from (Z, N); the estimator was fitted on the columns "
+                              f"{', '.join(names)[:80]}, which are not a kansym feature set "
+                              f"({', '.join(f'{k}: {chr(44).join(v)}' for k, v in list(FEATURE_SETS.items())[:3])}, ...)")
+        return replace(self.config_, features=found[0])
 
     def eval_uncertainty(self, X) -> np.ndarray:
         """One-standard-error band of the chosen formula from its constants' covariance (MeV)."""

@@ -58,6 +58,29 @@ def parse_range(text, what: str, top: int) -> tuple[int, int]:
     return lo, hi
 
 
+def nuclei_frame(Z, N) -> pd.DataFrame:
+    """Columns Z, N of nuclei given as whole numbers or equal-length sequences of them (one may be a single number),
+    each Z in 1 .. MAX_Z and N in 0 .. MAX_N."""
+    try:
+        z, n = np.broadcast_arrays(np.atleast_1d(np.asarray(Z)), np.atleast_1d(np.asarray(N)))
+    except ValueError:
+        raise KansymError(f"Z and N must have the same length (or one be a single number), got {np.size(Z)} and "
+                          f"{np.size(N)}") from None
+    if z.ndim != 1 or z.size == 0:
+        raise KansymError("Z and N must be whole numbers or one-dimensional sequences of them, not empty")
+    out = []
+    for name, v, lo, hi in (("Z", z, 1, MAX_Z), ("N", n, 0, MAX_N)):
+        if v.dtype.kind == "f" and np.all(np.isfinite(v)) and np.all(v == np.round(v)):
+            v = v.astype(np.int64)
+        if v.dtype.kind not in "iu" or v.min() < lo or v.max() > hi:
+            raise KansymError(f"{name} must hold whole numbers in {lo} .. {hi}, got {str(v.tolist())[:60]}")
+        out.append(v.astype(np.int64))
+    frame = pd.DataFrame({"Z": out[0], "N": out[1]})
+    if frame.duplicated().any():
+        raise KansymError("a nucleus (Z, N) is asked for twice")
+    return frame
+
+
 def _in_selection(frame: pd.DataFrame, selection) -> pd.DataFrame:
     z, n = frame["Z"].to_numpy(), frame["N"].to_numpy()
     keep = SUBSETS[selection.subset](z, n) & (z >= selection.min_z) & (n >= selection.min_n)
@@ -86,22 +109,21 @@ def domain_nuclei(cfg, domain: str | None = None, z=None, n=None) -> tuple[pd.Da
     return nuclei, what
 
 
-def _scan_nuclei(cfg, zs) -> pd.DataFrame:
-    """Every nucleus of the run's subset from the lightest measured isotope of each element in ``zs`` (two neutrons
-    lighter, so the first one has its neighbours) up to ``_cap_n``."""
-    sel = cfg.selection()
+def _scan_nuclei(subset: str, min_n: int, zs) -> pd.DataFrame:
+    """Every nucleus of ``subset`` from the lightest measured isotope (N >= min_n) of each element in ``zs`` (two
+    neutrons lighter, so the first one has its neighbours; column ``shown`` false there) up to ``_cap_n``."""
     ame = tables.load_experiment()
     rows = []
     for z in zs:
         have = ame.loc[(ame["Z"] == z) & ~ame["estimated"], "N"]
-        have = have[SUBSETS[sel.subset](np.full(len(have), z), have.to_numpy()) & (have >= sel.min_n)]
+        have = have[SUBSETS[subset](np.full(len(have), z), have.to_numpy()) & (have >= min_n)]
         if have.empty:
-            raise KansymError(f"no measured nucleus of Z = {z} ({element_symbol(z)}) in the run's selection to start "
+            raise KansymError(f"no measured nucleus of Z = {z} ({element_symbol(z)}) in the selection to start "
                               "its chain from")
         start = int(have.min())
         rows += [(z, m, m >= start) for m in range(max(1, start - 2), _cap_n(z) + 1)]
     frame = pd.DataFrame(rows, columns=["Z", "N", "shown"])
-    keep = SUBSETS[sel.subset](frame["Z"].to_numpy(), frame["N"].to_numpy())
+    keep = SUBSETS[subset](frame["Z"].to_numpy(), frame["N"].to_numpy())
     return frame[keep].reset_index(drop=True)
 
 
@@ -161,7 +183,7 @@ def reference_drip_lines(scan: pd.DataFrame, reference: str) -> pd.DataFrame:
 def predict_to_drip_line(cfg, stage, formula, zs, use=("kan", "formula")) -> MassPrediction:
     """Each element's chain from its lightest measured isotope to the last bound nucleus of each source (see
     ``masstable.drip_line``: S_2n > 0, and S_n > 0 where odd neighbours are predicted)."""
-    scan = _scan_nuclei(cfg, zs)
+    scan = _scan_nuclei(cfg.subset, cfg.min_n, zs)
     calibration = calibrations(cfg, stage, formula, use)
     found, notes = mt.surfaces(cfg, stage, formula, scan, use)
     frames, drips = [], {}
@@ -182,7 +204,7 @@ def predict_to_drip_line(cfg, stage, formula, zs, use=("kan", "formula")) -> Mas
         drips[ref] = reference_drip_lines(scan, ref)
     frame = pd.concat(frames, ignore_index=True)
     notes += mt.staggering(frame)
-    what = (f"{len(zs)} isotopic chains to the neutron drip line (last nucleus with S_2n > 0"
+    what = (f"{len(zs)} isotopic chain{'s' if len(zs) > 1 else ''} to the neutron drip line (last nucleus with S_2n > 0"
             f"{' and S_n > 0' if cfg.subset == 'all' else ''})")
     return MassPrediction(frame, calibration, drips, tuple(notes), what)
 
@@ -218,3 +240,30 @@ def predict_run(run_dir: Path, domain: str | None = None, z=None, n=None, to_dri
         raise KansymError("say which nuclei: --domain frdm12|ws4|hfb27|ame2020, --z lo:hi --n lo:hi, or --to-drip-line")
     nuclei, what = domain_nuclei(cfg, domain, z, n)
     return predict_table(cfg, stage, formula, nuclei, use, what)
+
+
+def chain(element, to="drip-line", subset: str = "even-even", reference: str = "frdm12") -> pd.DataFrame:
+    """Z, N of an isotopic chain, for ``predict_nuclei``: from the element's lightest isotope measured in AME2020
+    (in ``subset``) to the neutron drip line of the mass model ``reference`` (``to='drip-line'``: its last nucleus
+    with S_2n > 0, and S_n > 0 for subsets with odd N) or to the neutron number ``to``."""
+    z = element_z(element)
+    if subset not in SUBSETS:
+        raise KansymError(f"unknown subset {str(subset)[:20]!r}; choose one of {', '.join(SUBSETS)}")
+    if not SUBSETS[subset](np.array([z, z]), np.array([z, z + 1])).any():
+        raise KansymError(f"the subset {subset} has no nucleus with Z = {z}")
+    scan = _scan_nuclei(subset, 0, [z])
+    if isinstance(to, str):
+        if to != "drip-line":
+            raise KansymError(f"to must be 'drip-line' or a neutron number, got {to[:20]!r}")
+        drip = reference_drip_lines(scan, tables.check_model(reference).name)
+        last = drip["N_drip"].iloc[0] if len(drip) else None
+        if last is None or pd.isna(last):
+            raise KansymError(f"the {tables.MODELS[reference].label} table gives no bound nucleus of Z = {z}")
+    elif isinstance(to, (int, np.integer)) and not isinstance(to, bool) and 0 <= to <= MAX_N:
+        last = int(to)
+    else:
+        raise KansymError(f"to must be 'drip-line' or a whole neutron number in 0 .. {MAX_N}, got {str(to)[:20]!r}")
+    shown = scan[scan["shown"] & (scan["N"] <= last)]
+    if shown.empty:
+        raise KansymError(f"no nucleus of Z = {z} between its lightest measured isotope and N = {last}")
+    return shown[["Z", "N"]].reset_index(drop=True)
