@@ -16,6 +16,7 @@ from kansym.errors import KansymError
 from kansym.nuclear import tables
 from kansym.nuclear.nuclides import be_from_me, element_symbol, element_z
 from kansym.nuclear.targets import SUBSETS
+from kansym.pipeline.config import run_config
 from kansym.pipeline.discovery import run_formula
 from kansym.pipeline.recipe import load_run_stage
 from kansym.pipeline.registry import check_formula
@@ -127,9 +128,10 @@ def _scan_nuclei(subset: str, min_n: int, zs) -> pd.DataFrame:
     return frame[keep].reset_index(drop=True)
 
 
-def chain_elements(cfg, stage, z=None, elements=()) -> list[int]:
-    """Proton numbers of the chains to follow: ``elements`` (symbols or Z), else the range ``z``, else every
-    element measured in the run's data."""
+def chain_elements(cfg, z=None, elements=()) -> list[int]:
+    """Proton numbers of the chains to follow: ``elements`` (symbols or Z), else the elements of the range ``z`` that
+    the run's selection has nuclei of, else every element measured in the run's selection."""
+    has = measured_elements(cfg)
     if elements:
         zs = sorted({element_z(e) for e in elements})
         low = [v for v in zs if v < cfg.min_z]
@@ -140,12 +142,16 @@ def chain_elements(cfg, stage, z=None, elements=()) -> list[int]:
         if odd:
             raise KansymError(f"the run's subset ({cfg.subset}) has no nucleus with Z = {', '.join(map(str, odd))}")
         return zs
-    zs = sorted(set(int(v) for v in stage.dataset.frame["Z"]))
-    if z is not None:  # the elements of the range that the run's subset has nuclei of
-        zs = [v for v in range(max(z[0], cfg.min_z), z[1] + 1) if SUBSETS[cfg.subset](np.array([v, v]), np.array([v, v + 1])).any()]
+    zs = [v for v in has if z is None or z[0] <= v <= z[1]]
     if not zs:
-        raise KansymError("no element to follow to the drip line in that range of the run's subset")
+        raise KansymError("no element of the run's selection with measured nuclei in that range of Z")
     return zs
+
+
+def measured_elements(cfg) -> list[int]:
+    """Proton numbers with a measured AME2020 nucleus in the run's subset and Z, N cuts."""
+    ame = tables.load_experiment()
+    return sorted(set(_in_selection(ame[~ame["estimated"]], cfg.selection())["Z"].astype(int)))
 
 
 def predict_table(cfg, stage, formula, nuclei: pd.DataFrame, use=("kan", "formula"), what: str = "") -> MassPrediction:
@@ -224,21 +230,26 @@ def predict_run(run_dir: Path, domain: str | None = None, z=None, n=None, to_dri
                 use=("kan", "formula"), elements=()) -> MassPrediction:
     """The predicted table of a run over a domain: a table's nuclei (``domain``), the rectangle ``z`` x ``n``
     ((lo, hi) each), or with ``to_drip_line`` each element's chain (``elements``, else the range ``z``, else every
-    element of the run) to the neutron drip line. ``use``: 'kan', 'formula' or both."""
-    cfg, stage, formula = load_run(run_dir)
-    use = tuple(use)
-    if "formula" in use and formula is None:
-        raise KansymError(f"run {RunDir(Path(run_dir)).id} has no formula (no candidate qualified); use --use kan")
-    if to_drip_line:
-        if domain is not None or n is not None:
-            raise KansymError("--to-drip-line follows each chain from its lightest measured isotope; it takes --z "
-                              "or --elements, not --domain or --n")
-        return predict_to_drip_line(cfg, stage, formula, chain_elements(cfg, stage, z, elements), use)
-    if domain is not None and (z is not None or n is not None):
+    element of the run) to the neutron drip line. ``use``: 'kan', 'formula' or both. The request is checked against
+    the run's configuration before its networks are loaded."""
+    rd, use = RunDir(Path(run_dir)), tuple(use)
+    if to_drip_line and (domain is not None or n is not None):
+        raise KansymError("--to-drip-line follows each chain from its lightest measured isotope; it takes --z "
+                          "or --elements, not --domain or --n")
+    if not to_drip_line and domain is not None and (z is not None or n is not None):
         raise KansymError("give either --domain or --z/--n ranges, not both")
-    if domain is None and z is None and n is None:
+    if not to_drip_line and domain is None and z is None and n is None:
         raise KansymError("say which nuclei: --domain frdm12|ws4|hfb27|ame2020, --z lo:hi --n lo:hi, or --to-drip-line")
-    nuclei, what = domain_nuclei(cfg, domain, z, n)
+    cfg = run_config(rd.config, f"run {rd.id}: config.json")
+    if "formula" in use and not rd.file("formula.json").exists():
+        raise KansymError(f"run {rd.id} has no formula (no candidate qualified); use --use kan")
+    if to_drip_line:
+        zs = chain_elements(cfg, z, elements)
+    else:
+        nuclei, what = domain_nuclei(cfg, domain, z, n)
+    cfg, stage, formula = load_run(rd.path)
+    if to_drip_line:
+        return predict_to_drip_line(cfg, stage, formula, zs, use)
     return predict_table(cfg, stage, formula, nuclei, use, what)
 
 
