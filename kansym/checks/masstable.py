@@ -263,3 +263,45 @@ def staggering(frame: pd.DataFrame, limit: float = ZIGZAG_MEV, shown: int = 6) -
     return [f"{source}: S_2n {kind} on {len(chains)} chain{'s' if len(chains) > 1 else ''}: "
             f"{'; '.join(chains[:shown])}{'; ...' if len(chains) > shown else ''}"
             for (source, kind), chains in found.items()]
+
+
+def differential_rms(surface: Surface, split: np.ndarray) -> dict:
+    """RMS [MeV] of predicted minus AME2020 S_n, S_2n, S_p, S_2p, Q_alpha, Q_beta_minus over the pairs of nuclei
+    whose both masses are in each part ('train', 'test'; 'all': both among the nuclei of ``surface``), with the
+    number of pairs; quantities without any pair (no neighbours in the subset) are left out."""
+    exp = measured(pd.DataFrame({"Z": surface.Z, "N": surface.N}))
+    split = np.asarray(split).astype(str)
+    out = {}
+    for q in DERIVED:
+        value, _ = surface.quantity(q)
+        _, dz, dn, _ = DERIVED[q]
+        j = surface.neighbour(dz, dn)
+        r = exp[f"{q}_ame2020"].to_numpy() - value
+        ok = np.isfinite(r) & (j >= 0)
+        if not ok.any():
+            continue
+        rec = {}
+        for part in ("train", "test", "all"):
+            both = ok if part == "all" else ok & (split == part) & (split[np.maximum(j, 0)] == part)
+            rec[part] = float(np.sqrt(np.mean(r[both] ** 2))) if both.any() else None
+            rec[f"n_{part}"] = int(both.sum())
+        out[q] = rec
+    return out
+
+
+def source_summary(cfg, dataset, stage, formula, source: str) -> tuple[dict, dict]:
+    """(predictive uncertainty, differential RMS) of one source ('kan': ``stage``; 'formula': ``formula``) on the
+    nuclei of ``dataset`` (a run's data, with its split)."""
+    own, _ = surfaces(cfg, stage, formula, dataset.frame[["Z", "N"]], (source,))
+    return (calibrate(own[source], dataset.mask("test")).to_dict(),
+            differential_rms(own[source], dataset.frame["split"].to_numpy()))
+
+
+def run_summary(cfg, stage, formula) -> dict:
+    """What metrics.json keeps of a run's predictions on its own nuclei: the predictive uncertainty of the KAN and
+    the formula (model-error terms and cross-calibrated coverage, see the module docstring) under
+    ``predictive_uncertainty`` and their differential RMS under ``differential_rms_mev``."""
+    parts = {s: source_summary(cfg, stage.dataset, stage, formula, s)
+             for s in (("kan",) if formula is None else ("kan", "formula"))}
+    return {"predictive_uncertainty": {s: v[0] for s, v in parts.items()},
+            "differential_rms_mev": {s: v[1] for s, v in parts.items()}}

@@ -405,6 +405,12 @@ def render_summary(config: dict, metrics: dict, importance, run_dir) -> Table:
     elif "formula" in metrics:
         t.add_row("formula", "[red]none chosen[/]: no formula structure meets the choice rule "
                              "(see the notes and candidates.csv)")
+    for p, cal in (metrics.get("predictive_uncertainty") or {}).items():  # checked against a recomputation by show
+        t.add_row(f"predictive sigma ({p})", _sigma_line(cal))
+    for p, diff in (metrics.get("differential_rms_mev") or {}).items():
+        t.add_row(f"differential RMS ({p}) [MeV]", "; ".join(
+            f"{q} {_fmt(d['all'])} (test {_fmt(d['test']) if d['test'] is not None else '-'})"
+            for q, d in diff.items()) + " vs AME2020, over pairs of nuclei both in the part")
     for p, far in (metrics.get("far_extrapolation") or {}).items():  # checked against a recomputation by show
         t.add_row(f"far check ({p})", _far_line(far))
     cc = metrics.get("crosscheck")
@@ -436,6 +442,14 @@ def _rmse(d, where: str) -> dict:
             for k in ("train", "test", "all")):
         raise KansymError(f"{where} must give train, test and all RMSE as numbers >= 0, got {str(d)[:60]}")
     return d
+
+
+def _sigma_line(cal: dict) -> str:
+    """Model-error terms and cross-calibrated coverage of a predictive uncertainty (``kansym.checks.masstable``)."""
+    cov = cal.get("coverage") or {}
+    parts = [f"{q}: model error {_fmt(cal['model_error_mev'][q])} MeV, within 1/2 sigma {100 * c['within_1_sigma']:.0f}%/"
+             f"{100 * c['within_2_sigma']:.0f}% of {c['n']}" for q, c in cov.items() if q != "ME"]
+    return "; ".join(parts) + f" (Gaussian 68%/95%; calibrated on {cal['calibrated_on']}, coverage cross-calibrated)"
 
 
 def _far_line(far: dict) -> str:

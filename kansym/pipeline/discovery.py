@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from kansym.checks import masstable
 from kansym.checks.extrapolation import Extrapolation, extrapolate
 from kansym.checks.farcheck import make_judge
 from kansym.errors import KansymError
@@ -80,6 +81,7 @@ def compute_run(cfg: DiscoverConfig, dataset: Dataset, run_id: str, progress: Pr
         metrics["formula"] = sym.metrics
         add_notes(metrics, "symbolic", sym.notes)
         say("symbolic stage")
+    metrics.update(masstable.run_summary(cfg, stage, sym.formula if sym is not None else None))
     if cfg.stage == "all" and cfg.crosscheck != "none" and sym is not None and sym.formula is not None:
         report = crosscheck_report(cfg, dataset, sym.formula, run_id, cfg.crosscheck, cfg.crosscheck_budget,
                                    seed=cfg.seed, generations=cfg.crosscheck_generations)
@@ -176,6 +178,7 @@ def rerun_symbolic(run_dir: Path, **overrides) -> dict:
         removed = remove_matching(path, FORMULA_DEPENDENT)
         write_symbolic(path, sym)
         metrics["formula"] = sym.metrics
+        metrics.update(masstable.run_summary(cfg, stage, sym.formula))
         for key in ("crosscheck", "extrapolation", "far_extrapolation"):
             metrics.pop(key, None)
         metrics.get("notes", {}).pop("extrapolation", None)

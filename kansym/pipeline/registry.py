@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from kansym import __version__
+from kansym.checks import masstable
 from kansym.checks.extrapolation import extrapolate
 from kansym.checks.farcheck import make_judge
 from kansym.errors import KansymError
@@ -268,6 +269,9 @@ def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp) -> No
         model = (ds.frame["ME"] - ds.frame["ME_model"]).to_numpy()
         if not _same(metrics["model_rms_mev"], _plain(rmse_by_split(model, 0 * model, ds.masks()))):
             refuse("metrics.json's model RMS is not the model's RMS on the run's data")
+    if "predictive_uncertainty" in metrics or "differential_rms_mev" in metrics:  # runs written since these were recorded
+        _check_predictive(metrics, masstable.source_summary(cfg, ds, stage, None, "kan"), "kan",
+                          ("kan", "formula") if (rd.path / "formula.json").exists() else ("kan",), refuse)
     if metrics.get("extrapolation") or metrics.get("far_extrapolation"):
         _check_extrapolation(rd, cfg, stage, metrics, refuse)
     if metrics.get("crosscheck"):
@@ -277,6 +281,17 @@ def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp) -> No
             same_cc = False
         if not same_cc:
             refuse("metrics.json's cross-check summary is not crosscheck.json's")
+
+
+def _check_predictive(metrics: dict, computed: tuple[dict, dict], source: str, sources, refuse) -> None:
+    """metrics.json's predictive uncertainty and differential RMS of ``source`` equal to ``computed``, and the
+    sections listing exactly ``sources``."""
+    for key, value in zip(("predictive_uncertainty", "differential_rms_mev"), computed):
+        section = metrics.get(key)
+        if not isinstance(section, dict) or sorted(section) != sorted(sources):
+            refuse(f"metrics.json's {key} must give {' and '.join(sources)}")
+        if not _same(_plain(section[source]), _plain(value), 1e-9):
+            refuse(f"metrics.json's {key} of the {source} is not what the run's {'networks' if source == 'kan' else 'formula'} give")
 
 
 def _check_table(recorded: pd.DataFrame, computed: pd.DataFrame, refuse, what: str = "predictions.csv") -> None:
@@ -349,6 +364,9 @@ def check_formula_record(rd: RunDir, cfg: DiscoverConfig, ds, formula: Formula, 
             raise KansymError(f"run {rd.id}: config.json's max_constants {cfg.max_constants} and lib {cfg.lib!r} "
                               f"could not have chosen candidate {name[:40]!r} of {formula.n_constants} constants; "
                               "the run's files were edited or do not belong together")
+    if "predictive_uncertainty" in metrics or "differential_rms_mev" in metrics:
+        _check_predictive(metrics, masstable.source_summary(cfg, ds, None, formula, "formula"), "formula",
+                          ("kan", "formula"), _refuser(rd))
 
 
 def _check_search_record(rd: RunDir, record: dict) -> None:

@@ -1,0 +1,54 @@
+"""Coverage of the predictive uncertainty (``kansym.checks.masstable``) with the user's defaults.
+
+Commands, seeds S = 0..4 (each exactly what a user types; nothing else changed):
+  kansym discover --target be --subset even-even --seed S                 (the main job: KAN and formula)
+  kansym discover --target residual --model ws4 --seed S                  (KAN-WS4: the ensemble and its formula)
+and the same two with ``--split new-in-ame2020`` (train on the AME2016 masses, hold out the nuclei new in AME2020).
+For each run and source (kan, formula) the coverage metrics.json records: the fractions of held-out nuclei within
+1 and 2 predictive sigma, each half of the held-out nuclei judged with the model-error term calibrated on the other
+half (cross-calibrated), for BE and the derived quantities. Targets (issue "predictions"): BE coverage within
+[0.60, 0.78] at 1 sigma and [0.90, 0.98] at 2 sigma for the default KAN-WS4 ensemble and the default formula, on the
+random test nuclei and on the nuclei new in AME2020, for every seed.
+"""
+
+import sys
+import time
+
+from _common import scratch_runs, write_result
+
+from kansym.pipeline.config import DiscoverConfig
+from kansym.pipeline.discovery import discover
+
+SEEDS = range(5)
+BAND = {"within_1_sigma": (0.60, 0.78), "within_2_sigma": (0.90, 0.98)}
+SETTINGS = {
+    "be_random": dict(target="be", subset="even-even"),
+    "residual_random": dict(target="residual", model="ws4"),
+    "be_new": dict(target="be", subset="even-even", split="new-in-ame2020"),
+    "residual_new": dict(target="residual", model="ws4", split="new-in-ame2020"),
+}
+QUANTITIES = ("BE", "S_2n", "Q_alpha", "S_n")
+
+only = sys.argv[1:] or list(SETTINGS)
+out = {"commands": {k: "kansym discover " + " ".join(f"--{a} {v}" for a, v in s.items()) + " --seed S"
+                    for k, s in SETTINGS.items()},
+       "targets": {"BE": BAND, "applies_to": "kan of residual_*, formula of be_*"}, "settings": {}}
+for name in only:
+    rows = []
+    for seed in SEEDS:
+        t = time.perf_counter()
+        r = discover(DiscoverConfig(**SETTINGS[name], seed=seed, runs_dir=scratch_runs()))
+        row = {"seed": seed, "wall_s": round(time.perf_counter() - t, 1)}
+        for source, cal in r.metrics["predictive_uncertainty"].items():
+            row[source] = {"model_error_mev": {q: cal["model_error_mev"].get(q) for q in QUANTITIES},
+                           "coverage": {q: cal["coverage"][q] for q in QUANTITIES if q in cal["coverage"]},
+                           "calibrated_on": cal["calibrated_on"],
+                           "differential_rms_mev": {q: d["all"] for q, d in r.metrics["differential_rms_mev"][source].items()}}
+        rows.append(row)
+        print(name, seed, {s: (row[s]["coverage"]["BE"]["within_1_sigma"], row[s]["coverage"]["BE"]["within_2_sigma"])
+                           for s in ("kan", "formula") if s in row}, row["wall_s"], "s", flush=True)
+    judged = "kan" if name.startswith("residual") else "formula"
+    met = all(judged in row and all(lo <= row[judged]["coverage"]["BE"][k] <= hi for k, (lo, hi) in BAND.items())
+              for row in rows)
+    out["settings"][name] = {"per_seed": rows, "judged": judged, "met": met}
+write_result("uncertainty" if only == list(SETTINGS) else "uncertainty_" + "_".join(only), out)
