@@ -189,3 +189,16 @@ def test_table1_reports_medians_and_spreads_over_split_seeds(tmp_path):
     assert row["sigma_kan_test_spread"] == pytest.approx(np.std(per_seed, ddof=1), abs=1e-4)
     tex = table1_latex(df)
     assert "\\pm" in tex and "split seeds 0-1" in tex and "0.205" in tex
+    # the differential RMS of WS4 itself, over every pair of the fit's nuclei, is the model's own (seed-independent)
+    from kansym.checks import masstable
+    from kansym.nuclear import tables
+    from kansym.nuclear.nuclides import be_from_me
+    from kansym.pipeline.config import load_dataset
+
+    ds = load_dataset(base.resolved())
+    f = ds.frame
+    s = masstable.Surface("ws4", f["Z"].to_numpy(), f["N"].to_numpy(), np.asarray(be_from_me(f["Z"], f["N"], f["ME_model"])))
+    s2n, exp = s.quantity("S_2n")[0], masstable.measured(f[["Z", "N"]])["S_2n_ame2020"].to_numpy()
+    d = (s2n - exp)[np.isfinite(s2n - exp)]
+    assert row["S_2n_pre"] == pytest.approx(np.sqrt(np.mean(d**2)), rel=1e-12) and 0.2 < row["S_2n_pre"] < 0.6
+    assert np.isfinite(row["S_2n_kan"]) and np.isfinite(row["Q_alpha_kan_test"]) and tables.MODELS["ws4"]

@@ -189,3 +189,17 @@ def test_predict_bad_input_is_one_line_and_exit_2(formula_run, tmp_path, args, m
 def test_predict_formula_of_a_run_without_one_is_refused(tiny_run, tmp_path):
     r = _cli("predict", tiny_run.run_dir, "--domain", "ws4", "--use", "formula", "--out", tmp_path / "t.csv")
     assert r.returncode == 2 and "no formula" in r.stderr and not (tmp_path / "t.csv").exists()
+
+
+def test_extrapolation_records_drip_lines_beside_frdm2012_and_ws4(formula_run):
+    from kansym.checks.extrapolation import extrapolate
+    from kansym.pipeline.predict import load_run
+
+    cfg, stage, formula = load_run(formula_run.run_dir)
+    report = extrapolate(cfg, stage, formula, chains=("Sn",), beyond=2).report
+    sn = report["drip_lines"]["Sn"]
+    assert set(sn) == {"kan", "formula", "frdm12", "ws4"}
+    assert sn["frdm12"] == int(kansym.chain("Sn")["N"].max())  # the same rule on FRDM2012's own masses
+    drip = predict_run(formula_run.run_dir, to_drip_line=True, elements=("Sn",), use=("formula",))
+    assert drip.drip_lines["formula"]["N_drip"].iloc[0] == sn["formula"]
+    assert drip.table["N"].max() == sn["formula"] and (drip.table["S_2n"].dropna() > 0).all()

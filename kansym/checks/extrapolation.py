@@ -21,6 +21,7 @@ from kansym.metrics import rms
 
 DEFAULT_CHAINS = ("Zr", "Nd", "Hg", "Fm")
 from kansym.checks.farcheck import make_judge, prediction_be
+from kansym.checks.masstable import chain_drip_lines, predictive_be_sigma
 from kansym.nuclear.nuclides import (
     be_from_me,
     chain_nuclei,
@@ -112,6 +113,7 @@ class Extrapolation:
     judge: object
     preds: tuple[str, ...]
     against: tuple[str, ...]
+    bands: pd.DataFrame | None = None  # Z, N, sigma_pred_<prediction>: the predictive BE sigma for the figures [MeV]
 
 MAX_BEYOND = 100
 """Most chain steps past the last measured nucleus (100 steps of 2 neutrons is far past any drip line)."""
@@ -188,10 +190,15 @@ def extrapolate(cfg, stage, formula, chains=DEFAULT_CHAINS, beyond: int = 10, ag
               "notes": notes}
     mean_rms = {p: float(np.mean([per_chain[c][p][f"rms_vs_{against[0]}_mev"] for c in per_chain])) for p in preds}
     report[f"mean_chain_rms_vs_{against[0]}_mev"] = mean_rms
+    isotopic = [element_z(c) for c in chains]
+    if isotopic:  # neutron drip lines (last nucleus with S_2n > 0) of the predictions and two mass models
+        report["drip_lines"] = {element_symbol(z): d for z, d in
+                                chain_drip_lines(cfg, stage, formula, sorted(set(isotopic)), preds).items()}
     far, far_values, judge = far_extrapolation(cfg, stage, formula, against)
     report["far"] = far
     notes.extend(judge.notes)
-    return Extrapolation(surface, report, far_values, judge, preds, against)
+    bands = predictive_be_sigma(cfg, stage, formula, nuclei.drop_duplicates(["Z", "N"]), preds)
+    return Extrapolation(surface, report, far_values, judge, preds, against, bands)
 
 
 def far_extrapolation(cfg, stage, formula, against=("frdm12",)) -> tuple[dict, dict, object]:

@@ -13,6 +13,8 @@ Predictive uncertainty, per quantity q: sigma_q = sqrt(sigma_param,q^2 + s_q^2),
   s_q, the model-error term, is calibrated on the run's held-out (test) nuclei: the value that brings the fractions
   of held-out |r_q| (r_q = AME2020 - prediction) within 1 and 2 sigma_q closest to the Gaussian 0.683 and 0.954
   (least squares); a value of a derived quantity is held out when any of its nuclei is.
+The model-error term is calibrated where masses are measured; far beyond them only the parameter part grows, so
+there the band is a lower bound (compare the chains with FRDM2012 and WS4, ``kansym extrapolate``).
 The coverage reported beside it is cross-calibrated: the held-out values are split in two halves, s_q is
 calibrated on one half and the fraction within 1 and 2 sigma counted on the other, and the other way round.
 """
@@ -29,7 +31,8 @@ from kansym.errors import KansymError
 from kansym.nuclear import features as feat
 from kansym.nuclear import tables
 from kansym.nuclear.nuclides import ME_H, ME_N, be_from_me
-from kansym.nuclear.targets import TARGET_KINDS
+from kansym.nuclear.nuclides import element_symbol
+from kansym.nuclear.targets import SUBSETS, TARGET_KINDS
 from kansym.network.ensemble import spread
 
 BE_HE4 = float(be_from_me(2, 2, 2424.91587 / 1000.0))
@@ -46,6 +49,8 @@ DERIVED = {  # q(Z, N) = sign * (BE(Z, N) - BE(Z + dZ, N + dN)) + constant [MeV]
 QUANTITIES = ("BE", "ME", *DERIVED)
 COLUMNS = ("Z", "N", "A", *(c for q in QUANTITIES for c in (q, f"{q}_sigma")), "source")
 MEASURED_COLUMNS = tuple(f"{q}_ame2020" for q in QUANTITIES)
+MAX_N = 400
+"""Largest neutron number scanned or predicted."""
 MIN_HELD_OUT = 10
 """Fewest held-out values that calibrate a model-error term; with fewer, all the run's nuclei are used (stated)."""
 ZIGZAG_MEV = 0.5
@@ -289,6 +294,19 @@ def differential_rms(surface: Surface, split: np.ndarray) -> dict:
     return out
 
 
+def predictive_be_sigma(cfg, stage, formula, nuclei: pd.DataFrame, sources) -> pd.DataFrame:
+    """Z, N and the predictive 1-sigma uncertainty of BE (= of ME) of each source on ``nuclei``, as column
+    ``sigma_pred_<source>`` [MeV]: the figures' band (the model-error term calibrated on the run's held-out nuclei)."""
+    out = nuclei[["Z", "N"]].reset_index(drop=True).copy()
+    found, _ = surfaces(cfg, stage, formula, out, sources)
+    own, _ = surfaces(cfg, stage, formula, stage.dataset.frame[["Z", "N"]], sources)
+    for s in sources:
+        term = calibrate(own[s], stage.dataset.mask("test")).model_error["BE"]
+        s_par = found[s].quantity("BE")[1]
+        out[f"sigma_pred_{s}"] = np.sqrt(s_par**2 + term**2) if term is not None else np.nan
+    return out
+
+
 def source_summary(cfg, dataset, stage, formula, source: str) -> tuple[dict, dict]:
     """(predictive uncertainty, differential RMS) of one source ('kan': ``stage``; 'formula': ``formula``) on the
     nuclei of ``dataset`` (a run's data, with its split)."""
@@ -305,3 +323,63 @@ def run_summary(cfg, stage, formula) -> dict:
              for s in (("kan",) if formula is None else ("kan", "formula"))}
     return {"predictive_uncertainty": {s: v[0] for s, v in parts.items()},
             "differential_rms_mev": {s: v[1] for s, v in parts.items()}}
+
+
+def cap_n(z: int) -> int:
+    """Largest N scanned for a drip line of element z (far past any predicted neutron drip line)."""
+    return min(MAX_N, 3 * z + 50)
+
+
+def scan_nuclei(subset: str, min_n: int, zs) -> pd.DataFrame:
+    """Every nucleus of ``subset`` from the lightest measured isotope (N >= min_n) of each element in ``zs`` (two
+    neutrons lighter, so the first one has its neighbours; column ``shown`` false there) up to ``cap_n``."""
+    ame = tables.load_experiment()
+    rows = []
+    for z in zs:
+        have = ame.loc[(ame["Z"] == z) & ~ame["estimated"], "N"]
+        have = have[SUBSETS[subset](np.full(len(have), z), have.to_numpy()) & (have >= min_n)]
+        if have.empty:
+            raise KansymError(f"no measured nucleus of Z = {z} ({element_symbol(z)}) in the selection to start "
+                              "its chain from")
+        start = int(have.min())
+        rows += [(z, m, m >= start) for m in range(max(1, start - 2), cap_n(z) + 1)]
+    frame = pd.DataFrame(rows, columns=["Z", "N", "shown"])
+    keep = SUBSETS[subset](frame["Z"].to_numpy(), frame["N"].to_numpy())
+    return frame[keep].reset_index(drop=True)
+
+
+DRIP_REFERENCES = ("frdm12", "ws4")
+"""Mass models whose drip lines are shown beside a run's."""
+
+
+def surface_drip_lines(surface: Surface, shown: np.ndarray) -> pd.DataFrame:
+    """``drip_line`` of a predictor on the chains it was evaluated on (``scan_nuclei``; ``shown`` its column)."""
+    frame = pd.DataFrame({"Z": surface.Z, "N": surface.N, "S_n": surface.quantity("S_n")[0],
+                          "S_2n": surface.quantity("S_2n")[0]})
+    return drip_line(frame[np.asarray(shown, dtype=bool)])
+
+
+def reference_drip_lines(scan: pd.DataFrame, reference: str) -> pd.DataFrame:
+    """``drip_line`` of a mass model's own table on the chains of ``scan`` (its nuclei in the run's subset, from the
+    same first nucleus)."""
+    nuclei = scan.merge(tables.load_model(reference), on=["Z", "N"], how="inner")
+    surface = Surface(reference, nuclei["Z"].to_numpy(), nuclei["N"].to_numpy(),
+                      np.asarray(be_from_me(nuclei["Z"], nuclei["N"], nuclei["ME_model"]), dtype=np.float64))
+    return surface_drip_lines(surface, nuclei["shown"].to_numpy())
+
+
+def chain_drip_lines(cfg, stage, formula, zs, sources) -> dict:
+    """{Z: {source or reference model: last bound N}} for elements ``zs``; None where a prediction stays bound up to
+    ``cap_n`` (a reference model's last tabulated bound nucleus counts: the tables end at their drip lines)."""
+    scan = scan_nuclei(cfg.subset, cfg.min_n, zs)
+    found, _ = surfaces(cfg, stage, formula, scan, sources)
+    lines = {s: surface_drip_lines(found[s], scan["shown"].to_numpy()) for s in sources}
+    lines.update({ref: reference_drip_lines(scan, ref) for ref in DRIP_REFERENCES})
+    out = {}
+    for name, d in lines.items():
+        for z, n_drip, first in zip(d["Z"], d["N_drip"], d["N_first_unbound"]):
+            # a mass model tabulates to its drip line: the end of its table counts as reached
+            reached = (name in DRIP_REFERENCES or first is not None and not pd.isna(first)) and \
+                n_drip is not None and not pd.isna(n_drip)
+            out.setdefault(int(z), {})[name] = int(n_drip) if reached else None
+    return out

@@ -428,6 +428,12 @@ def render_summary(config: dict, metrics: dict, importance, run_dir) -> Table:
             label = tables.MODELS[ref].label if ref in tables.MODELS else ref
             t.add_row("extrapolation", f"mean chain RMS vs {label} over {steps} beyond the last measured: "
                       + ", ".join(f"{k} {_fmt(v, 2)} MeV" for k, v in values.items()))
+    drips = ex.get("drip_lines")
+    if isinstance(drips, dict) and drips:
+        t.add_row("neutron drip line", "; ".join(
+            f"{el}: " + ", ".join(f"{tables.MODELS[k].label if k in tables.MODELS else k} {'-' if v is None else v}"
+                                  for k, v in d.items()) for el, d in drips.items())
+            + " (last N with S_2n > 0; '-': none before N = 3Z + 50)")
     t.add_row("wall time", f"{metrics.get('wall_time_total_s', float('nan')):.1f} s")
     t.add_row("directory", terminal_safe(str(run_dir)))
     return t
@@ -675,7 +681,8 @@ def table1_cmd(models: str = typer.Option("ws4,dz28,frdm12,ktuy05,hfb27", help="
     df = table1(names, seeds, base, progress=None if quiet else lambda s: err.print(f"done: {s}"), execution=execution)
     csv, tex = write_table1(df, out_dir, force)
     t = Table(title="KAN-WS4 Table 1: RMS deviations from AME2020 [MeV]")
-    for col in ("model", "n", "sigma_pre", "KAN train", "KAN test", "paper pre/train/test", "time [s]"):
+    for col in ("model", "n", "sigma_pre", "KAN train", "KAN test", "paper pre/train/test", "S_n pre/KAN",
+                "S_2n pre/KAN", "Q_alpha pre/KAN", "time [s]"):
         t.add_column(col)
     for r in df.itertuples():
         paper = "/".join("-" if v is None or v != v else f"{v:.3f}" for v in
@@ -683,9 +690,12 @@ def table1_cmd(models: str = typer.Option("ws4,dz28,frdm12,ktuy05,hfb27", help="
         def med(x, sd):
             return _fmt(x) + (f" +- {_fmt(sd)}" if sd == sd else "")
         t.add_row(r.model, str(r.n), _fmt(r.sigma_pre), med(r.sigma_kan_train, r.sigma_kan_train_spread),
-                  med(r.sigma_kan_test, r.sigma_kan_test_spread), paper, f"{r.wall_time_s:.0f}")
+                  med(r.sigma_kan_test, r.sigma_kan_test_spread), paper,
+                  *(f"{_fmt(getattr(r, q + '_pre'))}/{_fmt(getattr(r, q + '_kan'))}" for q in ("S_n", "S_2n", "Q_alpha")),
+                  f"{r.wall_time_s:.0f}")
     out.print(t)
-    out.print(f"wrote {csv} and {tex}; HFB-27 has no paper row (the paper's HFB-31 is a different model)",
+    out.print(f"wrote {csv} and {tex}; HFB-27 has no paper row (the paper's HFB-31 is a different model); S_n, S_2n, "
+              "Q_alpha: RMS vs AME2020 over all pairs of the fit's nuclei (csv: also the KAN's over held-out pairs)",
               highlight=False)
 
 

@@ -143,7 +143,7 @@ def crosscheck_summary(report: dict) -> dict:
 
 def extrapolation_summary(report: dict) -> dict:
     """What metrics.json keeps of an extrapolation report: the mean chain RMS and the far-check headlines."""
-    return {"extrapolation": {k: v for k, v in report.items() if k.startswith("mean_chain") or k == "beyond"},
+    return {"extrapolation": {k: v for k, v in report.items() if k.startswith("mean_chain") or k in ("beyond", "drip_lines")},
             "far_extrapolation": {p: far_summary(r) for p, r in report["far"].items()}}
 
 

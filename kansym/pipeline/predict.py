@@ -14,7 +14,7 @@ from kansym.checks import masstable as mt
 from kansym.checks.farcheck import domain as model_domain
 from kansym.errors import KansymError
 from kansym.nuclear import tables
-from kansym.nuclear.nuclides import be_from_me, element_symbol, element_z
+from kansym.nuclear.nuclides import element_z
 from kansym.nuclear.targets import SUBSETS
 from kansym.pipeline.config import run_config
 from kansym.pipeline.discovery import run_formula
@@ -23,13 +23,8 @@ from kansym.pipeline.registry import check_formula
 from kansym.runs.store import RunDir
 
 DOMAINS = ("frdm12", "ws4", "hfb27", "ame2020")
-MAX_Z, MAX_N = 200, 400
+MAX_Z, MAX_N = 200, mt.MAX_N
 """Largest proton and neutron numbers a predicted table may ask for."""
-
-
-def _cap_n(z: int) -> int:
-    """Largest N scanned for a drip line of element z (far past any predicted neutron drip line)."""
-    return min(MAX_N, 3 * z + 50)
 
 
 @dataclass(frozen=True)
@@ -110,24 +105,6 @@ def domain_nuclei(cfg, domain: str | None = None, z=None, n=None) -> tuple[pd.Da
     return nuclei, what
 
 
-def _scan_nuclei(subset: str, min_n: int, zs) -> pd.DataFrame:
-    """Every nucleus of ``subset`` from the lightest measured isotope (N >= min_n) of each element in ``zs`` (two
-    neutrons lighter, so the first one has its neighbours; column ``shown`` false there) up to ``_cap_n``."""
-    ame = tables.load_experiment()
-    rows = []
-    for z in zs:
-        have = ame.loc[(ame["Z"] == z) & ~ame["estimated"], "N"]
-        have = have[SUBSETS[subset](np.full(len(have), z), have.to_numpy()) & (have >= min_n)]
-        if have.empty:
-            raise KansymError(f"no measured nucleus of Z = {z} ({element_symbol(z)}) in the selection to start "
-                              "its chain from")
-        start = int(have.min())
-        rows += [(z, m, m >= start) for m in range(max(1, start - 2), _cap_n(z) + 1)]
-    frame = pd.DataFrame(rows, columns=["Z", "N", "shown"])
-    keep = SUBSETS[subset](frame["Z"].to_numpy(), frame["N"].to_numpy())
-    return frame[keep].reset_index(drop=True)
-
-
 def chain_elements(cfg, z=None, elements=()) -> list[int]:
     """Proton numbers of the chains to follow: ``elements`` (symbols or Z), else the elements of the range ``z`` that
     the run's selection has nuclei of, else every element measured in the run's selection."""
@@ -170,33 +147,16 @@ def calibrations(cfg, stage, formula, use) -> dict:
     return {s: mt.calibrate(own[s], ds.mask("test")) for s in use}
 
 
-DRIP_REFERENCES = ("frdm12", "ws4")
-"""Mass models whose drip lines are shown beside a run's."""
-
-
-def reference_drip_lines(scan: pd.DataFrame, reference: str) -> pd.DataFrame:
-    """``masstable.drip_line`` of a mass model's own table on the chains of ``scan`` (its nuclei in the run's
-    subset, from the same first nucleus)."""
-    model = tables.load_model(reference)
-    nuclei = scan.merge(model, on=["Z", "N"], how="inner")
-    surface = mt.Surface(reference, nuclei["Z"].to_numpy(), nuclei["N"].to_numpy(),
-                         np.asarray(be_from_me(nuclei["Z"], nuclei["N"], nuclei["ME_model"]), dtype=np.float64))
-    frame = pd.DataFrame({"Z": surface.Z, "N": surface.N, "S_n": surface.quantity("S_n")[0],
-                          "S_2n": surface.quantity("S_2n")[0]})
-    return mt.drip_line(frame[nuclei["shown"].to_numpy()])
-
-
 def predict_to_drip_line(cfg, stage, formula, zs, use=("kan", "formula")) -> MassPrediction:
     """Each element's chain from its lightest measured isotope to the last bound nucleus of each source (see
     ``masstable.drip_line``: S_2n > 0, and S_n > 0 where odd neighbours are predicted)."""
-    scan = _scan_nuclei(cfg.subset, cfg.min_n, zs)
+    scan = mt.scan_nuclei(cfg.subset, cfg.min_n, zs)
     calibration = calibrations(cfg, stage, formula, use)
     found, notes = mt.surfaces(cfg, stage, formula, scan, use)
     frames, drips = [], {}
     for s in use:
-        full = mt.table(found[s], calibration[s])
-        shown = full[scan["shown"].to_numpy()]
-        drip = mt.drip_line(shown)
+        shown = mt.table(found[s], calibration[s])[scan["shown"].to_numpy()]
+        drip = mt.surface_drip_lines(found[s], scan["shown"].to_numpy())
         drips[s] = drip
         last = dict(zip(drip["Z"], drip["N_drip"]))
         keep = [last.get(z) is not None and not pd.isna(last.get(z)) and n <= last[z]
@@ -206,8 +166,8 @@ def predict_to_drip_line(cfg, stage, formula, zs, use=("kan", "formula")) -> Mas
         if open_:
             notes.append(f"{s}: no drip line before N = 3Z + 50 (or where predictions stop) for Z = "
                          f"{', '.join(map(str, open_[:10]))}{' ...' if len(open_) > 10 else ''}")
-    for ref in DRIP_REFERENCES:
-        drips[ref] = reference_drip_lines(scan, ref)
+    for ref in mt.DRIP_REFERENCES:
+        drips[ref] = mt.reference_drip_lines(scan, ref)
     frame = pd.concat(frames, ignore_index=True)
     notes += mt.staggering(frame)
     what = (f"{len(zs)} isotopic chain{'s' if len(zs) > 1 else ''} to the neutron drip line (last nucleus with S_2n > 0"
@@ -262,11 +222,11 @@ def chain(element, to="drip-line", subset: str = "even-even", reference: str = "
         raise KansymError(f"unknown subset {str(subset)[:20]!r}; choose one of {', '.join(SUBSETS)}")
     if not SUBSETS[subset](np.array([z, z]), np.array([z, z + 1])).any():
         raise KansymError(f"the subset {subset} has no nucleus with Z = {z}")
-    scan = _scan_nuclei(subset, 0, [z])
+    scan = mt.scan_nuclei(subset, 0, [z])
     if isinstance(to, str):
         if to != "drip-line":
             raise KansymError(f"to must be 'drip-line' or a neutron number, got {to[:20]!r}")
-        drip = reference_drip_lines(scan, tables.check_model(reference).name)
+        drip = mt.reference_drip_lines(scan, tables.check_model(reference).name)
         last = drip["N_drip"].iloc[0] if len(drip) else None
         if last is None or pd.isna(last):
             raise KansymError(f"the {tables.MODELS[reference].label} table gives no bound nucleus of Z = {z}")

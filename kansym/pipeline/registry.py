@@ -328,9 +328,13 @@ def _check_extrapolation(rd: RunDir, cfg: DiscoverConfig, stage, metrics: dict, 
         _check_table(rd.read_csv("extrapolation.csv"), now.surface, refuse, "extrapolation.csv")
     report = _plain(rd.read_json("extrapolation.json"))
     computed = _plain({**now.report, "run_id": report.get("run_id")})
+    if "drip_lines" not in report:  # written before drip lines were recorded
+        computed.pop("drip_lines", None)
     if not _same(report, computed, 1e-9):
         refuse("extrapolation.json is not what the run's networks and formula give")
     summary = _plain(extrapolation_summary(now.report))
+    if "drip_lines" not in (metrics.get("extrapolation") or {}):  # written before drip lines were recorded
+        summary["extrapolation"].pop("drip_lines", None)
     for key in ("extrapolation", "far_extrapolation"):
         if not _same(_plain(metrics.get(key)), summary[key], 1e-9):
             refuse(f"metrics.json's {key} summary is not what the run's networks and formula give")

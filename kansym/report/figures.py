@@ -121,6 +121,20 @@ def edge_plots(regressor, network, X: np.ndarray, feature_names, r2_min: float =
 
 
 
+def _band(ax, f: pd.DataFrame, axis: str, p: str, d: np.ndarray, colour) -> None:
+    """The +-1 sigma band of prediction ``p`` around ``d``: the predictive sigma (``kansym.checks.masstable``) where the
+    frame has it, else the ensemble spread and the constants' error, each labelled for what it is."""
+    name = series_label(p)
+    bands = [(f"sigma_pred_{p}", f"{name} $\\pm\\sigma$ (predictive)", "//" if p == "formula" else None, 0.2)]
+    if f"sigma_pred_{p}" not in f:
+        bands = [(f"sigma_ens_{p}", f"{name} $\\pm\\sigma_{{ens}}$", None, 0.25),
+                 (f"sigma_fit_{p}", f"{name} $\\pm\\sigma_{{fit}}$ (constants)", "//", 0.2)]
+    for col, label, hatch, alpha in bands:
+        if col in f and np.isfinite(f[col]).any():
+            sig = f[col]
+            ax.fill_between(f[axis], d - sig, d + sig, color=colour, alpha=alpha, lw=0, hatch=hatch, label=label)
+
+
 def chain_plot(frame: pd.DataFrame, preds, against, chain: str):
     """Top: ME - ME(first reference) along a chain; bottom: S_2n (S_2p along an isotone). One colour per
     series in both panels, a legend in each, magic numbers dotted, the last measured nucleus dashed.
@@ -145,14 +159,7 @@ def chain_plot(frame: pd.DataFrame, preds, against, chain: str):
         off = _off_scale(f[axis].to_numpy(), d, step_limits[0])
         label = series_label(p) + (f" (off scale at {axis} {off})" if off is not None else "")
         line = ax1.plot(f[axis], d, "o-" if p != "exp" else ".", ms=3, label=label, **kw)[0]
-        if f"sigma_ens_{p}" in f:  # the ensemble's per-nucleus spread as a +-1 sigma band
-            sig = f[f"sigma_ens_{p}"]
-            ax1.fill_between(f[axis], d - sig, d + sig, color=line.get_color(), alpha=0.25, lw=0,
-                             label=f"{series_label(p)} $\\pm\\sigma_{{ens}}$")
-        if f"sigma_fit_{p}" in f and np.isfinite(f[f"sigma_fit_{p}"]).any():  # the constants' covariance
-            sig = f[f"sigma_fit_{p}"]
-            ax1.fill_between(f[axis], d - sig, d + sig, color=line.get_color(), alpha=0.2, lw=0, hatch="//",
-                             label=f"{series_label(p)} $\\pm\\sigma_{{fit}}$ (constants)")
+        _band(ax1, f, axis, p, d, line.get_color())
         bad = ~np.isfinite(f[f"ME_{p}"].to_numpy(dtype=float))
         if p in preds and bad.any():
             ax1.plot(f.loc[bad, axis], np.zeros(int(bad.sum())), "x", color="red", ms=8,
