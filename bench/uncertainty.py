@@ -6,17 +6,24 @@ Commands, seeds S = 0..4 (each exactly what a user types; nothing else changed):
 and the same two with ``--split new-in-ame2020`` (train on the AME2016 masses, hold out the nuclei new in AME2020).
 For each run and source (kan, formula) the coverage metrics.json records: the fractions of held-out nuclei within
 1 and 2 predictive sigma, each half of the held-out nuclei judged with the model-error term calibrated on the other
-half (cross-calibrated), for BE and the derived quantities. Targets (issue "predictions"): BE coverage within
+half (cross-calibrated), for BE and the derived quantities; the differential RMS (S_n, S_2n, Q_alpha, ... against
+AME2020) of each source and, for KAN-WS4, of WS4 itself on the same pairs; the wall time of
+``kansym predict RUN --domain frdm12`` for the seed-0 KAN-WS4 run (target <= 20 s). Targets (issue "predictions"): BE coverage within
 [0.60, 0.78] at 1 sigma and [0.90, 0.98] at 2 sigma for the default KAN-WS4 ensemble and the default formula, on the
 random test nuclei and on the nuclei new in AME2020, for every seed.
 """
 
+import subprocess
 import sys
 import time
+from pathlib import Path
 
+import numpy as np
 from _common import scratch_runs, write_result
 
-from kansym.pipeline.config import DiscoverConfig
+from kansym.checks import masstable
+from kansym.nuclear.nuclides import be_from_me
+from kansym.pipeline.config import DiscoverConfig, load_dataset
 from kansym.pipeline.discovery import discover
 
 SEEDS = range(5)
@@ -44,6 +51,17 @@ for name in only:
                            "coverage": {q: cal["coverage"][q] for q in QUANTITIES if q in cal["coverage"]},
                            "calibrated_on": cal["calibrated_on"],
                            "differential_rms_mev": {q: d["all"] for q, d in r.metrics["differential_rms_mev"][source].items()}}
+        if "model" in SETTINGS[name]:  # the mass model's own differential RMS on the same pairs, for comparison
+            f = load_dataset(DiscoverConfig(**SETTINGS[name], seed=seed).resolved()).frame
+            model = masstable.Surface("model", f["Z"].to_numpy(), f["N"].to_numpy(),
+                                      np.asarray(be_from_me(f["Z"], f["N"], f["ME_model"]), dtype=np.float64))
+            row["model_differential_rms_mev"] = masstable.differential_rms(model, f["split"].to_numpy())
+        if name == "residual_random" and seed == 0:  # the predict target: FRDM2012's nuclei, every column
+            t = time.perf_counter()
+            done = subprocess.run([sys.executable, "-m", "kansym", "predict", str(r.run_dir), "--domain", "frdm12",
+                                   "--out", str(Path(scratch_runs()) / "frdm12.csv")], capture_output=True, text=True)
+            row["predict_frdm12"] = {"wall_s": round(time.perf_counter() - t, 1), "exit": done.returncode,
+                                     "summary": done.stderr.strip().splitlines()[:1]}
         rows.append(row)
         print(name, seed, {s: (row[s]["coverage"]["BE"]["within_1_sigma"], row[s]["coverage"]["BE"]["within_2_sigma"])
                            for s in ("kan", "formula") if s in row}, row["wall_s"], "s", flush=True)

@@ -31,7 +31,7 @@ from kansym.report.export import parameter_rows
 from kansym.symbolic.formula import Formula, variable_symbols
 from kansym.pipeline.predict import nuclei_frame, predict_table
 from kansym.pipeline.recipe import fit_recipe, load_run_stage
-from kansym.pipeline.registry import check_formula
+from kansym.pipeline.registry import check_formula, check_run
 from kansym.runs.store import RunDir
 from kansym.nuclear.targets import Dataset, split_labels
 
@@ -289,8 +289,8 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
                               "is kept (sympy() or latex() without an index), the others are not rebuilt")
         n = len(self.candidates_)
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not -n <= index < n:
-            raise KansymError(f"index must be None or a whole number in 0 .. {n - 1} (a row of candidates_), "
-                              f"got {str(index)[:20]!r}")
+            raise KansymError(f"index must be None or a whole number in 0 .. {n - 1} (a row of candidates_; "
+                              f"negative counts from the end, as in Python), got {str(index)[:20]!r}")
         return self.candidates_["formula"].iloc[index]
 
     def sympy(self, index: int | None = None):
@@ -357,6 +357,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         missing = [f for f in ("config.json", "metrics.json", "kan") if not rd.file(f).exists()]
         if missing:
             raise KansymError(f"{run_dir} is not a complete kansym run: no {', '.join(missing)}")
+        check_run(rd.path)  # every check `kansym show` makes: what the estimator exposes is what show would print
         cfg, stage = load_run_stage(rd.path)
         est = cls.from_config(cfg)
         est.config_ = cfg
@@ -367,7 +368,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
             raw = rd.read_json("formula.json")
             est.formula_ = Formula.from_dict(raw).for_columns(stage.dataset.feature_names)
             check_formula(est.formula_, stage.dataset, raw.get("metrics"), rd.id)
-        table = pd.read_csv(rd.file("candidates.csv")) if rd.file("candidates.csv").exists() else pd.DataFrame()
+        table = rd.read_csv("candidates.csv") if rd.file("candidates.csv").exists() else pd.DataFrame()
         est.candidates_ = table
         notes = rd.metrics.get("notes", {})
         est.notes_ = tuple(n for stage_notes in notes.values() for n in stage_notes) if isinstance(notes, dict) else ()
@@ -411,8 +412,12 @@ def _as_matrix(X, feature_names) -> tuple[np.ndarray, tuple[str, ...]]:
         names = tuple(str(c) for c in X.columns)
         if feature_names is not None and tuple(feature_names) != names:
             raise ValueError("feature_names disagree with the DataFrame's columns; pass one or the other")
+        if any(getattr(dt, "kind", "") == "c" for dt in X.dtypes):
+            raise ValueError("X must hold real numbers, not complex ones")
         X = X.to_numpy(dtype=np.float64)
     else:
+        if np.asarray(X).dtype.kind == "c":
+            raise ValueError("X must hold real numbers, not complex ones")
         X = np.asarray(X, dtype=np.float64)
         if X.ndim == 1:
             X = X[:, None]
@@ -425,10 +430,17 @@ def _as_matrix(X, feature_names) -> tuple[np.ndarray, tuple[str, ...]]:
         raise ValueError(f"X has {int((~np.isfinite(X)).sum())} NaN or infinite values")
     if len(set(names)) != len(names):
         raise ValueError(f"feature_names must be distinct, got {list(names)}")
-    bad = [n for n, s in zip(names, variable_symbols(names)) if not s.name.isidentifier()]
+    bad = [n for n, s in zip(names, variable_symbols(names)) if not _PLAIN_NAME.fullmatch(s.name) or s.name in _RESERVED]
     if bad:
-        raise ValueError(f"feature names must be letters, digits and '_': {bad[0]!r}")
+        raise ValueError(f"feature name {bad[0][:40]!r}: use a letter followed by letters and digits, with at most one "
+                         f"'_' before a subscript (e.g. x1, v_Z), and none of {', '.join(sorted(_RESERVED))} (they "
+                         "print as mathematical constants)")
     return X, names
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)?")
+"""Feature names that print in LaTeX as themselves: 'a__b' would print as a power, 'x_' as an empty subscript."""
+_RESERVED = frozenset({"pi", "E", "I", "oo", "zoo", "nan"})
 
 
 def _with_sympy(table: pd.DataFrame, formulas) -> pd.DataFrame:

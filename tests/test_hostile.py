@@ -1654,3 +1654,69 @@ def test_show_checks_extrapolation_csv(formula_run, tmp_path):
     frame.to_csv(run / "extrapolation.csv", index=False)
     r = runner.invoke(app, ["show", str(run)])
     assert r.exit_code == 2 and "extrapolation.csv's BE_kan column" in r.output, r.output
+
+
+# --------------------------------------------------------------------------- eighth probe
+
+def test_sweep_refuses_a_negative_max_unc_and_labels_none_points():
+    from kansym.pipeline.sweep import parse_value, sweep_plot
+
+    with pytest.raises(KansymError, match="max_unc"):
+        parse_value("max_unc", "-1")
+    assert parse_value("max_unc", "none") is None and parse_value("max_unc", "0.1") == 0.1
+    table = pd.DataFrame({"max_unc": [None, 0.1], "formula.n_constants": [8, 9], "formula.rmse_mev.test": [0.8, 0.7],
+                          "formula.far_rms_beyond_mev": [4.0, 5.0], "pareto": [True, True]})
+    fig = sweep_plot(table, ["max_unc"])
+    assert {t.get_text() for t in fig.axes[0].texts} == {"none", "0.1"}
+
+
+def test_a_closed_pipe_on_table_output_is_one_line_and_exit_2():
+    import os
+
+    read, write = os.pipe()
+    os.close(read)  # the reader has gone before anything is written: every write meets a broken pipe
+    try:
+        r = subprocess.run([sys.executable, "-m", "kansym", "data"], stdout=write, stderr=subprocess.PIPE, text=True,
+                           timeout=60)
+    finally:
+        os.close(write)
+    assert r.returncode == 2 and "Broken pipe" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_from_run_and_show_refuse_what_show_refuses(formula_run, tmp_path):
+    from kansym import KANSymbolicRegressor
+
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    config = json.loads((run / "config.json").read_text())
+    config["data_sha256"] = {k: "0" * 64 for k in config["data_sha256"]}
+    (run / "config.json").write_text(json.dumps(config))
+    with pytest.raises(KansymError, match="other data files"):
+        KANSymbolicRegressor.from_run(run)
+    shutil.rmtree(run)
+    for field, value, message in (("selection", {"subset": "all"}, "disagrees with config.json"),
+                                  ("latex", "\\input{/etc/passwd}", "latex is not its formula's"),
+                                  ("text", "1", "text is not its formula's")):
+        shutil.copytree(formula_run.run_dir, run)
+        entry = json.loads((run / "formula.json").read_text())
+        entry[field] = {**entry[field], **value} if isinstance(value, dict) else value
+        (run / "formula.json").write_text(json.dumps(entry))
+        r = runner.invoke(app, ["show", str(run), "--json"])
+        assert r.exit_code == 2 and message in r.output, (field, r.output)
+        shutil.rmtree(run)
+
+
+@pytest.mark.parametrize("name", ["a__b", "x_", "__import__", "pi", "E"])
+def test_estimator_refuses_feature_names_that_do_not_print_as_themselves(name):
+    from kansym import KANSymbolicRegressor
+
+    X = pd.DataFrame({name: np.arange(20.0), "b": np.arange(20.0) ** 2})
+    with pytest.raises(ValueError, match="feature name"):
+        KANSymbolicRegressor(steps=2).fit(X, np.arange(20.0))
+
+
+def test_estimator_refuses_complex_inputs():
+    from kansym import KANSymbolicRegressor
+
+    with pytest.raises(ValueError, match="complex"):
+        KANSymbolicRegressor(steps=2).fit(np.ones((20, 2)) * (1 + 1j), np.arange(20.0))

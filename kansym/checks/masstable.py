@@ -118,14 +118,21 @@ def surfaces(cfg, stage, formula, nuclei: pd.DataFrame, use=("kan", "formula")) 
         pred, _, cons = stage.predict(X)
         members = None
         if len(stage.members) > 1:
-            kept = cons.kept if cons is not None else range(len(stage.members))
-            members = np.array([to_be(stage.members[k].predict(X)) for k in kept])
+            kept = list(cons.kept if cons is not None else range(len(stage.members)))
             if cons is not None and set(cons.dropped) - set(stage.consensus.dropped):
                 notes.append(f"KAN members diverging on these {len(X)} nuclei, left out: {cons.reason(stage.seeds)}")
+            if cons is not None and not cons.agrees:
+                notes.append(f"the KAN members do not agree on these {len(X)} nuclei ({cons.reason(stage.seeds)}): "
+                             "the ensemble's prediction there is not reliable")
+            if len(kept) > 1:
+                members = np.array([to_be(stage.members[k].predict(X)) for k in kept])
+            else:
+                notes.append("one KAN member is kept on these nuclei: no ensemble spread, the sigma is the model-error "
+                             "term alone")
         out["kan"] = Surface("kan", z, n, to_be(pred), members=members)
     if "formula" in use:
         if formula is None:
-            raise KansymError("the run has no formula (no candidate qualified); use the KAN (--use kan)")
+            raise KansymError("the run has no formula (no candidate qualified); use the KAN (--use kan, use='kan')")
         slope = to_be(np.ones(len(z))) - to_be(np.zeros(len(z)))  # +1 or -1: d BE / d prediction
         jac = formula.jacobian(X) * slope[:, None]
         out["formula"] = Surface("formula", z, n, to_be(formula.evaluate(X)), jac=jac, cov=formula.covariance())
@@ -189,33 +196,36 @@ def _coverage(r: np.ndarray, s_par: np.ndarray) -> dict:
 
 
 def calibrate(surface: Surface, held_out: np.ndarray) -> Calibration:
-    """Model-error terms of ``surface`` (a predictor on the run's own nuclei) from its residuals against
-    AME2020 on the ``held_out`` nuclei (see the module docstring)."""
-    frame = pd.DataFrame({"Z": surface.Z, "N": surface.N})
-    exp = measured(frame)
-    basis = "the run's held-out (test) nuclei"
-    model_error, counts, coverage = {}, {}, {}
+    """Model-error terms of ``surface`` (a predictor on the run's own nuclei) from its residuals against AME2020 on
+    the ``held_out`` nuclei; a derived quantity's value is held out when both of its nuclei are (as for masses not
+    yet measured). With fewer than MIN_HELD_OUT such values, those with one held-out nucleus are used, and with
+    fewer still all values (an underestimate): the basis says for which quantities."""
+    exp = measured(pd.DataFrame({"Z": surface.Z, "N": surface.N}))
+    model_error, counts, coverage, fell = {}, {}, {}, {"one": [], "all": []}
     for q in QUANTITIES:
         value, s_par = surface.quantity(q)
-        held = held_out.copy()
+        r = exp[f"{q}_ame2020"].to_numpy() - value
+        ok = np.isfinite(r) & np.isfinite(s_par)
+        tiers = [("held", held_out)]
         if q in DERIVED:
             _, dz, dn, _ = DERIVED[q]
             j = surface.neighbour(dz, dn)
-            held = held | np.where(j >= 0, held_out[np.maximum(j, 0)], False)
-        r = exp[f"{q}_ame2020"].to_numpy() - value
-        ok = np.isfinite(r) & np.isfinite(s_par)
-        use = ok & held
-        if use.sum() < MIN_HELD_OUT <= ok.sum():
-            use = ok
-            basis = (f"the run's held-out (test) nuclei; all its nuclei for {q} and later quantities with too few "
-                     "held out (an underestimate there)") if basis.startswith("the run's held-out") and \
-                held.any() else basis if held.any() else "all the run's nuclei (none held out): an underestimate"
+            other = np.where(j >= 0, held_out[np.maximum(j, 0)], False)
+            tiers = [("both", held_out & other), ("one", held_out | other)]
+        tier, use = next(((name, ok & t) for name, t in tiers if (ok & t).sum() >= MIN_HELD_OUT), ("all", ok))
+        if tier in fell and ok.sum() >= MIN_HELD_OUT:
+            fell[tier].append(q)
         counts[q] = int(use.sum())
         if use.sum() < MIN_HELD_OUT:  # the quantity is not defined on these nuclei (no neighbours in the subset)
             model_error[q] = None
             continue
         model_error[q] = _model_term(r[use], s_par[use])
         coverage[q] = _coverage(r[use], s_par[use])
+    basis = "the run's held-out (test) nuclei"
+    if fell["one"]:
+        basis += f"; pairs with one held-out nucleus for {', '.join(fell['one'])} (too few with both)"
+    if fell["all"]:
+        basis += f"; all the run's nuclei for {', '.join(fell['all'])} (too few held out: an underestimate)"
     return Calibration(model_error, counts, coverage, basis)
 
 
@@ -235,18 +245,25 @@ def table(surface: Surface, calibration: Calibration) -> pd.DataFrame:
 
 
 def drip_line(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per element (Z) of a predicted table: the last bound nucleus toward the neutron-rich side, scanning N upward
-    from the lightest: bound while S_2n > 0 and, where S_n is given (tables with odd N), S_n > 0. Columns Z,
-    N_drip (NaN when the first nucleus is unbound), N_first_unbound (NaN: not reached in the table), by (S_n or S_2n)."""
+    """Per element (Z) of a predicted table: the two-neutron drip line, the last nucleus before S_2n first turns
+    negative scanning N upward (S_n of odd-N isotopes may turn negative earlier; it is not used, so every subset
+    gives the same line). Columns Z, N_drip, N_first_unbound (None: not reached), by ('S_2n', or 'end' where the
+    predictions stop, non-finite, before any unbound nucleus: the drip line is then not determined, N_drip None)."""
     rows = []
     for z, f in frame.sort_values(["Z", "N"]).groupby("Z"):
-        s2n, sn = f["S_2n"].to_numpy(), f["S_n"].to_numpy()
-        unbound = (s2n < 0) | (sn < 0)
-        first = int(np.argmax(unbound)) if unbound.any() else None
-        last_bound = f["N"].iloc[first - 1] if first else (None if first == 0 else f["N"].iloc[-1])
-        by = None if first is None else ("S_n" if sn[first] < 0 else "S_2n")
-        rows.append({"Z": int(z), "N_drip": last_bound, "N_first_unbound": None if first is None else
-                     int(f["N"].iloc[first]), "by": by})
+        n, s2n = f["N"].to_numpy(), f["S_2n"].to_numpy(dtype=float)
+        finite = np.isfinite(s2n)
+        start = int(np.argmax(finite)) if finite.any() else len(s2n)  # the first nuclei may lack their neighbour
+        last, first, by = None, None, None
+        for k in range(start, len(s2n)):
+            if not finite[k]:
+                by = "end"
+                break
+            if s2n[k] < 0:
+                first, by = int(n[k]), "S_2n"
+                break
+            last = int(n[k])
+        rows.append({"Z": int(z), "N_drip": last if by != "end" else None, "N_first_unbound": first, "by": by})
     return pd.DataFrame(rows, columns=["Z", "N_drip", "N_first_unbound", "by"])
 
 
@@ -264,7 +281,8 @@ def staggering(frame: pd.DataFrame, limit: float = ZIGZAG_MEV, shown: int = 6) -
         for kind, hits in (("turns positive again after turning negative", back),
                            (f"zig-zags by more than {limit} MeV between neighbours", zig)):
             if hits:
-                found.setdefault((source, kind), []).append(f"Z = {int(z)} (N = {', '.join(map(str, hits))})")
+                found.setdefault((source, kind), []).append(
+                    f"Z = {int(z)} (N = {', '.join(map(str, hits[:5]))}{', ...' if len(hits) > 5 else ''})")
     return [f"{source}: S_2n {kind} on {len(chains)} chain{'s' if len(chains) > 1 else ''}: "
             f"{'; '.join(chains[:shown])}{'; ...' if len(chains) > shown else ''}"
             for (source, kind), chains in found.items()]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import os
 import re
 import sys
 from collections import Counter
@@ -27,8 +28,18 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="kansym: discover closed-form nuclear-mass formulas with Kolmogorov-Arnold networks.")
 # piped output (no terminal) is never cut at 80 columns: run ids and paths stay whole for scripts
 _CLOSED = streams.reopen_closed()  # started with >&- or 2>&-: those streams now write to the null device
-out = Console(width=None if sys.stdout.isatty() else 10_000)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 10_000)
+class _Console(Console):
+    """rich's Console, except that a closed pipe is an OSError (one line on stderr, exit code 2, as for --json) rather
+    than rich's silent exit with code 1."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        os.dup2(os.open(os.devnull, os.O_WRONLY), (sys.stderr if self.stderr else sys.stdout).fileno())
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+
+out = _Console(width=None if sys.stdout.isatty() else 10_000)
+err = _Console(stderr=True, width=None if sys.stderr.isatty() else 10_000)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # control characters: shown as '?', never sent
 
 
@@ -433,7 +444,7 @@ def render_summary(config: dict, metrics: dict, importance, run_dir) -> Table:
         t.add_row("neutron drip line", "; ".join(
             f"{el}: " + ", ".join(f"{tables.MODELS[k].label if k in tables.MODELS else k} {'-' if v is None else v}"
                                   for k, v in d.items()) for el, d in drips.items())
-            + " (last N with S_2n > 0; '-': none before N = 3Z + 50)")
+            + " (two-neutron drip line: last N before S_2n turns negative; '-': not before N = 3Z + 50 or the predictions stop)")
     t.add_row("wall time", f"{metrics.get('wall_time_total_s', float('nan')):.1f} s")
     t.add_row("directory", terminal_safe(str(run_dir)))
     return t
@@ -861,7 +872,7 @@ def predict(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, p
             domain: Optional[Domain] = typer.Option(None, help="The nuclei of a table, in the run's subset and Z, N cuts."),
             z: Optional[str] = typer.Option(None, "--z", help="Proton numbers lo:hi (a rectangle with --n; the elements with --to-drip-line)."),
             n: Optional[str] = typer.Option(None, "--n", help="Neutron numbers lo:hi."),
-            to_drip_line: bool = typer.Option(False, "--to-drip-line", help="Each element's chain from its lightest measured isotope to the last nucleus with S_2n > 0 (and S_n > 0 where odd neighbours are predicted)."),
+            to_drip_line: bool = typer.Option(False, "--to-drip-line", help="Each element's chain from its lightest measured isotope to the two-neutron drip line (the last nucleus before S_2n first turns negative)."),
             elements: str = typer.Option("", help="With --to-drip-line: elements by symbol or Z, e.g. Sn,Pb [default: every element of the run, or --z]."),
             use: Use = typer.Option(Use.both, help="The predictions to give: the KAN, the formula or both (one row each, column source)."),
             fmt: TableFormat = typer.Option(TableFormat.csv, "--format", help="csv, or ame: fixed width in the style of the AME and FRDM files."),

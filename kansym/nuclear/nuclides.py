@@ -32,7 +32,9 @@ def element_z(symbol: str) -> int:
             raise KansymError(f"chain {text[:20]!r}: a proton number must lie in 1 .. 200")
         return int(text)
     ame = tables.load_experiment()
-    hits = ame.loc[ame["element"].str.lower() == symbol.strip().lower(), "Z"].unique()
+    hits = ame.loc[ame["element"] == text, "Z"].unique()  # as written first: 'N' is nitrogen, 'n' the neutron
+    if len(hits) != 1:
+        hits = ame.loc[ame["element"].str.lower() == text.lower(), "Z"].unique()
     if len(hits) != 1:
         raise KansymError(f"unknown element symbol {symbol!r}; use a symbol such as Zr, Nd, Hg, Fm or a proton number")
     return int(hits[0])

@@ -148,8 +148,8 @@ def calibrations(cfg, stage, formula, use) -> dict:
 
 
 def predict_to_drip_line(cfg, stage, formula, zs, use=("kan", "formula")) -> MassPrediction:
-    """Each element's chain from its lightest measured isotope to the last bound nucleus of each source (see
-    ``masstable.drip_line``: S_2n > 0, and S_n > 0 where odd neighbours are predicted)."""
+    """Each element's chain from its lightest measured isotope to the two-neutron drip line of each source (see
+    ``masstable.drip_line``)."""
     scan = mt.scan_nuclei(cfg.subset, cfg.min_n, zs)
     calibration = calibrations(cfg, stage, formula, use)
     found, notes = mt.surfaces(cfg, stage, formula, scan, use)
@@ -163,15 +163,20 @@ def predict_to_drip_line(cfg, stage, formula, zs, use=("kan", "formula")) -> Mas
                 for z, n in zip(shown["Z"], shown["N"])]
         frames.append(shown[keep])
         open_ = drip.loc[drip["N_first_unbound"].isna(), "Z"].tolist()
+        ends = drip.loc[drip["by"] == "end", "Z"].tolist()
+        if ends:
+            notes.append(f"{s}: predictions stop (non-finite) before the drip line for Z = "
+                         f"{', '.join(map(str, ends[:10]))}{' ...' if len(ends) > 10 else ''}")
+            open_ = [z for z in open_ if z not in ends]
         if open_:
-            notes.append(f"{s}: no drip line before N = 3Z + 50 (or where predictions stop) for Z = "
-                         f"{', '.join(map(str, open_[:10]))}{' ...' if len(open_) > 10 else ''}")
+            notes.append(f"{s}: no drip line before N = min(3Z + 50, {mt.MAX_N}) or before the predictions stop "
+                         f"for Z = {', '.join(map(str, open_[:10]))}{' ...' if len(open_) > 10 else ''}")
     for ref in mt.DRIP_REFERENCES:
         drips[ref] = mt.reference_drip_lines(scan, ref)
     frame = pd.concat(frames, ignore_index=True)
     notes += mt.staggering(frame)
-    what = (f"{len(zs)} isotopic chain{'s' if len(zs) > 1 else ''} to the neutron drip line (last nucleus with S_2n > 0"
-            f"{' and S_n > 0' if cfg.subset == 'all' else ''})")
+    what = (f"{len(zs)} isotopic chain{'s' if len(zs) > 1 else ''} to the two-neutron drip line (the last nucleus "
+            "before S_2n first turns negative)")
     return MassPrediction(frame, calibration, drips, tuple(notes), what)
 
 
@@ -215,8 +220,8 @@ def predict_run(run_dir: Path, domain: str | None = None, z=None, n=None, to_dri
 
 def chain(element, to="drip-line", subset: str = "even-even", reference: str = "frdm12") -> pd.DataFrame:
     """Z, N of an isotopic chain, for ``predict_nuclei``: from the element's lightest isotope measured in AME2020
-    (in ``subset``) to the neutron drip line of the mass model ``reference`` (``to='drip-line'``: its last nucleus
-    with S_2n > 0, and S_n > 0 for subsets with odd N) or to the neutron number ``to``."""
+    (in ``subset``) to the two-neutron drip line of the mass model ``reference`` (``to='drip-line'``: its last
+    nucleus before S_2n first turns negative, or the end of its table) or to the neutron number ``to``."""
     z = element_z(element)
     if subset not in SUBSETS:
         raise KansymError(f"unknown subset {str(subset)[:20]!r}; choose one of {', '.join(SUBSETS)}")
@@ -229,7 +234,7 @@ def chain(element, to="drip-line", subset: str = "even-even", reference: str = "
         drip = mt.reference_drip_lines(scan, tables.check_model(reference).name)
         last = drip["N_drip"].iloc[0] if len(drip) else None
         if last is None or pd.isna(last):
-            raise KansymError(f"the {tables.MODELS[reference].label} table gives no bound nucleus of Z = {z}")
+            raise KansymError(f"the {tables.check_model(reference).label} table gives no bound nucleus of Z = {z}")
     elif isinstance(to, (int, np.integer)) and not isinstance(to, bool) and 0 <= to <= MAX_N:
         last = int(to)
     else:

@@ -83,7 +83,7 @@ def parse_value(name: str, text: str):
             return int(text)
         if kind == "float":
             value = float(text)
-            if not math.isfinite(value):
+            if not math.isfinite(value) or (name == "max_unc" and not value > 0):  # -1 is the default's marker
                 raise ValueError(text)
             return value
     except ValueError:
@@ -326,7 +326,9 @@ def sweep_plot(table: pd.DataFrame, grid_names):
     sc = ax.scatter(x, y, c=np.where(fin, d, np.nan), cmap="viridis", norm=norm, s=36, label="sweep points")
     par = table["pareto"].to_numpy(dtype=bool)
     ax.scatter(x[par], y[par], facecolors="none", edgecolors="r", s=110, lw=1.2, label="Pareto set")
-    for xi, yi, lab in zip(x, y, table[list(grid_names)].astype(str).agg(", ".join, axis=1)):
+    labels = [", ".join("none" if v is None or (isinstance(v, float) and v != v) else str(v) for v in row)
+              for row in table[list(grid_names)].itertuples(index=False)]
+    for xi, yi, lab in zip(x, y, labels):
         if np.isfinite(xi) and np.isfinite(yi):
             ax.annotate(lab, (xi, yi), fontsize=6, xytext=(3, 3), textcoords="offset points")
     if fin.any():

@@ -37,8 +37,8 @@ SHORT = {"BE": "BE", "ME": "ME", "S_n": "Sn", "S_2n": "S2n", "S_p": "Sp", "S_2p"
 
 def ame_text(frame: pd.DataFrame, header: list[str]) -> str:
     """Fixed-width table: '#' header lines (``header``, the units, the column labels), then one line per nucleus:
-    N, Z, A, element, each predicted quantity and its 1-sigma uncertainty (MeV, 13 characters each; blank where
-    not given) and the source (kan or formula). The measured AME2020 values are in the CSV form only."""
+    N, Z, A, element, each predicted quantity and its 1-sigma uncertainty (MeV, a space and 12 characters each, wider
+    only for values beyond +-99999; blank where not given) and the source (kan or formula). The measured AME2020 values are in the CSV form only."""
     cols = [c for q in SHORT for c in (q, f"{q}_sigma")]
     labels = [SHORT[c] if c in SHORT else "d" + SHORT[c[:-6]] for c in cols]
     lines = [f"# {h}" for h in header]
@@ -48,7 +48,9 @@ def ame_text(frame: pd.DataFrame, header: list[str]) -> str:
     symbols = {}
     for row in frame[["N", "Z", "A", *cols, "source"]].itertuples(index=False):
         z = int(row[1])
-        el = symbols.setdefault(z, element_symbol(z))
-        cells = "".join(_cell(float(v), 13) for v in row[3:-1])
+        if z not in symbols:
+            symbols[z] = element_symbol(z)
+        el = symbols[z]
+        cells = "".join(" " + _cell(float(v), 12) for v in row[3:-1])  # a space between cells, however wide
         lines.append(f"{int(row[0]):5d}{z:5d}{int(row[2]):5d}  {el[:3]:<3}{cells}  {row[-1]}")
     return "\n".join(lines) + "\n"
