@@ -938,10 +938,10 @@ def test_text_from_run_files_is_printed_as_written(formula_run, tmp_path):
 
     evil = "[bold red]EVIL[/] \x1b]0;title\x07 \x1b[31m"
     entry = json.loads((run / "formula.json").read_text())
-    entry["text"] = "B = 42*FAKE"
+    (run / "formula.json").write_text(json.dumps({**entry, "text": "B = 42*FAKE"}))
+    r = runner.invoke(app, ["show", str(run)])  # a text field that says otherwise is refused, not printed
+    assert r.exit_code == 2 and "text is not its formula's" in r.output and "FAKE" not in r.output, r.output
     (run / "formula.json").write_text(json.dumps(entry))
-    r = runner.invoke(app, ["show", str(run)])
-    assert r.exit_code == 0 and "FAKE" not in r.output, r.output
     metrics = json.loads((run / "metrics.json").read_text())
     metrics["pruned_width"] = evil  # printed as text in the summary: show refuses it (not the networks' width),
     (run / "metrics.json").write_text(json.dumps(metrics))  # and the table would print it as written
