@@ -30,10 +30,10 @@ from kansym.errors import KansymError
 from kansym.report.export import parameter_rows
 from kansym.symbolic.formula import Formula, variable_symbols
 from kansym.pipeline.predict import nuclei_frame, predict_table
-from kansym.pipeline.recipe import fit_recipe, load_run_stage
+from kansym.pipeline.recipe import fit_recipe
 from kansym.pipeline.registry import check_formula, check_run
 from kansym.runs.store import RunDir
-from kansym.nuclear.targets import Dataset, split_labels
+from kansym.nuclear.targets import SUBSETS, Dataset, split_labels
 
 MIN_SAMPLES = 10
 
@@ -259,6 +259,11 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
             raise KansymError(f"use must be 'kan', 'formula' or 'both', got {str(use)[:20]!r}")
         nuclei = nuclei_frame(Z, N)
         cfg = self._nuclear_config()
+        z, n = nuclei["Z"].to_numpy(), nuclei["N"].to_numpy()
+        outside = int((~(SUBSETS[cfg.subset](z, n) & (z >= cfg.min_z) & (n >= cfg.min_n))).sum())
+        if outside:
+            warnings.warn(f"{outside} of the {len(nuclei)} nuclei lie outside the selection the estimator was fitted on "
+                          f"({cfg.subset}, Z >= {cfg.min_z}, N >= {cfg.min_n}): extrapolation", UserWarning, stacklevel=2)
         return predict_table(cfg, self.network_, self.formula_, nuclei, sources).table
 
     def _nuclear_config(self) -> DiscoverConfig:
@@ -357,8 +362,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         missing = [f for f in ("config.json", "metrics.json", "kan") if not rd.file(f).exists()]
         if missing:
             raise KansymError(f"{run_dir} is not a complete kansym run: no {', '.join(missing)}")
-        check_run(rd.path)  # every check `kansym show` makes: what the estimator exposes is what show would print
-        cfg, stage = load_run_stage(rd.path)
+        cfg, stage, _ = check_run(rd.path)  # every check `kansym show` makes: it exposes what show would print
         est = cls.from_config(cfg)
         est.config_ = cfg
         est.network_ = stage

@@ -209,3 +209,22 @@ def test_extrapolation_records_drip_lines_beside_frdm2012_and_ws4(formula_run):
     drip = predict_run(formula_run.run_dir, to_drip_line=True, elements=("Sn",), use=("formula",))
     assert drip.drip_lines["formula"]["N_drip"].iloc[0] == sn["formula"]
     assert drip.table["N"].max() == sn["formula"] and (drip.table["S_2n"].dropna() > 0).all()
+
+
+def test_predict_and_stage_reruns_refuse_an_edited_network(formula_run, tmp_path):
+    """A network file edited so that show refuses the run: predict does not print its numbers and a stage rerun does
+    not rewrite the run into one show would accept."""
+    import json
+    import shutil
+
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    scalers = next((run / "kan").rglob("scalers.json"))
+    data = json.loads(scalers.read_text())
+    data["y_scaler"]["center"] = [data["y_scaler"]["center"][0] + 1e-3]
+    scalers.write_text(json.dumps(data))
+    for args in (["predict", run, "--z", "50", "--n", "70:80"], ["extrapolate", run, "--chains", "Sn", "--beyond", "2"]):
+        r = _cli(*args)
+        assert r.returncode == 2 and "Traceback" not in r.stderr and r.stdout == "", (args, r.stderr)
+    with pytest.raises(KansymError):
+        KANSymbolicRegressor.from_run(run)

@@ -628,6 +628,7 @@ def symbolic(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, 
     from kansym.runs.store import find_run
 
     r = find_run(run, runs_dir)
+    _intact(r.path)
     result = rerun_symbolic(r.path, lib=lib, r2_min=r2_min, poor_edges=poor_edges, max_constants=max_constants)
     table = render_formula(r.path)
     if table is not None:
@@ -787,6 +788,7 @@ def crosscheck(run: str = typer.Argument(..., help="Run id, unique prefix/suffix
     r = find_run(run, runs_dir)
     if pysr_hof is not None and engine in ("pyoperon", "pysr"):  # (an unknown engine is refused as such)
         raise KansymError(f"--pysr-hof imports PySR's results; --engine {engine[:20]} would not run (give one of them)")
+    _intact(r.path)
     report = rerun_crosscheck(r.path, engine, time_budget, maxsize, seed, pysr_hof, generations)
     if as_json:
         _echo_json(report)
@@ -847,6 +849,7 @@ def extrapolate(run: str = typer.Argument(..., help="Run id, unique prefix/suffi
     refs = tuple(_csv_texts(against, "--against"))
     if not refs:
         raise KansymError("--against needs at least one reference mass model, e.g. frdm12,ws4")
+    _intact(r.path)
     report = rerun_extrapolate(r.path, names, beyond, refs, both_sides, isotones=iso)
     if as_json:
         _echo_json(report)
@@ -911,6 +914,14 @@ def predict(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, p
         write_files_together({output: text}, exclusive=not force,
                              exists_error=KansymError(f"--out {output} exists; use --force to replace it"))
     _predict_summary(r.id, result, output)
+
+
+def _intact(run_dir) -> None:
+    """Every check ``show`` makes, before a stage rerun rewrites part of the run: a run show would refuse (an edited
+    network, a file that disagrees with it) is not rewritten into one it accepts."""
+    from kansym.pipeline.registry import check_run
+
+    check_run(run_dir)
 
 
 def _predict_summary(run_id: str, result, output) -> None:

@@ -17,9 +17,7 @@ from kansym.nuclear import tables
 from kansym.nuclear.nuclides import element_z
 from kansym.nuclear.targets import SUBSETS
 from kansym.pipeline.config import run_config
-from kansym.pipeline.discovery import run_formula
-from kansym.pipeline.recipe import load_run_stage
-from kansym.pipeline.registry import check_formula
+from kansym.pipeline.registry import check_run
 from kansym.runs.store import RunDir
 
 DOMAINS = ("frdm12", "ws4", "hfb27", "ame2020")
@@ -181,14 +179,9 @@ def predict_to_drip_line(cfg, stage, formula, zs, use=("kan", "formula")) -> Mas
 
 
 def load_run(run_dir: Path):
-    """(config, KanStage, formula or None) of a run directory, each checked against the run's data as ``show``
-    and ``from_run`` check them."""
-    rd = RunDir(Path(run_dir))
-    cfg, stage = load_run_stage(rd.path)
-    formula = run_formula(rd, cfg.features)
-    if formula is not None:
-        check_formula(formula, stage.dataset, rd.read_json("formula.json").get("metrics"), rd.id)
-    return cfg, stage, formula
+    """(config, KanStage, formula or None) of a run directory after every check ``kansym show`` makes
+    (``registry.check_run``): a table is never predicted from networks or a formula that show would refuse."""
+    return check_run(Path(run_dir))
 
 
 def predict_run(run_dir: Path, domain: str | None = None, z=None, n=None, to_drip_line: bool = False,

@@ -204,7 +204,7 @@ def _refuser(rd: RunDir):
     return refuse
 
 
-def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp) -> None:
+def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp):
     """What ``kansym show`` prints about a run, checked: the nucleus count and the KAN's RMSE against the run's data
     and predictions.csv; the pruned width, ensemble section and importances against the networks in kan/ (loaded);
     the model's RMS against the data; the extrapolation, far-check and cross-check summaries against
@@ -281,6 +281,7 @@ def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp) -> No
             same_cc = False
         if not same_cc:
             refuse("metrics.json's cross-check summary is not crosscheck.json's")
+    return stage  # the networks, checked
 
 
 def _check_predictive(metrics: dict, computed: tuple[dict, dict], source: str, sources, refuse) -> None:
@@ -402,14 +403,17 @@ def _check_search_record(rd: RunDir, record: dict) -> None:
             refuse(f"formula.json's {key} is not candidates.csv's record of the chosen structure")
 
 
-def check_run(run_dir: Path) -> None:
+def check_run(run_dir: Path):
     """Every check ``kansym show`` makes of a run (:func:`check_summary`, :func:`check_formula_record`): its files
-    must be what its networks and formula give on its data; a KansymError says what is not."""
+    must be what its networks and formula give on its data; a KansymError says what is not. Returns the checked
+    (config, KanStage, formula or None)."""
     rd = RunDir(Path(run_dir))
     cfg = run_config(rd.config, f"run {rd.id}: config.json")
     ds = load_dataset(cfg)
-    check_summary(rd, cfg, ds, rd.metrics, rd.importance())
+    stage = check_summary(rd, cfg, ds, rd.metrics, rd.importance())
+    formula = None
     if (rd.path / "formula.json").exists():
         raw = rd.read_json("formula.json")
         formula = export.formula_from_entry(raw).for_columns(feat.feature_names(cfg.features))
         check_formula_record(rd, cfg, ds, formula, raw, rd.metrics)
+    return cfg, stage, formula
