@@ -58,8 +58,10 @@ for name in only:
             row["model_differential_rms_mev"] = masstable.differential_rms(model, f["split"].to_numpy())
         if name == "residual_random" and seed == 0:  # the predict target: FRDM2012's nuclei, every column
             t = time.perf_counter()
+            use = "both" if (r.run_dir / "formula.json").exists() else "kan"
             done = subprocess.run([sys.executable, "-m", "kansym", "predict", str(r.run_dir), "--domain", "frdm12",
-                                   "--out", str(Path(scratch_runs()) / "frdm12.csv")], capture_output=True, text=True)
+                                   "--use", use, "--out", str(Path(scratch_runs()) / "frdm12.csv")],
+                                  capture_output=True, text=True)
             row["predict_frdm12"] = {"wall_s": round(time.perf_counter() - t, 1), "exit": done.returncode,
                                      "summary": done.stderr.strip().splitlines()[:1]}
         rows.append(row)
