@@ -191,7 +191,7 @@ def extrapolate(cfg, stage, formula, chains=DEFAULT_CHAINS, beyond: int = 10, ag
     mean_rms = {p: float(np.mean([per_chain[c][p][f"rms_vs_{against[0]}_mev"] for c in per_chain])) for p in preds}
     report[f"mean_chain_rms_vs_{against[0]}_mev"] = mean_rms
     isotopic = [element_z(c) for c in chains]
-    if isotopic:  # neutron drip lines (last nucleus with S_2n > 0) of the predictions and two mass models
+    if isotopic:  # two-neutron drip lines (masstable.drip_line) of the predictions and two mass models
         report["drip_lines"] = {element_symbol(z): d for z, d in
                                 chain_drip_lines(cfg, stage, formula, sorted(set(isotopic)), preds).items()}
     far, far_values, judge = far_extrapolation(cfg, stage, formula, against)
