@@ -1697,7 +1697,8 @@ def test_from_run_and_show_refuse_what_show_refuses(formula_run, tmp_path):
     shutil.rmtree(run)
     for field, value, message in (("selection", {"subset": "all"}, "disagrees with config.json"),
                                   ("latex", "\\input{/etc/passwd}", "latex is not its formula's"),
-                                  ("text", "1", "text is not its formula's")):
+                                  ("text", "1", "text is not its formula's"),
+                                  ("units", {"output": "keV"}, "units are not kansym's")):
         shutil.copytree(formula_run.run_dir, run)
         entry = json.loads((run / "formula.json").read_text())
         entry[field] = {**entry[field], **value} if isinstance(value, dict) else value

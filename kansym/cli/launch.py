@@ -20,4 +20,13 @@ def main() -> None:
                 pass
             raise SystemExit(130) from None
         raise
-    run()
+    try:
+        run()
+    except KeyboardInterrupt:  # landed after the command's own handling (its output is then complete)
+        try:
+            sys.stderr.write("Interrupted\n")
+        except OSError:
+            pass
+        raise SystemExit(130) from None
+    finally:  # the command has ended and said so: a signal during the interpreter's shutdown changes nothing
+        streams.ignore_signals()

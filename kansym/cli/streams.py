@@ -57,6 +57,17 @@ def terminate_as_interrupt() -> None:
             pass
 
 
+def ignore_signals() -> None:
+    """SIGINT and SIGTERM ignored from now on (the command has finished; the process is exiting)."""
+    import signal
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            signal.signal(sig, signal.SIG_IGN)
+        except (ValueError, OSError):
+            pass
+
+
 def silence_stdout() -> None:
     """Point stdout at the null device so that the interpreter's own flush at exit cannot fail again."""
     try:

@@ -346,6 +346,9 @@ def check_formula_record(rd: RunDir, cfg: DiscoverConfig, ds, formula: Formula, 
     formula.json's record wherever both give a field (the two are written together)."""
     verified_metrics(formula, cfg, ds, entry.get("metrics"), rd.id)
     entry_context(entry, cfg, rd.id)  # target, model, selection, ... as config.json says (export checks the same)
+    if "units" in entry and entry["units"] != export.formula_entry(formula, {}, {})["units"]:
+        raise KansymError(f"run {rd.id}: formula.json's units are not kansym's (MeV); the run's files were edited or "
+                          "do not belong together")
     for key, mine in (("latex", export.to_latex(formula.expr)), ("text", str(formula.expr))):
         if key in entry and entry[key] != mine:
             raise KansymError(f"run {rd.id}: formula.json's {key} is not its formula's (as its srepr gives it); the "
