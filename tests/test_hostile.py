@@ -1722,3 +1722,16 @@ def test_estimator_refuses_complex_inputs():
 
     with pytest.raises(ValueError, match="complex"):
         KANSymbolicRegressor(steps=2).fit(np.ones((20, 2)) * (1 + 1j), np.arange(20.0))
+
+
+def test_show_refuses_a_target_other_than_config_and_a_count_that_is_not_whole(formula_run, tmp_path):
+    run = tmp_path / formula_run.run_dir.name
+    for edit, message in ((lambda m: m.update(target="me"), "target"),
+                          (lambda m: m["counts"].update(test=float(m["counts"]["test"])), "counts")):
+        shutil.copytree(formula_run.run_dir, run)
+        metrics = json.loads((run / "metrics.json").read_text())
+        edit(metrics)
+        (run / "metrics.json").write_text(json.dumps(metrics))
+        r = runner.invoke(app, ["show", str(run), "--json"])
+        assert r.exit_code == 2 and message in r.output, r.output
+        shutil.rmtree(run)

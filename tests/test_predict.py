@@ -228,3 +228,9 @@ def test_predict_and_stage_reruns_refuse_an_edited_network(formula_run, tmp_path
         assert r.returncode == 2 and "Traceback" not in r.stderr and r.stdout == "", (args, r.stderr)
     with pytest.raises(KansymError):
         KANSymbolicRegressor.from_run(run)
+
+
+def test_predict_does_not_write_into_the_run(formula_run, tmp_path):
+    r = _cli("predict", formula_run.run_dir, "--z", "50", "--n", "70", "--out", formula_run.run_dir / "metrics.json",
+             "--force")
+    assert r.returncode == 2 and "inside the run" in r.stderr

@@ -902,6 +902,8 @@ def predict(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, p
         problem = unwritable_dir(output.parent if str(output.parent) else Path("."))
         if problem:
             raise KansymError(f"--out {output}: {problem}")
+        if r.path.resolve() in (output.parent.resolve(), *output.parent.resolve().parents):
+            raise KansymError(f"--out {output} lies inside the run {r.id}; write the table elsewhere")
     sources = ("kan", "formula") if use == Use.both else (str(use),)
     result = predict_run(r.path, None if domain is None else str(domain), zr, nr, to_drip_line, sources, names)
     header = [f"kansym {__version__} predictions of run {r.id}: {result.domain}",

@@ -88,6 +88,8 @@ def _same(recorded, computed, rtol: float = RTOL) -> bool:
             all(_same(a, b, rtol) for a, b in zip(recorded, computed))
     if isinstance(computed, bool) or computed is None or isinstance(computed, str):
         return recorded == computed
+    if isinstance(computed, int):  # a count or a neutron number stays a whole number
+        return type(recorded) is int and recorded == computed
     if isinstance(recorded, bool) or not isinstance(recorded, (int, float)):
         return False
     return math.isclose(recorded, computed, rel_tol=rtol, abs_tol=1e-12) or \
@@ -216,6 +218,8 @@ def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp):
     if recorded is not None and recorded != tables.data_hashes():
         refuse("config.json says the run was made from other data files than the bundled ones (SHA-256 differs); "
                "its numbers cannot be checked here")
+    if metrics.get("target", cfg.target) != cfg.target:
+        refuse(f"metrics.json's target {str(metrics.get('target'))[:20]!r} is not config.json's {cfg.target!r}")
     if metrics.get("n_nuclei") != len(ds.frame):
         refuse(f"metrics.json counts {str(metrics.get('n_nuclei'))[:20]} nuclei, the run's selection {len(ds.frame)}")
     preds = rd.read_csv("predictions.csv")
