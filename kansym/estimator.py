@@ -272,7 +272,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         if self.config_.features in FEATURE_SETS and FEATURE_SETS[self.config_.features] == names:
             return self.config_
         found = [k for k, v in FEATURE_SETS.items() if v == names]
-        if not found or self.network_.dataset.target == "custom" and "Z" not in names:
+        if not found:
             raise KansymError(f"predict_nuclei builds its inputs from (Z, N); the estimator was fitted on the columns "
                               f"{', '.join(names)[:80]}, which are not a kansym feature set "
                               f"({', '.join(f'{k}: {chr(44).join(v)}' for k, v in list(FEATURE_SETS.items())[:3])}, ...)")

@@ -312,14 +312,20 @@ def differential_rms(surface: Surface, split: np.ndarray) -> dict:
     return out
 
 
+def run_calibrations(cfg, stage, formula, sources) -> dict:
+    """{source: Calibration} of the run's predictors from its own nuclei and its split (``calibrate``)."""
+    own, _ = surfaces(cfg, stage, formula, stage.dataset.frame[["Z", "N"]], sources)
+    return {s: calibrate(own[s], stage.dataset.mask("test")) for s in sources}
+
+
 def predictive_be_sigma(cfg, stage, formula, nuclei: pd.DataFrame, sources) -> pd.DataFrame:
     """Z, N and the predictive 1-sigma uncertainty of BE (= of ME) of each source on ``nuclei``, as column
     ``sigma_pred_<source>`` [MeV]: the figures' band (the model-error term calibrated on the run's held-out nuclei)."""
     out = nuclei[["Z", "N"]].reset_index(drop=True).copy()
     found, _ = surfaces(cfg, stage, formula, out, sources)
-    own, _ = surfaces(cfg, stage, formula, stage.dataset.frame[["Z", "N"]], sources)
+    calibration = run_calibrations(cfg, stage, formula, sources)
     for s in sources:
-        term = calibrate(own[s], stage.dataset.mask("test")).model_error["BE"]
+        term = calibration[s].model_error["BE"]
         s_par = found[s].quantity("BE")[1]
         out[f"sigma_pred_{s}"] = np.sqrt(s_par**2 + term**2) if term is not None else np.nan
     return out

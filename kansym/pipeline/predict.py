@@ -131,25 +131,18 @@ def measured_elements(cfg) -> list[int]:
 
 def predict_table(cfg, stage, formula, nuclei: pd.DataFrame, use=("kan", "formula"), what: str = "") -> MassPrediction:
     """The run's predictions on ``nuclei`` (Z, N) for each source in ``use``, with calibrated uncertainties."""
-    calibration = calibrations(cfg, stage, formula, use)
+    calibration = mt.run_calibrations(cfg, stage, formula, use)
     found, notes = mt.surfaces(cfg, stage, formula, nuclei, use)
     frame = pd.concat([mt.table(found[s], calibration[s]) for s in use], ignore_index=True)
     notes += mt.staggering(frame)
     return MassPrediction(frame, calibration, None, tuple(notes), what or f"{len(nuclei)} nuclei")
 
 
-def calibrations(cfg, stage, formula, use) -> dict:
-    """{source: masstable.Calibration} from the run's own nuclei and its split."""
-    ds = stage.dataset
-    own, _ = mt.surfaces(cfg, stage, formula, ds.frame[["Z", "N"]], use)
-    return {s: mt.calibrate(own[s], ds.mask("test")) for s in use}
-
-
 def predict_to_drip_line(cfg, stage, formula, zs, use=("kan", "formula")) -> MassPrediction:
     """Each element's chain from its lightest measured isotope to the two-neutron drip line of each source (see
     ``masstable.drip_line``)."""
     scan = mt.scan_nuclei(cfg.subset, cfg.min_n, zs)
-    calibration = calibrations(cfg, stage, formula, use)
+    calibration = mt.run_calibrations(cfg, stage, formula, use)
     found, notes = mt.surfaces(cfg, stage, formula, scan, use)
     frames, drips = [], {}
     for s in use:
