@@ -85,6 +85,11 @@ class Trainer(Choice):
     pykan = "pykan"  # MultKAN.fit as it is (the recipe of runs written before kansym 0.2)
 
 
+class Weights(Choice):
+    none = "none"  # every nucleus counts the same
+    dme = "dme"  # 1 / (dME^2 + s^2): AME2020's mass uncertainty with a floor s (--weight-floor)
+
+
 class Domain(Choice):
     frdm12 = "frdm12"  # the nuclei FRDM2012 tabulates
     ws4 = "ws4"

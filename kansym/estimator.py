@@ -30,8 +30,8 @@ from kansym.errors import KansymError
 from kansym.report.export import parameter_rows
 from kansym.symbolic.formula import Formula, variable_symbols
 from kansym.pipeline.predict import nuclei_frame, predict_table
-from kansym.pipeline.recipe import fit_recipe
-from kansym.pipeline.registry import check_formula, check_run
+from kansym.pipeline.recipe import fit_recipe, round_trip_candidates
+from kansym.pipeline.registry import check_candidates, check_formula, check_run
 from kansym.runs.store import RunDir
 from kansym.nuclear.targets import SUBSETS, Dataset, split_labels
 
@@ -169,8 +169,11 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
                               seed=int(self.random_state), stage="symbolic", crosscheck="none",
                               extrapolate=False).resolved(environment=False)
 
-    def fit(self, X, y, feature_names=None) -> "KANSymbolicRegressor":
-        """Fit on rows of ``X`` (a DataFrame, or an array with ``feature_names``) and targets ``y``."""
+    def fit(self, X, y, feature_names=None, sample_weight=None) -> "KANSymbolicRegressor":
+        """Fit on rows of ``X`` (a DataFrame, or an array with ``feature_names``) and targets ``y``, weighted by
+        ``sample_weight`` (one positive number per row, e.g. 1/(dME^2 + s^2); None: unweighted). The weights enter
+        the network's squared errors, the baseline's and every formula's least squares and the constants' errors
+        (which do not depend on the weights' scale); RMSEs stay unweighted."""
 
         self._check_arguments()
         X, names = _as_matrix(X, feature_names)
@@ -179,6 +182,18 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(f"X has {len(X)} rows but y has {len(y)} values")
         if not np.isfinite(y).all():
             raise ValueError(f"y has {int((~np.isfinite(y)).sum())} NaN or infinite values")
+        if sample_weight is not None:
+            if isinstance(sample_weight, (str, bytes)):
+                raise ValueError("sample_weight must be numbers, one per row of X")
+            try:
+                sample_weight = np.asarray(sample_weight, dtype=np.float64).ravel()
+            except (TypeError, ValueError):
+                raise ValueError("sample_weight must be numbers, one per row of X") from None
+            if len(sample_weight) != len(X):
+                raise ValueError(f"X has {len(X)} rows but sample_weight has {len(sample_weight)} values")
+            if not (np.isfinite(sample_weight).all() and (sample_weight > 0).all()):
+                raise ValueError("sample_weight must be finite and positive (leave a row out instead of giving it "
+                                 "weight 0)")
         if not 0 <= self.test_fraction < 0.9:
             raise ValueError(f"test_fraction must lie in [0, 0.9), got {self.test_fraction!r}")
         n_train = int(round(len(X) * (1 - self.test_fraction)))
@@ -190,6 +205,8 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
             warnings.warn(note, UserWarning, stacklevel=2)
         frame = pd.DataFrame(X, columns=list(names))
         frame["y"] = y
+        if sample_weight is not None:
+            frame["weight"] = sample_weight
         spec = "none" if self.test_fraction == 0 else f"random:{1 - self.test_fraction}"
         frame["split"] = split_labels(frame, spec, self.random_state, min_nuclei=1)
         self.fit_dataset(Dataset(frame, names, "custom", None), cfg)
@@ -209,8 +226,8 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         self.config_ = config
         self.network_ = stage
         self.search_ = search
-        self.candidates_ = (_with_sympy(search.table(), [c.formula for c in search.candidates]) if search
-                            else pd.DataFrame())
+        self.candidates_ = (_with_sympy(search.table(), round_trip_candidates(search, dataset.feature_names))
+                            if search else pd.DataFrame())
         self.formula_ = search.chosen.formula if search is not None and search.chosen is not None else None
         self.notes_ = tuple(search.notes) if search is not None else ()
         self.feature_names_in_ = np.array(dataset.feature_names, dtype=object)
@@ -290,8 +307,9 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
                                   "sympy(index) or raise max_constants")
             return self.formula_
         if "formula" not in self.candidates_:
-            raise KansymError("the candidates of a loaded run are its candidates.csv table; only the chosen formula "
-                              "is kept (sympy() or latex() without an index), the others are not rebuilt")
+            raise KansymError("this run was written before kansym kept every candidate's formula (candidates.json): "
+                              "its candidates are the candidates.csv table and only the chosen formula is rebuilt "
+                              "(sympy() or latex() without an index); rerun `kansym symbolic` on it to keep them")
         n = len(self.candidates_)
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not -n <= index < n:
             raise KansymError(f"index must be None or a whole number in 0 .. {n - 1} (a row of candidates_; "
@@ -373,7 +391,8 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
             est.formula_ = Formula.from_dict(raw).for_columns(stage.dataset.feature_names)
             check_formula(est.formula_, stage.dataset, raw.get("metrics"), rd.id)
         table = rd.read_csv("candidates.csv") if rd.file("candidates.csv").exists() else pd.DataFrame()
-        est.candidates_ = table
+        formulas = check_candidates(rd, stage.dataset)  # as candidates.json gives them (None: an older run)
+        est.candidates_ = table if formulas is None else _with_sympy(table, formulas)
         notes = rd.metrics.get("notes", {})
         est.notes_ = tuple(n for stage_notes in notes.values() for n in stage_notes) if isinstance(notes, dict) else ()
         est.feature_names_in_ = np.array(stage.dataset.feature_names, dtype=object)
@@ -439,9 +458,14 @@ def _as_matrix(X, feature_names) -> tuple[np.ndarray, tuple[str, ...]]:
         raise ValueError(f"feature name {bad[0][:40]!r}: use a letter followed by letters and digits, with at most one "
                          f"'_' before a subscript (e.g. x1, v_Z), and none of {', '.join(sorted(_RESERVED))} (they "
                          "print as mathematical constants)")
+    taken = [n for n in names if n in _TABLE_COLUMNS]
+    if taken:
+        raise ValueError(f"feature name {taken[0]!r} is a column of kansym's own table ({', '.join(_TABLE_COLUMNS)}: "
+                         "the target, the split and the weights); rename that input")
     return X, names
 
 
+_TABLE_COLUMNS = ("y", "split", "weight")
 _PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)?")
 """Feature names that print in LaTeX as themselves: 'a__b' would print as a power, 'x_' as an empty subscript."""
 _RESERVED = frozenset({"pi", "E", "I", "oo", "zoo", "nan"})

@@ -1,10 +1,12 @@
 """KANSymbolicRegressor: a scikit-learn estimator over the same recipe as `kansym discover`."""
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
+import sympy as sp
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import (check_do_not_raise_errors_in_init_or_set_params,
@@ -114,6 +116,35 @@ def test_from_run_reproduces_the_run_bit_for_bit(formula_run):
     assert est.predict(X).tobytes() == entry.evaluate(X).tobytes()
     with pytest.raises(kansym.KansymError, match="not a complete kansym run"):
         KANSymbolicRegressor.from_run(formula_run.run_dir / "kan")
+
+
+def test_from_run_gives_every_candidate_back_bit_for_bit(formula_run, tmp_path):
+    """sympy(i), latex(i) and predict of every candidate of a loaded run are the run's own (candidates.json),
+    and an edited candidate is refused naming it."""
+    from kansym.pipeline.recipe import round_trip_candidates
+
+    est = KANSymbolicRegressor.from_run(formula_run.run_dir)
+    search = formula_run.symbolic.search
+    names = est.feature_names_in_
+    mine = round_trip_candidates(search, names)
+    assert len(est.candidates_) == len(mine) == len(search.candidates) >= 2
+    X = load_run_stage(formula_run.run_dir)[1].dataset.X
+    for i, (f, c) in enumerate(zip(mine, search.candidates)):
+        assert sp.srepr(est.sympy(i)) == sp.srepr(f.sympy()) == sp.srepr(c.formula.sympy())  # nothing lost in JSON
+        assert est.latex(i) == f.latex(precision=5)
+        assert est._formula(i).evaluate(X).tobytes() == c.formula.evaluate(X).tobytes()
+        assert [p.stderr for p in est._formula(i).parameters] == [p.stderr for p in c.formula.parameters]
+    chosen = int(np.flatnonzero(est.candidates_["chosen"].astype(str) == "True")[0])
+    assert est.latex(chosen) == est.latex() and sp.srepr(est.sympy(chosen)) == sp.srepr(est.sympy())
+    # an edited constant of a candidate that was not chosen is refused by from_run and show alike
+    run = tmp_path / "run"
+    shutil.copytree(formula_run.run_dir, run)
+    data = json.loads((run / "candidates.json").read_text())
+    other = next(k for k in range(len(mine)) if k != chosen)
+    data["candidates"][other]["parameters"][0]["value"] *= 1.01
+    (run / "candidates.json").write_text(json.dumps(data))
+    with pytest.raises(kansym.KansymError, match=f"candidate {other}"):
+        KANSymbolicRegressor.from_run(run)
 
 
 def test_the_estimator_of_a_run_describes_its_recipe(formula_run):

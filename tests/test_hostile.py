@@ -1627,8 +1627,11 @@ def test_seventh_probe_cases(formula_run, tmp_path):
 
     assert parse_value("detrend", "false") is False and parse_value("uncertainty", "false") is False
     assert parse_value("search_budget", "5") == 5.0 and parse_value("max_constants", "10") == 10
+    older = tmp_path / "older"  # a run written before kansym kept every candidate's formula
+    shutil.copytree(formula_run.run_dir, older)
+    (older / "candidates.json").unlink()
     with pytest.raises(KansymError, match="only the chosen formula"):
-        KANSymbolicRegressor.from_run(formula_run.run_dir).sympy(0)
+        KANSymbolicRegressor.from_run(older).sympy(0)
     r = runner.invoke(app, ["discover", "--runs-dir", str(formula_run.run_dir / "inner")])
     assert r.exit_code == 2 and "lies inside the run" in r.output and not (formula_run.run_dir / "inner").exists()
     r = runner.invoke(app, ["export", str(formula_run.run_dir), "--name", "..", "--registry", str(tmp_path / "reg")])

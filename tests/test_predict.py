@@ -98,6 +98,53 @@ def test_calibrated_sigma_covers_a_planted_gaussian_error_as_stated():
     assert cal.model_error["S_n"] == pytest.approx(0.4 * np.sqrt(2), rel=0.15)
     for q in ("BE", "S_n", "S_2n", "Q_alpha", "Q_beta_minus"):
         assert 0.60 <= cal.coverage[q]["within_1_sigma"] <= 0.78 and 0.90 <= cal.coverage[q]["within_2_sigma"] <= 0.98
+    # calibrated on out-of-fold residuals of the other nuclei (the formula's way), counted on the held-out ones
+    oof = np.where(held, np.nan, ee["BE"].to_numpy() + rng.normal(0.0, 0.4, len(ee)))
+    cv = mt.calibrate(s, held, cv=mt.Surface("cv", s.Z, s.N, oof))
+    assert "cross-validation" in cv.basis and cv.n["BE"] == int((~held).sum()) and cv.coverage["BE"]["n"] == held.sum()
+    assert cv.model_error["BE"] == pytest.approx(0.4, rel=0.15)
+    for q in ("BE", "S_2n", "Q_alpha"):
+        assert 0.60 <= cv.coverage[q]["within_1_sigma"] <= 0.78 and 0.90 <= cv.coverage[q]["within_2_sigma"] <= 0.98
+    # the rule of earlier runs gives the same scale here (a Gaussian error: both weightings agree)
+    old = mt.calibrate(s, held, rule="kansym-1")
+    assert old.model_error["BE"] == pytest.approx(0.4, rel=0.15) and "rule" not in old.to_dict()
+    assert cal.to_dict()["rule"] == mt.RULE
+
+
+def test_runs_are_checked_by_the_calibration_rule_they_record(formula_run, tmp_path):
+    """The formula's term is calibrated on its cross-validation; a run written by the earlier rule (no 'rule') is
+    checked by that rule, an unknown rule is refused."""
+    import json
+    import shutil
+
+    from kansym.pipeline.config import load_dataset, run_config
+    from kansym.pipeline.recipe import load_run_stage
+    from kansym.pipeline.registry import check_run
+
+    run = tmp_path / "run"
+    shutil.copytree(formula_run.run_dir, run)
+    metrics = json.loads((run / "metrics.json").read_text())
+    section = metrics["predictive_uncertainty"]
+    assert section["formula"]["rule"] == section["kan"]["rule"] == mt.RULE
+    assert "cross-validation" in section["formula"]["calibrated_on"]
+    assert "cross-validation" not in section["kan"]["calibrated_on"]
+    cfg, stage = load_run_stage(run)
+    cfg = run_config(json.loads((run / "config.json").read_text()))
+    _, _, formula = check_run(run)
+    for source in ("kan", "formula"):
+        old, _ = mt.source_summary(cfg, load_dataset(cfg), stage, formula, source, rule="kansym-1")
+        section[source] = json.loads(json.dumps(old))
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    check_run(run)  # accepted: checked by the rule it records
+    section["formula"]["model_error_mev"]["BE"] *= 0.5
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    with pytest.raises(KansymError, match="predictive_uncertainty"):
+        check_run(run)
+    section["formula"]["model_error_mev"]["BE"] *= 2
+    section["formula"]["rule"] = "kansym-9"
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    with pytest.raises(KansymError, match="kansym-9"):
+        check_run(run)
 
 
 def test_staggering_and_sign_flags_name_the_nuclei():

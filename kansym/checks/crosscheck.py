@@ -330,7 +330,8 @@ def _refit_engine(f: EngineFormula, names, ds, masks) -> Formula | str:
                 "kansym refits for an engine formula")
     pexpr, init = parameterize(f.expr, shared=True)
     try:
-        F = refit(pexpr, init, names, ds.X[masks["train"]], ds.y[masks["train"]], max_nfev=500)
+        F = refit(pexpr, init, names, ds.X[masks["train"]], ds.y[masks["train"]], max_nfev=500,
+                  sample_weight=None if ds.w is None else ds.w[masks["train"]])
         check_finite(F, ds.X)
         return F
     except KansymError as exc:

@@ -10,13 +10,22 @@ Predictive uncertainty, per quantity q: sigma_q = sqrt(sigma_param,q^2 + s_q^2),
   sigma_param is the spread of the kept ensemble members' q (the KAN; each member's q is formed from its own
   masses, so neighbours' shared errors cancel as they should) or sqrt(J_q C J_q^T) with J_q the derivatives of q
   with respect to the formula's constants and C their covariance (the formula), and
-  s_q, the model-error term, is calibrated on the run's held-out (test) nuclei: the value that brings the fractions
-  of held-out |r_q| (r_q = AME2020 - prediction) within 1 and 2 sigma_q closest to the Gaussian 0.683 and 0.954
-  (least squares); a value of a derived quantity is held out when any of its nuclei is.
+  s_q, the model-error term, is the value that brings the fractions of residuals |r_q| (r_q = AME2020 -
+  prediction, on nuclei the predictor was not fitted to) within 1 and 2 sigma_q closest to the Gaussian 0.683 and
+  0.954: least squares with each fraction weighted by its binomial variance p(1 - p), so that the rarer 2-sigma
+  excursions count as much as their sampling noise allows. The residuals it is calibrated on:
+  - formula: the out-of-fold residuals of the run's cross-validation (the formula refitted without each of the
+    ``cv_folds`` folds of the training nuclei, as the choice rule does, and evaluated on that fold); a derived
+    quantity's value when both of its nuclei are training nuclei. Its coverage is then counted on the held-out
+    (test) nuclei, which take no part in the calibration.
+  - KAN (retraining it per fold would cost the ensemble's training five times): the held-out (test) nuclei, a
+    derived quantity's value when both of its nuclei are held out; its coverage is cross-calibrated: the held-out
+    values are split in two halves, s_q calibrated on one half and the fractions counted on the other, and the
+    other way round.
 The model-error term is calibrated where masses are measured; far beyond them only the parameter part grows, so
 there the band is a lower bound (compare the chains with FRDM2012 and WS4, ``kansym extrapolate``).
-The coverage reported beside it is cross-calibrated: the held-out values are split in two halves, s_q is
-calibrated on one half and the fraction within 1 and 2 sigma counted on the other, and the other way round.
+Runs written before this rule (``rule`` absent, "kansym-1") were calibrated on the held-out nuclei for both
+predictors with the two fractions weighted equally; ``kansym show`` checks them by that rule.
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ from kansym.nuclear.nuclides import ME_H, ME_N, be_from_me
 from kansym.nuclear.nuclides import element_symbol
 from kansym.nuclear.targets import SUBSETS, TARGET_KINDS
 from kansym.network.ensemble import spread
+from kansym.symbolic.search import fold_indices, refit_on
 
 BE_HE4 = float(be_from_me(2, 2, 2424.91587 / 1000.0))
 """Binding energy of 4He [MeV] (AME2020 mass excess 2424.91587 keV)."""
@@ -51,6 +61,9 @@ COLUMNS = ("Z", "N", "A", *(c for q in QUANTITIES for c in (q, f"{q}_sigma")), "
 MEASURED_COLUMNS = tuple(f"{q}_ame2020" for q in QUANTITIES)
 MAX_N = 400
 """Largest neutron number scanned or predicted."""
+RULE = "kansym-2"
+"""The calibration rule of this version (module docstring); "kansym-1" is the rule of earlier runs."""
+RULES = ("kansym-1", RULE)
 MIN_HELD_OUT = 10
 """Fewest held-out values that calibrate a model-error term; with fewer, all the run's nuclei are used (stated)."""
 ZIGZAG_MEV = 0.5
@@ -105,13 +118,7 @@ def surfaces(cfg, stage, formula, nuclei: pd.DataFrame, use=("kan", "formula")) 
     """The run's predictors on ``nuclei`` (columns Z, N): {source: Surface} and notes (members left out)."""
     z, n = nuclei["Z"].to_numpy(dtype=int), nuclei["N"].to_numpy(dtype=int)
     X = feat.features(z, n, cfg.features).to_numpy()
-    kind = TARGET_KINDS[cfg.target]
-    model_me = None
-    if kind.needs_model:
-        model_me = nuclei[["Z", "N"]].merge(tables.load_model(cfg.model), on=["Z", "N"], how="left")["ME_model"].to_numpy()
-
-    def to_be(pred):
-        return np.asarray(kind.to_be(z, n, np.asarray(pred, dtype=np.float64), model_me)[0], dtype=np.float64)
+    to_be = _to_be(cfg, nuclei)
 
     out, notes = {}, []
     if "kan" in use:
@@ -139,6 +146,37 @@ def surfaces(cfg, stage, formula, nuclei: pd.DataFrame, use=("kan", "formula")) 
     return out, notes
 
 
+def _to_be(cfg, nuclei: pd.DataFrame):
+    """The function from a run's predictions of its target on ``nuclei`` to their BE [MeV]."""
+    z, n = nuclei["Z"].to_numpy(dtype=int), nuclei["N"].to_numpy(dtype=int)
+    kind = TARGET_KINDS[cfg.target]
+    model_me = None
+    if kind.needs_model:
+        model_me = nuclei[["Z", "N"]].merge(tables.load_model(cfg.model), on=["Z", "N"], how="left")["ME_model"].to_numpy()
+
+    def to_be(pred):
+        return np.asarray(kind.to_be(z, n, np.asarray(pred, dtype=np.float64), model_me)[0], dtype=np.float64)
+    return to_be
+
+
+def cv_surface(cfg, dataset, formula) -> Surface:
+    """The formula's out-of-fold BE on the run's nuclei: each fold of the training nuclei (the choice rule's
+    ``cv_folds`` folds, seeded by the run's seed) predicted by the formula refitted without it (weighted as the run
+    is); NaN on the held-out nuclei and on a fold whose refit fails."""
+    X, y, w, train = dataset.X, dataset.y, dataset.w, dataset.mask("train")
+    folds = fold_indices(np.flatnonzero(train), cfg.cv_folds, cfg.seed)
+    every = np.concatenate(folds)
+    pred = np.full(len(y), np.nan)
+    for f in folds:
+        try:
+            pred[f] = refit_on(formula, X, y, np.setdiff1d(every, f), w).evaluate(X[f])
+        except KansymError:
+            continue
+    nuclei = dataset.frame[["Z", "N"]]
+    return Surface("formula-cv", nuclei["Z"].to_numpy(dtype=int), nuclei["N"].to_numpy(dtype=int),
+                   _to_be(cfg, nuclei)(pred))
+
+
 def measured(nuclei: pd.DataFrame) -> pd.DataFrame:
     """AME2020's measured (not estimated) BE, ME and derived quantities on ``nuclei``: NaN where a mass it needs
     is estimated or absent."""
@@ -162,44 +200,55 @@ class Calibration:
     n: dict
     coverage: dict
     basis: str
+    rule: str = RULE
 
     def to_dict(self) -> dict:
-        return {"model_error_mev": self.model_error, "n_calibrated": self.n, "coverage": self.coverage,
-                "calibrated_on": self.basis}
+        out = {"model_error_mev": self.model_error, "n_calibrated": self.n, "coverage": self.coverage,
+               "calibrated_on": self.basis}
+        return out if self.rule == "kansym-1" else {**out, "rule": self.rule}
 
 
 GAUSSIAN = (0.683, 0.954)
 """Fractions of a normal distribution within 1 and 2 standard deviations."""
 
-
-def _model_term(r: np.ndarray, s_par: np.ndarray) -> float:
+def _model_term(r: np.ndarray, s_par: np.ndarray, rule: str = RULE) -> float:
     """The model-error term s [MeV] whose sigma = sqrt(s_par^2 + s^2) puts the fractions of |r| within 1 and 2 sigma
-    closest to the Gaussian ones (least squares over a grid of 601 values from 0 to 3 RMS(r); the smallest of
-    equals)."""
+    closest to the Gaussian ones (least squares over a grid of 601 values from 0 to 3 RMS(r), each fraction weighted
+    by 1/(p(1 - p)), equally by ``rule`` kansym-1; the smallest of equals)."""
     grid = np.linspace(0.0, 3.0 * float(np.sqrt(np.mean(r**2))), 601)
     sig = np.sqrt(s_par[None, :] ** 2 + grid[:, None] ** 2)
     a = np.abs(r)[None, :]
-    loss = (np.mean(a <= sig, axis=1) - GAUSSIAN[0]) ** 2 + (np.mean(a <= 2 * sig, axis=1) - GAUSSIAN[1]) ** 2
+    w = (1.0, 1.0) if rule == "kansym-1" else tuple(1.0 / (p * (1 - p)) for p in GAUSSIAN)
+    loss = w[0] * (np.mean(a <= sig, axis=1) - GAUSSIAN[0]) ** 2 + \
+        w[1] * (np.mean(a <= 2 * sig, axis=1) - GAUSSIAN[1]) ** 2
     return float(grid[int(np.argmin(loss))])
 
 
-def _coverage(r: np.ndarray, s_par: np.ndarray) -> dict:
+def _within(r: np.ndarray, sigma: np.ndarray) -> dict:
+    return {"n": int(len(r)), "within_1_sigma": float(np.mean(np.abs(r) <= sigma)),
+            "within_2_sigma": float(np.mean(np.abs(r) <= 2 * sigma)), "gaussian": list(GAUSSIAN)}
+
+
+def _coverage(r: np.ndarray, s_par: np.ndarray, rule: str = RULE) -> dict:
     """Fractions within 1 and 2 sigma, the model-error term calibrated on the other half of the values."""
     halves = (np.arange(len(r)) % 2 == 0, np.arange(len(r)) % 2 == 1)
     within1, within2 = [], []
     for cal, use in (halves, halves[::-1]):
-        s = np.sqrt(s_par[use] ** 2 + _model_term(r[cal], s_par[cal]) ** 2)
+        s = np.sqrt(s_par[use] ** 2 + _model_term(r[cal], s_par[cal], rule) ** 2)
         within1.append(np.abs(r[use]) <= s)
         within2.append(np.abs(r[use]) <= 2 * s)
     return {"n": int(len(r)), "within_1_sigma": float(np.mean(np.concatenate(within1))),
             "within_2_sigma": float(np.mean(np.concatenate(within2))), "gaussian": list(GAUSSIAN)}
 
 
-def calibrate(surface: Surface, held_out: np.ndarray) -> Calibration:
-    """Model-error terms of ``surface`` (a predictor on the run's own nuclei) from its residuals against AME2020 on
-    the ``held_out`` nuclei; a derived quantity's value is held out when both of its nuclei are (as for masses not
-    yet measured). With fewer than MIN_HELD_OUT such values, those with one held-out nucleus are used, and with
-    fewer still all values (an underestimate): the basis says for which quantities."""
+def calibrate(surface: Surface, held_out: np.ndarray, rule: str = RULE, cv: Surface | None = None) -> Calibration:
+    """Model-error terms of ``surface`` (a predictor on the run's own nuclei) and their coverage on the
+    ``held_out`` nuclei; a derived quantity's value is held out when both of its nuclei are (as for masses not yet
+    measured). With fewer than MIN_HELD_OUT such values, those with one held-out nucleus are used, and with fewer
+    still all values (an underestimate): the basis says for which quantities. Without ``cv`` the terms are
+    calibrated on the held-out values and the coverage is cross-calibrated; with ``cv`` (the formula's out-of-fold
+    BE, NaN on held-out nuclei) they are calibrated on its residuals and the coverage is counted on the held-out
+    values (module docstring)."""
     exp = measured(pd.DataFrame({"Z": surface.Z, "N": surface.N}))
     model_error, counts, coverage, fell = {}, {}, {}, {"one": [], "all": []}
     for q in QUANTITIES:
@@ -215,18 +264,29 @@ def calibrate(surface: Surface, held_out: np.ndarray) -> Calibration:
         tier, use = next(((name, ok & t) for name, t in tiers if (ok & t).sum() >= MIN_HELD_OUT), ("all", ok))
         if tier in fell and ok.sum() >= MIN_HELD_OUT:
             fell[tier].append(q)
+        if cv is not None:  # calibrated on the out-of-fold residuals (training nuclei only: NaN elsewhere)
+            rc = exp[f"{q}_ame2020"].to_numpy() - cv.quantity(q)[0]
+            cal = np.isfinite(rc) & np.isfinite(s_par)
+            counts[q] = int(cal.sum())
+            if cal.sum() < MIN_HELD_OUT or use.sum() < MIN_HELD_OUT:
+                model_error[q] = None
+                continue
+            model_error[q] = _model_term(rc[cal], s_par[cal], rule)
+            coverage[q] = _within(r[use], np.sqrt(s_par[use] ** 2 + model_error[q] ** 2))
+            continue
         counts[q] = int(use.sum())
         if use.sum() < MIN_HELD_OUT:  # the quantity is not defined on these nuclei (no neighbours in the subset)
             model_error[q] = None
             continue
-        model_error[q] = _model_term(r[use], s_par[use])
-        coverage[q] = _coverage(r[use], s_par[use])
-    basis = "the run's held-out (test) nuclei"
+        model_error[q] = _model_term(r[use], s_par[use], rule)
+        coverage[q] = _coverage(r[use], s_par[use], rule)
+    basis = "the run's held-out (test) nuclei" if cv is None else \
+        "the out-of-fold residuals of the cross-validation on the training nuclei; coverage on the held-out (test) nuclei"
     if fell["one"]:
         basis += f"; pairs with one held-out nucleus for {', '.join(fell['one'])} (too few with both)"
     if fell["all"]:
         basis += f"; all the run's nuclei for {', '.join(fell['all'])} (too few held out: an underestimate)"
-    return Calibration(model_error, counts, coverage, basis)
+    return Calibration(model_error, counts, coverage, basis, rule)
 
 
 def table(surface: Surface, calibration: Calibration) -> pd.DataFrame:
@@ -312,10 +372,15 @@ def differential_rms(surface: Surface, split: np.ndarray) -> dict:
     return out
 
 
+def _calibration(cfg, dataset, own: Surface, formula, rule: str) -> Calibration:
+    cv = cv_surface(cfg, dataset, formula) if own.source == "formula" and rule != "kansym-1" else None
+    return calibrate(own, dataset.mask("test"), rule, cv)
+
+
 def run_calibrations(cfg, stage, formula, sources) -> dict:
     """{source: Calibration} of the run's predictors from its own nuclei and its split (``calibrate``)."""
     own, _ = surfaces(cfg, stage, formula, stage.dataset.frame[["Z", "N"]], sources)
-    return {s: calibrate(own[s], stage.dataset.mask("test")) for s in sources}
+    return {s: _calibration(cfg, stage.dataset, own[s], formula, RULE) for s in sources}
 
 
 def predictive_be_sigma(cfg, stage, formula, nuclei: pd.DataFrame, sources) -> pd.DataFrame:
@@ -331,11 +396,11 @@ def predictive_be_sigma(cfg, stage, formula, nuclei: pd.DataFrame, sources) -> p
     return out
 
 
-def source_summary(cfg, dataset, stage, formula, source: str) -> tuple[dict, dict]:
+def source_summary(cfg, dataset, stage, formula, source: str, rule: str = RULE) -> tuple[dict, dict]:
     """(predictive uncertainty, differential RMS) of one source ('kan': ``stage``; 'formula': ``formula``) on the
-    nuclei of ``dataset`` (a run's data, with its split)."""
+    nuclei of ``dataset`` (a run's data, with its split), calibrated by ``rule``."""
     own, _ = surfaces(cfg, stage, formula, dataset.frame[["Z", "N"]], (source,))
-    return (calibrate(own[source], dataset.mask("test")).to_dict(),
+    return (_calibration(cfg, dataset, own[source], formula, rule).to_dict(),
             differential_rms(own[source], dataset.frame["split"].to_numpy()))
 
 

@@ -20,7 +20,8 @@ from rich.table import Table
 from rich.text import Text
 
 from kansym.cli import streams
-from kansym.choices import Aggregate, Beyond, Domain, Engine, PoorEdges, Stage, Subset, TableFormat, Target, Trainer, Use
+from kansym.choices import (Aggregate, Beyond, Domain, Engine, PoorEdges, Stage, Subset, TableFormat, Target, Trainer, Use,
+                            Weights)
 from kansym.errors import KansymError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
@@ -253,6 +254,8 @@ def discover(
     expand: bool = typer.Option(False, help="Also try the network multiplied out into monomials (polynomial candidates; judged like every other)."),
     search_budget: Optional[float] = typer.Option(None, help="Wall-clock budget of the formula search over all members [s]; members share 70 %, the validation the rest [default: 90; 60 for residual]."),
     cv_folds: int = typer.Option(5, help="Folds of the cross-validation (on the training nuclei) that scores formula structures."),
+    weights: Weights = typer.Option(Weights.none, help="Weights of the fits (network, baseline and formula constants): none, or dme = 1/(dME^2 + s^2) with AME2020's mass uncertainty dME and s = --weight-floor. RMSEs stay unweighted."),
+    weight_floor: float = typer.Option(0.1, help="s of --weights dme [MeV]: the accuracy a model can reach, so that the best-measured nuclei do not dominate."),
     seed: int = typer.Option(0, help="Random seed (split and network)."),
     stage: Stage = typer.Option(Stage.all, help="Stop after this stage: kan, symbolic or all."),
     crosscheck_engine: Engine = typer.Option(Engine.auto, "--crosscheck", help="Cross-check engine after the symbolic stage: auto, pyoperon, pysr or none."),
@@ -283,7 +286,7 @@ def discover(
         trainer=trainer,
         max_hidden=-1 if max_hidden is None else max_hidden, lib=lib,
         r2_min=r2_min, poor_edges=poor_edges, max_constants=max_constants, expand=expand, seed=seed, stage=stage,
-        search_budget=search_budget, cv_folds=cv_folds,
+        search_budget=search_budget, cv_folds=cv_folds, weights=weights, weight_floor=weight_floor,
         crosscheck=crosscheck_engine, crosscheck_budget=crosscheck_budget, crosscheck_generations=crosscheck_generations,
         extrapolate=bool(extrapolate_chains.strip()), chains=tuple(_csv_texts(extrapolate_chains, "--chains")),
         runs_dir=str(runs_dir)).resolved()
@@ -379,6 +382,9 @@ def render_summary(config: dict, metrics: dict, importance, run_dir) -> Table:
     sel = _selection_text(config)
     t.add_row("target", config["target"] + (f" (model {config['model']})" if config.get("model") else ""))
     t.add_row("selection", f"{sel}; {metrics['n_nuclei']} nuclei; split {config['split']}")
+    if config.get("weights", "none") != "none":
+        t.add_row("weights", f"fits weighted by 1/(dME^2 + s^2), dME from AME2020, s = {config.get('weight_floor')} "
+                             "MeV; RMSEs unweighted")
     t.add_row("features", config["features"])
     t.add_row("network", f"{metrics.get('pruned_width')} (pruned from width {config['width']})")
     r = _rmse(metrics["rmse_mev"], "metrics.json rmse_mev")

@@ -155,7 +155,7 @@ def fit_stage(model, data: dict, steps: int, lamb: float, lamb_l1: float, lamb_e
     """Train ``model`` in place for ``steps`` LBFGS steps on the full batch, as ``MultKAN.fit(opt='LBFGS')``
     with these settings does; return {'train_loss', 'test_loss'} (RMSE per step, scaled units).
 
-    Loss: mean squared error plus ``lamb`` times :func:`sparsity` (computed only when ``lamb > 0``).
+    Loss: mean squared error (weighted by ``data['train_weight']`` when present) plus ``lamb`` times :func:`sparsity` (computed only when ``lamb > 0``).
     The grid is refitted to the training inputs every ``stop_grid_update_step // grid_update_num``
     steps before ``stop_grid_update_step`` (pykan's schedule).
     """
@@ -163,6 +163,7 @@ def fit_stage(model, data: dict, steps: int, lamb: float, lamb_l1: float, lamb_e
     from kan.LBFGS import LBFGS
 
     x_train, y_train = data["train_input"], data["train_label"]
+    w_train = data.get("train_weight")  # per-row weights (mean 1) of the squared errors, or None
     x_test, y_test = data["test_input"], data["test_label"]
     evaluate = FastForward(model)
     symbolic = {id(p) for s in model.symbolic_fun for p in s.parameters()}  # outside the loss: no gradient
@@ -175,7 +176,7 @@ def fit_stage(model, data: dict, steps: int, lamb: float, lamb_l1: float, lamb_e
     def closure():
         optimizer.zero_grad()
         pred, scales = evaluate(x_train, with_reg=lamb > 0)
-        loss = torch.mean((pred - y_train) ** 2)
+        loss = torch.mean((pred - y_train) ** 2) if w_train is None else torch.mean(w_train * (pred - y_train) ** 2)
         objective = loss + lamb * sparsity(scales, lamb_l1, lamb_entropy) if lamb > 0 else loss
         objective.backward()
         last["loss"] = loss.detach()

@@ -194,12 +194,15 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         Beyond.parse(self.beyond, "rule beyond the training range")
 
     # ------------------------------------------------------------------ training
-    def fit(self, X: np.ndarray, y: np.ndarray, X_test=None, y_test=None, progress=None) -> "KANRegressor":
-        """Train on (X, y); X_test / y_test only feed the recorded test-loss curve."""
+    def fit(self, X: np.ndarray, y: np.ndarray, X_test=None, y_test=None, progress=None,
+            sample_weight=None) -> "KANRegressor":
+        """Train on (X, y); X_test / y_test only feed the recorded test-loss curve. ``sample_weight`` (one
+        positive number per row, None: all equal) weights the baseline's least squares and the network's squared
+        errors (scaled to mean 1; the training curve is then the weighted RMSE)."""
         from kan import MultKAN
 
         X = np.asarray(X, dtype=np.float64)
-        data = self._scaled_data(X, y, X_test, y_test)
+        data = self._scaled_data(X, y, X_test, y_test, sample_weight)
         s = self.schedule
         curve: list[dict] = []
 
@@ -228,14 +231,22 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         return self
 
-    def _scaled_data(self, X: np.ndarray, y, X_test, y_test) -> dict:
+    def _scaled_data(self, X: np.ndarray, y, X_test, y_test, sample_weight=None) -> dict:
         """Fit the input scaler, the baseline and the output scaler on the training rows; pykan's data dict of
-        scaled tensors (train and test)."""
+        scaled tensors (train and test; ``train_weight`` with weights)."""
         import torch
 
         y = np.asarray(y, dtype=np.float64).reshape(-1, 1)
         if not (np.isfinite(X).all() and np.isfinite(y).all()):
             raise KansymError("training data contain NaN or infinite values")
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64).ravel()
+        if w is not None:
+            if len(w) != len(y) or not (np.isfinite(w).all() and (w > 0).all()):
+                raise KansymError("sample weights must be one finite, positive number per training row")
+            if self.schedule.trainer != "fast":
+                raise KansymError("weighted training needs the fast trainer (--trainer fast); pykan's own "
+                                  "MultKAN.fit has no sample weights")
+            w = w / np.mean(w)
         if X_test is None or len(X_test) == 0:
             X_test, y_test = X, y
         X_test = np.asarray(X_test, dtype=np.float64)
@@ -244,13 +255,16 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         names = tuple(self.feature_names) or tuple(f"x{i}" for i in range(X.shape[1]))
         if len(names) != X.shape[1]:
             raise KansymError(f"feature_names has {len(names)} names for {X.shape[1]} input columns")
-        self.trend_ = fit_baseline(self.baseline_kind, X, y.ravel(), names)
+        self.trend_ = fit_baseline(self.baseline_kind, X, y.ravel(), names, w)
         y = y - self._trend(X).reshape(-1, 1)
         y_test = y_test - self._trend(X_test).reshape(-1, 1)
         self.y_scaler_ = Scaler.standard(y)
         t = lambda a: torch.tensor(np.ascontiguousarray(a), dtype=torch.float64)  # noqa: E731
-        return {"train_input": t(self.x_scaler_.forward(X)), "train_label": t(self.y_scaler_.forward(y)),
+        data = {"train_input": t(self.x_scaler_.forward(X)), "train_label": t(self.y_scaler_.forward(y)),
                 "test_input": t(self.x_scaler_.forward(X_test)), "test_label": t(self.y_scaler_.forward(y_test))}
+        if w is not None:
+            data["train_weight"] = t(w.reshape(-1, 1))
+        return data
 
     def _train_stage(self, model, data: dict, stage: str, steps: int, lamb: float, curve: list, progress):
         """One training stage of ``model``; its loss curve [MeV] appended to ``curve``."""
@@ -319,6 +333,9 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         grid_steps = dict(stop_grid_update_step=max(steps // 2, 1), grid_update_num=min(10, max(steps // 2, 1)))
         if s.trainer == "fast" and unsupported(model) is None:
             res = fit_stage(model, data, steps, lamb, s.lamb_l1, s.lamb_entropy, update_grid, **grid_steps)
+        elif "train_weight" in data:
+            raise KansymError(f"weighted training needs the fast trainer, which cannot train this network "
+                              f"({unsupported(model)})")
         else:
             res = model.fit(data, opt="LBFGS", steps=steps, lamb=lamb, lamb_l1=s.lamb_l1, lamb_entropy=s.lamb_entropy,
                             update_grid=update_grid, **grid_steps)

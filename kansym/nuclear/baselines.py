@@ -158,8 +158,9 @@ class Baseline:
         return cls(kind, terms, coef, variables, delta)
 
 
-def fit_baseline(kind: str, X: np.ndarray, y: np.ndarray, variables) -> Baseline:
-    """Least-squares fit of baseline ``kind`` to (X, y); X's columns are named by ``variables``."""
+def fit_baseline(kind: str, X: np.ndarray, y: np.ndarray, variables, sample_weight=None) -> Baseline:
+    """Least-squares fit of baseline ``kind`` to (X, y) (weighted by ``sample_weight`` when given); X's columns
+    are named by ``variables``."""
     variables = tuple(variables)
     choose("baseline", kind, BASELINES)
     if kind == "none":
@@ -176,5 +177,9 @@ def fit_baseline(kind: str, X: np.ndarray, y: np.ndarray, variables) -> Baseline
         terms = tuple(t for t in BASELINES[kind] if not (t == "pairing" and delta is not None))
         base = Baseline(kind, terms, (), variables, delta)
     B = base.design(X)
-    coef, *_ = np.linalg.lstsq(B, np.asarray(y, dtype=np.float64), rcond=None)
+    y = np.asarray(y, dtype=np.float64)
+    if sample_weight is not None:
+        root = np.sqrt(np.asarray(sample_weight, dtype=np.float64))
+        B, y = B * root[:, None], y * root
+    coef, *_ = np.linalg.lstsq(B, y, rcond=None)
     return Baseline(base.kind, base.terms, tuple(map(float, coef)), variables, base.delta)

@@ -251,6 +251,11 @@ class Dataset:
     def y(self) -> np.ndarray:
         return self.frame["y"].to_numpy(dtype=np.float64)
 
+    @property
+    def w(self) -> np.ndarray | None:
+        """Weights of the fits (column ``weight``, e.g. :func:`dme_weights`), None when the fits are unweighted."""
+        return self.frame["weight"].to_numpy(dtype=np.float64) if "weight" in self.frame else None
+
     def mask(self, part: str) -> np.ndarray:
         """Boolean rows of 'train', 'test' or 'all'."""
         if part == "all":
@@ -270,9 +275,26 @@ def attach_model(nuclei: pd.DataFrame, model: str) -> tuple[pd.DataFrame, int]:
     return merged[covered].reset_index(drop=True), int((~covered).sum())
 
 
+WEIGHTS = ("none", "dme")
+"""Weightings of the fits: none, or dme (:func:`dme_weights`)."""
+
+
+def dme_weights(dme, floor: float) -> np.ndarray:
+    """Weights 1 / (dME^2 + s^2) of nuclei whose measured mass excess has uncertainty ``dme`` [MeV], with a
+    floor s = ``floor`` [MeV] (the accuracy a model can reach, so that the best-measured nuclei do not dominate),
+    scaled to mean 1 (the scale changes no fit)."""
+    d = np.asarray(dme, dtype=np.float64)
+    if not (np.isfinite(d).all() and (d >= 0).all()):
+        raise KansymError("weights from dME need a finite, non-negative uncertainty for every nucleus")
+    w = 1.0 / (d ** 2 + float(floor) ** 2)
+    return w / np.mean(w)
+
+
 def build_dataset(sel: Selection, target: str, feature_set: str, split: str = "random:0.8",
-                  seed: int = 0, model: str | None = None) -> Dataset:
-    """Select nuclei, attach the target, features and split labels."""
+                  seed: int = 0, model: str | None = None, weights: str = "none",
+                  weight_floor: float = 0.1) -> Dataset:
+    """Select nuclei, attach the target, features, split labels and (``weights='dme'``) the weights of
+    :func:`dme_weights` with floor ``weight_floor`` [MeV]."""
     kind = TARGET_KINDS[choose("target", target, TARGETS)]
     names = feat.feature_names(feature_set)
     if kind.needs_model and model is None:
@@ -294,6 +316,8 @@ def build_dataset(sel: Selection, target: str, feature_set: str, split: str = "r
             frame[c] = fx[c].to_numpy()
     frame["y"] = y.to_numpy(dtype=np.float64)
     frame["split"] = split_labels(frame, split, seed)
+    if choose("weights", weights, WEIGHTS) == "dme":
+        frame["weight"] = dme_weights(frame["dME"], weight_floor)
     return Dataset(frame=frame, feature_names=names, target=target, model=model,
                    dropped=dropped, notes=tuple(notes))
 

@@ -18,6 +18,7 @@ from kansym.choices import (
     Subset,
     Target,
     Trainer,
+    Weights,
 )
 from kansym.checks.crosscheck import check_engine_options, make_engine
 from kansym.errors import KansymError, choose
@@ -87,6 +88,8 @@ class DiscoverConfig:
     search_budget: float | None = None  # wall-clock seconds for the whole formula search (kansym.symbolic.search);
     # None: 90 for be/me, 60 for residual (whose training and cross-check take longer on 2340 nuclei)
     cv_folds: int = 5  # folds of the cross-validation that scores formula structures
+    weights: str = "none"  # fits weighted by none or dme: 1 / (dME^2 + weight_floor^2) (kansym.nuclear.targets)
+    weight_floor: float = 0.1  # s of the dME weights [MeV]
     expand: bool = False  # also try the monomial expansion of the network (polynomial candidates)
     stage: str = "all"
     crosscheck: str = "auto"  # engine for the cross-check stage: auto, pyoperon, pysr or none
@@ -142,7 +145,7 @@ class DiscoverConfig:
                       poor_edges=PoorEdges.parse(out.poor_edges, "--poor-edges mode"),
                       crosscheck=Engine.parse(out.crosscheck, "--crosscheck engine"),
                       beyond=Beyond.parse(out.beyond, "--beyond-range rule"),
-                      trainer=Trainer.parse(out.trainer, "--trainer"))
+                      trainer=Trainer.parse(out.trainer, "--trainer"), weights=Weights.parse(out.weights, "--weights"))
         if out.grid < 1 or any(g <= out.grid for g in out.refine) or list(out.refine) != sorted(set(out.refine)):
             raise KansymError(f"--grid must be >= 1 and --refine strictly increasing above it; got grid {out.grid}, "
                               f"refine {list(out.refine)}")
@@ -152,6 +155,11 @@ class DiscoverConfig:
             make_engine(out.crosscheck, out.crosscheck_budget, seed=out.seed,
                         generations=out.crosscheck_generations)  # fail fast if the engine is missing
         structures_budget(out.search_budget)
+        if not (isinstance(out.weight_floor, (int, float)) and not isinstance(out.weight_floor, bool)
+                and 0.001 <= out.weight_floor <= 10):
+            raise KansymError(f"--weight-floor must be a number of MeV in [0.001, 10], got {out.weight_floor!r}")
+        if out.weights != "none" and out.trainer != "fast":
+            raise KansymError("--weights needs --trainer fast: pykan's own MultKAN.fit has no sample weights")
         if not (isinstance(out.cv_folds, int) and 2 <= out.cv_folds <= 20):
             raise KansymError(f"--cv-folds must be an integer in 2 .. 20, got {out.cv_folds!r}")
         if isinstance(out.max_constants, bool) or not isinstance(out.max_constants, int) or \
@@ -302,7 +310,8 @@ def run_config(record: dict, where: str = "config.json") -> DiscoverConfig:
 
 
 def load_dataset(cfg: DiscoverConfig) -> Dataset:
-    return build_dataset(cfg.selection(), cfg.target, cfg.features, cfg.split, cfg.seed, cfg.model)
+    return build_dataset(cfg.selection(), cfg.target, cfg.features, cfg.split, cfg.seed, cfg.model, cfg.weights,
+                         cfg.weight_floor)
 
 
 def provenance() -> dict:

@@ -10,8 +10,8 @@ from kansym.runs.artifacts import save_network
 
 def fit_member(job: dict) -> list[dict]:
     """Fit ``job["network"]`` (an unfitted ``KANRegressor`` that carries its seed) on the job's train and test
-    arrays, save it to ``job["out_dir"]`` and return its loss curve."""
+    arrays (weighted by ``job["w"]`` when given), save it to ``job["out_dir"]`` and return its loss curve."""
     reg = job["network"]
-    reg.fit(job["X"], job["y"], job["X_test"], job["y_test"])
+    reg.fit(job["X"], job["y"], job["X_test"], job["y_test"], sample_weight=job.get("w"))
     save_network(reg, Path(job["out_dir"]))
     return reg.curve_

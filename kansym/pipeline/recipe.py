@@ -29,6 +29,7 @@ from kansym.runs.migrate import checkpoint_meta
 from kansym.runs.store import RunDir, make_dir
 from kansym.nuclear.targets import Dataset
 from kansym.safeio import json_text, parse_json_text, read_text_bounded
+from kansym.symbolic.formula import formula_from_entry
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,8 @@ def member_jobs(cfg: DiscoverConfig, dataset: Dataset, root: Path) -> tuple[list
         make_dir(d)
         dirs.append(d)
         jobs.append({"network": new_network(cfg, dataset.feature_names, cfg.seed + i), "X": X[tr], "y": y[tr],
-                     "X_test": X[te], "y_test": y[te], "out_dir": str(d)})
+                     "X_test": X[te], "y_test": y[te], "out_dir": str(d),
+                     "w": None if dataset.w is None else dataset.w[tr]})
     return dirs, jobs
 
 
@@ -173,7 +175,8 @@ def train_kan(cfg: DiscoverConfig, dataset: Dataset, progress: Progress | None =
     X, y = dataset.X, dataset.y
     if cfg.ensemble == 1:
         reg = new_network(cfg, dataset.feature_names, cfg.seed)
-        members = [reg.fit(X[tr], y[tr], X[te], y[te], progress=progress)]
+        members = [reg.fit(X[tr], y[tr], X[te], y[te], progress=progress,
+                           sample_weight=None if dataset.w is None else dataset.w[tr])]
         if save_dir is not None:
             save_network(reg, save_dir)
     else:
@@ -244,6 +247,38 @@ class FormulaSearch:
         return pd.DataFrame(rows)
 
 
+CANDIDATES_FORMAT = "kansym-candidates/1"
+"""The ``format`` field of the ``candidates.json`` this version writes and reads."""
+
+
+def candidate_entries(search: FormulaSearch) -> dict:
+    """``candidates.json``: the formula of every structure (srepr, variables, constants with their errors,
+    correlations), in the order of :meth:`FormulaSearch.table`, so that a loaded run gives every candidate back."""
+    return {"format": CANDIDATES_FORMAT,
+            "candidates": [{"name": c.name, "route": c.route, **c.formula.to_dict()} for c in search.candidates]}
+
+
+def recorded_candidates(entries, names, where: str = "candidates.json") -> tuple:
+    """The candidates' formulas as :func:`candidate_entries` gives them back (through JSON and the whitelisting
+    srepr reader), reading their variables by name from columns ``names``; a malformed file is a KansymError
+    naming the field."""
+    if not isinstance(entries, dict) or entries.get("format") != CANDIDATES_FORMAT or \
+            not isinstance(entries.get("candidates"), list):
+        raise KansymError(f"{where} is not a kansym candidates file (format {CANDIDATES_FORMAT})")
+    out = []
+    for k, e in enumerate(entries["candidates"]):
+        try:
+            out.append(formula_from_entry(e).for_columns(names))
+        except KansymError as exc:
+            raise KansymError(f"{where}: candidate {k}: {exc}") from None
+    return tuple(out)
+
+
+def round_trip_candidates(search: FormulaSearch, names) -> tuple:
+    """The formulas a run's ``candidates.json`` will give back (what ``from_run`` rebuilds, bit for bit)."""
+    return recorded_candidates(parse_json_text(json_text(candidate_entries(search)), "candidates.json"), names)
+
+
 def member_candidates(cfg: DiscoverConfig, reg: KANRegressor, dataset: Dataset, judge=None):
     """(candidates, notes) of one member network: its ``cfg.symbolic_from`` snapshot's edge fits to each library
     of ``cfg.lib`` and every candidate route, refitted on the training nuclei and judged."""
@@ -256,7 +291,7 @@ def member_candidates(cfg: DiscoverConfig, reg: KANRegressor, dataset: Dataset, 
 
 def scoring(dataset: Dataset, judge=None) -> cands_mod.Scoring:
     """What candidates of ``dataset`` are refitted and scored on (``kansym.symbolic.candidates.Scoring``)."""
-    return cands_mod.Scoring(tuple(dataset.feature_names), dataset.X, dataset.y, dataset.masks(), judge)
+    return cands_mod.Scoring(tuple(dataset.feature_names), dataset.X, dataset.y, dataset.masks(), judge, dataset.w)
 
 
 def search_member(job: dict):
@@ -299,7 +334,7 @@ def search_formulas(cfg: DiscoverConfig, stage: KanStage, judge=None, progress: 
     deadline = max(t0 + budget.seconds, time.monotonic() + 0.3 * budget.seconds)
     structures, chosen, choice_notes = structures_mod.choose_structure(
         per_member, X, y, masks, ds.frame, cfg.seed, cfg.max_constants, cfg.target, len(kept), folds=cfg.cv_folds,
-        progress=progress, deadline=deadline)
+        progress=progress, deadline=deadline, w=ds.w)
     notes = (list(judge.notes) if judge is not None else []) + notes + choice_notes
     front = cands_mod.pareto_front([s.candidate for s in structures])
     first_seed, first = next((seed, c) for seed, c in per_member if c)

@@ -27,7 +27,7 @@ from kansym.nuclear import tables
 from kansym.nuclear.targets import TARGET_KINDS
 from kansym.pipeline.config import DiscoverConfig, load_dataset, run_config
 from kansym.pipeline.discovery import crosscheck_summary, extrapolation_summary, run_formula
-from kansym.pipeline.recipe import check_recipe, load_run_stage
+from kansym.pipeline.recipe import check_recipe, load_run_stage, recorded_candidates
 from kansym.pipeline.stages import predictions_frame
 from kansym.pipeline.writer import notes_text
 from kansym.report import export
@@ -114,7 +114,7 @@ def check_formula(formula: Formula, ds, metrics, run_id: str, what: str = "formu
         raise KansymError(f"run {run_id}: {what} records RMSE {off[0]} {rec[off[0]]!r} MeV but its formula gives "
                           f"{now[off[0]]:.6g} MeV on the run's data; the file was edited or belongs to another run")
     train = ds.mask("train")
-    err, corr = uncertainties_at(formula, ds.X[train], ds.y[train])
+    err, corr = uncertainties_at(formula, ds.X[train], ds.y[train], None if ds.w is None else ds.w[train])
     for p, e in zip(formula.parameters, err):
         if (p.stderr is None) != (e is None) or (e is not None and not _same(p.stderr, e, 1e-4)):
             raise KansymError(f"run {run_id}: formula.json records the standard error of {p.name} as {p.stderr!r} "
@@ -131,10 +131,10 @@ def verified_metrics(formula: Formula, cfg: DiscoverConfig, ds, metrics: dict, r
     the choice rule, the bootstrap errors and the far check. Numbers kansym cannot recompute from the run's files
     (the agreement with the network before the refit) are left out of the entry."""
     rmse = check_formula(formula, ds, metrics, run_id)
-    X, y, train = ds.X, ds.y, ds.mask("train")
+    X, y, w, train = ds.X, ds.y, ds.w, ds.mask("train")
     folds = S.fold_indices(np.flatnonzero(train), cfg.cv_folds, cfg.seed)
-    cv, spread = S.cross_validate(formula, X, y, folds)
-    edge = S.edge_validate(formula, X, y, train, S.edge_mask(ds.frame, train))
+    cv, spread = S.cross_validate(formula, X, y, folds, w)
+    edge = S.edge_validate(formula, X, y, train, S.edge_mask(ds.frame, train), w)
     judge = make_judge(ds, cfg.selection(), cfg.features)
     computed = {
         "rmse_mev": rmse, "n_constants": formula.n_constants,
@@ -143,7 +143,7 @@ def verified_metrics(formula: Formula, cfg: DiscoverConfig, ds, metrics: dict, r
                              for i, j, c in formula.degenerate_pairs()],
         "cv_rmse_mev": cv, "cv_spread_mev": spread, "cv_folds": cfg.cv_folds, "edge_validation_rmse_mev": edge,
         "validation_score_mev": cv if not np.isfinite(edge) else float(np.sqrt((cv ** 2 + edge ** 2) / 2)),
-        "bootstrap_stderr": S.bootstrap_stderr(formula, X, y, train, cfg.seed),
+        "bootstrap_stderr": S.bootstrap_stderr(formula, X, y, train, cfg.seed, w=w),
         "far_check": judge.report(formula.evaluate(judge.X)),
     }
     computed = _plain(computed)
@@ -274,7 +274,8 @@ def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp):
         if not _same(metrics["model_rms_mev"], _plain(rmse_by_split(model, 0 * model, ds.masks()))):
             refuse("metrics.json's model RMS is not the model's RMS on the run's data")
     if "predictive_uncertainty" in metrics or "differential_rms_mev" in metrics:  # runs written since these were recorded
-        _check_predictive(metrics, masstable.source_summary(cfg, ds, stage, None, "kan"), "kan",
+        _check_predictive(metrics, masstable.source_summary(cfg, ds, stage, None, "kan",
+                                                            _calibration_rule(metrics, "kan", refuse)), "kan",
                           ("kan", "formula") if (rd.path / "formula.json").exists() else ("kan",), refuse)
     if metrics.get("extrapolation") or metrics.get("far_extrapolation"):
         _check_extrapolation(rd, cfg, stage, metrics, refuse)
@@ -286,6 +287,16 @@ def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp):
         if not same_cc:
             refuse("metrics.json's cross-check summary is not crosscheck.json's")
     return stage  # the networks, checked
+
+
+def _calibration_rule(metrics: dict, source: str, refuse) -> str:
+    """The rule the run's predictive uncertainty of ``source`` was calibrated by (absent: kansym-1, the first)."""
+    section = (metrics.get("predictive_uncertainty") or {}).get(source) if \
+        isinstance(metrics.get("predictive_uncertainty"), dict) else None
+    rule = section.get("rule", "kansym-1") if isinstance(section, dict) else masstable.RULE
+    if rule not in masstable.RULES:
+        refuse(f"metrics.json's predictive_uncertainty rule {str(rule)[:40]!r} is not one of {', '.join(masstable.RULES)}")
+    return rule
 
 
 def _check_predictive(metrics: dict, computed: tuple[dict, dict], source: str, sources, refuse) -> None:
@@ -382,7 +393,8 @@ def check_formula_record(rd: RunDir, cfg: DiscoverConfig, ds, formula: Formula, 
                               f"could not have chosen candidate {name[:40]!r} of {formula.n_constants} constants; "
                               "the run's files were edited or do not belong together")
     if "predictive_uncertainty" in metrics or "differential_rms_mev" in metrics:
-        _check_predictive(metrics, masstable.source_summary(cfg, ds, None, formula, "formula"), "formula",
+        rule = _calibration_rule(metrics, "formula", _refuser(rd))
+        _check_predictive(metrics, masstable.source_summary(cfg, ds, None, formula, "formula", rule), "formula",
                           ("kan", "formula"), _refuser(rd))
 
 
@@ -410,6 +422,38 @@ def _check_search_record(rd: RunDir, record: dict) -> None:
             refuse(f"formula.json's {key} is not candidates.csv's record of the chosen structure")
 
 
+def check_candidates(rd: RunDir, ds) -> tuple | None:
+    """The formulas of the run's ``candidates.json`` (None for a run written before kansym kept them), each the
+    structure candidates.csv lists in its row: name, route, expression, constants and size, its RMSE per split
+    recomputed on the run's data and its standard errors and correlations on the training nuclei."""
+    if not (rd.path / "candidates.json").exists():
+        return None
+    refuse = _refuser(rd)
+    formulas = recorded_candidates(rd.read_json("candidates.json"), ds.feature_names, f"run {rd.id}: candidates.json")
+    entries = rd.read_json("candidates.json")["candidates"]
+    table = rd.read_csv("candidates.csv")
+    need = ("name", "route", "expression", "n_constants", "size", "rmse_train_mev", "rmse_test_mev", "rmse_all_mev")
+    if len(table) != len(formulas) or any(c not in table for c in need):
+        refuse("candidates.json and candidates.csv list different structures")
+    masks, train = ds.masks(), ds.mask("train")
+    for k, (f, e) in enumerate(zip(formulas, entries)):
+        row = table.iloc[k]
+        listed = {"name": str(row["name"]), "route": str(row["route"]), "expression": str(row["expression"]),
+                  "n_constants": int(row["n_constants"]), "size": int(row["size"])}
+        if listed != {"name": e.get("name"), "route": e.get("route"), "expression": str(f.expr),
+                      "n_constants": f.n_constants, "size": f.size}:
+            refuse(f"candidates.json's candidate {k} is not candidates.csv's row {k}")
+        now = rmse_by_split(f.predict(ds.X), ds.y, masks)
+        if not all(_same(float(row[f"rmse_{p}_mev"]), now[p]) for p in ("train", "test", "all")):
+            refuse(f"candidate {k} ({listed['name'][:40]}) does not give the RMSE candidates.csv records")
+        err, corr = uncertainties_at(f, ds.X[train], ds.y[train], None if ds.w is None else ds.w[train])
+        if not _same([p.stderr for p in f.parameters], list(err), 1e-4) or \
+                (f.correlations and not _same([list(r) for r in f.correlations], corr.tolist(), 1e-4)):
+            refuse(f"candidates.json records errors or correlations of candidate {k} ({listed['name'][:40]}) that "
+                   "its constants on the training nuclei do not give")
+    return formulas
+
+
 def check_run(run_dir: Path):
     """Every check ``kansym show`` makes of a run (:func:`check_summary`, :func:`check_formula_record`): its files
     must be what its networks and formula give on its data; a KansymError says what is not. Returns the checked
@@ -423,4 +467,5 @@ def check_run(run_dir: Path):
         raw = rd.read_json("formula.json")
         formula = export.formula_from_entry(raw).for_columns(feat.feature_names(cfg.features))
         check_formula_record(rd, cfg, ds, formula, raw, rd.metrics)
+    check_candidates(rd, ds)
     return cfg, stage, formula

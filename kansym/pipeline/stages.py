@@ -17,7 +17,7 @@ from kansym.nuclear import features as feat
 from kansym.nuclear import tables
 from kansym.nuclear.targets import TARGET_KINDS
 from kansym.pipeline.config import DiscoverConfig, provenance
-from kansym.pipeline.recipe import FormulaSearch, KanStage, Progress, search_formulas
+from kansym.pipeline.recipe import FormulaSearch, KanStage, Progress, candidate_entries, search_formulas
 from kansym.report import export
 from kansym.report import figures as figs
 from kansym.safeio import json_text, parse_json_text
@@ -99,6 +99,7 @@ class SymbolicResult:
     candidates: pd.DataFrame
     candidates_figure: object
     notes: tuple[str, ...]
+    candidate_entries: dict | None = None  # candidates.json: every candidate's formula (recipe.candidate_entries)
     formula: Formula | None = None  # as formula.json records it (read back by name from the run's features)
     metrics: dict | None = None  # formula.json's metrics = metrics.json's formula section
     context: dict | None = None  # formula.json's provenance
@@ -165,7 +166,7 @@ def symbolic_result(cfg: DiscoverConfig, stage: KanStage, run_id: str, progress:
     parts = dict(search=search, edges=edges_frame(search.base, ds.feature_names),
                  edge_figures=tuple(figs.edge_plots(search.regressor, search.base.network, train, ds.feature_names,
                                                     r2_min=cfg.r2_min)),
-                 candidates=table,
+                 candidates=table, candidate_entries=candidate_entries(search),
                  candidates_figure=figs.candidates_plot(
                      table, "|correction| RMS beyond the data [MeV]" if cfg.target == "residual"
                      else "RMS departure from the liquid drop beyond AME2020 [MeV]"))

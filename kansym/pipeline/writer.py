@@ -68,11 +68,12 @@ def write_kan(path: Path, kan) -> None:
 
 
 def write_symbolic(path: Path, sym) -> None:
-    """edges.csv, the edge figures, candidates.csv and its figure, and the formula (formula.json, .tex, .png), or
+    """edges.csv, the edge figures, candidates.csv, candidates.json and its figure, and the formula (formula.json, .tex, .png), or
     no formula files when none was chosen."""
     write_csv(path / "edges.csv", sym.edges)
     save_figures(sym.edge_figures, path / "figures" / "edges", dpi=110)
     write_csv(path / "candidates.csv", sym.candidates)
+    write_json_atomic(path / "candidates.json", sym.candidate_entries)
     save_figure(sym.candidates_figure, path / "figures" / "candidates.png", dpi=120)
     if sym.metrics is None:
         for stale in ("formula.json", "formula.tex", "formula.png"):

@@ -79,6 +79,7 @@ class Scoring:
     y: np.ndarray
     masks: dict
     judge: Judge | None = None
+    w: np.ndarray | None = None  # weights of the refits (None: unweighted); scores stay plain RMSE
 
     @property
     def X_train(self) -> np.ndarray:
@@ -87,6 +88,10 @@ class Scoring:
     @property
     def y_train(self) -> np.ndarray:
         return self.y[self.masks["train"]]
+
+    @property
+    def w_train(self) -> np.ndarray | None:
+        return None if self.w is None else self.w[self.masks["train"]]
 
     def scores(self, pred: np.ndarray) -> dict:
         """RMSE per split [MeV] of a prediction on every nucleus."""
@@ -134,7 +139,7 @@ def _without_term(cand: FormulaCandidate, term: sp.Expr, name: str, data: Scorin
     expr = f.expr - term
     init = {s: p.value for s, p in zip(f.param_symbols, f.parameters) if s in expr.free_symbols}
     try:
-        g = refit(expr, init, f.variables, data.X_train, data.y_train, max_nfev=max_nfev)
+        g = refit(expr, init, f.variables, data.X_train, data.y_train, max_nfev=max_nfev, sample_weight=data.w_train)
         return score_formula(name, g, data, origin)
     except KansymError:
         return None
@@ -201,7 +206,7 @@ def prune_edges(name: str, net: SymbolicNetwork, data: Scoring, origin: Origin, 
         seen.add(sp.srepr(expr))
         try:
             f = refit(expr, init, data.names, X_train, y_train, max_nfev=min(max_nfev, refit_budget(len(init))),
-                      accept_budget_end=True)
+                      accept_budget_end=True, sample_weight=data.w_train)
             out.append(score_formula(f"{name}-pruned-{len(current.active_edges())}", f, data,
                                      origin.via("pruned", current)))
         except KansymError:
@@ -334,7 +339,8 @@ def generate(reg, data: Scoring, options: CandidateOptions = CandidateOptions(),
         else:
             try:
                 base = score_formula(name, refit(expr, init, names, data.X_train, data.y_train,
-                                                 max_nfev=refit_budget(len(init)), accept_budget_end=True),
+                                                 max_nfev=refit_budget(len(init)), accept_budget_end=True,
+                                                 sample_weight=data.w_train),
                                      data, origin)
                 cands += [base, *(eliminate_terms(base, data) if "terms" in routes else ())]
             except KansymError as exc:
@@ -423,7 +429,7 @@ def expanded_candidates(name: str, expr: sp.Expr, data: Scoring, origin: Origin,
         lin = sum(sp.Float(c / col_scale[k]) * bases[k] for c, k in zip(coef, active))
         pexpr, init = parameterize(lin)
         try:
-            f = refit(pexpr, init, tuple(names), X[train], y[train], max_nfev=500)
+            f = refit(pexpr, init, tuple(names), X[train], y[train], max_nfev=500, sample_weight=data.w_train)
             out.append(score_formula(f"{name}-expanded-{len(active)}", f, data, origin.via("expanded", origin.network)))
         except KansymError:
             pass

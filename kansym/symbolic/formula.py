@@ -476,13 +476,15 @@ def past_deadline() -> bool:
     return when is not None and time.monotonic() > when
 
 
-def _residuals(f, grads, X, y, deadline):
+def _residuals(f, grads, X, y, deadline, sample_weight=None):
     """(residuals, raw Jacobian) of the compiled formula ``f`` (and its derivatives ``grads``) on (X, y), as
     functions of the constants: a non-finite residual counts as 1e6 MeV; the Jacobian is as SymPy gives it
-    (possibly not finite). ``deadline()`` is a ``time.monotonic()`` value (or None) the residuals honour."""
+    (possibly not finite). ``deadline()`` is a ``time.monotonic()`` value (or None) the residuals honour. With
+    ``sample_weight`` w both are multiplied by sqrt(w) row by row (weighted least squares; w = 1 changes no bit)."""
     cols = tuple(np.asarray(X, dtype=np.float64).T)
     y = np.asarray(y, dtype=np.float64)
     n = len(y)
+    root = None if sample_weight is None else np.sqrt(np.asarray(sample_weight, dtype=np.float64))
 
     def resid(p):
         limit = deadline()
@@ -490,18 +492,23 @@ def _residuals(f, grads, X, y, deadline):
             raise _OutOfTime
         with np.errstate(all="ignore"):
             r = np.broadcast_to(np.asarray(f(cols, tuple(p)), dtype=np.float64), (n,)) - y
-        return np.where(np.isfinite(r), r, 1e6)
+        r = np.where(np.isfinite(r), r, 1e6)
+        return r if root is None else r * root
 
     def raw_jac(p):
         with np.errstate(all="ignore"):
-            return np.column_stack([np.broadcast_to(np.asarray(g, dtype=np.float64), (n,)) for g in grads(cols, tuple(p))])
+            J = np.column_stack([np.broadcast_to(np.asarray(g, dtype=np.float64), (n,)) for g in grads(cols, tuple(p))])
+            return J if root is None else J * root[:, None]
 
     return resid, raw_jac
 
 
 def refit(expr: sp.Expr, init: dict[sp.Symbol, float], variables, X: np.ndarray, y: np.ndarray,
-          max_nfev: int = 3000, accept_budget_end: bool = False, deadline: float | None = None) -> Formula:
-    """Jointly fit all parameters of ``expr`` to (X, y) by least squares (analytic Jacobian).
+          max_nfev: int = 3000, accept_budget_end: bool = False, deadline: float | None = None,
+          sample_weight: np.ndarray | None = None) -> Formula:
+    """Jointly fit all parameters of ``expr`` to (X, y) by least squares (analytic Jacobian), weighted by
+    ``sample_weight`` when given (the covariance then uses the weighted residuals, as scipy's ``curve_fit`` with
+    relative sigma does: it does not depend on the weights' scale).
 
     Raises if the fit fails, if it stops at ``max_nfev`` evaluations unless ``accept_budget_end``, or when
     ``deadline`` (a ``time.monotonic()`` value) passes before it ends."""
@@ -513,7 +520,7 @@ def refit(expr: sp.Expr, init: dict[sp.Symbol, float], variables, X: np.ndarray,
     if deadline is not None and time.monotonic() > deadline:
         raise KansymError("the refit ran out of its time budget")
     f, grads = compiled(expr, syms, psyms)
-    resid, raw_jac = _residuals(f, grads, X, y, lambda: deadline)
+    resid, raw_jac = _residuals(f, grads, X, y, lambda: deadline, sample_weight)
 
     def jac(p):  # for the optimiser only; the covariance below uses the raw Jacobian
         J = raw_jac(p)
@@ -543,8 +550,9 @@ def refit(expr: sp.Expr, init: dict[sp.Symbol, float], variables, X: np.ndarray,
 def _uncertainties(J: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(standard errors, correlations, determined) of least-squares constants from the Jacobian ``J`` and the
     residuals ``r`` at the optimum: cov = (J^T J)^-1 s^2 with s^2 = sum r^2 / (n - k). A constant whose
-    derivative is not finite somewhere, or whose variance comes out negative, is undetermined (its error is
-    reported as None, never 0)."""
+    derivative is not finite somewhere, whose variance comes out negative or zero, or whose correlation with another
+    determined constant leaves [-1, 1] (a numerically singular J^T J) is undetermined: its error is reported as
+    None, never 0, and its row and column of the correlations are NaN."""
     k = J.shape[1]
     determined = np.isfinite(J).all(axis=0)
     J = np.where(np.isfinite(J), J, 0.0)
@@ -552,24 +560,34 @@ def _uncertainties(J: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray
     s2 = float(np.sum(r ** 2)) / dof
     try:
         cov = np.linalg.inv(J.T @ J) * s2
+        cov = (cov + cov.T) / 2  # the inverse of an ill-conditioned J^T J is symmetric only to rounding
         var = np.diag(cov)
         with np.errstate(all="ignore"):
             err = np.sqrt(np.where(var >= 0, var, np.nan))
             corr = cov / np.outer(err, err)
-        ok = np.isfinite(err) & determined & (np.linalg.cond(J.T @ J) < 1e30)
+        ok = np.isfinite(err) & (err > 0) & determined & (np.linalg.cond(J.T @ J) < 1e30)
+        # a covariance that is not one (a correlation beyond [-1, 1] by more than rounding: J^T J numerically
+        # singular) determines neither constant of the pair
+        with np.errstate(invalid="ignore"):
+            off = ok[:, None] & ok[None, :] & ~(np.abs(corr) <= 1 + 1e-6)
+        ok &= ~off.any(axis=1)
+        corr[~ok, :] = np.nan
+        corr[:, ~ok] = np.nan
     except np.linalg.LinAlgError:
         err, corr, ok = np.full(k, np.nan), np.full((k, k), np.nan), np.zeros(k, bool)
     return err, corr, ok
 
 
-def uncertainties_at(formula: Formula, X: np.ndarray, y: np.ndarray) -> tuple[tuple[float | None, ...], np.ndarray]:
+def uncertainties_at(formula: Formula, X: np.ndarray, y: np.ndarray,
+                     sample_weight: np.ndarray | None = None) -> tuple[tuple[float | None, ...], np.ndarray]:
     """(standard errors, None where undetermined; correlation matrix) of ``formula``'s constants at their values
-    on (X, y), computed as :func:`refit` computes them at its optimum: a check of recorded uncertainties."""
+    on (X, y) (weighted by ``sample_weight``), computed as :func:`refit` computes them at its optimum: a check of
+    recorded uncertainties."""
     from scipy.optimize._numdiff import approx_derivative
 
     syms, psyms = variable_symbols(formula.variables), formula.param_symbols
     f, grads = compiled(formula.expr, syms, psyms)
-    resid, raw_jac = _residuals(f, grads, X, y, lambda: None)
+    resid, raw_jac = _residuals(f, grads, X, y, lambda: None, sample_weight)
     p = np.array(formula.values(), dtype=np.float64)
     with np.errstate(all="ignore"):
         J = raw_jac(p) if grads is not None else approx_derivative(resid, p, method="2-point")

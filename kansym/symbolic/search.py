@@ -138,7 +138,7 @@ def determine(cand: FormulaCandidate, data: Scoring, max_steps: int = 12, seen: 
             break
         try:
             g = refit(expr, init, f.variables, data.X_train, data.y_train, max_nfev=refit_budget(len(init)),
-                      accept_budget_end=True)
+                      accept_budget_end=True, sample_weight=data.w_train)
             current = score_formula(f"{cand.name}-det{step}", g, data, Origin.of(cand).via("reduced"))
         except KansymError:
             break
@@ -172,21 +172,22 @@ def edge_mask(frame, train: np.ndarray) -> np.ndarray | None:
     return out if out.any() else None
 
 
-def _refit_on(formula: Formula, X, y, rows) -> Formula:
+def refit_on(formula: Formula, X, y, rows, w=None) -> Formula:
     init = dict(zip(formula.param_symbols, formula.values()))
     return refit(formula.expr, init, formula.variables, X[rows], y[rows], max_nfev=refit_budget(len(init)),
-                 accept_budget_end=True)
+                 accept_budget_end=True, sample_weight=None if w is None else w[rows])
 
 
-def cross_validate(formula: Formula, X, y, folds: list[np.ndarray]) -> tuple[float, float]:
+def cross_validate(formula: Formula, X, y, folds: list[np.ndarray], w=None) -> tuple[float, float]:
     """(pooled RMSE over the held-out folds, standard deviation of the per-fold RMSEs) [units of y]; each fold's
-    refit starts from the formula's constants. NaN when a refit fails."""
+    refit (weighted by ``w`` when given; the RMSE is not) starts from the formula's constants. NaN when a refit
+    fails."""
     every = np.concatenate(folds)
     sq, per = [], []
     for f in folds:
         rest = np.setdiff1d(every, f)
         try:
-            g = _refit_on(formula, X, y, rest)
+            g = refit_on(formula, X, y, rest, w)
         except KansymError:
             return float("nan"), float("nan")
         r = g.evaluate(X[f]) - y[f]
@@ -197,21 +198,23 @@ def cross_validate(formula: Formula, X, y, folds: list[np.ndarray]) -> tuple[flo
     return float(np.sqrt(np.mean(np.concatenate(sq)))), float(np.std(per))
 
 
-def edge_validate(formula: Formula, X, y, train: np.ndarray, edge: np.ndarray | None) -> float:
-    """RMSE on the held-out neutron-rich edge of the training nuclei after a refit on the rest (NaN without one)."""
+def edge_validate(formula: Formula, X, y, train: np.ndarray, edge: np.ndarray | None, w=None) -> float:
+    """RMSE on the held-out neutron-rich edge of the training nuclei after a refit on the rest (weighted by
+    ``w`` when given) (NaN without one)."""
     if edge is None:
         return float("nan")
     try:
-        g = _refit_on(formula, X, y, np.flatnonzero(train & ~edge))
+        g = refit_on(formula, X, y, np.flatnonzero(train & ~edge), w)
     except KansymError:
         return float("nan")
     r = g.evaluate(X[edge]) - y[edge]
     return float(np.sqrt(np.mean(r ** 2))) if np.isfinite(r).all() else float("nan")
 
 
-def bootstrap_stderr(formula: Formula, X, y, train: np.ndarray, seed: int, n: int = BOOTSTRAP) -> dict[str, float]:
-    """Standard deviation of each constant over ``n`` refits on resampled training nuclei (seeded) [units of the
-    constant]; NaN for a constant when fewer than half of the refits succeed."""
+def bootstrap_stderr(formula: Formula, X, y, train: np.ndarray, seed: int, n: int = BOOTSTRAP,
+                     w=None) -> dict[str, float]:
+    """Standard deviation of each constant over ``n`` refits on resampled training nuclei (seeded; weighted by
+    ``w`` when given) [units of the constant]; NaN for a constant when fewer than half of the refits succeed."""
     rng = np.random.default_rng(seed)
     rows = np.flatnonzero(train)
     vals = []
@@ -220,7 +223,7 @@ def bootstrap_stderr(formula: Formula, X, y, train: np.ndarray, seed: int, n: in
             break
         pick = rng.choice(rows, size=len(rows), replace=True)
         try:
-            vals.append(_refit_on(formula, X, y, pick).values())
+            vals.append(refit_on(formula, X, y, pick, w).values())
         except KansymError:
             continue
     if len(vals) < max(n // 2, 2):
@@ -295,9 +298,9 @@ def screen(s: Structure, max_constants: int, departure_max: float) -> Structure:
     return replace(s, failures=tuple(why))
 
 
-def validate(s: Structure, X, y, folds, train, edge) -> Structure:
-    cv, spread = cross_validate(s.candidate.formula, X, y, folds)
-    e = edge_validate(s.candidate.formula, X, y, train, edge)
+def validate(s: Structure, X, y, folds, train, edge, w=None) -> Structure:
+    cv, spread = cross_validate(s.candidate.formula, X, y, folds, w)
+    e = edge_validate(s.candidate.formula, X, y, train, edge, w)
     out = replace(s, cv_rmse=cv, cv_spread=spread, edge_rmse=e)
     if not np.isfinite(cv) or (edge is not None and not np.isfinite(e)):
         out = replace(out, failures=out.failures + ("a validation refit failed or is not finite",))
@@ -321,9 +324,9 @@ def pick(structures: list[Structure], min_members: int = 1) -> Structure | None:
 
 
 def choose_structure(member_candidates, X, y, masks, frame, seed: int, max_constants: int, target: str,
-                     n_members: int, folds: int = CV_FOLDS, progress=None, deadline: float | None = None
-                     ) -> tuple[list[Structure], Structure | None, list[str]]:
-    """Pool, screen, validate and choose (``RULE``); returns (structures, chosen or None, notes)."""
+                     n_members: int, folds: int = CV_FOLDS, progress=None, deadline: float | None = None,
+                     w=None) -> tuple[list[Structure], Structure | None, list[str]]:
+    """Pool, screen, validate and choose (``RULE``, refits weighted by ``w``); returns (structures, chosen, notes)."""
     notes = []
     structures = pool(member_candidates)
     min_members = max(1, math.ceil(n_members / 2))
@@ -353,7 +356,7 @@ def choose_structure(member_candidates, X, y, masks, frame, seed: int, max_const
                     f"not validated: its training RMSE exceeds the best validation score by more than "
                     f"{SKIP_ABOVE - 1:.0%}",))
                 continue
-            structures[k] = validate(structures[k], X, y, folds, train, edge)
+            structures[k] = validate(structures[k], X, y, folds, train, edge, w)
             if structures[k].eligible and np.isfinite(structures[k].score):
                 best = min(best, structures[k].score)
     skipped = sum(1 for s in structures if s.failures == ("not validated: the search budget ran out",))
@@ -367,7 +370,7 @@ def choose_structure(member_candidates, X, y, masks, frame, seed: int, max_const
         if chosen is None:
             break
         k = structures.index(chosen)
-        boot = bootstrap_stderr(chosen.candidate.formula, X, y, train, seed)
+        boot = bootstrap_stderr(chosen.candidate.formula, X, y, train, seed, w=w)
         bad = [b for b in undetermined(chosen.candidate.formula, boot) if "bootstrap" in b]
         nan = [n for n, v in boot.items() if not np.isfinite(v)]
         structures[k] = chosen = replace(chosen, bootstrap=boot)
