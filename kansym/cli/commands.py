@@ -350,13 +350,18 @@ def _echo_json(obj) -> None:
 
 
 def _run_json(r) -> dict:
-    """Everything ``show`` prints about a run, as plain data."""
+    """Everything ``show`` prints about a run, as plain data: the fields kansym writes and checks (the names of any
+    others are listed under ``unrecognised_fields``, their values left out)."""
+    from kansym.pipeline.registry import known_fields
+
     formula = r.read_json("formula.json") if r.file("formula.json").exists() else None
     imp = r.importance()
     imp = None if imp is None else imp.to_dict(orient="records")
-    metrics = r.metrics
-    return {"run_id": r.id, "run_dir": str(r.path), "config": r.config, "metrics": metrics, "formula": formula,
-            "importance": imp, "notes": metrics.get("notes", {})}
+    kept, left = known_fields(r.config, r.metrics, formula)
+    metrics = kept["metrics.json"]
+    out = {"run_id": r.id, "run_dir": str(r.path), "config": kept["config.json"], "metrics": metrics,
+           "formula": kept["formula.json"], "importance": imp, "notes": metrics.get("notes", {})}
+    return {**out, "unrecognised_fields": left} if left else out
 
 
 def _runs_row(r) -> dict:

@@ -262,7 +262,7 @@ class DiscoverConfig:
         return cls(**kw)
 
 
-_RECORD_EXTRAS = {"kansym_version": "str", "data_sha256": "dict", "extrapolation_options": "dict"}
+RECORD_EXTRAS = {"kansym_version": "str", "data_sha256": "dict", "extrapolation_options": "dict"}
 """Fields a run's ``config.json`` holds beside the options: provenance and the last extrapolation's options."""
 
 
@@ -293,7 +293,7 @@ def run_config(record: dict, where: str = "config.json") -> DiscoverConfig:
     if not isinstance(record, dict):
         raise KansymError(f"{where} does not hold a JSON object")
     kinds = {f.name: _field_kind(str(f.type)) for f in fields(DiscoverConfig)}
-    kinds |= {k: (v, True) for k, v in _RECORD_EXTRAS.items()}
+    kinds |= {k: (v, True) for k, v in RECORD_EXTRAS.items()}
     for key, value in record.items():
         if key not in kinds:
             continue  # an option of another kansym version, never read

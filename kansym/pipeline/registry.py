@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ from kansym.metrics import rmse_by_split
 from kansym.nuclear import features as feat
 from kansym.nuclear import tables
 from kansym.nuclear.targets import TARGET_KINDS
-from kansym.pipeline.config import DiscoverConfig, load_dataset, run_config
+from kansym.pipeline.config import RECORD_EXTRAS, DiscoverConfig, load_dataset, run_config
 from kansym.pipeline.discovery import crosscheck_summary, extrapolation_summary, run_formula
 from kansym.pipeline.recipe import check_recipe, load_run_stage, recorded_candidates
 from kansym.pipeline.stages import predictions_frame
@@ -420,6 +421,34 @@ def _check_search_record(rd: RunDir, record: dict) -> None:
     for key, value in listed.items():
         if key in record and not _same(record[key], _plain(value), 1e-9):
             refuse(f"formula.json's {key} is not candidates.csv's record of the chosen structure")
+
+
+METRICS_FIELDS = ("target", "n_nuclei", "dropped_without_model", "rmse_mev", "counts", "pruned_width", "wall_time_s",
+                  "members_rmse_test_mev", "ensemble", "model_rms_mev", "formula", "predictive_uncertainty",
+                  "differential_rms_mev", "crosscheck", "extrapolation", "far_extrapolation", "wall_time_total_s",
+                  "notes")
+"""The fields kansym writes into a run's ``metrics.json``."""
+FORMULA_FIELDS = ("format", "srepr", "latex", "text", "variables", "parameters", "correlations", "units",
+                  "n_constants", "metrics", "run_id", "target", "model", "selection", "features", "split", "seed",
+                  "trainer", "kansym_version", "data_sha256")
+"""The fields kansym writes into a run's ``formula.json``."""
+
+
+def known_fields(config: dict, metrics: dict, formula: dict | None) -> tuple[dict, dict]:
+    """(config, metrics and formula entry reduced to the fields kansym writes and checks, {file: names of the
+    fields left out}): what ``show --json`` stands behind."""
+    known = {"config.json": {f.name for f in fields(DiscoverConfig)} | set(RECORD_EXTRAS),
+             "metrics.json": set(METRICS_FIELDS), "formula.json": set(FORMULA_FIELDS)}
+    kept, left = {}, {}
+    for name, record in (("config.json", config), ("metrics.json", metrics), ("formula.json", formula)):
+        if not isinstance(record, dict):
+            kept[name] = record
+            continue
+        kept[name] = {k: v for k, v in record.items() if k in known[name]}
+        extra = sorted(str(k)[:60] for k in record if k not in known[name])
+        if extra:
+            left[name] = extra[:20]
+    return kept, left
 
 
 def check_candidates(rd: RunDir, ds) -> tuple | None:
