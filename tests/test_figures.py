@@ -103,3 +103,28 @@ def test_figures_leave_the_callers_backend_and_windows_alone(chain_run, tmp_path
                 bbox_inches="tight")
     assert matplotlib.get_backend() == before_backend and plt.get_fignums() == before_windows
     assert (tmp_path / "nz.png").stat().st_size > 1000 and (tmp_path / "net.png").stat().st_size > 1000
+
+
+def test_every_figure_of_a_run_has_a_vector_pdf_twin(chain_run):
+    """Each PNG a run writes (network, error map, edges, candidates, formula, chains, far maps) has a PDF beside it
+    for a paper, and no PDF is left without its PNG."""
+    pngs = sorted(chain_run.rglob("*.png"))
+    assert len(pngs) >= 6 and any(p.name.startswith("chain_") for p in pngs)
+    for p in pngs:
+        twin = p.with_suffix(".pdf")
+        assert twin.is_file() and twin.read_bytes()[:5] == b"%PDF-" and twin.stat().st_size > 1000, twin
+    assert {p.with_suffix(".png") for p in chain_run.rglob("*.pdf")} == set(pngs)
+
+
+def test_discover_keeps_the_backend_a_notebook_set(tmp_path):
+    """A process that chose its own backend (a notebook's inline one, here 'svg') keeps it through discover."""
+    import subprocess
+    import sys
+
+    code = ("import matplotlib; matplotlib.use('svg'); import sys; sys.path.insert(0, 'tests')\n"
+            "from conftest import tiny_config\nfrom kansym.pipeline.discovery import discover\n"
+            f"discover(tiny_config(__import__('pathlib').Path({str(tmp_path)!r}), stage='symbolic', lib='poly'))\n"
+            "print(matplotlib.get_backend())")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip().splitlines()[-1] == "svg"

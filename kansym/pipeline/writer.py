@@ -14,7 +14,7 @@ from kansym.runs.registry import write_formula
 from kansym.runs.store import remove, save_figure, write_bytes_atomic, write_csv, write_json_atomic, write_text_atomic
 
 FORMULA_DEPENDENT = ("crosscheck.json", "crosscheck.tex", "extrapolation.csv", "extrapolation.json",
-                     "figures/chain_*.png", "figures/far_*.png")
+                     "figures/chain_*.png", "figures/far_*.png", "figures/chain_*.pdf", "figures/far_*.pdf")
 """Artifacts computed from the formula (or with it), stale once the symbolic stage is rerun."""
 
 
@@ -76,7 +76,7 @@ def write_symbolic(path: Path, sym) -> None:
     write_json_atomic(path / "candidates.json", sym.candidate_entries)
     save_figure(sym.candidates_figure, path / "figures" / "candidates.png", dpi=120)
     if sym.metrics is None:
-        for stale in ("formula.json", "formula.tex", "formula.png"):
+        for stale in ("formula.json", "formula.tex", "formula.png", "formula.pdf"):
             remove(path / stale)
         return
     write_formula(path, "formula", sym.search.chosen.formula, sym.metrics, sym.context, sym.lhs, force=True,

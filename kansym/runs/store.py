@@ -450,9 +450,12 @@ def write_csv(path: Path, frame: pd.DataFrame) -> None:
     write_text_atomic(Path(path), frame.to_csv(index=False))
 
 
-def save_figure(fig, path: Path, **savefig) -> None:
-    """A matplotlib figure written atomically to ``path`` (its folder created; format from the suffix)."""
+def save_figure(fig, path: Path, pdf: bool = True, **savefig) -> None:
+    """A matplotlib figure written atomically to ``path`` (its folder created; format from the suffix); a PNG gets
+    a vector PDF twin beside it (same name, ``.pdf``) unless ``pdf`` is False."""
     path = Path(path)
+    if pdf and path.suffix.lower() == ".png":
+        save_figure(fig, path.with_suffix(".pdf"), pdf=False, **{k: v for k, v in savefig.items() if k != "dpi"})
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
     os.close(fd)

@@ -559,16 +559,16 @@ def _uncertainties(J: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray
     dof = max(len(r) - k, 1)
     s2 = float(np.sum(r ** 2)) / dof
     try:
-        cov = np.linalg.inv(J.T @ J) * s2
-        cov = (cov + cov.T) / 2  # the inverse of an ill-conditioned J^T J is symmetric only to rounding
-        var = np.diag(cov)
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"):  # a Jacobian so large that J^T J overflows leaves its constants undetermined
+            JTJ = J.T @ J
+            cov = np.linalg.inv(JTJ) * s2
+            cov = (cov + cov.T) / 2  # the inverse of an ill-conditioned J^T J is symmetric only to rounding
+            var = np.diag(cov)
             err = np.sqrt(np.where(var >= 0, var, np.nan))
             corr = cov / np.outer(err, err)
-        ok = np.isfinite(err) & (err > 0) & determined & (np.linalg.cond(J.T @ J) < 1e30)
-        # a covariance that is not one (a correlation beyond [-1, 1] by more than rounding: J^T J numerically
-        # singular) determines neither constant of the pair
-        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(err) & (err > 0) & determined & (np.linalg.cond(JTJ) < 1e30)
+            # a covariance that is not one (a correlation beyond [-1, 1] by more than rounding: J^T J numerically
+            # singular) determines neither constant of the pair
             off = ok[:, None] & ok[None, :] & ~(np.abs(corr) <= 1 + 1e-6)
         ok &= ~off.any(axis=1)
         corr[~ok, :] = np.nan
