@@ -177,6 +177,9 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
 
         self._check_arguments()
         X, names = _as_matrix(X, feature_names)
+        if isinstance(y, (str, bytes)):
+            raise ValueError("y must hold real numbers, one per row of X")
+        _real_numbers(np.asarray(y).dtype.kind, "y")
         y = np.asarray(y, dtype=np.float64).ravel()  # arrays and pandas Series alike
         if len(y) != len(X):
             raise ValueError(f"X has {len(X)} rows but y has {len(y)} values")
@@ -428,6 +431,16 @@ def choose_baseline(baseline: str, names) -> tuple[str, str | None]:
     return baseline, None
 
 
+_KINDS = {"c": "complex numbers", "b": "booleans", "M": "dates", "m": "time spans", "U": "text", "S": "bytes",
+          "O": "Python objects (text or mixed types)", "V": "raw records"}
+
+
+def _real_numbers(kind: str, what: str) -> None:
+    """Refuse data of NumPy kind ``kind`` unless it holds real numbers (integers or floats)."""
+    if kind not in "iuf" or not kind:
+        raise ValueError(f"{what} must hold real numbers, not {_KINDS.get(kind, 'values of kind ' + repr(kind))}")
+
+
 def _as_matrix(X, feature_names) -> tuple[np.ndarray, tuple[str, ...]]:
     """(float64 rows, names) from a DataFrame or an array; checks shape, finiteness and names."""
 
@@ -435,12 +448,11 @@ def _as_matrix(X, feature_names) -> tuple[np.ndarray, tuple[str, ...]]:
         names = tuple(str(c) for c in X.columns)
         if feature_names is not None and tuple(feature_names) != names:
             raise ValueError("feature_names disagree with the DataFrame's columns; pass one or the other")
-        if any(getattr(dt, "kind", "") == "c" for dt in X.dtypes):
-            raise ValueError("X must hold real numbers, not complex ones")
+        for name, dt in zip(names, X.dtypes):
+            _real_numbers(getattr(dt, "kind", "O"), f"X's column {name[:40]!r}")
         X = X.to_numpy(dtype=np.float64)
     else:
-        if np.asarray(X).dtype.kind == "c":
-            raise ValueError("X must hold real numbers, not complex ones")
+        _real_numbers(np.asarray(X).dtype.kind, "X")
         X = np.asarray(X, dtype=np.float64)
         if X.ndim == 1:
             X = X[:, None]
@@ -462,10 +474,16 @@ def _as_matrix(X, feature_names) -> tuple[np.ndarray, tuple[str, ...]]:
     if taken:
         raise ValueError(f"feature name {taken[0]!r} is a column of kansym's own table ({', '.join(_TABLE_COLUMNS)}: "
                          "the target, the split and the weights); rename that input")
+    clash = [n for n in names if _CONSTANT_NAME.fullmatch(n)]
+    if clash:
+        raise ValueError(f"feature name {clash[0]!r} is named like a formula's constant (a_V, c_1, w_Z: a_*, c_*, w_*); "
+                         "rename that input")
     return X, names
 
 
 _TABLE_COLUMNS = ("y", "split", "weight")
+_CONSTANT_NAME = re.compile(r"[acw]_[A-Za-z0-9]+")
+"""The names formulas give their constants: the baselines' a_V ... and w_Z, w_0, the network's c_1, c_2, ..."""
 _PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)?")
 """Feature names that print in LaTeX as themselves: 'a__b' would print as a power, 'x_' as an empty subscript."""
 _RESERVED = frozenset({"pi", "E", "I", "oo", "zoo", "nan"})

@@ -68,11 +68,22 @@ def _bounded_int(text: str) -> int:
     return int(text)
 
 
+def _unique_keys(pairs: list) -> dict:
+    """A JSON object whose keys are distinct: a repeated key (which a reader would silently resolve to its last
+    value) is an error."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise ValueError(f"the key {twice[:40]!r} appears twice in one object")
+    return out
+
+
 def parse_json_text(text: str, where) -> object:
     """JSON of ``text`` with non-finite numbers decoded; nesting too deep for the parser is an error naming
     ``where``, not a RecursionError."""
     try:
-        return decode_non_finite(json.loads(text, parse_int=_bounded_int))
+        return decode_non_finite(json.loads(text, parse_int=_bounded_int, object_pairs_hook=_unique_keys))
     except json.JSONDecodeError as exc:
         raise KansymError(f"{where} is not valid JSON: {exc.msg} (line {exc.lineno})") from None
     except RecursionError:

@@ -1759,3 +1759,99 @@ def test_show_json_gives_only_the_fields_kansym_writes(formula_run, tmp_path):
     plain = json.loads(runner.invoke(app, ["show", str(formula_run.run_dir), "--json"]).output)
     assert "unrecognised_fields" not in plain and set(plain["metrics"]) == set(
         json.loads((formula_run.run_dir / "metrics.json").read_text()))
+
+
+def test_export_refuses_a_run_that_show_refuses(formula_run, tmp_path):
+    """An edited predictions.csv (a file the formula entry does not hold) makes show refuse the run: export too,
+    and nothing is written."""
+    from kansym.pipeline.registry import export_formula
+
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    lines = (run / "predictions.csv").read_text().splitlines()
+    head, first = lines[0].split(","), lines[1].split(",")
+    col = head.index("prediction")
+    first[col] = repr(float(first[col]) + 1.0)
+    (run / "predictions.csv").write_text("\n".join([lines[0], ",".join(first), *lines[2:]]) + "\n")
+    with pytest.raises(KansymError, match="prediction"):
+        export_formula(run, "edited", tmp_path / "reg")
+    assert not (tmp_path / "reg").exists() or not any((tmp_path / "reg").iterdir())
+
+
+@pytest.mark.parametrize("where", ["run", "figures", "runs"])
+def test_other_outputs_never_go_into_a_run_or_the_runs_directory(where, formula_run, tmp_path):
+    """export --registry and table1 --out-dir naming a run, a folder in it, or the runs directory: exit 2, one
+    line, nothing written (table1 refuses before any training)."""
+    runs = tmp_path / "runs"
+    shutil.copytree(formula_run.run_dir, runs / formula_run.run_dir.name)
+    run = runs / formula_run.run_dir.name
+    target = {"run": run, "figures": run / "figures", "runs": runs}[where]
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    r = CliRunner().invoke(app, ["export", str(run), "--name", "x", "--registry", str(target), "--runs-dir",
+                                 str(runs)])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
+    assert ("inside the run" if where != "runs" else "is the runs directory") in r.output
+    if where != "runs":
+        r = CliRunner().invoke(app, ["table1", "--out-dir", str(target), "--models", "ws4"])
+        assert r.exit_code == 2 and "inside the run" in r.output and "done:" not in r.output, r.output
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_a_json_object_with_a_repeated_key_is_refused(formula_run, tmp_path):
+    """{"target": "be", ..., "target": "residual"}: which value counts depends on the reader; show refuses it."""
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    text = (run / "metrics.json").read_text()
+    assert text.lstrip().startswith("{")
+    (run / "metrics.json").write_text(text.replace("{", '{\n  "n_nuclei": 1,', 1))
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2 and "appears twice" in r.output and "n_nuclei" in r.output, r.output
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("device: cpu", "device: meta", "sets device to 'meta'"),
+    ("auto_save: false", "auto_save: true", "sets auto_save"),
+    ("grid_eps: 0.02", "grid_eps: 0.5", "sets grid_eps"),
+    ("base_fun_name: silu", "base_fun_name: zero", "sets base_fun_name"),
+    ("ckpt_path: model", "ckpt_path: /tmp/elsewhere", "sets ckpt_path"),
+    ("state_id:", "unexpected: 1\nstate_id:", "a setting kansym does not write: 'unexpected'"),
+    ("- - '0'", "- - 'not_a_function'", "symbolic function name"),
+])
+def test_a_checkpoint_with_settings_kansym_never_writes_is_refused(old, new, message, formula_run, tmp_path):
+    """pykan's network description with another device, checkpoints written on load, another base function or an
+    unknown symbolic function: show, predict and from_run refuse the run with the setting named (exit 2)."""
+    from kansym import KANSymbolicRegressor
+
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    cfg = run / "kan" / "model_config.yml"
+    text = cfg.read_text()
+    assert old in text
+    cfg.write_text(text.replace(old, new, 1))
+    for cmd in (["show", str(run)], ["predict", str(run), "--z", "50", "--n", "70"]):
+        r = runner.invoke(app, cmd)
+        assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output, (cmd, r.output)
+    with pytest.raises(KansymError, match=message):
+        KANSymbolicRegressor.from_run(run)
+
+
+@pytest.mark.parametrize("edit", ["edges.csv", "coarse network"])
+def test_edited_edge_fits_or_coarse_network_are_refused(edit, formula_run, tmp_path):
+    """edges.csv must be the edge fits of the coarse network the symbolic stage read: a changed R^2 in edges.csv,
+    or coarse weights scaled in kan/coarse_state, is refused by show."""
+    import torch
+
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    assert runner.invoke(app, ["show", str(run)]).exit_code == 0
+    if edit == "edges.csv":
+        edges = pd.read_csv(run / "edges.csv")
+        edges.loc[0, "r2"] = 0.999999
+        edges.to_csv(run / "edges.csv", index=False)
+    else:
+        state = torch.load(run / "kan" / "coarse_state", weights_only=True)
+        key = next(k for k in state if k.endswith("coef"))
+        state[key] = state[key] * 1.5
+        torch.save(state, run / "kan" / "coarse_state")
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2 and "edges.csv" in r.output, r.output

@@ -7,6 +7,7 @@ import sys
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import sympy as sp
 
@@ -101,6 +102,14 @@ def test_a_feature_named_like_a_table_column_is_refused(drop):
         KANSymbolicRegressor(**TINY_FIT).fit(X.rename(columns={"N": "y"}), y)
 
 
+@pytest.mark.parametrize("name", ["c_1", "a_V", "w_Z", "w_0"])
+def test_a_feature_named_like_a_constant_is_refused(drop, name):
+    """A formula names its constants a_V, c_1, w_Z, ...: an input of that name would be read as a constant."""
+    X, y, _ = drop
+    with pytest.raises(ValueError, match="named like a formula's constant"):
+        KANSymbolicRegressor(**TINY_FIT).fit(X.rename(columns={"Z": name}), y)
+
+
 @pytest.mark.parametrize("args, message", [
     (["--weights", "dmee"], "dmee"), (["--weight-floor", "0"], "weight-floor"),
     (["--weight-floor", "nan"], "weight-floor"), (["--weights", "dme", "--trainer", "pykan"], "trainer fast"),
@@ -130,3 +139,18 @@ def test_a_weighted_run_is_checked_with_its_weights(tmp_path):
     (edited / "config.json").write_text(json.dumps(c))
     r = _cli("show", edited)
     assert r.returncode == 2 and "Traceback" not in r.stderr and "edited" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("kind", ["bool", "datetime", "text"])
+def test_columns_and_targets_that_are_not_real_numbers_are_refused(drop, kind):
+    """Booleans, dates and text are not silently read as 0/1, nanoseconds or parsed numbers."""
+    X, y, _ = drop
+    bad = {"bool": X["Z"] > 50, "datetime": pd.to_datetime(X["Z"], unit="D"), "text": X["Z"].astype(str)}[kind]
+    with pytest.raises(ValueError, match="X's column 'Z' must hold real numbers"):
+        KANSymbolicRegressor(**TINY_FIT).fit(X.assign(Z=bad), y)
+    ybad = {"bool": y > y.mean(), "datetime": pd.to_datetime(np.arange(len(y)), unit="D"),
+            "text": np.asarray(y).astype(str)}[kind]
+    with pytest.raises(ValueError, match="y must hold real numbers"):
+        KANSymbolicRegressor(**TINY_FIT).fit(X, ybad)
+    with pytest.raises(ValueError, match="X must hold real numbers"):
+        KANSymbolicRegressor(**TINY_FIT).fit(np.asarray(bad)[:, None], y, feature_names=["x"])

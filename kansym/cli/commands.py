@@ -490,8 +490,9 @@ def _far_line(far: dict) -> str:
     return f"{ok} over {far['n_nuclei']} nuclei of {far['domain']}; {dev}{extra}"
 
 
-def render_formula(run_dir) -> Optional[Table]:
-    """The run's formula and its parameter table, or None if the run has no formula."""
+def render_formula(run_dir, checked: bool = False) -> Optional[Table]:
+    """The run's formula and its parameter table, or None if the run has no formula (``checked``: the caller has
+    made registry.check_run's checks already)."""
     from kansym.pipeline.config import run_config
     from kansym.runs.store import RunDir
 
@@ -509,7 +510,8 @@ def render_formula(run_dir) -> Optional[Table]:
     raw = rd.read_json("formula.json")
     formula = formula_from_entry(raw).for_columns(feature_names(cfg.features))  # the run's features, by name
     # the numbers shown are the formula's on the run's data, recomputed, and metrics.json agrees with them
-    check_formula_record(rd, cfg, load_dataset(cfg), formula, raw, rd.metrics)
+    if not checked:
+        check_formula_record(rd, cfg, load_dataset(cfg), formula, raw, rd.metrics)
     shown = str(formula.expr)  # the formula itself, not a 'text' field that could say otherwise
     t = Table(title=f"formula: {terminal_safe(shown)}", title_justify="left")
     metrics = raw.get("metrics") if isinstance(raw.get("metrics"), dict) else {}
@@ -603,15 +605,13 @@ def show(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, path
     """Print a run's summary."""
     from kansym.runs.store import find_run
 
-    from kansym.pipeline.config import load_dataset, run_config
-    from kansym.pipeline.registry import check_summary
+    from kansym.pipeline.registry import check_run
 
     r = find_run(run, runs_dir)
     imp = r.importance()
-    cfg = run_config(r.config, f"run {r.id}: config.json")
-    check_summary(r, cfg, load_dataset(cfg), r.metrics, imp)
+    check_run(r.path)  # its networks, formula, candidates and edge fits: what the files say is what they give
     try:  # the JSON says what the tables say: a run that cannot be summarised is refused either way
-        formula = render_formula(r.path)
+        formula = render_formula(r.path, checked=True)
         summary = render_summary(r.config, r.metrics, imp, r.path)
     except KansymError:
         raise
@@ -662,9 +662,12 @@ def export(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, pa
     from kansym.pipeline.registry import export_formula
     from kansym.runs.store import find_run
 
-    r = find_run(run, runs_dir)
+    from kansym.runs.store import output_outside_runs
+
     if not str(registry).strip() or str(registry) == ".":
         raise KansymError("--registry needs a directory name, e.g. formulas")
+    output_outside_runs(registry, "--registry", runs_dir)
+    r = find_run(run, runs_dir)
     js, tex = export_formula(r.path, r.id if name is None else name, registry, force)
     try:  # a status line (the entry is the result): an unusable terminal does not turn it into a failure
         err.print(Text(f"wrote {js} and {tex}"), highlight=False, soft_wrap=True)
@@ -697,6 +700,8 @@ def table1_cmd(models: str = typer.Option("ws4,dz28,frdm12,ktuy05,hfb27", help="
     for m in names:
         check_model(m)
     check_out_dir(out_dir, force)  # before hours of training
+    from kansym.runs.store import output_outside_runs
+    output_outside_runs(out_dir, "--out-dir")
     base = DiscoverConfig(target="residual", ensemble=ensemble, trainer=trainer)
     base.resolved()  # a bad option fails before any training
     from kansym.network.execution import Execution
@@ -897,7 +902,7 @@ def predict(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, p
     from kansym import __version__
     from kansym.pipeline.predict import MAX_N, MAX_Z, parse_range, predict_run
     from kansym.report.masstable import ame_text, csv_text
-    from kansym.runs.store import find_run, unwritable_dir, write_files_together
+    from kansym.runs.store import find_run, output_outside_runs, unwritable_dir, write_files_together
 
     r = find_run(run, runs_dir)
     zr = parse_range(z, "--z", MAX_Z) if z is not None else None
@@ -915,6 +920,7 @@ def predict(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, p
             raise KansymError(f"--out {output}: {problem}")
         if r.path.resolve() in (output.parent.resolve(), *output.parent.resolve().parents):
             raise KansymError(f"--out {output} lies inside the run {r.id}; write the table elsewhere")
+        output_outside_runs(output.parent if str(output.parent) else Path("."), "--out")
     sources = ("kan", "formula") if use == Use.both else (str(use),)
     result = predict_run(r.path, None if domain is None else str(domain), zr, nr, to_drip_line, sources, names)
     header = [f"kansym {__version__} predictions of run {r.id}: {result.domain}",

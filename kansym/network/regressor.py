@@ -14,6 +14,7 @@ import io
 import os
 import random
 import tempfile
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -28,13 +29,24 @@ from kansym.network.fastfit import fit_stage, unsupported
 from kansym.safeio import pid_alive
 
 
+_CONTAINED = threading.RLock()
+"""Held while pykan code runs: its seeds, dtype, cwd and streams are the process's, so threads take turns."""
+
+
 @contextlib.contextmanager
 def contained(seed: int, workdir: str | os.PathLike | None = None):
     """Run pykan code with a local seed, float64, deterministic kernels, one thread and a scratch cwd.
 
     Global RNG states, the default dtype, the deterministic-algorithms flag, the thread count, the
-    working directory and stdout/stderr are all restored on exit.
+    working directory and stdout/stderr are all restored on exit. Threads of one process take turns.
     """
+    with _CONTAINED:
+        with _contained(seed, workdir) as scratch:
+            yield scratch
+
+
+@contextlib.contextmanager
+def _contained(seed: int, workdir: str | os.PathLike | None = None):
     import torch
 
     rng_state = (torch.get_rng_state(), np.random.get_state(), random.getstate())

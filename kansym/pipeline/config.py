@@ -26,7 +26,7 @@ from kansym.nuclear.features import feature_names
 from kansym.network.regressor import KANRegressor, TrainSchedule
 from kansym.nuclear.nuclides import MAX_CHAINS, element_z
 from kansym.runs.migrate import config_record
-from kansym.runs.store import unwritable_dir
+from kansym.runs.store import enclosing_run, unwritable_dir
 from kansym.symbolic.search import SearchBudget as structures_budget
 from kansym.symbolic.library import resolve_library
 from kansym.nuclear.targets import Dataset, Selection, build_dataset, parse_split
@@ -213,8 +213,7 @@ class DiscoverConfig:
         if problem:
             bad("--runs-dir", self.runs_dir, problem)
         if environment:
-            inside = next((d for d in (Path(self.runs_dir).resolve(), *Path(self.runs_dir).resolve().parents)
-                           if (d / "config.json").is_file() and (d / "metrics.json").is_file()), None)
+            inside = enclosing_run(Path(self.runs_dir))
             if inside is not None:
                 bad("--runs-dir", self.runs_dir, f"lies inside the run {inside.name}; runs are written beside each "
                     "other, not into one")

@@ -28,7 +28,7 @@ from kansym.nuclear import tables
 from kansym.nuclear.targets import TARGET_KINDS
 from kansym.pipeline.config import RECORD_EXTRAS, DiscoverConfig, load_dataset, run_config
 from kansym.pipeline.discovery import crosscheck_summary, extrapolation_summary, run_formula
-from kansym.pipeline.recipe import check_recipe, load_run_stage, recorded_candidates
+from kansym.pipeline.recipe import load_run_stage, recorded_candidates
 from kansym.pipeline.stages import predictions_frame
 from kansym.pipeline.writer import notes_text
 from kansym.report import export
@@ -190,9 +190,8 @@ def export_formula(run_dir: Path, name: str, registry: Path = Path("formulas"), 
     entry = rd.read_json("formula.json") if (rd.path / "formula.json").exists() else None
     if entry is None:
         raise KansymError(f"run {rd.id} has no formula; run `kansym discover` without --stage kan")
+    check_run(rd.path)  # every check show makes: a run show refuses gives no registry entry
     cfg = run_config(rd.config, f"run {rd.id}: config.json")
-    check_recipe(rd, cfg)  # the provenance an entry records must be the networks' own (what the entry records of
-    # the run does not depend on the ensemble's aggregate rule, which show and reruns check on the networks)
     formula = export.formula_from_entry(entry).for_columns(feat.feature_names(cfg.features))
     context = entry_context(entry, cfg, rd.id)
     metrics = verified_metrics(formula, cfg, load_dataset(cfg), entry.get("metrics"), rd.id)
@@ -483,6 +482,38 @@ def check_candidates(rd: RunDir, ds) -> tuple | None:
     return formulas
 
 
+def check_edges(rd: RunDir, cfg: DiscoverConfig, ds, stage) -> None:
+    """``edges.csv`` must be the edge fits of the network the symbolic stage read: the first member with a
+    candidate (the first seed candidates.csv lists), its ``cfg.symbolic_from`` snapshot's edges fitted again to the
+    first library on the training nuclei. An edited coarse network or edges.csv is refused."""
+    from kansym.pipeline.stages import edges_frame
+    from kansym.symbolic.formula import fit_network
+    from kansym.symbolic.library import resolve_library
+
+    if not (rd.path / "edges.csv").exists() or not (rd.path / "candidates.csv").exists():
+        return
+    refuse = _refuser(rd)
+    listed = {s for m in rd.read_csv("candidates.csv").get("members", pd.Series(dtype=str)).astype(str)
+              for s in m.split()}
+    member = next((m for m in stage.kept if str(m.seed) in listed), None)
+    if member is None:
+        refuse("candidates.csv names no member network of the run")
+    try:
+        net = fit_network(member.snapshot(cfg.symbolic_from), ds.X[ds.mask("train")],
+                          resolve_library(cfg.libraries[0]), r2_min=cfg.r2_min, on_poor=cfg.poor_edges)
+    except KansymError:
+        return  # the first library gave no network: the edges came from another variant, not refitted here
+    now, recorded = edges_frame(net, ds.feature_names), rd.read_csv("edges.csv")
+    text = ("in", "function", "alternatives")
+    same = list(recorded.columns) == list(now.columns) and len(recorded) == len(now) and all(
+        recorded[c].fillna("").astype(str).tolist() == now[c].fillna("").astype(str).tolist() for c in text) and all(
+        _same(pd.to_numeric(recorded[c], errors="coerce").astype(float).tolist(), now[c].astype(float).tolist(), 1e-7)
+        for c in now.columns if c not in text)
+    if not same:
+        refuse("edges.csv is not the edge fits of the network the symbolic stage read (kan/, "
+               f"{cfg.symbolic_from} snapshot)")
+
+
 def check_run(run_dir: Path):
     """Every check ``kansym show`` makes of a run (:func:`check_summary`, :func:`check_formula_record`): its files
     must be what its networks and formula give on its data; a KansymError says what is not. Returns the checked
@@ -497,4 +528,5 @@ def check_run(run_dir: Path):
         formula = export.formula_from_entry(raw).for_columns(feat.feature_names(cfg.features))
         check_formula_record(rd, cfg, ds, formula, raw, rd.metrics)
     check_candidates(rd, ds)
+    check_edges(rd, cfg, ds, stage)
     return cfg, stage, formula

@@ -112,11 +112,11 @@ class SymbolicResult:
                 "notes": list(self.notes)}
 
 
-def edges_frame(cand, names) -> pd.DataFrame:
-    """One row per edge of the candidate's network: layer, input, output, chosen function and its constants, R^2,
+def edges_frame(network, names) -> pd.DataFrame:
+    """One row per edge of a symbolic network: layer, input, output, chosen function and its constants, R^2,
     and the best alternatives."""
     rows = []
-    for e in cand.network.edges:
+    for e in network.edges:
         rows.append({"layer": e.layer, "in": names[e.i] if e.layer == 0 else f"h{e.i}", "out": e.j,
                      "function": e.chosen.name, "r2": e.chosen.r2, "a": e.chosen.a, "b": e.chosen.b,
                      "c": e.chosen.c, "d": e.chosen.d,
@@ -163,7 +163,7 @@ def symbolic_result(cfg: DiscoverConfig, stage: KanStage, run_id: str, progress:
     search = search if search is not None else search_formulas(cfg, stage, judge, progress)
     train = ds.X[ds.masks()["train"]]
     table = search.table()
-    parts = dict(search=search, edges=edges_frame(search.base, ds.feature_names),
+    parts = dict(search=search, edges=edges_frame(search.base.network, ds.feature_names),
                  edge_figures=tuple(figs.edge_plots(search.regressor, search.base.network, train, ds.feature_names,
                                                     r2_min=cfg.r2_min)),
                  candidates=table, candidate_entries=candidate_entries(search),

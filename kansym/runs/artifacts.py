@@ -74,6 +74,8 @@ def _check_pykan_config(path: Path, meta: dict, grid: int) -> None:
         conf = yaml.safe_load(read_text_bounded(path, what="checkpoint file"))
     except yaml.YAMLError:
         raise KansymError(f"cannot load the KAN checkpoint in {path.parent}: {path.name} is not YAML") from None
+    if isinstance(conf, dict):
+        _check_pykan_settings(conf, path)
     widths = conf.get("width") if isinstance(conf, dict) else None
     nodes = [w[0] if isinstance(w, list) and w else w for w in widths] if isinstance(widths, list) else []
     largest = max([int(meta["n_features_in"]), *map(int, meta["width"])])
@@ -87,3 +89,43 @@ def _check_pykan_config(path: Path, meta: dict, grid: int) -> None:
         raise KansymError(f"cannot load the KAN checkpoint in {path.parent}: {path.name} does not describe the "
                           f"network scalers.json records (grid {grid}, spline order {meta['k']}, "
                           f"{meta['n_features_in']} inputs, hidden widths <= {max(map(int, meta['width']))}, a finite grid range)")
+
+
+_PYKAN_FIXED = {"affine_trainable": False, "auto_save": False, "base_fun_name": "silu", "ckpt_path": "model",
+                "device": "cpu", "grid_eps": 0.02, "mult_arity": 2, "sb_trainable": True, "sp_trainable": True,
+                "symbolic_enabled": True}
+"""pykan settings every network kansym saves has (a CPU device, no checkpoints written on load, SiLU bases)."""
+_PYKAN_KEYS = {*_PYKAN_FIXED, "grid", "grid_range", "k", "round", "state_id", "width"}
+
+
+def _check_pykan_settings(conf: dict, path: Path) -> None:
+    """The settings of pykan's network description must be the ones kansym writes: no other key, the fixed
+    values above (a type included: 1 is not True), counters that are small whole numbers, and one known symbolic
+    function name per edge."""
+    from kan.utils import SYMBOLIC_LIB
+
+    def refuse(what: str):
+        raise KansymError(f"cannot load the KAN checkpoint in {path.parent}: {path.name} {what}")
+
+    widths = conf.get("width")
+    nodes = [w[0] if isinstance(w, list) and w else w for w in widths] if isinstance(widths, list) else []
+    funs = {f"symbolic.funs_name.{layer}" for layer in range(max(len(nodes) - 1, 0))}
+    extra = sorted(str(k) for k in conf if k not in _PYKAN_KEYS and k not in funs)
+    if extra:
+        refuse(f"has a setting kansym does not write: {extra[0][:40]!r}")
+    for key, value in _PYKAN_FIXED.items():
+        if key not in conf or type(conf[key]) is not type(value) or conf[key] != value:
+            refuse(f"sets {key} to {str(conf.get(key))[:40]!r}; kansym's networks have {value!r}")
+    for key in ("round", "state_id"):
+        v = conf.get(key)
+        if type(v) is not int or not 0 <= v <= 1_000_000:
+            refuse(f"sets {key} to {str(v)[:40]!r}; expected a whole number in 0 .. 1000000")
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in nodes):
+        return  # the width itself is refused by the caller, with the network scalers.json records
+    for layer, name in enumerate(sorted(funs, key=lambda s: int(s.rsplit(".", 1)[1]))):
+        rows = conf.get(name)
+        ok = isinstance(rows, list) and len(rows) == nodes[layer + 1] and all(
+            isinstance(r, list) and len(r) == nodes[layer] and all(isinstance(f, str) and f in SYMBOLIC_LIB for f in r)
+            for r in rows)
+        if not ok:
+            refuse(f"has {name} that is not one known symbolic function name per edge of layer {layer}")

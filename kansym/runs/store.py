@@ -136,6 +136,31 @@ def unwritable_dir(path: Path) -> str | None:
     return None
 
 
+def enclosing_run(path: Path) -> Path | None:
+    """The run directory (one holding config.json and metrics.json) that ``path`` is or lies inside, or None."""
+    try:
+        path = Path(path).resolve()
+    except (RuntimeError, OSError):
+        return None
+    return next((d for d in (path, *path.parents) if (d / "config.json").is_file() and (d / "metrics.json").is_file()),
+                None)
+
+
+def output_outside_runs(path: Path, option: str, runs_dir: Path | None = None) -> None:
+    """Refuse an output directory ``path`` that is, or lies inside, a run, or is the runs directory itself: kansym
+    never writes its other outputs into a run (its files are checked against its networks) or among runs."""
+    inside = enclosing_run(path)
+    if inside is not None:
+        raise KansymError(f"{option} {path} lies inside the run {inside.name}; write it outside the runs")
+    if runs_dir is not None:
+        try:
+            same = Path(path).resolve() == Path(runs_dir).resolve()
+        except (RuntimeError, OSError):
+            same = False
+        if same:
+            raise KansymError(f"{option} {path} is the runs directory; give it a folder of its own")
+
+
 def write_json_atomic(path: Path, obj) -> None:
     """Strict JSON (see :func:`json_text`), written atomically."""
     write_text_atomic(path, json_text(obj) + "\n")
