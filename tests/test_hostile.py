@@ -1855,3 +1855,53 @@ def test_edited_edge_fits_or_coarse_network_are_refused(edit, formula_run, tmp_p
         torch.save(state, run / "kan" / "coarse_state")
     r = runner.invoke(app, ["show", str(run)])
     assert r.exit_code == 2 and "edges.csv" in r.output, r.output
+
+
+def _cc_edit(name):
+    def wall(d):
+        d["engine_wall_s"] = -1.0
+
+    def flag(d):
+        d["equivalence"]["numerical"] = not d["equivalence"]["numerical"]
+
+    def kan_rmse(d):
+        d["rows"][0]["rmse_mev"]["train"] *= 0.5
+
+    def other_selected(d):
+        sel = next(k for k, r in enumerate(d["rows"]) if k and r["selected"])
+        d["rows"][sel]["rmse_mev"]["train"] = 1e6
+
+    return {"wall": wall, "flag": flag, "kan_rmse": kan_rmse, "other_selected": other_selected}[name]
+
+
+@pytest.mark.parametrize("edit", ["wall", "flag", "kan_rmse", "other_selected"])
+def test_a_self_contradictory_crosscheck_record_is_refused(edit, formula_run, tmp_path):
+    """crosscheck.json's kansym row is the run's formula, its selected engine row the one its own rows select,
+    its equivalence flags follow from its numbers, its wall time is possible: an edit of any is refused by show."""
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    hof = tmp_path / "hof.csv"
+    hof.write_text('Complexity,Loss,Equation\n3,9.0,"Z + N"\n5,4.0,"1.5*Z + 2.0*N"\n7,1.0,"1.5*Z + 2.0*N + 3.0"\n')
+    r = runner.invoke(app, ["crosscheck", str(run), "--pysr-hof", str(hof)])
+    assert r.exit_code == 0, r.output
+    assert runner.invoke(app, ["show", str(run)]).exit_code == 0
+    data = json.loads((run / "crosscheck.json").read_text())
+    _cc_edit(edit)(data)
+    (run / "crosscheck.json").write_text(json.dumps(data))
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2 and "crosscheck.json" in r.output, r.output
+
+
+@pytest.mark.parametrize("name", ["formula.tex", "crosscheck.tex"])
+def test_an_edited_latex_snippet_of_a_run_is_refused(name, formula_run, tmp_path):
+    """formula.tex and crosscheck.tex are regenerated from the checked records and compared byte for byte."""
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    hof = tmp_path / "hof.csv"
+    hof.write_text('Complexity,Loss,Equation\n3,9.0,"Z + N"\n5,4.0,"1.5*Z + 2.0*N"\n')
+    assert runner.invoke(app, ["crosscheck", str(run), "--pysr-hof", str(hof)]).exit_code == 0
+    assert runner.invoke(app, ["show", str(run)]).exit_code == 0
+    text = (run / name).read_text()
+    (run / name).write_text(text.replace("\\end{", "\\input{/etc/passwd}\\end{", 1))
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2 and name in r.output, r.output

@@ -214,9 +214,9 @@ def test_malicious_srepr_rejected():
         export.formula_from_entry({"srepr": "__import__('os').system('true')", "parameters": [], "variables": []})
 
 
-def _compile(snippet: str, tmp_path, two_column: bool, name: str = "f") -> str:
+def _compile(snippet: str, tmp_path, two_column: bool, name: str = "f", revtex: bool = False) -> str:
     """pdflatex a snippet twice (for the references); return the log."""
-    (tmp_path / f"{name}.tex").write_text(export.standalone_document(snippet, two_column))
+    (tmp_path / f"{name}.tex").write_text(export.standalone_document(snippet, two_column, revtex))
     for _ in range(2):
         r = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"], cwd=tmp_path,
                            capture_output=True, timeout=120)
@@ -226,16 +226,55 @@ def _compile(snippet: str, tmp_path, two_column: bool, name: str = "f") -> str:
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed (Debian: texlive-latex-base "
                     "texlive-latex-recommended texlive-science)")
-@pytest.mark.parametrize("two_column", [False, True])
-def test_tex_compiles_without_overfull_boxes(symbolic_run, tmp_path, two_column):
+@pytest.mark.parametrize("layout", ["article", "article-twocolumn", "revtex4-2-prc-reprint"])
+def test_tex_compiles_without_overfull_boxes(symbolic_run, tmp_path, layout):
+    """Every snippet (a run's formula.tex, the registry's entries as written and in the physicist's notation with
+    the correlation table) compiles with no overfull box, float error or undefined reference."""
     snippets = {"run": (symbolic_run.run_dir / "formula.tex").read_text()}
     for f in sorted(Path(__file__).resolve().parents[1].joinpath("formulas").glob("*.json")):
         entry = json.loads(f.read_text())
-        snippets[f.stem] = export.entry_tex(entry, f.stem, TARGET_KINDS[entry["target"]].symbol)
+        lhs = TARGET_KINDS[entry["target"]].symbol
+        snippets[f.stem] = export.entry_tex(entry, f.stem, lhs)
+        snippets[f.stem + "-physics"] = export.formula_tex(export.formula_from_entry(entry), lhs, entry["metrics"],
+                                                           label=f.stem, context=entry, correlations=True)
     for name, snippet in snippets.items():
-        log = _compile(snippet, tmp_path, two_column, name)
+        log = _compile(snippet, tmp_path, layout != "article", name, revtex=layout.startswith("revtex"))
         assert "Overfull \\hbox" not in log, (name, snippet)
-        assert "undefined" not in log  # the caption's \\ref{eq:...} finds the equation's label
+        assert "Float too large" not in log and "undefined" not in log, name  # \\ref{eq:...} finds its label
+
+
+def test_physicist_notation_of_the_liquid_drop():
+    """Terms in the order volume, surface, Coulomb, symmetry, ..., then the network's; textbook signs for B with
+    the shown constants positive for a physical fit; A for N + Z; network constants numbered from 1; the value
+    of every term unchanged."""
+    from kansym.report.notation import display
+    from kansym.symbolic.formula import Formula, Parameter
+
+    Z, N = sp.symbols("Z N", real=True)
+    aV, aS, aC, aI, c3, c7 = sp.symbols("a_V a_S a_C a_I c_3 c_7", real=True)
+    A = N + Z
+    expr = aC * Z * (Z - 1) / A ** sp.Rational(1, 3) + aI * (N - Z) ** 2 / A + aS * A ** sp.Rational(2, 3) + aV * A \
+        + c7 * sp.sin(c3 * N)
+    values = {"a_C": -0.7, "a_I": -23.0, "a_S": -17.0, "a_V": 15.5, "c_3": 0.1, "c_7": 0.5}
+    params = tuple(Parameter(n, v, 0.01, v) for n, v in values.items())
+    F = Formula(expr, ("Z", "N"), params)
+    d = display(F, binding_energy=True)
+    assert d.order == ("a_V", "a_S", "a_C", "a_I", "c_7", "c_3")
+    assert [d.names[n] for n in d.order[4:]] == ["c_1", "c_2"] and d.signs["a_S"] == -1 and d.signs["a_V"] == 1
+    tex = export.formula_tex(F, "B", {}, label="t")
+    first = tex.splitlines()[2]
+    assert first.strip().startswith("B = a_{V} A - a_{S} A^{2/3} - a_{C} \\frac{Z \\left(Z - 1\\right)}{A^{1/3}}"), first
+    rows = [ln for ln in tex.splitlines() if ln.strip().startswith("$a_{") or ln.strip().startswith("$c_{")]
+    assert [r.split("&")[1].strip() for r in rows[:4]] == ["15.500(10)", "17.000(10)", "0.700(10)", "23.000(10)"]
+    assert "$A = N + Z$" in tex and "[tbp]" in tex
+    shown = sum(d.terms, sp.Integer(0)).subs(sp.Symbol("A", positive=True), A)
+    swap = {sp.Symbol(d.names[n], real=True) if n.startswith("c_") else sp.Symbol(n, real=True):
+            d.signs[n] * values[n] for n in values}
+    at = {Z: 50, N: 70}
+    fitted = {sp.Symbol(k, real=True): v for k, v in values.items()}
+    assert float(shown.subs(swap).subs(at)) == pytest.approx(float(expr.subs(fitted).subs(at)), rel=1e-12)
+    plain = export.formula_tex(F, "\\delta M", {}, label="t")  # not a binding energy: the fitted signs
+    assert "- a_{S}" not in plain and "-17.000(10)" in plain
 
 
 def test_export_refuses_existing_name(symbolic_run, tmp_path):
@@ -280,3 +319,17 @@ def test_units_line_breaks_and_escaping():
     assert latex.tex_escape("\\input{/etc/x}_%$&#|") == \
         "\\textbackslash{}input\\{/etc/x\\}\\_\\%\\$\\&\\#\\textbar{}"
     assert latex.tex_value("0.0000063(16)") == "6.3(16)e-6" and latex.tex_value("15.66(7)") == "15.66(7)"
+
+
+def test_export_with_the_correlation_matrix(symbolic_run, tmp_path):
+    """export --correlations adds the lower triangle of the shown constants' correlation matrix."""
+    r = runner.invoke(app, ["export", str(symbolic_run.run_dir), "--name", "c", "--registry", str(tmp_path / "reg"),
+                            "--correlations"])
+    assert r.exit_code == 0, r.output
+    tex = (tmp_path / "reg" / "c.tex").read_text()
+    entry = json.loads((tmp_path / "reg" / "c.json").read_text())
+    assert "\\label{tab:c-corr}" in tex and entry["notation"] == export.NOTATION
+    n = entry["n_constants"]
+    rows = [ln.strip().rstrip("\\").split("&") for ln in tex.split("tab:c-corr")[1].splitlines()
+            if ln.strip().startswith("$")]
+    assert len(rows) == n and all(r[k + 1].strip() == "1" for k, r in enumerate(rows))

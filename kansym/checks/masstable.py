@@ -114,8 +114,10 @@ class Surface:
         return np.zeros(len(i))
 
 
-def surfaces(cfg, stage, formula, nuclei: pd.DataFrame, use=("kan", "formula")) -> tuple[dict[str, Surface], list[str]]:
-    """The run's predictors on ``nuclei`` (columns Z, N): {source: Surface} and notes (members left out)."""
+def surfaces(cfg, stage, formula, nuclei: pd.DataFrame, use=("kan", "formula"),
+             what: str = "nuclei predicted") -> tuple[dict[str, Surface], list[str]]:
+    """The run's predictors on ``nuclei`` (columns Z, N): {source: Surface} and notes (members left out; ``what``
+    names the nuclei in them)."""
     z, n = nuclei["Z"].to_numpy(dtype=int), nuclei["N"].to_numpy(dtype=int)
     X = feat.features(z, n, cfg.features).to_numpy()
     to_be = _to_be(cfg, nuclei)
@@ -127,10 +129,10 @@ def surfaces(cfg, stage, formula, nuclei: pd.DataFrame, use=("kan", "formula")) 
         if len(stage.members) > 1:
             kept = list(cons.kept if cons is not None else range(len(stage.members)))
             if cons is not None and set(cons.dropped) - set(stage.consensus.dropped):
-                notes.append(f"KAN members diverging on these {len(X)} nuclei, left out: {cons.reason(stage.seeds)}")
+                notes.append(f"KAN members diverging over the {len(X)} {what}, left out: {cons.reason(stage.seeds)}")
             if cons is not None and not cons.agrees:
-                notes.append(f"the KAN members do not agree on these {len(X)} nuclei ({cons.reason(stage.seeds)}): "
-                             "the ensemble's prediction there is not reliable")
+                notes.append(f"the KAN members do not agree over the {len(X)} {what} ({cons.reason(stage.seeds)}): "
+                             "where they depart (a large KAN sigma) the ensemble's prediction is not reliable")
             if len(kept) > 1:
                 members = np.array([to_be(stage.members[k].predict(X)) for k in kept])
             else:

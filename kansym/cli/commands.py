@@ -218,7 +218,11 @@ def _progress_for(cfg, quiet: bool):
     bar = Progress(TextColumn("[bold]{task.description:<28}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                    TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=False)
     task = bar.add_task("training KAN", total=stages)
-    return bar, lambda stage: bar.update(task, advance=1, description=f"done: {stage}")
+
+    def step(stage: str) -> None:  # a stage ends (counted) or the formula search reports within its stage
+        within = stage.startswith("formula search")
+        bar.update(task, advance=0 if within else 1, description=stage if within else f"done: {stage}")
+    return bar, step
 
 
 @app.command()
@@ -657,8 +661,9 @@ def export(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, pa
            name: Optional[str] = typer.Option(None, help="Registry name [default: the run id]."),
            registry: Path = _dir_option("formulas", "Formula registry directory."),
            force: bool = typer.Option(False, help="Overwrite an existing entry."),
+           correlations: bool = typer.Option(False, "--correlations", help="Add the constants' correlation matrix to NAME.tex (a table* of its lower triangle)."),
            runs_dir: Path = _dir_option("runs", "Where run directories live.")):
-    """Write a run's formula to the registry as NAME.json and NAME.tex."""
+    """Write a run's formula to the registry as NAME.json and NAME.tex (LaTeX in a physicist's notation)."""
     from kansym.pipeline.registry import export_formula
     from kansym.runs.store import find_run
 
@@ -668,7 +673,7 @@ def export(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, pa
         raise KansymError("--registry needs a directory name, e.g. formulas")
     output_outside_runs(registry, "--registry", runs_dir)
     r = find_run(run, runs_dir)
-    js, tex = export_formula(r.path, r.id if name is None else name, registry, force)
+    js, tex = export_formula(r.path, r.id if name is None else name, registry, force, correlations)
     try:  # a status line (the entry is the result): an unusable terminal does not turn it into a failure
         err.print(Text(f"wrote {js} and {tex}"), highlight=False, soft_wrap=True)
     except OSError:
@@ -923,9 +928,10 @@ def predict(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, p
         output_outside_runs(output.parent if str(output.parent) else Path("."), "--out")
     sources = ("kan", "formula") if use == Use.both else (str(use),)
     result = predict_run(r.path, None if domain is None else str(domain), zr, nr, to_drip_line, sources, names)
-    header = [f"kansym {__version__} predictions of run {r.id}: {result.domain}",
-              "uncertainty: ensemble spread or constants' covariance plus a model-error term calibrated on the "
-              "run's held-out nuclei (kansym.checks.masstable)"]
+    header = [f"kansym {__version__} predictions of run {r.id}: {result.domain}"] + [
+        f"{s} uncertainty: {'the ensemble spread' if s == 'kan' else 'the constants covariance'} plus a model-error "
+        f"term calibrated on {cal.basis} (kansym.checks.masstable, rule {cal.rule})"
+        for s, cal in result.calibration.items() if s in sources]
     text = csv_text(result.table) if fmt == TableFormat.csv else ame_text(result.table, header)
     if output is None:
         out.file.write(text)

@@ -143,7 +143,8 @@ def predict_to_drip_line(cfg, stage, formula, zs, use=("kan", "formula")) -> Mas
     ``masstable.drip_line``)."""
     scan = mt.scan_nuclei(cfg.subset, cfg.min_n, zs)
     calibration = mt.run_calibrations(cfg, stage, formula, use)
-    found, notes = mt.surfaces(cfg, stage, formula, scan, use)
+    found, notes = mt.surfaces(cfg, stage, formula, scan, use,
+                               what="nuclei scanned along the chains (out to N = 3Z + 50, past the drip lines)")
     frames, drips = [], {}
     for s in use:
         shown = mt.table(found[s], calibration[s])[scan["shown"].to_numpy()]

@@ -19,6 +19,7 @@ import pandas as pd
 
 from kansym import __version__
 from kansym.checks import masstable
+from kansym.checks.crosscheck import crosscheck_tex
 from kansym.checks.extrapolation import extrapolate
 from kansym.checks.farcheck import make_judge
 from kansym.errors import KansymError
@@ -29,14 +30,16 @@ from kansym.nuclear.targets import TARGET_KINDS
 from kansym.pipeline.config import RECORD_EXTRAS, DiscoverConfig, load_dataset, run_config
 from kansym.pipeline.discovery import crosscheck_summary, extrapolation_summary, run_formula
 from kansym.pipeline.recipe import load_run_stage, recorded_candidates
-from kansym.pipeline.stages import predictions_frame
+from kansym.pipeline.stages import edges_frame, predictions_frame
 from kansym.pipeline.writer import notes_text
 from kansym.report import export
 from kansym.runs.registry import write_formula
 from kansym.runs.store import RunDir
 from kansym.safeio import json_text, read_text_bounded
 from kansym.symbolic import search as S
-from kansym.symbolic.formula import DEGENERATE_CORR, Formula, uncertainties_at
+from kansym.symbolic.candidates import edge_variants
+from kansym.symbolic.formula import DEGENERATE_CORR, Formula, fit_network, uncertainties_at
+from kansym.symbolic.library import resolve_library
 
 _CONTEXT_FIELDS = ("target", "model", "selection", "features", "split", "seed", "trainer")
 RTOL = 1e-6
@@ -178,9 +181,11 @@ def _described(metrics: dict, cfg: DiscoverConfig, run_id: str) -> dict:
     return {**out, "candidate": candidate, "route": route}
 
 
-def export_formula(run_dir: Path, name: str, registry: Path = Path("formulas"), force: bool = False) -> tuple[Path, Path]:
-    """Copy a run's formula into the registry as ``NAME.json`` and ``NAME.tex`` (both or neither), its provenance
-    and numbers checked as described in this module."""
+def export_formula(run_dir: Path, name: str, registry: Path = Path("formulas"), force: bool = False,
+                   correlations: bool = False) -> tuple[Path, Path]:
+    """Copy a run's formula into the registry as ``NAME.json`` and ``NAME.tex`` (both or neither; ``correlations``:
+    the .tex with the constants' correlation matrix), its provenance and numbers checked as described in this
+    module."""
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", name) or ".." in name:
         raise KansymError(f"formula name {name[:40]!r} must be 1-100 letters, digits, '_', '.', '-', starting with a "
                           "letter or digit, without '..'")
@@ -196,7 +201,7 @@ def export_formula(run_dir: Path, name: str, registry: Path = Path("formulas"), 
     context = entry_context(entry, cfg, rd.id)
     metrics = verified_metrics(formula, cfg, load_dataset(cfg), entry.get("metrics"), rd.id)
     return write_formula(Path(registry), name, formula, metrics, context, TARGET_KINDS[cfg.target].symbol,
-                         force=force, init=False)
+                         force=force, init=False, correlations=correlations)
 
 
 def _refuser(rd: RunDir):
@@ -360,7 +365,16 @@ def check_formula_record(rd: RunDir, cfg: DiscoverConfig, ds, formula: Formula, 
     """formula.json's numbers recomputed (:func:`verified_metrics`), and metrics.json's formula section equal to
     formula.json's record wherever both give a field (the two are written together)."""
     verified_metrics(formula, cfg, ds, entry.get("metrics"), rd.id)
-    entry_context(entry, cfg, rd.id)  # target, model, selection, ... as config.json says (export checks the same)
+    context = entry_context(entry, cfg, rd.id)  # target, model, selection, ... as config.json says (export too)
+    if (rd.path / "formula.tex").exists():  # the snippet is what the checked entry gives, byte for byte
+        run_id = entry.get("run_id")
+        context["run_id"] = run_id if isinstance(run_id, str) and re.fullmatch(r"[A-Za-z0-9_.-]{1,200}", run_id) \
+            else rd.id  # the id the run was written under (its folder may have been renamed since)
+        want = export.formula_tex(formula, TARGET_KINDS[cfg.target].symbol, entry.get("metrics") or {},
+                                  label=context["run_id"], context=context, notation=export.entry_notation(entry))
+        if read_text_bounded(rd.path / "formula.tex", what="run file") != want:
+            raise KansymError(f"run {rd.id}: formula.tex is not what formula.json gives; the run's files were edited "
+                              "or do not belong together")
     if "units" in entry and entry["units"] != export.formula_entry(formula, {}, {})["units"]:
         raise KansymError(f"run {rd.id}: formula.json's units are not kansym's (MeV); the run's files were edited or "
                           "do not belong together")
@@ -429,7 +443,7 @@ METRICS_FIELDS = ("target", "n_nuclei", "dropped_without_model", "rmse_mev", "co
 """The fields kansym writes into a run's ``metrics.json``."""
 FORMULA_FIELDS = ("format", "srepr", "latex", "text", "variables", "parameters", "correlations", "units",
                   "n_constants", "metrics", "run_id", "target", "model", "selection", "features", "split", "seed",
-                  "trainer", "kansym_version", "data_sha256")
+                  "trainer", "kansym_version", "data_sha256", "notation")
 """The fields kansym writes into a run's ``formula.json``."""
 
 
@@ -483,35 +497,101 @@ def check_candidates(rd: RunDir, ds) -> tuple | None:
 
 
 def check_edges(rd: RunDir, cfg: DiscoverConfig, ds, stage) -> None:
-    """``edges.csv`` must be the edge fits of the network the symbolic stage read: the first member with a
-    candidate (the first seed candidates.csv lists), its ``cfg.symbolic_from`` snapshot's edges fitted again to the
-    first library on the training nuclei. An edited coarse network or edges.csv is refused."""
-    from kansym.pipeline.stages import edges_frame
-    from kansym.symbolic.formula import fit_network
-    from kansym.symbolic.library import resolve_library
-
+    """``edges.csv`` must be the edge fits of a network the symbolic stage read: a member candidates.csv lists, its
+    ``cfg.symbolic_from`` snapshot's edges fitted again on the training nuclei as one of the search's variants (the
+    first library first). An edited coarse network of that member, or an edited edges.csv, is refused."""
     if not (rd.path / "edges.csv").exists() or not (rd.path / "candidates.csv").exists():
         return
     refuse = _refuser(rd)
     listed = {s for m in rd.read_csv("candidates.csv").get("members", pd.Series(dtype=str)).astype(str)
               for s in m.split()}
-    member = next((m for m in stage.kept if str(m.seed) in listed), None)
-    if member is None:
+    members = [m for m in stage.kept if str(m.seed) in listed]
+    if not members:
         refuse("candidates.csv names no member network of the run")
-    try:
-        net = fit_network(member.snapshot(cfg.symbolic_from), ds.X[ds.mask("train")],
-                          resolve_library(cfg.libraries[0]), r2_min=cfg.r2_min, on_poor=cfg.poor_edges)
-    except KansymError:
-        return  # the first library gave no network: the edges came from another variant, not refitted here
-    now, recorded = edges_frame(net, ds.feature_names), rd.read_csv("edges.csv")
+    recorded = rd.read_csv("edges.csv")
     text = ("in", "function", "alternatives")
-    same = list(recorded.columns) == list(now.columns) and len(recorded) == len(now) and all(
-        recorded[c].fillna("").astype(str).tolist() == now[c].fillna("").astype(str).tolist() for c in text) and all(
-        _same(pd.to_numeric(recorded[c], errors="coerce").astype(float).tolist(), now[c].astype(float).tolist(), 1e-7)
-        for c in now.columns if c not in text)
-    if not same:
-        refuse("edges.csv is not the edge fits of the network the symbolic stage read (kan/, "
-               f"{cfg.symbolic_from} snapshot)")
+
+    def same(now: pd.DataFrame) -> bool:
+        """Row by row; an edge the record shows as 0 where the fit has a function is one the search pruned: its
+        fit's alternatives must still be the record's (its constants are the pruned candidate's)."""
+        if list(recorded.columns) != list(now.columns) or len(recorded) != len(now):
+            return False
+        for (_, a), (_, b) in zip(recorded.iterrows(), now.iterrows()):
+            pruned = str(a["function"]) == "0" and str(b["function"]) != "0"
+            keys = ("layer", "in", "out", "alternatives") if pruned else tuple(now.columns)
+            for c in keys:
+                if c in text:
+                    if ("" if pd.isna(a[c]) else str(a[c])) != ("" if pd.isna(b[c]) else str(b[c])):
+                        return False
+                elif not _same(float(pd.to_numeric(a[c], errors="coerce")), float(b[c]), 1e-7):
+                    return False
+        return True
+
+    X_train = ds.X[ds.mask("train")]
+    for member in members:
+        snap, fits = member.snapshot(cfg.symbolic_from), {}
+        last = snap.model_.depth - 1 if hasattr(snap, "model_") else 1  # as the search numbers the layers
+        for _, lib, linear, poor in edge_variants(tuple(cfg.libraries), cfg.poor_edges, last):
+            try:
+                net = fit_network(snap, X_train, resolve_library(lib), r2_min=cfg.r2_min, on_poor=poor,
+                                  linear_layers=linear, cache=fits)
+            except KansymError:
+                continue
+            if same(edges_frame(net, ds.feature_names)):
+                return
+    refuse("edges.csv is not the edge fits of a network the symbolic stage read (kan/, "
+           f"{cfg.symbolic_from} snapshot)")
+
+
+def check_crosscheck(rd: RunDir, ds, formula) -> None:
+    """``crosscheck.json`` must agree with itself and with the run: its kansym row is the run's formula (expression,
+    constants, size, RMSE recomputed), its engine's selected row is the one the selection rule picks from the rows'
+    recorded RMSE and far verdicts, its equivalence flags follow from its RMS difference and tolerance, and its
+    wall time and search settings are possible ones."""
+    if not (rd.path / "crosscheck.json").exists():
+        return
+    refuse = _refuser(rd)
+    rep = rd.read_json("crosscheck.json")
+    try:
+        same_tex = read_text_bounded(rd.path / "crosscheck.tex", what="run file") == crosscheck_tex(rep)
+    except FileNotFoundError:
+        same_tex = False
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+        same_tex = False
+    if not same_tex:
+        refuse("crosscheck.tex is missing or not what crosscheck.json gives")
+    try:
+        rows = rep["rows"]
+        kan = rows[0]
+        if formula is None or kan["engine"] != "kansym" or kan["expression"] != str(formula.expr) or \
+                kan["n_constants"] != formula.n_constants or kan["size"] != formula.size or \
+                not _same(kan["rmse_mev"], rmse_by_split(formula.predict(ds.X), ds.y, ds.masks())):
+            refuse("crosscheck.json's kansym row is not the run's formula on the run's data")
+        engine = [(k, r) for k, r in enumerate(rows) if k > 0]
+        refitted = [(k, r) for k, r in engine if r.get("expression") is not None]
+        picked = [k for k, r in engine if r["selected"] is True]
+        if refitted:
+            sane = {k: r.get("far_passed", True) is True for k, r in refitted}
+            rule = min((k for k, _ in refitted), key=lambda k: (not (sane[k] or not any(sane.values())),
+                                                               float(rows[k]["rmse_mev"]["train"]), k))
+            if picked != [rule]:
+                refuse("crosscheck.json's selected engine formula is not the one its rows' RMSE and far verdicts "
+                       "select")
+            eq = rep["equivalence"]
+            diff, tol = float(eq["rms_difference_mev"]), float(eq["tolerance_mev"])
+            if not (math.isfinite(diff) and diff >= 0 and tol == 0.1 and eq["numerical"] is (diff <= tol)
+                    and isinstance(eq["symbolic"], bool) and (eq["numerical"] or not eq["symbolic"])):
+                refuse("crosscheck.json's equivalence flags do not follow from its RMS difference and tolerance")
+        elif picked:
+            refuse("crosscheck.json selects an engine formula that was not refitted")
+        wall, gens, budget = rep["engine_wall_s"], rep.get("generations"), rep.get("time_budget_s")
+        if not (isinstance(wall, (int, float)) and not isinstance(wall, bool) and math.isfinite(wall) and wall >= 0) \
+                or not (gens is None or (type(gens) is int and 1 <= gens <= 1_000_000)) \
+                or not (budget is None or (isinstance(budget, (int, float)) and not isinstance(budget, bool)
+                                           and math.isfinite(budget) and budget > 0)):
+            refuse("crosscheck.json records an impossible wall time, generation count or time budget")
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+        refuse("crosscheck.json lacks a field a cross-check report has, or holds one of the wrong type")
 
 
 def check_run(run_dir: Path):
@@ -529,4 +609,5 @@ def check_run(run_dir: Path):
         check_formula_record(rd, cfg, ds, formula, raw, rd.metrics)
     check_candidates(rd, ds)
     check_edges(rd, cfg, ds, stage)
+    check_crosscheck(rd, ds, formula)
     return cfg, stage, formula

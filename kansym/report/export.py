@@ -12,6 +12,7 @@ from kansym.nuclear import tables
 from kansym.errors import KansymError
 from kansym.nuclear.targets import TARGET_KINDS
 from kansym.report.figures import new_figure
+from kansym.report.notation import display
 from kansym.symbolic.formula import DEGENERATE_CORR, ENTRY_FORMAT, Formula, formula_from_entry
 from kansym.symbolic.latex import _table_format, equation_lines, tex_escape, tex_value, to_latex
 
@@ -119,58 +120,139 @@ def _real(value, field: str) -> float:
     return float(value)
 
 
+NOTATION = "kansym-physics/1"
+"""The ``notation`` field of the entries this version writes: their ``.tex`` is in the physicist's notation of
+:mod:`kansym.report.notation` (entries without it were written in SymPy's own order and signs)."""
+
+_MARKS = ("*", "\\dagger", "\\ddagger", "\\S", "\\P", "**", "\\dagger\\dagger", "\\ddagger\\ddagger")
+
+
 def formula_tex(formula: Formula, lhs: str, metrics: dict, caption: str = "", label: str = "kansym",
-                context: dict | None = None) -> str:
+                context: dict | None = None, notation: str | None = NOTATION, correlations: bool = False) -> str:
     """A LaTeX snippet: the equation (cut into lines that fit a two-column page), and a booktabs table of
-    its constants in siunitx ``S`` columns with units, labelled ``eq:LABEL`` / ``tab:LABEL``."""
-    lines = equation_lines(formula.expr, lhs)
+    its constants in siunitx ``S`` columns with units, labelled ``eq:LABEL`` / ``tab:LABEL``; with
+    ``correlations`` also the lower triangle of their correlation matrix (``tab:LABEL-corr``). ``notation``
+    :data:`NOTATION`: liquid-drop terms first, textbook signs for B, A for N + Z, symbols defined in the caption
+    (:mod:`kansym.report.notation`); None: SymPy's order and the fitted signs (entries written before)."""
     label = re.sub(r"[^A-Za-z0-9_.:-]", "-", label)
+    d = display(formula, binding_energy=lhs == "B") if notation == NOTATION else None
+    if d is None:
+        lines = equation_lines(formula.expr, lhs)
+        order = [p.name for p in formula.parameters]
+        names, signs, defined = {n: n for n in order}, {n: 1 for n in order}, ()
+    else:
+        lines = equation_lines(formula.expr, lhs, terms=list(d.terms), leading=d.leading,
+                               settings={"fold_frac_powers": True, "root_notation": False})
+        order, names, signs, defined = list(d.order), d.names, d.signs, d.defined
     if len(lines) == 1:
         eq = ["\\begin{equation}", f"  {lines[0]}", f"  \\label{{eq:{label}}}", "\\end{equation}"]
     else:
         eq = ["\\begin{multline}", *[f"  {ln} \\\\" for ln in lines[:-1]], f"  {lines[-1]}",
               f"  \\label{{eq:{label}}}", "\\end{multline}"]
-    params = parameter_rows(formula)
-    notes = list(dict.fromkeys(p["flag"] for p in params if p["flag"]))  # each distinct note once, marked a, b, ...
-    mark = {n: "abcdefghijklmnopqrstuvwxyz"[k % 26] for k, n in enumerate(notes)}
-    fmt = _table_format([tex_value(p["shorthand"]) for p in params])
-    rows = []
-    for p in params:
-        name = f"${_tex_symbol(p['name'])}$" + (f"\\textsuperscript{{{mark[p['flag']]}}}" if p["flag"] else "")
-        unit = "\\si{\\MeV}" if p["unit"] == "MeV" else "--"
-        rows.append(f"    {name} & {tex_value(p['shorthand'])} & {unit} \\\\")
-    note_text = "".join(f" ({mark[n]}) {tex_escape(n)}." for n in notes)
+    rows, fmt, note_text = _constant_rows(formula, order, names, signs, physics=d is not None)
+    conventions = ""
+    if d is not None:
+        flipped = [names[n] for n in order if signs[n] == -1]
+        conventions = ((" Here " + "; ".join(defined) + ".") if defined else "") + (
+            f" Liquid-drop terms with their textbook signs ({', '.join(f'${_tex_symbol(n)}$' for n in flipped)} "
+            "enter with a minus sign), so that physical values are positive." if flipped else "")
     cap = caption or (f"Constants of Eq.~(\\ref{{eq:{label}}}), {formula.n_constants} in all. "
-                      + describe_fit(context or {}, metrics)
+                      + describe_fit(context or {}, metrics) + conventions
                       + " Standard errors in the last digits in parentheses; -- marks a dimensionless constant."
                       + note_text)
-    return "\n".join([
-        "% kansym formula; needs \\usepackage{amsmath,booktabs,siunitx}",
-        *eq,
-        "\\begin{table}[h]",
+    table = [f"\\begin{{table}}[{'h' if d is None else 'tbp'}]", "  \\centering", f"  \\caption{{{cap}}}",
+             f"  \\label{{tab:{label}}}", f"  \\begin{{tabular}}{{l S[table-format={fmt}] c}}", "    \\toprule",
+             "    Constant & {Value} & Unit \\\\", "    \\midrule", *rows, "    \\bottomrule", "  \\end{tabular}",
+             "\\end{table}"]
+    if correlations and formula.correlations:
+        table += _correlation_table(formula, order, names, signs, label)
+    return "\n".join(["% kansym formula; needs \\usepackage{amsmath,booktabs,siunitx}", *eq, *table, ""])
+
+
+def _constant_rows(formula: Formula, order, names, signs, physics: bool) -> tuple[list[str], str, str]:
+    """(table rows, siunitx table-format, caption notes) of the constants shown in ``order`` under their shown
+    names and signs; notes (undetermined errors, near-degenerate pairs) marked a, b, ... or, in the physicist's
+    notation, *, dagger, ... (marks that do not read as exponents)."""
+    rename = (lambda text: re.sub(r"\b[ac]_\w+\b", lambda m: names.get(m.group(0), m.group(0)), text))
+    by_name = {p["name"]: p for p in parameter_rows(formula)}
+    params = [{**by_name[n], "name": names[n], "shorthand": shorthand(signs[n] * by_name[n]["value"],
+                                                                     by_name[n]["stderr"]),
+               "flag": rename(by_name[n]["flag"])} for n in order]
+    notes = list(dict.fromkeys(p["flag"] for p in params if p["flag"]))  # each distinct note once, marked
+    if not physics:
+        mark = {n: "abcdefghijklmnopqrstuvwxyz"[k % 26] for k, n in enumerate(notes)}
+        tag = {n: f"\\textsuperscript{{{m}}}" for n, m in mark.items()}
+        note_text = "".join(f" ({mark[n]}) {tex_escape(n)}." for n in notes)
+    else:
+        mark = {n: _MARKS[k % len(_MARKS)] for k, n in enumerate(notes)}
+        tag = {n: f"${{}}^{{{m}}}$" for n, m in mark.items()}
+        note_text = "".join(f" ${{}}^{{{mark[n]}}}${_tex_note(n)}." for n in notes)
+    rows = []
+    for p in params:
+        name = f"${_tex_symbol(p['name'])}$" + (tag[p["flag"]] if p["flag"] else "")
+        unit = "\\si{\\MeV}" if p["unit"] == "MeV" else "--"
+        rows.append(f"    {name} & {tex_value(p['shorthand'])} & {unit} \\\\")
+    return rows, _table_format([tex_value(p["shorthand"]) for p in params]), note_text
+
+
+def _tex_note(note: str) -> str:
+    """A note of the parameter table in LaTeX: constant names in mathematics (a_S as $a_{S}$), the rest escaped."""
+    def plain(text: str) -> str:
+        parts = re.split(r"\b([acw]_\w+)\b", text)
+        return "".join(f"${_tex_symbol(x)}$" if k % 2 else tex_escape(x) for k, x in enumerate(parts))
+    return "$|\\rho| >$ ".join(plain(part) for part in note.split("|corr| > "))
+
+
+def _correlation_table(formula: Formula, order, names, signs, label: str) -> list[str]:
+    """The lower triangle of the constants' correlation matrix (of the shown constants: signs applied), two
+    decimals, as a table labelled ``tab:LABEL-corr``; undetermined entries as --."""
+    index = {p.name: k for k, p in enumerate(formula.parameters)}
+    n = len(order)
+    rows = []
+    for i, a in enumerate(order):
+        cells = []
+        for j, b in enumerate(order[:i + 1]):
+            r = formula.correlations[index[a]][index[b]]
+            r = signs[a] * signs[b] * r if r is not None and np.isfinite(r) else None
+            cells.append("1" if i == j else ("--" if r is None else f"{r:.2f}"))
+        rows.append(f"    ${_tex_symbol(names[a])}$ & " + " & ".join(cells + [""] * (n - i - 1)) + " \\\\")
+    head = " & ".join(f"${_tex_symbol(names[a])}$" for a in order)
+    return [
+        "\\begin{table*}[tbp]",
         "  \\centering",
-        f"  \\caption{{{cap}}}",
-        f"  \\label{{tab:{label}}}",
-        f"  \\begin{{tabular}}{{l S[table-format={fmt}] c}}",
+        f"  \\caption{{Correlation coefficients of the constants of Eq.~(\\ref{{eq:{label}}}) (lower triangle).}}",
+        f"  \\label{{tab:{label}-corr}}",
+        "  \\footnotesize",
+        "  \\setlength{\\tabcolsep}{3pt}",
+        f"  \\begin{{tabular}}{{l{'r' * n}}}",
         "    \\toprule",
-        "    Constant & {Value} & Unit \\\\",
+        f"    & {head} \\\\",
         "    \\midrule",
         *rows,
         "    \\bottomrule",
         "  \\end{tabular}",
-        "\\end{table}",
-        "",
-    ])
+        "\\end{table*}",
+    ]
 
 
 def entry_tex(entry: dict, label: str, lhs: str) -> str:
-    """The LaTeX snippet of a registry entry or run ``formula.json`` (as written beside it)."""
-    return formula_tex(formula_from_entry(entry), lhs, entry.get("metrics", {}), label=label, context=entry)
+    """The LaTeX snippet of a registry entry or run ``formula.json`` (as written beside it, in its notation)."""
+    return formula_tex(formula_from_entry(entry), lhs, entry.get("metrics", {}), label=label, context=entry,
+                       notation=entry_notation(entry))
 
 
-def standalone_document(snippet: str, two_column: bool = False) -> str:
-    """Wrap a snippet into a compilable document (``two_column``: the layout of a journal page)."""
-    cls = "\\documentclass[twocolumn]{article}" if two_column else "\\documentclass{article}"
+def entry_notation(entry: dict) -> str | None:
+    """The notation an entry's ``.tex`` was written in: :data:`NOTATION`, or None for entries written before."""
+    return NOTATION if entry.get("notation") == NOTATION else None
+
+
+def standalone_document(snippet: str, two_column: bool = False, revtex: bool = False) -> str:
+    """Wrap a snippet into a compilable document (``two_column``: the layout of a journal page; ``revtex``:
+    revtex4-2's Physical Review C reprint layout, two columns, instead of article)."""
+    if revtex:
+        cls = "\\documentclass[reprint,prc]{revtex4-2}"
+    else:
+        cls = "\\documentclass[twocolumn]{article}" if two_column else "\\documentclass{article}"
     return (f"{cls}\n\\usepackage{{amsmath,booktabs,siunitx}}\n\\begin{{document}}\n"
             f"{snippet}\n\\end{{document}}\n")
 
@@ -189,6 +271,7 @@ def formula_entry(formula: Formula, metrics: dict, context: dict, init: bool = T
         "units": {"output": "MeV", "parameters": "MeV per unit of the variables' powers"},
         "n_constants": formula.n_constants,
         "metrics": metrics,
+        "notation": NOTATION,
         **context,
     }
 

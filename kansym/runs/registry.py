@@ -12,7 +12,8 @@ from kansym.symbolic.formula import Formula
 
 
 def write_formula(directory: Path, name: str, formula: Formula, metrics: dict, context: dict, lhs: str,
-                  force: bool = False, label: str | None = None, init: bool = True) -> tuple[Path, Path]:
+                  force: bool = False, label: str | None = None, init: bool = True,
+                  correlations: bool = False) -> tuple[Path, Path]:
     """Write ``name.json`` and ``name.tex`` into ``directory`` together (both or neither; refuse to overwrite
     unless ``force``). Both texts are made in memory first: an entry that cannot be written leaves nothing."""
     directory = Path(directory)
@@ -20,7 +21,8 @@ def write_formula(directory: Path, name: str, formula: Formula, metrics: dict, c
     exists = KansymError(f"formula {name!r} already exists in {directory}; use --force to overwrite it")
     try:
         texts = {js: json_text(formula_entry(formula, metrics, context, init)) + "\n",
-                 tex: formula_tex(formula, lhs, metrics, label=label or name, context=context)}
+                 tex: formula_tex(formula, lhs, metrics, label=label or name, context=context,
+                                  correlations=correlations)}
     except KansymError:
         raise
     except (ValueError, TypeError, OverflowError, RecursionError) as exc:

@@ -223,7 +223,7 @@ def without_constant(cand: FormulaCandidate, data: Scoring, max_nfev: int = 400)
     return _without_term(cand, consts[0], f"{cand.name}-noconst", data, max_nfev, Origin.of(cand))
 
 
-def _variants(libraries, on_poor: str, last: int) -> list[tuple]:
+def edge_variants(libraries, on_poor: str, last: int) -> list[tuple]:
     """(candidate name, library, layers restricted to {0, x}, handling of poorly fitted edges) of each variant of
     the edge fits: one per library, the first library with the last layer or the inner layers linear, and with
     ``on_poor='best'`` each library with its poorly fitted edges dropped."""
@@ -310,7 +310,7 @@ def generate(reg, data: Scoring, options: CandidateOptions = CandidateOptions(),
     notes, cands = [], []
     poor_edges: dict[tuple[int, int, int], dict[str, tuple[float, str]]] = {}  # edge -> library -> (R^2, best)
     not_converged: list[str] = []
-    variants = _variants(libraries, on_poor, reg.model_.depth - 1 if hasattr(reg, "model_") else 1)
+    variants = edge_variants(libraries, on_poor, reg.model_.depth - 1 if hasattr(reg, "model_") else 1)
     seen = set()
     fits: dict = {}  # the network's trace and each edge's fits, shared by the variants
     too_large: list[str] = []

@@ -7,6 +7,7 @@ import re
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
 
 
 class KansymLatexPrinter(LatexPrinter):
@@ -88,14 +89,32 @@ def _visible(tex: str) -> float:
 _BREAKABLE_FUNCTIONS = {sp.sin: r"\sin", sp.cos: r"\cos", sp.tanh: r"\tanh", sp.log: r"\log"}
 
 
-def _pieces(expr: sp.Expr, printer, budget: float, lead: str = "") -> list[str]:
-    """LaTeX pieces of ``expr`` between which a line may break: the terms of a sum; inside a term too wide
-    for a line, the terms of the sum in its brackets (with \\Bigl( ... \\Bigr), which may span lines)."""
-    terms = printer._as_ordered_terms(expr) if isinstance(expr, sp.Add) else [expr]
+def _term_tex(term: sp.Expr, printer, leading: frozenset) -> str:
+    """LaTeX of one term; a constant named in ``leading`` that multiplies it is printed first (a_C Z(Z-1)...)."""
+    if leading and isinstance(term, sp.Mul):
+        first = next((f for f in term.args if isinstance(f, sp.Symbol) and f.name in leading), None)
+        if first is not None:
+            rest = sp.Mul(*[f for f in term.args if f is not first])
+            if rest == 1:
+                return printer.doprint(first)
+            shown = printer.parenthesize(rest, PRECEDENCE["Mul"]) if isinstance(rest, sp.Add) else printer.doprint(rest)
+            return printer.doprint(first) + " " + shown
+    return printer.doprint(term)
+
+
+def _pieces(expr: sp.Expr, printer, budget: float, lead: str = "", terms=None,
+            leading: frozenset = frozenset()) -> list[str]:
+    """LaTeX pieces of ``expr`` between which a line may break: the terms of a sum (``terms``: in this order);
+    inside a term too wide for a line, the terms of the sum in its brackets (with \\Bigl( ... \\Bigr), which
+    may span lines). Constants named in ``leading`` are printed first in their terms."""
+    if terms is None:
+        terms = printer._as_ordered_terms(expr) if isinstance(expr, sp.Add) else [expr]
     out = []
     for k, term in enumerate(terms):
-        tex = printer.doprint(term)
         sign = "" if k == 0 and not lead else "+ "
+        if leading and term.could_extract_minus_sign():
+            sign, term = "- ", -term
+        tex = _term_tex(term, printer, leading)
         if tex.startswith("-"):
             sign, term, tex = "- ", -term, tex[1:].lstrip()
         if k == 0 and lead:
@@ -130,12 +149,14 @@ def _open_term(term: sp.Expr, printer, budget: float):
     return None
 
 
-def equation_lines(expr: sp.Expr, lhs: str, budget: int = LINE_BUDGET) -> list[str]:
+def equation_lines(expr: sp.Expr, lhs: str, budget: int = LINE_BUDGET, terms=None,
+                   leading: frozenset = frozenset(), settings: dict | None = None) -> list[str]:
     """The equation ``lhs = expr`` cut into lines of about ``budget`` characters, between the terms of the
-    sum and, where one term is wider than a line, between the terms inside its brackets."""
-    printer = KansymLatexPrinter({"mul_symbol": None}, precision=5)
+    sum and, where one term is wider than a line, between the terms inside its brackets (``terms``: the sum's
+    terms in the order shown; ``leading``: constants printed first in their terms)."""
+    printer = KansymLatexPrinter({"mul_symbol": None, **(settings or {})}, precision=5)
     lines, current = [], ""
-    for piece in _pieces(expr, printer, budget, lead=f"{lhs} = "):
+    for piece in _pieces(expr, printer, budget, lead=f"{lhs} = ", terms=terms, leading=leading):
         if current and _visible(current + piece) > budget:
             lines.append(current.rstrip())
             current = ""

@@ -1,0 +1,92 @@
+"""A formula in a nuclear physicist's notation, for LaTeX: liquid-drop terms in the textbook order and with the
+textbook signs, A for N + Z, network constants numbered from 1, each term's coefficient first.
+
+The display is a relabelling only: the value of every term is unchanged. A constant whose term is conventionally
+subtracted from a binding energy B (surface, Coulomb, symmetry, Wigner) is shown as ``- a_S A^(2/3)`` with
+a_S = -(fitted value), so that a physical fit shows positive constants; a fit that gives the unconventional sign
+shows a negative one. Signs are conventional only for B; other targets keep the fitted signs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import sympy as sp
+
+from kansym.symbolic.formula import Formula
+
+LIQUID_DROP_ORDER = ("a_V", "a_S", "a_C", "a_I", "a_SI", "a_P", "a_W")
+"""Volume, surface, Coulomb, symmetry, surface symmetry, pairing, Wigner: the order of the terms shown."""
+
+TEXTBOOK_SIGN = {"a_V": 1, "a_S": -1, "a_C": -1, "a_I": -1, "a_SI": 1, "a_P": 1, "a_W": -1}
+"""The sign of each liquid-drop term in B = a_V A - a_S A^(2/3) - a_C Z(Z-1)/A^(1/3) - a_I (N-Z)^2/A + ..."""
+
+DEFINITIONS = (
+    (("A",), "$A = N + Z$"),
+    (("v_Z", "v_N"), "$v_Z$, $v_N$ the distances of $Z$, $N$ to the nearest magic number"),
+    (("s_Z", "s_N"), "$s_Z$, $s_N$ the fractional fillings of the proton and neutron shells"),
+    (("P_NZ",), "$P_{NZ} = N_p N_n/(N_p + N_n)$ with $N_p$, $N_n$ the valence protons and neutrons"),
+    (("P", "S"), "$P$, $S$ the parities of $Z$ and $N$"),
+    (("Z_EO", "N_EO"), "$Z_{EO}$, $N_{EO}$ the even-odd indicators of $Z$ and $N$"),
+    (("delta",), "$\\delta = [(-1)^Z + (-1)^N]/2$"),
+)
+"""A caption's definition of the input symbols a formula may hold."""
+
+
+@dataclass(frozen=True)
+class Display:
+    """A formula as shown: its terms in order, each constant's shown name and sign (shown value = sign x fitted
+    value), the constants in the order shown, and the caption definitions of the symbols the terms use."""
+
+    terms: tuple[sp.Expr, ...]
+    names: dict  # fitted name -> shown name
+    signs: dict  # fitted name -> +1 or -1
+    order: tuple[str, ...]  # fitted names in the order their terms are shown
+    defined: tuple[str, ...]
+
+    @property
+    def leading(self) -> frozenset:
+        """Shown names of the constants, printed first in their terms."""
+        return frozenset(self.names.values())
+
+
+def _rank(term: sp.Expr) -> tuple:
+    names = {s.name for s in term.free_symbols}
+    for k, n in enumerate(LIQUID_DROP_ORDER):
+        if n in names:
+            return (0, k)
+    if any(re.fullmatch(r"w_\w+", n) for n in names):
+        return (1, 0)
+    return (2, 0) if any(re.fullmatch(r"c_\d+", n) for n in names) else (3, 0)
+
+
+def display(formula: Formula, binding_energy: bool = True) -> Display:
+    """The physicist's form of ``formula`` (``binding_energy``: the target is B, so textbook signs apply)."""
+    syms = {s.name: s for s in formula.expr.free_symbols}
+    constants = [p.name for p in formula.parameters]
+    signs = {n: (TEXTBOOK_SIGN.get(n, 1) if binding_energy else 1) for n in constants}
+    shown = formula.expr.xreplace({syms[n]: -syms[n] for n in constants if signs[n] == -1 and n in syms})
+    if "N" in syms and "Z" in syms:
+        A = sp.Symbol("A", positive=True)
+        abbreviated = shown.subs(syms["N"] + syms["Z"], A)
+        if A in abbreviated.free_symbols:
+            shown = abbreviated
+    terms = sorted(sp.Add.make_args(shown), key=lambda t: (_rank(t), sp.default_sort_key(t)))
+    order = []
+    for t in terms:
+        text = str(t)
+        for s in sorted((s for s in t.free_symbols if s.name in constants),
+                        key=lambda s: re.search(rf"\b{s.name}\b", text).start()):
+            if s.name not in order:
+                order.append(s.name)
+    order += [n for n in constants if n not in order]
+    network = [n for n in order if re.fullmatch(r"c_\d+", n)]
+    names = {n: n for n in constants} | {n: f"c_{k + 1}" for k, n in enumerate(network)}
+    if any(names[n] != n for n in network):  # through placeholders: c_2 -> c_1 while c_1 -> c_2 must not collide
+        tmp = {syms[n]: sp.Dummy(n) for n in network}
+        final = {tmp[syms[n]]: sp.Symbol(names[n], real=True) for n in network}
+        terms = [t.xreplace(tmp).xreplace(final) for t in terms]
+    used = {s.name for t in terms for s in t.free_symbols}
+    defined = tuple(text for group, text in DEFINITIONS if used & set(group))
+    return Display(tuple(terms), names, signs, tuple(order), defined)
