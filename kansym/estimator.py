@@ -379,6 +379,8 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
     def from_run(cls, run_dir) -> "KANSymbolicRegressor":
         """The estimator of a ``kansym discover`` run directory: its networks, candidates and formula."""
 
+        if not isinstance(run_dir, (str, Path)) or not str(run_dir).strip():
+            raise KansymError(f"from_run needs the path of a run directory (a str or Path), got {str(run_dir)[:40]!r}")
         rd = RunDir(Path(run_dir))
         missing = [f for f in ("config.json", "metrics.json", "kan") if not rd.file(f).exists()]
         if missing:

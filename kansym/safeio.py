@@ -15,7 +15,10 @@ from kansym.errors import KansymError
 
 
 def pid_alive(pid: int) -> bool:
-    """True if a process with this id exists on this machine."""
+    """True if a process with this id exists on this machine (0 and negative ids name process groups, not a
+    process: never alive)."""
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

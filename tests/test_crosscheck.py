@@ -155,8 +155,10 @@ def test_front_in_json_tex_and_terminal_with_one_constant_per_engine_constant(fo
     assert rows["pysr-hof[1]"]["n_constants"] == 4  # cbrt writes its argument twice; its two constants stay two
     assert rows["pysr-hof[2]"]["refit_failed"] and rows["pysr-hof[2]"]["n_constants"] is None
     tex = (run / "crosscheck.tex").read_text()
-    assert "\\caption{" in tex and "pysr-hof" in tex and tex.count("\\\\") == 1 + 4
-    assert rows["pysr-hof[1]"]["numeric_latex"] in tex
+    # two header lines, the KAN and the two refitted formulas; the failed refit only named in the caption
+    assert "\\caption{" in tex and tex.count("\\\\") == 2 + 3 and "1 that could not be refitted" in tex
+    row = next(ln for ln in tex.splitlines() if ln.startswith("pysr-hof[1]"))
+    assert "\\operatorname{sign}" in row and "Z" in row and "pysr-hof[2]" not in tex
     assert rows["pysr-hof[1]"]["numeric_expression"] in r.output and "refit failed" in r.output
 
 

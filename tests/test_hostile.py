@@ -1905,3 +1905,26 @@ def test_an_edited_latex_snippet_of_a_run_is_refused(name, formula_run, tmp_path
     (run / name).write_text(text.replace("\\end{", "\\input{/etc/passwd}\\end{", 1))
     r = runner.invoke(app, ["show", str(run)])
     assert r.exit_code == 2 and name in r.output, r.output
+
+
+def test_small_inputs_of_the_eleventh_probe(formula_run, tmp_path):
+    """Process ids 0 and -1 (process groups) are never alive; a mass model named twice, from_run(None), an option
+    both fixed and swept, and '1_0' MeV are refused with a message; a run name with a newline is listed on one
+    line."""
+    import kansym
+    from kansym import KANSymbolicRegressor
+    from kansym.safeio import pid_alive
+
+    assert not pid_alive(0) and not pid_alive(-1)
+    with pytest.raises(KansymError, match="twice"):
+        kansym.nuclei("even-even", models=("ws4", "ws4"))
+    with pytest.raises(KansymError, match="path of a run directory"):
+        KANSymbolicRegressor.from_run(None)
+    r = runner.invoke(app, ["sweep", "--grid", "seed=0:2", "--seed", "5", "--runs-dir", str(tmp_path / "s")])
+    assert r.exit_code == 2 and "both fixed and a --grid" in r.output and not (tmp_path / "s").exists()
+    r = runner.invoke(app, ["discover", "--max-unc", "1_0", "--runs-dir", str(tmp_path / "d")])
+    assert r.exit_code == 2 and "--max-unc" in r.output
+    runs = tmp_path / "runs"
+    shutil.copytree(formula_run.run_dir, runs / "a\nb")
+    r = runner.invoke(app, ["runs", "--runs-dir", str(runs)], terminal_width=300)
+    assert r.exit_code == 0 and "a?b" in r.output and "a\nb" not in r.output, r.output

@@ -118,7 +118,7 @@ def test_interrupted_points_are_completed_in_place(tmp_path):
     (sw.root / b / "config.json").write_text("{}")
     table, done = run_sweep(sw, Execution(jobs=1))
     assert done == [a, b] and table["state"].tolist() == ["done", "done"]
-    assert sorted(p.name for p in sw.root.iterdir()) == sorted([a, b, "summary.csv", "summary.png"])  # no -2
+    assert sorted(p.name for p in sw.root.iterdir()) == sorted([a, b, "summary.csv", "summary.pdf", "summary.png"])  # no -2
     assert json.loads((sw.root / a / "config.json").read_text())["runs_dir"] == str(sw.root)
     assert json.loads((sw.root / b / "formula.json").read_text())["run_id"] == b
 
@@ -147,7 +147,7 @@ def test_summary_lists_every_point_and_unreadable_points_are_recomputed(tmp_path
     assert done == [a] and state == {a: "done", b: "missing", c: "failed", d: "failed"}
     assert not (sw.root / a / "old.txt").exists() and "rmse_mev" in json.loads((sw.root / a / "metrics.json").read_text())
     assert sorted(p.name for p in sw.root.iterdir()) == sorted([a, scratch_dir(sw.root, b).name, "summary.csv",
-                                                                 "summary.png"])
+                                                                 "summary.pdf", "summary.png"])
     assert table["pareto"].any() and not table.loc[table["state"] != "done", "pareto"].any()
 
 

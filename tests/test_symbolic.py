@@ -333,3 +333,29 @@ def test_export_with_the_correlation_matrix(symbolic_run, tmp_path):
     rows = [ln.strip().rstrip("\\").split("&") for ln in tex.split("tab:c-corr")[1].splitlines()
             if ln.strip().startswith("$")]
     assert len(rows) == n and all(r[k + 1].strip() == "1" for k, r in enumerate(rows))
+
+
+HOF_FOR_TEX = ('Complexity,Loss,Equation\n3,900.0,"Z + N"\n5,400.0,"15.5*Z + 15.5*N"\n'
+               '9,100.0,"15.5*(Z + N) - 17.0*cbrt(Z + N)^2 - 0.7*Z*Z/cbrt(Z + N)"\n'
+               '15,40.0,"15.5*(Z + N) - 17.0*cbrt(Z + N)^2 - 0.7*Z*(Z - 1)/cbrt(Z + N) - 23.0*(N - Z)^2/(Z + N)'
+               ' + 1.5*sin(0.2*N + 0.3*Z + 0.1)*exp(0.01*Z) + 2.0*cos(0.05*N*Z)"\n'
+               '17,10.0,"(Z + 0.5*N + 1.0)*(Z + 1.5*N + 2.0)*(Z + 2.5*N + 3.0)*(Z + 3.5*N + 4.0)/(Z*N + 7.0)"\n')
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed (Debian: texlive-latex-base "
+                    "texlive-latex-recommended texlive-science texlive-publishers)")
+@pytest.mark.parametrize("layout", ["article", "article-twocolumn", "revtex4-2-prc-reprint"])
+def test_crosscheck_tex_fits_the_page(formula_run, tmp_path, layout):
+    """crosscheck.tex of a front with long expressions (cut into lines in their column) compiles beside the
+    formula's snippet with no overfull box or float error; |N| and sign(N) of a cube root read as N."""
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    (tmp_path / "hof.csv").write_text(HOF_FOR_TEX)
+    r = runner.invoke(app, ["crosscheck", str(run), "--pysr-hof", str(tmp_path / "hof.csv")])
+    assert r.exit_code == 0, r.output
+    tex = (run / "crosscheck.tex").read_text()
+    assert "\\newline" in tex and "sign" not in tex and "\\left|" not in tex.split("pysr-hof[")[1]
+    assert runner.invoke(app, ["show", str(run)]).exit_code == 0  # the snippet is what crosscheck.json gives
+    log = _compile((run / "formula.tex").read_text() + "\n" + tex, tmp_path, layout != "article", "cc",
+                   revtex=layout.startswith("revtex"))
+    assert "Overfull \\hbox" not in log and "Float too large" not in log and "undefined" not in log, log[-3000:]

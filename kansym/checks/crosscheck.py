@@ -9,6 +9,7 @@ the next nuclei beyond the last measured one on each isotopic chain.
 
 from __future__ import annotations
 
+import math
 import re
 
 import csv
@@ -31,7 +32,8 @@ import sympy as sp
 from kansym.errors import KansymError
 from kansym.symbolic.exprparse import parse_equation
 from kansym.symbolic.formula import Formula, check_finite, parameterize, refit, variable_symbols
-from kansym.symbolic.latex import tex_escape
+from kansym.symbolic.latex import expression_lines, tex_escape
+from kansym.symbolic.srepr_reader import parse_srepr
 from kansym.metrics import rms, rmse_by_split
 from kansym.nuclear.nuclides import chain_nuclei
 from kansym.safeio import read_text_bounded
@@ -345,7 +347,7 @@ def rounded(expr: sp.Expr, digits: int = 4) -> sp.Expr:
 
 def _shown(F: Formula) -> dict:
     e = rounded(F.numeric_expr())
-    return {"numeric_expression": str(e), "numeric_latex": sp.latex(e)}
+    return {"numeric_expression": str(e), "numeric_latex": sp.latex(e), "numeric_srepr": sp.srepr(e)}
 
 
 def equivalence(a: Formula, b: Formula, X: np.ndarray, tol_mev: float) -> dict:
@@ -411,16 +413,16 @@ def compare(kan: Formula, result: EngineResult, ds, names, extrap_X: np.ndarray,
         rows[k]["selected"] = True
         selected_formula = refitted[k]
     out = {"engine": result.engine, "engine_wall_s": round(result.wall_s, 1), "rows": rows,
-           "n_extrapolation_nuclei": int(len(extrap_X))}
+           "n_extrapolation_nuclei": int(len(extrap_X)), "tex_layout": TEX_LAYOUT}
     if selected_formula is not None:
         out["equivalence"] = equivalence(kan, selected_formula, ds.X, tol_mev)
         out["extrapolation_rms_difference_mev"] = rms(selected_formula.evaluate(extrap_X) - kan_ex)
     return out
 
 
-def crosscheck_tex(report: dict) -> str:
-    """A booktabs table (``table*``, siunitx-free) of a comparison report: the KAN formula and every member of the
-    engine's front with its refitted expression, and a caption saying what was compared."""
+def _crosscheck_tex_v1(report: dict) -> str:
+    """crosscheck.tex as reports without ``tex_layout`` were written: a ``table*`` of every row, each expression
+    on one line."""
 
     search = (f"{report['generations']} generations" if report.get("generations") else "an imported hall of fame")
     if report.get("time_budget_s"):
@@ -444,3 +446,87 @@ def crosscheck_tex(report: dict) -> str:
         lines.append(f"{name} & {r['n_constants']} & {r['size']} & {rm[0]} & {rm[1]} & ${r['numeric_latex']}$ \\\\")
     lines += ["\\bottomrule", "\\end{tabular}", "\\end{table*}", ""]
     return "\n".join(lines)
+
+
+TEX_LAYOUT = 2
+"""``tex_layout`` of the reports this version writes: crosscheck.tex shows the engine's refitted front (at most
+:data:`MAX_TEX_ROWS` formulas) with expressions cut into lines; reports without it were written as one table of
+every row (:func:`_crosscheck_tex_v1`)."""
+
+MAX_TEX_ROWS = 6
+"""Engine formulas crosscheck.tex shows (the selected one always; the rest in the front's order); the others are
+in crosscheck.json."""
+
+TEX_LINE_BUDGET = 24
+"""Characters of mathematics per line of the table's expression column (0.45 of the text width at small size)."""
+
+MAX_TEX_LINES = 5
+"""Lines of one expression in crosscheck.tex; a longer one ends with its first lines and a pointer to the JSON."""
+
+
+def _row_lines(row: dict) -> list[str]:
+    """The refitted expression of a report row (its ``numeric_srepr``, read by the whitelisting reader) in LaTeX
+    lines; Z and N are positive there, so that |N| and sign(N) read as N and 1."""
+    expr = parse_srepr(row["numeric_srepr"], f"crosscheck.json row {tex_escape(str(row.get('formula')))[:40]}")
+    positive = {s: sp.Symbol(s.name, positive=True) for s in expr.free_symbols if s.name in ("Z", "N")}
+    expr = expr.xreplace(positive)
+    lines = expression_lines(expr, TEX_LINE_BUDGET, settings={"fold_frac_powers": True, "root_notation": False})
+    if len(lines) > MAX_TEX_LINES:  # \Bigl( ... \Bigr) may span the cut: the shown lines close what they open
+        shown = lines[:MAX_TEX_LINES - 1]
+        opened = sum(ln.count("\\Bigl(") - ln.count("\\Bigr)") for ln in shown)
+        shown[-1] += " \\Bigr)" * opened + " + \\ldots"
+        return [*shown, f"\\text{{({len(lines)} lines: crosscheck.json)}}"]
+    return lines
+
+
+def crosscheck_tex(report: dict) -> str:
+    """crosscheck.tex of a comparison report: a ``table*`` of the KAN formula and the engine's refitted front (at
+    most :data:`MAX_TEX_ROWS` of its formulas, the selected one among them; failed refits only in the JSON), each
+    expression cut into lines that fit its column, with a caption saying what was compared. Numbers reach LaTeX
+    only as numbers formatted here and expressions only through SymPy's printer."""
+    if report.get("tex_layout") != TEX_LAYOUT:
+        return _crosscheck_tex_v1(report)
+    rows = report["rows"]
+    engine = [r for r in rows[1:] if r.get("numeric_srepr") is not None]
+    failed = sum(1 for r in rows[1:] if r.get("numeric_srepr") is None)
+    shown = [r for r in engine if r.get("selected")]
+    shown += [r for r in engine if not r.get("selected")][:MAX_TEX_ROWS - len(shown)]
+    shown = sorted(shown, key=engine.index)
+    search = (f"{_whole(report.get('generations'))} generations" if report.get("generations")
+              else "an imported hall of fame")
+    if report.get("time_budget_s"):
+        search += f", at most {float(report['time_budget_s']):g} s"
+    left = len(engine) - len(shown)
+    caption = (f"Cross-check of the KAN formula of run {tex_escape(str(report.get('run_id', '')))} with "
+               f"{tex_escape(str(report['engine']))} ({search}, seed {_whole(report.get('seed', 0))}, largest size "
+               f"{_whole(report.get('maxsize', 0))}): the engine's Pareto front with its constants refitted in double "
+               "precision on the same training nuclei"
+               + (f" ({len(shown)} of its {len(engine)} formulas; all in crosscheck.json)" if left else "")
+               + (f"; {failed} that could not be refitted are listed in crosscheck.json" if failed else "")
+               + ". $k$: constants; RMSE in MeV; $^*$ the selected formula (the most accurate on the training nuclei "
+               "among those passing the far-extrapolation check).")
+    lines = ["\\begin{table*}[tbp]", "\\centering", "\\small", "\\setlength{\\tabcolsep}{4pt}",
+             f"\\caption{{{caption}}}", "\\label{tab:crosscheck}",
+             "\\begin{tabular}{lrrrrp{0.45\\textwidth}}", "\\toprule",
+             "Formula & $k$ & Size & \\multicolumn{2}{c}{RMSE} & Expression \\\\",
+             " & & & train & test & \\\\", "\\midrule"]
+    for r in [rows[0], *shown]:
+        name = tex_escape(str(r["formula"])) + ("$^*$" if r.get("selected") and r is not rows[0] else "")
+        rm = [_number(r["rmse_mev"].get(k)) for k in ("train", "test")]
+        expr = " \\newline ".join(f"${ln}$" for ln in _row_lines(r))
+        lines.append(f"{name} & {_whole(r['n_constants'])} & {_whole(r['size'])} & {rm[0]} & {rm[1]} & {expr} \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}", "\\end{table*}", ""]
+    return "\n".join(lines)
+
+
+def _whole(value) -> int:
+    """A count of a report, as a number (never text from the file)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise KansymError(f"crosscheck.json: expected a whole number, got {str(value)[:40]!r}")
+    return value
+
+
+def _number(value) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return "--"
+    return f"{value:.3f}"

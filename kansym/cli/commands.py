@@ -44,6 +44,11 @@ err = _Console(stderr=True, width=None if sys.stderr.isatty() else 10_000)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # control characters: shown as '?', never sent
 
 
+def _cell(text: str) -> str:
+    """A one-line table cell: every control character, newlines and tabs included, shown as '?'."""
+    return re.sub(r"[\x00-\x1f\x7f-\x9f]", "?", str(text))
+
+
 def handled(fn):
     """Turn KansymError into 'Error: ...' on stderr and exit code 2 (no traceback)."""
     @functools.wraps(fn)
@@ -161,7 +166,7 @@ def _max_unc(text: Optional[str]) -> Optional[float]:
         return -1.0
     if text.strip().lower() == "none":
         return None
-    if not text.isascii():
+    if not text.isascii() or "_" in text:
         raise KansymError(f"--max-unc must be a positive number of MeV in ASCII digits or 'none', got {text[:40]!r}")
     try:
         value = float(text)
@@ -556,7 +561,7 @@ def runs(runs_dir: Path = _dir_option("runs", "Where run directories live."),
         return
     found = list_runs(runs_dir)
     if not found:
-        err.print(f"no runs under {runs_dir}")
+        err.print(Text(f"no runs under {terminal_safe(str(runs_dir))}"))
         return
     t = Table(title=f"runs in {terminal_safe(str(runs_dir))}")
     for col in ("run", "target", "features", "n", "train", "test", "width"):
@@ -570,9 +575,9 @@ def runs(runs_dir: Path = _dir_option("runs", "Where run directories live."),
                    str(m.get("pruned_width", "")))
         except (KansymError, AttributeError, TypeError, ValueError) as exc:
             why = str(exc) if isinstance(exc, KansymError) else f"{type(exc).__name__} in config.json or metrics.json"
-            t.add_row(Text(r.id), Text(f"corrupt: {why}"[:70], style="red"), "", "", "", "", "")
+            t.add_row(Text(_cell(r.id)), Text(_cell(f"corrupt: {why}"[:70]), style="red"), "", "", "", "", "")
             continue
-        t.add_row(*(Text(_CONTROL.sub("?", v)) for v in row))
+        t.add_row(*(Text(_cell(v)) for v in row))
     out.print(t)
 
 
@@ -766,6 +771,9 @@ def sweep(ctx: typer.Context,
     if twice:
         raise KansymError(f"--grid names {', '.join(twice)} more than once; give all its values in one --grid")
     grids = dict(parsed)
+    both = sorted(set(grids) & set(fixed))
+    if both:
+        raise KansymError(f"--{both[0].replace('_', '-')} is both fixed and a --grid; give it in one place")
     execution = Execution(jobs, backend, scheduler).checked().reachable()
     sw = plan(DiscoverConfig(target=target, **fixed), grids, runs_dir)  # every point validated before any fit
     err.print(Text(f"sweep {sw.root}: {len(sw.points)} points"), highlight=False)

@@ -334,6 +334,9 @@ def nuclei(subset: str = "all", min_z: int = 8, min_n: int = 8, max_unc: float |
     """
     frame = select_nuclei(Selection(subset, min_z, min_n, max_unc, include_estimated))
     models = (models,) if isinstance(models, str) else tuple(models)
+    twice = sorted({m for m in models if models.count(m) > 1}, key=str)
+    if twice:
+        raise KansymError(f"models names {str(twice[0])[:40]!r} twice; name each mass model once")
     if features is not None:
         cols = feat.features(frame["Z"], frame["N"], features)
         frame = pd.concat([frame, cols[[c for c in cols.columns if c not in frame.columns]]], axis=1)

@@ -154,9 +154,16 @@ def equation_lines(expr: sp.Expr, lhs: str, budget: int = LINE_BUDGET, terms=Non
     """The equation ``lhs = expr`` cut into lines of about ``budget`` characters, between the terms of the
     sum and, where one term is wider than a line, between the terms inside its brackets (``terms``: the sum's
     terms in the order shown; ``leading``: constants printed first in their terms)."""
+    return expression_lines(expr, budget, terms, leading, settings, lead=f"{lhs} = ")
+
+
+def expression_lines(expr: sp.Expr, budget: float = LINE_BUDGET, terms=None, leading: frozenset = frozenset(),
+                     settings: dict | None = None, lead: str = "") -> list[str]:
+    """``expr`` in LaTeX cut into lines of about ``budget`` characters, as :func:`equation_lines` cuts it
+    (``lead``: text before the first term)."""
     printer = KansymLatexPrinter({"mul_symbol": None, **(settings or {})}, precision=5)
     lines, current = [], ""
-    for piece in _pieces(expr, printer, budget, lead=f"{lhs} = ", terms=terms, leading=leading):
+    for piece in _pieces(expr, printer, budget, lead=lead, terms=terms, leading=leading):
         if current and _visible(current + piece) > budget:
             lines.append(current.rstrip())
             current = ""
