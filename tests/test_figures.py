@@ -114,6 +114,7 @@ def test_every_figure_of_a_run_has_a_vector_pdf_twin(chain_run):
         twin = p.with_suffix(".pdf")
         assert twin.is_file() and twin.read_bytes()[:5] == b"%PDF-" and twin.stat().st_size > 1000, twin
     assert {p.with_suffix(".png") for p in chain_run.rglob("*.pdf")} == set(pngs)
+    assert (chain_run / "figures" / "formula_residual_chart.png").is_file()  # the formula's map beside the KAN's
 
 
 def test_discover_keeps_the_backend_a_notebook_set(tmp_path):
@@ -128,3 +129,36 @@ def test_discover_keeps_the_backend_a_notebook_set(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.strip().splitlines()[-1] == "svg"
+
+
+def test_figures_read_in_greyscale_and_compare_on_one_scale(chain_run):
+    """Chain series differ by marker and line style as well as colour, legends sit beside the data; the N-Z map
+    has equal aspect and its RMS in the panel; the KAN's and the formula's far maps share one colour limit."""
+    surface = pd.read_csv(chain_run / "extrapolation.csv")
+    fig = figures.chain_plot(surface, ("kan", "formula"), ("frdm12", "ws4"), "Sn")
+    top = fig.axes[0]
+    styles = {ln.get_label().split(" (off scale")[0]: (ln.get_marker(), ln.get_linestyle()) for ln in top.get_lines()
+              if ln.get_label().split(" (off scale")[0] in ("KAN", "formula", "WS4", "AME2020")}
+    assert len(styles) == 4 and len(set(styles.values())) == 4
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig).draw()
+    for ax in fig.axes:
+        legend = ax.get_legend()
+        assert legend is not None and legend.get_bbox_to_anchor().x0 >= ax.get_window_extent().x1 - 1
+    preds = pd.read_csv(chain_run / "predictions.csv")
+    nz = figures.nz_plot(preds, title="t")
+    ax = nz.axes[0]
+    assert ax.get_aspect() == 1.0 and any(t.get_text().startswith("RMS ") for t in ax.texts)
+    cfg, stage = load_run_stage(chain_run)
+    from kansym.checks.farcheck import make_judge
+    from kansym.pipeline.config import load_dataset
+
+    judge = make_judge(load_dataset(cfg), cfg.selection(), cfg.features)
+    diffs = [np.linspace(-1, 1, len(judge.dom)), np.linspace(-5, 5, len(judge.dom))]
+    limit = figures.far_limit(diffs)
+    assert limit == pytest.approx(np.percentile(np.abs(diffs[1]), 99))
+    maps = [figures.far_plot(judge.dom, d, "t", limit=limit) for d in diffs]
+    scales = [m.axes[0].collections[0].get_clim() for m in maps]
+    assert scales[0] == scales[1] == (-limit, limit)
+    assert all(any("beyond" in t.get_text() for t in m.axes[0].texts) for m in maps)

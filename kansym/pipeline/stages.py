@@ -77,7 +77,7 @@ def kan_result(cfg: DiscoverConfig, stage: KanStage) -> KanResult:
     curve = pd.DataFrame([{"member": i, **row} for i, m in enumerate(stage.members) for row in m.curve_])
     network = figs.network_diagram(stage.kept[0], dataset.feature_names, output=network_output_label(cfg))
     residual = figs.nz_plot(preds, title=f"KAN minus {target_label(cfg)}, {len(dataset.frame)} nuclei",
-                            unit_label="KAN - AME2020 [MeV]")
+                            unit_label="KAN - target [MeV]")
     metrics = {**stage.metrics(), "target": cfg.target, "n_nuclei": len(dataset.frame),
                "dropped_without_model": dataset.dropped}
     if cfg.uncertainty is False and "ensemble" in metrics:
@@ -105,6 +105,7 @@ class SymbolicResult:
     context: dict | None = None  # formula.json's provenance
     lhs: str = ""
     figure: object = None
+    residual_figure: object = None  # the formula minus the target on the N-Z chart (beside the KAN's)
 
     def record(self) -> dict:
         """The plain-data summary: formula metrics, candidate rows, notes."""
@@ -180,8 +181,13 @@ def symbolic_result(cfg: DiscoverConfig, stage: KanStage, run_id: str, progress:
     chosen = search.chosen.formula
     entry = export.formula_entry(chosen, metrics, context)  # the formula as formula.json will give it back
     recorded = formula_from_entry(parse_json_text(json_text(entry), "formula.json")).for_columns(ds.feature_names)
+    f = ds.frame
+    residuals = pd.DataFrame({"Z": f["Z"], "N": f["N"], "split": f["split"],
+                              "residual": ds.y - recorded.predict(ds.X)})
+    residual_figure = figs.nz_plot(residuals, title=f"formula minus {target_label(cfg)}, {len(f)} nuclei",
+                                   unit_label="formula - target [MeV]")
     return SymbolicResult(**parts, notes=notes, formula=recorded, metrics=metrics, context=context, lhs=lhs,
-                          figure=export.formula_figure(chosen, lhs))
+                          figure=export.formula_figure(chosen, lhs), residual_figure=residual_figure)
 
 
 def crosscheck_report(cfg: DiscoverConfig, ds, formula: Formula, run_id: str, engine: str = "auto",

@@ -76,12 +76,14 @@ def write_symbolic(path: Path, sym) -> None:
     write_json_atomic(path / "candidates.json", sym.candidate_entries)
     save_figure(sym.candidates_figure, path / "figures" / "candidates.png", dpi=120)
     if sym.metrics is None:
-        for stale in ("formula.json", "formula.tex", "formula.png", "formula.pdf"):
+        for stale in ("formula.json", "formula.tex", "formula.png", "formula.pdf", "figures/formula_residual_chart.png",
+                      "figures/formula_residual_chart.pdf"):
             remove(path / stale)
         return
     write_formula(path, "formula", sym.search.chosen.formula, sym.metrics, sym.context, sym.lhs, force=True,
                   label=sym.context["run_id"])
     save_figure(sym.figure, path / "formula.png", dpi=130, bbox_inches="tight")
+    save_figure(sym.residual_figure, path / "figures" / "formula_residual_chart.png", dpi=120)
 
 
 def write_extrapolation(path: Path, ext, figures: bool = True) -> None:
@@ -95,8 +97,10 @@ def write_extrapolation(path: Path, ext, figures: bool = True) -> None:
         save_figure(figs.chain_plot(f, ext.preds, ext.against, ch), path / "figures" / f"chain_{ch}.png", dpi=110)
     judge = ext.judge
     ref_label = tables.MODELS[judge.reference].label
-    for p, be in ext.far_values.items():
-        save_figure(figs.far_plot(judge.dom, be - judge.dom["BE_ref"].to_numpy(),
+    diffs = {p: be - judge.dom["BE_ref"].to_numpy() for p, be in ext.far_values.items()}
+    limit = figs.far_limit(diffs.values())  # one colour scale: the KAN's and the formula's maps compare
+    for p in diffs:
+        save_figure(figs.far_plot(judge.dom, diffs[p], limit=limit,
                                   title=f"{'KAN' if p == 'kan' else 'formula'} BE minus {ref_label} BE [MeV], "
                                         f"{len(judge.dom)} nuclei ({int(judge.dom['beyond'].sum())} beyond "
                                         "AME2020)"),

@@ -22,9 +22,14 @@ def new_figure(**kw):
     return Figure(**kw)
 
 
-SERIES_COLOURS = {"kan": "C0", "formula": "C1", "exp": "k", "frdm12": "C2", "ws4": "C3", "dz28": "C4",
-                  "ktuy05": "C5", "hfb27": "C6", "dz10": "C7", "ws4rbf": "C8"}
-"""One colour per series in every panel and figure."""
+SERIES_COLOURS = {"kan": "#0072B2", "formula": "#D55E00", "exp": "k", "frdm12": "#009E73", "ws4": "#CC79A7",
+                  "dz28": "#E69F00", "ktuy05": "#56B4E9", "hfb27": "#F0E442", "dz10": "#999999", "ws4rbf": "#000000"}
+"""One colour per series in every panel and figure (the Okabe-Ito palette, safe for colour-blind readers)."""
+
+SERIES_STYLES = {"kan": ("o", "-"), "formula": ("s", "--"), "exp": (".", "none"), "frdm12": ("^", "-."),
+                 "ws4": ("v", ":"), "dz28": ("D", "-."), "ktuy05": ("<", ":"), "hfb27": (">", "-."),
+                 "dz10": ("p", ":"), "ws4rbf": ("h", "-.")}
+"""Marker and line style of each series: the curves stay apart in greyscale."""
 
 
 def series_label(name: str) -> str:
@@ -79,6 +84,7 @@ def nz_plot(frame: pd.DataFrame, column: str = "residual", title: str = "", sign
     ax = fig.subplots()
     v = sign * frame[column].to_numpy()
     lim = float(np.nanpercentile(np.abs(v), 98)) or 1.0
+    rms = float(np.sqrt(np.nanmean(v ** 2)))
     sc = ax.scatter(frame["N"], frame["Z"], c=np.clip(v, -lim, lim), cmap="RdBu_r", vmin=-lim, vmax=lim, s=9,
                     marker="s", label="training nuclei" if "split" in frame else None)
     if "split" in frame:
@@ -87,7 +93,10 @@ def nz_plot(frame: pd.DataFrame, column: str = "residual", title: str = "", sign
                    label="test nuclei")
         ax.legend(loc="upper left", fontsize=8)
     _chart_frame(ax, frame["N"].to_numpy(), frame["Z"].to_numpy(), title)
-    fig.colorbar(sc, ax=ax, label=f"{unit_label} (clipped at +-{lim:.3g})")
+    ax.set_aspect("equal")
+    ax.text(0.98, 0.03, f"RMS {rms:.3g} MeV ({len(v)} nuclei)", transform=ax.transAxes, ha="right", va="bottom",
+            fontsize=9, bbox=dict(facecolor="white", edgecolor="0.7", alpha=0.9))
+    fig.colorbar(sc, ax=ax, label=f"{unit_label} (clipped at $\\pm${lim:.3g})")
     fig.tight_layout()
     return fig
 
@@ -143,7 +152,7 @@ def chain_plot(frame: pd.DataFrame, preds, against, chain: str):
     axis = "Z" if chain.startswith("N=") else "N"  # isotones run along Z
     f = frame.sort_values(axis)
     ref = against[0]
-    fig = new_figure(figsize=(7, 7))
+    fig = new_figure(figsize=(9.5, 7))
     ax1, ax2 = fig.subplots(2, 1, sharex=True)
     series = [p for p in (*preds, *against[1:], "exp") if f"ME_{p}" in f]
     diffs = {p: (f[f"ME_{p}"] - f[f"ME_{ref}"]).to_numpy(dtype=float) for p in series}
@@ -155,10 +164,11 @@ def chain_plot(frame: pd.DataFrame, preds, against, chain: str):
                    _robust_limits(s2_ref, s2_pred)]
     for p in series:
         d = diffs[p]
-        kw = dict(color=SERIES_COLOURS.get(p, None))
+        marker, style = SERIES_STYLES.get(p, ("o", "-"))
+        kw = dict(color=SERIES_COLOURS.get(p, None), marker=marker, ls=style)
         off = _off_scale(f[axis].to_numpy(), d, step_limits[0])
         label = series_label(p) + (f" (off scale at {axis} {off})" if off is not None else "")
-        line = ax1.plot(f[axis], d, "o-" if p != "exp" else ".", ms=3, label=label, **kw)[0]
+        line = ax1.plot(f[axis], d, ms=3 if p != "exp" else 5, label=label, **kw)[0]
         _band(ax1, f, axis, p, d, line.get_color())
         bad = ~np.isfinite(f[f"ME_{p}"].to_numpy(dtype=float))
         if p in preds and bad.any():
@@ -166,7 +176,9 @@ def chain_plot(frame: pd.DataFrame, preds, against, chain: str):
                      label=f"{series_label(p)} NaN/inf")
     ax1.axhline(0.0, color=SERIES_COLOURS.get(ref), lw=1, label=f"{series_label(ref)} (reference)")
     for p, (xs, ys) in s2.items():
-        ax2.plot(xs, ys, "o-" if p != "exp" else ".", ms=3, color=SERIES_COLOURS.get(p), label=series_label(p))
+        marker, style = SERIES_STYLES.get(p, ("o", "-"))
+        ax2.plot(xs, ys, marker=marker, ls=style, ms=3 if p != "exp" else 5, color=SERIES_COLOURS.get(p),
+                 label=series_label(p))
     measured = f.loc[f["distance"] == 0, axis]
     last = measured.min() if axis == "Z" else measured.max()  # the neutron-rich end of the measured range
     magic = PROTON_MAGIC if axis == "Z" else NEUTRON_MAGIC
@@ -178,8 +190,10 @@ def chain_plot(frame: pd.DataFrame, preds, against, chain: str):
                 ax.axvline(m, color="purple", ls=":", lw=1, label=f"magic {axis} = {m}")
         if lim is not None:
             ax.set_ylim(*lim)
-        ax.legend(fontsize=7, loc="best")
-    ax1.set_ylabel(f"ME - ME({series_label(ref)}) [MeV]")
+        if ax is ax2 and ax.get_ylim()[0] < 0 < ax.get_ylim()[1]:  # the chain reaches the drip line
+            ax.axhline(0.0, color="0.4", lw=0.8, label=f"drip line (S$_{{2{'n' if axis == 'N' else 'p'}}}$ = 0)")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)  # beside the data
+    ax1.set_ylabel(f"ME $-$ ME({series_label(ref)}) [MeV]")
     ax1.set_title(f"{chain} chain: mass excess relative to {series_label(ref)}")
     ax2.set_xlabel(axis)
     ax2.set_ylabel("S$_{2n}$ [MeV]" if axis == "N" else "S$_{2p}$ [MeV]")
@@ -245,6 +259,9 @@ def candidates_plot(table: pd.DataFrame, departure: str):
     if len(ch):
         ax.scatter(ch["n_constants"], ch["rmse_train_mev"], marker="*", c="gold", edgecolors="k", s=220,
                    label="chosen", zorder=5)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # constants are counted
     ax.set_yscale("log")
     ax.set_xlabel("constants")
     ax.set_ylabel("train RMSE [MeV]")
@@ -256,9 +273,18 @@ def candidates_plot(table: pd.DataFrame, departure: str):
 
 
 
+def far_limit(diffs) -> float:
+    """One colour limit for several far maps (the KAN's and the formula's): the largest 99th percentile of
+    |difference| among them [MeV], so that the maps can be compared."""
+    tops = [float(np.nanpercentile(np.abs(d[np.isfinite(d)]), 99)) for d in map(np.asarray, diffs)
+            if np.isfinite(d).any()]
+    return max(tops, default=1.0) or 1.0
+
+
 def far_plot(dom: pd.DataFrame, diff: np.ndarray, title: str, limit: float | None = None):
-    """Prediction minus a reference [MeV] over a domain on the N-Z chart, the AME2020 region outlined;
-    the colour scale is symmetric and saturates at ``limit`` (default the 99th percentile of |diff|),
+    """Prediction minus a reference [MeV] over a domain on the N-Z chart, the AME2020 region outlined as one
+    closed curve, the RMS inside and beyond it in the panel; the colour scale is symmetric and saturates at
+    ``limit`` (shared by maps to be compared, :func:`far_limit`; default this map's 99th percentile of |diff|),
     non-finite values drawn as black crosses."""
 
     diff = np.asarray(diff, dtype=float)
@@ -278,13 +304,20 @@ def far_plot(dom: pd.DataFrame, diff: np.ndarray, title: str, limit: float | Non
     ame = ame[~ame["estimated"]]
     ame = ame[ame["Z"].isin(set(zs))]
     edges = ame.groupby("Z")["N"].agg(["min", "max"]).reset_index()
-    ax.plot(edges["min"] - step / 2, edges["Z"], "k-", lw=1, label="measured (AME2020)")
-    ax.plot(edges["max"] + step / 2, edges["Z"], "k-", lw=1)
+    outline_n = [*(edges["min"] - step / 2), *(edges["max"] + step / 2)[::-1], edges["min"].iloc[0] - step / 2]
+    outline_z = [*edges["Z"], *edges["Z"][::-1], edges["Z"].iloc[0]]
+    ax.plot(outline_n, outline_z, "k-", lw=1, label="measured (AME2020)")
+    if "beyond" in dom:
+        beyond = dom["beyond"].to_numpy(dtype=bool)
+        parts = [(name, diff[m & fin]) for name, m in (("inside", ~beyond), ("beyond", beyond)) if (m & fin).any()]
+        ax.text(0.98, 0.03, "RMS " + ", ".join(f"{name} {np.sqrt(np.mean(d ** 2)):.3g} MeV" for name, d in parts),
+                transform=ax.transAxes, ha="right", va="bottom", fontsize=9,
+                bbox=dict(facecolor="white", edgecolor="0.7", alpha=0.9))
     _chart_frame(ax, ns, zs, title)
     ax.set_aspect("equal")
     ax.legend(loc="upper left", fontsize=8)
-    clip = "set by the caller" if limit else "the 99th percentile of |difference|"
-    fig.colorbar(sc, ax=ax, label=f"MeV (clipped at +-{lim:.3g}, {clip})", shrink=0.8)
+    clip = "shared by the maps compared" if limit else "the 99th percentile of |difference|"
+    fig.colorbar(sc, ax=ax, label=f"MeV (clipped at $\\pm${lim:.3g}, {clip})", shrink=0.8)
     fig.tight_layout()
     return fig
 
