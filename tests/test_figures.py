@@ -86,6 +86,11 @@ def test_other_figures_have_legends_and_labels(chain_run):
         assert ax.get_xlabel() and ax.get_ylabel() and fig.get_size_inches()[0] * fig.dpi >= 450
         _check_legends(fig)
         assert ("POORLY FITTED" in ax.get_title()) == (e.alternatives[0].r2 < 0.999999)
+        if e.layer == 0:  # in physical units (Z or N of the nuclei >= 30), not the network's [-1, 1]
+            lo, hi = ax.get_xlim()
+            assert lo > 20 and hi > 50, (lo, hi)
+            fit = next(ln for ln in ax.get_lines() if ln.get_label().endswith(")") and "fit" in ln.get_label())
+            assert len(fit.get_xdata()) >= 200  # a smooth curve, not a polyline through the nuclei
 
 
 def test_figures_leave_the_callers_backend_and_windows_alone(chain_run, tmp_path):

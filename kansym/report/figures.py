@@ -111,18 +111,21 @@ def edge_plots(regressor, network, X: np.ndarray, feature_names, r2_min: float =
     for e in network.edges:
         x = tr.acts[e.layer][:, e.i]
         y = tr.post[e.layer][:, e.j, e.i]
-        order = np.argsort(x)
+        # a first-layer edge is drawn against its input in physical units (Z, N, v_Z, ...), the fit as a smooth
+        # curve over the trained range
+        to_axis = (lambda s: network.x_center[e.i] + network.x_scale[e.i] * s) if e.layer == 0 else (lambda s: s)
+        dense = np.linspace(np.min(x), np.max(x), 400)
         fig = new_figure(figsize=(5, 3.8))
         ax = fig.subplots()
-        ax.plot(x[order], y[order], "k.", ms=3, label="KAN edge")
-        ax.plot(x[order], candidate_numpy(e.chosen, x[order], network.library), "r-", lw=1.2,
+        ax.plot(to_axis(x), y, "k.", ms=3, label="KAN edge")
+        ax.plot(to_axis(dense), candidate_numpy(e.chosen, dense, network.library), "r-", lw=1.2,
                 label=f"{e.chosen.name} fit (R$^2$ = {e.chosen.r2:.5f})")
         src = feature_names[e.i] if e.layer == 0 else f"h{e.i}"
         poor = e.alternatives and e.alternatives[0].r2 < r2_min
         ax.set_title(f"layer {e.layer}: {src} -> node {e.j}" + (f"  POORLY FITTED (R$^2$ < {r2_min})" if poor else ""),
                      fontsize=9, color="red" if poor else "black")
-        ax.set_xlabel(f"{src} (scaled input of the edge)" if e.layer == 0 else f"{src} (hidden node value)")
-        ax.set_ylabel("edge output (scaled)")
+        ax.set_xlabel(f"{src} (input)" if e.layer == 0 else f"{src} (hidden node value)")
+        ax.set_ylabel("edge output (network units)")
         ax.legend(fontsize=7)
         fig.tight_layout()
         yield f"edge_{e.layer}_{e.i}_{e.j}.png", fig
