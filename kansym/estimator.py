@@ -471,7 +471,7 @@ def _as_matrix(X, feature_names) -> tuple[np.ndarray, tuple[str, ...]]:
     if bad:
         raise ValueError(f"feature name {bad[0][:40]!r}: use a letter followed by letters and digits, with at most one "
                          f"'_' before a subscript (e.g. x1, v_Z), and none of {', '.join(sorted(_RESERVED))} (they "
-                         "print as mathematical constants)")
+                         "are mathematical constants or functions)")
     taken = [n for n in names if n in _TABLE_COLUMNS]
     if taken:
         raise ValueError(f"feature name {taken[0]!r} is a column of kansym's own table ({', '.join(_TABLE_COLUMNS)}: "
@@ -488,7 +488,9 @@ _CONSTANT_NAME = re.compile(r"[acw]_[A-Za-z0-9]+")
 """The names formulas give their constants: the baselines' a_V ... and w_Z, w_0, the network's c_1, c_2, ..."""
 _PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)?")
 """Feature names that print in LaTeX as themselves: 'a__b' would print as a power, 'x_' as an empty subscript."""
-_RESERVED = frozenset({"pi", "E", "I", "oo", "zoo", "nan"})
+_RESERVED = frozenset({"pi", "E", "I", "oo", "zoo", "nan", "sin", "cos", "tan", "tanh", "exp", "log", "sqrt", "Abs",
+                       "sign", "cbrt", "Max", "Min", "Pow", "Mul", "Add"})
+"""Names SymPy reads as constants or functions: an input so named would be taken for one."""
 
 
 def _with_sympy(table: pd.DataFrame, formulas) -> pd.DataFrame:

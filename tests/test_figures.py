@@ -167,3 +167,18 @@ def test_figures_read_in_greyscale_and_compare_on_one_scale(chain_run):
     scales = [m.axes[0].collections[0].get_clim() for m in maps]
     assert scales[0] == scales[1] == (-limit, limit)
     assert all(any("beyond" in t.get_text() for t in m.axes[0].texts) for m in maps)
+
+
+def test_a_pdf_twin_has_no_creation_date(tmp_path):
+    """The same figure saved twice, a second apart, gives the same PDF bytes (same seed, same bytes)."""
+    import time
+
+    from kansym.runs.store import save_figure
+
+    fig = figures.new_figure(figsize=(3, 2))
+    fig.subplots().plot([0, 1], [1, 0], label="x")
+    save_figure(fig, tmp_path / "a.png")
+    time.sleep(1.1)
+    save_figure(fig, tmp_path / "b.png")
+    assert (tmp_path / "a.pdf").read_bytes() == (tmp_path / "b.pdf").read_bytes()
+    assert b"CreationDate" not in (tmp_path / "a.pdf").read_bytes()

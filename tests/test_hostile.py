@@ -1790,7 +1790,10 @@ def test_other_outputs_never_go_into_a_run_or_the_runs_directory(where, formula_
     r = CliRunner().invoke(app, ["export", str(run), "--name", "x", "--registry", str(target), "--runs-dir",
                                  str(runs)])
     assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
-    assert ("inside the run" if where != "runs" else "is the runs directory") in r.output
+    assert ("inside the run" if where != "runs" else "is a runs directory") in r.output
+    if where == "runs":  # also when --runs-dir does not name it
+        r = CliRunner().invoke(app, ["export", str(run), "--name", "x", "--registry", str(target)])
+        assert r.exit_code == 2 and "is a runs directory" in r.output, r.output
     if where != "runs":
         r = CliRunner().invoke(app, ["table1", "--out-dir", str(target), "--models", "ws4"])
         assert r.exit_code == 2 and "inside the run" in r.output and "done:" not in r.output, r.output
@@ -1871,10 +1874,23 @@ def _cc_edit(name):
         sel = next(k for k, r in enumerate(d["rows"]) if k and r["selected"])
         d["rows"][sel]["rmse_mev"]["train"] = 1e6
 
-    return {"wall": wall, "flag": flag, "kan_rmse": kan_rmse, "other_selected": other_selected}[name]
+    def engine_rmse(d):
+        sel = next(k for k, r in enumerate(d["rows"]) if k and r["selected"])
+        d["rows"][sel]["rmse_mev"]["train"] *= 0.999  # still the selected one: only the recomputation tells
+
+    def rms_difference(d):
+        d["equivalence"]["rms_difference_mev"] *= 1.5
+
+    def legacy_injection(d):  # a report without tex_layout: its LaTeX rows are read as text
+        del d["tex_layout"]
+        d["rows"][1]["numeric_latex"] = "x$ \\immediate\\write18{touch pwned} \\input{/etc/passwd} $"
+
+    return {"wall": wall, "flag": flag, "kan_rmse": kan_rmse, "other_selected": other_selected,
+            "engine_rmse": engine_rmse, "rms_difference": rms_difference, "legacy_injection": legacy_injection}[name]
 
 
-@pytest.mark.parametrize("edit", ["wall", "flag", "kan_rmse", "other_selected"])
+@pytest.mark.parametrize("edit", ["wall", "flag", "kan_rmse", "other_selected", "engine_rmse", "rms_difference",
+                                  "legacy_injection"])
 def test_a_self_contradictory_crosscheck_record_is_refused(edit, formula_run, tmp_path):
     """crosscheck.json's kansym row is the run's formula, its selected engine row the one its own rows select,
     its equivalence flags follow from its numbers, its wall time is possible: an edit of any is refused by show."""
@@ -1888,8 +1904,20 @@ def test_a_self_contradictory_crosscheck_record_is_refused(edit, formula_run, tm
     data = json.loads((run / "crosscheck.json").read_text())
     _cc_edit(edit)(data)
     (run / "crosscheck.json").write_text(json.dumps(data))
+    if edit in ("engine_rmse", "legacy_injection"):  # the snippet and the summary edited to match
+        from kansym.checks.crosscheck import _crosscheck_tex_v1, crosscheck_tex
+        from kansym.pipeline.discovery import crosscheck_summary
+
+        tex = _crosscheck_tex_v1 if edit == "legacy_injection" else crosscheck_tex
+        try:
+            (run / "crosscheck.tex").write_text(tex(data))
+        except KansymError:
+            pass  # the legacy renderer refuses the row itself
+        metrics = json.loads((run / "metrics.json").read_text())
+        metrics["crosscheck"] = json.loads(json.dumps(crosscheck_summary(data)))
+        (run / "metrics.json").write_text(json.dumps(metrics))
     r = runner.invoke(app, ["show", str(run)])
-    assert r.exit_code == 2 and "crosscheck.json" in r.output, r.output
+    assert r.exit_code == 2 and "crosscheck" in r.output, r.output
 
 
 @pytest.mark.parametrize("name", ["formula.tex", "crosscheck.tex"])

@@ -50,3 +50,18 @@ def test_kan_ws4_and_table1_numbers_are_the_benchmarks():
     for r in t1["rows"]:
         assert f"{r['model']} {r['sigma_kan_test']:.3f} +- {r['sigma_kan_test_spread']:.3f}" in row, r["model"]
     assert f"**{t1['wall_s']:.0f} s**" in row
+
+
+@pytest.mark.parametrize("label, name", [
+    ("Duflo-Zuker 10-parameter formula, published constants", "Duflo-Zuker 10, published constants"),
+    ("Duflo-Zuker 10-parameter formula, constants refitted", "Duflo-Zuker 10, constants refitted on the training nuclei"),
+    ("**kansym, default inputs**", "kansym (chosen)"),
+])
+def test_formula_physics_rows_are_the_benchmarks(label, name):
+    """RMSE train / test / all and the RMS (max) against FRDM2012 beyond AME2020 of the default-input rows."""
+    row = next(r for r in _result("formula_physics")["default"]["rows"] if r["formula"] == name)
+    line = _row(label)
+    assert (f"{row['rmse_train_mev']:.2f} / {row['rmse_test_mev']:.2f} / {row['rmse_all_mev']:.2f} | "
+            f"{'**' if 'kansym' in label else ''}{row['rms_vs_frdm12_beyond_mev']:.1f} "
+            f"({row['max_vs_frdm12_beyond_mev']:.0f})") in line, line
+    assert f"| {row['n_constants']} |" in line

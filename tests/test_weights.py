@@ -154,3 +154,11 @@ def test_columns_and_targets_that_are_not_real_numbers_are_refused(drop, kind):
         KANSymbolicRegressor(**TINY_FIT).fit(X, ybad)
     with pytest.raises(ValueError, match="X must hold real numbers"):
         KANSymbolicRegressor(**TINY_FIT).fit(np.asarray(bad)[:, None], y, feature_names=["x"])
+
+
+@pytest.mark.parametrize("name", ["sin", "exp", "Abs", "sqrt"])
+def test_a_feature_named_like_a_function_is_refused(drop, name):
+    """An input named sin or exp would be read as SymPy's function in the formula's code."""
+    X, y, _ = drop
+    with pytest.raises(ValueError, match="mathematical constants or functions"):
+        KANSymbolicRegressor(**TINY_FIT).fit(X.rename(columns={"Z": name}), y)

@@ -345,7 +345,7 @@ def rounded(expr: sp.Expr, digits: int = 4) -> sp.Expr:
     return expr.xreplace({f: sp.Float(f, digits) for f in expr.atoms(sp.Float)})
 
 
-def _shown(F: Formula) -> dict:
+def shown_numbers(F: Formula) -> dict:
     e = rounded(F.numeric_expr())
     return {"numeric_expression": str(e), "numeric_latex": sp.latex(e), "numeric_srepr": sp.srepr(e)}
 
@@ -388,7 +388,7 @@ def compare(kan: Formula, result: EngineResult, ds, names, extrap_X: np.ndarray,
     kan_ex = kan.evaluate(extrap_X)
     rows = [{"formula": "KAN", "engine": "kansym", "n_constants": kan.n_constants, "size": kan.size,
              "rmse_mev": _score(kan, ds, masks), "expression": str(kan.expr),
-             **_shown(kan), "selected": True, **_far(judge, kan)}]
+             **shown_numbers(kan), "selected": True, **_far(judge, kan)}]
     refitted = {}  # row index -> refitted formula; every member of the engine's front gets a row
     for i, f in enumerate(result.front):
         F = _refit_engine(f, names, ds, masks)
@@ -401,7 +401,7 @@ def compare(kan: Formula, result: EngineResult, ds, names, extrap_X: np.ndarray,
         ex = F.evaluate(extrap_X)
         refitted[len(rows)] = F
         rows.append({**row, "n_constants": F.n_constants, "size": F.size, "rmse_mev": _score(F, ds, masks),
-                     "expression": str(F.expr), **_shown(F),
+                     "expression": str(F.expr), **shown_numbers(F), "refitted": F.to_dict(),
                      "extrapolation_rms_vs_kan_mev": rms(ex - kan_ex) if np.isfinite(ex).all() else float("inf"),
                      **_far(judge, F)})
     # the engine's selected formula: its most accurate one on the training nuclei after the float64 refit
@@ -424,12 +424,13 @@ def _crosscheck_tex_v1(report: dict) -> str:
     """crosscheck.tex as reports without ``tex_layout`` were written: a ``table*`` of every row, each expression
     on one line."""
 
-    search = (f"{report['generations']} generations" if report.get("generations") else "an imported hall of fame")
+    search = (f"{_whole(report['generations'])} generations" if report.get("generations")
+              else "an imported hall of fame")
     if report.get("time_budget_s"):
-        search += f", at most {report['time_budget_s']:g} s"
+        search += f", at most {float(report['time_budget_s']):g} s"
     caption = (f"Cross-check of the KAN formula of run {tex_escape(str(report.get('run_id', '')))} with "
-               f"{tex_escape(report['engine'])} ({search}, seed {report.get('seed', 0)}, largest size "
-               f"{report.get('maxsize', '')}): every formula of the engine's Pareto front with its constants refitted "
+               f"{tex_escape(str(report['engine']))} ({search}, seed {_whole(report.get('seed', 0))}, largest size "
+               f"{_whole(report.get('maxsize', 0))}): every formula of the engine's Pareto front with its constants refitted "
                f"in double precision on the same training nuclei. RMSE in MeV; $^*$ the selected formula (the most "
                f"accurate on the training nuclei among those passing the far-extrapolation check).")
     lines = ["\\begin{table*}", "\\centering", f"\\caption{{{caption}}}",
@@ -437,15 +438,32 @@ def _crosscheck_tex_v1(report: dict) -> str:
              "Formula & Constants & Size & RMSE train & RMSE test & Expression \\\\", "\\midrule"]
     for r in report["rows"]:
         star = "$^*$" if r.get("selected") else ""
-        name = tex_escape(r["formula"]) + star
+        name = tex_escape(str(r["formula"])) + star
         if r.get("refit_failed"):
             lines.append(f"{name} & -- & -- & -- & -- & refit failed: "
-                         f"\\texttt{{{tex_escape(r.get('engine_expression', '')[:80])}}} \\\\")
+                         f"\\texttt{{{tex_escape(str(r.get('engine_expression', ''))[:80])}}} \\\\")
             continue
-        rm = ["--" if v != v else f"{v:.3f}" for v in (r["rmse_mev"]["train"], r["rmse_mev"]["test"])]
-        lines.append(f"{name} & {r['n_constants']} & {r['size']} & {rm[0]} & {rm[1]} & ${r['numeric_latex']}$ \\\\")
+        rm = [_number(r["rmse_mev"][k]) for k in ("train", "test")]
+        lines.append(f"{name} & {_whole(r['n_constants'])} & {_whole(r['size'])} & {rm[0]} & {rm[1]} & "
+                     f"${_sympy_latex(r['numeric_latex'])}$ \\\\")
     lines += ["\\bottomrule", "\\end{tabular}", "\\end{table*}", ""]
     return "\n".join(lines)
+
+
+_LATEX_COMMANDS = frozenset({"frac", "left", "right", "sqrt", "sin", "cos", "tan", "tanh", "log", "exp",
+                             "operatorname", "cdot", "pi", "times"})
+
+
+def _sympy_latex(text) -> str:
+    """LaTeX of a legacy report row, accepted only if it could be SymPy's printing of an expression: no command
+    outside :data:`_LATEX_COMMANDS`, no math shift, comment, alignment, parameter or line break."""
+    text = str(text)
+    commands = set(re.findall(r"\\([A-Za-z]+)", text))
+    if not commands <= _LATEX_COMMANDS or any(c in text for c in "$%#&~\n") or "\\\\" in text \
+            or re.search(r"\\[^A-Za-z{}|,;! ]", text):
+        raise KansymError("crosscheck.json holds an expression that is not SymPy's LaTeX "
+                          f"({', '.join(sorted(commands - _LATEX_COMMANDS))[:60] or 'a forbidden character'})")
+    return text
 
 
 TEX_LAYOUT = 2

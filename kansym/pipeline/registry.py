@@ -19,11 +19,11 @@ import pandas as pd
 
 from kansym import __version__
 from kansym.checks import masstable
-from kansym.checks.crosscheck import crosscheck_tex
+from kansym.checks.crosscheck import TEX_LAYOUT, crosscheck_tex, shown_numbers
 from kansym.checks.extrapolation import extrapolate
 from kansym.checks.farcheck import make_judge
 from kansym.errors import KansymError
-from kansym.metrics import rmse_by_split
+from kansym.metrics import rms, rmse_by_split
 from kansym.nuclear import features as feat
 from kansym.nuclear import tables
 from kansym.nuclear.targets import TARGET_KINDS
@@ -569,6 +569,20 @@ def check_crosscheck(rd: RunDir, ds, formula) -> None:
             refuse("crosscheck.json's kansym row is not the run's formula on the run's data")
         engine = [(k, r) for k, r in enumerate(rows) if k > 0]
         refitted = [(k, r) for k, r in engine if r.get("expression") is not None]
+        if rep.get("tex_layout") == TEX_LAYOUT:  # each refitted formula is in its row: its numbers recomputed
+            if any(kan.get(key) != v for key, v in shown_numbers(formula).items()):
+                refuse("crosscheck.json's kansym row does not show the run's formula")
+            for k, r in refitted:
+                F = export.formula_from_entry(r["refitted"]).for_columns(ds.feature_names)
+                if r["n_constants"] != F.n_constants or r["size"] != F.size or r["expression"] != str(F.expr) \
+                        or any(r.get(key) != v for key, v in shown_numbers(F).items()) \
+                        or not _same(r["rmse_mev"], rmse_by_split(F.evaluate(ds.X), ds.y, ds.masks())):
+                    refuse(f"crosscheck.json's row {k} is not what its refitted formula gives on the run's data")
+                if r["selected"] is True and not _same(rep["equivalence"]["rms_difference_mev"],
+                                                       rms(formula.evaluate(ds.X) - F.evaluate(ds.X))):
+                    refuse("crosscheck.json's RMS difference is not that of the two formulas it compares")
+        elif kan.get("numeric_latex") != shown_numbers(formula)["numeric_latex"]:
+            refuse("crosscheck.json's kansym row does not show the run's formula")
         picked = [k for k, r in engine if r["selected"] is True]
         if refitted:
             sane = {k: r.get("far_passed", True) is True for k, r in refitted}

@@ -152,13 +152,15 @@ def output_outside_runs(path: Path, option: str, runs_dir: Path | None = None) -
     inside = enclosing_run(path)
     if inside is not None:
         raise KansymError(f"{option} {path} lies inside the run {inside.name}; write it outside the runs")
-    if runs_dir is not None:
-        try:
-            same = Path(path).resolve() == Path(runs_dir).resolve()
-        except (RuntimeError, OSError):
-            same = False
-        if same:
-            raise KansymError(f"{option} {path} is the runs directory; give it a folder of its own")
+    try:
+        same = runs_dir is not None and Path(path).resolve() == Path(runs_dir).resolve()
+        holds_runs = Path(path).is_dir() and any(
+            (d / "config.json").is_file() and (d / "metrics.json").is_file() for d in Path(path).iterdir()
+            if d.is_dir() and not d.is_symlink())
+    except (RuntimeError, OSError):
+        same = holds_runs = False
+    if same or holds_runs:
+        raise KansymError(f"{option} {path} is a runs directory; give it a folder of its own")
 
 
 def write_json_atomic(path: Path, obj) -> None:
@@ -481,6 +483,8 @@ def save_figure(fig, path: Path, pdf: bool = True, **savefig) -> None:
     path = Path(path)
     if pdf and path.suffix.lower() == ".png":
         save_figure(fig, path.with_suffix(".pdf"), pdf=False, **{k: v for k, v in savefig.items() if k != "dpi"})
+    if path.suffix.lower() == ".pdf":  # no creation date: the same run gives the same bytes
+        savefig = {**savefig, "metadata": {"CreationDate": None, **savefig.get("metadata", {})}}
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
     os.close(fd)
