@@ -1956,3 +1956,19 @@ def test_small_inputs_of_the_eleventh_probe(formula_run, tmp_path):
     shutil.copytree(formula_run.run_dir, runs / "a\nb")
     r = runner.invoke(app, ["runs", "--runs-dir", str(runs)], terminal_width=300)
     assert r.exit_code == 0 and "a?b" in r.output and "a\nb" not in r.output, r.output
+
+
+@pytest.mark.parametrize("column, value", [("constants", "a_V=1+-1"), ("min_significance", 1e6),
+                                           ("max_abs_correlation", 0.001), ("n_members", 7)])
+def test_edited_candidates_csv_columns_are_refused(column, value, formula_run, tmp_path):
+    """A candidate's constants text, smallest significance, largest correlation and member count are what
+    candidates.json's formula gives, for every row (the chosen or not)."""
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    table = pd.read_csv(run / "candidates.csv")
+    row = len(table) - 1  # the last structure: not the chosen one in general
+    table[column] = table[column].astype(object)
+    table.loc[row, column] = value
+    table.to_csv(run / "candidates.csv", index=False)
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2 and "candidates.csv" in r.output, r.output

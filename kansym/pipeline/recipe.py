@@ -239,12 +239,16 @@ class FormulaSearch:
                          "min_significance": float(sig.min()) if len(sig) else float("nan"),
                          "eligible": s.eligible,
                          "failures": " | ".join([*s.failures, *(c.far.failures() if c.far is not None else [])]),
-                         "constants": " ".join(f"{p.name}={p.value:.6g}+-{p.stderr:.2g}" if p.stderr is not None
-                                               else f"{p.name}={p.value:.6g}+-undetermined"
-                                               for p in c.formula.parameters),
+                         "constants": constants_text(c.formula),
                          "pareto": c in self.front, "chosen": s is self.chosen_structure,
                          "expression": str(c.formula.expr)})
         return pd.DataFrame(rows)
+
+
+def constants_text(formula) -> str:
+    """candidates.csv's ``constants`` cell: name=value+-error of every constant ("undetermined" without one)."""
+    return " ".join(f"{p.name}={p.value:.6g}+-{p.stderr:.2g}" if p.stderr is not None
+                    else f"{p.name}={p.value:.6g}+-undetermined" for p in formula.parameters)
 
 
 CANDIDATES_FORMAT = "kansym-candidates/1"

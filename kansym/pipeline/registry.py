@@ -29,7 +29,7 @@ from kansym.nuclear import tables
 from kansym.nuclear.targets import TARGET_KINDS
 from kansym.pipeline.config import RECORD_EXTRAS, DiscoverConfig, load_dataset, run_config
 from kansym.pipeline.discovery import crosscheck_summary, extrapolation_summary, run_formula
-from kansym.pipeline.recipe import load_run_stage, recorded_candidates
+from kansym.pipeline.recipe import constants_text, load_run_stage, recorded_candidates
 from kansym.pipeline.stages import edges_frame, predictions_frame
 from kansym.pipeline.writer import notes_text
 from kansym.report import export
@@ -488,6 +488,18 @@ def check_candidates(rd: RunDir, ds) -> tuple | None:
         now = rmse_by_split(f.predict(ds.X), ds.y, masks)
         if not all(_same(float(row[f"rmse_{p}_mev"]), now[p]) for p in ("train", "test", "all")):
             refuse(f"candidate {k} ({listed['name'][:40]}) does not give the RMSE candidates.csv records")
+        sig = S.significance(f)
+        shown = {"constants": constants_text(f), "n_members": len(str(row.get("members", "")).split()),
+                 "min_significance": float(sig.min()) if len(sig) else float("nan"),
+                 "max_abs_correlation": f.max_abs_correlation}
+        try:
+            same_row = str(row["constants"]) == shown["constants"] and int(row["n_members"]) == shown["n_members"] \
+                and all(_same(float(row[c]), shown[c], 1e-6) for c in ("min_significance", "max_abs_correlation"))
+        except (KeyError, TypeError, ValueError):
+            same_row = False
+        if not same_row:
+            refuse(f"candidates.csv's row {k} ({listed['name'][:40]}) does not give its constants, their significance, "
+                   "largest correlation or member count as candidates.json's formula has them")
         err, corr = uncertainties_at(f, ds.X[train], ds.y[train], None if ds.w is None else ds.w[train])
         if not _same([p.stderr for p in f.parameters], list(err), 1e-4) or \
                 (f.correlations and not _same([list(r) for r in f.correlations], corr.tolist(), 1e-4)):
