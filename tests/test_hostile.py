@@ -1952,6 +1952,8 @@ def test_small_inputs_of_the_eleventh_probe(formula_run, tmp_path):
     assert r.exit_code == 2 and "both fixed and a --grid" in r.output and not (tmp_path / "s").exists()
     r = runner.invoke(app, ["discover", "--max-unc", "1_0", "--runs-dir", str(tmp_path / "d")])
     assert r.exit_code == 2 and "--max-unc" in r.output
+    r = runner.invoke(app, ["predict", str(formula_run.run_dir), "--to-drip-line", "--elements", ""])
+    assert r.exit_code == 2 and "at least one element" in r.output
     runs = tmp_path / "runs"
     shutil.copytree(formula_run.run_dir, runs / "a\nb")
     r = runner.invoke(app, ["runs", "--runs-dir", str(runs)], terminal_width=300)

@@ -921,6 +921,8 @@ def predict(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, p
     zr = parse_range(z, "--z", MAX_Z) if z is not None else None
     nr = parse_range(n, "--n", MAX_N) if n is not None else None
     names = _csv_texts(elements, "--elements")
+    if elements is not None and not names:
+        raise KansymError("--elements needs at least one element, e.g. Sn,Pb (without it: every element of the run)")
     if names and not to_drip_line:
         raise KansymError("--elements goes with --to-drip-line; for a table of nuclei use --domain or --z/--n")
     if output is not None:
