@@ -616,6 +616,8 @@ def check_crosscheck(rd: RunDir, ds, formula) -> None:
                 or not (budget is None or (isinstance(budget, (int, float)) and not isinstance(budget, bool)
                                            and math.isfinite(budget) and budget > 0)):
             refuse("crosscheck.json records an impossible wall time, generation count or time budget")
+    except KansymError:
+        raise  # a refusal above, with its own reason
     except (KeyError, TypeError, ValueError, IndexError, AttributeError):
         refuse("crosscheck.json lacks a field a cross-check report has, or holds one of the wrong type")
 
