@@ -1974,3 +1974,14 @@ def test_edited_candidates_csv_columns_are_refused(column, value, formula_run, t
     table.to_csv(run / "candidates.csv", index=False)
     r = runner.invoke(app, ["show", str(run)])
     assert r.exit_code == 2 and "candidates.csv" in r.output, r.output
+
+
+@pytest.mark.parametrize("args", [["data", "--min-z", "3_0"], ["discover", "--min-n=1_0"], ["sweep", "--jobs", "1_0",
+                                                                                          "--grid", "seed=0:1"]])
+def test_numbers_with_digit_separators_are_refused(args, tmp_path):
+    """Python reads '3_0' as 30; the console script refuses it for every numeric option (one line, exit 2)."""
+    r = subprocess.run([sys.executable, "-m", "kansym", *args, *(["--runs-dir", str(tmp_path)] if args[0] != "data"
+                                                                 else [])],
+                       capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert r.returncode == 2 and "plain digits" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not any(tmp_path.iterdir())

@@ -905,7 +905,7 @@ def predict(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, p
             z: Optional[str] = typer.Option(None, "--z", help="Proton numbers lo:hi (a rectangle with --n; the elements with --to-drip-line)."),
             n: Optional[str] = typer.Option(None, "--n", help="Neutron numbers lo:hi."),
             to_drip_line: bool = typer.Option(False, "--to-drip-line", help="Each element's chain from its lightest measured isotope to the two-neutron drip line (the last nucleus before S_2n first turns negative)."),
-            elements: str = typer.Option("", help="With --to-drip-line: elements by symbol or Z, e.g. Sn,Pb [default: every element of the run, or --z]."),
+            elements: Optional[str] = typer.Option(None, help="With --to-drip-line: elements by symbol or Z, e.g. Sn,Pb [default: every element of the run, or --z]."),
             use: Use = typer.Option(Use.both, help="The predictions to give: the KAN, the formula or both (one row each, column source)."),
             fmt: TableFormat = typer.Option(TableFormat.csv, "--format", help="csv, or ame: fixed width in the style of the AME and FRDM files."),
             output: Optional[Path] = typer.Option(None, "--out", help="Write the table here [default: standard output]."),
@@ -920,7 +920,7 @@ def predict(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, p
     r = find_run(run, runs_dir)
     zr = parse_range(z, "--z", MAX_Z) if z is not None else None
     nr = parse_range(n, "--n", MAX_N) if n is not None else None
-    names = _csv_texts(elements, "--elements")
+    names = _csv_texts(elements or "", "--elements")
     if elements is not None and not names:
         raise KansymError("--elements needs at least one element, e.g. Sn,Pb (without it: every element of the run)")
     if names and not to_drip_line:
@@ -978,6 +978,30 @@ def _predict_summary(run_id: str, result, output) -> None:
         pass
 
 
+def _digit_separated(argv: list[str]) -> str | None:
+    """Why a number given to a numeric option of the command in ``argv`` is refused, or None: Python reads
+    '1_0' as 10, which nobody means by a count or an energy; such numbers are refused as --max-unc's are."""
+    import typing
+
+    def is_number(param) -> bool:  # an int or float option (Optional or not), as its annotation declares it
+        ann = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+        kinds = set(typing.get_args(ann)) - {type(None)} if typing.get_origin(ann) is typing.Union else {ann}
+        return bool(kinds) and kinds <= {int, float}
+
+    command = typer.main.get_command(app)
+    sub = getattr(command, "commands", {}).get(argv[0]) if argv else None
+    if sub is None:
+        return None
+    numeric = {o for p in sub.params if is_number(p) for o in p.opts}
+    for k, token in enumerate(argv):
+        name, eq, value = token.partition("=")
+        if name in numeric:
+            value = value if eq else (argv[k + 1] if k + 1 < len(argv) else "")
+            if "_" in value:
+                return f"{name} takes a number in plain digits, got {value[:40]!r}"
+    return None
+
+
 def main() -> None:
     """Entry point of the ``kansym`` console script. A bad option is one line on stderr and exit code 2 (not
     click's three-line usage block); output that cannot be written (a closed pipe, a full device) ends the
@@ -987,6 +1011,10 @@ def main() -> None:
         raise SystemExit(2)
     streams.route_native_stdout()
     streams.terminate_as_interrupt()
+    separated = _digit_separated(sys.argv[1:])
+    if separated:
+        _stderr_line(f"Error: {separated}")
+        raise SystemExit(2)
     try:
         code = app(standalone_mode=False)
         code = code if isinstance(code, int) else 0
