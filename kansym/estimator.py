@@ -31,7 +31,7 @@ from kansym.report.export import parameter_rows
 from kansym.symbolic.formula import Formula, variable_symbols
 from kansym.pipeline.predict import nuclei_frame, predict_table
 from kansym.pipeline.recipe import fit_recipe, round_trip_candidates
-from kansym.pipeline.registry import check_candidates, check_formula, check_run
+from kansym.pipeline.registry import check_run
 from kansym.runs.store import RunDir
 from kansym.nuclear.targets import SUBSETS, Dataset, split_labels
 
@@ -385,18 +385,15 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         missing = [f for f in ("config.json", "metrics.json", "kan") if not rd.file(f).exists()]
         if missing:
             raise KansymError(f"{run_dir} is not a complete kansym run: no {', '.join(missing)}")
-        cfg, stage, _ = check_run(rd.path)  # every check `kansym show` makes: it exposes what show would print
+        # every check `kansym show` makes: it exposes what show would print (the formula read by name and checked
+        # against the run's data, the candidates as candidates.json gives them, None for an older run)
+        cfg, stage, formula, formulas = check_run(rd.path, with_candidates=True)
         est = cls.from_config(cfg)
         est.config_ = cfg
         est.network_ = stage
         est.search_ = None
-        est.formula_ = None
-        if rd.file("formula.json").exists():  # read by name and checked against the run's data, as `show` does
-            raw = rd.read_json("formula.json")
-            est.formula_ = Formula.from_dict(raw).for_columns(stage.dataset.feature_names)
-            check_formula(est.formula_, stage.dataset, raw.get("metrics"), rd.id)
+        est.formula_ = formula
         table = rd.read_csv("candidates.csv") if rd.file("candidates.csv").exists() else pd.DataFrame()
-        formulas = check_candidates(rd, stage.dataset)  # as candidates.json gives them (None: an older run)
         est.candidates_ = table if formulas is None else _with_sympy(table, formulas)
         notes = rd.metrics.get("notes", {})
         est.notes_ = tuple(n for stage_notes in notes.values() for n in stage_notes) if isinstance(notes, dict) else ()

@@ -424,13 +424,7 @@ def _crosscheck_tex_v1(report: dict) -> str:
     """crosscheck.tex as reports without ``tex_layout`` were written: a ``table*`` of every row, each expression
     on one line."""
 
-    search = (f"{_whole(report['generations'])} generations" if report.get("generations")
-              else "an imported hall of fame")
-    if report.get("time_budget_s"):
-        search += f", at most {float(report['time_budget_s']):g} s"
-    caption = (f"Cross-check of the KAN formula of run {tex_escape(str(report.get('run_id', '')))} with "
-               f"{tex_escape(str(report['engine']))} ({search}, seed {_whole(report.get('seed', 0))}, largest size "
-               f"{_whole(report.get('maxsize', 0))}): every formula of the engine's Pareto front with its constants refitted "
+    caption = (f"{_compared(report)}: every formula of the engine's Pareto front with its constants refitted "
                f"in double precision on the same training nuclei. RMSE in MeV; $^*$ the selected formula (the most "
                f"accurate on the training nuclei among those passing the far-extrapolation check).")
     lines = ["\\begin{table*}", "\\centering", f"\\caption{{{caption}}}",
@@ -510,14 +504,8 @@ def crosscheck_tex(report: dict) -> str:
     shown = [r for r in engine if r.get("selected")]
     shown += [r for r in engine if not r.get("selected")][:MAX_TEX_ROWS - len(shown)]
     shown = sorted(shown, key=engine.index)
-    search = (f"{_whole(report.get('generations'))} generations" if report.get("generations")
-              else "an imported hall of fame")
-    if report.get("time_budget_s"):
-        search += f", at most {float(report['time_budget_s']):g} s"
     left = len(engine) - len(shown)
-    caption = (f"Cross-check of the KAN formula of run {tex_escape(str(report.get('run_id', '')))} with "
-               f"{tex_escape(str(report['engine']))} ({search}, seed {_whole(report.get('seed', 0))}, largest size "
-               f"{_whole(report.get('maxsize', 0))}): the engine's Pareto front with its constants refitted in double "
+    caption = (f"{_compared(report)}: the engine's Pareto front with its constants refitted in double "
                "precision on the same training nuclei"
                + (f" ({len(shown)} of its {len(engine)} formulas; all in crosscheck.json)" if left else "")
                + (f"; {failed} that could not be refitted are listed in crosscheck.json" if failed else "")
@@ -535,6 +523,18 @@ def crosscheck_tex(report: dict) -> str:
         lines.append(f"{name} & {_whole(r['n_constants'])} & {_whole(r['size'])} & {rm[0]} & {rm[1]} & {expr} \\\\")
     lines += ["\\bottomrule", "\\end{tabular}", "\\end{table*}", ""]
     return "\n".join(lines)
+
+
+def _compared(report: dict) -> str:
+    """The start of crosscheck.tex's caption: what was compared and how the engine searched (text from the report
+    escaped, numbers formatted here)."""
+    search = (f"{_whole(report['generations'])} generations" if report.get("generations")
+              else "an imported hall of fame")
+    if report.get("time_budget_s"):
+        search += f", at most {float(report['time_budget_s']):g} s"
+    return (f"Cross-check of the KAN formula of run {tex_escape(str(report.get('run_id', '')))} with "
+            f"{tex_escape(str(report['engine']))} ({search}, seed {_whole(report.get('seed', 0))}, largest size "
+            f"{_whole(report.get('maxsize', 0))})")
 
 
 def _whole(value) -> int:

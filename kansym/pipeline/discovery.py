@@ -212,7 +212,7 @@ def rerun_extrapolate(run_dir: Path, chains, beyond: int = 10, against=("frdm12"
     config.json's extrapolation options and ``metrics.json`` are replaced together."""
 
     with _updating(run_dir) as (path, metrics):
-        remove_matching(path, ("figures/chain_*.png", "figures/far_*.png", "figures/chain_*.pdf", "figures/far_*.pdf"))
+        remove_matching(path, ("figures/chain_*.png", "figures/far_*.png"))
         report = extrapolate_run(path, chains, beyond, against, both_sides, isotones=isotones)
         metrics.update(extrapolation_summary(report))
         config = RunDir(path).config  # config.json says what the extrapolation files were made with

@@ -622,10 +622,11 @@ def check_crosscheck(rd: RunDir, ds, formula) -> None:
         refuse("crosscheck.json lacks a field a cross-check report has, or holds one of the wrong type")
 
 
-def check_run(run_dir: Path):
+def check_run(run_dir: Path, with_candidates: bool = False):
     """Every check ``kansym show`` makes of a run (:func:`check_summary`, :func:`check_formula_record`): its files
     must be what its networks and formula give on its data; a KansymError says what is not. Returns the checked
-    (config, KanStage, formula or None)."""
+    (config, KanStage, formula or None), with ``with_candidates`` also the checked candidates' formulas (None for
+    a run written before candidates.json)."""
     rd = RunDir(Path(run_dir))
     cfg = run_config(rd.config, f"run {rd.id}: config.json")
     ds = load_dataset(cfg)
@@ -635,7 +636,7 @@ def check_run(run_dir: Path):
         raw = rd.read_json("formula.json")
         formula = export.formula_from_entry(raw).for_columns(feat.feature_names(cfg.features))
         check_formula_record(rd, cfg, ds, formula, raw, rd.metrics)
-    check_candidates(rd, ds)
+    candidates = check_candidates(rd, ds)
     check_edges(rd, cfg, ds, stage)
     check_crosscheck(rd, ds, formula)
-    return cfg, stage, formula
+    return (cfg, stage, formula, candidates) if with_candidates else (cfg, stage, formula)

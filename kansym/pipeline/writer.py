@@ -14,7 +14,7 @@ from kansym.runs.registry import write_formula
 from kansym.runs.store import remove, save_figure, write_bytes_atomic, write_csv, write_json_atomic, write_text_atomic
 
 FORMULA_DEPENDENT = ("crosscheck.json", "crosscheck.tex", "extrapolation.csv", "extrapolation.json",
-                     "figures/chain_*.png", "figures/far_*.png", "figures/chain_*.pdf", "figures/far_*.pdf")
+                     "figures/chain_*.png", "figures/far_*.png")
 """Artifacts computed from the formula (or with it), stale once the symbolic stage is rerun."""
 
 
@@ -24,9 +24,10 @@ def remove_files(path: Path) -> None:
 
 
 def remove_matching(path: Path, patterns) -> list[str]:
-    """Remove the files of ``path`` matching ``patterns``; their paths relative to ``path``."""
+    """Remove the files of ``path`` matching ``patterns`` (a ``*.png`` pattern covers the figures' PDF twins
+    too, see ``save_figure``); their paths relative to ``path``."""
     gone = []
-    for pattern in patterns:
+    for pattern in (q for p in patterns for q in ((p, p[:-4] + ".pdf") if p.endswith(".png") else (p,))):
         for f in sorted(path.glob(pattern)):
             remove(f)
             gone.append(str(f.relative_to(path)))
@@ -76,9 +77,7 @@ def write_symbolic(path: Path, sym) -> None:
     write_json_atomic(path / "candidates.json", sym.candidate_entries)
     save_figure(sym.candidates_figure, path / "figures" / "candidates.png", dpi=120)
     if sym.metrics is None:
-        for stale in ("formula.json", "formula.tex", "formula.png", "formula.pdf", "figures/formula_residual_chart.png",
-                      "figures/formula_residual_chart.pdf"):
-            remove(path / stale)
+        remove_matching(path, ("formula.json", "formula.tex", "formula.png", "figures/formula_residual_chart.png"))
         return
     write_formula(path, "formula", sym.search.chosen.formula, sym.metrics, sym.context, sym.lhs, force=True,
                   label=sym.context["run_id"])

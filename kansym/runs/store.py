@@ -136,14 +136,18 @@ def unwritable_dir(path: Path) -> str | None:
     return None
 
 
+def _is_run(d: Path) -> bool:
+    """A finished run directory: one holding config.json and metrics.json."""
+    return (d / "config.json").is_file() and (d / "metrics.json").is_file()
+
+
 def enclosing_run(path: Path) -> Path | None:
-    """The run directory (one holding config.json and metrics.json) that ``path`` is or lies inside, or None."""
+    """The run directory (:func:`_is_run`) that ``path`` is or lies inside, or None."""
     try:
         path = Path(path).resolve()
     except (RuntimeError, OSError):
         return None
-    return next((d for d in (path, *path.parents) if (d / "config.json").is_file() and (d / "metrics.json").is_file()),
-                None)
+    return next((d for d in (path, *path.parents) if _is_run(d)), None)
 
 
 def output_outside_runs(path: Path, option: str, runs_dir: Path | None = None) -> None:
@@ -154,9 +158,8 @@ def output_outside_runs(path: Path, option: str, runs_dir: Path | None = None) -
         raise KansymError(f"{option} {path} lies inside the run {inside.name}; write it outside the runs")
     try:
         same = runs_dir is not None and Path(path).resolve() == Path(runs_dir).resolve()
-        holds_runs = Path(path).is_dir() and any(
-            (d / "config.json").is_file() and (d / "metrics.json").is_file() for d in Path(path).iterdir()
-            if d.is_dir() and not d.is_symlink())
+        holds_runs = Path(path).is_dir() and any(_is_run(d) for d in Path(path).iterdir()
+                                                 if d.is_dir() and not d.is_symlink())
     except (RuntimeError, OSError):
         same = holds_runs = False
     if same or holds_runs:
