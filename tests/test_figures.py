@@ -39,17 +39,47 @@ def test_chain_figure_panels_agree_and_have_legends(chain_run):
     surface = pd.read_csv(chain_run / "extrapolation.csv")
     fig = figures.chain_plot(surface, ("kan", "formula"), ("frdm12", "ws4"), "Sn")
     _check_legends(fig)
-    top, bottom = fig.axes
+    measured, beyond, s2n = fig.axes
     colours = [{ln.get_label().split(" (off scale")[0]: ln.get_color() for ln in ax.get_lines()
-                if not ln.get_label().startswith("_")} for ax in (top, bottom)]
-    shared = set(colours[0]) & set(colours[1]) - {"last measured"}
+                if not ln.get_label().startswith("_")} for ax in (measured, beyond, s2n)]
+    shared = set(colours[1]) & set(colours[2]) - {"last measured"}
     assert {"KAN", "formula", "WS4", "AME2020"} <= shared
-    assert all(colours[0][k] == colours[1][k] for k in shared)  # one colour per series in both panels
-    assert "FRDM2012 (reference)" in colours[0] and "frdm12" not in " ".join(colours[0])
-    assert any(k.startswith("magic N = 82") for k in colours[0])  # Sn crosses N = 82
+    assert all(colours[1][k] == colours[2][k] for k in shared)  # one colour per series in every panel
+    assert all(colours[0][k] == colours[1][k] for k in ("KAN", "formula", "WS4"))
+    assert "FRDM2012 (reference)" in colours[1] and "frdm12" not in " ".join(colours[1])
+    assert any(k.startswith("magic N = 82") for k in colours[1])  # Sn crosses N = 82
     assert (chain_run / "figures" / "chain_Sn.png").stat().st_size > 10_000
     if np.isfinite(surface["sigma_fit_formula"]).any():  # the formula's band from its constants' covariance
-        assert any("sigma_{fit}" in lb for lb in _labelled(top))
+        assert any("sigma_{fit}" in lb for lb in _labelled(beyond))
+
+
+def test_chain_figure_shows_residuals_against_ame2020_where_measured(chain_run):
+    """Measured nuclei: ME - ME(AME2020), training nuclei filled and test nuclei open; beyond them: the difference
+    from FRDM2012, drawn only from the last measured nucleus on."""
+    surface = pd.read_csv(chain_run / "extrapolation.csv")
+    split = pd.read_csv(chain_run / "predictions.csv")[["Z", "N", "split"]]
+    framed = surface.merge(split, on=["Z", "N"], how="left")
+    fig = figures.chain_plot(framed, ("kan", "formula"), ("frdm12", "ws4"), "Sn")
+    measured, beyond, _ = fig.axes
+    assert measured.get_ylabel() == "ME $-$ ME(AME2020) [MeV]"
+    assert beyond.get_ylabel() == "ME $-$ ME(FRDM2012) [MeV]"
+    inside = surface[(surface["distance"] == 0) & surface["ME_exp"].notna()].sort_values("N")
+    kan = next(ln for ln in measured.get_lines() if ln.get_label().split(" (off scale")[0] == "KAN")
+    got = pd.Series(np.asarray(kan.get_ydata(), dtype=float), index=np.asarray(kan.get_xdata()))
+    want = (inside["ME_kan"] - inside["ME_exp"]).to_numpy()
+    assert np.allclose(got.loc[inside["N"].to_numpy()].to_numpy(), want)
+    labels = _labelled(measured)
+    assert "training nuclei (filled)" in labels
+    tests = framed[(framed["distance"] == 0) & (framed["split"] == "test") & framed["ME_exp"].notna()]
+    assert ("test nuclei (open)" in labels) == (len(tests) > 0)
+    if len(tests):  # an open marker at each test nucleus of the KAN's curve
+        opened = [ln for ln in measured.get_lines() if ln.get_label() == "_nolegend_" and ln.get_mfc() == "white"
+                  and ln.get_color() == kan.get_color()]
+        assert sorted(np.concatenate([ln.get_xdata() for ln in opened])) == sorted(tests["N"])
+    last = surface.loc[surface["distance"] == 0, "N"].max()
+    kan_beyond = next(ln for ln in beyond.get_lines() if ln.get_label().split(" (off scale")[0] == "KAN")
+    x, y = np.asarray(kan_beyond.get_xdata()), np.asarray(kan_beyond.get_ydata(), dtype=float)
+    assert np.isfinite(y[x >= last]).all() and not np.isfinite(y[x < last]).any()
 
 
 def test_reference_gap_is_not_a_failed_prediction_and_runaway_is_clipped(chain_run):
@@ -58,10 +88,10 @@ def test_reference_gap_is_not_a_failed_prediction_and_runaway_is_clipped(chain_r
     runaway = surface.copy()
     runaway.loc[runaway["distance"] > 0, "ME_kan"] += 1e4  # a diverging network
     fig = figures.chain_plot(runaway, ("kan", "formula"), ("frdm12", "ws4"), "Sn")
-    labels = _labelled(fig.axes[0])
+    labels = _labelled(fig.axes[1])
     assert not any("WS4 NaN" in lb for lb in labels)
     assert any(lb.startswith("KAN (off scale") for lb in labels)
-    lo, hi = fig.axes[0].get_ylim()
+    lo, hi = fig.axes[1].get_ylim()
     assert hi - lo < 1e3  # the other curves are not squashed by the runaway
 
 
@@ -104,7 +134,7 @@ def test_figures_leave_the_callers_backend_and_windows_alone(chain_run, tmp_path
     preds = pd.read_csv(chain_run / "predictions.csv")
     save_figure(figures.nz_plot(preds, title="t"), tmp_path / "nz.png")
     _, stage = load_run_stage(chain_run)
-    save_figure(figures.network_diagram(stage.kept[0], stage.dataset.feature_names), tmp_path / "net.png",
+    save_figure(figures.network_diagram(stage.kept[0], stage.dataset.feature_names, stage.dataset.X), tmp_path / "net.png",
                 bbox_inches="tight")
     assert matplotlib.get_backend() == before_backend and plt.get_fignums() == before_windows
     assert (tmp_path / "nz.png").stat().st_size > 1000 and (tmp_path / "net.png").stat().st_size > 1000
@@ -141,7 +171,7 @@ def test_figures_read_in_greyscale_and_compare_on_one_scale(chain_run):
     has equal aspect and its RMS in the panel; the KAN's and the formula's far maps share one colour limit."""
     surface = pd.read_csv(chain_run / "extrapolation.csv")
     fig = figures.chain_plot(surface, ("kan", "formula"), ("frdm12", "ws4"), "Sn")
-    top = fig.axes[0]
+    top = fig.axes[1]
     styles = {ln.get_label().split(" (off scale")[0]: (ln.get_marker(), ln.get_linestyle()) for ln in top.get_lines()
               if ln.get_label().split(" (off scale")[0] in ("KAN", "formula", "WS4", "AME2020")}
     assert len(styles) == 4 and len(set(styles.values())) == 4
@@ -182,3 +212,31 @@ def test_a_pdf_twin_has_no_creation_date(tmp_path):
     save_figure(fig, tmp_path / "b.png")
     assert (tmp_path / "a.pdf").read_bytes() == (tmp_path / "b.pdf").read_bytes()
     assert b"CreationDate" not in (tmp_path / "a.pdf").read_bytes()
+
+
+def test_network_figure_draws_every_edge_legibly(chain_run):
+    """network.png: one panel per edge of the pruned network (pruned ones grey and empty), first-layer edges against
+    their inputs in physical units, each panel titled with its edge and spread, the inputs and output named."""
+    cfg, stage = load_run_stage(chain_run)
+    ds = stage.dataset
+    from kansym.symbolic.formula import trace_network
+
+    X = ds.X[ds.mask("train")]
+    tr = trace_network(stage.kept[0], X)
+    fig = figures.network_diagram(stage.kept[0], ds.feature_names, X, output="BE minus its ldx baseline")
+    n_edges = sum(p.shape[1] * p.shape[2] for p in tr.post)
+    assert len(fig.axes) == n_edges
+    assert f"[{', '.join(str(a.shape[1]) for a in tr.acts)}]" in fig._suptitle.get_text()
+    assert "BE minus its ldx baseline" in fig._suptitle.get_text()
+    first = fig.axes[:tr.post[0].shape[1] * tr.post[0].shape[2]]
+    for k, ax in enumerate(first):
+        name = ds.feature_names[k % len(ds.feature_names)]
+        assert ax.get_title().startswith(f"{name} $\\to$ h")
+        active = tr.mask[0][k // len(ds.feature_names), k % len(ds.feature_names)] > 0
+        assert ("$\\sigma$ =" in ax.get_title()) == bool(active) and len(ax.get_lines()) == int(active)
+        if active:
+            lo, hi = ax.get_xlim()
+            col = X[:, k % len(ds.feature_names)]
+            assert lo <= col.min() and hi >= col.max() and hi - lo <= 1.2 * (col.max() - col.min()) + 1e-9
+    assert all(ax.get_title().endswith(")") or "output" in ax.get_title() for ax in fig.axes[len(first):])
+    assert fig.get_size_inches()[0] >= 1.9 * max(a.shape[1] for a in tr.acts[:-1])

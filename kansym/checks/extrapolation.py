@@ -114,6 +114,7 @@ class Extrapolation:
     preds: tuple[str, ...]
     against: tuple[str, ...]
     bands: pd.DataFrame | None = None  # Z, N, sigma_pred_<prediction>: the predictive BE sigma for the figures [MeV]
+    splits: pd.DataFrame | None = None  # Z, N, split ("train"/"test") of the run's nuclei, for the figures
 
 MAX_BEYOND = 100
 """Most chain steps past the last measured nucleus (100 steps of 2 neutrons is far past any drip line)."""
@@ -198,7 +199,7 @@ def extrapolate(cfg, stage, formula, chains=DEFAULT_CHAINS, beyond: int = 10, ag
     report["far"] = far
     notes.extend(judge.notes)
     bands = predictive_be_sigma(cfg, stage, formula, nuclei.drop_duplicates(["Z", "N"]), preds)
-    return Extrapolation(surface, report, far_values, judge, preds, against, bands)
+    return Extrapolation(surface, report, far_values, judge, preds, against, bands, ds[["Z", "N", "split"]].copy())
 
 
 def far_extrapolation(cfg, stage, formula, against=("frdm12",)) -> tuple[dict, dict, object]:

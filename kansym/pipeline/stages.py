@@ -36,7 +36,7 @@ def target_label(cfg: DiscoverConfig) -> str:
 def network_output_label(cfg: DiscoverConfig) -> str:
     """What the network's output node computes (the target minus its baseline, if any)."""
     base = TARGET_KINDS[cfg.target].text("column", _model_label(cfg))
-    return (base if cfg.baseline in (None, "none") else f"{base} - {cfg.baseline}") + " (scaled)"
+    return base if cfg.baseline in (None, "none") else f"{base} minus its {cfg.baseline} baseline"
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,8 @@ def kan_result(cfg: DiscoverConfig, stage: KanStage) -> KanResult:
     dataset = stage.dataset
     preds = predictions_frame(stage, cfg.uncertainty is not False)
     curve = pd.DataFrame([{"member": i, **row} for i, m in enumerate(stage.members) for row in m.curve_])
-    network = figs.network_diagram(stage.kept[0], dataset.feature_names, output=network_output_label(cfg))
+    network = figs.network_diagram(stage.kept[0], dataset.feature_names, dataset.X[dataset.mask("train")],
+                                   output=network_output_label(cfg))
     residual = figs.nz_plot(preds, title=f"KAN minus {target_label(cfg)}, {len(dataset.frame)} nuclei",
                             unit_label="KAN - target [MeV]")
     metrics = {**stage.metrics(), "target": cfg.target, "n_nuclei": len(dataset.frame),

@@ -91,7 +91,10 @@ def write_extrapolation(path: Path, ext, figures: bool = True) -> None:
     write_json_atomic(path / "extrapolation.json", ext.report)
     if not figures:
         return
-    surface = ext.surface if ext.bands is None else ext.surface.merge(ext.bands, on=["Z", "N"], how="left")
+    surface = ext.surface
+    for extra in (ext.bands, ext.splits):  # the figures' predictive bands and train/test marks
+        if extra is not None:
+            surface = surface.merge(extra, on=["Z", "N"], how="left")
     for ch, f in surface.groupby("chain", sort=False):
         save_figure(figs.chain_plot(f, ext.preds, ext.against, ch), path / "figures" / f"chain_{ch}.png", dpi=110)
     judge = ext.judge

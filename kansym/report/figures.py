@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from kansym.errors import KansymError
 from kansym.nuclear import tables
 from kansym.nuclear.features import NEUTRON_MAGIC, PROTON_MAGIC
 from kansym.symbolic.formula import trace_network
-from kansym.network.regressor import contained
 from kansym.symbolic.library import candidate_numpy
 from kansym.nuclear.targets import SUBSETS
 
@@ -42,24 +42,53 @@ def series_label(name: str) -> str:
 
 
 
-def network_diagram(regressor, feature_names, output: str = "y"):
-    """pykan's drawing of the (pruned) network, inputs labelled (save it with ``bbox_inches="tight"``)."""
-    import matplotlib.pyplot as plt  # pykan draws with pyplot: its figure is taken out of pyplot, nothing else
-    import torch
-
-    model = regressor.model_
-    n = len(regressor.x_scaler_.center)
-    grid = torch.linspace(-1, 1, 64, dtype=torch.float64)
-    x = torch.stack([grid] * n, dim=1)
-    with contained(regressor.seed):
-        model(x)
-        before = set(plt.get_fignums())
-        try:
-            model.plot(folder="figures", in_vars=list(feature_names), out_vars=[output], scale=0.6)
-            fig = plt.gcf()
-        finally:
-            for num in set(plt.get_fignums()) - before:
-                plt.close(num)  # out of pyplot's list of windows; the Figure object stays usable
+def network_diagram(regressor, feature_names, X: np.ndarray, output: str = "y"):
+    """The (pruned) network as a matrix of its edges' learned functions, one panel per edge: layer by layer, a row
+    per receiving node and a column per sending node; first-layer edges drawn against their input in physical units
+    (Z, N, ...), later ones against the hidden node's value; each panel gives the edge's spread over the rows of X
+    (sigma, network units), so that the edges that matter stand out; a pruned edge is a grey empty panel."""
+    tr = trace_network(regressor, X)
+    scaler = regressor.x_scaler_
+    widths = [a.shape[1] for a in tr.acts]
+    if len(feature_names) != widths[0]:
+        raise KansymError("internal check failed: the network's inputs are not the feature names given")
+    blocks = [(tr.post[l].shape[1], tr.post[l].shape[2]) for l in range(len(tr.post))]  # (receivers, senders)
+    n_cols = max(s for _, s in blocks)
+    n_rows = sum(r for r, _ in blocks)
+    fig = new_figure(figsize=(1.9 * n_cols + 0.6, 1.45 * n_rows + 1.1))
+    grid = fig.add_gridspec(n_rows, n_cols)
+    hidden = (lambda l, k: f"h{k}") if len(blocks) == 2 else (lambda l, k: f"h{l}.{k}")  # noqa: E731 as in edges.csv
+    row = 0
+    for l, (receivers, senders) in enumerate(blocks):
+        for j in range(receivers):
+            target = "output" if l == len(blocks) - 1 else hidden(l + 1, j)
+            for i in range(senders):
+                ax = fig.add_subplot(grid[row, i])
+                source = feature_names[i] if l == 0 else hidden(l, i)
+                active = tr.mask[l][j, i] > 0
+                x, y = tr.acts[l][:, i], tr.post[l][:, j, i]
+                if l == 0:
+                    x = scaler.center[i] + scaler.scale[i] * x
+                order = np.argsort(x, kind="stable")
+                spread = f" ($\\sigma$ = {np.std(y):.2g})" if active else ""
+                ax.set_title(f"{source} $\\to$ {target}{spread}", fontsize=8, color="black" if active else "0.6")
+                ax.tick_params(labelsize=6)
+                if active:
+                    ax.plot(x[order], y[order], "-", color=SERIES_COLOURS["kan"], lw=1.2)
+                else:
+                    ax.set_facecolor("0.93")
+                    ax.set_xticks([])
+                    ax.set_yticks([])
+                    ax.text(0.5, 0.5, "pruned", transform=ax.transAxes, ha="center", va="center", fontsize=7,
+                            color="0.5")
+                if j == receivers - 1:
+                    ax.set_xlabel(source, fontsize=7)
+            row += 1
+    fig.suptitle(f"KAN [{', '.join(map(str, widths))}] on {', '.join(feature_names)}; output: {output}\n"
+                 "each panel one edge's function, y in the network's scaled units, x the input in its own units\n"
+                 "(first layer) or the hidden node's value; $\\sigma$: the edge's spread over the training nuclei",
+                 fontsize=8)
+    fig.tight_layout()
     return fig
 
 
@@ -148,46 +177,78 @@ def _band(ax, f: pd.DataFrame, axis: str, p: str, d: np.ndarray, colour) -> None
 
 
 def chain_plot(frame: pd.DataFrame, preds, against, chain: str):
-    """Top: ME - ME(first reference) along a chain; bottom: S_2n (S_2p along an isotone). One colour per
-    series in both panels, a legend in each, magic numbers dotted, the last measured nucleus dashed.
-    NaN/inf predictions are marked; a reference table's gaps are left as gaps. The y range follows the data
-    and the references; a prediction running far outside it is clipped, and its legend entry says so."""
+    """Three panels along a chain, one colour, marker and line style per series throughout:
+
+    * top, the measured nuclei: ME - ME(AME2020) of the predictions and the reference tables; training nuclei
+      filled, held-out (test) nuclei open where the frame has a ``split`` column;
+    * middle, beyond the measured nuclei: ME - ME(first reference), with the prediction's +-1 sigma band;
+    * bottom, S_2n (S_2p along an isotone) over the whole chain, the drip line where it is crossed.
+
+    Magic numbers dotted, the last measured nucleus dashed. NaN/inf predictions are marked; a reference table's
+    gaps are left as gaps. The y ranges follow the data and the references; a prediction running far outside them
+    is clipped, and its legend entry says so."""
+    from matplotlib.ticker import MaxNLocator
+
     axis = "Z" if chain.startswith("N=") else "N"  # isotones run along Z
-    f = frame.sort_values(axis)
+    f = frame.sort_values(axis).reset_index(drop=True)
     ref = against[0]
-    fig = new_figure(figsize=(9.5, 7))
-    ax1, ax2 = fig.subplots(2, 1, sharex=True)
+    fig = new_figure(figsize=(9.5, 9.5))
+    ax0, ax1, ax2 = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": (1, 1.2, 1)})
+    xs = f[axis].to_numpy()
+    measured = (f["distance"] == 0).to_numpy()
+    exp = f["ME_exp"].to_numpy(dtype=float) if "ME_exp" in f else np.full(len(f), np.nan)
+    inside = measured & np.isfinite(exp)
+    dist = f["distance"].to_numpy()
+    edge = []  # the measured range's ends next to steps beyond it (neutron-rich: larger N, smaller Z)
+    if measured.any():
+        rich, poor = (xs[measured].max(), xs[measured].min()) if axis == "N" else (xs[measured].min(), xs[measured].max())
+        edge = [rich, poor] if (dist < 0).any() else [rich]
+    outside = ~measured | np.isin(xs, edge)  # beyond the measured range, from its edge on
     series = [p for p in (*preds, *against[1:], "exp") if f"ME_{p}" in f]
-    diffs = {p: (f[f"ME_{p}"] - f[f"ME_{ref}"]).to_numpy(dtype=float) for p in series}
+    me = {p: f[f"ME_{p}"].to_numpy(dtype=float) for p in (*series, ref) if f"ME_{p}" in f}
+    resid = {p: np.where(inside, me[p] - exp, np.nan) for p in (*preds, *against) if p in me}
+    diffs = {p: np.where(outside, me[p] - me[ref], np.nan) for p in series}
     be = {p: dict(zip(f[axis], f[f"BE_{p}"])) for p in (*preds, *against, "exp") if f"BE_{p}" in f}
     s2 = {p: ([n for n in f[axis] if n - 2 in b], [b[n] - b[n - 2] for n in f[axis] if n - 2 in b]) for p, b in be.items()}
-    s2_ref = [np.asarray(v, dtype=float) for p, (_, v) in s2.items() if p not in preds]
-    s2_pred = [np.asarray(v, dtype=float) for p, (_, v) in s2.items() if p in preds]
-    step_limits = [_robust_limits([d for p, d in diffs.items() if p not in preds], [diffs[p] for p in preds if p in diffs]),
-                   _robust_limits(s2_ref, s2_pred)]
-    for p in series:
-        d = diffs[p]
-        marker, style = SERIES_STYLES.get(p, ("o", "-"))
-        kw = dict(color=SERIES_COLOURS.get(p, None), marker=marker, ls=style)
-        off = _off_scale(f[axis].to_numpy(), d, step_limits[0])
-        label = series_label(p) + (f" (off scale at {axis} {off})" if off is not None else "")
-        line = ax1.plot(f[axis], d, ms=3 if p != "exp" else 5, label=label, **kw)[0]
-        _band(ax1, f, axis, p, d, line.get_color())
-        bad = ~np.isfinite(f[f"ME_{p}"].to_numpy(dtype=float))
+    limits = [_robust_limits([d for p, d in resid.items() if p not in preds], [resid[p] for p in preds if p in resid]),
+              _robust_limits([d for p, d in diffs.items() if p not in preds], [diffs[p] for p in preds if p in diffs]),
+              _robust_limits([v for p, (_, v) in s2.items() if p not in preds], [v for p, (_, v) in s2.items() if p in preds])]
+    split = f["split"].astype(str).to_numpy() if "split" in f else None
+    for p, d in resid.items():
+        kw = _series_style(p)
+        off = _off_scale(xs, d, limits[0])
+        ax0.plot(xs, d, ms=3, label=series_label(p) + (f" (off scale at {axis} {off})" if off is not None else ""), **kw)
+        if split is not None and p in preds:  # training nuclei filled, test nuclei open
+            for part, face in (("train", kw["color"]), ("test", "white")):
+                sel = inside & (split == part)
+                ax0.plot(xs[sel], d[sel], ls="none", marker=kw["marker"], ms=5, mec=kw["color"], mfc=face,
+                         color=kw["color"], label="_nolegend_")
+    if split is not None:
+        from matplotlib.lines import Line2D
+
+        for part, face, text in (("train", "0.3", "training nuclei (filled)"), ("test", "white", "test nuclei (open)")):
+            if (inside & (split == part)).any():
+                ax0.add_line(Line2D([], [], ls="none", marker="o", mec="0.3", mfc=face, label=text))
+    ax0.axhline(0.0, color="k", lw=1, label="AME2020 (reference)")
+    for p, d in diffs.items():
+        kw = _series_style(p)
+        off = _off_scale(xs, d, limits[1])
+        line = ax1.plot(xs, d, ms=3 if p != "exp" else 5,
+                        label=series_label(p) + (f" (off scale at {axis} {off})" if off is not None else ""), **kw)[0]
+        _band(ax1, f.assign(**{c: np.where(outside, f[c], np.nan) for c in f.columns if c.startswith("sigma_")}),
+              axis, p, d, line.get_color())
+        bad = ~np.isfinite(me[p])
         if p in preds and bad.any():
-            ax1.plot(f.loc[bad, axis], np.zeros(int(bad.sum())), "x", color="red", ms=8,
-                     label=f"{series_label(p)} NaN/inf")
+            ax1.plot(xs[bad], np.zeros(int(bad.sum())), "x", color="red", ms=8, label=f"{series_label(p)} NaN/inf")
     ax1.axhline(0.0, color=SERIES_COLOURS.get(ref), lw=1, label=f"{series_label(ref)} (reference)")
-    for p, (xs, ys) in s2.items():
-        marker, style = SERIES_STYLES.get(p, ("o", "-"))
-        ax2.plot(xs, ys, marker=marker, ls=style, ms=3 if p != "exp" else 5, color=SERIES_COLOURS.get(p),
-                 label=series_label(p))
-    measured = f.loc[f["distance"] == 0, axis]
-    last = measured.min() if axis == "Z" else measured.max()  # the neutron-rich end of the measured range
+    for p, (sx, sy) in s2.items():
+        ax2.plot(sx, sy, ms=3 if p != "exp" else 5, label=series_label(p), **_series_style(p))
+    last = (xs[measured].min() if axis == "Z" else xs[measured].max()) if measured.any() else None
     magic = PROTON_MAGIC if axis == "Z" else NEUTRON_MAGIC
-    lo, hi = f[axis].min(), f[axis].max()
-    for ax, lim in ((ax1, step_limits[0]), (ax2, step_limits[1])):
-        ax.axvline(last, color="grey", ls="--", lw=1, label="last measured")
+    lo, hi = xs.min(), xs.max()
+    for ax, lim in zip((ax0, ax1, ax2), limits):
+        if last is not None:
+            ax.axvline(last, color="grey", ls="--", lw=1, label="last measured")
         for m in magic:
             if lo <= m <= hi:
                 ax.axvline(m, color="purple", ls=":", lw=1, label=f"magic {axis} = {m}")
@@ -196,12 +257,21 @@ def chain_plot(frame: pd.DataFrame, preds, against, chain: str):
         if ax is ax2 and ax.get_ylim()[0] < 0 < ax.get_ylim()[1]:  # the chain reaches the drip line
             ax.axhline(0.0, color="0.4", lw=0.8, label=f"drip line (S$_{{2{'n' if axis == 'N' else 'p'}}}$ = 0)")
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)  # beside the data
+    ax0.set_ylabel("ME $-$ ME(AME2020) [MeV]")
+    ax0.set_title(f"{chain} chain: measured nuclei against AME2020, beyond them against {series_label(ref)}",
+                  fontsize=10)
     ax1.set_ylabel(f"ME $-$ ME({series_label(ref)}) [MeV]")
-    ax1.set_title(f"{chain} chain: mass excess relative to {series_label(ref)}")
     ax2.set_xlabel(axis)
     ax2.set_ylabel("S$_{2n}$ [MeV]" if axis == "N" else "S$_{2p}$ [MeV]")
+    ax2.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     return fig
+
+
+def _series_style(p: str) -> dict:
+    """Colour, marker and line style of series ``p`` (a prediction, a mass table or "exp")."""
+    marker, style = SERIES_STYLES.get(p, ("o", "-"))
+    return dict(color=SERIES_COLOURS.get(p), marker=marker, ls=style)
 
 
 def _robust_limits(trusted, predictions, reach: float = 2.0, pad: float = 0.08):
