@@ -36,6 +36,7 @@ from kansym.runs.store import RunDir
 from kansym.nuclear.targets import SUBSETS, Dataset, split_labels
 
 MIN_SAMPLES = 10
+MAX_ABS_VALUE = 1e12  # larger inputs or targets are refused: their squares in the least squares lose all precision or overflow
 
 
 class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
@@ -185,6 +186,9 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(f"X has {len(X)} rows but y has {len(y)} values")
         if not np.isfinite(y).all():
             raise ValueError(f"y has {int((~np.isfinite(y)).sum())} NaN or infinite values")
+        if y.size and np.abs(y).max() > MAX_ABS_VALUE:
+            raise ValueError(f"y holds values up to {np.abs(y).max():.3g} in magnitude; beyond {MAX_ABS_VALUE:.0e} "
+                             "the least squares overflow in float64: rescale it")
         if sample_weight is not None:
             if isinstance(sample_weight, (str, bytes)):
                 raise ValueError("sample_weight must be numbers, one per row of X")
@@ -462,6 +466,9 @@ def _as_matrix(X, feature_names) -> tuple[np.ndarray, tuple[str, ...]]:
         raise ValueError(f"X must be 2-D with one column per feature name ({len(names)}), got shape {X.shape}")
     if not np.isfinite(X).all():
         raise ValueError(f"X has {int((~np.isfinite(X)).sum())} NaN or infinite values")
+    if X.size and np.abs(X).max() > MAX_ABS_VALUE:
+        raise ValueError(f"X holds values up to {np.abs(X).max():.3g} in magnitude; inputs beyond {MAX_ABS_VALUE:.0e} "
+                         "overflow the scaling and least squares in float64: rescale the column")
     if len(set(names)) != len(names):
         raise ValueError(f"feature_names must be distinct, got {list(names)}")
     bad = [n for n, s in zip(names, variable_symbols(names)) if not _PLAIN_NAME.fullmatch(s.name) or s.name in _RESERVED]

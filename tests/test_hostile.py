@@ -1295,8 +1295,21 @@ def test_estimator_warns_where_its_prediction_is_not_finite(formula_run):
 
     est = KANSymbolicRegressor.from_run(formula_run.run_dir)
     with pytest.warns(RuntimeWarning, match="not finite on 1 of 2 rows"):
-        pred = est.predict(np.array([[50.0, 70.0], [1e300, 1e300]]))
+        pred = est.predict(np.array([[50.0, 70.0], [0.0, 0.0]]))  # A = 0: the Coulomb term's A^(-1/3)
     assert np.isfinite(pred[0]) and not np.isfinite(pred[1])
+    with pytest.raises(ValueError, match="rescale the column"):  # absurd inputs are refused, not predicted as -inf
+        est.predict(np.array([[50.0, 70.0], [1e300, 1e300]]))
+
+
+def test_estimator_refuses_inputs_that_overflow_float64():
+    """X or y of 1e300 would overflow the scaling and the least squares (LAPACK's chatter, a LinAlgError): refused."""
+    from kansym.estimator import KANSymbolicRegressor
+
+    X = np.column_stack([np.arange(40, 80), np.arange(50, 90)]).astype(float)
+    with pytest.raises(ValueError, match="rescale the column"):
+        KANSymbolicRegressor().fit(X * 1e300, X.sum(axis=1), feature_names=["Z", "N"])
+    with pytest.raises(ValueError, match="rescale it"):
+        KANSymbolicRegressor().fit(X, X.sum(axis=1) * 1e300, feature_names=["Z", "N"])
 
 
 # --------------------------------------------------------------------------- what show, export and from_run stand behind
@@ -1323,12 +1336,41 @@ def _edited_copy(formula_run, tmp_path, file, edit):
     ("metrics.json", lambda d: d.update(n_nuclei=999), "counts 999 nuclei"),
     ("importance.csv", "feature,importance,std\nZ,0.3528,0\nN,0.6580,0\n", "not the importance of the networks"),
     ("importance.csv", "feature,importance,std\nZ,-0.3,0\nN,1.3,0\n", "not the importance of the networks"),
+    ("formula.json", lambda d: d.update(kansym_version="0.0.1"), "says kansym '0.0.1' made it"),
+    ("config.json", lambda d: d.update(lib="physics"), "lib 'physics'"),
+    ("config.json", lambda d: d.update(stage="kan"), "of a later stage"),
+    ("config.json", lambda d: d.update(r2_min=0.123), "r2_min 0.123"),
 ])
 def test_show_prints_only_numbers_it_can_check(file, edit, message, formula_run, tmp_path):
     run = _edited_copy(formula_run, tmp_path, file, edit)
     for args in (["show", str(run)], ["show", str(run), "--json"]):
         r = runner.invoke(app, args)
         assert r.exit_code == 2 and message in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+def test_show_refuses_settings_the_files_were_not_made_with(formula_run, tmp_path):
+    """config.json's max_constants must give candidates.csv's verdicts; extrapolation.json must carry the run's id
+    and, after `kansym extrapolate`, pass as written."""
+    from kansym.pipeline.discovery import rerun_extrapolate
+
+    table = pd.read_csv(formula_run.run_dir / "candidates.csv")
+    n_formula = json.loads((formula_run.run_dir / "formula.json").read_text())["n_constants"]
+    over = sorted(n for n in table["n_constants"] if n > n_formula)
+    if over:  # a bound the chosen formula meets but some candidate does not: the verdicts would differ
+        run = _edited_copy(formula_run, tmp_path, "config.json", lambda d: d.update(max_constants=over[0] - 1
+                                                                                    if over[0] - 1 != d["max_constants"]
+                                                                                    else over[-1] + 1))
+        r = runner.invoke(app, ["show", str(run)])
+        assert r.exit_code == 2 and "max_constants" in r.output, r.output
+        shutil.rmtree(run)
+    run = tmp_path / "x" / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    rerun_extrapolate(run, ("Sn",), beyond=2)
+    assert runner.invoke(app, ["show", str(run)]).exit_code == 0
+    data = json.loads((run / "extrapolation.json").read_text())
+    (run / "extrapolation.json").write_text(json.dumps({**data, "run_id": "another-run"}))
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2 and "extrapolation.json's run_id 'another-run' is not this run's" in r.output, r.output
 
 
 @pytest.mark.parametrize("edit, message", [

@@ -172,7 +172,7 @@ def test_drip_line_is_the_last_nucleus_before_s2n_turns_negative():
 
 @pytest.mark.parametrize("z, n, message", [([50, 52], [70, 72, 74], "same length"), (50.5, 70, "whole numbers"),
                                            (0, 10, "whole numbers"), ([50, 50], [70, 70], "twice"),
-                                           ([], [], "not empty"), ("50", 70, "whole numbers")])
+                                           ([], [], "are empty"), ([[50, 52]], [[70, 72]], "2-D"), ("50", 70, "whole numbers")])
 def test_nuclei_are_checked(z, n, message):
     with pytest.raises(KansymError, match=message):
         nuclei_frame(z, n)
@@ -232,6 +232,7 @@ def test_predict_cli_writes_the_table_and_api_gives_the_same(formula_run, tmp_pa
     (["--to-drip-line", "--elements", "Xx"], "unknown element"),
     (["--elements", "Sn", "--domain", "ws4"], "goes with --to-drip-line"),
     (["--domain", "ws4", "--out", "/dev/null/t.csv"], "/dev/null"), (["--domain", "ws4", "--out", "."], "a file"),
+    (["--z", "50", "--n", "70", "--out", "typo/t.csv"], "does not exist"),
     (["--z", "50", "--n", "70", "--use", "neither"], "neither")])
 def test_predict_bad_input_is_one_line_and_exit_2(formula_run, tmp_path, args, message):
     r = _cli("predict", formula_run.run_dir, *args, cwd=tmp_path)

@@ -930,9 +930,12 @@ def predict(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, p
             raise KansymError(f"--out {str(output)[:80]!r} must name a file, not a directory")
         if (output.exists() or output.is_symlink()) and not force:
             raise KansymError(f"--out {output} exists; use --force to replace it")
-        problem = unwritable_dir(output.parent if str(output.parent) else Path("."))
+        parent = output.parent if str(output.parent) else Path(".")
+        problem = unwritable_dir(parent)
         if problem:
             raise KansymError(f"--out {output}: {problem}")
+        if not parent.is_dir():  # a typo in the folder is not created silently
+            raise KansymError(f"--out {output}: the folder {parent} does not exist; create it first")
         if r.path.resolve() in (output.parent.resolve(), *output.parent.resolve().parents):
             raise KansymError(f"--out {output} lies inside the run {r.id}; write the table elsewhere")
         output_outside_runs(output.parent if str(output.parent) else Path("."), "--out")

@@ -261,8 +261,10 @@ class DiscoverConfig:
         return cls(**kw)
 
 
-RECORD_EXTRAS = {"kansym_version": "str", "data_sha256": "dict", "extrapolation_options": "dict"}
-"""Fields a run's ``config.json`` holds beside the options: provenance and the last extrapolation's options."""
+RECORD_EXTRAS = {"kansym_version": "str", "data_sha256": "dict", "extrapolation_options": "dict",
+                 "formula_kansym_version": "str"}
+"""Fields a run's ``config.json`` holds beside the options: provenance, the last extrapolation's options and the
+version of a symbolic-stage rerun (else the formula's version is the run's)."""
 
 
 def _field_kind(annotation: str) -> tuple[str, bool]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from kansym import __version__
 from kansym.checks import masstable
 from kansym.checks.extrapolation import Extrapolation, extrapolate
 from kansym.checks.farcheck import make_judge
@@ -172,6 +173,9 @@ def rerun_symbolic(run_dir: Path, **overrides) -> dict:
         cfg = replace(cfg, **overrides).resolved(environment=False)
         config = rd.config
         config.update({k: getattr(cfg, k) for k in overrides})  # config.json says what the formula was made with
+        if config.get("stage") == "kan":
+            config["stage"] = "symbolic"  # the run now has the symbolic stage's files
+        config["formula_kansym_version"] = __version__  # formula.json's
         sym = symbolic_result(cfg, stage, rd.id)
         write_config(path, config)
         remove_files(path / "figures" / "edges")
@@ -231,6 +235,9 @@ def rerun_crosscheck(run_dir: Path, engine: str = "auto", time_budget: float | N
     with _updating(run_dir) as (path, metrics):
         report = crosscheck_run(path, engine, time_budget, maxsize, seed, pysr_hof, generations=generations)
         metrics["crosscheck"] = crosscheck_summary(report)
+        config = RunDir(path).config  # config.json says what the cross-check was made with
+        config.update(crosscheck=str(engine), crosscheck_budget=time_budget, crosscheck_generations=generations)
+        write_config(path, config)
     return report
 
 

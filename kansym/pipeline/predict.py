@@ -60,8 +60,10 @@ def nuclei_frame(Z, N) -> pd.DataFrame:
     except ValueError:
         raise KansymError(f"Z and N must have the same length (or one be a single number), got {np.size(Z)} and "
                           f"{np.size(N)}") from None
-    if z.ndim != 1 or z.size == 0:
-        raise KansymError("Z and N must be whole numbers or one-dimensional sequences of them, not empty")
+    if z.ndim != 1:
+        raise KansymError(f"Z and N must be whole numbers or one-dimensional sequences of them, got a {z.ndim}-D array")
+    if z.size == 0:
+        raise KansymError("Z and N are empty: give at least one nucleus")
     out = []
     for name, v, lo, hi in (("Z", z, 1, MAX_Z), ("N", n, 0, MAX_N)):
         if v.dtype.kind == "f" and np.all(np.isfinite(v)) and np.all(v == np.round(v)):

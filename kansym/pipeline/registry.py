@@ -622,6 +622,61 @@ def check_crosscheck(rd: RunDir, ds, formula) -> None:
         refuse("crosscheck.json lacks a field a cross-check report has, or holds one of the wrong type")
 
 
+def check_settings(rd: RunDir, cfg: DiscoverConfig, metrics: dict) -> None:
+    """config.json's settings of the later stages must be the ones the run's files were made with: no symbolic files
+    for ``stage`` kan; every candidate from a library of ``lib``, refused for exceeding ``max_constants`` exactly when
+    it has more, expanded only with ``expand``; the poorly fitted edges judged against ``r2_min``; the cross-check made
+    with config.json's engine, budget and generations (a rerun of a stage records its settings there)."""
+    refuse = _refuser(rd)
+    symbolic = [f for f in ("formula.json", "candidates.csv", "edges.csv", "crosscheck.json") if (rd.path / f).exists()]
+    if cfg.stage == "kan" and symbolic:
+        refuse(f"config.json says stage 'kan', but the run holds {symbolic[0]} of a later stage")
+    if (rd.path / "candidates.csv").exists():
+        table = rd.read_csv("candidates.csv")
+        try:
+            for name, route, n, why in zip(table["name"].astype(str), table["route"].astype(str),
+                                           table["n_constants"].astype(int), table["failures"].fillna("").astype(str)):
+                if not any(name == lib or name.startswith(lib + "-") for lib in cfg.libraries):
+                    refuse(f"candidates.csv lists {name[:40]!r}, not from a library of config.json's lib {cfg.lib!r}")
+                said = re.findall(r"(\d+) constants > (\d+)", why)
+                if said != ([(str(n), str(cfg.max_constants))] if n > cfg.max_constants else []):
+                    refuse(f"candidates.csv's verdicts on the number of constants are not those of config.json's "
+                           f"max_constants {cfg.max_constants}")
+                if route == "expanded" and not cfg.expand:
+                    refuse("candidates.csv holds expanded candidates, but config.json says expand false")
+        except KansymError:
+            raise  # a refusal above, with its own reason
+        except (KeyError, ValueError, TypeError):
+            refuse("candidates.csv lacks the name, route, n_constants or failures of its candidates")
+    poor = [m for m in ((metrics.get("notes") or {}).get("symbolic") or [])
+            if isinstance(m, str) and "is poorly fitted: best R^2" in m]
+    if any(not m.split("; ")[0].endswith(f" < {cfg.r2_min}") for m in poor):
+        refuse(f"metrics.json's notes judge poorly fitted edges against another R^2 than config.json's r2_min "
+               f"{cfg.r2_min}")
+    written_as = {rd.id}  # the id the run was written under (its folder may have been renamed since)
+    if (rd.path / "formula.json").exists():
+        entry = rd.read_json("formula.json")
+        version = rd.config.get("formula_kansym_version", rd.config.get("kansym_version"))
+        if isinstance(entry, dict) and entry.get("kansym_version", version) != version:
+            refuse(f"formula.json says kansym {str(entry.get('kansym_version'))[:20]!r} made it, config.json "
+                   f"{str(version)[:20]!r}")
+        if isinstance(entry, dict) and isinstance(entry.get("run_id"), str):
+            written_as.add(entry["run_id"])
+    for name in ("crosscheck.json", "extrapolation.json"):
+        if (rd.path / name).exists():
+            rep = rd.read_json(name)
+            if not isinstance(rep, dict) or rep.get("run_id") not in written_as:
+                refuse(f"{name}'s run_id {str(rep.get('run_id') if isinstance(rep, dict) else None)[:60]!r} is "
+                       "not this run's")
+    if (rd.path / "crosscheck.json").exists():
+        rep = rd.read_json("crosscheck.json")
+        if not isinstance(rep, dict) or rep.get("generations") != cfg.crosscheck_generations \
+                or rep.get("time_budget_s") != cfg.crosscheck_budget \
+                or cfg.crosscheck not in ("auto", str(rep.get("engine", "")).split()[0]):
+            refuse("crosscheck.json was not made with config.json's crosscheck, crosscheck_budget and "
+                   "crosscheck_generations")
+
+
 def check_run(run_dir: Path, with_candidates: bool = False):
     """Every check ``kansym show`` makes of a run (:func:`check_summary`, :func:`check_formula_record`): its files
     must be what its networks and formula give on its data; a KansymError says what is not. Returns the checked
@@ -636,6 +691,7 @@ def check_run(run_dir: Path, with_candidates: bool = False):
         raw = rd.read_json("formula.json")
         formula = export.formula_from_entry(raw).for_columns(feat.feature_names(cfg.features))
         check_formula_record(rd, cfg, ds, formula, raw, rd.metrics)
+    check_settings(rd, cfg, rd.metrics)
     candidates = check_candidates(rd, ds)
     check_edges(rd, cfg, ds, stage)
     check_crosscheck(rd, ds, formula)
