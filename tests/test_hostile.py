@@ -1348,6 +1348,21 @@ def test_show_prints_only_numbers_it_can_check(file, edit, message, formula_run,
         assert r.exit_code == 2 and message in r.output and len(r.output.strip().splitlines()) == 1, r.output
 
 
+def test_show_recomputes_every_candidates_far_verdict(formula_run, tmp_path):
+    """A candidate that was not chosen still has its far-extrapolation verdict and departure recomputed."""
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    table = pd.read_csv(run / "candidates.csv")
+    k = int(np.flatnonzero(((table["chosen"].astype(str) != "True") & np.isfinite(table["far_departure_mev"])).to_numpy())[-1])
+    for column, value in (("far_departure_mev", float(table.loc[k, "far_departure_mev"]) * 1.5 + 1.0),
+                          ("sane", not bool(table.loc[k, "sane"]))):
+        edited = table.copy()
+        edited.loc[k, column] = value
+        edited.to_csv(run / "candidates.csv", index=False)
+        r = runner.invoke(app, ["show", str(run)])
+        assert r.exit_code == 2 and f"row {k} " in r.output and "far-extrapolation verdict" in r.output, r.output
+
+
 def test_show_refuses_settings_the_files_were_not_made_with(formula_run, tmp_path):
     """config.json's max_constants must give candidates.csv's verdicts; extrapolation.json must carry the run's id
     and, after `kansym extrapolate`, pass as written."""

@@ -134,6 +134,9 @@ def test_uncertainty_verdicts_are_the_benchmarks(label, setting, source):
     above = [c for c in v["within_1_sigma"] if c > hi]
     if above:
         assert f"1 sigma above {hi} at {len(above)} of {len(v['within_1_sigma'])} seeds" in cells[-1]
+    if "within one binomial error" in cells[-1]:
+        assert f"({max(above):.3f}, within one binomial error)" in cells[-1]
+        assert max(above) - hi <= st["coverage_over_seeds"]["within_1_sigma"]["binomial_stderr"]
 
 
 def test_uncertainty_new_even_even_row_and_prose_are_the_benchmarks():
@@ -178,6 +181,9 @@ def test_uncertainty_new_even_even_row_and_prose_are_the_benchmarks():
             f"{diff(be, 'formula', 'Q_alpha'):.3f} (its KAN {diff(be, 'kan', 'S_2n'):.3f}, "
             f"{diff(be, 'kan', 'Q_alpha'):.3f})") in FLAT
     assert f"(`uncertainty.py`, {u['date_utc'][:10]})" in README
+    seeds = [s["seed"] for s in st["be_random"]["per_seed"]]
+    assert all([s["seed"] for s in v["per_seed"]] == seeds for v in st.values())
+    assert f"The user's commands, seeds {seeds[0]}-{seeds[-1]}:" in FLAT
 
 
 # ---- formula stability (formula_stability.py) -------------------------------------------------------------------
@@ -251,8 +257,10 @@ def test_formula_stability_prose_is_the_benchmarks():
     """Selection, date, budgets, targets and the summary after the tables (counts, medians, structures, main job)."""
     s, t = STABILITY["inputs"], STABILITY["targets"]
     intro = _prose("### The same formula whatever the seed", "Default inputs (Z, N, v_Z, v_N);")
-    assert f"Selection: {STABILITY['selection'].split(',')[0]}" in intro
-    assert f"over its {_count(STABILITY['judged_on'], 'even-even')} even-even nuclei" in intro
+    assert f"Selection: {STABILITY['selection'].split(', random')[0]}" in intro and "random 80/20" in intro
+    assert f"FRDM2012 over its {STABILITY['judged_on'].split(', ', 1)[1].split(' (')[0]}, which" in intro
+    members = {len(r["members"]) for v in STABILITY["inputs"].values() for r in v["runs"]}
+    assert len(members) == 1 and f"({(n := members.pop())} members OFFSET..OFFSET+{n - 1}" in intro
     assert f"measured {STABILITY['date_utc'][:10]} on {STABILITY['machine']['cpus']} cores" in intro
     assert not STABILITY["main_job_budget_notes"] and not any(r["budget_notes"] for v in s.values() for r in v["runs"])
     assert "no search budget ran out in any run" in intro
@@ -413,7 +421,8 @@ def test_formula_physics_prose_is_the_benchmarks():
     assert (f"the (N, Z) formula was produced by {WORDS[len(first['zn']['members_producing'])]} of the four members "
             f"(the run says so), the default-input one by {WORDS[len(first['default']['members_producing'])]}") in text
     assert (f"Main job {d['main_job_wall_s']:.0f} s in this benchmark" in text
-            and f"(an earlier target of 60 s: {'met' if PHYSICS['main_job_under_60_s'] else 'missed'};" in text)
+            and f"(an earlier target of 60 s: {'met' if PHYSICS['main_job_under_60_s'] else 'missed'}; "
+            f"90 s: {'met' if d['main_job_wall_s'] <= 90 else 'missed'})" in text)
     assert z["kan_far"]["passed"] and d["kan_far"]["passed"]
     fz, fd = z["kan_far"]["deviation_mev"]["frdm12"], d["kan_far"]["deviation_mev"]["frdm12"]
     # the default inputs' RMS (README 5.1) disagrees with the JSON: see the report; its max and (N, Z) are checked
@@ -444,7 +453,7 @@ def test_kan_ws4_row_is_the_benchmarks():
     k = _result("kan_ws4")
     row, seeds = _bench_row("kan_ws4.py"), k["per_seed"]
     assert f"{_count(k['setting'], 'nuclei)')} nuclei), random 80/20" in row
-    assert f"split seeds {seeds[0]['seed']}-{seeds[-1]['seed']}" in row
+    assert f"split seeds {seeds[0]['seed']}-{seeds[-1]['seed']}, defaults ({len(seeds[0]['members'])} members" in row
     assert (f"(test per seed {', '.join(format(s['test'], '.3f') for s in seeds)}; std "
             f"{k['rmse_mev_over_split_seeds']['test']['std']:.3f}); no member dropped; "
             f"{_range([s['wall_s'] for s in seeds], 0)} s per fit; test nuclei within 2 sigma: "
@@ -485,6 +494,7 @@ def test_table1_row_rest_is_the_benchmarks():
     assert "paper " + ", ".join(f"{r['paper_sigma_kan_test']:.3f}" for r in paper) + " (" in row
     met = [m for m in t1["met"].values() if m is not None]
     assert all(met) and f"met for all {WORDS[len(met)]};" in row
+    assert f"`kansym table1 --seeds {t1['rows'][0]['seeds']}`" in row
     assert f"split seeds 0-{t1['rows'][0]['seeds'] - 1}" in row
 
 

@@ -464,10 +464,12 @@ def known_fields(config: dict, metrics: dict, formula: dict | None) -> tuple[dic
     return kept, left
 
 
-def check_candidates(rd: RunDir, ds) -> tuple | None:
+def check_candidates(rd: RunDir, ds, judge=None) -> tuple | None:
     """The formulas of the run's ``candidates.json`` (None for a run written before kansym kept them), each the
     structure candidates.csv lists in its row: name, route, expression, constants and size, its RMSE per split
-    recomputed on the run's data and its standard errors and correlations on the training nuclei."""
+    recomputed on the run's data, its standard errors and correlations on the training nuclei and (with the run's
+    far-extrapolation ``judge``) its far-check verdict and departure beyond AME2020. The cross-validation and
+    extrapolation-validation scores are recomputed for the chosen structure only (:func:`verified_metrics`)."""
     if not (rd.path / "candidates.json").exists():
         return None
     refuse = _refuser(rd)
@@ -505,6 +507,12 @@ def check_candidates(rd: RunDir, ds) -> tuple | None:
                 (f.correlations and not _same([list(r) for r in f.correlations], corr.tolist(), 1e-4)):
             refuse(f"candidates.json records errors or correlations of candidate {k} ({listed['name'][:40]}) that "
                    "its constants on the training nuclei do not give")
+        if judge is not None and "sane" in table and "far_departure_mev" in table:
+            far = judge(f)
+            if str(row["sane"]) != str(bool(far.passed)) or \
+                    not _same(float(pd.to_numeric(row["far_departure_mev"], errors="coerce")), float(far.departure_rms)):
+                refuse(f"candidates.csv's row {k} ({listed['name'][:40]}) does not give the far-extrapolation verdict "
+                       "or departure its formula has")
     return formulas
 
 
@@ -692,7 +700,7 @@ def check_run(run_dir: Path, with_candidates: bool = False):
         formula = export.formula_from_entry(raw).for_columns(feat.feature_names(cfg.features))
         check_formula_record(rd, cfg, ds, formula, raw, rd.metrics)
     check_settings(rd, cfg, rd.metrics)
-    candidates = check_candidates(rd, ds)
+    candidates = check_candidates(rd, ds, make_judge(ds, cfg.selection(), cfg.features))
     check_edges(rd, cfg, ds, stage)
     check_crosscheck(rd, ds, formula)
     return (cfg, stage, formula, candidates) if with_candidates else (cfg, stage, formula)
