@@ -288,9 +288,17 @@ def member_candidates(cfg: DiscoverConfig, reg: KANRegressor, dataset: Dataset, 
     of ``cfg.lib`` and every candidate route, refitted on the training nuclei and judged."""
     snap = reg.snapshot(cfg.symbolic_from)
     options = cands_mod.CandidateOptions(tuple(cfg.libraries), cfg.r2_min, cfg.poor_edges,
-                                         routes=ROUTES + (("expanded",) if cfg.expand else ()),
+                                         routes=ROUTES + (("expanded",) if cfg.expand else ())
+                                         + (("powers",) if power_route(cfg, dataset.feature_names) else ()),
                                          max_params=cfg.max_constants + structures_mod.REDUCE_SLACK)
     return cands_mod.generate(snap, scoring(dataset, judge), options, kan_pred=snap.predict(dataset.X))
+
+
+def power_route(cfg: DiscoverConfig, feature_names) -> bool:
+    """Whether the power-law route (:mod:`kansym.symbolic.powers`) runs: a binding-energy target with no
+    physics baseline (linear or none) on inputs that include Z and N."""
+    baseline = cfg.baseline or ("linear" if cfg.detrend else "none")
+    return cfg.target == "be" and baseline in ("linear", "none") and {"Z", "N"} <= set(feature_names)
 
 
 def scoring(dataset: Dataset, judge=None) -> cands_mod.Scoring:

@@ -29,7 +29,7 @@ from kansym.nuclear import tables
 from kansym.nuclear.targets import TARGET_KINDS
 from kansym.pipeline.config import RECORD_EXTRAS, DiscoverConfig, load_dataset, run_config
 from kansym.pipeline.discovery import crosscheck_summary, extrapolation_summary, run_formula
-from kansym.pipeline.recipe import constants_text, load_run_stage, recorded_candidates
+from kansym.pipeline.recipe import constants_text, load_run_stage, power_route, recorded_candidates
 from kansym.pipeline.stages import edges_frame, predictions_frame
 from kansym.pipeline.writer import notes_text
 from kansym.report import export
@@ -159,7 +159,7 @@ def verified_metrics(formula: Formula, cfg: DiscoverConfig, ds, metrics: dict, r
 
 
 _CANDIDATE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+,^/*() -]{0,199}")  # library names and function specs
-_ROUTES = ("structured", "pruned", "terms", "expanded", "reduced")
+_ROUTES = ("structured", "pruned", "terms", "expanded", "reduced", "powers")
 
 
 def _described(metrics: dict, cfg: DiscoverConfig, run_id: str) -> dict:
@@ -401,8 +401,7 @@ def check_formula_record(rd: RunDir, cfg: DiscoverConfig, ds, formula: Formula, 
     if isinstance(record, dict):
         _check_search_record(rd, record)
         name = str(record.get("candidate", ""))
-        if formula.n_constants > cfg.max_constants or (name and not any(
-                name == lib or name.startswith(lib + "-") for lib in cfg.libraries)):
+        if formula.n_constants > cfg.max_constants or (name and not _made_by(name, cfg)):
             raise KansymError(f"run {rd.id}: config.json's max_constants {cfg.max_constants} and lib {cfg.lib!r} "
                               f"could not have chosen candidate {name[:40]!r} of {formula.n_constants} constants; "
                               "the run's files were edited or do not belong together")
@@ -410,6 +409,13 @@ def check_formula_record(rd: RunDir, cfg: DiscoverConfig, ds, formula: Formula, 
         rule = _calibration_rule(metrics, "formula", _refuser(rd))
         _check_predictive(metrics, masstable.source_summary(cfg, ds, None, formula, "formula", rule), "formula",
                           ("kan", "formula"), _refuser(rd))
+
+
+def _made_by(name: str, cfg: DiscoverConfig) -> bool:
+    """Whether the run's search could have named a candidate ``name``: from a library of ``lib``, or of the
+    power-law route where the run has it."""
+    return any(name == lib or name.startswith(lib + "-") for lib in cfg.libraries) or \
+        (name.startswith("powers-") and power_route(cfg, feat.feature_names(cfg.features)))
 
 
 def _check_search_record(rd: RunDir, record: dict) -> None:
@@ -502,9 +508,9 @@ def check_candidates(rd: RunDir, ds, judge=None) -> tuple | None:
         if not same_row:
             refuse(f"candidates.csv's row {k} ({listed['name'][:40]}) does not give its constants, their significance, "
                    "largest correlation or member count as candidates.json's formula has them")
-        err, corr = uncertainties_at(f, ds.X[train], ds.y[train], None if ds.w is None else ds.w[train])
-        if not _same([p.stderr for p in f.parameters], list(err), 1e-4) or \
-                (f.correlations and not _same([list(r) for r in f.correlations], corr.tolist(), 1e-4)):
+        err, corr = _settled(*uncertainties_at(f, ds.X[train], ds.y[train], None if ds.w is None else ds.w[train]))
+        rec_err, rec_corr = _settled([p.stderr for p in f.parameters], f.correlations or None)
+        if not _same(rec_err, err, 1e-4) or (f.correlations and not _same(rec_corr, corr, 1e-4)):
             refuse(f"candidates.json records errors or correlations of candidate {k} ({listed['name'][:40]}) that "
                    "its constants on the training nuclei do not give")
         if judge is not None and "sane" in table and "far_departure_mev" in table:
@@ -514,6 +520,26 @@ def check_candidates(rd: RunDir, ds, judge=None) -> tuple | None:
                 refuse(f"candidates.csv's row {k} ({listed['name'][:40]}) does not give the far-extrapolation verdict "
                        "or departure its formula has")
     return formulas
+
+
+SINGULAR_CORRELATION = 1 - 1e-6
+"""A pair correlated beyond this is numerically singular: whether rounding leaves its errors finite (and huge) or
+undetermined differs between two computations of the same covariance, so a check counts both as undetermined."""
+
+
+def _settled(err, corr) -> tuple[list, list | None]:
+    """Standard errors (None where undetermined) and correlations (NaN there) with every constant of a numerically
+    singular pair (:data:`SINGULAR_CORRELATION`) counted as undetermined: what two computations agree on."""
+    err = [None if e is None or not math.isfinite(e) else float(e) for e in err]
+    if corr is None:
+        return err, None
+    c = np.array(corr, dtype=float)
+    off = np.abs(np.where(np.eye(len(c), dtype=bool), 0.0, c))
+    singular = np.nan_to_num(off, nan=0.0).max(axis=1, initial=0.0) > SINGULAR_CORRELATION
+    bad = singular | np.array([e is None for e in err])
+    c[bad, :] = np.nan
+    c[:, bad] = np.nan
+    return [None if b else e for e, b in zip(err, bad)], c.tolist()
 
 
 def check_edges(rd: RunDir, cfg: DiscoverConfig, ds, stage) -> None:
@@ -644,7 +670,7 @@ def check_settings(rd: RunDir, cfg: DiscoverConfig, metrics: dict) -> None:
         try:
             for name, route, n, why in zip(table["name"].astype(str), table["route"].astype(str),
                                            table["n_constants"].astype(int), table["failures"].fillna("").astype(str)):
-                if not any(name == lib or name.startswith(lib + "-") for lib in cfg.libraries):
+                if not _made_by(name, cfg):
                     refuse(f"candidates.csv lists {name[:40]!r}, not from a library of config.json's lib {cfg.lib!r}")
                 said = re.findall(r"(\d+) constants > (\d+)", why)
                 if said != ([(str(n), str(cfg.max_constants))] if n > cfg.max_constants else []):

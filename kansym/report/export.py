@@ -120,9 +120,11 @@ def _real(value, field: str) -> float:
     return float(value)
 
 
-NOTATION = "kansym-physics/1"
+NOTATION = "kansym-physics/2"
 """The ``notation`` field of the entries this version writes: their ``.tex`` is in the physicist's notation of
-:mod:`kansym.report.notation` (entries without it were written in SymPy's own order and signs)."""
+:mod:`kansym.report.notation`, terms by liquid-drop family (entries of ``kansym-physics/1`` have the liquid-drop
+constants' terms first, then the others; entries without the field SymPy's own order and signs)."""
+NOTATIONS = ("kansym-physics/1", NOTATION)
 
 _MARKS = ("*", "\\dagger", "\\ddagger", "\\S", "\\P", "**", "\\dagger\\dagger", "\\ddagger\\ddagger")
 
@@ -135,7 +137,7 @@ def formula_tex(formula: Formula, lhs: str, metrics: dict, caption: str = "", la
     :data:`NOTATION`: liquid-drop terms first, textbook signs for B, A for N + Z, symbols defined in the caption
     (:mod:`kansym.report.notation`); None: SymPy's order and the fitted signs (entries written before)."""
     label = re.sub(r"[^A-Za-z0-9_.:-]", "-", label)
-    d = display(formula, binding_energy=lhs == "B") if notation == NOTATION else None
+    d = display(formula, binding_energy=lhs == "B", by_family=notation == NOTATION) if notation in NOTATIONS else None
     if d is None:
         lines = equation_lines(formula.expr, lhs)
         order = [p.name for p in formula.parameters]
@@ -242,8 +244,9 @@ def entry_tex(entry: dict, label: str, lhs: str) -> str:
 
 
 def entry_notation(entry: dict) -> str | None:
-    """The notation an entry's ``.tex`` was written in: :data:`NOTATION`, or None for entries written before."""
-    return NOTATION if entry.get("notation") == NOTATION else None
+    """The notation an entry's ``.tex`` was written in: one of :data:`NOTATIONS`, or None for entries written before
+    kansym had one."""
+    return entry.get("notation") if entry.get("notation") in NOTATIONS else None
 
 
 def standalone_document(snippet: str, two_column: bool = False, revtex: bool = False) -> str:

@@ -52,6 +52,7 @@ class Display:
 
 
 def _rank(term: sp.Expr) -> tuple:
+    """Order of notation 1: liquid-drop constants, then w_k, then c_k terms."""
     names = {s.name for s in term.free_symbols}
     for k, n in enumerate(LIQUID_DROP_ORDER):
         if n in names:
@@ -61,8 +62,47 @@ def _rank(term: sp.Expr) -> tuple:
     return (2, 0) if any(re.fullmatch(r"c_\d+", n) for n in names) else (3, 0)
 
 
-def display(formula: Formula, binding_energy: bool = True) -> Display:
-    """The physicist's form of ``formula`` (``binding_energy``: the target is B, so textbook signs apply)."""
+_FAMILY = {"a_V": 0, "a_S": 1, "a_C": 2, "a_I": 3, "a_SI": 3, "a_P": 4, "a_W": 5}
+"""Volume, surface (and curvature), Coulomb, symmetry, pairing, Wigner: the families of notation 2."""
+
+
+def _rank_by_family(term: sp.Expr) -> tuple:
+    """Order of notation 2: each term in its liquid-drop family (volume, surface, Coulomb, symmetry, pairing,
+    Wigner), a power law in A, N - Z and Z by its shape (c N and c Z with the volume, c A^p with the surface, c Z^2
+    A^p with Coulomb, c (N - Z)^2 A^p with symmetry, c |N - Z| A^p with Wigner; within a family the higher power of
+    A first); then w_k terms and the other network terms."""
+    names = {s.name for s in term.free_symbols}
+    for k, n in enumerate(LIQUID_DROP_ORDER):
+        if n in names:
+            return (_FAMILY[n], 0, k)
+    inputs = names - {n for n in names if re.fullmatch(r"[acw]_\w+", n)}
+    if names & {n for n in names if re.fullmatch(r"c_\d+", n)} and inputs and inputs <= {"Z", "N", "A"}:
+        A = next((s for s in term.free_symbols if s.name == "A"), None)
+        power = float(term.as_powers_dict().get(A, 0)) if A is not None else 0.0
+        if term.has(sp.Abs):
+            family = 5
+        elif any(isinstance(f, sp.Pow) and f.exp == 2 and f.base.free_symbols and
+                 {x.name for x in f.base.free_symbols} == {"N", "Z"} for f in sp.Mul.make_args(term)):
+            family = 3
+        elif any(isinstance(f, sp.Pow) and f.exp == 2 and f.base.is_Symbol and f.base.name == "Z"
+                 for f in sp.Mul.make_args(term)):
+            family = 2
+        elif A is None and inputs <= {"Z", "N"} and sp.Poly(term, *[s for s in term.free_symbols
+                                                                   if s.name in ("Z", "N")]).total_degree() == 1:
+            family, power = 0, 1.0
+        elif inputs == {"A"}:
+            family = 1 if power < 1 else 0
+        else:
+            return (7, 0, 0)
+        return (family, 1, -power)
+    if any(re.fullmatch(r"w_\w+", n) for n in names):
+        return (6, 0, 0)
+    return (7, 0, 0) if any(re.fullmatch(r"c_\d+", n) for n in names) else (8, 0, 0)
+
+
+def display(formula: Formula, binding_energy: bool = True, by_family: bool = True) -> Display:
+    """The physicist's form of ``formula`` (``binding_energy``: the target is B, so textbook signs apply); terms in
+    notation 2's order (``by_family``, :func:`_rank_by_family`) or notation 1's."""
     syms = {s.name: s for s in formula.expr.free_symbols}
     constants = [p.name for p in formula.parameters]
     signs = {n: (TEXTBOOK_SIGN.get(n, 1) if binding_energy else 1) for n in constants}
@@ -72,7 +112,8 @@ def display(formula: Formula, binding_energy: bool = True) -> Display:
         abbreviated = shown.subs(syms["N"] + syms["Z"], A)
         if A in abbreviated.free_symbols:
             shown = abbreviated
-    terms = sorted(sp.Add.make_args(shown), key=lambda t: (_rank(t), sp.default_sort_key(t)))
+    rank = _rank_by_family if by_family else _rank
+    terms = sorted(sp.Add.make_args(shown), key=lambda t: (rank(t), sp.default_sort_key(t)))
     order = []
     for t in terms:
         text = str(t)

@@ -31,6 +31,7 @@ from kansym.symbolic.formula import (
     variable_symbols,
 )
 from kansym.metrics import pareto_mask, rms, rmse_by_split
+from kansym.symbolic import powers
 from kansym.symbolic.library import resolve_library
 
 
@@ -349,6 +350,8 @@ def generate(reg, data: Scoring, options: CandidateOptions = CandidateOptions(),
             cands.extend(prune_edges(name, net, data, origin, max_params=max_params))
         if "expanded" in routes and not linear:
             cands.extend(expanded_candidates(name, net.expression(variable_symbols(names)), data, origin))
+    if "powers" in routes and kan_pred is not None:
+        cands += _power_route(reg, data, kan_pred, max_params, not_converged)
     notes += _generation_notes(poor_edges, on_poor, r2_min, too_large, joint_limit, not_converged)
     if not cands:
         raise KansymError("no valid formula candidate: " + "; ".join(notes))
@@ -356,6 +359,26 @@ def generate(reg, data: Scoring, options: CandidateOptions = CandidateOptions(),
         cands.extend(c for c in (without_constant(c, data) for c in list(cands)
                                  if c.route in ("structured", "pruned")) if c is not None)
     return cands, notes
+
+
+def _power_route(reg, data: Scoring, kan_pred: np.ndarray, max_params: int | None, not_converged: list) -> list:
+    """Candidates of the power-law route (:mod:`kansym.symbolic.powers`): the sets of liquid-drop-type terms that
+    reproduce the network's prediction on the training nuclei best, each refitted on the data."""
+    linear = getattr(reg, "baseline_kind", None) == "linear"
+    out = []
+    for name, expr, init, before in powers.power_candidates(
+            data.names, data.X, data.masks["train"], kan_pred[data.masks["train"]], linear,
+            max_params if max_params is not None else MAX_JOINT_CONSTANTS, data.w):
+        if past_deadline():
+            break
+        origin = Origin(data.scores(before), rms(before - kan_pred), None, "powers")
+        try:
+            formula = refit(expr, init, data.names, data.X_train, data.y_train, max_nfev=refit_budget(len(init)),
+                            accept_budget_end=True, sample_weight=data.w_train)
+            out.append(score_formula(name, formula, data, origin))
+        except KansymError as exc:
+            not_converged.append(f"{name} ({str(exc).split(';')[0]})")
+    return out
 
 
 # --------------------------------------------------------------------------- expanded (linear-in-coefficients) route
