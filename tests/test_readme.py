@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 import sympy
 
+from kansym.report.export import pdg_round
+
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 FLAT = " ".join(README.split())  # prose with its line breaks and indentation as single spaces
@@ -285,6 +287,37 @@ def test_formula_stability_prose_is_the_benchmarks():
     limit = _result("symbolic_be")["target"]["main_job_wall_s"]  # the main job's target, as symbolic_be.py records it
     assert (f"{STABILITY['main_job_wall_s']:.1f} s in this run (target {limit} s: "
             f"{'met' if STABILITY['main_job_wall_s'] <= limit else 'missed'})") in summary
+
+
+def test_formula_stability_paper_setting_is_the_benchmarks():
+    """The paper's setting (--features zn --baseline linear): every row, the structure letters and their
+    definitions (A = Z + N), the verdict counts and medians, and the constants quoted for offset 0."""
+    res = _result("formula_stability_paper")
+    p, target = res["inputs"]["paper"], res["targets"]["paper"]
+    rows = {int(c[0].split()[0]): c for c in _table("The KAN paper's setting, no physics given")}
+    assert sorted(rows) == [r["offset"] for r in p["runs"]]
+    para = _prose("The KAN paper's setting, no physics given", "| offset")
+    defs = dict(re.findall(r"\b([A-Z]) = (.+?)(?=, [A-Z] = |:$)", para.rstrip()))
+    for run in p["runs"]:
+        cells = rows[run["offset"]]
+        assert [c.replace("**", "") for c in cells[:1] + cells[2:]] == _stability_cells(run), run["offset"]
+        text = re.sub(r"\|([^|]+)\|", r"Abs(\1)", defs[cells[1]])  # |N - Z| as Abs(N - Z)
+        readme = _expr(text).subs(sympy.Symbol("A"), sympy.Symbol("Z") + sympy.Symbol("N"))
+        assert sympy.simplify(readme - _expr(run["expression"])) == 0, run["offset"]
+    summary = _prose("Targets (the discover issue): <= 4.2 MeV", "Offset 30 chooses")
+    assert f"<= {target['rmse']} MeV (the paper's Eq. 6) with <= {target['constants']} constants, <= " \
+           f"{target['beyond']:.0f} MeV beyond" in summary
+    n = len(p["runs"])
+    assert f"**met** ({p['offsets_meeting_targets']} of {n}; median RMSE {p['rmse_all_median_mev']:.2f}, median " \
+           f"beyond {p['beyond_median_mev']:.2f}; structure A at {p['most_common_structure_offsets']} of {n}" in summary
+    assert f"{p['distinct_structures']} distinct structures" in summary
+    first = {c["name"]: c for c in p["runs"][0]["constants"]}
+    shown = {"c_3": "c_1", "c_2": "c_2", "c_4": "c_3", "c_5": "c_4", "a_I": "a_I", "a_SI": "a_SI"}  # as formula.tex
+    for name, label in shown.items():
+        c = first[name]
+        value = -c["value"] if name == "a_I" else c["value"]  # the textbook sign: - a_I (N - Z)^2/A
+        text = f"{label} = {''.join(pdg_round(value, c['stderr'])[:1])}("
+        assert text in summary, (text, c)
 
 
 def test_formula_stability_shell_occupancies_are_the_benchmarks():
