@@ -9,6 +9,8 @@ run=$(kansym discover --target be --subset even-even --runs-dir "$runs" --quiet)
 kansym export "$run" --name be_even_even_znv --registry "$registry" --runs-dir "$runs" --force
 run=$(kansym discover --target be --subset even-even --features zn --runs-dir "$runs" --quiet)
 kansym export "$run" --name be_even_even_zn --registry "$registry" --runs-dir "$runs" --force
+run=$(kansym discover --target be --subset even-even --features zn --baseline linear --runs-dir "$runs" --quiet)
+kansym export "$run" --name be_even_even_zn_linear --registry "$registry" --runs-dir "$runs" --force
 run=$(kansym discover --target residual --model ws4 --runs-dir "$runs" --quiet)
 kansym export "$run" --name residual_ws4_znps --registry "$registry" --runs-dir "$runs" --force
 rm -rf "$runs"

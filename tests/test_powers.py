@@ -92,15 +92,17 @@ def test_power_terms_are_shown_by_liquid_drop_family():
     assert export.entry_notation({"notation": "kansym-physics/9"}) is None
 
 
-def test_paper_setting_run_with_the_power_route_passes_show(tmp_path):
-    """A run with --features zn --baseline linear builds power-law candidates; show accepts the run as written."""
+@pytest.mark.parametrize("baseline", ["linear", "none"])
+def test_paper_setting_run_with_the_power_route_passes_show(tmp_path, baseline):
+    """A run with --features zn and no physics baseline builds power-law candidates; show accepts the run as written
+    (among its candidates a numerically singular pair of constants and a candidate with no constant at all)."""
     from conftest import tiny_config
     from typer.testing import CliRunner
 
     from kansym.cli.commands import app
     from kansym.pipeline.discovery import discover
 
-    r = discover(tiny_config(tmp_path, stage="symbolic", steps=4, features="zn", lib="poly", baseline="linear"))
+    r = discover(tiny_config(tmp_path, stage="symbolic", steps=4, features="zn", lib="poly", baseline=baseline))
     routes = {c["route"] for c in json.loads((r.run_dir / "candidates.json").read_text())["candidates"]}
     assert "powers" in routes
     out = CliRunner().invoke(app, ["show", str(r.run_dir)])

@@ -501,7 +501,8 @@ def check_candidates(rd: RunDir, ds, judge=None) -> tuple | None:
                  "min_significance": float(sig.min()) if len(sig) else float("nan"),
                  "max_abs_correlation": f.max_abs_correlation}
         try:
-            same_row = str(row["constants"]) == shown["constants"] and int(row["n_members"]) == shown["n_members"] \
+            listed_constants = "" if pd.isna(row["constants"]) else str(row["constants"])  # "" is read back as NaN
+            same_row = listed_constants == shown["constants"] and int(row["n_members"]) == shown["n_members"] \
                 and all(_same(float(row[c]), shown[c], 1e-6) for c in ("min_significance", "max_abs_correlation"))
         except (KeyError, TypeError, ValueError):
             same_row = False
@@ -531,12 +532,12 @@ def _settled(err, corr) -> tuple[list, list | None]:
     """Standard errors (None where undetermined) and correlations (NaN there) with every constant of a numerically
     singular pair (:data:`SINGULAR_CORRELATION`) counted as undetermined: what two computations agree on."""
     err = [None if e is None or not math.isfinite(e) else float(e) for e in err]
-    if corr is None:
-        return err, None
-    c = np.array(corr, dtype=float)
+    if corr is None or not err:
+        return err, None if corr is None else []
+    c = np.array(corr, dtype=float).reshape(len(err), len(err))
     off = np.abs(np.where(np.eye(len(c), dtype=bool), 0.0, c))
     singular = np.nan_to_num(off, nan=0.0).max(axis=1, initial=0.0) > SINGULAR_CORRELATION
-    bad = singular | np.array([e is None for e in err])
+    bad = singular | np.array([e is None for e in err], dtype=bool)
     c[bad, :] = np.nan
     c[:, bad] = np.nan
     return [None if b else e for e, b in zip(err, bad)], c.tolist()
