@@ -1528,6 +1528,7 @@ def test_registry_entry_names_the_version_that_recomputed_it(formula_run, tmp_pa
     from kansym.pipeline.registry import export_formula
 
     run = _edited_copy(formula_run, tmp_path, "formula.json", lambda e: e.update(kansym_version="0.1.0"))
+    _edited_copy(formula_run, tmp_path, "config.json", lambda c: c.update(kansym_version="0.1.0"))  # a 0.1.0 run
     js, _ = export_formula(run, "v", tmp_path / "reg")
     assert json.loads(js.read_text())["kansym_version"] == kansym.__version__
 

@@ -235,9 +235,6 @@ def rerun_crosscheck(run_dir: Path, engine: str = "auto", time_budget: float | N
     with _updating(run_dir) as (path, metrics):
         report = crosscheck_run(path, engine, time_budget, maxsize, seed, pysr_hof, generations=generations)
         metrics["crosscheck"] = crosscheck_summary(report)
-        config = RunDir(path).config  # config.json says what the cross-check was made with
-        config.update(crosscheck=str(engine), crosscheck_budget=time_budget, crosscheck_generations=generations)
-        write_config(path, config)
     return report
 
 
@@ -253,5 +250,8 @@ def crosscheck_run(run_dir: Path, engine: str = "auto", time_budget: float | Non
     cfg = run_config(rd.config, f"run {rd.id}: config.json")
     report = crosscheck_report(cfg, load_dataset(cfg), run_formula(rd, cfg.features), rd.id, engine, time_budget,
                                maxsize, seed, pysr_hof, beyond, generations)
+    config = rd.config  # config.json says what the cross-check was made with
+    config.update(crosscheck=str(engine), crosscheck_budget=time_budget, crosscheck_generations=generations)
+    write_config(rd.path, config)
     write_crosscheck(rd.path, report)
     return report

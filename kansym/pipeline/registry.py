@@ -705,7 +705,8 @@ def check_settings(rd: RunDir, cfg: DiscoverConfig, metrics: dict) -> None:
                        "not this run's")
     if (rd.path / "crosscheck.json").exists():
         rep = rd.read_json("crosscheck.json")
-        if not isinstance(rep, dict) or rep.get("generations") != cfg.crosscheck_generations \
+        imported = isinstance(rep, dict) and rep.get("generations") is None  # a PySR hall of fame, no search run
+        if not isinstance(rep, dict) or (not imported and rep.get("generations") != cfg.crosscheck_generations) \
                 or rep.get("time_budget_s") != cfg.crosscheck_budget \
                 or cfg.crosscheck not in ("auto", str(rep.get("engine", "")).split()[0]):
             refuse("crosscheck.json was not made with config.json's crosscheck, crosscheck_budget and "

@@ -198,12 +198,7 @@ def chain_plot(frame: pd.DataFrame, preds, against, chain: str):
     measured = (f["distance"] == 0).to_numpy()
     exp = f["ME_exp"].to_numpy(dtype=float) if "ME_exp" in f else np.full(len(f), np.nan)
     inside = measured & np.isfinite(exp)
-    dist = f["distance"].to_numpy()
-    edge = []  # the measured range's ends next to steps beyond it (neutron-rich: larger N, smaller Z)
-    if measured.any():
-        rich, poor = (xs[measured].max(), xs[measured].min()) if axis == "N" else (xs[measured].min(), xs[measured].max())
-        edge = [rich, poor] if (dist < 0).any() else [rich]
-    outside = ~measured | np.isin(xs, edge)  # beyond the measured range, from its edge on
+    outside = ~measured | np.isin(xs, _edges(xs, measured, f["distance"].to_numpy(), axis))  # from the edge on
     series = [p for p in (*preds, *against[1:], "exp") if f"ME_{p}" in f]
     me = {p: f[f"ME_{p}"].to_numpy(dtype=float) for p in (*series, ref) if f"ME_{p}" in f}
     resid = {p: np.where(inside, me[p] - exp, np.nan) for p in (*preds, *against) if p in me}
@@ -213,22 +208,8 @@ def chain_plot(frame: pd.DataFrame, preds, against, chain: str):
     limits = [_robust_limits([d for p, d in resid.items() if p not in preds], [resid[p] for p in preds if p in resid]),
               _robust_limits([d for p, d in diffs.items() if p not in preds], [diffs[p] for p in preds if p in diffs]),
               _robust_limits([v for p, (_, v) in s2.items() if p not in preds], [v for p, (_, v) in s2.items() if p in preds])]
-    split = f["split"].astype(str).to_numpy() if "split" in f else None
-    for p, d in resid.items():
-        kw = _series_style(p)
-        off = _off_scale(xs, d, limits[0])
-        ax0.plot(xs, d, ms=3, label=series_label(p) + (f" (off scale at {axis} {off})" if off is not None else ""), **kw)
-        if split is not None and p in preds:  # training nuclei filled, test nuclei open
-            for part, face in (("train", kw["color"]), ("test", "white")):
-                sel = inside & (split == part)
-                ax0.plot(xs[sel], d[sel], ls="none", marker=kw["marker"], ms=5, mec=kw["color"], mfc=face,
-                         color=kw["color"], label="_nolegend_")
-    if split is not None:
-        from matplotlib.lines import Line2D
-
-        for part, face, text in (("train", "0.3", "training nuclei (filled)"), ("test", "white", "test nuclei (open)")):
-            if (inside & (split == part)).any():
-                ax0.add_line(Line2D([], [], ls="none", marker="o", mec="0.3", mfc=face, label=text))
+    _measured_panel(ax0, xs, resid, preds, inside, f["split"].astype(str).to_numpy() if "split" in f else None,
+                    limits[0], axis)
     ax0.axhline(0.0, color="k", lw=1, label="AME2020 (reference)")
     for p, d in diffs.items():
         kw = _series_style(p)
@@ -244,19 +225,8 @@ def chain_plot(frame: pd.DataFrame, preds, against, chain: str):
     for p, (sx, sy) in s2.items():
         ax2.plot(sx, sy, ms=3 if p != "exp" else 5, label=series_label(p), **_series_style(p))
     last = (xs[measured].min() if axis == "Z" else xs[measured].max()) if measured.any() else None
-    magic = PROTON_MAGIC if axis == "Z" else NEUTRON_MAGIC
-    lo, hi = xs.min(), xs.max()
     for ax, lim in zip((ax0, ax1, ax2), limits):
-        if last is not None:
-            ax.axvline(last, color="grey", ls="--", lw=1, label="last measured")
-        for m in magic:
-            if lo <= m <= hi:
-                ax.axvline(m, color="purple", ls=":", lw=1, label=f"magic {axis} = {m}")
-        if lim is not None:
-            ax.set_ylim(*lim)
-        if ax is ax2 and ax.get_ylim()[0] < 0 < ax.get_ylim()[1]:  # the chain reaches the drip line
-            ax.axhline(0.0, color="0.4", lw=0.8, label=f"drip line (S$_{{2{'n' if axis == 'N' else 'p'}}}$ = 0)")
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)  # beside the data
+        _mark_chain(ax, xs, axis, last, lim, drip=ax is ax2)
     ax0.set_ylabel("ME $-$ ME(AME2020) [MeV]")
     ax0.set_title(f"{chain} chain: measured nuclei against AME2020, beyond them against {series_label(ref)}",
                   fontsize=10)
@@ -266,6 +236,49 @@ def chain_plot(frame: pd.DataFrame, preds, against, chain: str):
     ax2.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     return fig
+
+
+def _edges(xs, measured, distance, axis: str) -> list:
+    """The measured range's ends next to steps beyond it (the neutron-rich side: larger N, smaller Z; the other
+    side too where the chain has negative distances)."""
+    if not measured.any():
+        return []
+    lo, hi = xs[measured].min(), xs[measured].max()
+    rich, poor = (hi, lo) if axis == "N" else (lo, hi)
+    return [rich, poor] if (distance < 0).any() else [rich]
+
+
+def _mark_chain(ax, xs, axis: str, last, limits, drip: bool) -> None:
+    """The last measured nucleus, the magic numbers in range, the y limits, the S = 0 drip line where the panel
+    (``drip``) crosses it, and the legend beside the data."""
+    if last is not None:
+        ax.axvline(last, color="grey", ls="--", lw=1, label="last measured")
+    for m in PROTON_MAGIC if axis == "Z" else NEUTRON_MAGIC:
+        if xs.min() <= m <= xs.max():
+            ax.axvline(m, color="purple", ls=":", lw=1, label=f"magic {axis} = {m}")
+    if limits is not None:
+        ax.set_ylim(*limits)
+    if drip and ax.get_ylim()[0] < 0 < ax.get_ylim()[1]:  # the chain reaches the drip line
+        ax.axhline(0.0, color="0.4", lw=0.8, label=f"drip line (S$_{{2{'n' if axis == 'N' else 'p'}}}$ = 0)")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+
+
+def _measured_panel(ax, xs, resid: dict, preds, inside, split, limits, axis: str) -> None:
+    """The measured nuclei's ME - ME(AME2020) per series; where the frame gives the ``split``, each prediction's
+    training nuclei filled and its test nuclei open."""
+    from matplotlib.lines import Line2D
+
+    for p, d in resid.items():
+        kw = _series_style(p)
+        off = _off_scale(xs, d, limits)
+        ax.plot(xs, d, ms=3, label=series_label(p) + (f" (off scale at {axis} {off})" if off is not None else ""), **kw)
+        for part, face in ((("train", kw["color"]), ("test", "white")) if split is not None and p in preds else ()):
+            sel = inside & (split == part)
+            ax.plot(xs[sel], d[sel], ls="none", marker=kw["marker"], ms=5, mec=kw["color"], mfc=face,
+                    color=kw["color"], label="_nolegend_")
+    for part, face, text in (("train", "0.3", "training nuclei (filled)"), ("test", "white", "test nuclei (open)")):
+        if split is not None and (inside & (split == part)).any():
+            ax.add_line(Line2D([], [], ls="none", marker="o", mec="0.3", mfc=face, label=text))
 
 
 def _series_style(p: str) -> dict:

@@ -87,8 +87,7 @@ def _rank_by_family(term: sp.Expr) -> tuple:
         elif any(isinstance(f, sp.Pow) and f.exp == 2 and f.base.is_Symbol and f.base.name == "Z"
                  for f in sp.Mul.make_args(term)):
             family = 2
-        elif A is None and inputs <= {"Z", "N"} and sp.Poly(term, *[s for s in term.free_symbols
-                                                                   if s.name in ("Z", "N")]).total_degree() == 1:
+        elif A is None and _linear_in(term, [s for s in term.free_symbols if s.name in ("Z", "N")]):
             family, power = 0, 1.0
         elif inputs == {"A"}:
             family = 1 if power < 1 else 0
@@ -98,6 +97,12 @@ def _rank_by_family(term: sp.Expr) -> tuple:
     if any(re.fullmatch(r"w_\w+", n) for n in names):
         return (6, 0, 0)
     return (7, 0, 0) if any(re.fullmatch(r"c_\d+", n) for n in names) else (8, 0, 0)
+
+
+def _linear_in(term: sp.Expr, variables) -> bool:
+    """Whether ``term`` is a constant times one of ``variables`` (c N, c Z)."""
+    return term.is_polynomial(*variables) and sp.Poly(term, *variables).total_degree() == 1 and \
+        len(sp.Add.make_args(sp.expand(term))) == 1
 
 
 def display(formula: Formula, binding_energy: bool = True, by_family: bool = True) -> Display:

@@ -350,8 +350,7 @@ def generate(reg, data: Scoring, options: CandidateOptions = CandidateOptions(),
             cands.extend(prune_edges(name, net, data, origin, max_params=max_params))
         if "expanded" in routes and not linear:
             cands.extend(expanded_candidates(name, net.expression(variable_symbols(names)), data, origin))
-    if "powers" in routes and kan_pred is not None:
-        cands += _power_route(reg, data, kan_pred, max_params, not_converged)
+    cands += _power_route(reg, data, kan_pred, max_params, not_converged) if "powers" in routes else []
     notes += _generation_notes(poor_edges, on_poor, r2_min, too_large, joint_limit, not_converged)
     if not cands:
         raise KansymError("no valid formula candidate: " + "; ".join(notes))
@@ -363,7 +362,9 @@ def generate(reg, data: Scoring, options: CandidateOptions = CandidateOptions(),
 
 def _power_route(reg, data: Scoring, kan_pred: np.ndarray, max_params: int | None, not_converged: list) -> list:
     """Candidates of the power-law route (:mod:`kansym.symbolic.powers`): the sets of liquid-drop-type terms that
-    reproduce the network's prediction on the training nuclei best, each refitted on the data."""
+    reproduce the network's prediction on the training nuclei best, each refitted on the data (none without it)."""
+    if kan_pred is None:
+        return []
     linear = getattr(reg, "baseline_kind", None) == "linear"
     out = []
     for name, expr, init, before in powers.power_candidates(
