@@ -24,7 +24,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from kansym.nuclear.baselines import LIQUID_DROP, check_baseline
-from kansym.nuclear.features import FEATURE_SETS
+from kansym.nuclear.features import FEATURE_SETS, all_features
 from kansym.pipeline.config import DiscoverConfig
 from kansym.errors import KansymError
 from kansym.report.export import parameter_rows
@@ -201,6 +201,10 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
             if not (np.isfinite(sample_weight).all() and (sample_weight > 0).all()):
                 raise ValueError("sample_weight must be finite and positive (leave a row out instead of giving it "
                                  "weight 0)")
+            if sample_weight.min() < 1 / MAX_ABS_VALUE or sample_weight.max() > MAX_ABS_VALUE:
+                raise ValueError(f"sample_weight must lie in [{1 / MAX_ABS_VALUE:.0e}, {MAX_ABS_VALUE:.0e}] (weighted "
+                                 "squared errors overflow or vanish in float64 beyond): rescale them, only their ratios "
+                                 "matter to the constants' errors")
         if not 0 <= self.test_fraction < 0.9:
             raise ValueError(f"test_fraction must lie in [0, 0.9), got {self.test_fraction!r}")
         n_train = int(round(len(X) * (1 - self.test_fraction)))
@@ -253,6 +257,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         X, _ = _as_matrix(X, tuple(self.feature_names_in_))
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} columns; the estimator was fitted on {self.n_features_in_}")
+        _check_derived(X, tuple(self.feature_names_in_))
         return X
 
     def predict(self, X, use: str = "formula") -> np.ndarray:
@@ -485,6 +490,24 @@ def _as_matrix(X, feature_names) -> tuple[np.ndarray, tuple[str, ...]]:
         raise ValueError(f"feature name {clash[0]!r} is named like a formula's constant (a_V, c_1, w_Z: a_*, c_*, w_*); "
                          "rename that input")
     return X, names
+
+
+def _check_derived(X: np.ndarray, names: tuple[str, ...]) -> None:
+    """Columns of a kansym feature set other than Z and N (v_N, P, A, ...) are functions of Z and N: rows of nuclei
+    (whole Z >= 1, N >= 0) whose derived columns say otherwise are refused, naming the column and a row."""
+    if names not in FEATURE_SETS.values() or not {"Z", "N"} <= set(names) or not len(X):
+        return
+    z, n = X[:, names.index("Z")], X[:, names.index("N")]
+    nuclear = (z == np.round(z)) & (n == np.round(n)) & (z >= 1) & (n >= 0) & (z <= 1000) & (n <= 1000)
+    if not nuclear.any():
+        return
+    want = all_features(z[nuclear].astype(np.int64), n[nuclear].astype(np.int64))
+    for k, name in enumerate(names):
+        off = np.flatnonzero(~np.isclose(X[nuclear, k], want[name].to_numpy(), rtol=1e-12, atol=1e-9))
+        if off.size:
+            row = int(np.flatnonzero(nuclear)[off[0]])
+            raise ValueError(f"X's column {name} is {X[row, k]:g} in row {row}, but Z = {z[row]:g}, N = {n[row]:g} give "
+                             f"{want[name].to_numpy()[off[0]]:g}: a derived input must be the one of its nucleus")
 
 
 _TABLE_COLUMNS = ("y", "split", "weight")

@@ -135,3 +135,24 @@ def json_default(o):
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def first_difference(a, b, path: str = "") -> tuple[str, object, object] | None:
+    """(dotted path, value in ``a``, value in ``b``) of the first place where two JSON values differ (a key
+    missing on one side gives None there), or None when they are equal: the part of a message that matters."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in list(a) + [k for k in b if k not in a]:
+            where = f"{path}.{k}" if path else str(k)
+            if k not in a or k not in b:
+                return where, a.get(k), b.get(k)
+            found = first_difference(a[k], b[k], where)
+            if found:
+                return found
+        return None
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)):
+            found = first_difference(x, y, f"{path}[{i}]")
+            if found:
+                return found
+        return None
+    return None if a == b else (path, a, b)

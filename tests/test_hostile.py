@@ -211,8 +211,8 @@ def test_text_from_a_formula_file_is_checked_against_its_run(field, formula_run,
     else:
         entry[field] = payload
     (run / "formula.json").write_text(json.dumps(entry))
-    key = "selection" if field == "subset" else field
-    with pytest.raises(KansymError, match=f"field '{key}'.*disagrees with config.json"):
+    where = "selection.subset" if field == "subset" else field  # the differing key itself is named
+    with pytest.raises(KansymError, match=f"field '{where}'.*disagrees with config.json"):
         export_formula(run, "escaped", tmp_path / "reg")
     assert not (tmp_path / "reg").exists() or not any((tmp_path / "reg").iterdir())
 
@@ -1109,9 +1109,9 @@ def test_every_recorded_option_is_checked_by_every_reader(field, value, message,
 
 @pytest.mark.parametrize("edit, message", [
     (lambda e: e.update(target="me"), "field 'target'.*disagrees"),
-    (lambda e: e["selection"].update(min_z=8), "field 'selection'.*disagrees"),
+    (lambda e: e["selection"].update(min_z=8), r"field 'selection\.min_z' \('8'\) disagrees with config\.json \('30'\)"),
     (lambda e: e.update(seed=7), "field 'seed'.*disagrees"),
-    (lambda e: e.update(kansym_version="0.2 \\input{x}"), "'kansym_version'"),
+    (lambda e: e.update(kansym_version="0.2 \\input{x}"), r"says kansym '0\.2 .*' made it"),
     (lambda e: e.update(data_sha256={"mass.txt": "not a digest"}), "'data_sha256'"),
     (lambda e: e["metrics"]["rmse_mev"].update(test=0.05), "records RMSE test 0.05 MeV but its formula gives"),
     (lambda e: e.update(metrics=[1]), "'rmse_mev' must give"),
@@ -1310,6 +1310,9 @@ def test_estimator_refuses_inputs_that_overflow_float64():
         KANSymbolicRegressor().fit(X * 1e300, X.sum(axis=1), feature_names=["Z", "N"])
     with pytest.raises(ValueError, match="rescale it"):
         KANSymbolicRegressor().fit(X, X.sum(axis=1) * 1e300, feature_names=["Z", "N"])
+    for scale in (1e300, 1e-300):  # weights whose squares overflow or vanish
+        with pytest.raises(ValueError, match="sample_weight must lie in"):
+            KANSymbolicRegressor().fit(X, X.sum(axis=1), feature_names=["Z", "N"], sample_weight=np.full(len(X), scale))
 
 
 # --------------------------------------------------------------------------- what show, export and from_run stand behind
@@ -1386,6 +1389,12 @@ def test_show_refuses_settings_the_files_were_not_made_with(formula_run, tmp_pat
     (run / "extrapolation.json").write_text(json.dumps({**data, "run_id": "another-run"}))
     r = runner.invoke(app, ["show", str(run)])
     assert r.exit_code == 2 and "extrapolation.json's run_id 'another-run' is not this run's" in r.output, r.output
+    (run / "extrapolation.json").write_text(json.dumps(data))
+    config = json.loads((run / "config.json").read_text())
+    edited = {k: v for k, v in config.items() if k != "extrapolation_options"}  # as if no stage had extrapolated
+    (run / "config.json").write_text(json.dumps({**edited, "extrapolate": False}))
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2 and "extrapolation stage did not run" in r.output, r.output
 
 
 @pytest.mark.parametrize("edit, message", [
@@ -1585,7 +1594,7 @@ def _config_edit(**fields):
 
 @pytest.mark.parametrize("file, edit, message", [
     ("config.json", _config_edit(steps=7), "config.json's schedule disagree with the networks"),
-    ("config.json", _config_edit(trainer="pykan"), "config.json's schedule disagree with the networks"),
+    ("config.json", _config_edit(trainer="pykan"), "schedule.trainer: pykan in config.json, fast in the checkpoint"),
     ("config.json", _config_edit(k=2), "disagree with the networks"),
     ("config.json", _config_edit(width=[7]), "disagree with the networks"),
     ("config.json", _config_edit(seed=5), "do not belong together"),  # another split: caught first
@@ -1877,6 +1886,11 @@ def test_a_json_object_with_a_repeated_key_is_refused(formula_run, tmp_path):
     ("ckpt_path: model", "ckpt_path: /tmp/elsewhere", "sets ckpt_path"),
     ("state_id:", "unexpected: 1\nstate_id:", "a setting kansym does not write: 'unexpected'"),
     ("- - '0'", "- - 'not_a_function'", "symbolic function name"),
+    ("affine_trainable: false", "affine_trainable: [&a [x, x, x, x, x, x, x, x, x, x], &b [*a, *a, *a, *a, *a, *a, *a, "
+     "*a, *a, *a], &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b], &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c], &e [*d, "
+     "*d, *d, *d, *d, *d, *d, *d, *d, *d], &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e], &g [*f, *f, *f, *f, *f, *f, "
+     "*f, *f, *f, *f], &h [*g, *g, *g, *g, *g, *g, *g, *g, *g, *g], &i [*h, *h, *h, *h, *h, *h, *h, *h, *h, *h]]",
+     "no aliases"),  # 10^9 items from 600 bytes: refused at once, never expanded
 ])
 def test_a_checkpoint_with_settings_kansym_never_writes_is_refused(old, new, message, formula_run, tmp_path):
     """pykan's network description with another device, checkpoints written on load, another base function or an
@@ -2043,3 +2057,37 @@ def test_numbers_with_digit_separators_are_refused(args, tmp_path):
                        capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert r.returncode == 2 and "plain digits" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_a_run_without_test_nuclei_is_accepted_by_show_and_an_empty_held_out_set_refused(tmp_path):
+    """--split none trains on every nucleus: its test RMSE is NaN, and show accepts the run as written (a NaN
+    recorded in metrics.json equals the NaN recomputed). A split meant to hold nuclei out but leaving none is
+    refused before any training."""
+    from conftest import tiny_config
+    from kansym.pipeline.discovery import discover
+
+    r = discover(tiny_config(tmp_path, stage="symbolic", split="none", lib="poly", features="zn"))
+    assert json.loads((r.run_dir / "metrics.json").read_text())["rmse_mev"]["test"] == "NaN"
+    out = runner.invoke(app, ["show", str(r.run_dir)])
+    assert out.exit_code == 0, out.output
+    out = runner.invoke(app, ["discover", "--split", "new-in-ame2020", "--min-z", "90", "--runs-dir",
+                              str(tmp_path / "r2"), "--stage", "kan"])
+    assert out.exit_code == 2 and "leaves 0 of the" in out.output and not (tmp_path / "r2").exists(), out.output
+
+
+def test_derived_inputs_must_be_those_of_their_nucleus(formula_run):
+    """Inputs derived from (Z, N) must be those of the row's nucleus: v_N = 999 for N = 70 is refused instead of
+    predicted (5e6 MeV before); rows that are no nucleus (Z = 0, fractional N) are left to the caller."""
+    from kansym.estimator import KANSymbolicRegressor, _check_derived
+    from kansym.nuclear.features import all_features
+
+    names = ("Z", "N", "v_Z", "v_N")
+    good = all_features([50, 82], [70, 126])[list(names)].to_numpy()
+    _check_derived(good, names)
+    bad = good.copy()
+    bad[1, 3] = 999.0
+    with pytest.raises(ValueError, match="column v_N is 999 in row 1, but Z = 82, N = 126 give 0"):
+        _check_derived(bad, names)
+    _check_derived(np.array([[0.0, 0.0, 5.0, 5.0], [50.5, 70.0, 1.0, 1.0]]), names)  # no nucleus: not judged
+    est = KANSymbolicRegressor.from_run(formula_run.run_dir)
+    assert np.isfinite(est.predict(all_features([50], [70])[list(est.feature_names_in_)])).all()

@@ -214,6 +214,9 @@ def split_labels(nuclei: pd.DataFrame, spec: str, seed: int = 0, min_nuclei: int
         measured_2016 = set(zip(old.loc[~old["estimated"], "Z"], old.loc[~old["estimated"], "N"]))
         new = np.array([(z, nn) not in measured_2016 for z, nn in zip(nuclei["Z"], nuclei["N"])], dtype=bool)
         labels[new] = "test"
+        if not 1 <= new.sum() < n:  # a held-out set was asked for: none, or nothing left to train on, is refused
+            raise KansymError(f"split {spec!r} leaves {int(new.sum())} of the {n} selected nuclei new in AME2020 "
+                              "(the test set) and the rest to train on; widen the selection or use --split none")
         return labels
     rng = np.random.default_rng(seed)
     if kind == "random":

@@ -28,7 +28,7 @@ from kansym.runs.artifacts import load_network, save_network
 from kansym.runs.migrate import checkpoint_meta
 from kansym.runs.store import RunDir, make_dir
 from kansym.nuclear.targets import Dataset
-from kansym.safeio import json_text, parse_json_text, read_text_bounded
+from kansym.safeio import first_difference, json_text, parse_json_text, read_text_bounded
 from kansym.symbolic.formula import formula_from_entry
 
 
@@ -409,8 +409,9 @@ def check_recipe(rd: RunDir, cfg: DiscoverConfig, metas: list[dict] | None = Non
         have = json.loads(json_text({k: meta.get(k) for k in _RECIPE}))
         off = [k for k in _RECIPE if have[k] != want[k]]
         if off:
-            refuse(f"config.json's {' and '.join(off[:3])} disagree with the networks in kan/ ({off[0]} "
-                   f"{str(want[off[0]])[:60]} in config.json, {str(have[off[0]])[:60]} in the checkpoint)")
+            where, mine, theirs = first_difference({off[0]: want[off[0]]}, {off[0]: have[off[0]]})
+            refuse(f"config.json's {' and '.join(off[:3])} disagree with the networks in kan/ ({where}: "
+                   f"{str(mine)[:60]} in config.json, {str(theirs)[:60]} in the checkpoint)")
 
 
 def load_run_stage(run_dir: Path) -> tuple[DiscoverConfig, KanStage]:

@@ -35,7 +35,7 @@ from kansym.pipeline.writer import notes_text
 from kansym.report import export
 from kansym.runs.registry import write_formula
 from kansym.runs.store import RunDir
-from kansym.safeio import json_text, read_text_bounded
+from kansym.safeio import decode_non_finite, first_difference, json_text, read_text_bounded
 from kansym.symbolic import search as S
 from kansym.symbolic.candidates import edge_variants
 from kansym.symbolic.formula import DEGENERATE_CORR, Formula, fit_network, uncertainties_at
@@ -55,8 +55,9 @@ def entry_context(entry: dict, cfg: DiscoverConfig, run_id: str) -> dict:
     context = json.loads(json_text(context))  # plain JSON values (choices as their text)
     for key in _CONTEXT_FIELDS:
         if key in entry and entry[key] != context[key]:
-            raise KansymError(f"run {run_id}: formula.json field {key!r} ({str(entry[key])[:40]!r}) disagrees with "
-                              f"config.json ({str(context[key])[:40]!r})")
+            where, mine, theirs = first_difference({key: entry[key]}, {key: context[key]})
+            raise KansymError(f"run {run_id}: formula.json field {where!r} ({str(mine)[:40]!r}) disagrees with "
+                              f"config.json ({str(theirs)[:40]!r})")
     record = json_record_of(entry.get("kansym_version"), entry.get("data_sha256"))
     bundled = tables.data_hashes()
     if record.get("data_sha256", bundled) != bundled:
@@ -101,7 +102,8 @@ def _same(recorded, computed, rtol: float = RTOL) -> bool:
 
 
 def _plain(obj):
-    return json.loads(json_text(obj))
+    """``obj`` as a run's JSON file gives it back: plain types, non-finite numbers as floats (as read_json decodes)."""
+    return decode_non_finite(json.loads(json_text(obj)))
 
 
 def check_formula(formula: Formula, ds, metrics, run_id: str, what: str = "formula.json") -> dict:
@@ -703,6 +705,10 @@ def check_settings(rd: RunDir, cfg: DiscoverConfig, metrics: dict) -> None:
             if not isinstance(rep, dict) or rep.get("run_id") not in written_as:
                 refuse(f"{name}'s run_id {str(rep.get('run_id') if isinstance(rep, dict) else None)[:60]!r} is "
                        "not this run's")
+    made_by_discover = cfg.stage == "all" and cfg.extrapolate
+    if (rd.path / "extrapolation.json").exists() and not made_by_discover and "extrapolation_options" not in rd.config:
+        refuse("config.json says the extrapolation stage did not run (stage, extrapolate) and records no "
+               "`kansym extrapolate` options, but the run holds extrapolation.json")
     if (rd.path / "crosscheck.json").exists():
         rep = rd.read_json("crosscheck.json")
         imported = isinstance(rep, dict) and rep.get("generations") is None  # a PySR hall of fame, no search run
@@ -721,13 +727,13 @@ def check_run(run_dir: Path, with_candidates: bool = False):
     rd = RunDir(Path(run_dir))
     cfg = run_config(rd.config, f"run {rd.id}: config.json")
     ds = load_dataset(cfg)
+    check_settings(rd, cfg, rd.metrics)  # the settings first: a file from another setting is named as such
     stage = check_summary(rd, cfg, ds, rd.metrics, rd.importance())
     formula = None
     if (rd.path / "formula.json").exists():
         raw = rd.read_json("formula.json")
         formula = export.formula_from_entry(raw).for_columns(feat.feature_names(cfg.features))
         check_formula_record(rd, cfg, ds, formula, raw, rd.metrics)
-    check_settings(rd, cfg, rd.metrics)
     candidates = check_candidates(rd, ds, make_judge(ds, cfg.selection(), cfg.features))
     check_edges(rd, cfg, ds, stage)
     check_crosscheck(rd, ds, formula)

@@ -70,10 +70,19 @@ def _check_pykan_config(path: Path, meta: dict, grid: int) -> None:
     widths no larger than trained), before pykan allocates anything from it."""
     import yaml
 
+    class NoAliases(yaml.SafeLoader):
+        """pykan writes no anchors or aliases; refused, they can expand a small file into billions of items."""
+
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                raise yaml.YAMLError("an alias")
+            return super().compose_node(parent, index)
+
     try:
-        conf = yaml.safe_load(read_text_bounded(path, what="checkpoint file"))
+        conf = yaml.load(read_text_bounded(path, what="checkpoint file"), Loader=NoAliases)  # noqa: S506 (safe)
     except yaml.YAMLError:
-        raise KansymError(f"cannot load the KAN checkpoint in {path.parent}: {path.name} is not YAML") from None
+        raise KansymError(f"cannot load the KAN checkpoint in {path.parent}: {path.name} is not YAML as pykan "
+                          "writes it (no aliases)") from None
     if isinstance(conf, dict):
         _check_pykan_settings(conf, path)
     widths = conf.get("width") if isinstance(conf, dict) else None
@@ -98,6 +107,11 @@ _PYKAN_FIXED = {"affine_trainable": False, "auto_save": False, "base_fun_name": 
 _PYKAN_KEYS = {*_PYKAN_FIXED, "grid", "grid_range", "k", "round", "state_id", "width"}
 
 
+def _shown(value) -> str:
+    """A setting for a message: a scalar's text (at most 40 characters), a container's type only."""
+    return type(value).__name__ if isinstance(value, (list, dict, tuple, set)) else repr(str(value)[:40])
+
+
 def _check_pykan_settings(conf: dict, path: Path) -> None:
     """The settings of pykan's network description must be the ones kansym writes: no other key, the fixed
     values above (a type included: 1 is not True), counters that are small whole numbers, and one known symbolic
@@ -115,11 +129,11 @@ def _check_pykan_settings(conf: dict, path: Path) -> None:
         refuse(f"has a setting kansym does not write: {extra[0][:40]!r}")
     for key, value in _PYKAN_FIXED.items():
         if key not in conf or type(conf[key]) is not type(value) or conf[key] != value:
-            refuse(f"sets {key} to {str(conf.get(key))[:40]!r}; kansym's networks have {value!r}")
+            refuse(f"sets {key} to {_shown(conf.get(key))}; kansym's networks have {value!r}")
     for key in ("round", "state_id"):
         v = conf.get(key)
         if type(v) is not int or not 0 <= v <= 1_000_000:
-            refuse(f"sets {key} to {str(v)[:40]!r}; expected a whole number in 0 .. 1000000")
+            refuse(f"sets {key} to {_shown(v)}; expected a whole number in 0 .. 1000000")
     if not all(isinstance(n, int) and not isinstance(n, bool) for n in nodes):
         return  # the width itself is refused by the caller, with the network scalers.json records
     for layer, name in enumerate(sorted(funs, key=lambda s: int(s.rsplit(".", 1)[1]))):
