@@ -1604,7 +1604,7 @@ def _config_edit(**fields):
     ("metrics.json", _config_edit(wall_time_total_s=1e308), "wall_time_total_s must be seconds"),
     ("metrics.json", _config_edit(dropped_without_model=3), "dropped_without_model"),
     ("metrics.json", lambda d: d["notes"].setdefault("data", []).append("an added note"), "notes.txt is not"),
-    ("config.json", _config_edit(max_constants=1), "could not have chosen candidate"),
+    ("config.json", _config_edit(max_constants=1), "max_constants 1"),
     ("formula.json", lambda d: d["parameters"][0].update(shorthand="1.0(1)"), "parameter table"),
 ])
 def test_show_checks_config_and_counts_against_the_networks(file, edit, message, formula_run, tmp_path):

@@ -102,6 +102,16 @@ def test_interrupted_run_leaves_no_run_directory(tmp_path):
     assert list_runs(tmp_path) == []
 
 
+def test_run_failing_before_writing_anything_leaves_nothing(tmp_path):
+    """A run that fails before it wrote a file (e.g. a training loss that is not finite) leaves no .partial-*
+    folder holding only its owner file behind."""
+    staged = StagedRun(tmp_path, "r1")
+    with pytest.raises(KansymError):
+        with staged:
+            raise KansymError("training loss is not finite")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_bad_checkpoint(tmp_path):
     (tmp_path / "kan").mkdir()
     (tmp_path / "kan" / "scalers.json").write_text("{not json")

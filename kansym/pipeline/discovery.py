@@ -206,6 +206,11 @@ def extrapolate_run(run_dir: Path, chains=("Zr", "Nd", "Hg", "Fm"), beyond: int 
     cfg, stage = loaded if loaded is not None else load_run_stage(rd.path)
     ext = extrapolate(cfg, stage, run_formula(rd, cfg.features), chains, beyond, against, both_sides, isotones,
                       run_id=rd.id)
+    config = rd.config  # config.json says what the extrapolation files were made with
+    config.update({"extrapolate": True, "chains": list(chains),
+                   "extrapolation_options": {"beyond": beyond, "against": list(ext.report["against"]),
+                                             "both_sides": both_sides, "isotones": list(isotones)}})
+    write_config(rd.path, config)
     write_extrapolation(rd.path, ext, figures)
     return ext.report
 
@@ -213,17 +218,13 @@ def extrapolate_run(run_dir: Path, chains=("Zr", "Nd", "Hg", "Fm"), beyond: int 
 def rerun_extrapolate(run_dir: Path, chains, beyond: int = 10, against=("frdm12", "ws4"), both_sides: bool = False,
                       isotones=()) -> dict:
     """Chain extrapolation and far check of an existing run; the run's extrapolation files, chain figures,
-    config.json's extrapolation options and ``metrics.json`` are replaced together."""
+    config.json's extrapolation options (:func:`extrapolate_run` records them) and ``metrics.json`` are replaced
+    together."""
 
     with _updating(run_dir) as (path, metrics):
         remove_matching(path, ("figures/chain_*.png", "figures/far_*.png"))
         report = extrapolate_run(path, chains, beyond, against, both_sides, isotones=isotones)
         metrics.update(extrapolation_summary(report))
-        config = RunDir(path).config  # config.json says what the extrapolation files were made with
-        config.update({"extrapolate": True, "chains": list(chains),
-                       "extrapolation_options": {"beyond": beyond, "against": list(report["against"]),
-                                                 "both_sides": both_sides, "isotones": list(isotones)}})
-        write_config(path, config)
         add_notes(metrics, "extrapolation", report["notes"])
     return report
 

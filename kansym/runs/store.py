@@ -252,8 +252,8 @@ class RunDir:
 class StagedRun:
     """Context manager: a staging directory that becomes ``root/run_id`` on success.
 
-    On an exception (including Ctrl-C) the staging directory is kept under a hidden
-    ``.partial-*`` name, which is never listed as a run, and ``partial_path`` says where it is.
+    On an exception (including Ctrl-C) the staging directory is kept under a hidden ``.partial-*`` name, which is
+    never listed as a run, and ``partial_path`` says where it is; one holding nothing but its owner file is removed.
     """
 
     def __init__(self, root: Path, run_id: str):
@@ -287,6 +287,8 @@ class StagedRun:
                 raise KansymError(f"run directory {self.final} appeared while running; output kept in {self.path}")
             (self.path / OWNER_FILE).unlink(missing_ok=True)
             os.rename(self.path, self.final)
+        elif self.path is not None and {p.name for p in self.path.iterdir()} <= {OWNER_FILE}:
+            shutil.rmtree(self.path, ignore_errors=True)  # failed before writing anything: nothing to keep
         return False
 
 
