@@ -493,12 +493,17 @@ def _as_matrix(X, feature_names) -> tuple[np.ndarray, tuple[str, ...]]:
 
 
 def _check_derived(X: np.ndarray, names: tuple[str, ...]) -> None:
-    """Columns of a kansym feature set other than Z and N (v_N, P, A, ...) are functions of Z and N: rows of nuclei
-    (whole Z >= 1, N >= 0) whose derived columns say otherwise are refused, naming the column and a row."""
+    """Columns of a kansym feature set other than Z and N (v_N, P, A, ...) are functions of Z and N: a row that is
+    no nucleus (whole Z >= 1, N >= 0) beside such columns, or whose derived columns say otherwise, is refused, naming
+    the column and the row. (Z, N) alone may be evaluated anywhere."""
     if names not in FEATURE_SETS.values() or not {"Z", "N"} <= set(names) or not len(X):
         return
     z, n = X[:, names.index("Z")], X[:, names.index("N")]
     nuclear = (z == np.round(z)) & (n == np.round(n)) & (z >= 1) & (n >= 0) & (z <= 1000) & (n <= 1000)
+    if set(names) - {"Z", "N"} and not nuclear.all():  # derived inputs exist only for nuclei
+        row = int(np.flatnonzero(~nuclear)[0])
+        raise ValueError(f"row {row} has Z = {z[row]:g}, N = {n[row]:g}: the inputs {', '.join(names)} are derived from "
+                         "a nucleus (whole Z >= 1, N >= 0); give nuclei, or fit on Z and N alone to evaluate elsewhere")
     if not nuclear.any():
         return
     want = all_features(z[nuclear].astype(np.int64), n[nuclear].astype(np.int64))

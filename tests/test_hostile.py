@@ -1388,7 +1388,7 @@ def test_show_refuses_settings_the_files_were_not_made_with(formula_run, tmp_pat
     data = json.loads((run / "extrapolation.json").read_text())
     (run / "extrapolation.json").write_text(json.dumps({**data, "run_id": "another-run"}))
     r = runner.invoke(app, ["show", str(run)])
-    assert r.exit_code == 2 and "extrapolation.json's run_id 'another-run' is not this run's" in r.output, r.output
+    assert r.exit_code == 2 and "extrapolation.json's run_id 'another-run' is neither the run's folder name" in r.output, r.output
     (run / "extrapolation.json").write_text(json.dumps(data))
     config = json.loads((run / "config.json").read_text())
     edited = {k: v for k, v in config.items() if k != "extrapolation_options"}  # as if no stage had extrapolated
@@ -2077,7 +2077,8 @@ def test_a_run_without_test_nuclei_is_accepted_by_show_and_an_empty_held_out_set
 
 def test_derived_inputs_must_be_those_of_their_nucleus(formula_run):
     """Inputs derived from (Z, N) must be those of the row's nucleus: v_N = 999 for N = 70 is refused instead of
-    predicted (5e6 MeV before); rows that are no nucleus (Z = 0, fractional N) are left to the caller."""
+    predicted (5e6 MeV before), and rows that are no nucleus (Z = 0, fractional Z) have no derived inputs; (Z, N)
+    alone may be evaluated anywhere."""
     from kansym.estimator import KANSymbolicRegressor, _check_derived
     from kansym.nuclear.features import all_features
 
@@ -2088,6 +2089,9 @@ def test_derived_inputs_must_be_those_of_their_nucleus(formula_run):
     bad[1, 3] = 999.0
     with pytest.raises(ValueError, match="column v_N is 999 in row 1, but Z = 82, N = 126 give 0"):
         _check_derived(bad, names)
-    _check_derived(np.array([[0.0, 0.0, 5.0, 5.0], [50.5, 70.0, 1.0, 1.0]]), names)  # no nucleus: not judged
+    for row in ([0.0, 70.0, 99.0, 12.0], [50.5, 70.0, 1.0, 1.0], [-1.0, 70.0, 9.0, 12.0]):  # no nucleus
+        with pytest.raises(ValueError, match="are derived from a nucleus"):
+            _check_derived(np.array([row]), names)
+    _check_derived(np.array([[0.0, 0.0]]), ("Z", "N"))  # (Z, N) alone: evaluated anywhere
     est = KANSymbolicRegressor.from_run(formula_run.run_dir)
     assert np.isfinite(est.predict(all_features([50], [70])[list(est.feature_names_in_)])).all()

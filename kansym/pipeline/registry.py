@@ -703,8 +703,10 @@ def check_settings(rd: RunDir, cfg: DiscoverConfig, metrics: dict) -> None:
         if (rd.path / name).exists():
             rep = rd.read_json(name)
             if not isinstance(rep, dict) or rep.get("run_id") not in written_as:
+                ids = " or ".join(repr(i[:60]) for i in sorted(written_as))
                 refuse(f"{name}'s run_id {str(rep.get('run_id') if isinstance(rep, dict) else None)[:60]!r} is "
-                       "not this run's")
+                       f"neither the run's folder name nor formula.json's run_id ({ids}): one of the two files was "
+                       "edited or comes from another run")
     made_by_discover = cfg.stage == "all" and cfg.extrapolate
     if (rd.path / "extrapolation.json").exists() and not made_by_discover and "extrapolation_options" not in rd.config:
         refuse("config.json says the extrapolation stage did not run (stage, extrapolate) and records no "
