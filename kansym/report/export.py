@@ -158,6 +158,11 @@ def formula_tex(formula: Formula, lhs: str, metrics: dict, caption: str = "", la
         conventions = ((" Here " + "; ".join(defined) + ".") if defined else "") + (
             f" Liquid-drop terms with their textbook signs ({', '.join(f'${_tex_symbol(n)}$' for n in flipped)} "
             "enter with a minus sign), so that physical values are positive." if flipped else "")
+        renamed = sorted(n for n in order if names[n] != n)
+        if renamed and notation == NOTATION:  # notation 2 says so (notation 1's snippets stay as written)
+            conventions += (" Constants $c_k$ numbered in the order shown (formula.json keeps the search's names: "
+                            + ", ".join(f"${_tex_symbol(names[n])}$ is ${_tex_symbol(n)}$" for n in renamed[:8])
+                            + ("" if len(renamed) <= 8 else ", ...") + ").")
     cap = caption or (f"Constants of Eq.~(\\ref{{eq:{label}}}), {formula.n_constants} in all. "
                       + describe_fit(context or {}, metrics) + conventions
                       + " Standard errors in the last digits in parentheses; -- marks a dimensionless constant."
