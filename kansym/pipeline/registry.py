@@ -690,29 +690,30 @@ def check_settings(rd: RunDir, cfg: DiscoverConfig, metrics: dict) -> None:
     if any(not m.split("; ")[0].endswith(f" < {cfg.r2_min}") for m in poor):
         refuse(f"metrics.json's notes judge poorly fitted edges against another R^2 than config.json's r2_min "
                f"{cfg.r2_min}")
+    config = rd.config
+    reports = {name: rd.read_json(name) for name in ("crosscheck.json", "extrapolation.json")
+               if (rd.path / name).exists()}
     written_as = {rd.id}  # the id the run was written under (its folder may have been renamed since)
     if (rd.path / "formula.json").exists():
         entry = rd.read_json("formula.json")
-        version = rd.config.get("formula_kansym_version", rd.config.get("kansym_version"))
+        version = config.get("formula_kansym_version", config.get("kansym_version"))
         if isinstance(entry, dict) and entry.get("kansym_version", version) != version:
             refuse(f"formula.json says kansym {str(entry.get('kansym_version'))[:20]!r} made it, config.json "
                    f"{str(version)[:20]!r}")
         if isinstance(entry, dict) and isinstance(entry.get("run_id"), str):
             written_as.add(entry["run_id"])
-    for name in ("crosscheck.json", "extrapolation.json"):
-        if (rd.path / name).exists():
-            rep = rd.read_json(name)
-            if not isinstance(rep, dict) or rep.get("run_id") not in written_as:
-                ids = " or ".join(repr(i[:60]) for i in sorted(written_as))
-                refuse(f"{name}'s run_id {str(rep.get('run_id') if isinstance(rep, dict) else None)[:60]!r} is "
-                       f"neither the run's folder name nor formula.json's run_id ({ids}): one of the two files was "
-                       "edited or comes from another run")
+    for name, rep in reports.items():
+        if not isinstance(rep, dict) or rep.get("run_id") not in written_as:
+            ids = " or ".join(repr(i[:60]) for i in sorted(written_as))
+            refuse(f"{name}'s run_id {str(rep.get('run_id') if isinstance(rep, dict) else None)[:60]!r} is "
+                   f"neither the run's folder name nor formula.json's run_id ({ids}): one of the two files was "
+                   "edited or comes from another run")
     made_by_discover = cfg.stage == "all" and cfg.extrapolate
-    if (rd.path / "extrapolation.json").exists() and not made_by_discover and "extrapolation_options" not in rd.config:
+    if "extrapolation.json" in reports and not made_by_discover and "extrapolation_options" not in config:
         refuse("config.json says the extrapolation stage did not run (stage, extrapolate) and records no "
                "`kansym extrapolate` options, but the run holds extrapolation.json")
-    if (rd.path / "crosscheck.json").exists():
-        rep = rd.read_json("crosscheck.json")
+    if "crosscheck.json" in reports:
+        rep = reports["crosscheck.json"]
         imported = isinstance(rep, dict) and rep.get("generations") is None  # a PySR hall of fame, no search run
         if not isinstance(rep, dict) or (not imported and rep.get("generations") != cfg.crosscheck_generations) \
                 or rep.get("time_budget_s") != cfg.crosscheck_budget \
