@@ -174,7 +174,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         """Fit on rows of ``X`` (a DataFrame, or an array with ``feature_names``) and targets ``y``, weighted by
         ``sample_weight`` (one positive number per row, e.g. 1/(dME^2 + s^2); None: unweighted). The weights enter
         the network's squared errors, the baseline's and every formula's least squares and the constants' errors
-        (which do not depend on the weights' scale); RMSEs stay unweighted."""
+        (which do not depend on the weights' scale: they are used divided by their median); RMSEs stay unweighted."""
 
         self._check_arguments()
         X, names = _as_matrix(X, feature_names)
@@ -216,8 +216,8 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
             warnings.warn(note, UserWarning, stacklevel=2)
         frame = pd.DataFrame(X, columns=list(names))
         frame["y"] = y
-        if sample_weight is not None:
-            frame["weight"] = sample_weight
+        if sample_weight is not None:  # only the ratios matter: scaled to median 1 so that no tolerance sees the scale
+            frame["weight"] = sample_weight / np.median(sample_weight)
         spec = "none" if self.test_fraction == 0 else f"random:{1 - self.test_fraction}"
         frame["split"] = split_labels(frame, spec, self.random_state, min_nuclei=1)
         self.fit_dataset(Dataset(frame, names, "custom", None), cfg)

@@ -2095,3 +2095,51 @@ def test_derived_inputs_must_be_those_of_their_nucleus(formula_run):
     _check_derived(np.array([[0.0, 0.0]]), ("Z", "N"))  # (Z, N) alone: evaluated anywhere
     est = KANSymbolicRegressor.from_run(formula_run.run_dir)
     assert np.isfinite(est.predict(all_features([50], [70])[list(est.feature_names_in_)])).all()
+
+
+@pytest.mark.parametrize("file, edit, message", [
+    ("config.json", lambda c: c.update(evil_option=1), "holds 'evil_option', not a field kansym"),
+    ("config.json", lambda c: c.update(crosscheck="pyoperon"), "holds no crosscheck.json"),
+    ("extrapolation", lambda c: c["extrapolation_options"].update(evil=1), "extrapolation_options hold 'evil'"),
+    ("kan/scalers.json", lambda m: m.update(note="x"), "holds 'note', not a field kansym writes"),
+])
+def test_fields_kansym_does_not_write_are_refused(file, edit, message, formula_run, tmp_path):
+    """A field kansym never writes, or a setting naming a stage whose file is missing, is an edit: refused by
+    show in one line, never ignored."""
+    from kansym.pipeline.discovery import rerun_extrapolate
+
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    if file == "extrapolation":
+        rerun_extrapolate(run, ("Sn",), beyond=2)
+        file = "config.json"
+    assert runner.invoke(app, ["show", str(run)]).exit_code == 0
+    data = json.loads((run / file).read_text())
+    edit(data)
+    (run / file).write_text(json.dumps(data))
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2 and message in r.output.replace("\n", " ") and "Traceback" not in r.output, r.output
+
+
+@pytest.mark.parametrize("out", ["table.csv/", "./", "sub/..", "."])
+def test_predict_out_that_names_a_folder_is_refused(out, formula_run, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    r = runner.invoke(app, ["predict", str(formula_run.run_dir), "--z", "50", "--n", "70", "--out", out])
+    assert r.exit_code == 2 and "must name a file, not a directory" in r.output, r.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sub"] and not any((tmp_path / "sub").iterdir())
+
+
+def test_uncertainty_basis_of_a_run_without_held_out_nuclei():
+    """With no nucleus held out (--split none) the calibration says it used all the run's nuclei."""
+    import kansym
+    from kansym.checks.masstable import Surface, calibrate
+
+    d = kansym.nuclei("even-even", min_z=30, min_n=30, max_unc=None)
+    noise = np.random.default_rng(0).normal(0, 0.5, len(d))
+    surface = Surface("formula", d["Z"].to_numpy(), d["N"].to_numpy(), d["BE"].to_numpy() + noise)
+    none_out = calibrate(surface, np.zeros(len(d), dtype=bool))
+    assert none_out.basis.startswith("all the run's nuclei (the run holds none out") and "held-out" not in \
+        none_out.basis, none_out.basis
+    some_out = calibrate(surface, np.arange(len(d)) % 5 == 0)
+    assert some_out.basis.startswith("the run's held-out (test) nuclei"), some_out.basis

@@ -33,12 +33,22 @@ def drop():
     return d[["Z", "N"]], d["BE"].to_numpy(), d["dME"].to_numpy()
 
 
-def test_weights_of_all_ones_give_the_unweighted_fit_bit_for_bit(drop):
+@pytest.fixture(scope="module")
+def unweighted(drop):
     X, y, _ = drop
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        a = KANSymbolicRegressor(**TINY_FIT).fit(X, y)
-        b = KANSymbolicRegressor(**TINY_FIT).fit(X, y, sample_weight=np.ones(len(y)))
+        return KANSymbolicRegressor(**TINY_FIT).fit(X, y)
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e-12, 3e11])
+def test_uniform_weights_give_the_unweighted_fit_bit_for_bit(drop, unweighted, scale):
+    """Only the weights' ratios matter: uniform weights of any scale allowed are no weights at all."""
+    X, y, _ = drop
+    a = unweighted
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        b = KANSymbolicRegressor(**TINY_FIT).fit(X, y, sample_weight=np.full(len(y), scale))
     assert a.predict(X, use="kan").tobytes() == b.predict(X, use="kan").tobytes()
     assert sp.srepr(a.sympy()) == sp.srepr(b.sympy())
     assert [p.stderr for p in a.formula_.parameters] == [p.stderr for p in b.formula_.parameters]

@@ -282,11 +282,15 @@ def calibrate(surface: Surface, held_out: np.ndarray, rule: str = RULE, cv: Surf
             continue
         model_error[q] = _model_term(r[use], s_par[use], rule)
         coverage[q] = _coverage(r[use], s_par[use], rule)
-    basis = "the run's held-out (test) nuclei" if cv is None else \
-        "the out-of-fold residuals of the cross-validation on the training nuclei; coverage on the held-out (test) nuclei"
+    none_out = "all the run's nuclei (the run holds none out, so the error on new nuclei is underestimated)"
+    if cv is None:
+        basis = "the run's held-out (test) nuclei" if held_out.any() else none_out
+    else:
+        basis = ("the out-of-fold residuals of the cross-validation on the training nuclei; coverage on "
+                 + ("the held-out (test) nuclei" if held_out.any() else none_out))
     if fell["one"]:
         basis += f"; pairs with one held-out nucleus for {', '.join(fell['one'])} (too few with both)"
-    if fell["all"]:
+    if fell["all"] and held_out.any():
         basis += f"; all the run's nuclei for {', '.join(fell['all'])} (too few held out: an underestimate)"
     return Calibration(model_error, counts, coverage, basis, rule)
 

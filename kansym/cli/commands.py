@@ -908,7 +908,7 @@ def predict(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, p
             elements: Optional[str] = typer.Option(None, help="With --to-drip-line: elements by symbol or Z, e.g. Sn,Pb [default: every element of the run, or --z]."),
             use: Use = typer.Option(Use.both, help="The predictions to give: the KAN, the formula or both (one row each, column source)."),
             fmt: TableFormat = typer.Option(TableFormat.csv, "--format", help="csv, or ame: fixed width in the style of the AME and FRDM files."),
-            output: Optional[Path] = typer.Option(None, "--out", help="Write the table here [default: standard output]."),
+            out_file: Optional[str] = typer.Option(None, "--out", help="Write the table to this file [default: standard output]."),
             force: bool = typer.Option(False, help="Replace an existing --out file."),
             runs_dir: Path = _dir_option("runs", "Where run directories live.")):
     """Predicted masses, separation energies and Q values with predictive uncertainties over a domain."""
@@ -925,9 +925,11 @@ def predict(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, p
         raise KansymError("--elements needs at least one element, e.g. Sn,Pb (without it: every element of the run)")
     if names and not to_drip_line:
         raise KansymError("--elements goes with --to-drip-line; for a table of nuclei use --domain or --z/--n")
+    output = None if out_file is None else Path(out_file)  # the text as typed: a trailing / names a folder
     if output is not None:
-        if not str(output).strip() or output.is_dir() or str(output).endswith(("/", "\\")):
-            raise KansymError(f"--out {str(output)[:80]!r} must name a file, not a directory")
+        if not out_file.strip() or output.is_dir() or out_file.endswith(("/", "\\", "/.", "/..")) \
+                or out_file in (".", ".."):
+            raise KansymError(f"--out {out_file[:80]!r} must name a file, not a directory")
         if (output.exists() or output.is_symlink()) and not force:
             raise KansymError(f"--out {output} exists; use --force to replace it")
         parent = output.parent if str(output.parent) else Path(".")

@@ -197,6 +197,10 @@ def run_formula(rd: RunDir, features: str):
     return formula_from_entry(rd.read_json("formula.json")).for_columns(feat.feature_names(features))
 
 
+EXTRAPOLATION_OPTIONS = frozenset({"beyond", "against", "both_sides", "isotones"})
+"""The options :func:`extrapolate_run` records in config.json (``extrapolation_options``)."""
+
+
 def extrapolate_run(run_dir: Path, chains=("Zr", "Nd", "Hg", "Fm"), beyond: int = 10, against=("frdm12", "ws4"),
                     both_sides: bool = False, figures: bool = True, isotones=(), loaded=None) -> dict:
     """:func:`kansym.checks.extrapolation.extrapolate` of a run directory (its stage ``loaded`` = (config, KanStage),

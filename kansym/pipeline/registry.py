@@ -28,11 +28,12 @@ from kansym.nuclear import features as feat
 from kansym.nuclear import tables
 from kansym.nuclear.targets import TARGET_KINDS
 from kansym.pipeline.config import RECORD_EXTRAS, DiscoverConfig, load_dataset, run_config
-from kansym.pipeline.discovery import crosscheck_summary, extrapolation_summary, run_formula
+from kansym.pipeline.discovery import EXTRAPOLATION_OPTIONS, crosscheck_summary, extrapolation_summary, run_formula
 from kansym.pipeline.recipe import constants_text, load_run_stage, power_route, recorded_candidates
 from kansym.pipeline.stages import edges_frame, predictions_frame
 from kansym.pipeline.writer import notes_text
 from kansym.report import export
+from kansym.runs.migrate import LEGACY_FIELDS
 from kansym.runs.registry import write_formula
 from kansym.runs.store import RunDir
 from kansym.safeio import decode_non_finite, first_difference, json_text, read_text_bounded
@@ -337,6 +338,10 @@ def _check_extrapolation(rd: RunDir, cfg: DiscoverConfig, stage, metrics: dict, 
     """extrapolation.json recomputed from the run's networks and formula with the options config.json records
     (chains, steps, references), and metrics.json's extrapolation and far-check summaries equal to it."""
     opts = rd.config.get("extrapolation_options") or {}
+    unknown = sorted(set(opts) - EXTRAPOLATION_OPTIONS)
+    if unknown:
+        refuse(f"config.json's extrapolation_options hold {', '.join(map(repr, unknown))[:120]}, not an option of "
+               f"`kansym extrapolate` (they are {', '.join(sorted(EXTRAPOLATION_OPTIONS))})")
     formula = run_formula(rd, cfg.features)  # a broken formula.json says so itself
     try:
         chains = tuple(cfg.chains or ())
@@ -455,10 +460,15 @@ FORMULA_FIELDS = ("format", "srepr", "latex", "text", "variables", "parameters",
 """The fields kansym writes into a run's ``formula.json``."""
 
 
+CONFIG_FIELDS = frozenset({f.name for f in fields(DiscoverConfig)} | set(RECORD_EXTRAS) | set(LEGACY_FIELDS))
+"""The fields of a run's ``config.json``: the options, the records beside them, and fields of older formats that
+:mod:`kansym.runs.migrate` reads."""
+
+
 def known_fields(config: dict, metrics: dict, formula: dict | None) -> tuple[dict, dict]:
     """(config, metrics and formula entry reduced to the fields kansym writes and checks, {file: names of the
     fields left out}): what ``show --json`` stands behind."""
-    known = {"config.json": {f.name for f in fields(DiscoverConfig)} | set(RECORD_EXTRAS),
+    known = {"config.json": CONFIG_FIELDS,
              "metrics.json": set(METRICS_FIELDS), "formula.json": set(FORMULA_FIELDS)}
     kept, left = {}, {}
     for name, record in (("config.json", config), ("metrics.json", metrics), ("formula.json", formula)):
@@ -665,6 +675,11 @@ def check_settings(rd: RunDir, cfg: DiscoverConfig, metrics: dict) -> None:
     it has more, expanded only with ``expand``; the poorly fitted edges judged against ``r2_min``; the cross-check made
     with config.json's engine, budget and generations (a rerun of a stage records its settings there)."""
     refuse = _refuser(rd)
+    unknown = sorted(str(k)[:40] for k in rd.config if k not in CONFIG_FIELDS)
+    if unknown:
+        refuse(f"config.json holds {', '.join(map(repr, unknown[:3]))}, not a field kansym {__version__} writes "
+               f"(config.json says kansym {str(rd.config.get('kansym_version'))[:20]!r} wrote it): edited, or from "
+               "another version")
     symbolic = [f for f in ("formula.json", "candidates.csv", "edges.csv", "crosscheck.json") if (rd.path / f).exists()]
     if cfg.stage == "kan" and symbolic:
         refuse(f"config.json says stage 'kan', but the run holds {symbolic[0]} of a later stage")
@@ -712,6 +727,10 @@ def check_settings(rd: RunDir, cfg: DiscoverConfig, metrics: dict) -> None:
     if "extrapolation.json" in reports and not made_by_discover and "extrapolation_options" not in config:
         refuse("config.json says the extrapolation stage did not run (stage, extrapolate) and records no "
                "`kansym extrapolate` options, but the run holds extrapolation.json")
+    if "crosscheck.json" not in reports and cfg.stage == "all" and cfg.crosscheck != "none" \
+            and (rd.path / "formula.json").exists():
+        refuse(f"config.json says discover cross-checked the formula (crosscheck {cfg.crosscheck!r}), but the run "
+               "holds no crosscheck.json")
     if "crosscheck.json" in reports:
         rep = reports["crosscheck.json"]
         imported = isinstance(rep, dict) and rep.get("generations") is None  # a PySR hall of fame, no search run

@@ -13,6 +13,15 @@ become the current format here, and nowhere else.
 from __future__ import annotations
 
 
+LEGACY_FIELDS = ("detrend",)
+"""Fields of older run configurations that :func:`config_record` reads and the current format no longer writes."""
+
+CHECKPOINT_FIELDS = frozenset({"width", "k", "seed", "schedule", "beyond", "bounds", "coarse_bounds", "detrend",
+                               "baseline", "feature_names", "trend", "x_scaler", "y_scaler", "importance",
+                               "n_features_in"})
+"""The fields of a network checkpoint's scalers.json (:meth:`kansym.network.regressor.KANRegressor.checkpoint_meta`)."""
+
+
 def config_record(record: dict) -> dict:
     """A run's config.json in the current format (a copy; fields the current version does not know are kept).
     The types of the fields are checked afterwards (:func:`kansym.pipeline.config.run_config`); a field this
@@ -43,6 +52,9 @@ def checkpoint_meta(meta: dict) -> dict:
     n = meta.get("n_features_in")
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1000:
         raise ValueError(f"a checkpoint's n_features_in must be a whole number in 1 .. 1000, got {str(n)[:20]}")
+    unknown = sorted(str(k)[:40] for k in meta if k not in CHECKPOINT_FIELDS)
+    if unknown:
+        raise ValueError(f"a checkpoint record holds {', '.join(map(repr, unknown[:3]))}, not a field kansym writes")
     out = dict(meta)
     out["schedule"] = {"trainer": "pykan", **meta["schedule"]}
     out.setdefault("beyond", "spline")
