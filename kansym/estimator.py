@@ -61,7 +61,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
     def __init__(self, *, width=None, grid=3, refine=None, k=3, steps=None, lamb=1e-3, prune=True,
                  max_hidden="auto", baseline="auto", ensemble=1, aggregate="median", beyond="clamp",
                  trainer="fast", lib="physics+poly", r2_min=0.9, poor_edges="best", max_constants=12, expand=False,
-                 lamb_l1=1.0, lamb_entropy=2.0, symbolic_from="coarse", search_budget=None, cv_folds=5,
+                 joint=False, lamb_l1=1.0, lamb_entropy=2.0, symbolic_from="coarse", search_budget=None, cv_folds=5,
                  uncertainty=None, test_fraction=0.2, random_state=0):
         self.width = width
         self.grid = grid
@@ -81,6 +81,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         self.poor_edges = poor_edges
         self.max_constants = max_constants
         self.expand = expand
+        self.joint = joint
         self.lamb_l1 = lamb_l1
         self.lamb_entropy = lamb_entropy
         self.symbolic_from = symbolic_from
@@ -94,7 +95,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
 
     _REALS = ("lamb", "lamb_l1", "lamb_entropy", "r2_min", "test_fraction")
     _WHOLE = ("grid", "k", "ensemble", "max_constants", "cv_folds", "random_state")
-    _FLAGS = ("prune", "expand")
+    _FLAGS = ("prune", "expand", "joint")
 
     def _check_arguments(self) -> None:
         """Each argument of the right type (NumPy scalars count as numbers, booleans do not), before any of them
@@ -163,6 +164,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
                               ensemble=int(self.ensemble), aggregate=self.aggregate, beyond=self.beyond,
                               trainer=self.trainer, lib=self.lib, r2_min=real(self.r2_min), poor_edges=self.poor_edges,
                               max_constants=int(self.max_constants), expand=bool(self.expand),
+                              joint=bool(self.joint),
                               lamb_l1=real(self.lamb_l1), lamb_entropy=real(self.lamb_entropy),
                               symbolic_from=self.symbolic_from, search_budget=real(self.search_budget),
                               cv_folds=int(self.cv_folds),
@@ -379,7 +381,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         return cls(width=cfg.width, grid=cfg.grid, refine=cfg.refine, k=cfg.k, steps=cfg.steps, lamb=cfg.lamb,
                    prune=cfg.prune, max_hidden=cfg.max_hidden, baseline=cfg.baseline, ensemble=cfg.ensemble,
                    aggregate=cfg.aggregate, beyond=cfg.beyond, trainer=cfg.trainer, lib=cfg.lib, r2_min=cfg.r2_min,
-                   poor_edges=cfg.poor_edges, max_constants=cfg.max_constants, expand=cfg.expand,
+                   poor_edges=cfg.poor_edges, max_constants=cfg.max_constants, expand=cfg.expand, joint=cfg.joint,
                    lamb_l1=cfg.lamb_l1, lamb_entropy=cfg.lamb_entropy, symbolic_from=cfg.symbolic_from,
                    search_budget=cfg.search_budget, cv_folds=cfg.cv_folds, uncertainty=cfg.uncertainty,
                    random_state=cfg.seed)

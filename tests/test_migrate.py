@@ -29,3 +29,16 @@ def test_old_checkpoints_read_as_they_ran():
     flat = Baseline.from_dict(checkpoint_meta({**meta, "trend": [[0.0, 0.0], 0.0]})["trend"])
     assert flat.kind == "none" and np.all(flat.predict(X) == 0)
     assert "trainer" not in meta["schedule"]  # the record read is not changed
+
+
+def test_the_known_fields_are_the_written_ones(tiny_run):
+    """What the readers accept without refusing is exactly what the writers write: a checkpoint's scalers.json and
+    a run's config.json."""
+    import json
+
+    from kansym.pipeline.registry import CONFIG_FIELDS
+    from kansym.runs.migrate import CHECKPOINT_FIELDS
+
+    scalers = next(tiny_run.run_dir.glob("kan/**/scalers.json"))
+    assert set(json.loads(scalers.read_text())) == CHECKPOINT_FIELDS
+    assert set(json.loads((tiny_run.run_dir / "config.json").read_text())) <= CONFIG_FIELDS

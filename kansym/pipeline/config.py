@@ -91,6 +91,7 @@ class DiscoverConfig:
     weights: str = "none"  # fits weighted by none or dme: 1 / (dME^2 + weight_floor^2) (kansym.nuclear.targets)
     weight_floor: float = 0.1  # s of the dME weights [MeV]
     expand: bool = False  # also try the monomial expansion of the network (polynomial candidates)
+    joint: bool = False  # also try other well-fitting edge functions, combined and refitted jointly
     stage: str = "all"
     crosscheck: str = "auto"  # engine for the cross-check stage: auto, pyoperon, pysr or none
     crosscheck_budget: float | None = None  # wall-clock cap [s]; None: the search ends after its generations

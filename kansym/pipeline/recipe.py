@@ -289,6 +289,7 @@ def member_candidates(cfg: DiscoverConfig, reg: KANRegressor, dataset: Dataset, 
     snap = reg.snapshot(cfg.symbolic_from)
     options = cands_mod.CandidateOptions(tuple(cfg.libraries), cfg.r2_min, cfg.poor_edges,
                                          routes=ROUTES + (("expanded",) if cfg.expand else ())
+                                         + (("joint",) if cfg.joint else ())
                                          + (("powers",) if power_route(cfg, dataset.feature_names) else ()),
                                          max_params=cfg.max_constants + structures_mod.REDUCE_SLACK)
     return cands_mod.generate(snap, scoring(dataset, judge), options, kan_pred=snap.predict(dataset.X))

@@ -33,7 +33,6 @@ from kansym.pipeline.recipe import constants_text, load_run_stage, power_route, 
 from kansym.pipeline.stages import edges_frame, predictions_frame
 from kansym.pipeline.writer import notes_text
 from kansym.report import export
-from kansym.runs.migrate import LEGACY_FIELDS
 from kansym.runs.registry import write_formula
 from kansym.runs.store import RunDir
 from kansym.safeio import decode_non_finite, first_difference, json_text, read_text_bounded
@@ -162,7 +161,7 @@ def verified_metrics(formula: Formula, cfg: DiscoverConfig, ds, metrics: dict, r
 
 
 _CANDIDATE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+,^/*() -]{0,199}")  # library names and function specs
-_ROUTES = ("structured", "pruned", "terms", "expanded", "reduced", "powers")
+_ROUTES = ("structured", "pruned", "terms", "expanded", "reduced", "powers", "joint")
 
 
 def _described(metrics: dict, cfg: DiscoverConfig, run_id: str) -> dict:
@@ -460,9 +459,9 @@ FORMULA_FIELDS = ("format", "srepr", "latex", "text", "variables", "parameters",
 """The fields kansym writes into a run's ``formula.json``."""
 
 
-CONFIG_FIELDS = frozenset({f.name for f in fields(DiscoverConfig)} | set(RECORD_EXTRAS) | set(LEGACY_FIELDS))
-"""The fields of a run's ``config.json``: the options, the records beside them, and fields of older formats that
-:mod:`kansym.runs.migrate` reads."""
+CONFIG_FIELDS = frozenset({f.name for f in fields(DiscoverConfig)} | set(RECORD_EXTRAS))
+"""The fields of a run's ``config.json``: the options (older formats' ``detrend`` among them) and the records
+beside them."""
 
 
 def known_fields(config: dict, metrics: dict, formula: dict | None) -> tuple[dict, dict]:
@@ -696,6 +695,9 @@ def check_settings(rd: RunDir, cfg: DiscoverConfig, metrics: dict) -> None:
                            f"max_constants {cfg.max_constants}")
                 if route == "expanded" and not cfg.expand:
                     refuse("candidates.csv holds expanded candidates, but config.json says expand false")
+                if route == "joint" and not cfg.joint:
+                    refuse("candidates.csv holds candidates of the joint edge search, but config.json says joint "
+                           "false")
         except KansymError:
             raise  # a refusal above, with its own reason
         except (KeyError, ValueError, TypeError):

@@ -13,9 +13,6 @@ become the current format here, and nowhere else.
 from __future__ import annotations
 
 
-LEGACY_FIELDS = ("detrend",)
-"""Fields of older run configurations that :func:`config_record` reads and the current format no longer writes."""
-
 CHECKPOINT_FIELDS = frozenset({"width", "k", "seed", "schedule", "beyond", "bounds", "coarse_bounds", "detrend",
                                "baseline", "feature_names", "trend", "x_scaler", "y_scaler", "importance",
                                "n_features_in"})

@@ -5,14 +5,17 @@ outer functions applied, a liquid-drop baseline kept with its named constants), 
 refitted jointly; (2) a variant whose last layer is kept linear; (3) structural pruning: edges
 removed one at a time (each replaced by its mean), the composition kept and refitted at every
 size; (4) backward elimination of top-level additive terms; (5) the fully expanded
-linear-in-coefficients form. Every candidate is refitted on the training nuclei, rejected if it is
+linear-in-coefficients form; (6) the joint edge search: the composition rebuilt with other well-fitting
+functions on its edges (each edge's few best library fits), every combination refitted jointly, so that a
+function the per-edge rule passes over (x^(2/3) beside the simpler sqrt) wins where it fits better in the
+composition; (7) the power-law route (:mod:`kansym.symbolic.powers`). Every candidate is refitted on the training nuclei, rejected if it is
 non-finite on the data, and judged by a far-extrapolation check (``kansym.checks.farcheck``) over the
 reference table's whole (Z, N) domain; a candidate failing that check is never chosen.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -32,7 +35,7 @@ from kansym.symbolic.formula import (
 )
 from kansym.metrics import pareto_mask, rms, rmse_by_split
 from kansym.symbolic import powers
-from kansym.symbolic.library import resolve_library
+from kansym.symbolic.library import EdgeFit, resolve_library
 
 
 @dataclass(frozen=True)
@@ -254,6 +257,79 @@ def _variant_network(reg, X_train, lib, name: str, linear, poor: str, r2_min: fl
     return net
 
 
+TOP_PER_EDGE = 3
+"""Library functions per edge the joint search combines: the chosen one and the next best fits by R^2."""
+MAX_JOINT_COMBINATIONS = 16
+"""Combinations the joint search refits per network, those closest to the chosen functions first."""
+
+
+def _rank_tuples(sizes: list[int], total: int):
+    """Every tuple of ranks r_k < sizes[k] with sum ``total``."""
+    if not sizes:
+        if total == 0:
+            yield ()
+        return
+    for r in range(min(total, sizes[0] - 1) + 1):
+        for rest in _rank_tuples(sizes[1:], total - r):
+            yield (r, *rest)
+
+
+def joint_networks(net: SymbolicNetwork, top: int = TOP_PER_EDGE,
+                   limit: int = MAX_JOINT_COMBINATIONS) -> list[SymbolicNetwork]:
+    """``net`` with other functions on its active edges: each edge takes one of its ``top`` best library fits by
+    R^2 on the network's activations (its chosen function counted first, the zero function never) or the identity
+    x (a straight edge lets the next edge carry the shape the network split between the two), with their
+    fitted constants as starting values. The combinations are ordered by how far down the edges' rankings they
+    reach (the sum of ranks), then by the R^2 they give up; the first ``limit`` are returned (the chosen
+    combination itself is not)."""
+    active = net.active_edges()
+    options = []
+    for k in active:
+        e = net.edges[k]
+        others = [c for c in e.alternatives if c.name not in ("0", e.chosen.name)]
+        best = others[: top - 1]
+        identity = [c for c in others[top - 1:] if c.name == "x"]  # a straight edge lets its neighbour take the shape
+        options.append([e.chosen, *best, *identity])
+    sizes = [len(o) for o in options]
+    out: list[SymbolicNetwork] = []
+    for total in range(1, sum(sizes) - len(sizes) + 1):
+        level = sorted(_rank_tuples(sizes, total),
+                       key=lambda ranks: sum(options[m][0].r2 - options[m][r].r2 for m, r in enumerate(ranks)))
+        for ranks in level:
+            edges = list(net.edges)
+            for m, (k, r) in enumerate(zip(active, ranks)):
+                e = edges[k]
+                edges[k] = EdgeFit(e.layer, e.i, e.j, options[m][r], e.alternatives)
+            out.append(replace(net, edges=tuple(edges)))
+            if len(out) >= limit:
+                return out
+    return out
+
+
+def _joint_route(name: str, net: SymbolicNetwork, data: Scoring, kan_pred: np.ndarray | None, joint_limit: int,
+                 not_converged: list) -> list[FormulaCandidate]:
+    """Candidates of the joint edge search (:func:`joint_networks`) of variant ``name``'s network, each composition
+    refitted jointly on the training nuclei (route 'joint'; compositions of more than ``joint_limit`` constants are
+    left out)."""
+    out = []
+    for k, other in enumerate(joint_networks(net), start=1):
+        if past_deadline():
+            break
+        expr, init = network_formula(other, data.names)
+        if len(init) > joint_limit:
+            continue
+        pred = other.numeric(data.X)
+        origin = Origin(data.scores(pred), rms(pred - kan_pred) if kan_pred is not None else float("nan"), other,
+                        "joint")
+        try:
+            formula = refit(expr, init, data.names, data.X_train, data.y_train, max_nfev=refit_budget(len(init)),
+                            accept_budget_end=True, sample_weight=data.w_train)
+            out.append(score_formula(f"{name}-joint-{k}", formula, data, origin))
+        except KansymError as exc:
+            not_converged.append(f"{name}-joint-{k} ({str(exc).split(';')[0]})")
+    return out
+
+
 def _record_poor_edges(net, linear, lib_name: str, r2_min: float, poor_edges: dict) -> None:
     """Note in ``poor_edges`` (edge -> library -> (R^2, best function)) the edges of ``net`` fitted below
     ``r2_min`` (edges of layers made linear do not count)."""
@@ -287,7 +363,7 @@ def _generation_notes(poor_edges: dict, on_poor: str, r2_min: float, too_large: 
 class CandidateOptions:
     """How candidates are built from a network: edge-function ``libraries`` (each its own variant), the smallest
     acceptable edge R^2 and what to do below it (``on_poor``: best, zero or error), ``extra_functions`` added to
-    every library, the ``routes`` beyond the structured one (pruned, terms, expanded, noconst), and the largest
+    every library, the ``routes`` beyond the structured one (pruned, terms, expanded, noconst, joint, powers), and the largest
     composition refitted jointly (``max_params`` constants, at most :data:`MAX_JOINT_CONSTANTS`)."""
 
     libraries: tuple[str, ...] = ("physics", "poly")
@@ -346,6 +422,8 @@ def generate(reg, data: Scoring, options: CandidateOptions = CandidateOptions(),
                 cands += [base, *(eliminate_terms(base, data) if "terms" in routes else ())]
             except KansymError as exc:
                 not_converged.append(f"{name} ({str(exc).split(';')[0]})")
+        if "joint" in routes and name in (libraries[0], libraries[0] + "-linear-out"):
+            cands.extend(_joint_route(name, net, data, kan_pred, joint_limit, not_converged))
         if "pruned" in routes:
             cands.extend(prune_edges(name, net, data, origin, max_params=max_params))
         if "expanded" in routes and not linear:
