@@ -276,9 +276,9 @@ def _rank_tuples(sizes: list[int], total: int):
 
 def joint_networks(net: SymbolicNetwork, top: int = TOP_PER_EDGE,
                    limit: int = MAX_JOINT_COMBINATIONS) -> list[SymbolicNetwork]:
-    """``net`` with other functions on its active edges: each edge takes one of its ``top`` best library fits by
-    R^2 on the network's activations (its chosen function counted first, the zero function never) or the identity
-    x (a straight edge lets the next edge carry the shape the network split between the two), with their
+    """``net`` with other functions on its active edges: each edge takes its chosen function, the identity x, or
+    one of its ``top`` - 1 next best library fits by R^2 on the network's activations (never the zero function),
+    in that order, with their
     fitted constants as starting values. The combinations are ordered by how far down the edges' rankings they
     reach (the sum of ranks), then by the R^2 they give up; the first ``limit`` are returned (the chosen
     combination itself is not)."""
@@ -286,10 +286,10 @@ def joint_networks(net: SymbolicNetwork, top: int = TOP_PER_EDGE,
     options = []
     for k in active:
         e = net.edges[k]
-        others = [c for c in e.alternatives if c.name not in ("0", e.chosen.name)]
-        best = others[: top - 1]
-        identity = [c for c in others[top - 1:] if c.name == "x"]  # a straight edge lets its neighbour take the shape
-        options.append([e.chosen, *best, *identity])
+        identity = [c for c in e.alternatives if c.name == "x" != e.chosen.name]  # a straight edge first: it lets
+        # the next edge carry the shape the network split between the two, with fewer constants
+        others = [c for c in e.alternatives if c.name not in ("0", "x", e.chosen.name)]
+        options.append([e.chosen, *identity, *others[: top - 1]])
     sizes = [len(o) for o in options]
     out: list[SymbolicNetwork] = []
     for total in range(1, sum(sizes) - len(sizes) + 1):
