@@ -347,6 +347,32 @@ def test_formula_stability_shell_occupancies_are_the_benchmarks():
     assert f"misses the {target['beyond']:g} MeV target at every offset" in text
 
 
+def test_joint_edge_search_paragraph_is_the_benchmarks():
+    """The --joint paragraph: the default inputs' rows, the (N, Z) count and medians, the planted shell term."""
+    joint, zn_joint, planted = (_result(n) for n in ("formula_stability_joint", "formula_stability_zn_joint",
+                                                     "joint_planted"))
+    text = _prose("The joint edge search (`--joint`", "The same benchmark the day before")
+    runs, default = joint["inputs"]["joint"]["runs"], STABILITY["inputs"]["default"]["runs"]
+    assert f"measured {joint['date_utc'][:10]}" in text
+    assert f"at all {len(runs)} offsets (RMSE(all) " + " / ".join(f"{r['rmse_mev']['all']:.3f}" for r in runs) in text
+    assert [r["expression"] for r in runs] == [r["expression"] for r in default]
+    assert all(abs(a["rmse_mev"]["all"] - b["rmse_mev"]["all"]) < 1e-6 for a, b in zip(runs, default))
+    zj, zn = zn_joint["inputs"]["zn_joint"], STABILITY["inputs"]["zn"]
+    assert (f"{zj['offsets_meeting_targets']} of {len(zj['runs'])} offsets meet the (N, Z) targets against "
+            f"{zn['offsets_meeting_targets']} of {len(zn['runs'])} without it (median beyond "
+            f"{zj['beyond_median_mev']:.2f} against {zn['beyond_median_mev']:.2f} MeV), {zj['distinct_structures']} "
+            "distinct structures") in text
+    rows = planted["runs"]
+    with_, without = ([r for r in rows if r["joint"] is j] for j in (True, False))
+    assert (f"at {sum(r['recovered'] for r in with_)} of {len(with_)} seeds with it, "
+            f"{sum(r['recovered'] for r in without)} of {len(without)} without") in text
+    missed = [r for r in without if not r["recovered"]]
+    assert " and ".join(f"{r['rms_vs_planted_mev']:.2f}" for r in missed) + " MeV from the planted surface" in text
+    assert all(r["max_abs_pull"] <= 3 for r in with_)
+    assert (f"a fit takes {_range([r['wall_s'] for r in with_], 0)} s with it, "
+            f"{_range([r['wall_s'] for r in without], 0)} s without") in text
+
+
 # ---- formulas on the data and over FRDM2012's range (formula_physics.py) -----------------------------------------
 
 PHYSICS = _result("formula_physics")
