@@ -136,6 +136,27 @@ def score_formula(name: str, formula: Formula, data: Scoring, origin: Origin) ->
                             origin.network, origin.route, data.judge(formula) if data.judge is not None else None)
 
 
+def _network_origin(net: SymbolicNetwork, data: Scoring, kan_pred: np.ndarray | None,
+                    route: str = "structured") -> Origin:
+    """The origin of a candidate built from the symbolic network ``net``: its scores before the refit and its
+    agreement with the KAN's prediction ``kan_pred`` (NaN without it)."""
+    pred = net.numeric(data.X)
+    return Origin(data.scores(pred), rms(pred - kan_pred) if kan_pred is not None else float("nan"), net, route)
+
+
+def _refitted(name: str, expr: sp.Expr, init: dict, data: Scoring, origin: Origin,
+              not_converged: list) -> FormulaCandidate | None:
+    """``expr`` refitted on the training nuclei from the constants ``init`` and scored; None, with a note in
+    ``not_converged``, when the refit fails or the result is not finite on the data."""
+    try:
+        formula = refit(expr, init, data.names, data.X_train, data.y_train, max_nfev=refit_budget(len(init)),
+                        accept_budget_end=True, sample_weight=data.w_train)
+        return score_formula(name, formula, data, origin)
+    except KansymError as exc:
+        not_converged.append(f"{name} ({str(exc).split(';')[0]})")
+        return None
+
+
 def _without_term(cand: FormulaCandidate, term: sp.Expr, name: str, data: Scoring, max_nfev: int,
                   origin: Origin) -> FormulaCandidate | None:
     """``cand`` with one top-level additive ``term`` removed and the rest refitted (None if the refit fails)."""
@@ -318,15 +339,9 @@ def _joint_route(name: str, net: SymbolicNetwork, data: Scoring, kan_pred: np.nd
         expr, init = network_formula(other, data.names)
         if len(init) > joint_limit:
             continue
-        pred = other.numeric(data.X)
-        origin = Origin(data.scores(pred), rms(pred - kan_pred) if kan_pred is not None else float("nan"), other,
-                        "joint")
-        try:
-            formula = refit(expr, init, data.names, data.X_train, data.y_train, max_nfev=refit_budget(len(init)),
-                            accept_budget_end=True, sample_weight=data.w_train)
-            out.append(score_formula(f"{name}-joint-{k}", formula, data, origin))
-        except KansymError as exc:
-            not_converged.append(f"{name}-joint-{k} ({str(exc).split(';')[0]})")
+        cand = _refitted(f"{name}-joint-{k}", expr, init, data, _network_origin(other, data, kan_pred, "joint"),
+                         not_converged)
+        out += [cand] if cand is not None else []
     return out
 
 
@@ -383,7 +398,7 @@ def generate(reg, data: Scoring, options: CandidateOptions = CandidateOptions(),
     ``kan_pred`` (the network's prediction on ``data.X``) gives each candidate's agreement with the network."""
     o = options
     libraries, r2_min, on_poor, routes, max_params = o.libraries, o.r2_min, o.on_poor, o.routes, o.max_params
-    names, X = data.names, data.X
+    names = data.names
     notes, cands = [], []
     poor_edges: dict[tuple[int, int, int], dict[str, tuple[float, str]]] = {}  # edge -> library -> (R^2, best)
     not_converged: list[str] = []
@@ -402,9 +417,7 @@ def generate(reg, data: Scoring, options: CandidateOptions = CandidateOptions(),
         if net is None:
             continue
         _record_poor_edges(net, linear, lib_name, r2_min, poor_edges)
-        pred_net = net.numeric(X)
-        origin = Origin(data.scores(pred_net), rms(pred_net - kan_pred) if kan_pred is not None else float("nan"),
-                        net)
+        origin = _network_origin(net, data, kan_pred)
         expr, init = network_formula(net, names)
         if len(init) > joint_limit:  # refitted only once pruning has made it smaller
             too_large.append(f"{name} ({len(init)})")
@@ -414,14 +427,9 @@ def generate(reg, data: Scoring, options: CandidateOptions = CandidateOptions(),
                              f"{libraries[0]}-linear-out is built")
                 variants = [v for v in variants if v[0] == libraries[0] + "-linear-out"]
         else:
-            try:
-                base = score_formula(name, refit(expr, init, names, data.X_train, data.y_train,
-                                                 max_nfev=refit_budget(len(init)), accept_budget_end=True,
-                                                 sample_weight=data.w_train),
-                                     data, origin)
+            base = _refitted(name, expr, init, data, origin, not_converged)
+            if base is not None:
                 cands += [base, *(eliminate_terms(base, data) if "terms" in routes else ())]
-            except KansymError as exc:
-                not_converged.append(f"{name} ({str(exc).split(';')[0]})")
         if "joint" in routes and name in (libraries[0], libraries[0] + "-linear-out"):
             cands.extend(_joint_route(name, net, data, kan_pred, joint_limit, not_converged))
         if "pruned" in routes:
@@ -450,13 +458,9 @@ def _power_route(reg, data: Scoring, kan_pred: np.ndarray, max_params: int | Non
             max_params if max_params is not None else MAX_JOINT_CONSTANTS, data.w):
         if past_deadline():
             break
-        origin = Origin(data.scores(before), rms(before - kan_pred), None, "powers")
-        try:
-            formula = refit(expr, init, data.names, data.X_train, data.y_train, max_nfev=refit_budget(len(init)),
-                            accept_budget_end=True, sample_weight=data.w_train)
-            out.append(score_formula(name, formula, data, origin))
-        except KansymError as exc:
-            not_converged.append(f"{name} ({str(exc).split(';')[0]})")
+        cand = _refitted(name, expr, init, data, Origin(data.scores(before), rms(before - kan_pred), None, "powers"),
+                         not_converged)
+        out += [cand] if cand is not None else []
     return out
 
 
