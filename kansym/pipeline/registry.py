@@ -131,17 +131,18 @@ def check_formula(formula: Formula, ds, metrics, run_id: str, what: str = "formu
     return now
 
 
-def verified_metrics(formula: Formula, cfg: DiscoverConfig, ds, metrics: dict, run_id: str) -> dict:
+def verified_metrics(formula: Formula, cfg: DiscoverConfig, ds, metrics: dict, run_id: str, judge=None) -> dict:
     """The metrics of a registry entry, each recomputed on the run's data and compared with ``metrics`` (the run's
     record): RMSE, uncertainties, the largest correlation, the cross-validation and extrapolation validation of
     the choice rule, the bootstrap errors and the far check. Numbers kansym cannot recompute from the run's files
-    (the agreement with the network before the refit) are left out of the entry."""
+    (the agreement with the network before the refit) are left out of the entry. ``judge``: the run's far check
+    (:func:`kansym.checks.farcheck.make_judge`; built here when not given)."""
     rmse = check_formula(formula, ds, metrics, run_id)
     X, y, w, train = ds.X, ds.y, ds.w, ds.mask("train")
     folds = S.fold_indices(np.flatnonzero(train), cfg.cv_folds, cfg.seed)
     cv, spread = S.cross_validate(formula, X, y, folds, w)
     edge = S.edge_validate(formula, X, y, train, S.edge_mask(ds.frame, train), w)
-    judge = make_judge(ds, cfg.selection(), cfg.features)
+    judge = judge if judge is not None else make_judge(ds, cfg.selection(), cfg.features)
     computed = {
         "rmse_mev": rmse, "n_constants": formula.n_constants,
         "size": formula.size, "max_abs_correlation": formula.max_abs_correlation,
@@ -367,10 +368,11 @@ def _check_extrapolation(rd: RunDir, cfg: DiscoverConfig, stage, metrics: dict, 
             refuse(f"metrics.json's {key} summary is not what the run's networks and formula give")
 
 
-def check_formula_record(rd: RunDir, cfg: DiscoverConfig, ds, formula: Formula, entry: dict, metrics: dict) -> None:
+def check_formula_record(rd: RunDir, cfg: DiscoverConfig, ds, formula: Formula, entry: dict, metrics: dict,
+                         judge=None) -> None:
     """formula.json's numbers recomputed (:func:`verified_metrics`), and metrics.json's formula section equal to
     formula.json's record wherever both give a field (the two are written together)."""
-    verified_metrics(formula, cfg, ds, entry.get("metrics"), rd.id)
+    verified_metrics(formula, cfg, ds, entry.get("metrics"), rd.id, judge)
     context = entry_context(entry, cfg, rd.id)  # target, model, selection, ... as config.json says (export too)
     if (rd.path / "formula.tex").exists():  # the snippet is what the checked entry gives, byte for byte
         run_id = entry.get("run_id")
@@ -753,12 +755,12 @@ def check_run(run_dir: Path, with_candidates: bool = False):
     ds = load_dataset(cfg)
     check_settings(rd, cfg, rd.metrics)  # the settings first: a file from another setting is named as such
     stage = check_summary(rd, cfg, ds, rd.metrics, rd.importance())
-    formula = None
+    formula, judge = None, make_judge(ds, cfg.selection(), cfg.features)
     if (rd.path / "formula.json").exists():
         raw = rd.read_json("formula.json")
         formula = export.formula_from_entry(raw).for_columns(feat.feature_names(cfg.features))
-        check_formula_record(rd, cfg, ds, formula, raw, rd.metrics)
-    candidates = check_candidates(rd, ds, make_judge(ds, cfg.selection(), cfg.features))
+        check_formula_record(rd, cfg, ds, formula, raw, rd.metrics, judge)
+    candidates = check_candidates(rd, ds, judge)
     check_edges(rd, cfg, ds, stage)
     check_crosscheck(rd, ds, formula)
     return (cfg, stage, formula, candidates) if with_candidates else (cfg, stage, formula)
