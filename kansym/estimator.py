@@ -194,6 +194,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         if sample_weight is not None:
             if isinstance(sample_weight, (str, bytes)):
                 raise ValueError("sample_weight must be numbers, one per row of X")
+            _real_numbers(np.asarray(sample_weight).dtype.kind, "sample_weight")
             try:
                 sample_weight = np.asarray(sample_weight, dtype=np.float64).ravel()
             except (TypeError, ValueError):
@@ -248,6 +249,16 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         return self
 
     # ------------------------------------------------------------------ use
+
+    def __getstate__(self):
+        """An unfitted estimator pickles and copies like any scikit-learn estimator; a fitted one holds pykan's
+        networks, which do not (they keep lambdas): fit under ``kansym discover`` and reload the run instead."""
+        if hasattr(self, "network_"):
+            raise TypeError("a fitted KANSymbolicRegressor cannot be pickled or deep-copied (pykan's networks hold "
+                            "functions that do not pickle): run `kansym discover` (or keep its run directory) and "
+                            "reload it with KANSymbolicRegressor.from_run(path); sklearn.base.clone gives an unfitted "
+                            "copy")
+        return dict(self.__dict__)
 
     def _rows(self, X) -> np.ndarray:
         check_is_fitted(self, "network_")
@@ -454,6 +465,8 @@ def _real_numbers(kind: str, what: str) -> None:
 def _as_matrix(X, feature_names) -> tuple[np.ndarray, tuple[str, ...]]:
     """(float64 rows, names) from a DataFrame or an array; checks shape, finiteness and names."""
 
+    if hasattr(X, "toarray") and not hasattr(X, "columns"):  # scipy.sparse
+        raise ValueError("X is a sparse matrix: pass a dense array (X.toarray()) or a DataFrame")
     if hasattr(X, "columns"):
         names = tuple(str(c) for c in X.columns)
         if feature_names is not None and tuple(feature_names) != names:
@@ -471,6 +484,8 @@ def _as_matrix(X, feature_names) -> tuple[np.ndarray, tuple[str, ...]]:
         raise ValueError(f"feature_names must be strings, got {[type(n).__name__ for n in names][:5]}")
     if X.ndim != 2 or X.shape[1] != len(names):
         raise ValueError(f"X must be 2-D with one column per feature name ({len(names)}), got shape {X.shape}")
+    if X.shape[1] == 0:
+        raise ValueError("X has no columns: give at least one input")
     if not np.isfinite(X).all():
         raise ValueError(f"X has {int((~np.isfinite(X)).sum())} NaN or infinite values")
     if X.size and np.abs(X).max() > MAX_ABS_VALUE:

@@ -200,8 +200,9 @@ def _safe_names(names) -> tuple[str, ...]:
 def _hof_int(text) -> int:
     """A hall of fame's Complexity: a whole number in 1 .. 10000 written in ASCII digits."""
     t = str(text).strip()
-    if not (t.isascii() and t.isdecimal() and 1 <= int(t) <= 10_000):
-        raise ValueError(f"Complexity {t[:20]!r} is not a whole number in 1 .. 10000")
+    if not (t.isascii() and t.isdecimal() and len(t) <= 5 and 1 <= int(t) <= 10_000):
+        shown = t if len(t) <= 20 else f"{t[:12]}... ({len(t)} characters)"
+        raise ValueError(f"Complexity {shown!r} is not a whole number in 1 .. 10000")
     return int(t)
 
 

@@ -151,7 +151,19 @@ def chain_domain(subset: str, measured: pd.DataFrame, chains, isotones, beyond: 
     return pd.concat(frames, ignore_index=True)
 
 
-def extrapolate(cfg, stage, formula, chains=DEFAULT_CHAINS, beyond: int = 10, against=("frdm12", "ws4"),
+DEFAULT_BEYOND = 10
+"""Chain steps past the last measured nucleus that the extrapolation stage of ``discover`` predicts."""
+DEFAULT_AGAINST = ("frdm12", "ws4")
+"""The mass tables the extrapolation stage compares with (the first also bounds the chains)."""
+
+
+def chain_check(cfg, dataset) -> None:
+    """The extrapolation stage of ``discover`` can run on the dataset's nuclei: every chain of ``cfg.chains`` has
+    measured nuclei and stays inside the reference table (a KansymError now, before any training)."""
+    chain_domain(cfg.subset, dataset.frame[["Z", "N"]], cfg.chains, (), DEFAULT_BEYOND, False, DEFAULT_AGAINST[0])
+
+
+def extrapolate(cfg, stage, formula, chains=DEFAULT_CHAINS, beyond: int = DEFAULT_BEYOND, against=DEFAULT_AGAINST,
                 both_sides: bool = False, isotones=(), run_id: str = "") -> Extrapolation:
     """Chain predictions, stability metrics and the far check of a KAN stage and its formula (None: KAN only).
 

@@ -41,12 +41,13 @@ class _Console(Console):
 
 out = _Console(width=None if sys.stdout.isatty() else 10_000)
 err = _Console(stderr=True, width=None if sys.stderr.isatty() else 10_000)
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # control characters: shown as '?', never sent
+_FORMAT = "\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff"  # bidirectional overrides, invisible marks
+_CONTROL = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{_FORMAT}]")  # shown as '?', never sent to a terminal
 
 
 def _cell(text: str) -> str:
-    """A one-line table cell: every control character, newlines and tabs included, shown as '?'."""
-    return re.sub(r"[\x00-\x1f\x7f-\x9f]", "?", str(text))
+    """A one-line text: every control and format character, newlines and tabs included, shown as '?'."""
+    return re.sub(f"[\\x00-\\x1f\\x7f-\\x9f{_FORMAT}]", "?", str(text))
 
 
 def handled(fn):
@@ -322,7 +323,7 @@ def discover(
     for note in result.notes:
         _note(note)
     if quiet:
-        typer.echo(str(result.run_dir))
+        typer.echo(_cell(str(result.run_dir)))
         return
     formula = render_formula(result.run_dir)
     if formula is not None:
@@ -967,7 +968,8 @@ def _intact(run_dir) -> None:
 
 def _predict_summary(run_id: str, result, output) -> None:
     """What was predicted, the model-error terms, drip lines and warnings, on stderr (stdout may hold the table)."""
-    lines = [f"{len(result.table)} rows ({result.domain}) from run {run_id}" + (f" -> {output}" if output else "")]
+    lines = [f"{len(result.table)} rows ({result.domain}) from run {_cell(run_id)}"
+             + (f" -> {_cell(str(output))}" if output else "")]
     for s, cal in result.calibration.items():
         terms = ", ".join(f"{q} {v:.3f}" for q, v in cal.model_error.items() if v is not None)
         lines.append(f"{s}: model-error terms [MeV] {terms} (calibrated on {cal.basis})")

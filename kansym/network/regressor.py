@@ -388,6 +388,24 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         out, _ = self._forward(X, self.bounds_ if self.beyond == "clamp" else None)
         return self.y_scaler_.inverse(out).ravel() + self._trend(X)
 
+    def bounds_agree(self, X_train: np.ndarray) -> bool:
+        """Whether the recorded clamping bounds of both networks (final and coarse) are the ranges their layers'
+        inputs span on the training rows ``X_train``, as training recorded them (a checkpoint's scalers.json)."""
+        import torch
+
+        self._check_fitted()
+        x = torch.tensor(self.x_scaler_.forward(np.asarray(X_train, dtype=np.float64)), dtype=torch.float64)
+        for model, recorded in ((self.model_, self.bounds_), (self.coarse_model_, self.coarse_bounds_)):
+            if recorded is None:
+                continue
+            with contained(self.seed):
+                now = layer_bounds(model, x)
+            if len(now) != len(recorded) or not all(
+                    np.allclose(a, b, rtol=1e-9, atol=1e-12) for pair_now, pair_rec in zip(now, recorded)
+                    for a, b in zip(pair_now, pair_rec)):
+                return False
+        return True
+
     def outside(self, X: np.ndarray) -> np.ndarray:
         """Per row of X: True where some layer's input lies outside its training range (a clamped value)."""
         X = np.asarray(X, dtype=np.float64)

@@ -12,7 +12,7 @@ import pandas as pd
 
 from kansym import __version__
 from kansym.checks import masstable
-from kansym.checks.extrapolation import Extrapolation, extrapolate
+from kansym.checks.extrapolation import Extrapolation, chain_check, extrapolate
 from kansym.checks.farcheck import make_judge
 from kansym.errors import KansymError
 from kansym.nuclear import features as feat
@@ -70,6 +70,8 @@ def compute_run(cfg: DiscoverConfig, dataset: Dataset, run_id: str, progress: Pr
     t0 = time.perf_counter()
     say = progress or (lambda message: None)
     symbolic_on = cfg.stage != "kan"
+    if cfg.stage == "all" and cfg.extrapolate:  # a chain with no measured nucleus fails now, not after training
+        chain_check(cfg, dataset)
     stage, search = fit_recipe(dataset, cfg, judge=make_judge(dataset, cfg.selection(), cfg.features)
                                if symbolic_on else None, progress=progress, symbolic=symbolic_on,
                                execution=execution, keep_checkpoints=True)

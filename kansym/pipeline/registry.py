@@ -239,6 +239,9 @@ def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp):
     if not _same(metrics.get("rmse_mev"), _plain(rmse_by_split(pred, ds.y, ds.masks()))):
         refuse("metrics.json's KAN RMSE is not the RMSE of predictions.csv on the run's data")
     _, stage = load_run_stage(rd.path)  # the networks themselves: their RMSE is checked on loading
+    if not all(m.bounds_agree(ds.X[ds.mask("train")]) for m in stage.members):
+        refuse("a checkpoint's clamping bounds (kan/.../scalers.json bounds or coarse_bounds) are not the ranges its "
+               "network's layers span on the training nuclei")
     _check_table(preds, predictions_frame(stage, cfg.uncertainty is not False), refuse)
     counts = {part: int(m.sum()) for part, m in ds.masks().items()}
     if "counts" in metrics and not _same(metrics["counts"], counts):

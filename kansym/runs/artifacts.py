@@ -71,18 +71,25 @@ def _check_pykan_config(path: Path, meta: dict, grid: int) -> None:
     import yaml
 
     class NoAliases(yaml.SafeLoader):
-        """pykan writes no anchors or aliases; refused, they can expand a small file into billions of items."""
+        """pykan writes no anchors or aliases (refused: they can expand a small file into billions of items) and no
+        key twice (refused: the reader would take the last one silently)."""
 
         def compose_node(self, parent, index):
             if self.check_event(yaml.AliasEvent):
                 raise yaml.YAMLError("an alias")
             return super().compose_node(parent, index)
 
+        def construct_mapping(self, node, deep=False):
+            keys = [k.value for k, _ in node.value if isinstance(k, yaml.ScalarNode)]
+            if len(set(keys)) < len(keys):
+                raise yaml.YAMLError("a key given twice")
+            return super().construct_mapping(node, deep)
+
     try:
         conf = yaml.load(read_text_bounded(path, what="checkpoint file"), Loader=NoAliases)  # noqa: S506 (safe)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError, RecursionError):  # also integers of thousands of digits, deep nesting
         raise KansymError(f"cannot load the KAN checkpoint in {path.parent}: {path.name} is not YAML as pykan "
-                          "writes it (no aliases)") from None
+                          "writes it (no aliases, no key twice, no deep nesting or huge numbers)") from None
     if isinstance(conf, dict):
         _check_pykan_settings(conf, path)
     widths = conf.get("width") if isinstance(conf, dict) else None

@@ -74,10 +74,11 @@ def parse_power(name: str) -> LibFunction | None:
     text = name.replace(" ", "")
     if not text.startswith("x^"):
         return None
-    m = re.fullmatch(r"\(?(-?\d{1,2})(?:/(\d{1,2}))?\)?", text[2:])  # read as data: no SymPy string parsing
+    m = re.fullmatch(r"\((-?\d{1,2})(?:/(\d{1,2}))?\)|(-?\d{1,2})(?:/(\d{1,2}))?", text[2:])  # read as data: no
+    # SymPy string parsing; brackets around the whole exponent or none (x^(1/3 is refused)
     if m is None:
         return None
-    num, den = int(m.group(1)), int(m.group(2) or 1)
+    num, den = int(m.group(1) or m.group(3)), int(m.group(2) or m.group(4) or 1)
     if den == 0:
         raise KansymError(f"--lib power {name!r} divides by zero")
     p = sp.Rational(num, den)
