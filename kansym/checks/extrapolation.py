@@ -127,12 +127,9 @@ def chain_domain(subset: str, measured: pd.DataFrame, chains, isotones, beyond: 
     the ``reference`` table (else a KansymError naming where the chain leaves it)."""
     step = 2 if subset in ("even-even", "even-n") else 1
     zstep = 2 if subset in ("even-even", "even-z") else 1
+    check_options(chains, isotones, 1, ())
     specs = [("Z", element_z(c), element_symbol(element_z(c)), step) for c in chains]
-    for n in isotones:
-        text = str(n).strip()
-        if not (text.isascii() and text.isdecimal() and len(text) <= 3 and 1 <= int(text) <= 400):
-            raise KansymError(f"isotone {text[:20]!r} is not a neutron number in 1 .. 400 (ASCII digits)")
-        specs.append(("N", int(text), f"N={int(text)}", zstep))
+    specs += [("N", int(str(n).strip()), f"N={int(str(n).strip())}", zstep) for n in isotones]
     labels = [label for _, _, label, _ in specs]
     twice = sorted({label for label in labels if labels.count(label) > 1})
     if twice:
@@ -157,6 +154,22 @@ DEFAULT_AGAINST = ("frdm12", "ws4")
 """The mass tables the extrapolation stage compares with (the first also bounds the chains)."""
 
 
+def check_options(chains, isotones, beyond, against) -> None:
+    """The options of an extrapolation, checked before any work: known elements and neutron numbers, a number of
+    steps in 1 .. MAX_BEYOND, known reference tables."""
+    if isinstance(beyond, bool) or not isinstance(beyond, (int, np.integer)) or not 1 <= beyond <= MAX_BEYOND:
+        raise KansymError(f"--beyond must be a whole number of chain steps in 1 .. {MAX_BEYOND} (past any drip "
+                          f"line), got {str(beyond)[:40]}")
+    for a in against:
+        tables.check_model(a)
+    for c in chains:
+        element_z(c)
+    for n in isotones:
+        text = str(n).strip()
+        if not (text.isascii() and text.isdecimal() and len(text) <= 3 and 1 <= int(text) <= 400):
+            raise KansymError(f"isotone {text[:20]!r} is not a neutron number in 1 .. 400 (ASCII digits)")
+
+
 def chain_check(cfg, dataset) -> None:
     """The extrapolation stage of ``discover`` can run on the dataset's nuclei: every chain of ``cfg.chains`` has
     measured nuclei and stays inside the reference table (a KansymError now, before any training)."""
@@ -169,9 +182,7 @@ def extrapolate(cfg, stage, formula, chains=DEFAULT_CHAINS, beyond: int = DEFAUL
 
     ``chains`` are isotopic chains (element symbols or Z); ``isotones`` are isotonic chains (N values).
     Nothing is written."""
-    if isinstance(beyond, bool) or not isinstance(beyond, (int, np.integer)) or not 1 <= beyond <= MAX_BEYOND:
-        raise KansymError(f"--beyond must be a whole number of chain steps in 1 .. {MAX_BEYOND} (past any drip "
-                          f"line), got {str(beyond)[:40]}")
+    check_options(chains, isotones, beyond, against)
     against = tuple(tables.check_model(a).name for a in against)
     notes = []
     if formula is None:

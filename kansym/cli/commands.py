@@ -10,6 +10,7 @@ import functools
 import os
 import re
 import sys
+import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Optional
@@ -646,10 +647,11 @@ def symbolic(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, 
              max_constants: Optional[int] = typer.Option(None, help="Largest number of constants of the chosen formula [default: the run's]."),
              runs_dir: Path = _dir_option("runs", "Where run directories live.")):
     """Run the symbolic stage again on an existing run."""
-    from kansym.pipeline.discovery import rerun_symbolic
+    from kansym.pipeline.discovery import rerun_symbolic, symbolic_ready
     from kansym.runs.store import find_run
 
     r = find_run(run, runs_dir)
+    symbolic_ready(r.path, lib=lib, r2_min=r2_min, poor_edges=poor_edges, max_constants=max_constants)
     _intact(r.path)
     result = rerun_symbolic(r.path, lib=lib, r2_min=r2_min, poor_edges=poor_edges, max_constants=max_constants)
     table = render_formula(r.path)
@@ -813,12 +815,13 @@ def crosscheck(run: str = typer.Argument(..., help="Run id, unique prefix/suffix
                runs_dir: Path = _dir_option("runs", "Where run directories live."),
                as_json: bool = typer.Option(False, "--json", help="Print JSON (strict; non-finite numbers as \"NaN\") instead of tables."),):
     """Compare a run's KAN formula with an independent symbolic-regression search on the same data."""
-    from kansym.pipeline.discovery import rerun_crosscheck
+    from kansym.pipeline.discovery import crosscheck_ready, rerun_crosscheck
     from kansym.runs.store import find_run
 
     r = find_run(run, runs_dir)
     if pysr_hof is not None and engine in ("pyoperon", "pysr"):  # (an unknown engine is refused as such)
         raise KansymError(f"--pysr-hof imports PySR's results; --engine {engine[:20]} would not run (give one of them)")
+    crosscheck_ready(r.path, engine, time_budget, maxsize, seed, pysr_hof, generations)
     _intact(r.path)
     report = rerun_crosscheck(r.path, engine, time_budget, maxsize, seed, pysr_hof, generations)
     if as_json:
@@ -865,7 +868,7 @@ def extrapolate(run: str = typer.Argument(..., help="Run id, unique prefix/suffi
                 runs_dir: Path = _dir_option("runs", "Where run directories live."),
                 as_json: bool = typer.Option(False, "--json", help="Print JSON (strict; non-finite numbers as \"NaN\") instead of tables."),):
     """Predictions beyond the measured masses compared with reference models; writes extrapolation.csv."""
-    from kansym.pipeline.discovery import rerun_extrapolate
+    from kansym.pipeline.discovery import extrapolation_ready, rerun_extrapolate
     from kansym.runs.store import find_run
 
     r = find_run(run, runs_dir)
@@ -880,6 +883,7 @@ def extrapolate(run: str = typer.Argument(..., help="Run id, unique prefix/suffi
     refs = tuple(_csv_texts(against, "--against"))
     if not refs:
         raise KansymError("--against needs at least one reference mass model, e.g. frdm12,ws4")
+    extrapolation_ready(r.path, names, beyond, refs, both_sides, isotones=iso)
     _intact(r.path)
     report = rerun_extrapolate(r.path, names, beyond, refs, both_sides, isotones=iso)
     if as_json:
@@ -940,6 +944,12 @@ def predict(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, p
             raise KansymError(f"--out {output}: {problem}")
         if not parent.is_dir():  # a typo in the folder is not created silently
             raise KansymError(f"--out {output}: the folder {parent} does not exist; create it first")
+        if output.exists() and not output.is_file():  # a device (/dev/full) or a FIFO, even with --force
+            raise KansymError(f"--out {output} is not a regular file")
+        try:  # a folder that refuses files although it looks writable (/proc, a full disk), found before the work
+            tempfile.TemporaryFile(dir=parent).close()
+        except OSError as exc:
+            raise KansymError(f"--out {output}: cannot write in {parent} ({exc.strerror})") from None
         if r.path.resolve() in (output.parent.resolve(), *output.parent.resolve().parents):
             raise KansymError(f"--out {output} lies inside the run {r.id}; write the table elsewhere")
         output_outside_runs(output.parent if str(output.parent) else Path("."), "--out")

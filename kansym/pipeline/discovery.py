@@ -12,10 +12,12 @@ import pandas as pd
 
 from kansym import __version__
 from kansym.checks import masstable
-from kansym.checks.extrapolation import Extrapolation, chain_check, extrapolate
+from kansym.checks.crosscheck import check_engine_options, import_hof, make_engine
+from kansym.checks.extrapolation import Extrapolation, chain_check, chain_domain, check_options, extrapolate
 from kansym.checks.farcheck import make_judge
 from kansym.errors import KansymError
 from kansym.nuclear import features as feat
+from kansym.nuclear import tables
 from kansym.nuclear.targets import Dataset
 from kansym.pipeline.config import DiscoverConfig, load_dataset, provenance, run_config
 from kansym.pipeline.recipe import Progress, fit_recipe, load_run_stage
@@ -219,6 +221,37 @@ def extrapolate_run(run_dir: Path, chains=("Zr", "Nd", "Hg", "Fm"), beyond: int 
     write_config(rd.path, config)
     write_extrapolation(rd.path, ext, figures)
     return ext.report
+
+
+def symbolic_ready(run_dir: Path, **overrides) -> None:
+    """The options of a symbolic-stage rerun checked against the run's configuration, before the run itself is
+    checked (which takes seconds)."""
+    rd = RunDir(Path(run_dir))
+    cfg = run_config(rd.config, f"run {rd.id}: config.json")
+    replace(cfg, **{k: v for k, v in overrides.items() if v is not None}).resolved(environment=False)
+
+
+def crosscheck_ready(run_dir: Path, engine: str = "auto", time_budget: float | None = None, maxsize: int = 30,
+                     seed: int = 0, pysr_hof: Path | None = None, generations: int = 50) -> None:
+    """The cross-check's options, its engine and the hall of fame to import checked before the run itself is
+    checked (which takes seconds)."""
+    check_engine_options(engine, time_budget, maxsize, seed, generations)
+    if pysr_hof is None:
+        make_engine(engine, time_budget, maxsize, seed, generations)  # an engine that is not installed says so now
+    else:
+        rd = RunDir(Path(run_dir))
+        import_hof(Path(pysr_hof), feat.feature_names(run_config(rd.config, f"run {rd.id}: config.json").features))
+
+
+def extrapolation_ready(run_dir: Path, chains, beyond: int = 10, against=("frdm12", "ws4"),
+                        both_sides: bool = False, isotones=()) -> None:
+    """The options of an extrapolation checked on the run's nuclei (every chain measured and inside the first
+    reference table) before the run itself is checked (which takes seconds)."""
+    check_options(chains, isotones, beyond, against)
+    rd = RunDir(Path(run_dir))
+    cfg = run_config(rd.config, f"run {rd.id}: config.json")
+    chain_domain(cfg.subset, load_dataset(cfg).frame[["Z", "N"]], chains, isotones, beyond, both_sides,
+                 tables.check_model(against[0]).name)
 
 
 def rerun_extrapolate(run_dir: Path, chains, beyond: int = 10, against=("frdm12", "ws4"), both_sides: bool = False,
