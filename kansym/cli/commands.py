@@ -757,7 +757,7 @@ def sweep(ctx: typer.Context,
     point failed."""
     from kansym.network.execution import Execution
     from kansym.pipeline.config import DiscoverConfig
-    from kansym.pipeline.sweep import parse_grid, parse_value, plan, run_sweep
+    from kansym.pipeline.sweep import parse_flag, parse_grid, parse_value, plan, run_sweep
 
     fixed, extra = {}, list(ctx.args)
     while extra:
@@ -765,11 +765,19 @@ def sweep(ctx: typer.Context,
         if not key.startswith("--"):
             raise KansymError(f"unexpected argument {key!r}; fixed options read --NAME VALUE")
         name, _, value = key[2:].partition("=")
+        field = name.replace("-", "_")
+        if field in ("quiet", "q", "json"):
+            raise KansymError(f"{key} is an option of discover's output, not of a sweep point (a sweep prints only its "
+                              "summary; --json gives it as JSON)")
         if not value:
+            flag = parse_flag(field)
+            if flag is not None and (not extra or extra[0].startswith("--")):  # --expand, --no-prune: a switch
+                fixed[flag[0]] = flag[1]
+                continue
             if not extra:
                 raise KansymError(f"option {key} needs a value")
             value = extra.pop(0)
-        fixed[name.replace("-", "_")] = parse_value(name.replace("-", "_"), value)
+        fixed[field] = parse_value(field, value)
     parsed = [parse_grid(g) for g in grid]
     twice = sorted(n for n, k in Counter(n for n, _ in parsed).items() if k > 1)
     if twice:

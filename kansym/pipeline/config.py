@@ -202,6 +202,8 @@ class DiscoverConfig:
             bad("--crosscheck-budget", self.crosscheck_budget, "must be a number of seconds in (0, 86400]")
         # a [n_in, w, 1] float64 network with grid g holds ~ w (n_in + 1)(g + k) coefficients; these caps keep
         # every allowed setting far inside the memory of a laptop
+        if self.max_hidden is not None and self.max_hidden > 1000:
+            bad("--max-hidden", self.max_hidden, "must be at most 1000 (the widest hidden layer allowed)")
         if self.width and (any(int(w) > 1000 for w in self.width) or len(self.width) > 10):
             bad("--width", list(self.width), "allows at most 10 hidden layers of at most 1000 nodes")
         if self.grid > 1000 or any(g > 1000 for g in self.refine):

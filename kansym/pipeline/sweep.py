@@ -91,13 +91,25 @@ def parse_value(name: str, text: str):
     return text
 
 
+def parse_flag(name: str) -> tuple[str, bool] | None:
+    """(field, value) of a switch given without a value, as discover takes it (``expand`` -> True, ``no_prune`` ->
+    False); None when ``name`` is no true-or-false option."""
+    bools = {f.name for f in fields(DiscoverConfig) if str(f.type).split("|")[0].strip() == "bool"}
+    if name in bools:
+        return name, True
+    if name.startswith("no_") and name[3:] in bools:
+        return name[3:], False
+    return None
+
+
 def parse_grid(spec: str) -> tuple[str, list]:
     """'seed=0:5' (integers 0..4), 'width=5;10' or 'lamb=1e-3,3e-3' -> (field, values). For tuple options
     (width, refine, chains) points are separated by ';' and a point's items by ',' or '/'. ASCII only; at most
     :data:`MAX_POINTS` values, none repeated."""
     ascii_only("--grid", spec)
     if "=" not in spec:
-        raise KansymError(f"--grid {spec!r} must read NAME=VALUES, e.g. seed=0:5 or lamb=1e-3,3e-3")
+        raise KansymError(f"--grid {spec!r} must read NAME=VALUES, e.g. seed=0:5 or lamb=1e-3,3e-3 (in a sweep --grid "
+                          "names the option grid; the spline grid of every point is --grid grid=3)")
     name, values = (t.strip() for t in spec.split("=", 1))
     name = name.replace("-", "_")
     if ":" in values and name not in TUPLE_FIELDS and name not in ("split", "lib"):
@@ -301,6 +313,10 @@ def summary(sweep: Sweep, failed: dict[str, str] | None = None) -> pd.DataFrame:
                      **{g: _cell(getattr(cfg, g)) for g in sweep.grid},
                      **{k: v for k, v in run.items() if k not in ("run_id", "status", "error")}})
     df = pd.DataFrame(rows)
+    for c in df.columns:  # whole numbers stay whole beside points without them (538, not 538.0)
+        given = [r[c] for r in rows if r.get(c) is not None]
+        if given and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in given):
+            df[c] = pd.array([r.get(c) for r in rows], dtype="Int64")
     cols = ["formula.rmse_mev.test", "formula.n_constants", "formula.far_rms_beyond_mev"]
     for c in cols:
         if c not in df:
