@@ -262,15 +262,27 @@ def candidate_entries(search: FormulaSearch) -> dict:
             "candidates": [{"name": c.name, "route": c.route, **c.formula.to_dict()} for c in search.candidates]}
 
 
+CANDIDATE_FIELDS = frozenset({"name", "route", "srepr", "variables", "parameters", "correlations"})
+"""The fields of each candidate in ``candidates.json`` (:func:`candidate_entries`)."""
+
+
 def recorded_candidates(entries, names, where: str = "candidates.json") -> tuple:
     """The candidates' formulas as :func:`candidate_entries` gives them back (through JSON and the whitelisting
     srepr reader), reading their variables by name from columns ``names``; a malformed file is a KansymError
     naming the field."""
     if not isinstance(entries, dict) or entries.get("format") != CANDIDATES_FORMAT or \
-            not isinstance(entries.get("candidates"), list):
-        raise KansymError(f"{where} is not a kansym candidates file (format {CANDIDATES_FORMAT})")
+            not isinstance(entries.get("candidates"), list) or set(entries) != {"format", "candidates"}:
+        raise KansymError(f"{where} is not a kansym candidates file (format {CANDIDATES_FORMAT}; fields format and "
+                          "candidates)")
     out = []
     for k, e in enumerate(entries["candidates"]):
+        params = e.get("parameters") if isinstance(e, dict) else None
+        extra = sorted(set(e) - CANDIDATE_FIELDS) if isinstance(e, dict) else []
+        extra += sorted({str(f) for p in params if isinstance(p, dict) for f in p} - {"name", "value", "stderr", "init"}) \
+            if isinstance(params, list) else []
+        if extra:
+            raise KansymError(f"{where}: candidate {k} holds {', '.join(map(repr, extra[:3]))[:80]}, not a field kansym "
+                              "writes")
         try:
             out.append(formula_from_entry(e).for_columns(names))
         except KansymError as exc:

@@ -31,7 +31,7 @@ from kansym.pipeline.config import RECORD_EXTRAS, DiscoverConfig, load_dataset, 
 from kansym.pipeline.discovery import EXTRAPOLATION_OPTIONS, crosscheck_summary, extrapolation_summary, run_formula
 from kansym.pipeline.recipe import constants_text, load_run_stage, power_route, recorded_candidates
 from kansym.pipeline.stages import edges_frame, predictions_frame
-from kansym.pipeline.writer import notes_text
+from kansym.pipeline.writer import NO_NOTES, notes_text
 from kansym.report import export
 from kansym.runs.registry import write_formula
 from kansym.runs.store import RunDir
@@ -214,6 +214,31 @@ def _refuser(rd: RunDir):
     return refuse
 
 
+LOSS_COLUMNS = ("member", "stage", "grid", "train_rmse", "test_rmse")
+"""loss_curve.csv's columns: the member's seed, its training stage and grid, and the RMSE [MeV] on the training
+and test nuclei at each recorded step."""
+
+
+def _check_loss_curve(rd: RunDir, stage, refuse) -> None:
+    """loss_curve.csv (a record of training that only training can recompute) must be there and be one: its
+    columns, members among the run's networks, grids among the recipe's, RMSEs finite and non-negative."""
+    if not (rd.path / "loss_curve.csv").exists():
+        refuse("loss_curve.csv is missing")
+    curve = rd.read_csv("loss_curve.csv")
+    try:
+        ok = tuple(curve.columns) == LOSS_COLUMNS and len(curve) > 0 and \
+            set(pd.to_numeric(curve["member"], errors="raise").astype(int)) <= set(stage.seeds) and \
+            set(pd.to_numeric(curve["grid"], errors="raise").astype(int)) <= set(stage.members[0].schedule.grids)
+        for col in ("train_rmse", "test_rmse"):
+            v = pd.to_numeric(curve[col], errors="raise").to_numpy(dtype=float)
+            ok = ok and bool(np.all((v >= 0) | (np.isnan(v) & (col == "test_rmse"))) and not np.isinf(v).any())
+    except (KeyError, ValueError, TypeError, OverflowError):
+        ok = False
+    if not ok:
+        refuse(f"loss_curve.csv is not a training record of the run's networks (columns {', '.join(LOSS_COLUMNS)}, "
+               "members among its seeds, grids among its recipe's, RMSEs >= 0)")
+
+
 def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp):
     """What ``kansym show`` prints about a run, checked: the nucleus count and the KAN's RMSE against the run's data
     and predictions.csv; the pruned width, ensemble section and importances against the networks in kan/ (loaded);
@@ -267,10 +292,17 @@ def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp):
         refuse("metrics.json's wall_time_s must be seconds >= 0 within the run's total")
     notes = metrics.get("notes") or {}
     text = notes_text(notes) if isinstance(notes, dict) else None
-    if (rd.path / "notes.txt").exists() and read_text_bounded(rd.path / "notes.txt", what="run file") != text:
+    if not (rd.path / "notes.txt").exists():
+        refuse("notes.txt is missing")
+    written = read_text_bounded(rd.path / "notes.txt", what="run file")
+    if written != text and not (written == "" and text == NO_NOTES):  # runs before 0.2 wrote an empty file
         refuse("notes.txt is not metrics.json's notes")
+    _check_loss_curve(rd, stage, refuse)
     if imp is not None:
         mine = stage.importance()
+        if list(imp.columns) != list(mine.columns):
+            refuse(f"importance.csv's columns {', '.join(map(str, imp.columns))[:80]} are not "
+                   f"{', '.join(mine.columns)}")
         if sorted(map(str, imp["feature"])) != sorted(mine["feature"]):
             raise KansymError(f"run {rd.id}: importance.csv lists {', '.join(map(str, imp['feature']))[:80]}, not the "
                               f"run's features {', '.join(mine['feature'])}")
@@ -355,8 +387,9 @@ def _check_extrapolation(rd: RunDir, cfg: DiscoverConfig, stage, metrics: dict, 
         refuse(f"its extrapolation cannot be recomputed with the options config.json records ({exc})")
     except (KeyError, TypeError, ValueError, AttributeError):
         refuse("config.json's extrapolation options are not ones `kansym extrapolate` accepts")
-    if (rd.path / "extrapolation.csv").exists():
-        _check_table(rd.read_csv("extrapolation.csv"), now.surface, refuse, "extrapolation.csv")
+    if not (rd.path / "extrapolation.csv").exists():
+        refuse("extrapolation.csv is missing beside extrapolation.json (the two are written together)")
+    _check_table(rd.read_csv("extrapolation.csv"), now.surface, refuse, "extrapolation.csv")
     report = _plain(rd.read_json("extrapolation.json"))
     computed = _plain({**now.report, "run_id": report.get("run_id")})
     if "drip_lines" not in report:  # written before drip lines were recorded
@@ -377,15 +410,16 @@ def check_formula_record(rd: RunDir, cfg: DiscoverConfig, ds, formula: Formula, 
     formula.json's record wherever both give a field (the two are written together)."""
     verified_metrics(formula, cfg, ds, entry.get("metrics"), rd.id, judge)
     context = entry_context(entry, cfg, rd.id)  # target, model, selection, ... as config.json says (export too)
-    if (rd.path / "formula.tex").exists():  # the snippet is what the checked entry gives, byte for byte
-        run_id = entry.get("run_id")
-        context["run_id"] = run_id if isinstance(run_id, str) and re.fullmatch(r"[A-Za-z0-9_.-]{1,200}", run_id) \
-            else rd.id  # the id the run was written under (its folder may have been renamed since)
-        want = export.formula_tex(formula, TARGET_KINDS[cfg.target].symbol, entry.get("metrics") or {},
-                                  label=context["run_id"], context=context, notation=export.entry_notation(entry))
-        if read_text_bounded(rd.path / "formula.tex", what="run file") != want:
-            raise KansymError(f"run {rd.id}: formula.tex is not what formula.json gives; the run's files were edited "
-                              "or do not belong together")
+    if not (rd.path / "formula.tex").exists():
+        raise KansymError(f"run {rd.id}: formula.tex is missing beside formula.json (the two are written together)")
+    run_id = entry.get("run_id")  # the snippet is what the checked entry gives, byte for byte
+    context["run_id"] = run_id if isinstance(run_id, str) and re.fullmatch(r"[A-Za-z0-9_.-]{1,200}", run_id) \
+        else rd.id  # the id the run was written under (its folder may have been renamed since)
+    want = export.formula_tex(formula, TARGET_KINDS[cfg.target].symbol, entry.get("metrics") or {},
+                              label=context["run_id"], context=context, notation=export.entry_notation(entry))
+    if read_text_bounded(rd.path / "formula.tex", what="run file") != want:
+        raise KansymError(f"run {rd.id}: formula.tex is not what formula.json gives; the run's files were edited "
+                          "or do not belong together")
     if "units" in entry and entry["units"] != export.formula_entry(formula, {}, {})["units"]:
         raise KansymError(f"run {rd.id}: formula.json's units are not kansym's (MeV); the run's files were edited or "
                           "do not belong together")
@@ -406,7 +440,7 @@ def check_formula_record(rd: RunDir, cfg: DiscoverConfig, ds, formula: Formula, 
     if isinstance(rows, list):
         mine = export.parameter_rows(formula, init=False)
         if len(rows) != len(mine) or not all(isinstance(r, dict) and _same({k: r.get(k) for k in m}, _plain(m), 1e-6)
-                                             for r, m in zip(rows, mine)):
+                                             and set(r) <= {*m, "init"} for r, m in zip(rows, mine)):
             raise KansymError(f"run {rd.id}: formula.json's parameter table (values, errors, shorthand, units, flags) "
                               "is not the formula's; the run's files were edited or do not belong together")
     if isinstance(record, dict):

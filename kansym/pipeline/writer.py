@@ -115,9 +115,13 @@ def write_crosscheck(path: Path, report: dict) -> None:
     write_text_atomic(path / "crosscheck.tex", crosscheck_tex(report))
 
 
+NO_NOTES = "(no notes)\n"
+"""notes.txt of a run whose stages noted nothing (never an empty file)."""
+
+
 def notes_text(notes: dict) -> str:
     """notes.txt's text: every stage's notes (``metrics["notes"]``: stage -> notes), a line each."""
-    return "".join(f"{st}: {n}\n" for st, ns in notes.items() for n in ns)
+    return "".join(f"{st}: {n}\n" for st, ns in notes.items() for n in ns) or NO_NOTES
 
 
 def write_notes(path: Path, metrics: dict) -> None:
