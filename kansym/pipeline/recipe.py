@@ -220,6 +220,12 @@ class FormulaSearch:
     def chosen(self):
         return self.chosen_structure.candidate if self.chosen_structure is not None else None
 
+    COLUMNS = ("name", "route", "n_constants", "size", "members", "n_members", "rmse_train_mev", "rmse_test_mev",
+               "rmse_all_mev", "cv_rmse_mev", "cv_spread_mev", "edge_rmse_mev", "score_mev",
+               "rmse_train_before_refit_mev", "kan_agreement_mev", "sane", "far_departure_mev", "max_abs_correlation",
+               "min_significance", "eligible", "failures", "constants", "pareto", "chosen", "expression")
+    """candidates.csv's columns, in order."""
+
     def table(self) -> pd.DataFrame:
         """One row per structure (like PySR's ``equations_``): RMSE in MeV, constants, size, recurrence over the
         members, validation on the training nuclei, far check, determination, and why it is not eligible."""
@@ -242,7 +248,7 @@ class FormulaSearch:
                          "constants": constants_text(c.formula),
                          "pareto": c in self.front, "chosen": s is self.chosen_structure,
                          "expression": str(c.formula.expr)})
-        return pd.DataFrame(rows)
+        return pd.DataFrame(rows, columns=list(self.COLUMNS))
 
 
 def constants_text(formula) -> str:

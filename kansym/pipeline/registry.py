@@ -23,13 +23,13 @@ from kansym.checks.crosscheck import TEX_LAYOUT, crosscheck_tex, shown_numbers
 from kansym.checks.extrapolation import extrapolate
 from kansym.checks.farcheck import make_judge
 from kansym.errors import KansymError
-from kansym.metrics import rms, rmse_by_split
+from kansym.metrics import pareto_mask, rms, rmse_by_split
 from kansym.nuclear import features as feat
 from kansym.nuclear import tables
 from kansym.nuclear.targets import TARGET_KINDS
 from kansym.pipeline.config import RECORD_EXTRAS, DiscoverConfig, load_dataset, run_config
 from kansym.pipeline.discovery import EXTRAPOLATION_OPTIONS, crosscheck_summary, extrapolation_summary, run_formula
-from kansym.pipeline.recipe import constants_text, load_run_stage, power_route, recorded_candidates
+from kansym.pipeline.recipe import FormulaSearch, constants_text, load_run_stage, power_route, recorded_candidates
 from kansym.pipeline.stages import edges_frame, predictions_frame
 from kansym.pipeline.writer import NO_NOTES, notes_text
 from kansym.report import export
@@ -520,12 +520,50 @@ def known_fields(config: dict, metrics: dict, formula: dict | None) -> tuple[dic
     return kept, left
 
 
-def check_candidates(rd: RunDir, ds, judge=None) -> tuple | None:
+def _check_validation(table: pd.DataFrame, formulas, cfg: DiscoverConfig, ds, seeds, refuse) -> None:
+    """candidates.csv's columns are kansym's; every row's members are networks of the run; the validation scores
+    of every validated structure (cross-validation, its spread, extrapolation validation and their quadratic mean)
+    recomputed from its formula; the Pareto flags recomputed from the rows' constants, training RMSE and far
+    departure (the far verdict and departure themselves: :func:`check_candidates`)."""
+    if tuple(table.columns) != FormulaSearch.COLUMNS:
+        refuse(f"candidates.csv's columns are not kansym's ({', '.join(FormulaSearch.COLUMNS)})")
+    train = ds.mask("train")
+    folds = S.fold_indices(np.flatnonzero(train), cfg.cv_folds, cfg.seed)
+    edge_rows = S.edge_mask(ds.frame, train)
+    try:
+        for k, (f, (_, row)) in enumerate(zip(formulas, table.iterrows())):
+            if seeds is not None and not {int(m) for m in str(row["members"]).split()} <= set(seeds):
+                refuse(f"candidates.csv's row {k} lists members {str(row['members'])[:40]!r}, not networks of the run "
+                       f"(seeds {' '.join(map(str, seeds))})")
+            cv = float(pd.to_numeric(row["cv_rmse_mev"], errors="coerce"))
+            if math.isnan(cv):
+                continue  # not validated (the rule refused it before)
+            now_cv, now_spread = S.cross_validate(f, ds.X, ds.y, folds, ds.w)
+            now_edge = S.edge_validate(f, ds.X, ds.y, train, edge_rows, ds.w)
+            now = (now_cv, now_spread, now_edge, float(np.sqrt((now_cv ** 2 + now_edge ** 2) / 2)))
+            rec = tuple(float(row[c]) for c in ("cv_rmse_mev", "cv_spread_mev", "edge_rmse_mev", "score_mev"))
+            if not all(_same(a, b, 1e-7) for a, b in zip(rec, now)):
+                refuse(f"candidates.csv's row {k} ({str(row['name'])[:40]}) does not give the validation scores its "
+                       "formula has")
+        far = pd.to_numeric(table["far_departure_mev"], errors="raise").to_numpy(dtype=float)
+        keys = np.column_stack([pd.to_numeric(table["n_constants"], errors="raise").to_numpy(dtype=float),
+                                pd.to_numeric(table["rmse_train_mev"], errors="raise").to_numpy(dtype=float),
+                                np.where(np.isfinite(far), far, np.inf)])
+        front = pareto_mask(keys, (table["sane"].astype(str) == "True").to_numpy())
+        if list(front) != list(table["pareto"].astype(str) == "True"):
+            refuse("candidates.csv's Pareto flags are not the Pareto set of its rows (constants, training RMSE, far "
+                   "departure among those passing the far check)")
+    except (KeyError, ValueError, TypeError):
+        refuse("candidates.csv's members, validation scores or Pareto flags are not numbers and flags")
+
+
+def check_candidates(rd: RunDir, ds, judge=None, cfg: DiscoverConfig | None = None, seeds=None) -> tuple | None:
     """The formulas of the run's ``candidates.json`` (None for a run written before kansym kept them), each the
     structure candidates.csv lists in its row: name, route, expression, constants and size, its RMSE per split
     recomputed on the run's data, its standard errors and correlations on the training nuclei and (with the run's
     far-extrapolation ``judge``) its far-check verdict and departure beyond AME2020. The cross-validation and
-    extrapolation-validation scores are recomputed for the chosen structure only (:func:`verified_metrics`)."""
+    extrapolation-validation scores of every validated structure, the members and the Pareto flags with the run's
+    ``cfg`` and network ``seeds`` (:func:`_check_validation`)."""
     if not (rd.path / "candidates.json").exists():
         return None
     refuse = _refuser(rd)
@@ -570,6 +608,8 @@ def check_candidates(rd: RunDir, ds, judge=None) -> tuple | None:
                     not _same(float(pd.to_numeric(row["far_departure_mev"], errors="coerce")), float(far.departure_rms)):
                 refuse(f"candidates.csv's row {k} ({listed['name'][:40]}) does not give the far-extrapolation verdict "
                        "or departure its formula has")
+    if cfg is not None:
+        _check_validation(table, formulas, cfg, ds, seeds, refuse)
     return formulas
 
 
@@ -797,7 +837,7 @@ def check_run(run_dir: Path, with_candidates: bool = False):
         raw = rd.read_json("formula.json")
         formula = export.formula_from_entry(raw).for_columns(feat.feature_names(cfg.features))
         check_formula_record(rd, cfg, ds, formula, raw, rd.metrics, judge)
-    candidates = check_candidates(rd, ds, judge)
+    candidates = check_candidates(rd, ds, judge, cfg, stage.seeds)
     check_edges(rd, cfg, ds, stage)
     check_crosscheck(rd, ds, formula)
     return (cfg, stage, formula, candidates) if with_candidates else (cfg, stage, formula)
