@@ -367,7 +367,7 @@ def equivalence(a: Formula, b: Formula, X: np.ndarray, tol_mev: float) -> dict:
     return {"symbolic": symbolic, "rms_difference_mev": diff, "numerical": diff <= tol_mev, "tolerance_mev": tol_mev}
 
 
-def _far(judge, F: Formula) -> dict:
+def far_fields(judge, F: Formula) -> dict:
     """Far-extrapolation sanity and deviation of a formula (empty without a judge)."""
     if judge is None:
         return {}
@@ -376,6 +376,18 @@ def _far(judge, F: Formula) -> dict:
     return {"far_passed": rep["passed"], "far_failures": rep["failures"],
             f"far_rms_vs_{ref}_beyond_mev": rep["deviation_mev"][ref]["rms_beyond"],
             f"far_max_vs_{ref}_beyond_mev": rep["deviation_mev"][ref]["max_abs_beyond"]}
+
+
+REPORT_FIELDS = frozenset({"engine", "engine_wall_s", "rows", "n_extrapolation_nuclei", "tex_layout", "equivalence",
+                           "extrapolation_rms_difference_mev", "run_id", "time_budget_s", "maxsize", "seed",
+                           "generations"})
+"""The fields of a cross-check report (crosscheck.json)."""
+ROW_FIELDS = frozenset({"formula", "engine", "n_constants", "size", "rmse_mev", "expression", "numeric_expression",
+                        "numeric_latex", "numeric_srepr", "selected", "far_passed", "far_failures", "engine_expression",
+                        "engine_complexity", "engine_loss_mev2", "refit_failed", "refitted",
+                        "extrapolation_rms_vs_kan_mev"})
+"""The fields of a report's row, beside the far check's deviations ``far_rms_vs_<table>_beyond_mev`` and
+``far_max_vs_<table>_beyond_mev``."""
 
 
 def compare(kan: Formula, result: EngineResult, ds, names, extrap_X: np.ndarray, tol_mev: float = 0.1,
@@ -389,7 +401,7 @@ def compare(kan: Formula, result: EngineResult, ds, names, extrap_X: np.ndarray,
     kan_ex = kan.evaluate(extrap_X)
     rows = [{"formula": "KAN", "engine": "kansym", "n_constants": kan.n_constants, "size": kan.size,
              "rmse_mev": _score(kan, ds, masks), "expression": str(kan.expr),
-             **shown_numbers(kan), "selected": True, **_far(judge, kan)}]
+             **shown_numbers(kan), "selected": True, **far_fields(judge, kan)}]
     refitted = {}  # row index -> refitted formula; every member of the engine's front gets a row
     for i, f in enumerate(result.front):
         F = _refit_engine(f, names, ds, masks)
@@ -404,7 +416,7 @@ def compare(kan: Formula, result: EngineResult, ds, names, extrap_X: np.ndarray,
         rows.append({**row, "n_constants": F.n_constants, "size": F.size, "rmse_mev": _score(F, ds, masks),
                      "expression": str(F.expr), **shown_numbers(F), "refitted": F.to_dict(),
                      "extrapolation_rms_vs_kan_mev": rms(ex - kan_ex) if np.isfinite(ex).all() else float("inf"),
-                     **_far(judge, F)})
+                     **far_fields(judge, F)})
     # the engine's selected formula: its most accurate one on the training nuclei after the float64 refit
     # (among those passing the far-extrapolation check, if any does)
     selected_formula = None

@@ -19,7 +19,8 @@ import pandas as pd
 
 from kansym import __version__
 from kansym.checks import masstable
-from kansym.checks.crosscheck import TEX_LAYOUT, crosscheck_tex, shown_numbers
+from kansym.checks.crosscheck import (REPORT_FIELDS, ROW_FIELDS, TEX_LAYOUT, crosscheck_tex, extrapolation_set,
+                                     far_fields, shown_numbers)
 from kansym.checks.extrapolation import extrapolate
 from kansym.checks.farcheck import make_judge
 from kansym.errors import KansymError
@@ -680,11 +681,50 @@ def check_edges(rd: RunDir, cfg: DiscoverConfig, ds, stage) -> None:
            f"{cfg.symbolic_from} snapshot)")
 
 
-def check_crosscheck(rd: RunDir, ds, formula) -> None:
+def _check_crosscheck_rows(rep: dict, cfg: DiscoverConfig, ds, formula, judge, refuse) -> None:
+    """Every number of a cross-check report that its formulas give, recomputed: each formula's far check (verdict,
+    failures, deviations beyond AME2020), each refitted engine formula's RMS departure from the run's formula on
+    the extrapolation nuclei and that of the selected one, their count; only fields a report has; the engine's own
+    numbers (its expression, complexity and loss, which only a new search reproduces) of the right kind."""
+    far_keys = re.compile(r"far_(rms|max)_vs_[a-z0-9]{1,20}_beyond_mev")
+    extra = sorted(set(rep) - REPORT_FIELDS) + sorted(
+        {k for r in rep["rows"] for k in r if k not in ROW_FIELDS and not far_keys.fullmatch(str(k))})
+    if extra:
+        refuse(f"crosscheck.json holds {', '.join(map(repr, extra[:3]))[:80]}, not a field of a cross-check report")
+    ex = extrapolation_set(ds.frame[["Z", "N"]], 10)
+    extrap_X = feat.features(ex["Z"], ex["N"], cfg.features).to_numpy()
+    kan_ex = formula.evaluate(extrap_X)
+    if rep["n_extrapolation_nuclei"] != len(extrap_X):
+        refuse("crosscheck.json's count of extrapolation nuclei is not the run's")
+    for k, r in enumerate(rep["rows"]):
+        F = formula if k == 0 else (export.formula_from_entry(r["refitted"]).for_columns(ds.feature_names)
+                                    if r.get("refitted") is not None else None)
+        if k > 0:
+            c, loss, text = r.get("engine_complexity"), r.get("engine_loss_mev2"), r.get("engine_expression")
+            if not (type(c) is int and 1 <= c <= 100_000 and isinstance(loss, (int, float)) and not isinstance(loss, bool)
+                    and (math.isnan(loss) or loss >= 0) and isinstance(text, str) and len(text) <= 100_000):
+                refuse(f"crosscheck.json's row {k} records an engine formula that is not one (expression, whole "
+                       "complexity, loss >= 0)")
+        if F is None:
+            continue
+        now = _plain(far_fields(judge, F)) if judge is not None else {}
+        if k > 0:
+            ex_now = F.evaluate(extrap_X)
+            now["extrapolation_rms_vs_kan_mev"] = rms(ex_now - kan_ex) if np.isfinite(ex_now).all() else float("inf")
+            if r.get("selected") is True and not _same(rep.get("extrapolation_rms_difference_mev"),
+                                                       _plain(rms(ex_now - kan_ex)), 1e-9):
+                refuse("crosscheck.json's RMS difference beyond the data is not that of the two formulas it compares")
+        recorded = {key: _plain(r.get(key)) for key in now}
+        if not _same(recorded, _plain(now), 1e-9) or any(far_keys.fullmatch(str(key)) and key not in now for key in r):
+            refuse(f"crosscheck.json's row {k} does not give the far check or extrapolation its formula has")
+
+
+def check_crosscheck(rd: RunDir, ds, formula, cfg: DiscoverConfig | None = None, judge=None) -> None:
     """``crosscheck.json`` must agree with itself and with the run: its kansym row is the run's formula (expression,
     constants, size, RMSE recomputed), its engine's selected row is the one the selection rule picks from the rows'
     recorded RMSE and far verdicts, its equivalence flags follow from its RMS difference and tolerance, and its
-    wall time and search settings are possible ones."""
+    wall time and search settings are possible ones; with the run's ``cfg`` and far ``judge``, every number its
+    formulas give (:func:`_check_crosscheck_rows`)."""
     if not (rd.path / "crosscheck.json").exists():
         return
     refuse = _refuser(rd)
@@ -741,6 +781,8 @@ def check_crosscheck(rd: RunDir, ds, formula) -> None:
                 or not (budget is None or (isinstance(budget, (int, float)) and not isinstance(budget, bool)
                                            and math.isfinite(budget) and budget > 0)):
             refuse("crosscheck.json records an impossible wall time, generation count or time budget")
+        if cfg is not None and rep.get("tex_layout") == TEX_LAYOUT:
+            _check_crosscheck_rows(rep, cfg, ds, formula, judge, refuse)
     except KansymError:
         raise  # a refusal above, with its own reason
     except (KeyError, TypeError, ValueError, IndexError, AttributeError):
@@ -839,5 +881,5 @@ def check_run(run_dir: Path, with_candidates: bool = False):
         check_formula_record(rd, cfg, ds, formula, raw, rd.metrics, judge)
     candidates = check_candidates(rd, ds, judge, cfg, stage.seeds)
     check_edges(rd, cfg, ds, stage)
-    check_crosscheck(rd, ds, formula)
+    check_crosscheck(rd, ds, formula, cfg, judge)
     return (cfg, stage, formula, candidates) if with_candidates else (cfg, stage, formula)
