@@ -139,9 +139,14 @@ class DiscoverConfig:
         out._check_numbers(environment)
         if out.ensemble < 1:
             raise KansymError(f"--ensemble must be >= 1, got {out.ensemble}")
-        if out.uncertainty and out.ensemble < 2:
-            raise KansymError("--uncertainty needs --ensemble 2 or more: one network gives no spread, hence no "
-                              "sigma_ens (the default ensemble for residual targets is 4)")
+        if out.uncertainty is not None and out.ensemble < 2:
+            raise KansymError(f"--{'' if out.uncertainty else 'no-'}uncertainty needs --ensemble 2 or more: one network "
+                              "gives no spread, hence no sigma_ens (the default ensemble for residual targets is 4)")
+        if str(out.weights) == "none" and out.weight_floor != DiscoverConfig.weight_floor:
+            raise KansymError(f"--weight-floor {out.weight_floor!r} has no effect without --weights dme")
+        if str(out.crosscheck) == "none" and (out.crosscheck_budget is not None
+                                              or out.crosscheck_generations != d["crosscheck_generations"]):
+            raise KansymError("--crosscheck-budget and --crosscheck-generations have no effect with --crosscheck none")
         out = replace(out, aggregate=Aggregate.parse(out.aggregate, "--aggregate rule"),
                       poor_edges=PoorEdges.parse(out.poor_edges, "--poor-edges mode"),
                       crosscheck=Engine.parse(out.crosscheck, "--crosscheck engine"),

@@ -789,6 +789,26 @@ def check_crosscheck(rd: RunDir, ds, formula, cfg: DiscoverConfig | None = None,
         refuse("crosscheck.json lacks a field a cross-check report has, or holds one of the wrong type")
 
 
+def _check_idle_settings(rd: RunDir, cfg: DiscoverConfig, metrics: dict, refuse) -> None:
+    """Settings that had no effect on the run hold the values discover gives them (an edit there changes no number,
+    so it is found here; the weight floor, the cross-check's settings and the uncertainty switch are refused where
+    idle by :meth:`DiscoverConfig.resolved`): the ensemble's aggregate with one network; and a search budget that ran
+    out is config.json's (the notes give the seconds each member had: 70 % of the budget over the rounds)."""
+    if cfg.ensemble == 1 and rd.config.get("aggregate", "median") != "median":  # the others: DiscoverConfig.resolved
+        refuse("config.json sets aggregate with one network, where it has no effect and discover leaves it at median: "
+               "the file was edited")
+    notes = " ".join(n for ns in (metrics.get("notes") or {}).values() if isinstance(ns, list) for n in ns
+                     if isinstance(n, str))
+    member = 0.7 * float(cfg.search_budget)
+    possible = {round(member / r) for r in range(1, int(cfg.ensemble) + 1)}
+    said = [int(s) for s in re.findall(r"the search budget \((\d+) s for this member\) ran out", notes)]
+    said_build = [int(s) for s in re.findall(r"building candidates ran out of its (\d+) s", notes)]
+    if any(s not in possible for s in said) or any(
+            s not in {round(S.GENERATE_SHARE * member / r) for r in range(1, int(cfg.ensemble) + 1)} for s in said_build):
+        refuse(f"the run's notes give each member a search budget that config.json's search_budget {cfg.search_budget:g} "
+               "s does not")
+
+
 def check_settings(rd: RunDir, cfg: DiscoverConfig, metrics: dict) -> None:
     """config.json's settings of the later stages must be the ones the run's files were made with: no symbolic files
     for ``stage`` kan; every candidate from a library of ``lib``, refused for exceeding ``max_constants`` exactly when
@@ -800,6 +820,7 @@ def check_settings(rd: RunDir, cfg: DiscoverConfig, metrics: dict) -> None:
         refuse(f"config.json holds {', '.join(map(repr, unknown[:3]))}, not a field kansym {__version__} writes "
                f"(config.json says kansym {str(rd.config.get('kansym_version'))[:20]!r} wrote it): edited, or from "
                "another version")
+    _check_idle_settings(rd, cfg, metrics, refuse)
     symbolic = [f for f in ("formula.json", "candidates.csv", "edges.csv", "crosscheck.json") if (rd.path / f).exists()]
     if cfg.stage == "kan" and symbolic:
         refuse(f"config.json says stage 'kan', but the run holds {symbolic[0]} of a later stage")
