@@ -2145,3 +2145,174 @@ def test_uncertainty_basis_of_a_run_without_held_out_nuclei():
         none_out.basis, none_out.basis
     some_out = calibrate(surface, np.arange(len(d)) % 5 == 0)
     assert some_out.basis.startswith("the run's held-out (test) nuclei"), some_out.basis
+
+
+def _csv_edit(edit):
+    def apply(path):
+        table = pd.read_csv(path)
+        edit(table)
+        table.to_csv(path, index=False)
+    return apply
+
+
+def _json_edit(edit):
+    def apply(path):
+        data = json.loads(path.read_text())
+        edit(data)
+        path.write_text(json.dumps(data))
+    return apply
+
+
+def _first_validated(table):
+    return table.index[table["cv_rmse_mev"].notna()][0]
+
+
+PROBE15_EDITS = {  # file -> edit, and what show says (probe 15: each was accepted)
+    "chosen row's CV score": ("candidates.csv", _csv_edit(
+        lambda t: t.__setitem__("cv_rmse_mev", t["cv_rmse_mev"].where(~t["chosen"], 0.5))), "validation scores"),
+    "a validated row's edge score": ("candidates.csv", _csv_edit(
+        lambda t: t.__setitem__("edge_rmse_mev", t["edge_rmse_mev"].where(t.index != _first_validated(t), 0.001))),
+        "validation scores"),
+    "a column added": ("candidates.csv", _csv_edit(lambda t: t.__setitem__("evil", 1)), "columns"),
+    "members of another run": ("candidates.csv", _csv_edit(lambda t: t.__setitem__("members", "7")), "members"),
+    "Pareto flags flipped": ("candidates.csv", _csv_edit(lambda t: t.__setitem__("pareto", ~t["pareto"])), "Pareto"),
+    "weight floor without weights": ("config.json", _json_edit(lambda c: c.update(weight_floor=0.2)), "no effect"),
+    "cross-check length without one": ("config.json", _json_edit(lambda c: c.update(crosscheck_generations=7)),
+                                       "no effect"),
+    "aggregate of one network": ("config.json", _json_edit(lambda c: c.update(aggregate="mean")), "aggregate"),
+    "uncertainty of one network": ("config.json", _json_edit(lambda c: c.update(uncertainty=False)), "uncertainty"),
+    "formula.tex deleted": ("formula.tex", lambda p: p.unlink(), "formula.tex is missing"),
+    "notes.txt deleted": ("notes.txt", lambda p: p.unlink(), "notes.txt is missing"),
+    "loss_curve.csv garbage": ("loss_curve.csv", lambda p: p.write_bytes(b"\x00\xff\x00"), "loss_curve.csv"),
+    "loss_curve.csv deleted": ("loss_curve.csv", lambda p: p.unlink(), "loss_curve.csv is missing"),
+    "importance.csv column added": ("importance.csv", _csv_edit(lambda t: t.__setitem__("evil", 1)), "columns"),
+    "parameter row field added": ("formula.json", _json_edit(lambda e: e["parameters"][0].update(evil=1)),
+                                  "parameter table"),
+    "candidates.json field added": ("candidates.json", _json_edit(lambda e: e["candidates"][0].update(evil=1)),
+                                    "not a field kansym writes"),
+    "coarse clamping bound moved": ("kan/scalers.json", _json_edit(
+        lambda m: m["coarse_bounds"][1][0].__setitem__(0, -5.0)), "clamping bounds"),
+    "pykan YAML key given twice": ("kan/model_config.yml", lambda p: p.write_text("k: 5\n" + p.read_text()),
+                                   "no key twice"),
+}
+
+
+@pytest.mark.parametrize("name", list(PROBE15_EDITS))
+def test_edits_the_fifteenth_probe_found_accepted_are_refused(name, formula_run, tmp_path):
+    """Run-file edits the fifteenth probe found accepted by show: each refused in one line, exit 2."""
+    file, edit, message = PROBE15_EDITS[name]
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    (run / "crosscheck.json").unlink(missing_ok=True)  # the shared run may have been cross-checked by another test
+    (run / "crosscheck.tex").unlink(missing_ok=True)
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "crosscheck": "none", "crosscheck_budget": None,
+                                                 "crosscheck_generations": 50}))
+    metrics = json.loads((run / "metrics.json").read_text())
+    metrics.pop("crosscheck", None)
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    assert runner.invoke(app, ["show", str(run)]).exit_code == 0
+    edit(run / file)
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2 and message in r.output.replace("\n", " ") and "Traceback" not in r.output, (name, r.output)
+
+
+def test_crosscheck_rows_are_recomputed(formula_run, tmp_path):
+    """Every number of a cross-check report's rows that its formulas give (far check, departure beyond the data) and
+    only a report's fields: edits of a row that is not the selected one, or an added field, are refused."""
+    from kansym.pipeline.discovery import crosscheck_run
+
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    hof = tmp_path / "hof.csv"
+    hof.write_text("Complexity,Loss,Equation\n3,1.0,\"8.0 * Z + 8.0 * N\"\n7,0.5,\"8.5 * Z + 8.3 * N - 0.01 * square(N)\"\n")
+    rep = crosscheck_run(run, pysr_hof=hof)
+    metrics = json.loads((run / "metrics.json").read_text())
+    from kansym.pipeline.discovery import crosscheck_summary
+
+    (run / "metrics.json").write_text(json.dumps({**metrics, "crosscheck": crosscheck_summary(rep)}))
+    assert runner.invoke(app, ["show", str(run)]).exit_code == 0
+    other = next(k for k, r in enumerate(rep["rows"]) if k > 0 and not r["selected"] and r.get("refitted"))
+    far = next(key for key in rep["rows"][other] if key.startswith("far_rms_vs_"))
+    for edit, message in ((lambda r: r["rows"][other].update({far: 1.0}), "far check or extrapolation"),
+                          (lambda r: r["rows"][other].update(far_failures=["evil"]), "far check or extrapolation"),
+                          (lambda r: r["rows"][other].update(extrapolation_rms_vs_kan_mev=1.0), "extrapolation"),
+                          (lambda r: r.update(n_extrapolation_nuclei=411), "extrapolation nuclei"),
+                          (lambda r: r["rows"][other].update(evil=1), "not a field of a cross-check report"),
+                          (lambda r: r["rows"][other].update(engine_complexity="99"), "engine formula")):
+        data = json.loads(json.dumps(rep))
+        edit(data)
+        (run / "crosscheck.json").write_text(json.dumps(data))
+        r = runner.invoke(app, ["show", str(run)])
+        assert r.exit_code == 2 and message in r.output.replace("\n", " "), r.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--lib", "x^(1/3"], "unknown function"),
+    (["--chains", "Og"], "no measured nuclei with Z = 118"),
+    (["--max-hidden", "99999999999999999999"], "max-hidden"),
+    (["--weight-floor", "0.2"], "no effect without --weights dme"),
+    (["--crosscheck", "none", "--crosscheck-budget", "30"], "no effect with --crosscheck none"),
+    (["--ensemble", "1", "--no-uncertainty"], "needs --ensemble 2"),
+])
+def test_discover_options_the_fifteenth_probe_found(args, message, tmp_path):
+    """Refused before any training (the chain only after reading the data: still in seconds)."""
+    t0 = time.perf_counter()
+    r = runner.invoke(app, ["discover", "--target", "be", "--features", "zn", "--runs-dir", str(tmp_path / "runs"),
+                            *args])
+    assert r.exit_code == 2 and message in r.output.replace("\n", " ") and time.perf_counter() - t0 < 10, r.output
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+@pytest.mark.parametrize("args, message", [
+    (["extrapolate", "{run}", "--chains", "Og"], "no measured nuclei"),
+    (["extrapolate", "{run}", "--beyond", "0"], "--beyond"),
+    (["crosscheck", "{run}", "--maxsize", "-1"], "--maxsize"),
+    (["symbolic", "{run}", "--r2-min", "1.5"], "--r2-min"),
+    (["predict", "{run}", "--z", "50", "--n", "70", "--out", "/dev/full", "--force"], "not a regular file"),
+    (["predict", "{run}", "--z", "50", "--n", "70", "--out", "/proc/kansym.csv"], "cannot write in /proc"),
+])
+def test_stage_options_are_checked_before_the_run(args, message, formula_run):
+    """A bad option of a stage rerun or of predict is refused before the run's full check (seconds, not tens)."""
+    t0 = time.perf_counter()
+    r = runner.invoke(app, [a.format(run=formula_run.run_dir) for a in args])
+    assert r.exit_code == 2 and message in r.output and time.perf_counter() - t0 < 5, (r.output, time.perf_counter() - t0)
+
+
+def test_terminal_text_shows_format_characters_as_marks(tmp_path):
+    """A right-to-left override or an escape in a path is shown as '?' (never sent to the terminal)."""
+    from kansym.cli.commands import _cell, terminal_safe
+
+    assert _cell("a\u202eb\x1b[31mc\nd") == "a?b?[31mc?d" and terminal_safe("x\u2066y") == "x?y"
+
+
+def test_fitted_estimator_refuses_pickling_with_a_way_out():
+    import copy
+    import pickle
+
+    from kansym import KANSymbolicRegressor
+
+    est = KANSymbolicRegressor(steps=2, refine=(5,), width=(2,))
+    assert pickle.loads(pickle.dumps(est)).get_params() == est.get_params()  # unfitted: as any estimator
+    d = kansym_nuclei_ee()
+    est.fit(d[["Z", "N"]], d["BE"].to_numpy())
+    for copier in (pickle.dumps, copy.deepcopy):
+        with pytest.raises(TypeError, match="from_run"):
+            copier(est)
+
+
+def kansym_nuclei_ee():
+    import kansym
+
+    return kansym.nuclei("even-even", min_z=30, min_n=30, max_unc=None)
+
+
+def test_sweep_reads_switches_and_names_output_options(tmp_path):
+    r = runner.invoke(app, ["sweep", "--grid", "seed=0", "--runs-dir", str(tmp_path), "--quiet"])
+    assert r.exit_code == 2 and "output" in r.output and "not of a sweep point" in r.output.replace("\n", " "), r.output
+    r = runner.invoke(app, ["sweep", "--grid", "3", "--runs-dir", str(tmp_path)])
+    assert r.exit_code == 2 and "--grid grid=3" in r.output.replace("\n", " "), r.output
+    from kansym.pipeline.sweep import parse_flag
+
+    assert parse_flag("expand") == ("expand", True) and parse_flag("no_prune") == ("prune", False)
+    assert parse_flag("steps") is None
