@@ -142,7 +142,7 @@ def test_model_without_coverage_reports_dropped(tmp_path):
     from kansym.pipeline.config import load_dataset
     ds = load_dataset(cfg.resolved())
     full = DiscoverConfig(**{**cfg.resolved().to_dict(), "model": None, "target": "be", "width": (2,),
-                             "refine": (5,)}).resolved()
+                             "refine": (5,), "crosscheck_generations": None}).resolved()
     assert len(load_dataset(full).frame) - len(ds.frame) == ds.dropped
     if ds.dropped:
         assert "were dropped" in ds.notes[0]

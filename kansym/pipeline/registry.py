@@ -216,19 +216,19 @@ def _refuser(rd: RunDir):
 
 
 LOSS_COLUMNS = ("member", "stage", "grid", "train_rmse", "test_rmse")
-"""loss_curve.csv's columns: the member's seed, its training stage and grid, and the RMSE [MeV] on the training
+"""loss_curve.csv's columns: the member (its index in the ensemble), its training stage and grid, and the RMSE [MeV] on the training
 and test nuclei at each recorded step."""
 
 
 def _check_loss_curve(rd: RunDir, stage, refuse) -> None:
     """loss_curve.csv (a record of training that only training can recompute) must be there and be one: its
-    columns, members among the run's networks, grids among the recipe's, RMSEs finite and non-negative."""
+    columns, members among the run's networks (by index), grids among the recipe's, RMSEs non-negative."""
     if not (rd.path / "loss_curve.csv").exists():
         refuse("loss_curve.csv is missing")
     curve = rd.read_csv("loss_curve.csv")
     try:
         ok = tuple(curve.columns) == LOSS_COLUMNS and len(curve) > 0 and \
-            set(pd.to_numeric(curve["member"], errors="raise").astype(int)) <= set(stage.seeds) and \
+            set(pd.to_numeric(curve["member"], errors="raise").astype(int)) <= set(range(len(stage.members))) and \
             set(pd.to_numeric(curve["grid"], errors="raise").astype(int)) <= set(stage.members[0].schedule.grids)
         for col in ("train_rmse", "test_rmse"):
             v = pd.to_numeric(curve[col], errors="raise").to_numpy(dtype=float)
@@ -237,7 +237,7 @@ def _check_loss_curve(rd: RunDir, stage, refuse) -> None:
         ok = False
     if not ok:
         refuse(f"loss_curve.csv is not a training record of the run's networks (columns {', '.join(LOSS_COLUMNS)}, "
-               "members among its seeds, grids among its recipe's, RMSEs >= 0)")
+               "members among its networks, grids among its recipe's, RMSEs >= 0)")
 
 
 def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp):
