@@ -763,11 +763,12 @@ def test_run_files_hold_no_silent_nulls_for_numbers(tiny_run):
 
 # --------------------------------------------------------------------------- broken checkpoints
 
-def _scalers(edit):
+def _json_edit(edit):
+    """A file edit: the JSON file read, changed by ``edit`` and written back."""
     def apply(path):
-        meta = json.loads(path.read_text())
-        edit(meta)
-        path.write_text(json.dumps(meta))
+        data = json.loads(path.read_text())
+        edit(data)
+        path.write_text(json.dumps(data))
     return apply
 
 
@@ -778,15 +779,15 @@ CHECKPOINT_CORRUPTIONS = {
     "model_state not a checkpoint": ("model_state", lambda p: p.write_bytes(b"garbage{[")),
     "truncated coarse_state": ("coarse_state", lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2])),
     "model_config.yml not YAML": ("model_config.yml", lambda p: p.write_text("garbage{[")),
-    "foreign scaler fields": ("scalers.json", _scalers(lambda m: m.update(x_scaler={"mean": [1], "scale": [2]}))),
-    "bounds of the wrong shape": ("scalers.json", _scalers(lambda m: m.update(bounds=[[[1, 2, 3]], [[1]]]))),
-    "wrong number of features": ("scalers.json", _scalers(lambda m: m.update(n_features_in=7))),
-    "zero output scale": ("scalers.json", _scalers(lambda m: m["y_scaler"].update(scale=[0.0]))),
-    "negative output scale": ("scalers.json", _scalers(lambda m: m["y_scaler"].update(scale=[-1.0]))),
-    "unknown baseline kind": ("scalers.json", _scalers(lambda m: m["trend"].update(kind="__import__"))),
-    "baseline with a foreign term": ("scalers.json", _scalers(lambda m: m["trend"].update(
+    "foreign scaler fields": ("scalers.json", _json_edit(lambda m: m.update(x_scaler={"mean": [1], "scale": [2]}))),
+    "bounds of the wrong shape": ("scalers.json", _json_edit(lambda m: m.update(bounds=[[[1, 2, 3]], [[1]]]))),
+    "wrong number of features": ("scalers.json", _json_edit(lambda m: m.update(n_features_in=7))),
+    "zero output scale": ("scalers.json", _json_edit(lambda m: m["y_scaler"].update(scale=[0.0]))),
+    "negative output scale": ("scalers.json", _json_edit(lambda m: m["y_scaler"].update(scale=[-1.0]))),
+    "unknown baseline kind": ("scalers.json", _json_edit(lambda m: m["trend"].update(kind="__import__"))),
+    "baseline with a foreign term": ("scalers.json", _json_edit(lambda m: m["trend"].update(
         terms=["volume", "os.system"][:len(m["trend"]["terms"])] or ["os.system"], coef=[1.0]))),
-    "a million-node width": ("scalers.json", _scalers(lambda m: m.update(width=[1_000_000]))),
+    "a million-node width": ("scalers.json", _json_edit(lambda m: m.update(width=[1_000_000]))),
     "scalers.json a FIFO": ("scalers.json", lambda p: (p.unlink(), __import__("os").mkfifo(p))),
     "model_state a FIFO": ("model_state", lambda p: (p.unlink(), __import__("os").mkfifo(p))),
 }
@@ -1221,7 +1222,7 @@ def test_a_network_that_is_not_the_runs_is_refused(edit, run_copy):
     extrapolation and from_run refuse it instead of publishing its predictions."""
     from kansym.estimator import KANSymbolicRegressor
 
-    _scalers(edit)(run_copy / "kan" / "scalers.json")
+    _json_edit(edit)(run_copy / "kan" / "scalers.json")
     before = _snapshot(run_copy)
     r = runner.invoke(app, ["extrapolate", str(run_copy), "--chains", "Zr", "--beyond", "2"])
     assert r.exit_code == 2 and "networks in kan/ give RMSE" in r.output, r.output
@@ -2152,14 +2153,6 @@ def _csv_edit(edit):
         table = pd.read_csv(path)
         edit(table)
         table.to_csv(path, index=False)
-    return apply
-
-
-def _json_edit(edit):
-    def apply(path):
-        data = json.loads(path.read_text())
-        edit(data)
-        path.write_text(json.dumps(data))
     return apply
 
 
