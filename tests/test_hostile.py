@@ -2187,6 +2187,20 @@ PROBE15_EDITS = {  # file -> edit, and what show says (probe 15: each was accept
         lambda m: m["coarse_bounds"][1][0].__setitem__(0, -5.0)), "clamping bounds"),
     "pykan YAML key given twice": ("kan/model_config.yml", lambda p: p.write_text("k: 5\n" + p.read_text()),
                                    "no key twice"),
+    # probe 16
+    "a validated row's score halved": ("candidates.csv", _csv_edit(
+        lambda t: t.__setitem__("score_mev", t["score_mev"].where(t.index != _first_validated(t), 0.01))),
+        "does not give the validation scores its formula has"),
+    "a score on a row never validated": ("candidates.csv", _csv_edit(
+        lambda t: t.__setitem__("score_mev", t["score_mev"].where(t["cv_rmse_mev"].notna(), 1.0))),
+        "some validation scores and not others"),
+    "an eligible row's scores cleared": ("candidates.csv", _csv_edit(lambda t: [
+        t.__setitem__(c, t[c].where(~t["eligible"], np.nan))
+        for c in ("cv_rmse_mev", "cv_spread_mev", "edge_rmse_mev", "score_mev")]), "none for an eligible"),
+    "a loss-curve stage of another grid": ("loss_curve.csv", _csv_edit(
+        lambda t: t.__setitem__("stage", t["stage"].where(t.index != 0, "sparsify g=99"))), "loss_curve.csv"),
+    "a loss-curve test RMSE turned NaN": ("loss_curve.csv", _csv_edit(
+        lambda t: t.__setitem__("test_rmse", t["test_rmse"].where(t.index != 0, np.nan))), "loss_curve.csv"),
 }
 
 
@@ -2264,6 +2278,10 @@ def test_discover_options_the_fifteenth_probe_found(args, message, tmp_path):
     (["symbolic", "{run}", "--r2-min", "1.5"], "--r2-min"),
     (["predict", "{run}", "--z", "50", "--n", "70", "--out", "/dev/full", "--force"], "not a regular file"),
     (["predict", "{run}", "--z", "50", "--n", "70", "--out", "/proc/kansym.csv"], "cannot write in /proc"),
+    (["predict", "{run}", "--z", "50", "--n", "70", "--out", "-"], "standard output"),  # probe 16 from here
+    (["predict", "{run}", "--to-drip-line", "--elements", "Sn,50"], "twice"),
+    (["extrapolate", "{run}", "--chains", "Sn", "--against", "frdm12,FRDM12"], "twice"),
+    (["table1", "--models", "ws4,WS4", "--out-dir", "/tmp/kansym-table1-never-written"], "twice"),
 ])
 def test_stage_options_are_checked_before_the_run(args, message, formula_run):
     """A bad option of a stage rerun or of predict is refused before the run's full check (seconds, not tens)."""

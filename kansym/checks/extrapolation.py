@@ -160,8 +160,10 @@ def check_options(chains, isotones, beyond, against) -> None:
     if isinstance(beyond, bool) or not isinstance(beyond, (int, np.integer)) or not 1 <= beyond <= MAX_BEYOND:
         raise KansymError(f"--beyond must be a whole number of chain steps in 1 .. {MAX_BEYOND} (past any drip "
                           f"line), got {str(beyond)[:40]}")
-    for a in against:
-        tables.check_model(a)
+    models = [tables.check_model(a).name for a in against]
+    twice = sorted({m for m in models if models.count(m) > 1})
+    if twice:
+        raise KansymError(f"--against names {', '.join(twice)} twice (names are case-insensitive); name each once")
     for c in chains:
         element_z(c)
     for n in isotones:

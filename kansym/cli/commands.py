@@ -711,8 +711,10 @@ def table1_cmd(models: str = typer.Option("ws4,dz28,frdm12,ktuy05,hfb27", help="
     if not names:
         raise KansymError("--models needs at least one mass model, e.g. ws4,dz28")
     from kansym.nuclear.tables import check_model
-    for m in names:
-        check_model(m)
+    models = [check_model(m).name for m in names]
+    twice = sorted({m for m in models if models.count(m) > 1})
+    if twice:
+        raise KansymError(f"--models names {', '.join(twice)} twice (names are case-insensitive); name each once")
     check_out_dir(out_dir, force)  # before hours of training
     from kansym.runs.store import output_outside_runs
     output_outside_runs(out_dir, "--out-dir")
@@ -939,6 +941,8 @@ def predict(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, p
         raise KansymError("--elements needs at least one element, e.g. Sn,Pb (without it: every element of the run)")
     if names and not to_drip_line:
         raise KansymError("--elements goes with --to-drip-line; for a table of nuclei use --domain or --z/--n")
+    if out_file is not None and out_file.strip() == "-":
+        raise KansymError("--out - : the table goes to standard output when --out is left out")
     output = None if out_file is None else Path(out_file)  # the text as typed: a trailing / names a folder
     if output is not None:
         if not out_file.strip() or output.is_dir() or out_file.endswith(("/", "\\", "/.", "/..")) \

@@ -110,7 +110,12 @@ def chain_elements(cfg, z=None, elements=()) -> list[int]:
     the run's selection has nuclei of, else every element measured in the run's selection."""
     has = measured_elements(cfg)
     if elements:
-        zs = sorted({element_z(e) for e in elements})
+        given = [element_z(e) for e in elements]
+        twice = sorted({z for z in given if given.count(z) > 1})
+        if twice:
+            raise KansymError(f"--elements names Z = {', '.join(map(str, twice))} twice (by symbol and by Z, or "
+                              "repeated); name each once")
+        zs = sorted(set(given))
         low = [v for v in zs if v < cfg.min_z]
         if low:
             raise KansymError(f"Z = {', '.join(map(str, low))} lies below the run's selection (Z >= {cfg.min_z}); "

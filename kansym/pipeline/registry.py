@@ -230,9 +230,12 @@ def _check_loss_curve(rd: RunDir, stage, refuse) -> None:
         ok = tuple(curve.columns) == LOSS_COLUMNS and len(curve) > 0 and \
             set(pd.to_numeric(curve["member"], errors="raise").astype(int)) <= set(range(len(stage.members))) and \
             set(pd.to_numeric(curve["grid"], errors="raise").astype(int)) <= set(stage.members[0].schedule.grids)
+        grids = pd.to_numeric(curve["grid"], errors="raise").astype(int)
+        ok = ok and all(s in (f"sparsify g={g}", f"refine g={g}", "retrain pruned") for s, g in
+                        zip(curve["stage"].astype(str), grids))
         for col in ("train_rmse", "test_rmse"):
             v = pd.to_numeric(curve[col], errors="raise").to_numpy(dtype=float)
-            ok = ok and bool(np.all((v >= 0) | (np.isnan(v) & (col == "test_rmse"))) and not np.isinf(v).any())
+            ok = ok and bool(np.all(v >= 0)) and not np.isinf(v).any()  # NaN (never written) fails ">= 0" too
     except (KeyError, ValueError, TypeError, OverflowError):
         ok = False
     if not ok:
@@ -531,8 +534,13 @@ def _check_validation(table: pd.DataFrame, formulas, cfg: DiscoverConfig, ds, se
     train = ds.mask("train")
     folds = S.fold_indices(np.flatnonzero(train), cfg.cv_folds, cfg.seed)
     edge_rows = S.edge_mask(ds.frame, train)
+    scores = ("cv_rmse_mev", "cv_spread_mev", "edge_rmse_mev", "score_mev")
     try:
         for k, (f, (_, row)) in enumerate(zip(formulas, table.iterrows())):
+            given = [not math.isnan(float(pd.to_numeric(row[c], errors="coerce"))) for c in scores]
+            if any(given) != all(given) or (str(row["eligible"]) == "True" and not all(given)):
+                refuse(f"candidates.csv's row {k} ({str(row['name'])[:40]}) gives some validation scores and not "
+                       "others, or none for an eligible structure (a validated structure has all four)")
             if seeds is not None and not {int(m) for m in str(row["members"]).split()} <= set(seeds):
                 refuse(f"candidates.csv's row {k} lists members {str(row['members'])[:40]!r}, not networks of the run "
                        f"(seeds {' '.join(map(str, seeds))})")
@@ -554,6 +562,8 @@ def _check_validation(table: pd.DataFrame, formulas, cfg: DiscoverConfig, ds, se
         if list(front) != list(table["pareto"].astype(str) == "True"):
             refuse("candidates.csv's Pareto flags are not the Pareto set of its rows (constants, training RMSE, far "
                    "departure among those passing the far check)")
+    except KansymError:
+        raise  # a refusal above, with its own reason
     except (KeyError, ValueError, TypeError):
         refuse("candidates.csv's members, validation scores or Pareto flags are not numbers and flags")
 
