@@ -2327,3 +2327,25 @@ def test_sweep_reads_switches_and_names_output_options(tmp_path):
 
     assert parse_flag("expand") == ("expand", True) and parse_flag("no_prune") == ("prune", False)
     assert parse_flag("steps") is None
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda e: e.update(srepr="Add(Mul(Symbol('N', real=True), Symbol('c_1', real=True)), exp(Integer(100000)))"),
+     "not a finite float"),
+    (lambda e: e.update(srepr="Mul(Symbol('N', real=True, positive=True), Symbol('c_1', real=True))"),
+     "only real"),
+    (lambda e: e.update(srepr="Mul(Symbol('N', real=True), Symbol('c_1', real=True))",
+                        parameters=[*e["parameters"], dict(e["parameters"][0], name="c_99")]),
+     "do not occur"),
+])
+def test_formula_entries_the_sixteenth_probe_found(edit, message):
+    """A registry entry whose constant overflows, whose symbols carry other assumptions than real, or whose listed
+    parameters are not in its formula is refused when read."""
+    from kansym.symbolic.formula import formula_from_entry
+
+    entry = json.loads((Path(__file__).resolve().parents[1] / "formulas" / "be_even_even_zn.json").read_text())
+    entry = {k: v for k, v in entry.items() if k not in ("correlations", "n_constants")}
+    entry["parameters"] = [dict(entry["parameters"][0], name="c_1")]
+    edit(entry)
+    with pytest.raises(KansymError, match=message):
+        formula_from_entry(entry)

@@ -638,11 +638,28 @@ def formula_from_entry(entry: dict) -> Formula:
     unknown = sorted(str(s) for s in expr.free_symbols if str(s) not in known)
     if unknown:
         raise KansymError(f"malformed formula entry: symbols {', '.join(unknown)} are neither variables nor parameters")
-    unreal = sorted(str(s) for s in expr.free_symbols if s.is_real is not True)
+    unreal = sorted(str(s) for s in expr.free_symbols if s != sp.Symbol(str(s), real=True))
     if unreal:
-        raise KansymError(f"malformed formula entry: 'srepr' symbols {', '.join(unreal)} are not declared real "
-                          "(Symbol(..., real=True)); kansym writes every symbol so")
+        raise KansymError(f"malformed formula entry: 'srepr' symbols {', '.join(unreal)} are not declared real, and "
+                          "only real (Symbol(..., real=True)); kansym writes every symbol so")
+    unused = [p.name for p in params if sp.Symbol(p.name, real=True) not in expr.free_symbols]
+    if unused:
+        raise KansymError(f"malformed formula entry: parameters {', '.join(unused)[:80]} do not occur in 'srepr'")
+    _finite_subexpressions(expr)
     return Formula(expr, variables, params, corr)
+
+
+def _finite_subexpressions(expr: sp.Expr) -> None:
+    """Every number and every subexpression free of symbols is a finite float (``exp(100000)`` overflows)."""
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, sp.Basic) and not node.free_symbols and (node.is_Number or node.args):
+            try:
+                value = float(node.evalf(30))
+            except (TypeError, ValueError, OverflowError):
+                value = float("inf")
+            if not np.isfinite(value):
+                raise KansymError("malformed formula entry: 'srepr' holds a constant expression that is not a finite "
+                                  f"float ({str(node)[:40]})")
 
 
 def _parameter(p, k: int) -> "Parameter":
