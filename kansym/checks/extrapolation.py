@@ -129,7 +129,7 @@ def chain_domain(subset: str, measured: pd.DataFrame, chains, isotones, beyond: 
     zstep = 2 if subset in ("even-even", "even-z") else 1
     check_options(chains, isotones, 1, ())
     specs = [("Z", element_z(c), element_symbol(element_z(c)), step) for c in chains]
-    specs += [("N", int(str(n).strip()), f"N={int(str(n).strip())}", zstep) for n in isotones]
+    specs += [("N", n, f"N={n}", zstep) for n in (int(str(text).strip()) for text in isotones)]
     labels = [label for _, _, label, _ in specs]
     twice = sorted({label for label in labels if labels.count(label) > 1})
     if twice:
@@ -154,9 +154,9 @@ DEFAULT_AGAINST = ("frdm12", "ws4")
 """The mass tables the extrapolation stage compares with (the first also bounds the chains)."""
 
 
-def check_options(chains, isotones, beyond, against) -> None:
+def check_options(chains, isotones, beyond, against) -> tuple[str, ...]:
     """The options of an extrapolation, checked before any work: known elements and neutron numbers, a number of
-    steps in 1 .. MAX_BEYOND, known reference tables."""
+    steps in 1 .. MAX_BEYOND, known reference tables (returned by their registry names), each named once."""
     if isinstance(beyond, bool) or not isinstance(beyond, (int, np.integer)) or not 1 <= beyond <= MAX_BEYOND:
         raise KansymError(f"--beyond must be a whole number of chain steps in 1 .. {MAX_BEYOND} (past any drip "
                           f"line), got {str(beyond)[:40]}")
@@ -170,6 +170,7 @@ def check_options(chains, isotones, beyond, against) -> None:
         text = str(n).strip()
         if not (text.isascii() and text.isdecimal() and len(text) <= 3 and 1 <= int(text) <= 400):
             raise KansymError(f"isotone {text[:20]!r} is not a neutron number in 1 .. 400 (ASCII digits)")
+    return tuple(models)
 
 
 def chain_check(cfg, dataset) -> None:
@@ -184,8 +185,7 @@ def extrapolate(cfg, stage, formula, chains=DEFAULT_CHAINS, beyond: int = DEFAUL
 
     ``chains`` are isotopic chains (element symbols or Z); ``isotones`` are isotonic chains (N values).
     Nothing is written."""
-    check_options(chains, isotones, beyond, against)
-    against = tuple(tables.check_model(a).name for a in against)
+    against = check_options(chains, isotones, beyond, against)
     notes = []
     if formula is None:
         notes.append("the run has no formula: KAN-only comparison")

@@ -227,10 +227,10 @@ def _check_loss_curve(rd: RunDir, stage, refuse) -> None:
         refuse("loss_curve.csv is missing")
     curve = rd.read_csv("loss_curve.csv")
     try:
+        grids = pd.to_numeric(curve["grid"], errors="raise").astype(int)
         ok = tuple(curve.columns) == LOSS_COLUMNS and len(curve) > 0 and \
             set(pd.to_numeric(curve["member"], errors="raise").astype(int)) <= set(range(len(stage.members))) and \
-            set(pd.to_numeric(curve["grid"], errors="raise").astype(int)) <= set(stage.members[0].schedule.grids)
-        grids = pd.to_numeric(curve["grid"], errors="raise").astype(int)
+            set(grids) <= set(stage.members[0].schedule.grids)
         ok = ok and all(s in (f"sparsify g={g}", f"refine g={g}", "retrain pruned") for s, g in
                         zip(curve["stage"].astype(str), grids))
         for col in ("train_rmse", "test_rmse"):
@@ -268,7 +268,8 @@ def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp):
     if not _same(metrics.get("rmse_mev"), _plain(rmse_by_split(pred, ds.y, ds.masks()))):
         refuse("metrics.json's KAN RMSE is not the RMSE of predictions.csv on the run's data")
     _, stage = load_run_stage(rd.path)  # the networks themselves: their RMSE is checked on loading
-    if not all(m.bounds_agree(ds.X[ds.mask("train")]) for m in stage.members):
+    X_train = ds.X[ds.mask("train")]
+    if not all(m.bounds_agree(X_train) for m in stage.members):
         refuse("a checkpoint's clamping bounds (kan/.../scalers.json bounds or coarse_bounds) are not the ranges its "
                "network's layers span on the training nuclei")
     _check_table(preds, predictions_frame(stage, cfg.uncertainty is not False), refuse)
@@ -544,13 +545,12 @@ def _check_validation(table: pd.DataFrame, formulas, cfg: DiscoverConfig, ds, se
             if seeds is not None and not {int(m) for m in str(row["members"]).split()} <= set(seeds):
                 refuse(f"candidates.csv's row {k} lists members {str(row['members'])[:40]!r}, not networks of the run "
                        f"(seeds {' '.join(map(str, seeds))})")
-            cv = float(pd.to_numeric(row["cv_rmse_mev"], errors="coerce"))
-            if math.isnan(cv):
+            if not all(given):
                 continue  # not validated (the rule refused it before)
             now_cv, now_spread = S.cross_validate(f, ds.X, ds.y, folds, ds.w)
             now_edge = S.edge_validate(f, ds.X, ds.y, train, edge_rows, ds.w)
             now = (now_cv, now_spread, now_edge, float(np.sqrt((now_cv ** 2 + now_edge ** 2) / 2)))
-            rec = tuple(float(row[c]) for c in ("cv_rmse_mev", "cv_spread_mev", "edge_rmse_mev", "score_mev"))
+            rec = tuple(float(row[c]) for c in scores)
             if not all(_same(a, b, 1e-7) for a, b in zip(rec, now)):
                 refuse(f"candidates.csv's row {k} ({str(row['name'])[:40]}) does not give the validation scores its "
                        "formula has")
@@ -799,12 +799,12 @@ def check_crosscheck(rd: RunDir, ds, formula, cfg: DiscoverConfig | None = None,
         refuse("crosscheck.json lacks a field a cross-check report has, or holds one of the wrong type")
 
 
-def _check_idle_settings(rd: RunDir, cfg: DiscoverConfig, metrics: dict, refuse) -> None:
+def _check_idle_settings(config: dict, cfg: DiscoverConfig, metrics: dict, refuse) -> None:
     """Settings that had no effect on the run hold the values discover gives them (an edit there changes no number,
-    so it is found here; the weight floor, the cross-check's settings and the uncertainty switch are refused where
+    so it is found here in ``config``, config.json as written; the weight floor, the cross-check's settings and the uncertainty switch are refused where
     idle by :meth:`DiscoverConfig.resolved`): the ensemble's aggregate with one network; and a search budget that ran
     out is config.json's (the notes give the seconds each member had: 70 % of the budget over the rounds)."""
-    if cfg.ensemble == 1 and rd.config.get("aggregate", "median") != "median":  # the others: DiscoverConfig.resolved
+    if cfg.ensemble == 1 and config.get("aggregate", "median") != "median":  # the others: DiscoverConfig.resolved
         refuse("config.json sets aggregate with one network, where it has no effect and discover leaves it at median: "
                "the file was edited")
     notes = " ".join(n for ns in (metrics.get("notes") or {}).values() if isinstance(ns, list) for n in ns
@@ -825,12 +825,13 @@ def check_settings(rd: RunDir, cfg: DiscoverConfig, metrics: dict) -> None:
     it has more, expanded only with ``expand``; the poorly fitted edges judged against ``r2_min``; the cross-check made
     with config.json's engine, budget and generations (a rerun of a stage records its settings there)."""
     refuse = _refuser(rd)
-    unknown = sorted(str(k)[:40] for k in rd.config if k not in CONFIG_FIELDS)
+    config = rd.config
+    unknown = sorted(str(k)[:40] for k in config if k not in CONFIG_FIELDS)
     if unknown:
         refuse(f"config.json holds {', '.join(map(repr, unknown[:3]))}, not a field kansym {__version__} writes "
-               f"(config.json says kansym {str(rd.config.get('kansym_version'))[:20]!r} wrote it): edited, or from "
+               f"(config.json says kansym {str(config.get('kansym_version'))[:20]!r} wrote it): edited, or from "
                "another version")
-    _check_idle_settings(rd, cfg, metrics, refuse)
+    _check_idle_settings(config, cfg, metrics, refuse)
     symbolic = [f for f in ("formula.json", "candidates.csv", "edges.csv", "crosscheck.json") if (rd.path / f).exists()]
     if cfg.stage == "kan" and symbolic:
         refuse(f"config.json says stage 'kan', but the run holds {symbolic[0]} of a later stage")
@@ -859,7 +860,6 @@ def check_settings(rd: RunDir, cfg: DiscoverConfig, metrics: dict) -> None:
     if any(not m.split("; ")[0].endswith(f" < {cfg.r2_min}") for m in poor):
         refuse(f"metrics.json's notes judge poorly fitted edges against another R^2 than config.json's r2_min "
                f"{cfg.r2_min}")
-    config = rd.config
     reports = {name: rd.read_json(name) for name in ("crosscheck.json", "extrapolation.json")
                if (rd.path / name).exists()}
     written_as = {rd.id}  # the id the run was written under (its folder may have been renamed since)

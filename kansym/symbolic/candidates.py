@@ -35,7 +35,7 @@ from kansym.symbolic.formula import (
 )
 from kansym.metrics import pareto_mask, rms, rmse_by_split
 from kansym.symbolic import powers
-from kansym.symbolic.library import EdgeFit, resolve_library
+from kansym.symbolic.library import resolve_library
 
 
 @dataclass(frozen=True)
@@ -299,8 +299,7 @@ def joint_networks(net: SymbolicNetwork, top: int = TOP_PER_EDGE,
                    limit: int = MAX_JOINT_COMBINATIONS) -> list[SymbolicNetwork]:
     """``net`` with other functions on its active edges: each edge takes its chosen function, the identity x, or
     one of its ``top`` - 1 next best library fits by R^2 on the network's activations (never the zero function),
-    in that order, with their
-    fitted constants as starting values. The combinations are ordered by how far down the edges' rankings they
+    in that order, with their fitted constants as starting values. The combinations are ordered by how far down the edges' rankings they
     reach (the sum of ranks), then by the R^2 they give up; the first ``limit`` are returned (the chosen
     combination itself is not)."""
     active = net.active_edges()
@@ -319,8 +318,7 @@ def joint_networks(net: SymbolicNetwork, top: int = TOP_PER_EDGE,
         for ranks in level:
             edges = list(net.edges)
             for m, (k, r) in enumerate(zip(active, ranks)):
-                e = edges[k]
-                edges[k] = EdgeFit(e.layer, e.i, e.j, options[m][r], e.alternatives)
+                edges[k] = replace(edges[k], chosen=options[m][r])
             out.append(replace(net, edges=tuple(edges)))
             if len(out) >= limit:
                 return out
