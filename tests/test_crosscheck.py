@@ -133,6 +133,7 @@ def test_same_seed_same_crosscheck(formula_run, tmp_path):
         run = tmp_path / f"r{k}"
         shutil.copytree(formula_run.run_dir, run)
         crosscheck_run(run, "pyoperon", seed=3, generations=4, maxsize=15)
+        assert runner.invoke(app, ["show", str(run)]).exit_code == 0  # config.json records the seed and size
         rep = json.loads((run / "crosscheck.json").read_text())
         rep.pop("engine_wall_s"), rep.pop("run_id")
         reports.append(rep)

@@ -1958,12 +1958,19 @@ def _cc_edit(name):
         del d["tex_layout"]
         d["rows"][1]["numeric_latex"] = "x$ \\immediate\\write18{touch pwned} \\input{/etc/passwd} $"
 
+    def seed(d):  # crosscheck.tex's caption follows: only config.json's record tells
+        d["seed"] += 1
+
+    def maxsize(d):
+        d["maxsize"] = 20
+
     return {"wall": wall, "flag": flag, "kan_rmse": kan_rmse, "other_selected": other_selected,
-            "engine_rmse": engine_rmse, "rms_difference": rms_difference, "legacy_injection": legacy_injection}[name]
+            "engine_rmse": engine_rmse, "rms_difference": rms_difference, "legacy_injection": legacy_injection,
+            "seed": seed, "maxsize": maxsize}[name]
 
 
 @pytest.mark.parametrize("edit", ["wall", "flag", "kan_rmse", "other_selected", "engine_rmse", "rms_difference",
-                                  "legacy_injection"])
+                                  "legacy_injection", "seed", "maxsize"])
 def test_a_self_contradictory_crosscheck_record_is_refused(edit, formula_run, tmp_path):
     """crosscheck.json's kansym row is the run's formula, its selected engine row the one its own rows select,
     its equivalence flags follow from its numbers, its wall time is possible: an edit of any is refused by show."""
@@ -1977,7 +1984,7 @@ def test_a_self_contradictory_crosscheck_record_is_refused(edit, formula_run, tm
     data = json.loads((run / "crosscheck.json").read_text())
     _cc_edit(edit)(data)
     (run / "crosscheck.json").write_text(json.dumps(data))
-    if edit in ("engine_rmse", "legacy_injection"):  # the snippet and the summary edited to match
+    if edit in ("engine_rmse", "legacy_injection", "seed", "maxsize"):  # the snippet and the summary edited to match
         from kansym.checks.crosscheck import _crosscheck_tex_v1, crosscheck_tex
         from kansym.pipeline.discovery import crosscheck_summary
 

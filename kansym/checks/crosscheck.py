@@ -40,6 +40,7 @@ from kansym.safeio import read_text_bounded
 from kansym.nuclear.targets import SUBSETS
 
 ENGINES = ("auto", "pyoperon", "pysr")
+DEFAULT_MAXSIZE = 30  # largest expression size of a search
 MAX_HOF_BYTES = 10_000_000
 MAX_HOF_ROWS = 100  # a PySR hall of fame holds one equation per complexity (at most maxsize rows)
 MAX_HOF_CHARS = 20_000  # all its equations together
@@ -81,7 +82,7 @@ class Engine:
 
     name = "engine"
 
-    def __init__(self, time_budget: float | None = None, maxsize: int = 30, seed: int = 0,
+    def __init__(self, time_budget: float | None = None, maxsize: int = DEFAULT_MAXSIZE, seed: int = 0,
                  generations: int = DEFAULT_GENERATIONS):
         self.time_budget = time_budget
         self.maxsize = maxsize
@@ -278,7 +279,7 @@ MAX_SIZE = 200
 """Largest expression size an engine may search (larger sizes only make the search slower)."""
 
 
-def check_engine_options(name: str, time_budget: float | None = None, maxsize: int = 30, seed: int = 0,
+def check_engine_options(name: str, time_budget: float | None = None, maxsize: int = DEFAULT_MAXSIZE, seed: int = 0,
                          generations: int = DEFAULT_GENERATIONS) -> None:
     """The cross-check's options, checked whether or not an engine will run (before any work)."""
     if name not in ENGINES:
@@ -294,7 +295,7 @@ def check_engine_options(name: str, time_budget: float | None = None, maxsize: i
         raise KansymError(f"--seed must lie in 0 .. 2^32-1, got {seed}")
 
 
-def make_engine(name: str, time_budget: float | None = None, maxsize: int = 30, seed: int = 0,
+def make_engine(name: str, time_budget: float | None = None, maxsize: int = DEFAULT_MAXSIZE, seed: int = 0,
                 generations: int = DEFAULT_GENERATIONS):
     """An engine by name; 'auto' is PySR when its runtime is present, else pyoperon."""
     check_engine_options(name, time_budget, maxsize, seed, generations)

@@ -270,9 +270,10 @@ class DiscoverConfig:
 
 
 RECORD_EXTRAS = {"kansym_version": "str", "data_sha256": "dict", "extrapolation_options": "dict",
-                 "formula_kansym_version": "str"}
-"""Fields a run's ``config.json`` holds beside the options: provenance, the last extrapolation's options and the
-version of a symbolic-stage rerun (else the formula's version is the run's)."""
+                 "formula_kansym_version": "str", "crosscheck_seed": "int", "crosscheck_maxsize": "int"}
+"""Fields a run's ``config.json`` holds beside the options: provenance, the last extrapolation's options, the
+version of a symbolic-stage rerun (else the formula's version is the run's) and the seed and largest expression
+size of a cross-check rerun (else the run's seed and size 30)."""
 
 
 def _field_kind(annotation: str) -> tuple[str, bool]:

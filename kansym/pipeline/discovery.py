@@ -12,7 +12,7 @@ import pandas as pd
 
 from kansym import __version__
 from kansym.checks import masstable
-from kansym.checks.crosscheck import check_engine_options, import_hof, make_engine
+from kansym.checks.crosscheck import DEFAULT_MAXSIZE, check_engine_options, import_hof, make_engine
 from kansym.checks.extrapolation import Extrapolation, chain_check, chain_domain, check_options, extrapolate
 from kansym.checks.farcheck import make_judge
 from kansym.errors import KansymError
@@ -231,7 +231,7 @@ def symbolic_ready(run_dir: Path, **overrides) -> None:
     replace(cfg, **{k: v for k, v in overrides.items() if v is not None}).resolved(environment=False)
 
 
-def crosscheck_ready(run_dir: Path, engine: str = "auto", time_budget: float | None = None, maxsize: int = 30,
+def crosscheck_ready(run_dir: Path, engine: str = "auto", time_budget: float | None = None, maxsize: int = DEFAULT_MAXSIZE,
                      seed: int = 0, pysr_hof: Path | None = None, generations: int = 50) -> None:
     """The cross-check's options, its engine and the hall of fame to import checked before the run itself is
     checked (which takes seconds)."""
@@ -268,7 +268,7 @@ def rerun_extrapolate(run_dir: Path, chains, beyond: int = 10, against=("frdm12"
     return report
 
 
-def rerun_crosscheck(run_dir: Path, engine: str = "auto", time_budget: float | None = None, maxsize: int = 30,
+def rerun_crosscheck(run_dir: Path, engine: str = "auto", time_budget: float | None = None, maxsize: int = DEFAULT_MAXSIZE,
                      seed: int = 0, pysr_hof: Path | None = None, generations: int = 50) -> dict:
     """Cross-check of an existing run; the run's cross-check files and ``metrics.json`` are replaced together."""
 
@@ -278,7 +278,7 @@ def rerun_crosscheck(run_dir: Path, engine: str = "auto", time_budget: float | N
     return report
 
 
-def crosscheck_run(run_dir: Path, engine: str = "auto", time_budget: float | None = None, maxsize: int = 30,
+def crosscheck_run(run_dir: Path, engine: str = "auto", time_budget: float | None = None, maxsize: int = DEFAULT_MAXSIZE,
                    seed: int = 0, pysr_hof: Path | None = None, beyond: int = 10,
                    generations: int = 50) -> dict:
     """:func:`kansym.pipeline.stages.crosscheck_report` of a run directory (its selection, split, target and
@@ -291,7 +291,8 @@ def crosscheck_run(run_dir: Path, engine: str = "auto", time_budget: float | Non
     report = crosscheck_report(cfg, load_dataset(cfg), run_formula(rd, cfg.features), rd.id, engine, time_budget,
                                maxsize, seed, pysr_hof, beyond, generations)
     config = rd.config  # config.json says what the cross-check was made with
-    config.update(crosscheck=str(engine), crosscheck_budget=time_budget, crosscheck_generations=generations)
+    config.update(crosscheck=str(engine), crosscheck_budget=time_budget, crosscheck_generations=generations,
+                  crosscheck_seed=seed, crosscheck_maxsize=maxsize)
     write_config(rd.path, config)
     write_crosscheck(rd.path, report)
     return report

@@ -19,7 +19,7 @@ import pandas as pd
 
 from kansym import __version__
 from kansym.checks import masstable
-from kansym.checks.crosscheck import (REPORT_FIELDS, ROW_FIELDS, TEX_LAYOUT, crosscheck_tex, extrapolation_set,
+from kansym.checks.crosscheck import (DEFAULT_MAXSIZE, REPORT_FIELDS, ROW_FIELDS, TEX_LAYOUT, crosscheck_tex, extrapolation_set,
                                      far_fields, shown_numbers)
 from kansym.checks.extrapolation import extrapolate
 from kansym.checks.farcheck import make_judge
@@ -893,6 +893,11 @@ def check_settings(rd: RunDir, cfg: DiscoverConfig, metrics: dict) -> None:
                 or cfg.crosscheck not in ("auto", str(rep.get("engine", "")).split()[0]):
             refuse("crosscheck.json was not made with config.json's crosscheck, crosscheck_budget and "
                    "crosscheck_generations")
+        made_with = {"seed": config.get("crosscheck_seed", cfg.seed),
+                     "maxsize": config.get("crosscheck_maxsize", DEFAULT_MAXSIZE)}
+        if any(type(rep.get(k)) is not int or rep.get(k) != v for k, v in made_with.items()):
+            refuse(f"crosscheck.json's seed and maxsize ({str(rep.get('seed'))[:20]}, {str(rep.get('maxsize'))[:20]})"
+                   f" are not config.json's ({made_with['seed']}, {made_with['maxsize']})")
 
 
 def check_run(run_dir: Path, with_candidates: bool = False):

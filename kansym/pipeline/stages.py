@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kansym.checks.crosscheck import check_engine_options, compare, extrapolation_set, import_hof, make_engine
+from kansym.checks.crosscheck import (DEFAULT_MAXSIZE, check_engine_options, compare, extrapolation_set, import_hof,
+                                      make_engine)
 from kansym.checks.farcheck import make_judge
 from kansym.metrics import SPLITS, rms
 from kansym.nuclear import features as feat
@@ -192,7 +193,7 @@ def symbolic_result(cfg: DiscoverConfig, stage: KanStage, run_id: str, progress:
 
 
 def crosscheck_report(cfg: DiscoverConfig, ds, formula: Formula, run_id: str, engine: str = "auto",
-                      time_budget: float | None = None, maxsize: int = 30, seed: int = 0,
+                      time_budget: float | None = None, maxsize: int = DEFAULT_MAXSIZE, seed: int = 0,
                       pysr_hof: Path | None = None, beyond: int = 10, generations: int = 50) -> dict:
     """An independent engine (or an imported PySR hall of fame) on the run's training nuclei, compared with the
     run's formula (``kansym.checks.crosscheck.compare``): crosscheck.json's report."""
