@@ -2268,6 +2268,8 @@ def test_crosscheck_rows_are_recomputed(formula_run, tmp_path):
     (["--weight-floor", "0.2"], "no effect without --weights dme"),
     (["--crosscheck", "none", "--crosscheck-budget", "30"], "no effect with --crosscheck none"),
     (["--ensemble", "1", "--no-uncertainty"], "needs --ensemble 2"),
+    (["--stage", "kan", "--crosscheck-generations", "5"], "no effect with --stage kan"),  # probe 16
+    (["--stage", "symbolic", "--crosscheck", "pyoperon"], "no effect with --stage symbolic"),
 ])
 def test_discover_options_the_fifteenth_probe_found(args, message, tmp_path):
     """Refused before any training (the chain only after reading the data: still in seconds)."""

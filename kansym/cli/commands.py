@@ -269,7 +269,7 @@ def discover(
     weights: Weights = typer.Option(Weights.none, help="Weights of the fits (network, baseline and formula constants): none, or dme = 1/(dME^2 + s^2) with AME2020's mass uncertainty dME and s = --weight-floor. RMSEs stay unweighted."),
     weight_floor: float = typer.Option(0.1, help="s of --weights dme [MeV]: the accuracy a model can reach, so that the best-measured nuclei do not dominate."),
     seed: int = typer.Option(0, help="Random seed (split and network)."),
-    stage: Stage = typer.Option(Stage.all, help="Stop after this stage: kan, symbolic or all."),
+    stage: Stage = typer.Option(Stage.all, help="Stop after this stage: kan, symbolic or all (the symbolic options are recorded for a later `kansym symbolic`)."),
     crosscheck_engine: Engine = typer.Option(Engine.auto, "--crosscheck", help="Cross-check engine after the symbolic stage: auto, pyoperon, pysr or none."),
     crosscheck_generations: Optional[int] = typer.Option(None, help="Cross-check search length in generations (reproducible for a seed) [default: 50; 10 for residual]."),
     crosscheck_budget: Optional[float] = typer.Option(None, help="Cap on the cross-check search time [s]; results then depend on machine speed [default: no cap]."),

@@ -147,6 +147,11 @@ class DiscoverConfig:
         if str(out.crosscheck) == "none" and (out.crosscheck_budget is not None
                                               or out.crosscheck_generations != d["crosscheck_generations"]):
             raise KansymError("--crosscheck-budget and --crosscheck-generations have no effect with --crosscheck none")
+        if out.stage != "all" and (str(out.crosscheck) not in ("auto", "none") or out.crosscheck_budget is not None
+                                   or out.crosscheck_generations != d["crosscheck_generations"]):
+            raise KansymError(f"--crosscheck, --crosscheck-budget and --crosscheck-generations have no effect with "
+                              f"--stage {out.stage}: the cross-check runs after the symbolic stage of --stage all "
+                              "(or later: `kansym crosscheck RUN` takes these options)")
         out = replace(out, aggregate=Aggregate.parse(out.aggregate, "--aggregate rule"),
                       poor_edges=PoorEdges.parse(out.poor_edges, "--poor-edges mode"),
                       crosscheck=Engine.parse(out.crosscheck, "--crosscheck engine"),
