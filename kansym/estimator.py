@@ -180,17 +180,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
 
         self._check_arguments()
         X, names = _as_matrix(X, feature_names)
-        if isinstance(y, (str, bytes)):
-            raise ValueError("y must hold real numbers, one per row of X")
-        _real_numbers(np.asarray(y).dtype.kind, "y")
-        y = np.asarray(y, dtype=np.float64).ravel()  # arrays and pandas Series alike
-        if len(y) != len(X):
-            raise ValueError(f"X has {len(X)} rows but y has {len(y)} values")
-        if not np.isfinite(y).all():
-            raise ValueError(f"y has {int((~np.isfinite(y)).sum())} NaN or infinite values")
-        if y.size and np.abs(y).max() > MAX_ABS_VALUE:
-            raise ValueError(f"y holds values up to {np.abs(y).max():.3g} in magnitude; beyond {MAX_ABS_VALUE:.0e} "
-                             "the least squares overflow in float64: rescale it")
+        y = _targets(y, len(X))
         if sample_weight is not None:
             if isinstance(sample_weight, (str, bytes)):
                 raise ValueError("sample_weight must be numbers, one per row of X")
@@ -272,6 +262,16 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(f"X has {X.shape[1]} columns; the estimator was fitted on {self.n_features_in_}")
         _check_derived(X, tuple(self.feature_names_in_))
         return X
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """R^2 of :meth:`predict` (the formula) on rows of ``X`` against ``y``, checked as :meth:`fit` checks them."""
+        from sklearn.metrics import r2_score
+
+        y = _targets(y)
+        pred = self.predict(X)
+        if len(pred) != len(y):
+            raise ValueError(f"X has {len(pred)} rows but y has {len(y)} values")
+        return float(r2_score(y, pred, sample_weight=sample_weight))
 
     def predict(self, X, use: str = "formula") -> np.ndarray:
         """Predictions on rows of ``X``: from the chosen formula (``use='formula'``) or the network (``'kan'``).
@@ -454,6 +454,22 @@ def choose_baseline(baseline: str, names) -> tuple[str, str | None]:
 
 _KINDS = {"c": "complex numbers", "b": "booleans", "M": "dates", "m": "time spans", "U": "text", "S": "bytes",
           "O": "Python objects (text or mixed types)", "V": "raw records"}
+
+
+def _targets(y, rows: int | None = None) -> np.ndarray:
+    """``y`` as a float64 vector of finite numbers (one per row of X when ``rows`` is given), or a ValueError."""
+    if isinstance(y, (str, bytes)):
+        raise ValueError("y must hold real numbers, one per row of X")
+    _real_numbers(np.asarray(y).dtype.kind, "y")
+    y = np.asarray(y, dtype=np.float64).ravel()  # arrays and pandas Series alike
+    if rows is not None and len(y) != rows:
+        raise ValueError(f"X has {rows} rows but y has {len(y)} values")
+    if not np.isfinite(y).all():
+        raise ValueError(f"y has {int((~np.isfinite(y)).sum())} NaN or infinite values")
+    if y.size and np.abs(y).max() > MAX_ABS_VALUE:
+        raise ValueError(f"y holds values up to {np.abs(y).max():.3g} in magnitude; beyond {MAX_ABS_VALUE:.0e} "
+                         "the least squares overflow in float64: rescale it")
+    return y
 
 
 def _real_numbers(kind: str, what: str) -> None:

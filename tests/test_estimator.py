@@ -118,6 +118,19 @@ def test_from_run_reproduces_the_run_bit_for_bit(formula_run):
         KANSymbolicRegressor.from_run(formula_run.run_dir / "kan")
 
 
+def test_score_checks_y_as_fit_does(formula_run):
+    """score is the formula's R^2; a y with NaN, text or the wrong length is refused in kansym's words."""
+    est = KANSymbolicRegressor.from_run(formula_run.run_dir)
+    ds = load_run_stage(formula_run.run_dir)[1].dataset
+    y = np.asarray(ds.y, dtype=float)
+    resid = y - est.predict(ds.X)
+    assert est.score(ds.X, y) == pytest.approx(1 - (resid ** 2).sum() / ((y - y.mean()) ** 2).sum(), rel=1e-12)
+    for bad, message in ((np.where(np.arange(len(y)) == 3, np.nan, y), "1 NaN or infinite"),
+                         (y[:-1], "rows but y has"), (["a"] * len(y), "real numbers")):
+        with pytest.raises(ValueError, match=message):
+            est.score(ds.X, bad)
+
+
 def test_from_run_gives_every_candidate_back_bit_for_bit(formula_run, tmp_path):
     """sympy(i), latex(i) and predict of every candidate of a loaded run are the run's own (candidates.json),
     and an edited candidate is refused naming it."""
