@@ -42,3 +42,33 @@ def test_the_known_fields_are_the_written_ones(tiny_run):
     scalers = next(tiny_run.run_dir.glob("kan/**/scalers.json"))
     assert set(json.loads(scalers.read_text())) == CHECKPOINT_FIELDS
     assert set(json.loads((tiny_run.run_dir / "config.json").read_text())) <= CONFIG_FIELDS
+
+
+def test_a_run_records_the_library_versions_it_was_made_with(tiny_run, tmp_path):
+    """config.json names the numerical libraries' versions; show prints them and, where the installed ones differ,
+    says so (a rerun is bit-identical only with the same ones); a malformed record is refused."""
+    import json
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from kansym.cli.commands import app
+    from kansym.pipeline.config import LIBRARIES, library_versions
+
+    runner = CliRunner()
+    config = json.loads((tiny_run.run_dir / "config.json").read_text())
+    assert config["library_versions"] == library_versions() and set(config["library_versions"]) == set(LIBRARIES)
+    assert config["library_versions"]["numpy"] == __import__("numpy").__version__
+    run = tmp_path / tiny_run.run_dir.name
+    shutil.copytree(tiny_run.run_dir, run)
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 0 and "made with" in r.output and "installed now" not in r.output, r.output
+    for versions, ok in (({**config["library_versions"], "numpy": "1.0.0"}, True),
+                         ({"numpy": "1.0$\\input{x}"}, False), ({"evil": "1.0"}, False)):
+        (run / "config.json").write_text(json.dumps({**config, "library_versions": versions}))
+        r = runner.invoke(app, ["show", str(run)])
+        text = " ".join(r.output.split())
+        if ok:
+            assert r.exit_code == 0 and "installed now: numpy" in text, r.output
+        else:
+            assert r.exit_code == 2 and "library_versions" in text, r.output

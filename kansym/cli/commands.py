@@ -388,6 +388,18 @@ def _runs_row(r) -> dict:
         return {"run_id": r.id, "path": str(r.path), "status": "corrupt", "error": str(exc)}
 
 
+def _versions_text(kansym_version, versions: dict) -> str:
+    """kansym's and the numerical libraries' versions a run was made with, and those installed now where they
+    differ (a rerun is bit-identical only with the same ones)."""
+    from kansym.pipeline.config import library_versions
+
+    now = library_versions()
+    text = f"kansym {kansym_version}; " + ", ".join(f"{k} {v or '-'}" for k, v in versions.items())
+    changed = [f"{k} {now.get(k) or '-'}" for k, v in versions.items() if now.get(k) != v]
+    return text + (f" [yellow](installed now: {', '.join(changed)}; a rerun may differ in the last digits)[/]"
+                   if changed else "")
+
+
 def render_summary(config: dict, metrics: dict, importance, run_dir) -> Table:
     """A rich table summarising a run (text from its files printed as written, never as markup)."""
     from kansym.nuclear import tables
@@ -403,6 +415,8 @@ def render_summary(config: dict, metrics: dict, importance, run_dir) -> Table:
         t.add_row("weights", f"fits weighted by 1/(dME^2 + s^2), dME from AME2020, s = {config.get('weight_floor')} "
                              "MeV; RMSEs unweighted")
     t.add_row("features", config["features"])
+    if isinstance(config.get("library_versions"), dict):
+        t.add_row("made with", _versions_text(config.get("kansym_version"), config["library_versions"]))
     t.add_row("network", f"{metrics.get('pruned_width')} (pruned from width {config['width']})")
     r = _rmse(metrics["rmse_mev"], "metrics.json rmse_mev")
     t.add_row("KAN RMSE [MeV]", f"train {_fmt(r['train'])}  test {_fmt(r['test'])}  all {_fmt(r['all'])}")

@@ -3,6 +3,7 @@ dataset it selects."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -275,10 +276,11 @@ class DiscoverConfig:
 
 
 RECORD_EXTRAS = {"kansym_version": "str", "data_sha256": "dict", "extrapolation_options": "dict",
-                 "formula_kansym_version": "str", "crosscheck_seed": "int", "crosscheck_maxsize": "int"}
+                 "formula_kansym_version": "str", "crosscheck_seed": "int", "crosscheck_maxsize": "int",
+                 "library_versions": "dict"}
 """Fields a run's ``config.json`` holds beside the options: provenance, the last extrapolation's options, the
-version of a symbolic-stage rerun (else the formula's version is the run's) and the seed and largest expression
-size of a cross-check rerun (else the run's seed and size 30)."""
+version of a symbolic-stage rerun (else the formula's version is the run's), the seed and largest expression
+size of a cross-check rerun (else the run's seed and size 30) and the versions of the numerical libraries."""
 
 
 def _field_kind(annotation: str) -> tuple[str, bool]:
@@ -318,6 +320,11 @@ def run_config(record: dict, where: str = "config.json") -> DiscoverConfig:
                         "float": "a number", "bool": "true or false", "str": "text", "dict": "an object"}[kind]
             raise KansymError(f"{where}: field {key!r} must be {expected}{' or null' if optional else ''}, "
                               f"got {str(value)[:40]!r}")
+    versions = record.get("library_versions")
+    if versions is not None and not (len(versions) <= len(LIBRARIES) and all(
+            k in LIBRARIES and (v is None or (isinstance(v, str) and re.fullmatch(r"[0-9A-Za-z.+!-]{1,40}", v)))
+            for k, v in versions.items())):
+        raise KansymError(f"{where}: field 'library_versions' must map {', '.join(LIBRARIES)} to version strings")
     try:
         return DiscoverConfig.from_dict(record).resolved(environment=False)
     except KansymError as exc:
@@ -331,3 +338,20 @@ def load_dataset(cfg: DiscoverConfig) -> Dataset:
 
 def provenance() -> dict:
     return {"kansym_version": __version__, "data_sha256": tables.data_hashes()}
+
+
+LIBRARIES = ("numpy", "scipy", "sympy", "pandas", "scikit-learn", "torch", "pykan", "pyoperon")
+"""The libraries whose versions decide a run's last digits (a run is bit-identical only with the same ones)."""
+
+
+def library_versions() -> dict:
+    """{library: installed version, or None where it is not installed} for :data:`LIBRARIES`."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in LIBRARIES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out

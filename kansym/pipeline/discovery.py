@@ -19,7 +19,7 @@ from kansym.errors import KansymError
 from kansym.nuclear import features as feat
 from kansym.nuclear import tables
 from kansym.nuclear.targets import Dataset
-from kansym.pipeline.config import DiscoverConfig, load_dataset, provenance, run_config
+from kansym.pipeline.config import DiscoverConfig, library_versions, load_dataset, provenance, run_config
 from kansym.pipeline.recipe import Progress, fit_recipe, load_run_stage
 from kansym.pipeline.stages import KanResult, SymbolicResult, crosscheck_report, kan_result, symbolic_result
 from kansym.pipeline.writer import (
@@ -98,7 +98,8 @@ def compute_run(cfg: DiscoverConfig, dataset: Dataset, run_id: str, progress: Pr
         add_notes(metrics, "extrapolation", ext.report["notes"])
         say("extrapolation")
     metrics["wall_time_total_s"] = round(time.perf_counter() - t0, 3)
-    return DiscoverResult(None, {**cfg.to_dict(), **provenance()}, metrics, kan, sym, report, ext)
+    return DiscoverResult(None, {**cfg.to_dict(), **provenance(), "library_versions": library_versions()}, metrics,
+                          kan, sym, report, ext)
 
 
 def write_run(path: Path, result: DiscoverResult) -> None:

@@ -451,7 +451,7 @@ def gather(root: Path) -> pd.DataFrame:
                                 "far_rms_beyond_mev": dev.get("rms_beyond"),
                                 "far_max_abs_beyond_mev": dev.get("max_abs_beyond")}}
         flat = pd.json_normalize({"config": {k: (str(v) if isinstance(v, (list, dict)) else v) for k, v in c.items()
-                                             if k != "data_sha256"}, **headline}, sep=".")
+                                             if k not in ("data_sha256", "library_versions")}, **headline}, sep=".")
         rows.append({**row, "status": "ok", **flat.iloc[0].to_dict()})
     return pd.DataFrame(rows)
 
