@@ -2270,6 +2270,7 @@ def test_crosscheck_rows_are_recomputed(formula_run, tmp_path):
     (["--ensemble", "1", "--no-uncertainty"], "needs --ensemble 2"),
     (["--stage", "kan", "--crosscheck-generations", "5"], "no effect with --stage kan"),  # probe 16
     (["--stage", "symbolic", "--crosscheck", "pyoperon"], "no effect with --stage symbolic"),
+    (["--ensemble", "1", "--aggregate", "mean", "--stage", "kan"], "no effect with one network"),  # probe 17
 ])
 def test_discover_options_the_fifteenth_probe_found(args, message, tmp_path):
     """Refused before any training (the chain only after reading the data: still in seconds)."""
@@ -2358,3 +2359,18 @@ def test_formula_entries_the_sixteenth_probe_found(edit, message):
     edit(entry)
     with pytest.raises(KansymError, match=message):
         formula_from_entry(entry)
+
+
+def test_a_renamed_run_exports_under_the_id_it_was_written_under(formula_run, tmp_path):
+    """Probe 17: a run's folder renamed (here to an id claiming another target) still exports with the id its files
+    record; an existing entry is refused before the run's full check."""
+    run = tmp_path / "20991231T000000Z-me-odd-odd-deadbeef"
+    shutil.copytree(formula_run.run_dir, run)
+    reg = tmp_path / "reg"
+    r = runner.invoke(app, ["export", str(run), "--registry", str(reg), "--name", "y"])
+    assert r.exit_code == 0, r.output
+    entry = json.loads((reg / "y.json").read_text())
+    assert entry["run_id"] == formula_run.run_dir.name and "deadbeef" not in (reg / "y.tex").read_text()
+    t0 = time.perf_counter()
+    r = runner.invoke(app, ["export", str(run), "--registry", str(reg), "--name", "y"])
+    assert r.exit_code == 2 and "already exists" in r.output and time.perf_counter() - t0 < 2, r.output

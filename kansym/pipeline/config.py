@@ -143,6 +143,9 @@ class DiscoverConfig:
         if out.uncertainty is not None and out.ensemble < 2:
             raise KansymError(f"--{'' if out.uncertainty else 'no-'}uncertainty needs --ensemble 2 or more: one network "
                               "gives no spread, hence no sigma_ens (the default ensemble for residual targets is 4)")
+        if out.ensemble == 1 and str(out.aggregate) != DiscoverConfig.aggregate:
+            raise KansymError(f"--aggregate {str(out.aggregate)[:20]} has no effect with one network (--ensemble 1): "
+                              "it combines the members of an ensemble")
         if str(out.weights) == "none" and out.weight_floor != DiscoverConfig.weight_floor:
             raise KansymError(f"--weight-floor {out.weight_floor!r} has no effect without --weights dme")
         if str(out.crosscheck) == "none" and (out.crosscheck_budget is not None

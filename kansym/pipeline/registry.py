@@ -49,8 +49,11 @@ RTOL = 1e-6
 
 def entry_context(entry: dict, cfg: DiscoverConfig, run_id: str) -> dict:
     """The provenance a registry entry records, from the run's checked configuration; a ``formula.json`` whose
-    own record of it says otherwise is refused (it describes another run or was edited)."""
-    context = {"run_id": run_id, "target": cfg.target, "model": cfg.model,
+    own record of it says otherwise is refused (it describes another run or was edited). The run's id is the one
+    formula.json records (the run's folder ``run_id`` may have been renamed since)."""
+    recorded = entry.get("run_id")
+    written = recorded if isinstance(recorded, str) and re.fullmatch(r"[A-Za-z0-9_.-]{1,200}", recorded) else run_id
+    context = {"run_id": written, "target": cfg.target, "model": cfg.model,
                "selection": {k: getattr(cfg, k) for k in ("subset", "min_z", "min_n", "max_unc", "include_estimated")},
                "features": cfg.features, "split": cfg.split, "seed": cfg.seed, "trainer": cfg.trainer}
     context = json.loads(json_text(context))  # plain JSON values (choices as their text)
@@ -195,6 +198,8 @@ def export_formula(run_dir: Path, name: str, registry: Path = Path("formulas"), 
                           "letter or digit, without '..'")
     if Path(registry).exists() and not Path(registry).is_dir():
         raise KansymError(f"--registry {registry} is not a directory")
+    if not force and any((Path(registry) / f"{name}.{ext}").exists() for ext in ("json", "tex")):
+        raise KansymError(f"formula {name!r} already exists in {registry}; use --force to overwrite it")
     rd = RunDir(Path(run_dir))
     entry = rd.read_json("formula.json") if (rd.path / "formula.json").exists() else None
     if entry is None:
@@ -417,9 +422,6 @@ def check_formula_record(rd: RunDir, cfg: DiscoverConfig, ds, formula: Formula, 
     context = entry_context(entry, cfg, rd.id)  # target, model, selection, ... as config.json says (export too)
     if not (rd.path / "formula.tex").exists():
         raise KansymError(f"run {rd.id}: formula.tex is missing beside formula.json (the two are written together)")
-    run_id = entry.get("run_id")  # the snippet is what the checked entry gives, byte for byte
-    context["run_id"] = run_id if isinstance(run_id, str) and re.fullmatch(r"[A-Za-z0-9_.-]{1,200}", run_id) \
-        else rd.id  # the id the run was written under (its folder may have been renamed since)
     want = export.formula_tex(formula, TARGET_KINDS[cfg.target].symbol, entry.get("metrics") or {},
                               label=context["run_id"], context=context, notation=export.entry_notation(entry))
     if read_text_bounded(rd.path / "formula.tex", what="run file") != want:
@@ -799,14 +801,10 @@ def check_crosscheck(rd: RunDir, ds, formula, cfg: DiscoverConfig | None = None,
         refuse("crosscheck.json lacks a field a cross-check report has, or holds one of the wrong type")
 
 
-def _check_idle_settings(config: dict, cfg: DiscoverConfig, metrics: dict, refuse) -> None:
-    """Settings that had no effect on the run hold the values discover gives them (an edit there changes no number,
-    so it is found here in ``config``, config.json as written; the weight floor, the cross-check's settings and the uncertainty switch are refused where
-    idle by :meth:`DiscoverConfig.resolved`): the ensemble's aggregate with one network; and a search budget that ran
-    out is config.json's (the notes give the seconds each member had: 70 % of the budget over the rounds)."""
-    if cfg.ensemble == 1 and config.get("aggregate", "median") != "median":  # the others: DiscoverConfig.resolved
-        refuse("config.json sets aggregate with one network, where it has no effect and discover leaves it at median: "
-               "the file was edited")
+def _check_idle_settings(cfg: DiscoverConfig, metrics: dict, refuse) -> None:
+    """A search budget that ran out is config.json's (the notes give the seconds each member had: 70 % of the
+    budget over the rounds). (Settings that have no effect where they are set, such as the aggregate of one network
+    or the weight floor without weights, are refused by :meth:`DiscoverConfig.resolved`.)"""
     notes = " ".join(n for ns in (metrics.get("notes") or {}).values() if isinstance(ns, list) for n in ns
                      if isinstance(n, str))
     member = 0.7 * float(cfg.search_budget)
@@ -831,7 +829,7 @@ def check_settings(rd: RunDir, cfg: DiscoverConfig, metrics: dict) -> None:
         refuse(f"config.json holds {', '.join(map(repr, unknown[:3]))}, not a field kansym {__version__} writes "
                f"(config.json says kansym {str(config.get('kansym_version'))[:20]!r} wrote it): edited, or from "
                "another version")
-    _check_idle_settings(config, cfg, metrics, refuse)
+    _check_idle_settings(cfg, metrics, refuse)
     symbolic = [f for f in ("formula.json", "candidates.csv", "edges.csv", "crosscheck.json") if (rd.path / f).exists()]
     if cfg.stage == "kan" and symbolic:
         refuse(f"config.json says stage 'kan', but the run holds {symbolic[0]} of a later stage")
