@@ -10,7 +10,7 @@ import sympy as sp
 from typer.testing import CliRunner
 
 from kansym.cli.commands import app
-from kansym.pipeline.discovery import crosscheck_run
+from kansym.pipeline.discovery import crosscheck_run, rerun_crosscheck
 from kansym.checks.crosscheck import (PyOperonEngine, PySREngine, extrapolation_set, import_hof,
                                make_engine)
 from kansym.errors import KansymError
@@ -132,8 +132,9 @@ def test_same_seed_same_crosscheck(formula_run, tmp_path):
     for k in range(2):
         run = tmp_path / f"r{k}"
         shutil.copytree(formula_run.run_dir, run)
-        crosscheck_run(run, "pyoperon", seed=3, generations=4, maxsize=15)
-        assert runner.invoke(app, ["show", str(run)]).exit_code == 0  # config.json records the seed and size
+        rerun_crosscheck(run, "pyoperon", seed=3, generations=4, maxsize=15)  # the command's rerun
+        r = runner.invoke(app, ["show", str(run)])
+        assert r.exit_code == 0, r.output  # config.json records the seed and size
         rep = json.loads((run / "crosscheck.json").read_text())
         rep.pop("engine_wall_s"), rep.pop("run_id")
         reports.append(rep)

@@ -1954,9 +1954,11 @@ def _cc_edit(name):
     def rms_difference(d):
         d["equivalence"]["rms_difference_mev"] *= 1.5
 
-    def legacy_injection(d):  # a report without tex_layout: its LaTeX rows are read as text
+    def legacy_injection(d):  # a report without tex_layout (an earlier version's) is refused as such
         del d["tex_layout"]
         d["rows"][1]["numeric_latex"] = "x$ \\immediate\\write18{touch pwned} \\input{/etc/passwd} $"
+        sel = next(k for k, r in enumerate(d["rows"]) if k and r["selected"])
+        d["rows"][sel]["rmse_mev"] = {"train": 0.5, "test": 0.5, "all": 0.5}  # probe 17: was accepted
 
     def seed(d):  # crosscheck.tex's caption follows: only config.json's record tells
         d["seed"] += 1
@@ -1985,14 +1987,11 @@ def test_a_self_contradictory_crosscheck_record_is_refused(edit, formula_run, tm
     _cc_edit(edit)(data)
     (run / "crosscheck.json").write_text(json.dumps(data))
     if edit in ("engine_rmse", "legacy_injection", "seed", "maxsize"):  # the snippet and the summary edited to match
-        from kansym.checks.crosscheck import _crosscheck_tex_v1, crosscheck_tex
+        from kansym.checks.crosscheck import crosscheck_tex
         from kansym.pipeline.discovery import crosscheck_summary
 
-        tex = _crosscheck_tex_v1 if edit == "legacy_injection" else crosscheck_tex
-        try:
-            (run / "crosscheck.tex").write_text(tex(data))
-        except KansymError:
-            pass  # the legacy renderer refuses the row itself
+        if edit != "legacy_injection":
+            (run / "crosscheck.tex").write_text(crosscheck_tex(data))
         metrics = json.loads((run / "metrics.json").read_text())
         metrics["crosscheck"] = json.loads(json.dumps(crosscheck_summary(data)))
         (run / "metrics.json").write_text(json.dumps(metrics))

@@ -434,50 +434,10 @@ def compare(kan: Formula, result: EngineResult, ds, names, extrap_X: np.ndarray,
     return out
 
 
-def _crosscheck_tex_v1(report: dict) -> str:
-    """crosscheck.tex as reports without ``tex_layout`` were written: a ``table*`` of every row, each expression
-    on one line."""
-
-    caption = (f"{_compared(report)}: every formula of the engine's Pareto front with its constants refitted "
-               f"in double precision on the same training nuclei. RMSE in MeV; $^*$ the selected formula (the most "
-               f"accurate on the training nuclei among those passing the far-extrapolation check).")
-    lines = ["\\begin{table*}", "\\centering", f"\\caption{{{caption}}}",
-             "\\label{tab:crosscheck}", "\\begin{tabular}{lrrrrp{0.55\\textwidth}}", "\\toprule",
-             "Formula & Constants & Size & RMSE train & RMSE test & Expression \\\\", "\\midrule"]
-    for r in report["rows"]:
-        star = "$^*$" if r.get("selected") else ""
-        name = tex_escape(str(r["formula"])) + star
-        if r.get("refit_failed"):
-            lines.append(f"{name} & -- & -- & -- & -- & refit failed: "
-                         f"\\texttt{{{tex_escape(str(r.get('engine_expression', ''))[:80])}}} \\\\")
-            continue
-        rm = [_number(r["rmse_mev"][k]) for k in ("train", "test")]
-        lines.append(f"{name} & {_whole(r['n_constants'])} & {_whole(r['size'])} & {rm[0]} & {rm[1]} & "
-                     f"${_sympy_latex(r['numeric_latex'])}$ \\\\")
-    lines += ["\\bottomrule", "\\end{tabular}", "\\end{table*}", ""]
-    return "\n".join(lines)
-
-
-_LATEX_COMMANDS = frozenset({"frac", "left", "right", "sqrt", "sin", "cos", "tan", "tanh", "log", "exp",
-                             "operatorname", "cdot", "pi", "times"})
-
-
-def _sympy_latex(text) -> str:
-    """LaTeX of a legacy report row, accepted only if it could be SymPy's printing of an expression: no command
-    outside :data:`_LATEX_COMMANDS`, no math shift, comment, alignment, parameter or line break."""
-    text = str(text)
-    commands = set(re.findall(r"\\([A-Za-z]+)", text))
-    if not commands <= _LATEX_COMMANDS or any(c in text for c in "$%#&~\n") or "\\\\" in text \
-            or re.search(r"\\[^A-Za-z{}|,;! ]", text):
-        raise KansymError("crosscheck.json holds an expression that is not SymPy's LaTeX "
-                          f"({', '.join(sorted(commands - _LATEX_COMMANDS))[:60] or 'a forbidden character'})")
-    return text
-
-
 TEX_LAYOUT = 2
 """``tex_layout`` of the reports this version writes: crosscheck.tex shows the engine's refitted front (at most
-:data:`MAX_TEX_ROWS` formulas) with expressions cut into lines; reports without it were written as one table of
-every row (:func:`_crosscheck_tex_v1`)."""
+:data:`MAX_TEX_ROWS` formulas) with expressions cut into lines. Reports of earlier versions (without it, some without
+the refitted formulas that let every row be recomputed) are refused: ``kansym crosscheck`` makes them again."""
 
 MAX_TEX_ROWS = 6
 """Engine formulas crosscheck.tex shows (the selected one always; the rest in the front's order); the others are
@@ -511,7 +471,8 @@ def crosscheck_tex(report: dict) -> str:
     expression cut into lines that fit its column, with a caption saying what was compared. Numbers reach LaTeX
     only as numbers formatted here and expressions only through SymPy's printer."""
     if report.get("tex_layout") != TEX_LAYOUT:
-        return _crosscheck_tex_v1(report)
+        raise KansymError("crosscheck.json was written by an earlier kansym version, whose rows cannot all be "
+                          "checked: run `kansym crosscheck RUN` to make it again")
     rows = report["rows"]
     engine = [r for r in rows[1:] if r.get("numeric_srepr") is not None]
     failed = sum(1 for r in rows[1:] if r.get("numeric_srepr") is None)

@@ -741,6 +741,10 @@ def check_crosscheck(rd: RunDir, ds, formula, cfg: DiscoverConfig | None = None,
         return
     refuse = _refuser(rd)
     rep = rd.read_json("crosscheck.json")
+    if not isinstance(rep, dict) or rep.get("tex_layout") != TEX_LAYOUT:
+        raise KansymError(f"run {rd.id}: crosscheck.json is not a report of this kansym version (tex_layout "
+                          f"{TEX_LAYOUT}), so its rows cannot all be checked: run `kansym crosscheck RUN` to make it "
+                          "again")
     try:
         same_tex = read_text_bounded(rd.path / "crosscheck.tex", what="run file") == crosscheck_tex(rep)
     except FileNotFoundError:
@@ -758,20 +762,17 @@ def check_crosscheck(rd: RunDir, ds, formula, cfg: DiscoverConfig | None = None,
             refuse("crosscheck.json's kansym row is not the run's formula on the run's data")
         engine = [(k, r) for k, r in enumerate(rows) if k > 0]
         refitted = [(k, r) for k, r in engine if r.get("expression") is not None]
-        if rep.get("tex_layout") == TEX_LAYOUT:  # each refitted formula is in its row: its numbers recomputed
-            if any(kan.get(key) != v for key, v in shown_numbers(formula).items()):
-                refuse("crosscheck.json's kansym row does not show the run's formula")
-            for k, r in refitted:
-                F = export.formula_from_entry(r["refitted"]).for_columns(ds.feature_names)
-                if r["n_constants"] != F.n_constants or r["size"] != F.size or r["expression"] != str(F.expr) \
-                        or any(r.get(key) != v for key, v in shown_numbers(F).items()) \
-                        or not _same(r["rmse_mev"], rmse_by_split(F.evaluate(ds.X), ds.y, ds.masks())):
-                    refuse(f"crosscheck.json's row {k} is not what its refitted formula gives on the run's data")
-                if r["selected"] is True and not _same(rep["equivalence"]["rms_difference_mev"],
-                                                       rms(formula.evaluate(ds.X) - F.evaluate(ds.X))):
-                    refuse("crosscheck.json's RMS difference is not that of the two formulas it compares")
-        elif kan.get("numeric_latex") != shown_numbers(formula)["numeric_latex"]:
+        if any(kan.get(key) != v for key, v in shown_numbers(formula).items()):
             refuse("crosscheck.json's kansym row does not show the run's formula")
+        for k, r in refitted:  # each refitted formula is in its row: its numbers recomputed
+            F = export.formula_from_entry(r["refitted"]).for_columns(ds.feature_names)
+            if r["n_constants"] != F.n_constants or r["size"] != F.size or r["expression"] != str(F.expr) \
+                    or any(r.get(key) != v for key, v in shown_numbers(F).items()) \
+                    or not _same(r["rmse_mev"], rmse_by_split(F.evaluate(ds.X), ds.y, ds.masks())):
+                refuse(f"crosscheck.json's row {k} is not what its refitted formula gives on the run's data")
+            if r["selected"] is True and not _same(rep["equivalence"]["rms_difference_mev"],
+                                                   rms(formula.evaluate(ds.X) - F.evaluate(ds.X))):
+                refuse("crosscheck.json's RMS difference is not that of the two formulas it compares")
         picked = [k for k, r in engine if r["selected"] is True]
         if refitted:
             sane = {k: r.get("far_passed", True) is True for k, r in refitted}
@@ -793,7 +794,7 @@ def check_crosscheck(rd: RunDir, ds, formula, cfg: DiscoverConfig | None = None,
                 or not (budget is None or (isinstance(budget, (int, float)) and not isinstance(budget, bool)
                                            and math.isfinite(budget) and budget > 0)):
             refuse("crosscheck.json records an impossible wall time, generation count or time budget")
-        if cfg is not None and rep.get("tex_layout") == TEX_LAYOUT:
+        if cfg is not None:
             _check_crosscheck_rows(rep, cfg, ds, formula, judge, refuse)
     except KansymError:
         raise  # a refusal above, with its own reason
