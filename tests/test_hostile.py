@@ -2207,7 +2207,25 @@ PROBE15_EDITS = {  # file -> edit, and what show says (probe 15: each was accept
         lambda t: t.__setitem__("stage", t["stage"].where(t.index != 0, "sparsify g=99"))), "loss_curve.csv"),
     "a loss-curve test RMSE turned NaN": ("loss_curve.csv", _csv_edit(
         lambda t: t.__setitem__("test_rmse", t["test_rmse"].where(t.index != 0, np.nan))), "loss_curve.csv"),
+    "importances edited everywhere (probe 17)": (".", lambda run: _set_importance(run), "importance"),
 }
+
+
+def _set_importance(run) -> None:
+    """The importance of every checkpoint and importance.csv swapped between the inputs, together (consistent
+    files)."""
+    import pandas as pd
+
+    values = list(pd.read_csv(run / "importance.csv")["importance"])[::-1]
+    for path in run.glob("kan/**/scalers.json"):
+        meta = json.loads(path.read_text())
+        meta["importance"] = values
+        path.write_text(json.dumps(meta))
+    table = pd.read_csv(run / "importance.csv")
+    table["importance"] = values
+    if "std" in table:
+        table["std"] = 0.0
+    table.to_csv(run / "importance.csv", index=False)
 
 
 @pytest.mark.parametrize("name", list(PROBE15_EDITS))

@@ -388,13 +388,15 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         out, _ = self._forward(X, self.bounds_ if self.beyond == "clamp" else None)
         return self.y_scaler_.inverse(out).ravel() + self._trend(X)
 
-    def bounds_agree(self, X_train: np.ndarray) -> bool:
-        """Whether the recorded clamping bounds of both networks (final and coarse) are the ranges their layers'
-        inputs span on the training rows ``X_train``, as training recorded them (a checkpoint's scalers.json)."""
+    def record_agrees(self, X_train: np.ndarray) -> str | None:
+        """None if what training recorded from the training rows ``X_train`` (a checkpoint's scalers.json) is what
+        the networks give on them now, else the name of what is not: the clamping bounds of both networks (final
+        and coarse: the ranges their layers' inputs span) and the inputs' importance."""
         import torch
 
         self._check_fitted()
-        x = torch.tensor(self.x_scaler_.forward(np.asarray(X_train, dtype=np.float64)), dtype=torch.float64)
+        X_train = np.asarray(X_train, dtype=np.float64)
+        x = torch.tensor(self.x_scaler_.forward(X_train), dtype=torch.float64)
         for model, recorded in ((self.model_, self.bounds_), (self.coarse_model_, self.coarse_bounds_)):
             if recorded is None:
                 continue
@@ -403,8 +405,14 @@ class KANRegressor(RegressorMixin, BaseEstimator):
             if len(now) != len(recorded) or not all(
                     np.allclose(a, b, rtol=1e-9, atol=1e-12) for pair_now, pair_rec in zip(now, recorded)
                     for a, b in zip(pair_now, pair_rec)):
-                return False
-        return True
+                return "clamping bounds (bounds or coarse_bounds)"
+        with contained(self.seed):  # as fit computes it: pykan's attribution after a plain forward pass
+            out = self.model_(x).detach().numpy()
+            score = self.model_.feature_score.detach().numpy()
+        now = prediction_importance(score, float(out.std()) * self.y_scaler_.scale[0], self.trend_, X_train)
+        if not np.allclose(now, self.importance_, rtol=1e-9, atol=1e-12):
+            return "importance"
+        return None
 
     def outside(self, X: np.ndarray) -> np.ndarray:
         """Per row of X: True where some layer's input lies outside its training range (a clamped value)."""

@@ -274,9 +274,11 @@ def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp):
         refuse("metrics.json's KAN RMSE is not the RMSE of predictions.csv on the run's data")
     _, stage = load_run_stage(rd.path)  # the networks themselves: their RMSE is checked on loading
     X_train = ds.X[ds.mask("train")]
-    if not all(m.bounds_agree(X_train) for m in stage.members):
-        refuse("a checkpoint's clamping bounds (kan/.../scalers.json bounds or coarse_bounds) are not the ranges its "
-               "network's layers span on the training nuclei")
+    for m in stage.members:
+        what = m.record_agrees(X_train)
+        if what is not None:
+            refuse(f"a checkpoint's {what} (kan/.../scalers.json) is not what its network gives on the training "
+                   "nuclei")
     _check_table(preds, predictions_frame(stage, cfg.uncertainty is not False), refuse)
     counts = {part: int(m.sum()) for part, m in ds.masks().items()}
     if "counts" in metrics and not _same(metrics["counts"], counts):
