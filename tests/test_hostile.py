@@ -2208,6 +2208,17 @@ PROBE15_EDITS = {  # file -> edit, and what show says (probe 15: each was accept
     "a loss-curve test RMSE turned NaN": ("loss_curve.csv", _csv_edit(
         lambda t: t.__setitem__("test_rmse", t["test_rmse"].where(t.index != 0, np.nan))), "loss_curve.csv"),
     "importances edited everywhere (probe 17)": (".", lambda run: _set_importance(run), "importance"),
+    "the chosen row given a failure (probe 17)": ("candidates.csv", _csv_edit(lambda t: t.__setitem__(
+        "failures", t["failures"].where(t["chosen"] != True, "not validated: its training RMSE exceeds the best "  # noqa: E712
+                                        "validation score by more than 30%"))), "failures"),
+    "an eligible row given a screening failure": ("candidates.csv", _csv_edit(lambda t: t.__setitem__(
+        "failures", t["failures"].where(~t["eligible"], "constants not determined: c_1 undetermined"))), "failures"),
+    "a failure removed from a list": ("candidates.csv", _csv_edit(lambda t: t.__setitem__(
+        "failures", t["failures"].map(lambda f: f.split(" | ")[0] + " | " if isinstance(f, str) and " | " in f
+                                      else f))), "candidates.csv"),
+    "a far failure added to a sane row": ("candidates.csv", _csv_edit(lambda t: t.__setitem__(
+        "failures", t["failures"].where(~(t["sane"] & ~t["eligible"]), t["failures"].fillna("").astype(str)
+                                        + " | fails the far-extrapolation check"))), "failures"),
 }
 
 

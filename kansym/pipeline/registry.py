@@ -540,10 +540,11 @@ def _check_validation(table: pd.DataFrame, formulas, cfg: DiscoverConfig, ds, se
     folds = S.fold_indices(np.flatnonzero(train), cfg.cv_folds, cfg.seed)
     edge_rows = S.edge_mask(ds.frame, train)
     scores = ("cv_rmse_mev", "cv_spread_mev", "edge_rmse_mev", "score_mev")
+    disagree = _disagree(table, seeds)  # no structure validated
     try:
         for k, (f, (_, row)) in enumerate(zip(formulas, table.iterrows())):
             given = [not math.isnan(float(pd.to_numeric(row[c], errors="coerce"))) for c in scores]
-            if any(given) != all(given) or (str(row["eligible"]) == "True" and not all(given)):
+            if any(given) != all(given) or (str(row["eligible"]) == "True" and not all(given) and not disagree):
                 refuse(f"candidates.csv's row {k} ({str(row['name'])[:40]}) gives some validation scores and not "
                        "others, or none for an eligible structure (a validated structure has all four)")
             if seeds is not None and not {int(m) for m in str(row["members"]).split()} <= set(seeds):
@@ -589,6 +590,7 @@ def check_candidates(rd: RunDir, ds, judge=None, cfg: DiscoverConfig | None = No
     if len(table) != len(formulas) or any(c not in table for c in need):
         refuse("candidates.json and candidates.csv list different structures")
     masks, train = ds.masks(), ds.mask("train")
+    far_failures = []
     for k, (f, e) in enumerate(zip(formulas, entries)):
         row = table.iloc[k]
         listed = {"name": str(row["name"]), "route": str(row["route"]), "expression": str(row["expression"]),
@@ -623,9 +625,76 @@ def check_candidates(rd: RunDir, ds, judge=None, cfg: DiscoverConfig | None = No
                     not _same(float(pd.to_numeric(row["far_departure_mev"], errors="coerce")), float(far.departure_rms)):
                 refuse(f"candidates.csv's row {k} ({listed['name'][:40]}) does not give the far-extrapolation verdict "
                        "or departure its formula has")
+            far_failures.append(far.failures())
     if cfg is not None:
         _check_validation(table, formulas, cfg, ds, seeds, refuse)
+        _check_failures(table, formulas, cfg, far_failures if judge is not None else None, _disagree(table, seeds),
+                        refuse)
     return formulas
+
+
+def _disagree(table: pd.DataFrame, seeds) -> bool:
+    """Whether the members of an ensemble share no structure (the search then validates none and chooses none)."""
+    try:
+        return seeds is not None and len(seeds) > 1 and all(len(str(m).split()) < 2 for m in table["members"])
+    except (KeyError, TypeError):
+        return False
+
+
+def _check_failures(table: pd.DataFrame, formulas, cfg: DiscoverConfig, far_failures, disagree: bool,
+                    refuse) -> None:
+    """candidates.csv's failures (and eligible and chosen flags) are the search's: each row's screening failures
+    recomputed from its checked formula, far verdict and departure (with ``far_failures``, the far check's own
+    sentences too); a row that passed them was validated, or not validated because its training RMSE exceeds the
+    best score met before it by more than the rule's margin (recomputed, in the search's order), or because the
+    budget ran out (from then on); a validated one may only have failed its refits or the bootstrap. When the
+    members share no structure (``disagree``) none is validated."""
+    departure_max = TARGET_KINDS[cfg.target].departure_max
+    lists, passed = [], []
+    try:
+        for k, (f, (_, row)) in enumerate(zip(formulas, table.iterrows())):
+            text = "" if pd.isna(row["failures"]) else str(row["failures"])
+            recorded = text.split(" | ") if text else []
+            screened = list(S.screen_failures(f, str(row["sane"]) == "True", float(row["far_departure_mev"]),
+                                              cfg.max_constants, departure_max))
+            far = [] if far_failures is None else far_failures[k]
+            if screened and (recorded != screened + far if far_failures is not None
+                             else recorded[:len(screened)] != screened):
+                refuse(f"candidates.csv's row {k} ({str(row['name'])[:40]}) does not give the failures its formula "
+                       f"has ({' | '.join(screened + far)[:120]!r})")
+            if (str(row["eligible"]) == "True") != (not recorded) or (str(row["chosen"]) == "True" and recorded):
+                refuse(f"candidates.csv's row {k} ({str(row['name'])[:40]}) is flagged eligible or chosen against its "
+                       "failures")
+            lists.append(recorded)
+            if not screened:
+                passed.append(k)
+        if disagree:
+            if any(lists[k] or not math.isnan(float(pd.to_numeric(table.iloc[k]["score_mev"], errors="coerce")))
+                   for k in passed):
+                refuse("candidates.csv records validations although the members share no structure")
+            return
+        best, ran_out = math.inf, False
+        order = sorted(passed, key=lambda k: (float(table.iloc[k]["rmse_train_mev"]), k))
+        for k in order:
+            row, recorded = table.iloc[k], lists[k]
+            validated = not math.isnan(float(pd.to_numeric(row["score_mev"], errors="coerce")))
+            if recorded == [S.NOT_VALIDATED_BUDGET] and not validated:
+                ran_out = True
+                continue
+            skipped = float(row["rmse_train_mev"]) > S.SKIP_ABOVE * best
+            ok = (recorded == [S.NOT_VALIDATED_SKIPPED] and not validated) if skipped else validated and not ran_out \
+                and (recorded in ([], [S.VALIDATION_FAILED], [S.BOOTSTRAP_FAILED])
+                     or (len(recorded) == 1 and recorded[0].startswith("constants not determined: ")
+                         and "(bootstrap)" in recorded[0]))
+            if not ok:
+                refuse(f"candidates.csv's row {k} ({str(row['name'])[:40]}) records failures "
+                       f"({' | '.join(recorded)[:80]!r}) the search's validation does not give it")
+            if recorded != [S.VALIDATION_FAILED] and math.isfinite(float(row["score_mev"])):
+                best = min(best, float(row["score_mev"]))
+    except KansymError:
+        raise  # a refusal above, with its own reason
+    except (KeyError, ValueError, TypeError, IndexError):
+        refuse("candidates.csv's failures, eligible and chosen flags are not text and flags")
 
 
 SINGULAR_CORRELATION = 1 - 1e-6

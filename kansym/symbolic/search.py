@@ -282,20 +282,33 @@ def pool(member_candidates: list[tuple[int, list[FormulaCandidate]]]) -> list[St
 def screen(s: Structure, max_constants: int, departure_max: float) -> Structure:
     """The structure with the failures that need no validation: far check, size, determination, departure."""
     c = s.candidate
+    return replace(s, failures=screen_failures(c.formula, c.sane, c.far_departure, max_constants, departure_max))
+
+
+def screen_failures(formula, sane: bool, departure: float, max_constants: int, departure_max: float) -> tuple:
+    """Why a formula is not eligible before any validation (empty if it may be validated): no constant, the far
+    check failed (``sane``), more than ``max_constants`` constants, constants the data do not determine, or an RMS
+    ``departure`` [MeV] beyond AME2020 above ``departure_max``."""
     why = []
-    if c.n_constants == 0:
+    if formula.n_constants == 0:
         why.append("no constant: the baseline or model alone, not a formula")
-    if not c.sane:
+    if not sane:
         why.append("fails the far-extrapolation check")
-    if c.n_constants > max_constants:
-        why.append(f"{c.n_constants} constants > {max_constants}")
-    bad = undetermined(c.formula)
+    if formula.n_constants > max_constants:
+        why.append(f"{formula.n_constants} constants > {max_constants}")
+    bad = undetermined(formula)
     if bad:
         why.append("constants not determined: " + ", ".join(bad[:4]) + (" ..." if len(bad) > 4 else ""))
-    d = c.far_departure
-    if np.isfinite(d) and d > departure_max:
-        why.append(f"departure beyond AME2020 {d:.3g} MeV > {departure_max:g}")
-    return replace(s, failures=tuple(why))
+    if np.isfinite(departure) and departure > departure_max:
+        why.append(f"departure beyond AME2020 {departure:.3g} MeV > {departure_max:g}")
+    return tuple(why)
+
+
+NOT_VALIDATED_BUDGET = "not validated: the search budget ran out"
+NOT_VALIDATED_SKIPPED = (f"not validated: its training RMSE exceeds the best validation score by more than "
+                         f"{SKIP_ABOVE - 1:.0%}")
+VALIDATION_FAILED = "a validation refit failed or is not finite"
+BOOTSTRAP_FAILED = "bootstrap refits failed"
 
 
 def validate(s: Structure, X, y, folds, train, edge, w=None) -> Structure:
@@ -303,7 +316,7 @@ def validate(s: Structure, X, y, folds, train, edge, w=None) -> Structure:
     e = edge_validate(s.candidate.formula, X, y, train, edge, w)
     out = replace(s, cv_rmse=cv, cv_spread=spread, edge_rmse=e)
     if not np.isfinite(cv) or (edge is not None and not np.isfinite(e)):
-        out = replace(out, failures=out.failures + ("a validation refit failed or is not finite",))
+        out = replace(out, failures=out.failures + (VALIDATION_FAILED,))
     return out
 
 
@@ -349,17 +362,15 @@ def choose_structure(member_candidates, X, y, masks, frame, seed: int, max_const
     with deadline_at(deadline):
         for k in sorted(todo, key=lambda k: structures[k].candidate.rmse["train"]):
             if past_deadline():
-                structures[k] = replace(structures[k], failures=("not validated: the search budget ran out",))
+                structures[k] = replace(structures[k], failures=(NOT_VALIDATED_BUDGET,))
                 continue
             if structures[k].candidate.rmse["train"] > SKIP_ABOVE * best:
-                structures[k] = replace(structures[k], failures=(
-                    f"not validated: its training RMSE exceeds the best validation score by more than "
-                    f"{SKIP_ABOVE - 1:.0%}",))
+                structures[k] = replace(structures[k], failures=(NOT_VALIDATED_SKIPPED,))
                 continue
             structures[k] = validate(structures[k], X, y, folds, train, edge, w)
             if structures[k].eligible and np.isfinite(structures[k].score):
                 best = min(best, structures[k].score)
-    skipped = sum(1 for s in structures if s.failures == ("not validated: the search budget ran out",))
+    skipped = sum(1 for s in structures if s.failures == (NOT_VALIDATED_BUDGET,))
     if skipped:
         notes.append(f"the search budget ran out during the validation: {skipped} eligible structure(s) were not "
                      "validated, so the choice can depend on machine speed (raise --search-budget)")
@@ -376,7 +387,7 @@ def choose_structure(member_candidates, X, y, masks, frame, seed: int, max_const
         structures[k] = chosen = replace(chosen, bootstrap=boot)
         if not bad and not nan:
             break
-        why = ("constants not determined: " + ", ".join(bad)) if bad else "bootstrap refits failed"
+        why = ("constants not determined: " + ", ".join(bad)) if bad else BOOTSTRAP_FAILED
         structures[k] = replace(chosen, failures=(why,))
         chosen = None
     if chosen is not None and len(chosen.members) < min_members:
