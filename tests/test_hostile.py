@@ -1072,8 +1072,10 @@ def test_entry_format_and_count_checked(edit, message, formula_run):
 
     entry = json.loads((formula_run.run_dir / "formula.json").read_text())
     edit(entry)
+    t0 = time.perf_counter()
     with pytest.raises(KansymError, match=message):
         formula_from_entry(entry)
+    assert time.perf_counter() - t0 < 2
 
 
 # --------------------------------------------------------------------------- recorded configs, provenance, listings
@@ -2375,18 +2377,31 @@ def test_sweep_reads_switches_and_names_output_options(tmp_path):
     (lambda e: e.update(srepr="Mul(Symbol('N', real=True), Symbol('c_1', real=True))",
                         parameters=[*e["parameters"], dict(e["parameters"][0], name="c_99")]),
      "do not occur"),
+    (lambda e: e.update(srepr="Add(" + ", ".join(f"Mul(Symbol('N', real=True), Symbol('c_{i}', real=True))"  # probe 17
+                                                 for i in range(1, 3001)) + ")",
+                        parameters=[dict(e["parameters"][0], name=f"c_{i}") for i in range(1, 3001)]),
+     "more than 120 parameters"),
+    (lambda e: e.update(srepr="Add(Symbol('c_1', real=True), " + ", ".join(
+        f"Mul(Integer({i}), Symbol('N', real=True))" for i in range(1, 3001)) + ")"), "5000 nodes"),
+    (lambda e: e["parameters"][0].update(value=10 ** 400), "not a finite number"),
+    (lambda e: e["parameters"][0].update(stderr=10 ** 400), "not a finite number"),
+    (lambda e: e.update(correlations=[[10 ** 400]]), "infinite"),
+    (lambda e: e.update(correlations=[[[1]]]), "not a number"),
 ])
 def test_formula_entries_the_sixteenth_probe_found(edit, message):
     """A registry entry whose constant overflows, whose symbols carry other assumptions than real, or whose listed
-    parameters are not in its formula is refused when read."""
+    parameters are not in its formula is refused when read; so are (probe 17) thousands of parameters or terms and
+    numbers too large for a float, at once (not after seconds of parsing)."""
     from kansym.symbolic.formula import formula_from_entry
 
     entry = json.loads((Path(__file__).resolve().parents[1] / "formulas" / "be_even_even_zn.json").read_text())
     entry = {k: v for k, v in entry.items() if k not in ("correlations", "n_constants")}
     entry["parameters"] = [dict(entry["parameters"][0], name="c_1")]
     edit(entry)
+    t0 = time.perf_counter()
     with pytest.raises(KansymError, match=message):
         formula_from_entry(entry)
+    assert time.perf_counter() - t0 < 2
 
 
 def test_a_renamed_run_exports_under_the_id_it_was_written_under(formula_run, tmp_path):

@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import math
+import numbers
 import re
 import time
 import warnings
@@ -602,6 +604,11 @@ ENTRY_FORMAT = "kansym-formula/1"
 """The ``format`` field of the formula entries this version writes and reads."""
 
 
+MAX_PARAMETERS = 120
+"""Most parameters (and variables) a formula entry may have: --max-constants is at most 100 and a search keeps
+candidates up to a few constants above it."""
+
+
 def formula_from_entry(entry: dict) -> Formula:
     """Rebuild a Formula from a registry entry or a run's ``formula.json``, validated as a schema: the srepr is
     read by ``kansym.symbolic.srepr_reader`` (data, never code); variables and parameters are distinct names; every symbol
@@ -623,6 +630,9 @@ def formula_from_entry(entry: dict) -> Formula:
     if bad:
         raise KansymError(f"malformed formula entry: field 'variables' holds {str(bad[0])[:40]!r}, not a name of "
                           "letters, digits and '_' starting with a letter")
+    if len(entry["parameters"]) > MAX_PARAMETERS or len(variables) > MAX_PARAMETERS:
+        raise KansymError(f"malformed formula entry: more than {MAX_PARAMETERS} parameters or variables (a kansym "
+                          "formula has at most about 100)")
     params = tuple(_parameter(p, k) for k, p in enumerate(entry["parameters"]))
     names = [*variables, *(p.name for p in params)]
     twice = sorted({n for n in names if names.count(n) > 1})
@@ -693,9 +703,10 @@ def _correlations(rows, params) -> tuple[tuple[float, ...], ...]:
     c = np.empty((n, n))
     for i, r in enumerate(rows):
         for j, v in enumerate(r):
-            if isinstance(v, bool) or not (isinstance(v, (int, float)) or v in special):
+            x = special.get(v) if isinstance(v, str) else _real(v)
+            if x is None:
                 raise KansymError(f"malformed formula entry: 'correlations'[{i}][{j}] = {str(v)[:20]!r} is not a number")
-            c[i, j] = special[v] if isinstance(v, str) else float(v)
+            c[i, j] = x
     known = np.array([p.stderr is not None for p in params])
     both = np.outer(known, known)
     with np.errstate(invalid="ignore"):
@@ -713,10 +724,23 @@ def _correlations(rows, params) -> tuple[tuple[float, ...], ...]:
     return tuple(tuple(float(v) for v in r) for r in c)
 
 
+def _real(value) -> float | None:
+    """``value`` as a float if it is a real number (Python's or NumPy's, not a boolean), else None; an integer
+    too large for a float gives infinity."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
 def _number(value, what: str, lo: float = -np.inf) -> float:
     """A finite float (>= ``lo``) from a formula entry; strings, booleans and NaN are refused."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    x = _real(value)
+    if x is None:
         raise ValueError(f"parameter {what} {str(value)[:40]!r} is not a number")
-    if not (np.isfinite(value) and value >= lo):
-        raise ValueError(f"parameter {what} {value!r} is not a finite number" + (f" >= {lo}" if lo > -np.inf else ""))
-    return float(value)
+    if not (np.isfinite(x) and x >= lo):
+        raise ValueError(f"parameter {what} {str(value)[:40]} is not a finite number"
+                         + (f" >= {lo}" if lo > -np.inf else ""))
+    return x

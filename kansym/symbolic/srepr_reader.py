@@ -20,7 +20,7 @@ from kansym.errors import KansymError
 from kansym.symbolic.exprsafety import bounded_pow, check_exponents, not_finite, scan
 
 MAX_LENGTH = 200_000  # characters
-MAX_NODES = 20_000
+MAX_NODES = 5_000
 MAX_DEPTH = 200
 MAX_DIGITS = 40  # of an integer literal
 ASSUMPTIONS = {"real", "positive", "negative", "nonnegative", "nonpositive", "integer", "finite", "nonzero"}
