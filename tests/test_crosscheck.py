@@ -170,3 +170,31 @@ def test_cli_crosscheck_bad_inputs(formula_run):
     r = runner.invoke(app, ["crosscheck", str(formula_run.run_dir), "--engine", "pysr"])
     if importlib.util.find_spec("pysr") is None or shutil.which("julia") is None:
         assert r.exit_code == 2 and ("Julia" in r.output or "PySR" in r.output)
+
+
+def test_an_imported_hall_of_fame_names_no_search_settings(formula_run, tmp_path):
+    """--pysr-hof imports a search that was made: search settings beside it are refused (probe 17), and
+    crosscheck.tex's caption names no seed or size for it; a report of the previous layout (which named them) is
+    still read."""
+    import json
+
+    from kansym.checks.crosscheck import crosscheck_tex
+
+    hof = tmp_path / "hof.csv"
+    hof.write_text('Complexity,Loss,Equation\n3,9.0,"Z + N"\n5,4.0,"1.5*Z + 2.0*N"\n')
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    for extra in (["--generations", "5"], ["--seed", "3"], ["--maxsize", "12"], ["--time-budget", "10"]):
+        r = runner.invoke(app, ["crosscheck", str(run), "--pysr-hof", str(hof), *extra])
+        assert r.exit_code == 2 and "imports one that was made" in r.output.replace("\n", " "), r.output
+    r = runner.invoke(app, ["crosscheck", str(run), "--pysr-hof", str(hof)])
+    assert r.exit_code == 0, r.output
+    tex = (run / "crosscheck.tex").read_text()
+    assert "an imported hall of fame)" in tex and "largest size" not in tex
+    report = json.loads((run / "crosscheck.json").read_text())
+    report["tex_layout"] = 2
+    (run / "crosscheck.json").write_text(json.dumps(report))
+    (run / "crosscheck.tex").write_text(crosscheck_tex(report))
+    assert "largest size" in (run / "crosscheck.tex").read_text()
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 0, r.output

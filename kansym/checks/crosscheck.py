@@ -434,10 +434,13 @@ def compare(kan: Formula, result: EngineResult, ds, names, extrap_X: np.ndarray,
     return out
 
 
-TEX_LAYOUT = 2
+TEX_LAYOUT = 3
 """``tex_layout`` of the reports this version writes: crosscheck.tex shows the engine's refitted front (at most
-:data:`MAX_TEX_ROWS` formulas) with expressions cut into lines. Reports of earlier versions (without it, some without
-the refitted formulas that let every row be recomputed) are refused: ``kansym crosscheck`` makes them again."""
+:data:`MAX_TEX_ROWS` formulas) with expressions cut into lines; the caption names the seed and largest size only of
+a search (layout 2 named them for an imported hall of fame too, and is still read). Reports of earlier versions
+(without it, some without the refitted formulas that let every row be recomputed) are refused: ``kansym
+crosscheck`` makes them again."""
+TEX_LAYOUTS_READ = (2, TEX_LAYOUT)
 
 MAX_TEX_ROWS = 6
 """Engine formulas crosscheck.tex shows (the selected one always; the rest in the front's order); the others are
@@ -470,7 +473,7 @@ def crosscheck_tex(report: dict) -> str:
     most :data:`MAX_TEX_ROWS` of its formulas, the selected one among them; failed refits only in the JSON), each
     expression cut into lines that fit its column, with a caption saying what was compared. Numbers reach LaTeX
     only as numbers formatted here and expressions only through SymPy's printer."""
-    if report.get("tex_layout") != TEX_LAYOUT:
+    if report.get("tex_layout") not in TEX_LAYOUTS_READ:
         raise KansymError("crosscheck.json was written by an earlier kansym version, whose rows cannot all be "
                           "checked: run `kansym crosscheck RUN` to make it again")
     rows = report["rows"]
@@ -507,9 +510,10 @@ def _compared(report: dict) -> str:
               else "an imported hall of fame")
     if report.get("time_budget_s"):
         search += f", at most {float(report['time_budget_s']):g} s"
+    if report.get("generations") or report.get("tex_layout") == 2:  # layout 2 named them for an import too
+        search += f", seed {_whole(report.get('seed', 0))}, largest size {_whole(report.get('maxsize', 0))}"
     return (f"Cross-check of the KAN formula of run {tex_escape(str(report.get('run_id', '')))} with "
-            f"{tex_escape(str(report['engine']))} ({search}, seed {_whole(report.get('seed', 0))}, largest size "
-            f"{_whole(report.get('maxsize', 0))})")
+            f"{tex_escape(str(report['engine']))} ({search})")
 
 
 def _whole(value) -> int:

@@ -845,6 +845,9 @@ def crosscheck(run: str = typer.Argument(..., help="Run id, unique prefix/suffix
     r = find_run(run, runs_dir)
     if pysr_hof is not None and engine in ("pyoperon", "pysr"):  # (an unknown engine is refused as such)
         raise KansymError(f"--pysr-hof imports PySR's results; --engine {engine[:20]} would not run (give one of them)")
+    if pysr_hof is not None and (generations != 50 or time_budget is not None or maxsize != 30 or seed != 0):
+        raise KansymError("--generations, --time-budget, --maxsize and --seed set a search; --pysr-hof imports one "
+                          "that was made (give one or the other)")
     crosscheck_ready(r.path, engine, time_budget, maxsize, seed, pysr_hof, generations)
     _intact(r.path)
     report = rerun_crosscheck(r.path, engine, time_budget, maxsize, seed, pysr_hof, generations)

@@ -19,8 +19,8 @@ import pandas as pd
 
 from kansym import __version__
 from kansym.checks import masstable
-from kansym.checks.crosscheck import (DEFAULT_MAXSIZE, REPORT_FIELDS, ROW_FIELDS, TEX_LAYOUT, crosscheck_tex, extrapolation_set,
-                                     far_fields, shown_numbers)
+from kansym.checks.crosscheck import (DEFAULT_MAXSIZE, REPORT_FIELDS, ROW_FIELDS, TEX_LAYOUT, TEX_LAYOUTS_READ,
+                                     crosscheck_tex, extrapolation_set, far_fields, shown_numbers)
 from kansym.checks.extrapolation import extrapolate
 from kansym.checks.farcheck import make_judge
 from kansym.errors import KansymError
@@ -812,7 +812,7 @@ def check_crosscheck(rd: RunDir, ds, formula, cfg: DiscoverConfig | None = None,
         return
     refuse = _refuser(rd)
     rep = rd.read_json("crosscheck.json")
-    if not isinstance(rep, dict) or rep.get("tex_layout") != TEX_LAYOUT:
+    if not isinstance(rep, dict) or rep.get("tex_layout") not in TEX_LAYOUTS_READ:
         raise KansymError(f"run {rd.id}: crosscheck.json is not a report of this kansym version (tex_layout "
                           f"{TEX_LAYOUT}), so its rows cannot all be checked: run `kansym crosscheck RUN` to make it "
                           "again")
