@@ -2363,6 +2363,8 @@ def test_sweep_reads_switches_and_names_output_options(tmp_path):
     assert r.exit_code == 2 and "output" in r.output and "not of a sweep point" in r.output.replace("\n", " "), r.output
     r = runner.invoke(app, ["sweep", "--grid", "3", "--runs-dir", str(tmp_path)])
     assert r.exit_code == 2 and "--grid grid=3" in r.output.replace("\n", " "), r.output
+    r = runner.invoke(app, ["sweep", "--target", "be", "--grid", "target=me", "--runs-dir", str(tmp_path)])  # probe 17
+    assert r.exit_code == 2 and "one sweep per target" in r.output.replace("\n", " "), r.output
     from kansym.pipeline.sweep import parse_flag
 
     assert parse_flag("expand") == ("expand", True) and parse_flag("no_prune") == ("prune", False)

@@ -799,6 +799,9 @@ def sweep(ctx: typer.Context,
     if twice:
         raise KansymError(f"--grid names {', '.join(twice)} more than once; give all its values in one --grid")
     grids = dict(parsed)
+    if "target" in grids:
+        raise KansymError("--grid target=... is not swept: every point of a sweep has the sweep's --target (its "
+                          "defaults depend on it); run one sweep per target")
     both = sorted(set(grids) & set(fixed))
     if both:
         raise KansymError(f"--{both[0].replace('_', '-')} is both fixed and a --grid; give it in one place")
