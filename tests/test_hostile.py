@@ -2301,6 +2301,10 @@ def test_crosscheck_rows_are_recomputed(formula_run, tmp_path):
     (["--stage", "kan", "--crosscheck-generations", "5"], "no effect with --stage kan"),  # probe 16
     (["--stage", "symbolic", "--crosscheck", "pyoperon"], "no effect with --stage symbolic"),
     (["--ensemble", "1", "--aggregate", "mean", "--stage", "kan"], "no effect with one network"),  # probe 17
+    (["--lib", "sqrt,x^(1/2)"], "gives sqrt twice"),
+    (["--lib", "x^(1/1),x"], "gives x twice"),
+    (["--lib", "x,,x^2"], "empty element"),
+    (["--lib", "+"], "empty part"),
 ])
 def test_discover_options_the_fifteenth_probe_found(args, message, tmp_path):
     """Refused before any training (the chain only after reading the data: still in seconds)."""

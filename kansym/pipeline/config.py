@@ -249,6 +249,9 @@ class DiscoverConfig:
         if not isinstance(self.lib, str):
             raise KansymError(f"--lib must be text, got {self.lib!r}")
         parts = tuple(part.strip() for part in self.lib.split("+"))
+        if not all(parts):
+            raise KansymError(f"--lib {self.lib[:60]!r} has an empty part; join libraries or function lists with '+', "
+                              "e.g. physics+poly")
         if len(set(parts)) < len(parts):
             raise KansymError(f"--lib {self.lib[:60]!r} names a library twice; name each once")
         return parts

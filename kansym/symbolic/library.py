@@ -69,6 +69,12 @@ LIBRARIES = MappingProxyType({
 })
 
 
+_POWER_NAMES = {sp.Rational(1): "x", sp.Rational(2): "x^2", sp.Rational(3): "x^3", sp.Rational(1, 3): "x^(1/3)",
+                sp.Rational(2, 3): "x^(2/3)", sp.Rational(-1, 3): "x^(-1/3)", sp.Rational(1, 2): "sqrt",
+                sp.Rational(-1, 2): "x^(-1/2)", sp.Rational(-1): "1/x", sp.Rational(-2): "x^(-2)"}
+"""The library functions that are powers of x, by exponent."""
+
+
 def parse_power(name: str) -> LibFunction | None:
     """'x^(p/q)' or 'x^p' with a rational exponent -> a power LibFunction (None if not a power)."""
     text = name.replace(" ", "")
@@ -84,6 +90,8 @@ def parse_power(name: str) -> LibFunction | None:
     p = sp.Rational(num, den)
     if p == 0:
         return None
+    if p in _POWER_NAMES:  # a library function under another name (x^(1/2) is sqrt): the same function
+        return FUNCTIONS[_POWER_NAMES[p]]
     if p.q == 1 and p > 0:
         return LibFunction(f"x^{p}", lambda x, q=int(p): x ** q, lambda x, q=int(p): x ** q, int(p), "shift-any")
     return _power(p)
@@ -98,7 +106,9 @@ def resolve_library(spec: str | None, extra: dict[str, LibFunction] | None = Non
     spec = "physics" if spec is None else spec
     if not isinstance(spec, str) or not spec.isascii() or len(spec) > 2000:
         raise KansymError(f"--lib {str(spec)[:40]!r} must be ASCII text of at most 2000 characters")
-    names = LIBRARIES[spec] if spec in LIBRARIES else tuple(s.strip() for s in spec.split(",") if s.strip())
+    names = LIBRARIES[spec] if spec in LIBRARIES else tuple(s.strip() for s in spec.split(","))
+    if names and not all(names):
+        raise KansymError(f"--lib {spec[:60]!r} has an empty element; list functions between commas, e.g. x,x^2,exp")
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise KansymError(f"--lib names {', '.join(twice)[:60]} more than once; list each function once")
