@@ -2326,6 +2326,9 @@ def test_discover_options_the_fifteenth_probe_found(args, message, tmp_path):
     (["predict", "{run}", "--to-drip-line", "--elements", "Sn,50"], "twice"),
     (["extrapolate", "{run}", "--chains", "Sn", "--against", "frdm12,FRDM12"], "twice"),
     (["table1", "--models", "ws4,WS4", "--out-dir", "/tmp/kansym-table1-never-written"], "twice"),
+    (["predict", "{run}", "--z", "50", "--n", "70", "--out", ""], "--out is empty"),  # probe 17
+    (["show", ""], "run reference is empty"),
+    (["symbolic", "{run}", "--lib", "+"], "empty part"),
 ])
 def test_stage_options_are_checked_before_the_run(args, message, formula_run):
     """A bad option of a stage rerun or of predict is refused before the run's full check (seconds, not tens)."""
@@ -2423,3 +2426,12 @@ def test_a_renamed_run_exports_under_the_id_it_was_written_under(formula_run, tm
     t0 = time.perf_counter()
     r = runner.invoke(app, ["export", str(run), "--registry", str(reg), "--name", "y"])
     assert r.exit_code == 2 and "already exists" in r.output and time.perf_counter() - t0 < 2, r.output
+
+
+def test_nuclei_beyond_whole_numbers_are_named_as_given():
+    """Probe 17: Z = 1e20 was reported as -9223372036854775808 (converted before the check)."""
+    from kansym.pipeline.predict import nuclei_frame
+
+    with pytest.raises(KansymError, match=r"got \[1e\+20\]"):
+        nuclei_frame([1e20], [60])
+    assert nuclei_frame([50.0], [60]).to_numpy().tolist() == [[50, 60]]

@@ -963,6 +963,8 @@ def predict(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, p
         raise KansymError("--elements goes with --to-drip-line; for a table of nuclei use --domain or --z/--n")
     if out_file is not None and out_file.strip() == "-":
         raise KansymError("--out - : the table goes to standard output when --out is left out")
+    if out_file is not None and not out_file.strip():
+        raise KansymError("--out is empty: name the file the table goes to, e.g. --out masses.csv")
     output = None if out_file is None else Path(out_file)  # the text as typed: a trailing / names a folder
     if output is not None:
         if not out_file.strip() or output.is_dir() or out_file.endswith(("/", "\\", "/.", "/..")) \

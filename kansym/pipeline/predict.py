@@ -66,10 +66,12 @@ def nuclei_frame(Z, N) -> pd.DataFrame:
         raise KansymError("Z and N are empty: give at least one nucleus")
     out = []
     for name, v, lo, hi in (("Z", z, 1, MAX_Z), ("N", n, 0, MAX_N)):
-        if v.dtype.kind == "f" and np.all(np.isfinite(v)) and np.all(v == np.round(v)):
+        given = str(v.tolist())[:60]  # as given (a float beyond int64 would wrap around when converted)
+        if v.dtype.kind == "f" and np.all(np.isfinite(v)) and np.all(v == np.round(v)) \
+                and np.all(np.abs(v) <= hi):
             v = v.astype(np.int64)
         if v.dtype.kind not in "iu" or v.min() < lo or v.max() > hi:
-            raise KansymError(f"{name} must hold whole numbers in {lo} .. {hi}, got {str(v.tolist())[:60]}")
+            raise KansymError(f"{name} must hold whole numbers in {lo} .. {hi}, got {given}")
         out.append(v.astype(np.int64))
     frame = pd.DataFrame({"Z": out[0], "N": out[1]})
     if frame.duplicated().any():

@@ -413,6 +413,8 @@ def clean_partial(root: Path) -> list[Path]:
 
 def find_run(ref: str, root: Path) -> RunDir:
     """A run by path, by id, or by a unique id prefix or suffix under ``root``."""
+    if not str(ref).strip():
+        raise KansymError("the run reference is empty: give a run id, a unique prefix or suffix, a path or 'latest'")
     p = Path(ref)
     if p.is_dir():
         if not (p / "config.json").exists():
