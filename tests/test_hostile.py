@@ -2210,6 +2210,16 @@ PROBE15_EDITS = {  # file -> edit, and what show says (probe 15: each was accept
     "a loss-curve test RMSE turned NaN": ("loss_curve.csv", _csv_edit(
         lambda t: t.__setitem__("test_rmse", t["test_rmse"].where(t.index != 0, np.nan))), "loss_curve.csv"),
     "importances edited everywhere (probe 17)": (".", lambda run: _set_importance(run), "importance"),
+    "a note that is a number": (".", lambda run: _set_notes(run, lambda n: n.setdefault("symbolic", []).append(12345)),
+                                "notes"),
+    "a note of a stage kansym has not": (".", lambda run: _set_notes(run, lambda n: n.update({"zzz-stage": ["x"]})),
+                                         "notes"),
+    "a note forging a line": (".", lambda run: _set_notes(
+        run, lambda n: n.setdefault("symbolic", []).append("x\nsymbolic: the formula is exact")), "notes"),
+    "a note on the data added": (".", lambda run: _set_notes(run, lambda n: n.setdefault("data", []).append("x")),
+                                 "notes on the data"),
+    "formula.json's notation unknown": ("formula.json", _json_edit(lambda e: e.update(notation="evil/9")),
+                                        "notation"),
     "the chosen row given a failure (probe 17)": ("candidates.csv", _csv_edit(lambda t: t.__setitem__(
         "failures", t["failures"].where(t["chosen"] != True, "not validated: its training RMSE exceeds the best "  # noqa: E712
                                         "validation score by more than 30%"))), "failures"),
@@ -2222,6 +2232,19 @@ PROBE15_EDITS = {  # file -> edit, and what show says (probe 15: each was accept
         "failures", t["failures"].where(~(t["sane"] & ~t["eligible"]), t["failures"].fillna("").astype(str)
                                         + " | fails the far-extrapolation check"))), "failures"),
 }
+
+
+def _set_notes(run, edit) -> None:
+    """metrics.json's notes edited and notes.txt written to match (consistent files)."""
+    from kansym.pipeline.writer import notes_text
+
+    metrics = json.loads((run / "metrics.json").read_text())
+    notes = metrics.setdefault("notes", {})
+    edit(notes)
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    (run / "notes.txt").write_text("".join(f"{st}: {n}\n" for st, ns in notes.items() for n in ns)
+                                   if any(not isinstance(n, str) for ns in notes.values() for n in ns)
+                                   else notes_text(notes))
 
 
 def _set_importance(run) -> None:

@@ -24,6 +24,7 @@ from kansym.pipeline.recipe import Progress, fit_recipe, load_run_stage
 from kansym.pipeline.stages import KanResult, SymbolicResult, crosscheck_report, kan_result, symbolic_result
 from kansym.pipeline.writer import (
     FORMULA_DEPENDENT,
+    note_lines,
     remove_files,
     remove_matching,
     write_config,
@@ -61,8 +62,8 @@ class DiscoverResult:
 
 
 def add_notes(metrics: dict, stage: str, notes) -> None:
-    """Keep a stage's notes (each once) in ``metrics["notes"][stage]``."""
-    metrics.setdefault("notes", {})[stage] = list(dict.fromkeys(map(str, notes)))
+    """Keep a stage's notes (each once, on one line) in ``metrics["notes"][stage]``."""
+    metrics.setdefault("notes", {})[stage] = note_lines(notes)
 
 
 def compute_run(cfg: DiscoverConfig, dataset: Dataset, run_id: str, progress: Progress | None = None,

@@ -32,7 +32,7 @@ from kansym.pipeline.config import RECORD_EXTRAS, DiscoverConfig, load_dataset, 
 from kansym.pipeline.discovery import EXTRAPOLATION_OPTIONS, crosscheck_summary, extrapolation_summary, run_formula
 from kansym.pipeline.recipe import FormulaSearch, constants_text, load_run_stage, power_route, recorded_candidates
 from kansym.pipeline.stages import edges_frame, predictions_frame
-from kansym.pipeline.writer import NO_NOTES, notes_text
+from kansym.pipeline.writer import NO_NOTES, NOTE_STAGES, note_lines, notes_text
 from kansym.report import export
 from kansym.runs.registry import write_formula
 from kansym.runs.store import RunDir
@@ -303,7 +303,13 @@ def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp):
                                    or not 0 <= stage_wall <= (wall if isinstance(wall, (int, float)) else 1e7)):
         refuse("metrics.json's wall_time_s must be seconds >= 0 within the run's total")
     notes = metrics.get("notes") or {}
-    text = notes_text(notes) if isinstance(notes, dict) else None
+    if not isinstance(notes, dict) or not set(notes) <= set(NOTE_STAGES) or not all(
+            isinstance(ns, list) and all(isinstance(n, str) and "\n" not in n and "\r" not in n for n in ns)
+            for ns in notes.values()):
+        refuse(f"metrics.json's notes are not lines of text under the stages {', '.join(NOTE_STAGES)}")
+    if "data" in notes and notes["data"] != note_lines(ds.notes):
+        refuse("metrics.json's notes on the data are not what the run's selection gives")
+    text = notes_text(notes)
     if not (rd.path / "notes.txt").exists():
         refuse("notes.txt is missing")
     written = read_text_bounded(rd.path / "notes.txt", what="run file")

@@ -119,6 +119,15 @@ NO_NOTES = "(no notes)\n"
 """notes.txt of a run whose stages noted nothing (never an empty file)."""
 
 
+NOTE_STAGES = ("data", "symbolic", "extrapolation")
+"""The stages whose notes a run keeps (``metrics["notes"]``), one line each."""
+
+
+def note_lines(notes) -> list[str]:
+    """A stage's notes as ``metrics["notes"]`` keeps them: each once, on one line."""
+    return list(dict.fromkeys(" ".join(str(n).splitlines()) for n in notes))
+
+
 def notes_text(notes: dict) -> str:
     """notes.txt's text: every stage's notes (``metrics["notes"]``: stage -> notes), a line each."""
     return "".join(f"{st}: {n}\n" for st, ns in notes.items() for n in ns) or NO_NOTES

@@ -250,8 +250,11 @@ def entry_tex(entry: dict, label: str, lhs: str) -> str:
 
 def entry_notation(entry: dict) -> str | None:
     """The notation an entry's ``.tex`` was written in: one of :data:`NOTATIONS`, or None for entries written before
-    kansym had one."""
-    return entry.get("notation") if entry.get("notation") in NOTATIONS else None
+    kansym had one; another value is refused."""
+    notation = entry.get("notation")
+    if notation is not None and notation not in NOTATIONS:
+        raise KansymError(f"formula entry field 'notation' is {str(notation)[:40]!r}, not one of {', '.join(NOTATIONS)}")
+    return notation
 
 
 def standalone_document(snippet: str, two_column: bool = False, revtex: bool = False) -> str:
