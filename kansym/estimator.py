@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from kansym.nuclear.baselines import LIQUID_DROP, check_baseline
 from kansym.nuclear.features import FEATURE_SETS, all_features
-from kansym.pipeline.config import DiscoverConfig
+from kansym.pipeline.config import MAX_LAMBDA, DiscoverConfig
 from kansym.errors import KansymError
 from kansym.report.export import parameter_rows
 from kansym.symbolic.formula import Formula, variable_symbols
@@ -110,8 +110,8 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
             if not number(getattr(self, name)) or not np.isfinite(getattr(self, name)):
                 bad(name, "a finite number")
         for name in ("lamb", "lamb_l1", "lamb_entropy"):
-            if getattr(self, name) < 0:
-                bad(name, "a number >= 0")
+            if not 0 <= getattr(self, name) <= MAX_LAMBDA:
+                bad(name, f"a number in [0, {MAX_LAMBDA:g}]")
         for name in self._WHOLE:
             if not isinstance(getattr(self, name), (int, np.integer)) or isinstance(getattr(self, name), bool):
                 bad(name, "a whole number")
@@ -182,22 +182,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         X, names = _as_matrix(X, feature_names)
         y = _targets(y, len(X))
         if sample_weight is not None:
-            if isinstance(sample_weight, (str, bytes)):
-                raise ValueError("sample_weight must be numbers, one per row of X")
-            _real_numbers(np.asarray(sample_weight).dtype.kind, "sample_weight")
-            try:
-                sample_weight = np.asarray(sample_weight, dtype=np.float64).ravel()
-            except (TypeError, ValueError):
-                raise ValueError("sample_weight must be numbers, one per row of X") from None
-            if len(sample_weight) != len(X):
-                raise ValueError(f"X has {len(X)} rows but sample_weight has {len(sample_weight)} values")
-            if not (np.isfinite(sample_weight).all() and (sample_weight > 0).all()):
-                raise ValueError("sample_weight must be finite and positive (leave a row out instead of giving it "
-                                 "weight 0)")
-            if sample_weight.min() < 1 / MAX_ABS_VALUE or sample_weight.max() > MAX_ABS_VALUE:
-                raise ValueError(f"sample_weight must lie in [{1 / MAX_ABS_VALUE:.0e}, {MAX_ABS_VALUE:.0e}] (weighted "
-                                 "squared errors overflow or vanish in float64 beyond): rescale them, only their ratios "
-                                 "matter to the constants' errors")
+            sample_weight = _weights(sample_weight, len(X))
         if not 0 <= self.test_fraction < 0.9:
             raise ValueError(f"test_fraction must lie in [0, 0.9), got {self.test_fraction!r}")
         n_train = int(round(len(X) * (1 - self.test_fraction)))
@@ -271,7 +256,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         pred = self.predict(X)
         if len(pred) != len(y):
             raise ValueError(f"X has {len(pred)} rows but y has {len(y)} values")
-        return float(r2_score(y, pred, sample_weight=sample_weight))
+        return float(r2_score(y, pred, sample_weight=None if sample_weight is None else _weights(sample_weight, len(y))))
 
     def predict(self, X, use: str = "formula") -> np.ndarray:
         """Predictions on rows of ``X``: from the chosen formula (``use='formula'``) or the network (``'kan'``).
@@ -470,6 +455,27 @@ def _targets(y, rows: int | None = None) -> np.ndarray:
         raise ValueError(f"y holds values up to {np.abs(y).max():.3g} in magnitude; beyond {MAX_ABS_VALUE:.0e} "
                          "the least squares overflow in float64: rescale it")
     return y
+
+
+def _weights(sample_weight, rows: int) -> np.ndarray:
+    """``sample_weight`` as a float64 vector of ``rows`` finite, positive numbers within float64's safe range, or
+    a ValueError."""
+    if isinstance(sample_weight, (str, bytes)):
+        raise ValueError("sample_weight must be numbers, one per row of X")
+    _real_numbers(np.asarray(sample_weight).dtype.kind, "sample_weight")
+    try:
+        w = np.asarray(sample_weight, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        raise ValueError("sample_weight must be numbers, one per row of X") from None
+    if len(w) != rows:
+        raise ValueError(f"X has {rows} rows but sample_weight has {len(w)} values")
+    if not (np.isfinite(w).all() and (w > 0).all()):
+        raise ValueError("sample_weight must be finite and positive (leave a row out instead of giving it weight 0)")
+    if w.min() < 1 / MAX_ABS_VALUE or w.max() > MAX_ABS_VALUE:
+        raise ValueError(f"sample_weight must lie in [{1 / MAX_ABS_VALUE:.0e}, {MAX_ABS_VALUE:.0e}] (weighted squared "
+                         "errors overflow or vanish in float64 beyond): rescale them, only their ratios matter to the "
+                         "constants' errors")
+    return w
 
 
 def _real_numbers(kind: str, what: str) -> None:

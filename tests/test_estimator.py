@@ -274,3 +274,12 @@ def test_bad_arguments_are_value_errors_naming_the_argument(kw, message):
 def test_fitted_estimator_methods_check_their_arguments(fitted, call, message):
     with pytest.raises(ValueError, match=message):
         call(fitted)
+
+
+def test_score_checks_sample_weights_as_fit_does(formula_run):
+    """Probe 17: negative weights gave the unweighted score."""
+    est = KANSymbolicRegressor.from_run(formula_run.run_dir)
+    ds = load_run_stage(formula_run.run_dir)[1].dataset
+    with pytest.raises(ValueError, match="finite and positive"):
+        est.score(ds.X, ds.y, sample_weight=-np.ones(len(ds.y)))
+    assert est.score(ds.X, ds.y, sample_weight=np.full(len(ds.y), 3.0)) == pytest.approx(est.score(ds.X, ds.y))

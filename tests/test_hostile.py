@@ -330,6 +330,8 @@ BAD_DISCOVER_OPTIONS = {
     "max-unc NaN": ["--max-unc", "nan"],
     "infinite cross-check budget": ["--crosscheck-budget", "inf"],
     "lamb NaN": ["--lamb", "nan"],
+    "lamb 1e308": ["--lamb", "1e308"],  # probe 17
+    "negative lamb": ["--lamb", "-1"],
     "width 100000": ["--width", "100000"],
     "width 0": ["--width", "0"],
     "grid 5000": ["--grid", "5000", "--refine", "6000"],
@@ -1082,7 +1084,7 @@ def test_entry_format_and_count_checked(edit, message, formula_run):
 
 @pytest.mark.parametrize("field, value, message", [
     ("k", -1, "spline order"),
-    ("lamb", "NaN", "--lamb nan must be finite"),
+    ("lamb", "NaN", "--lamb nan must lie in [0, 1000]"),
     ("width", "2", "field 'width' must be a list of whole numbers"),
     ("grid", 2.5, "field 'grid' must be a whole number"),
     ("seed", "0", "field 'seed' must be a whole number"),
@@ -1440,7 +1442,8 @@ def test_from_run_checks_its_formula(formula_run, tmp_path):
 
 
 @pytest.mark.parametrize("kw, message", [
-    (dict(lamb_l1=-1), "lamb_l1 must be a number >= 0"),
+    (dict(lamb_l1=-1), r"lamb_l1 must be a number in \[0, 1000\]"),
+    (dict(lamb=1e308), r"lamb must be a number in \[0, 1000\]"),  # probe 17
     (dict(lamb_entropy="1"), "lamb_entropy must be a finite number"),
     (dict(max_constants="abc"), "max_constants must be a whole number"),
     (dict(max_constants=None), "max_constants must be a whole number"),
@@ -1606,7 +1609,7 @@ def _config_edit(**fields):
     ("metrics.json", _config_edit(wall_time_total_s=-5), "wall_time_total_s must be seconds"),
     ("metrics.json", _config_edit(wall_time_total_s=1e308), "wall_time_total_s must be seconds"),
     ("metrics.json", _config_edit(dropped_without_model=3), "dropped_without_model"),
-    ("metrics.json", lambda d: d["notes"].setdefault("data", []).append("an added note"), "notes.txt is not"),
+    ("metrics.json", lambda d: d["notes"].setdefault("data", []).append("an added note"), "notes on the data"),
     ("config.json", _config_edit(max_constants=1), "max_constants 1"),
     ("formula.json", lambda d: d["parameters"][0].update(shorthand="1.0(1)"), "parameter table"),
 ])

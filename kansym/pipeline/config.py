@@ -209,8 +209,9 @@ class DiscoverConfig:
         if not (math.isfinite(self.r2_min) and 0 <= self.r2_min <= 1):
             bad("--r2-min", self.r2_min, "must lie in [0, 1]")
         for option, value in (("--lamb", self.lamb), ("--lamb-l1", self.lamb_l1), ("--lamb-entropy", self.lamb_entropy)):
-            if not math.isfinite(value):
-                bad(option, value, "must be finite")
+            if not (math.isfinite(value) and 0 <= value <= MAX_LAMBDA):
+                bad(option, value, f"must lie in [0, {MAX_LAMBDA:g}] (a larger weight leaves the fit nothing but the "
+                                   "penalty)")
         if self.crosscheck_budget is not None and not (math.isfinite(self.crosscheck_budget)
                                                        and 0 < self.crosscheck_budget <= 86400):
             bad("--crosscheck-budget", self.crosscheck_budget, "must be a number of seconds in (0, 86400]")
@@ -280,6 +281,9 @@ class DiscoverConfig:
                 kw[key] = tuple(kw[key])
         return cls(**kw)
 
+
+MAX_LAMBDA = 1000.0
+"""Largest regularisation weight (--lamb, --lamb-l1, --lamb-entropy)."""
 
 RECORD_EXTRAS = {"kansym_version": "str", "data_sha256": "dict", "extrapolation_options": "dict",
                  "formula_kansym_version": "str", "crosscheck_seed": "int", "crosscheck_maxsize": "int",
