@@ -8,6 +8,7 @@ import sympy as sp
 
 import kansym
 from kansym import KANSymbolicRegressor
+from kansym.errors import KansymError
 from kansym.report import export
 from kansym.report.notation import display
 from kansym.symbolic import powers
@@ -89,7 +90,9 @@ def test_power_terms_are_shown_by_liquid_drop_family():
     assert "Z**2" in shown[4] and "a_I" in shown[5] and "Abs" in shown[6]
     assert display(f, by_family=False).terms[0].has(aI)  # notation 1: the liquid-drop constants first
     assert export.entry_notation({"notation": "kansym-physics/1"}) == "kansym-physics/1"
-    assert export.entry_notation({"notation": "kansym-physics/9"}) is None
+    assert export.entry_notation({}) is None  # written before notations
+    with pytest.raises(KansymError, match="notation"):  # another version's, or edited
+        export.entry_notation({"notation": "kansym-physics/9"})
 
 
 @pytest.mark.parametrize("baseline", ["linear", "none"])
