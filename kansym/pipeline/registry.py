@@ -535,18 +535,19 @@ def known_fields(config: dict, metrics: dict, formula: dict | None) -> tuple[dic
     return kept, left
 
 
-def _check_validation(table: pd.DataFrame, formulas, cfg: DiscoverConfig, ds, seeds, refuse) -> None:
+def _check_validation(table: pd.DataFrame, formulas, cfg: DiscoverConfig, ds, seeds, disagree: bool,
+                      refuse) -> None:
     """candidates.csv's columns are kansym's; every row's members are networks of the run; the validation scores
     of every validated structure (cross-validation, its spread, extrapolation validation and their quadratic mean)
     recomputed from its formula; the Pareto flags recomputed from the rows' constants, training RMSE and far
-    departure (the far verdict and departure themselves: :func:`check_candidates`)."""
+    departure (the far verdict and departure themselves: :func:`check_candidates`). Members that share no
+    structure (``disagree``) leave every structure unvalidated."""
     if tuple(table.columns) != FormulaSearch.COLUMNS:
         refuse(f"candidates.csv's columns are not kansym's ({', '.join(FormulaSearch.COLUMNS)})")
     train = ds.mask("train")
     folds = S.fold_indices(np.flatnonzero(train), cfg.cv_folds, cfg.seed)
     edge_rows = S.edge_mask(ds.frame, train)
     scores = ("cv_rmse_mev", "cv_spread_mev", "edge_rmse_mev", "score_mev")
-    disagree = _disagree(table, seeds)  # no structure validated
     try:
         for k, (f, (_, row)) in enumerate(zip(formulas, table.iterrows())):
             given = [not math.isnan(float(pd.to_numeric(row[c], errors="coerce"))) for c in scores]
@@ -633,9 +634,9 @@ def check_candidates(rd: RunDir, ds, judge=None, cfg: DiscoverConfig | None = No
                        "or departure its formula has")
             far_failures.append(far.failures())
     if cfg is not None:
-        _check_validation(table, formulas, cfg, ds, seeds, refuse)
-        _check_failures(table, formulas, cfg, far_failures if judge is not None else None, _disagree(table, seeds),
-                        refuse)
+        disagree = _disagree(table, seeds)  # then no structure was validated
+        _check_validation(table, formulas, cfg, ds, seeds, disagree, refuse)
+        _check_failures(table, formulas, cfg, far_failures if judge is not None else None, disagree, refuse)
     return formulas
 
 
