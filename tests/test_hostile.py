@@ -2171,6 +2171,7 @@ def _first_validated(table):
     return table.index[table["cv_rmse_mev"].notna()][0]
 
 
+
 PROBE15_EDITS = {  # file -> edit, and what show says (probe 15: each was accepted)
     "chosen row's CV score": ("candidates.csv", _csv_edit(
         lambda t: t.__setitem__("cv_rmse_mev", t["cv_rmse_mev"].where(~t["chosen"], 0.5))), "validation scores"),
@@ -2231,6 +2232,9 @@ PROBE15_EDITS = {  # file -> edit, and what show says (probe 15: each was accept
     "a failure removed from a list": ("candidates.csv", _csv_edit(lambda t: t.__setitem__(
         "failures", t["failures"].map(lambda f: f.split(" | ")[0] + " | " if isinstance(f, str) and " | " in f
                                       else f))), "candidates.csv"),
+    "a budget note without rows it left": (".", lambda run: _set_notes(run, lambda n: n.setdefault(
+        "symbolic", []).append(__import__("kansym.symbolic.search").symbolic.search.validation_budget_note(2))),
+        "notes do not say so"),
     "a far failure added to a sane row": ("candidates.csv", _csv_edit(lambda t: t.__setitem__(
         "failures", t["failures"].where(~(t["sane"] & ~t["eligible"]), t["failures"].fillna("").astype(str)
                                         + " | fails the far-extrapolation check"))), "failures"),

@@ -636,7 +636,8 @@ def check_candidates(rd: RunDir, ds, judge=None, cfg: DiscoverConfig | None = No
     if cfg is not None:
         disagree = _disagree(table, seeds)  # then no structure was validated
         _check_validation(table, formulas, cfg, ds, seeds, disagree, refuse)
-        _check_failures(table, formulas, cfg, far_failures if judge is not None else None, disagree, refuse)
+        _check_failures(table, formulas, cfg, far_failures if judge is not None else None, disagree,
+                        (rd.metrics.get("notes") or {}).get("symbolic") or [], refuse)
     return formulas
 
 
@@ -648,14 +649,14 @@ def _disagree(table: pd.DataFrame, seeds) -> bool:
         return False
 
 
-def _check_failures(table: pd.DataFrame, formulas, cfg: DiscoverConfig, far_failures, disagree: bool,
+def _check_failures(table: pd.DataFrame, formulas, cfg: DiscoverConfig, far_failures, disagree: bool, notes,
                     refuse) -> None:
     """candidates.csv's failures (and eligible and chosen flags) are the search's: each row's screening failures
     recomputed from its checked formula, far verdict and departure (with ``far_failures``, the far check's own
     sentences too); a row that passed them was validated, or not validated because its training RMSE exceeds the
     best score met before it by more than the rule's margin (recomputed, in the search's order), or because the
-    budget ran out (from then on); a validated one may only have failed its refits or the bootstrap. When the
-    members share no structure (``disagree``) none is validated."""
+    budget ran out (from then on, as the symbolic ``notes`` say); a validated one may only have failed its refits or
+    the bootstrap. When the members share no structure (``disagree``) none is validated."""
     departure_max = TARGET_KINDS[cfg.target].departure_max
     lists, passed = [], []
     try:
@@ -685,11 +686,14 @@ def _check_failures(table: pd.DataFrame, formulas, cfg: DiscoverConfig, far_fail
         for k in order:
             row, recorded = table.iloc[k], lists[k]
             validated = not math.isnan(float(pd.to_numeric(row["score_mev"], errors="coerce")))
-            if recorded == [S.NOT_VALIDATED_BUDGET] and not validated:
+            if ran_out or recorded == [S.NOT_VALIDATED_BUDGET]:  # the deadline, once past, stops every later one
+                if recorded != [S.NOT_VALIDATED_BUDGET] or validated:
+                    refuse(f"candidates.csv's row {k} ({str(row['name'])[:40]}) records failures "
+                           f"({' | '.join(recorded)[:80]!r}) after the search budget ran out")
                 ran_out = True
                 continue
             skipped = float(row["rmse_train_mev"]) > S.SKIP_ABOVE * best
-            ok = (recorded == [S.NOT_VALIDATED_SKIPPED] and not validated) if skipped else validated and not ran_out \
+            ok = (recorded == [S.NOT_VALIDATED_SKIPPED] and not validated) if skipped else validated \
                 and (recorded in ([], [S.VALIDATION_FAILED], [S.BOOTSTRAP_FAILED])
                      or (len(recorded) == 1 and recorded[0].startswith("constants not determined: ")
                          and "(bootstrap)" in recorded[0]))
@@ -698,6 +702,11 @@ def _check_failures(table: pd.DataFrame, formulas, cfg: DiscoverConfig, far_fail
                        f"({' | '.join(recorded)[:80]!r}) the search's validation does not give it")
             if recorded != [S.VALIDATION_FAILED] and math.isfinite(float(row["score_mev"])):
                 best = min(best, float(row["score_mev"]))
+        skipped = sum(1 for recorded in lists if recorded == [S.NOT_VALIDATED_BUDGET])
+        said = [n for n in notes if isinstance(n, str) and n.startswith(S.validation_budget_note(0).split(":")[0])]
+        if said != ([S.validation_budget_note(skipped)] if skipped else []):
+            refuse(f"candidates.csv lists {skipped} structure(s) left unvalidated by the search budget; the run's "
+                   "notes do not say so")
     except KansymError:
         raise  # a refusal above, with its own reason
     except (KeyError, ValueError, TypeError, IndexError):

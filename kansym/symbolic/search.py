@@ -305,6 +305,12 @@ def screen_failures(formula, sane: bool, departure: float, max_constants: int, d
 
 
 NOT_VALIDATED_BUDGET = "not validated: the search budget ran out"
+
+
+def validation_budget_note(skipped: int) -> str:
+    """The note of a search whose budget ran out with ``skipped`` structures not validated."""
+    return (f"the search budget ran out during the validation: {skipped} eligible structure(s) were not validated, "
+            "so the choice can depend on machine speed (raise --search-budget)")
 NOT_VALIDATED_SKIPPED = (f"not validated: its training RMSE exceeds the best validation score by more than "
                          f"{SKIP_ABOVE - 1:.0%}")
 VALIDATION_FAILED = "a validation refit failed or is not finite"
@@ -372,8 +378,7 @@ def choose_structure(member_candidates, X, y, masks, frame, seed: int, max_const
                 best = min(best, structures[k].score)
     skipped = sum(1 for s in structures if s.failures == (NOT_VALIDATED_BUDGET,))
     if skipped:
-        notes.append(f"the search budget ran out during the validation: {skipped} eligible structure(s) were not "
-                     "validated, so the choice can depend on machine speed (raise --search-budget)")
+        notes.append(validation_budget_note(skipped))
     # the bootstrap of the chosen structure runs to its fixed count, outside the search deadline, so that its
     # spreads do not depend on machine speed (each structure is bootstrapped at most once)
     while True:
