@@ -361,7 +361,11 @@ def search_formulas(cfg: DiscoverConfig, stage: KanStage, judge=None, progress: 
     per_member = [(seed, cands) for seed, cands, _ in results]
     notes = [n for _, _, ns in results for n in ns]
     if not any(c for _, c in per_member):
-        raise KansymError("no valid formula candidate from any member: " + "; ".join(notes))
+        hint = (f" (the search budget ran out before their candidates were built: each member had "
+                f"{jobs[0]['seconds']:.0f} s; raise --search-budget)" if any("budget ran out" in n for n in notes)
+                else "")
+        raise KansymError(f"no valid formula candidate from any member{hint}: "
+                          + "; ".join(n if len(n) <= 300 else n[:300] + " ..." for n in notes))
     deadline = max(t0 + budget.seconds, time.monotonic() + 0.3 * budget.seconds)
     structures, chosen, choice_notes = structures_mod.choose_structure(
         per_member, X, y, masks, ds.frame, cfg.seed, cfg.max_constants, cfg.target, len(kept), folds=cfg.cv_folds,
