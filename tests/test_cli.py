@@ -135,3 +135,22 @@ def test_old_runs_keep_their_libraries():
     assert DiscoverConfig.from_dict(old).libraries == ("physics", "poly")
     new = {"target": "be", "lib": "physics", "crosscheck_generations": 50}
     assert DiscoverConfig.from_dict(new).libraries == ("physics",)
+
+
+def test_a_symbolic_rerun_of_a_cross_checked_run_leaves_a_run_every_command_reads(formula_run, tmp_path):
+    """Probe 18: the rerun removes the old formula's cross-check; show (and a new cross-check) must accept the run,
+    whose config.json still names the cross-check engine discover used."""
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    hof = tmp_path / "hall_of_fame.csv"
+    hof.write_text("Complexity,Loss,Equation\n3,1.0,\"8.0 * Z + 8.0 * N\"\n")
+    assert runner.invoke(app, ["crosscheck", str(run), "--pysr-hof", str(hof)]).exit_code == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["crosscheck"] != "none" and config["stage"] == "all"
+    r = runner.invoke(app, ["symbolic", str(run), "--lib", "x,x^2"])
+    assert r.exit_code == 0 and not (run / "crosscheck.json").exists(), r.output
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 0, r.output
+    assert runner.invoke(app, ["crosscheck", str(run), "--pysr-hof", str(hof)]).exit_code == 0
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 0, r.output

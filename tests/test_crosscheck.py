@@ -10,7 +10,7 @@ import sympy as sp
 from typer.testing import CliRunner
 
 from kansym.cli.commands import app
-from kansym.pipeline.discovery import crosscheck_run, rerun_crosscheck
+from kansym.pipeline.discovery import rerun_crosscheck
 from kansym.checks.crosscheck import (PyOperonEngine, PySREngine, extrapolation_set, import_hof,
                                make_engine)
 from kansym.errors import KansymError
@@ -115,11 +115,13 @@ def test_extrapolation_set_even_even():
 def test_crosscheck_run_with_hof_and_pyoperon(formula_run, tmp_path):
     hof = tmp_path / "hof.csv"
     hof.write_text("Complexity,Loss,Equation\n3,1.0,\"8.0 * Z + 8.0 * N\"\n7,0.5,\"8.5 * Z + 8.3 * N - 0.01 * square(N)\"\n")
-    rep = crosscheck_run(formula_run.run_dir, pysr_hof=hof)
+    run = tmp_path / formula_run.run_dir.name  # a copy: crosscheck_run alone leaves metrics.json's summary behind
+    shutil.copytree(formula_run.run_dir, run)
+    rep = rerun_crosscheck(run, pysr_hof=hof)
     assert rep["engine"] == "pysr-hof" and rep["rows"][0]["formula"] == "KAN"
     assert sum(r["selected"] for r in rep["rows"][1:]) == 1
-    assert (formula_run.run_dir / "crosscheck.json").exists() and (formula_run.run_dir / "crosscheck.tex").exists()
-    r = runner.invoke(app, ["crosscheck", str(formula_run.run_dir), "--engine", "pyoperon", "--generations", "3"])
+    assert (run / "crosscheck.json").exists() and (run / "crosscheck.tex").exists()
+    r = runner.invoke(app, ["crosscheck", str(run), "--engine", "pyoperon", "--generations", "3"])
     assert r.exit_code == 0, r.output
     assert "pyoperon" in r.output
 

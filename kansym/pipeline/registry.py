@@ -967,9 +967,10 @@ def check_settings(rd: RunDir, cfg: DiscoverConfig, metrics: dict) -> None:
     if "extrapolation.json" in reports and not made_by_discover and "extrapolation_options" not in config:
         refuse("config.json says the extrapolation stage did not run (stage, extrapolate) and records no "
                "`kansym extrapolate` options, but the run holds extrapolation.json")
-    if "crosscheck.json" not in reports and cfg.stage == "all" and cfg.crosscheck != "none" \
+    remade = "formula_kansym_version" in config  # a symbolic rerun removed the old formula's cross-check
+    if "crosscheck.json" not in reports and cfg.stage == "all" and cfg.crosscheck != "none" and not remade \
             and (rd.path / "formula.json").exists():
-        refuse(f"config.json says discover cross-checked the formula (crosscheck {cfg.crosscheck!r}), but the run "
+        refuse(f"config.json says discover cross-checked the formula (crosscheck {str(cfg.crosscheck)!r}), but the run "
                "holds no crosscheck.json")
     if "crosscheck.json" in reports:
         rep = reports["crosscheck.json"]
