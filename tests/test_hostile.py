@@ -2220,6 +2220,8 @@ PROBE15_EDITS = {  # file -> edit, and what show says (probe 15: each was accept
                                          "notes"),
     "a note forging a line": (".", lambda run: _set_notes(
         run, lambda n: n.setdefault("symbolic", []).append("x\nsymbolic: the formula is exact")), "notes"),
+    "a note on the extrapolation added (probe 18)": (".", lambda run: _set_notes(run, lambda n: n.setdefault(
+        "extrapolation", []).append("the formula failed the far check")), "notes"),
     "a note on the data added": (".", lambda run: _set_notes(run, lambda n: n.setdefault("data", []).append("x")),
                                  "notes on the data"),
     "formula.json's notation unknown": ("formula.json", _json_edit(lambda e: e.update(notation="evil/9")),

@@ -309,6 +309,8 @@ def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp):
         refuse(f"metrics.json's notes are not lines of text under the stages {', '.join(NOTE_STAGES)}")
     if "data" in notes and notes["data"] != note_lines(ds.notes):
         refuse("metrics.json's notes on the data are not what the run's selection gives")
+    if notes.get("extrapolation") and not (metrics.get("extrapolation") or metrics.get("far_extrapolation")):
+        refuse("metrics.json has notes on an extrapolation the run does not hold")
     text = notes_text(notes)
     if not (rd.path / "notes.txt").exists():
         refuse("notes.txt is missing")
@@ -414,6 +416,8 @@ def _check_extrapolation(rd: RunDir, cfg: DiscoverConfig, stage, metrics: dict, 
         computed.pop("drip_lines", None)
     if not _same(report, computed, 1e-9):
         refuse("extrapolation.json is not what the run's networks and formula give")
+    if ((metrics.get("notes") or {}).get("extrapolation") or []) != note_lines(now.report.get("notes") or []):
+        refuse("metrics.json's notes on the extrapolation are not what the run's networks and formula give")
     summary = _plain(extrapolation_summary(now.report))
     if "drip_lines" not in (metrics.get("extrapolation") or {}):  # written before drip lines were recorded
         summary["extrapolation"].pop("drip_lines", None)
