@@ -181,6 +181,13 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         self._check_arguments()
         X, names = _as_matrix(X, feature_names)
         y = _targets(y, len(X))
+        if len(y) and np.ptp(y) <= 1e-12 * max(1.0, float(np.abs(y).max())):
+            raise ValueError("y is constant: there is nothing for a formula to learn (its constants would fit "
+                             "rounding noise)")
+        distinct = len(np.unique(X, axis=0)) if len(X) else 0
+        if distinct < MIN_SAMPLES:
+            raise ValueError(f"X has {distinct} distinct rows; a formula needs at least {MIN_SAMPLES} different "
+                             "inputs")
         if sample_weight is not None:
             sample_weight = _weights(sample_weight, len(X))
         if not 0 <= self.test_fraction < 0.9:

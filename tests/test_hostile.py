@@ -2467,3 +2467,42 @@ def test_nuclei_beyond_whole_numbers_are_named_as_given():
     with pytest.raises(KansymError, match=r"got \[1e\+20\]"):
         nuclei_frame([1e20], [60])
     assert nuclei_frame([50.0], [60]).to_numpy().tolist() == [[50, 60]]
+
+
+def test_api_inputs_the_eighteenth_probe_found(tmp_path):
+    """Probe 18: models=None, a formula without correlations asked for a band, a correlation matrix that is not
+    one, booleans/complex numbers/text as formula inputs, a constant y, one nucleus repeated, a missing run path."""
+    import numpy as np
+    import pandas as pd
+
+    import kansym
+    from kansym import KANSymbolicRegressor
+    from kansym.runs.store import find_run
+    from kansym.symbolic.formula import formula_from_entry
+
+    assert len(kansym.nuclei(models=None)) == len(kansym.nuclei())
+    with pytest.raises(KansymError, match="list of names"):
+        kansym.nuclei(models=5)
+    entry = json.loads((Path(__file__).resolve().parents[1] / "formulas" / "be_even_even_zn.json").read_text())
+    f = formula_from_entry(entry)
+    for X in (np.array([[50 + 1j, 70]]), pd.DataFrame({"Z": [True], "N": [70]}), pd.DataFrame({"Z": ["50"], "N": [70]})):
+        with pytest.raises(KansymError, match="real numbers"):
+            f.predict(X)
+    bare = formula_from_entry({k: v for k, v in entry.items() if k != "correlations"})
+    with pytest.raises(KansymError, match="no correlations"):
+        bare.eval_uncertainty(np.array([[50.0, 70.0]]))
+    n = len(entry["parameters"])
+    for corr, message in (([[1.0 if i == j else (0.99 if (i + j) % 2 else -0.99) for j in range(n)]
+                            for i in range(n)], "positive semidefinite"),
+                          (np.eye(n).tolist(), None)):
+        corr[0][0] = corr[0][0] if message else 1.0000001
+        with pytest.raises(KansymError, match=message or "diagonal"):
+            formula_from_entry({**entry, "correlations": corr})
+    ee = kansym.nuclei("even-even", min_z=30, min_n=30, max_unc=None)
+    X = ee[["Z", "N"]]
+    with pytest.raises(ValueError, match="constant"):
+        KANSymbolicRegressor().fit(X, np.full(len(X), 5.0))
+    with pytest.raises(ValueError, match="1 distinct rows"):
+        KANSymbolicRegressor().fit(pd.concat([X.iloc[:1]] * 300), np.arange(300.0))
+    with pytest.raises(KansymError, match="no run directory"):
+        find_run(str(tmp_path / "gone"), tmp_path)

@@ -1091,8 +1091,12 @@ def main() -> None:
             raise
         code = 130
     if code == 130 and not streams.INTERRUPT["reported"]:
-        _stderr_line("Interrupted; a run cut short leaves its partial output under .partial-* (`kansym runs "
-                     "--partial`, `kansym clean`); an update of a run leaves the run as it was")
+        command = next((a for a in sys.argv[1:] if not a.startswith("-")), "")
+        _stderr_line("Interrupted; " + (
+            "a run cut short leaves its partial output under .partial-* (`kansym runs --partial`, `kansym clean`); "
+            "an update of a run leaves the run as it was" if command in ("discover", "sweep", "symbolic", "crosscheck",
+                                                                          "extrapolate")
+            else "files are written whole or not at all, so nothing already written was changed"))
     try:
         sys.stdout.flush()
     except OSError as exc:

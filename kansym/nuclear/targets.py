@@ -336,6 +336,10 @@ def nuclei(subset: str = "all", min_z: int = 8, min_n: int = 8, max_unc: float |
     (a string such as "no" is refused, not read by its truthiness); ``models`` may be one name or a list.
     """
     frame = select_nuclei(Selection(subset, min_z, min_n, max_unc, include_estimated))
+    if models is None:
+        models = ()
+    if not isinstance(models, (str, list, tuple)):
+        raise KansymError(f"models must be a mass model's name or a list of names, got {type(models).__name__}")
     models = (models,) if isinstance(models, str) else tuple(models)
     twice = sorted({m for m in models if models.count(m) > 1}, key=str)
     if twice:

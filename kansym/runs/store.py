@@ -420,6 +420,8 @@ def find_run(ref: str, root: Path) -> RunDir:
         if not (p / "config.json").exists():
             raise KansymError(f"{p} is not a kansym run directory (no config.json)")
         return RunDir(p)
+    if p.is_absolute() or "/" in str(ref) or "\\" in str(ref):  # a path, not an id
+        raise KansymError(f"no run directory {str(ref)[:200]} (it does not exist or is not a directory)")
     runs = list_runs(root)
     if ref == "latest" and runs:
         return runs[-1]

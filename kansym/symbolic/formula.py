@@ -365,7 +365,13 @@ class Formula:
             missing = [v for v in self.variables if v not in X.columns]
             if missing:
                 raise KansymError(f"X lacks the formula's variables {', '.join(missing)}")
-            X = X[list(self.variables)].to_numpy(dtype=np.float64)
+            X = X[list(self.variables)]
+            kinds = {getattr(t, "kind", "O") for t in X.dtypes}
+        else:
+            kinds = {np.asarray(X).dtype.kind}
+        if not kinds <= set("iuf"):  # booleans, complex numbers and text are not read as numbers
+            raise KansymError(f"X must hold real numbers (integers or floats), got {', '.join(sorted(kinds))}-kind "
+                              "columns")
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != len(self.variables):
             raise KansymError(f"X must have {len(self.variables)} columns ({', '.join(self.variables)}), "
@@ -384,6 +390,10 @@ class Formula:
     def covariance(self) -> np.ndarray:
         """Covariance of the constants [units of the constants squared]; NaN where an error is undetermined."""
         err = np.array([np.nan if p.stderr is None else p.stderr for p in self.parameters], dtype=float)
+        if not self.correlations and np.isfinite(err).sum() > 1:
+            raise KansymError("the formula records no correlations of its constants: a covariance (and uncertainty "
+                              "band) would wrongly take them as independent; use an entry that records them "
+                              "(kansym export writes them)")
         corr = np.asarray(self.correlations, dtype=float) if self.correlations else np.eye(len(err))
         return corr * np.outer(err, err)
 
@@ -716,11 +726,14 @@ def _correlations(rows, params) -> tuple[tuple[float, ...], ...]:
         fin = np.isfinite(c)
         if (np.abs(c[fin]) > 1 + 1e-6).any():
             raise KansymError("malformed formula entry: 'correlations' has entries outside [-1, 1]")
-        if (fin != fin.T).any() or (np.abs(np.where(fin, c - c.T, 0.0)) > 1e-6).any():
+        if (fin != fin.T).any() or (np.abs(np.where(fin, c - c.T, 0.0)) > 1e-9).any():
             raise KansymError("malformed formula entry: 'correlations' is not symmetric")
         d = np.diag(c)[known]
-        if (np.abs(d - 1) > 1e-6).any():
+        if (np.abs(d - 1) > 1e-9).any():
             raise KansymError("malformed formula entry: 'correlations' must have 1 on its diagonal")
+        if known.sum() > 1 and np.linalg.eigvalsh(c[np.ix_(known, known)]).min() < -1e-6:
+            raise KansymError("malformed formula entry: 'correlations' is not a correlation matrix (not positive "
+                              "semidefinite)")
     return tuple(tuple(float(v) for v in r) for r in c)
 
 
