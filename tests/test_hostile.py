@@ -2222,6 +2222,8 @@ PROBE15_EDITS = {  # file -> edit, and what show says (probe 15: each was accept
         run, lambda n: n.setdefault("symbolic", []).append("x\nsymbolic: the formula is exact")), "notes"),
     "a note on the extrapolation added (probe 18)": (".", lambda run: _set_notes(run, lambda n: n.setdefault(
         "extrapolation", []).append("the formula failed the far check")), "notes"),
+    "every loss-curve RMSE halved (probe 18)": ("loss_curve.csv", _csv_edit(lambda t: [
+        t.__setitem__(c, t[c] / 2) for c in ("train_rmse", "test_rmse")]), "last training RMSE"),
     "a note on the data added": (".", lambda run: _set_notes(run, lambda n: n.setdefault("data", []).append("x")),
                                  "notes on the data"),
     "formula.json's notation unknown": ("formula.json", _json_edit(lambda e: e.update(notation="evil/9")),

@@ -227,14 +227,15 @@ and test nuclei at each recorded step."""
 
 def _check_loss_curve(rd: RunDir, stage, refuse) -> None:
     """loss_curve.csv (a record of training that only training can recompute) must be there and be one: its
-    columns, members among the run's networks (by index), grids among the recipe's, RMSEs non-negative."""
+    columns, every network of the run (by index) and no other, grids among the recipe's, RMSEs non-negative; and,
+    for the fast trainer without weights, each network's last training RMSE its RMSE on the training nuclei now."""
     if not (rd.path / "loss_curve.csv").exists():
         refuse("loss_curve.csv is missing")
     curve = rd.read_csv("loss_curve.csv")
     try:
         grids = pd.to_numeric(curve["grid"], errors="raise").astype(int)
         ok = tuple(curve.columns) == LOSS_COLUMNS and len(curve) > 0 and \
-            set(pd.to_numeric(curve["member"], errors="raise").astype(int)) <= set(range(len(stage.members))) and \
+            set(pd.to_numeric(curve["member"], errors="raise").astype(int)) == set(range(len(stage.members))) and \
             set(grids) <= set(stage.members[0].schedule.grids)
         ok = ok and all(s in (f"sparsify g={g}", f"refine g={g}", "retrain pruned") for s, g in
                         zip(curve["stage"].astype(str), grids))
@@ -245,7 +246,14 @@ def _check_loss_curve(rd: RunDir, stage, refuse) -> None:
         ok = False
     if not ok:
         refuse(f"loss_curve.csv is not a training record of the run's networks (columns {', '.join(LOSS_COLUMNS)}, "
-               "members among its networks, grids among its recipe's, RMSEs >= 0)")
+               "every one of its networks, grids among its recipe's, RMSEs >= 0)")
+    ds = stage.dataset
+    if stage.members[0].schedule.trainer == "fast" and ds.w is None:
+        train = ds.mask("train")
+        last = curve.groupby(pd.to_numeric(curve["member"]).astype(int))["train_rmse"].last()
+        for i, m in enumerate(stage.members):
+            if not math.isclose(float(last[i]), rms(m.predict(ds.X[train]) - ds.y[train]), rel_tol=1e-5, abs_tol=1e-9):
+                refuse(f"loss_curve.csv's last training RMSE of network {i} is not its RMSE on the training nuclei")
 
 
 def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp):
