@@ -12,3 +12,14 @@ def choose(kind: str, value: str, choices) -> str:
     if value not in choices:
         raise KansymError(f"unknown {kind} {value!r}; valid choices: {', '.join(choices)}")
     return value
+
+
+_KINDS = {"c": "complex numbers", "b": "booleans", "M": "dates", "m": "time spans", "U": "text", "S": "bytes",
+          "O": "Python objects (text or mixed types)", "V": "raw records"}
+
+
+def real_numbers(kind: str, what: str) -> None:
+    """Refuse data of NumPy kind ``kind`` (a dtype's ``kind``; pandas' extension types give theirs, text 'O')
+    unless it holds real numbers (integers or floats)."""
+    if kind not in "iuf" or not kind:
+        raise KansymError(f"{what} must hold real numbers, not {_KINDS.get(kind, 'values of kind ' + repr(kind))}")

@@ -26,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 from kansym.nuclear.baselines import LIQUID_DROP, check_baseline
 from kansym.nuclear.features import FEATURE_SETS, all_features
 from kansym.pipeline.config import MAX_LAMBDA, DiscoverConfig
-from kansym.errors import KansymError
+from kansym.errors import KansymError, real_numbers
 from kansym.report.export import parameter_rows
 from kansym.symbolic.formula import Formula, variable_symbols
 from kansym.pipeline.predict import nuclei_frame, predict_table
@@ -444,15 +444,11 @@ def choose_baseline(baseline: str, names) -> tuple[str, str | None]:
     return baseline, None
 
 
-_KINDS = {"c": "complex numbers", "b": "booleans", "M": "dates", "m": "time spans", "U": "text", "S": "bytes",
-          "O": "Python objects (text or mixed types)", "V": "raw records"}
-
-
 def _targets(y, rows: int | None = None) -> np.ndarray:
     """``y`` as a float64 vector of finite numbers (one per row of X when ``rows`` is given), or a ValueError."""
     if isinstance(y, (str, bytes)):
         raise ValueError("y must hold real numbers, one per row of X")
-    _real_numbers(np.asarray(y).dtype.kind, "y")
+    real_numbers(np.asarray(y).dtype.kind, "y")
     y = np.asarray(y, dtype=np.float64).ravel()  # arrays and pandas Series alike
     if rows is not None and len(y) != rows:
         raise ValueError(f"X has {rows} rows but y has {len(y)} values")
@@ -469,7 +465,7 @@ def _weights(sample_weight, rows: int) -> np.ndarray:
     a ValueError."""
     if isinstance(sample_weight, (str, bytes)):
         raise ValueError("sample_weight must be numbers, one per row of X")
-    _real_numbers(np.asarray(sample_weight).dtype.kind, "sample_weight")
+    real_numbers(np.asarray(sample_weight).dtype.kind, "sample_weight")
     try:
         w = np.asarray(sample_weight, dtype=np.float64).ravel()
     except (TypeError, ValueError):
@@ -485,12 +481,6 @@ def _weights(sample_weight, rows: int) -> np.ndarray:
     return w
 
 
-def _real_numbers(kind: str, what: str) -> None:
-    """Refuse data of NumPy kind ``kind`` unless it holds real numbers (integers or floats)."""
-    if kind not in "iuf" or not kind:
-        raise ValueError(f"{what} must hold real numbers, not {_KINDS.get(kind, 'values of kind ' + repr(kind))}")
-
-
 def _as_matrix(X, feature_names) -> tuple[np.ndarray, tuple[str, ...]]:
     """(float64 rows, names) from a DataFrame or an array; checks shape, finiteness and names."""
 
@@ -501,10 +491,10 @@ def _as_matrix(X, feature_names) -> tuple[np.ndarray, tuple[str, ...]]:
         if feature_names is not None and tuple(feature_names) != names:
             raise ValueError("feature_names disagree with the DataFrame's columns; pass one or the other")
         for name, dt in zip(names, X.dtypes):
-            _real_numbers(getattr(dt, "kind", "O"), f"X's column {name[:40]!r}")
+            real_numbers(getattr(dt, "kind", "O"), f"X's column {name[:40]!r}")
         X = X.to_numpy(dtype=np.float64)
     else:
-        _real_numbers(np.asarray(X).dtype.kind, "X")
+        real_numbers(np.asarray(X).dtype.kind, "X")
         X = np.asarray(X, dtype=np.float64)
         if X.ndim == 1:
             X = X[:, None]

@@ -23,7 +23,7 @@ import sympy as sp
 from scipy.optimize import least_squares
 
 from kansym.nuclear.baselines import LIQUID_DROP, Baseline
-from kansym.errors import KansymError
+from kansym.errors import KansymError, real_numbers
 from kansym.symbolic.latex import to_latex
 from kansym.network.regressor import contained
 from kansym.symbolic.srepr_reader import parse_srepr
@@ -366,12 +366,10 @@ class Formula:
             if missing:
                 raise KansymError(f"X lacks the formula's variables {', '.join(missing)}")
             X = X[list(self.variables)]
-            kinds = {getattr(t, "kind", "O") for t in X.dtypes}
+            for name, dt in zip(self.variables, X.dtypes):  # booleans, complex numbers, text are not numbers
+                real_numbers(getattr(dt, "kind", "O"), f"X's column {name!r}")
         else:
-            kinds = {np.asarray(X).dtype.kind}
-        if not kinds <= set("iuf"):  # booleans, complex numbers and text are not read as numbers
-            raise KansymError(f"X must hold real numbers (integers or floats), got {', '.join(sorted(kinds))}-kind "
-                              "columns")
+            real_numbers(np.asarray(X).dtype.kind, "X")
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != len(self.variables):
             raise KansymError(f"X must have {len(self.variables)} columns ({', '.join(self.variables)}), "
