@@ -233,9 +233,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
             for g in s.grids[1:]:
                 model = self._quiet(model.refine(g))
                 model = run(model, f"refine g={g}", s.steps, 0.0)
-            out = model(data["train_input"]).detach().numpy()  # also caches activations for attribution
-            self.importance_ = prediction_importance(model.feature_score.detach().numpy(),
-                                                     float(out.std()) * self.y_scaler_.scale[0], self.trend_, X)
+            self.importance_ = self._importance(model, data["train_input"], X)
             self.bounds_ = layer_bounds(model, data["train_input"])
             self.coarse_bounds_ = layer_bounds(self.coarse_model_, data["train_input"])
         self.model_ = model
@@ -406,13 +404,18 @@ class KANRegressor(RegressorMixin, BaseEstimator):
                     np.allclose(a, b, rtol=1e-9, atol=1e-12) for pair_now, pair_rec in zip(now, recorded)
                     for a, b in zip(pair_now, pair_rec)):
                 return "clamping bounds (bounds or coarse_bounds)"
-        with contained(self.seed):  # as fit computes it: pykan's attribution after a plain forward pass
-            out = self.model_(x).detach().numpy()
-            score = self.model_.feature_score.detach().numpy()
-        now = prediction_importance(score, float(out.std()) * self.y_scaler_.scale[0], self.trend_, X_train)
+        with contained(self.seed):
+            now = self._importance(self.model_, x, X_train)
         if not np.allclose(now, self.importance_, rtol=1e-9, atol=1e-12):
             return "importance"
         return None
+
+    def _importance(self, model, x, X_train: np.ndarray) -> np.ndarray:
+        """:func:`prediction_importance` of ``model`` on the scaled training inputs ``x`` (rows ``X_train``):
+        pykan's attribution after a plain forward pass, which caches the activations it reads."""
+        out = model(x).detach().numpy()
+        return prediction_importance(model.feature_score.detach().numpy(), float(out.std()) * self.y_scaler_.scale[0],
+                                     self.trend_, X_train)
 
     def outside(self, X: np.ndarray) -> np.ndarray:
         """Per row of X: True where some layer's input lies outside its training range (a clamped value)."""
