@@ -1393,7 +1393,7 @@ def test_show_refuses_settings_the_files_were_not_made_with(formula_run, tmp_pat
     data = json.loads((run / "extrapolation.json").read_text())
     (run / "extrapolation.json").write_text(json.dumps({**data, "run_id": "another-run"}))
     r = runner.invoke(app, ["show", str(run)])
-    assert r.exit_code == 2 and "extrapolation.json's run_id 'another-run' is neither the run's folder name" in r.output, r.output
+    assert r.exit_code == 2 and "extrapolation.json's run_id 'another-run' is not formula.json's" in r.output, r.output
     (run / "extrapolation.json").write_text(json.dumps(data))
     config = json.loads((run / "config.json").read_text())
     edited = {k: v for k, v in config.items() if k != "extrapolation_options"}  # as if no stage had extrapolated

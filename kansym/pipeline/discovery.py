@@ -182,7 +182,7 @@ def rerun_symbolic(run_dir: Path, **overrides) -> dict:
         if config.get("stage") == "kan":
             config["stage"] = "symbolic"  # the run now has the symbolic stage's files
         config["formula_kansym_version"] = __version__  # formula.json's
-        sym = symbolic_result(cfg, stage, rd.id)
+        sym = symbolic_result(cfg, stage, rd.written_id)
         write_config(path, config)
         remove_files(path / "figures" / "edges")
         removed = remove_matching(path, FORMULA_DEPENDENT)
@@ -215,7 +215,7 @@ def extrapolate_run(run_dir: Path, chains=("Zr", "Nd", "Hg", "Fm"), beyond: int 
     rd = RunDir(Path(run_dir))
     cfg, stage = loaded if loaded is not None else load_run_stage(rd.path)
     ext = extrapolate(cfg, stage, run_formula(rd, cfg.features), chains, beyond, against, both_sides, isotones,
-                      run_id=rd.id)
+                      run_id=rd.written_id)
     config = rd.config  # config.json says what the extrapolation files were made with
     config.update({"extrapolate": True, "chains": list(chains),
                    "extrapolation_options": {"beyond": beyond, "against": list(ext.report["against"]),
@@ -290,7 +290,7 @@ def crosscheck_run(run_dir: Path, engine: str = "auto", time_budget: float | Non
     if not (rd.path / "formula.json").exists():
         raise KansymError(f"run {rd.id} has no formula to cross-check; run `kansym discover` without --stage kan")
     cfg = run_config(rd.config, f"run {rd.id}: config.json")
-    report = crosscheck_report(cfg, load_dataset(cfg), run_formula(rd, cfg.features), rd.id, engine, time_budget,
+    report = crosscheck_report(cfg, load_dataset(cfg), run_formula(rd, cfg.features), rd.written_id, engine, time_budget,
                                maxsize, seed, pysr_hof, beyond, generations)
     config = rd.config  # config.json says what the cross-check was made with
     config.update(crosscheck=str(engine), crosscheck_budget=time_budget, crosscheck_generations=generations,

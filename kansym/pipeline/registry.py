@@ -32,10 +32,11 @@ from kansym.pipeline.config import RECORD_EXTRAS, DiscoverConfig, load_dataset, 
 from kansym.pipeline.discovery import EXTRAPOLATION_OPTIONS, crosscheck_summary, extrapolation_summary, run_formula
 from kansym.pipeline.recipe import FormulaSearch, constants_text, load_run_stage, power_route, recorded_candidates
 from kansym.pipeline.stages import edges_frame, predictions_frame
+from kansym.pipeline.symbolic_notes import check_symbolic_notes
 from kansym.pipeline.writer import NO_NOTES, NOTE_STAGES, note_lines, notes_text
 from kansym.report import export
 from kansym.runs.registry import write_formula
-from kansym.runs.store import RunDir
+from kansym.runs.store import RUN_ID, RunDir
 from kansym.safeio import decode_non_finite, first_difference, json_text, read_text_bounded
 from kansym.symbolic import search as S
 from kansym.symbolic.candidates import edge_variants
@@ -471,7 +472,7 @@ def check_formula_record(rd: RunDir, cfg: DiscoverConfig, ds, formula: Formula, 
             raise KansymError(f"run {rd.id}: formula.json's parameter table (values, errors, shorthand, units, flags) "
                               "is not the formula's; the run's files were edited or do not belong together")
     if isinstance(record, dict):
-        _check_search_record(rd, record)
+        _check_search_record(rd, record, entry)
         name = str(record.get("candidate", ""))
         if formula.n_constants > cfg.max_constants or (name and not _made_by(name, cfg)):
             raise KansymError(f"run {rd.id}: config.json's max_constants {cfg.max_constants} and lib {cfg.lib!r} "
@@ -490,10 +491,11 @@ def _made_by(name: str, cfg: DiscoverConfig) -> bool:
         (name.startswith("powers-") and power_route(cfg, feat.feature_names(cfg.features)))
 
 
-def _check_search_record(rd: RunDir, record: dict) -> None:
+def _check_search_record(rd: RunDir, record: dict, entry: dict) -> None:
     """What only the search knows (the structure's members, the structure counts, its agreement with the network
-    before the refit) must be candidates.csv's record of the chosen structure (the formula's own numbers, its size
-    and degenerate pairs included, are recomputed by :func:`verified_metrics`)."""
+    and its training RMSE before the refit, the refit's starting values) must be candidates.csv's and
+    candidates.json's record of the chosen structure (the formula's own numbers, its size and degenerate pairs
+    included, are recomputed by :func:`verified_metrics`)."""
     refuse = _refuser(rd)
     try:
         table = rd.read_csv("candidates.csv")
@@ -512,6 +514,21 @@ def _check_search_record(rd: RunDir, record: dict) -> None:
     for key, value in listed.items():
         if key in record and not _same(record[key], _plain(value), 1e-9):
             refuse(f"formula.json's {key} is not candidates.csv's record of the chosen structure")
+    before = record.get("rmse_before_refit_mev")
+    if chosen is not None and isinstance(before, dict) and not _same(
+            before.get("train"), _plain(float(chosen["rmse_train_before_refit_mev"])), 1e-9):
+        refuse("formula.json's rmse_before_refit_mev is not candidates.csv's record of the chosen structure")
+    if chosen is not None and isinstance(entry.get("parameters"), list) and (rd.path / "candidates.json").exists():
+        listed_entries = rd.read_json("candidates.json").get("candidates")
+        k = int(row.index[0])
+        start = {p.get("name"): p.get("init") for p in listed_entries[k].get("parameters", []) if isinstance(p, dict)} \
+            if isinstance(listed_entries, list) and k < len(listed_entries) and isinstance(listed_entries[k], dict) \
+            else None
+        if start is None or any(isinstance(p, dict) and "init" in p and not _same(p["init"], start.get(p.get("name")),
+                                                                                   1e-12)
+                                for p in entry["parameters"]):
+            refuse("formula.json's starting values of the refit (init) are not candidates.json's record of the "
+                   "chosen structure")
 
 
 METRICS_FIELDS = ("target", "n_nuclei", "dropped_without_model", "rmse_mev", "counts", "pruned_width", "wall_time_s",
@@ -917,6 +934,23 @@ def _check_idle_settings(cfg: DiscoverConfig, metrics: dict, refuse) -> None:
                "s does not")
 
 
+def _check_run_ids(rd: RunDir, refuse) -> None:
+    """formula.json, crosscheck.json and extrapolation.json record one run id, the one the run was written under
+    (stage reruns keep it): the folder's name, or, for a renamed folder, an id of kansym's form. (Reruns of kansym
+    0.2.0 before this rule recorded the folder's name: a report may carry it where that name is not of kansym's form,
+    i.e. the folder was given a name of the user's own.)"""
+    ids = rd.recorded_ids
+    if not ids:
+        return
+    (first, rid), *others = ids.items()
+    for name, other in others:
+        if other != rid and not (other == rd.id and not RUN_ID.fullmatch(rd.id)):
+            refuse(f"{name}'s run_id {str(other)[:60]!r} is not {first}'s {str(rid)[:60]!r}: one of the two files was "
+                   "edited or comes from another run")
+    if rid != rd.id and not (isinstance(rid, str) and RUN_ID.fullmatch(rid)):
+        refuse(f"{first}'s run_id {str(rid)[:60]!r} is neither the run's folder name nor a run id kansym gives")
+
+
 def check_settings(rd: RunDir, cfg: DiscoverConfig, metrics: dict) -> None:
     """config.json's settings of the later stages must be the ones the run's files were made with: no symbolic files
     for ``stage`` kan; every candidate from a library of ``lib``, refused for exceeding ``max_constants`` exactly when
@@ -960,21 +994,13 @@ def check_settings(rd: RunDir, cfg: DiscoverConfig, metrics: dict) -> None:
                f"{cfg.r2_min}")
     reports = {name: rd.read_json(name) for name in ("crosscheck.json", "extrapolation.json")
                if (rd.path / name).exists()}
-    written_as = {rd.id}  # the id the run was written under (its folder may have been renamed since)
     if (rd.path / "formula.json").exists():
         entry = rd.read_json("formula.json")
         version = config.get("formula_kansym_version", config.get("kansym_version"))
         if isinstance(entry, dict) and entry.get("kansym_version", version) != version:
             refuse(f"formula.json says kansym {str(entry.get('kansym_version'))[:20]!r} made it, config.json "
                    f"{str(version)[:20]!r}")
-        if isinstance(entry, dict) and isinstance(entry.get("run_id"), str):
-            written_as.add(entry["run_id"])
-    for name, rep in reports.items():
-        if not isinstance(rep, dict) or rep.get("run_id") not in written_as:
-            ids = " or ".join(repr(i[:60]) for i in sorted(written_as))
-            refuse(f"{name}'s run_id {str(rep.get('run_id') if isinstance(rep, dict) else None)[:60]!r} is "
-                   f"neither the run's folder name nor formula.json's run_id ({ids}): one of the two files was "
-                   "edited or comes from another run")
+    _check_run_ids(rd, refuse)
     made_by_discover = cfg.stage == "all" and cfg.extrapolate
     if "extrapolation.json" in reports and not made_by_discover and "extrapolation_options" not in config:
         refuse("config.json says the extrapolation stage did not run (stage, extrapolate) and records no "
@@ -1016,5 +1042,7 @@ def check_run(run_dir: Path, with_candidates: bool = False):
         check_formula_record(rd, cfg, ds, formula, raw, rd.metrics, judge)
     candidates = check_candidates(rd, ds, judge, cfg, stage.seeds)
     check_edges(rd, cfg, ds, stage)
+    check_symbolic_notes((rd.metrics.get("notes") or {}).get("symbolic") or [], cfg, ds.X[ds.mask("train")],
+                         stage.kept, _refuser(rd))
     check_crosscheck(rd, ds, formula, cfg, judge)
     return (cfg, stage, formula, candidates) if with_candidates else (cfg, stage, formula)

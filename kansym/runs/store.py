@@ -11,6 +11,7 @@ import io
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -177,6 +178,11 @@ def config_hash(config: dict) -> str:
     return hashlib.sha256(blob).hexdigest()[:8]
 
 
+RUN_ID = re.compile(r"(\d{8}T\d{6}Z-(be|me|residual)-[a-z-]{3,12}-[0-9a-f]{8}|p\d{3,5}-[0-9a-f]{8})(-\d{1,3})?")
+"""The ids kansym gives runs: ``<UTC time>-<target>-<subset>-<hash>`` (``-2``, ... where taken) or a sweep point's
+``p000-<hash>``."""
+
+
 def new_run_id(target: str, subset: str, config: dict, now: datetime | None = None) -> str:
     stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}-{target}-{subset}-{config_hash(config)}"
@@ -239,6 +245,26 @@ class RunDir:
         if not {"feature", "importance"} <= set(imp.columns):
             raise KansymError(f"run {self.id}: importance.csv is broken (no feature/importance columns)")
         return imp
+
+    ID_FILES = ("formula.json", "crosscheck.json", "extrapolation.json")
+    """The files that record the id the run was written under (``run_id``)."""
+
+    @property
+    def recorded_ids(self) -> dict:
+        """{file: the run id it records} of :attr:`ID_FILES` the run holds (a value that is not text as None)."""
+        out = {}
+        for name in self.ID_FILES:
+            if self.file(name).exists():
+                rid = self.read_json(name).get("run_id")
+                out[name] = rid if isinstance(rid, str) else None
+        return out
+
+    @property
+    def written_id(self) -> str:
+        """The id the run was written under, which stage reruns keep: what its files record (the folder may have
+        been renamed since), else the folder's name."""
+        ids = [i for i in self.recorded_ids.values() if i is not None and RUN_ID.fullmatch(i)]
+        return ids[0] if ids else self.id
 
     @property
     def config(self) -> dict:

@@ -352,7 +352,7 @@ def _record_poor_edges(net, linear, lib_name: str, r2_min: float, poor_edges: di
             poor_edges.setdefault((e.layer, e.i, e.j), {})[lib_name] = (best.r2, best.name)
 
 
-def _generation_notes(poor_edges: dict, on_poor: str, r2_min: float, too_large: list, joint_limit: int,
+def generation_notes(poor_edges: dict, on_poor: str, r2_min: float, too_large: list, joint_limit: int,
                       not_converged: list) -> list[str]:
     """One note per poorly fitted edge (whatever the number of candidates), and on compositions too large to be
     refitted jointly and refits that did not converge."""
@@ -435,7 +435,7 @@ def generate(reg, data: Scoring, options: CandidateOptions = CandidateOptions(),
         if "expanded" in routes and not linear:
             cands.extend(expanded_candidates(name, net.expression(variable_symbols(names)), data, origin))
     cands += _power_route(reg, data, kan_pred, max_params, not_converged) if "powers" in routes else []
-    notes += _generation_notes(poor_edges, on_poor, r2_min, too_large, joint_limit, not_converged)
+    notes += generation_notes(poor_edges, on_poor, r2_min, too_large, joint_limit, not_converged)
     if not cands:
         raise KansymError("no valid formula candidate: " + "; ".join(notes))
     if "noconst" in routes:

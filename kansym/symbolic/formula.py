@@ -576,7 +576,9 @@ def _uncertainties(J: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray
             var = np.diag(cov)
             err = np.sqrt(np.where(var >= 0, var, np.nan))
             corr = cov / np.outer(err, err)
-            ok = np.isfinite(err) & (err > 0) & determined & (np.linalg.cond(JTJ) < 1e30)
+            # (LAPACK would print its complaint about a J^T J that overflowed on the standard output)
+            cond = np.linalg.cond(JTJ) if np.isfinite(JTJ).all() else np.inf
+            ok = np.isfinite(err) & (err > 0) & determined & (cond < 1e30)
             # a covariance that is not one (a correlation beyond [-1, 1] by more than rounding: J^T J numerically
             # singular) determines neither constant of the pair
             off = ok[:, None] & ok[None, :] & ~(np.abs(corr) <= 1 + 1e-6)

@@ -1,0 +1,91 @@
+"""A run's notes of the symbolic stage checked: each one of the forms the search writes, and the poorly fitted
+edges' verdicts (best R^2 per library) recomputed from the member networks."""
+
+from __future__ import annotations
+
+import re
+
+from kansym.errors import KansymError
+from kansym.symbolic import search as S
+from kansym.symbolic.candidates import generation_notes, edge_variants
+from kansym.symbolic.formula import fit_network
+from kansym.symbolic.library import resolve_library
+
+_SEARCH_FORMS = tuple(re.compile(p) for p in (
+    r"the \d+ members disagree on every structure \(none was produced by two of them\): no formula is chosen",
+    re.escape("no extrapolation validation: the data have no isotopic chains (Z and N) to cut"),
+    re.escape(S.validation_budget_note(0)).replace("0", r"\d+", 1),
+    r"the chosen structure was produced by \d+ of \d+ members: no structure produced by \d+ or more of them "
+    r"validates within \d+% of it",
+    r"the [\w .()-]+ table does not cover \d+ of the run's nuclei \(Z,N\) [(),\d ]+( \.\.\.)?; the "
+    r"far-extrapolation check skips them",
+    r"no formula chosen: no structure meets the rule .*",
+))
+"""The forms of the search's own notes (:mod:`kansym.symbolic.search`, the far check's table coverage)."""
+
+_MEMBER_FORMS = tuple(re.compile(p) for p in (
+    r"building candidates ran out of its \d+ s; its candidates are incomplete and can depend on machine speed "
+    r"\(raise --search-budget\)",
+    r"no candidate \(.+\)",
+    r"the search budget \(\d+ s for this member\) ran out; its search is incomplete",
+    r"\d+ composition\(s\) have more than \d+ constants and were refitted only after pruning: .+",
+    r"\d+ candidate\(s\) left out because their refit did not converge: .+",
+    r"the search budget ran out before candidates \S+ and later variants were built",
+    r"a composition of \d+ constants: of the other variants only \S+ is built",
+))
+"""The forms of a member's notes (:func:`kansym.symbolic.search.member_search`, the candidates' generation)."""
+
+_MEMBER = re.compile(r"member seed (\d+): (.+)")
+_POOR = re.compile(r"edge \(layer (\d+), input (\d+) -> node (\d+)\) is poorly fitted: .+")
+
+
+def check_symbolic_notes(notes, cfg, X_train, members, refuse) -> None:
+    """``notes`` (metrics.json's symbolic ones) must each have a form the search writes, the choice rule be this
+    version's, and every poorly-fitted-edge note be what the member's network (of ``members``, the kept ones)
+    gives on ``X_train``: its libraries' best R^2 and functions, for the libraries the search had built."""
+    variants = {v[0] for v in edge_variants(tuple(cfg.libraries), cfg.poor_edges, 1)}  # (names do not depend on depth)
+    by_seed = {str(m.seed): m for m in members}
+    fits: dict = {}
+    for note in notes:
+        if note == f"choice rule: {S.RULE}" or any(f.fullmatch(note) for f in _SEARCH_FORMS):
+            continue
+        m = _MEMBER.fullmatch(note)
+        rest = m.group(2) if m else ""
+        if m and m.group(1) in by_seed and _POOR.fullmatch(rest):
+            if rest not in _poor_notes(by_seed[m.group(1)], cfg, X_train, tuple(int(g) for g in _POOR.fullmatch(
+                    rest).groups()), fits):
+                refuse(f"metrics.json's note {note[:90]!r} is not what the member's network gives on the training "
+                       "nuclei")
+            continue
+        if m and m.group(1) in by_seed and (any(f.fullmatch(rest) for f in _MEMBER_FORMS)
+                                            or rest.split(": ")[0] in variants):
+            continue
+        refuse(f"metrics.json's symbolic note {note[:90]!r} is not one the formula search writes")
+
+
+def _poor_notes(member, cfg, X_train, edge: tuple, fits: dict) -> set[str]:
+    """The texts a poorly fitted ``edge`` of ``member``'s network can have: its best fit per library for each
+    prefix of the libraries (the search may have stopped before the later ones), the libraries where it is
+    fitted below r2_min."""
+    key = member.seed
+    if key not in fits:
+        fits[key] = {"cache": {}, "best": {}}
+        snap = member.snapshot(cfg.symbolic_from)
+        poor = "best" if cfg.poor_edges == "error" else cfg.poor_edges
+        for lib in cfg.libraries:
+            try:
+                net = fit_network(snap, X_train, resolve_library(lib), r2_min=cfg.r2_min, on_poor=poor,
+                                  cache=fits[key]["cache"])
+            except KansymError:
+                continue
+            for e in net.edges:
+                if e.alternatives and e.alternatives[0].r2 < cfg.r2_min:
+                    fits[key]["best"].setdefault((e.layer, e.i, e.j), {})[lib] = (e.alternatives[0].r2,
+                                                                                  e.alternatives[0].name)
+    best = fits[key]["best"].get(edge, {})
+    out = set()
+    for k in range(1, len(cfg.libraries) + 1):
+        listed = {lib: best[lib] for lib in cfg.libraries[:k] if lib in best}
+        if listed:
+            out |= set(generation_notes({edge: listed}, cfg.poor_edges, cfg.r2_min, [], 0, []))
+    return out
