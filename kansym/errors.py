@@ -23,3 +23,17 @@ def real_numbers(kind: str, what: str) -> None:
     unless it holds real numbers (integers or floats)."""
     if kind not in "iuf" or not kind:
         raise KansymError(f"{what} must hold real numbers, not {_KINDS.get(kind, 'values of kind ' + repr(kind))}")
+
+
+def unmasked(values, what: str):
+    """``values`` as given, or the data of a NumPy masked array that masks nothing; a masked array that masks
+    entries is refused (its masked values would be read as if they were data)."""
+    import numpy as np
+
+    if not isinstance(values, np.ma.MaskedArray):
+        return values
+    hidden = int(np.ma.getmaskarray(values).sum())
+    if hidden:
+        raise KansymError(f"{what} is a masked array with {hidden} masked entries, whose values would be read as data: "
+                          "drop those rows, or fill them (e.g. .filled(np.nan)) where NaN is meant")
+    return np.asarray(values.data)

@@ -26,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 from kansym.nuclear.baselines import LIQUID_DROP, check_baseline
 from kansym.nuclear.features import FEATURE_SETS, all_features
 from kansym.pipeline.config import MAX_LAMBDA, DiscoverConfig
-from kansym.errors import KansymError, real_numbers
+from kansym.errors import KansymError, real_numbers, unmasked
 from kansym.report.export import parameter_rows
 from kansym.symbolic.formula import Formula, variable_symbols
 from kansym.pipeline.predict import nuclei_frame, predict_table
@@ -448,6 +448,7 @@ def _targets(y, rows: int | None = None) -> np.ndarray:
     """``y`` as a float64 vector of finite numbers (one per row of X when ``rows`` is given), or a ValueError."""
     if isinstance(y, (str, bytes)):
         raise ValueError("y must hold real numbers, one per row of X")
+    y = unmasked(y, "y")
     real_numbers(np.asarray(y).dtype.kind, "y")
     y = np.asarray(y, dtype=np.float64).ravel()  # arrays and pandas Series alike
     if rows is not None and len(y) != rows:
@@ -465,6 +466,7 @@ def _weights(sample_weight, rows: int) -> np.ndarray:
     a ValueError."""
     if isinstance(sample_weight, (str, bytes)):
         raise ValueError("sample_weight must be numbers, one per row of X")
+    sample_weight = unmasked(sample_weight, "sample_weight")
     real_numbers(np.asarray(sample_weight).dtype.kind, "sample_weight")
     try:
         w = np.asarray(sample_weight, dtype=np.float64).ravel()
@@ -492,8 +494,9 @@ def _as_matrix(X, feature_names) -> tuple[np.ndarray, tuple[str, ...]]:
             raise ValueError("feature_names disagree with the DataFrame's columns; pass one or the other")
         for name, dt in zip(names, X.dtypes):
             real_numbers(getattr(dt, "kind", "O"), f"X's column {name[:40]!r}")
-        X = X.to_numpy(dtype=np.float64)
+        X = X.to_numpy(dtype=np.float64, na_value=np.nan)  # a missing value is refused below as not finite
     else:
+        X = unmasked(X, "X")
         real_numbers(np.asarray(X).dtype.kind, "X")
         X = np.asarray(X, dtype=np.float64)
         if X.ndim == 1:

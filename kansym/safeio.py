@@ -25,7 +25,10 @@ def pid_alive(pid: int) -> bool:
         return False
     except (PermissionError, OverflowError, ValueError):
         return pid > 0
-    return True
+    try:  # a process that has ended but is not yet reaped (a zombie, state Z) is not alive
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 MAX_READ_BYTES = 64_000_000

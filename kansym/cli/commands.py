@@ -11,6 +11,7 @@ import os
 import re
 import sys
 import tempfile
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Optional
@@ -845,6 +846,8 @@ def crosscheck(run: str = typer.Argument(..., help="Run id, unique prefix/suffix
     from kansym.pipeline.discovery import crosscheck_ready, rerun_crosscheck
     from kansym.runs.store import find_run
 
+    if pysr_hof is not None and str(pysr_hof) == ".":  # (typer reads '' as '.')
+        raise KansymError("--pysr-hof is empty or names the current folder: give PySR's hall_of_fame.csv")
     r = find_run(run, runs_dir)
     if pysr_hof is not None and engine in ("pyoperon", "pysr"):  # (an unknown engine is refused as such)
         raise KansymError(f"--pysr-hof imports PySR's results; --engine {engine[:20]} would not run (give one of them)")
@@ -1063,6 +1066,9 @@ def main() -> None:
         raise SystemExit(2)
     streams.route_native_stdout()
     streams.terminate_as_interrupt()
+    # NumPy's floating-point warnings (an overflow while a refused run's numbers are recomputed, ...) are not the
+    # command's messages: what matters reaches the user as an error or a note
+    warnings.filterwarnings("ignore", category=RuntimeWarning)
     separated = _digit_separated(sys.argv[1:])
     if separated:
         _stderr_line(f"Error: {separated}")

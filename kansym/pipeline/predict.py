@@ -12,9 +12,9 @@ import pandas as pd
 
 from kansym.checks import masstable as mt
 from kansym.checks.farcheck import domain as model_domain
-from kansym.errors import KansymError
+from kansym.errors import KansymError, unmasked
 from kansym.nuclear import tables
-from kansym.nuclear.nuclides import element_z
+from kansym.nuclear.nuclides import element_symbol, element_z
 from kansym.nuclear.targets import SUBSETS
 from kansym.pipeline.config import run_config
 from kansym.pipeline.registry import check_run
@@ -55,6 +55,7 @@ def parse_range(text, what: str, top: int) -> tuple[int, int]:
 def nuclei_frame(Z, N) -> pd.DataFrame:
     """Columns Z, N of nuclei given as whole numbers or equal-length sequences of them (one may be a single number),
     each Z in 1 .. MAX_Z and N in 0 .. MAX_N."""
+    Z, N = unmasked(Z, "Z"), unmasked(N, "N")
     try:
         z, n = np.broadcast_arrays(np.atleast_1d(np.asarray(Z)), np.atleast_1d(np.asarray(N)))
     except ValueError:
@@ -125,6 +126,10 @@ def chain_elements(cfg, z=None, elements=()) -> list[int]:
         odd = [v for v in zs if not SUBSETS[cfg.subset](np.array([v, v]), np.array([v, v + 1])).any()]
         if odd:
             raise KansymError(f"the run's subset ({cfg.subset}) has no nucleus with Z = {', '.join(map(str, odd))}")
+        unmeasured = [v for v in zs if v not in has]
+        if unmeasured:
+            raise KansymError(f"no measured nucleus of Z = {unmeasured[0]} ({element_symbol(unmeasured[0])}) in the "
+                              "run's selection to start its chain from")
         return zs
     zs = [v for v in has if z is None or z[0] <= v <= z[1]]
     if not zs:

@@ -36,7 +36,7 @@ from kansym.pipeline.symbolic_notes import check_symbolic_notes
 from kansym.pipeline.writer import NO_NOTES, NOTE_STAGES, note_lines, notes_text
 from kansym.report import export
 from kansym.runs.registry import write_formula
-from kansym.runs.store import RUN_ID, RunDir
+from kansym.runs.store import RUN_ID, STAGING_PREFIX, RunDir, owner_alive
 from kansym.safeio import decode_non_finite, first_difference, json_text, read_text_bounded
 from kansym.symbolic import search as S
 from kansym.symbolic.candidates import edge_variants
@@ -197,14 +197,23 @@ def export_formula(run_dir: Path, name: str, registry: Path = Path("formulas"), 
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", name) or ".." in name:
         raise KansymError(f"formula name {name[:40]!r} must be 1-100 letters, digits, '_', '.', '-', starting with a "
                           "letter or digit, without '..'")
+    if Path(registry).is_symlink() and not Path(registry).exists():
+        raise KansymError(f"--registry {registry} is a symbolic link to nothing (or a loop of links)")
     if Path(registry).exists() and not Path(registry).is_dir():
         raise KansymError(f"--registry {registry} is not a directory")
-    if not force and any((Path(registry) / f"{name}.{ext}").exists() for ext in ("json", "tex")):
+    targets = [Path(registry) / f"{name}.{ext}" for ext in ("json", "tex")]
+    if not force and any(t.exists() or t.is_symlink() for t in targets):
         raise KansymError(f"formula {name!r} already exists in {registry}; use --force to overwrite it")
+    odd = [t for t in targets if t.is_dir() or (t.exists() and not t.is_file())]  # as the writer refuses them, early
+    if odd:
+        raise KansymError(f"{odd[0]} exists and is not a regular file; nothing was written")
     rd = RunDir(Path(run_dir))
     entry = rd.read_json("formula.json") if (rd.path / "formula.json").exists() else None
     if entry is None:
-        raise KansymError(f"run {rd.id} has no formula; run `kansym discover` without --stage kan")
+        raise KansymError(f"run {rd.id} has no formula: "
+                          + ("run `kansym symbolic` on it (its stage was kan)" if rd.config.get("stage") == "kan"
+                             else "no candidate met the choice rule (see `kansym show` and candidates.csv); "
+                                  "`kansym symbolic` with other options may find one"))
     check_run(rd.path)  # every check show makes: a run show refuses gives no registry entry
     cfg = run_config(rd.config, f"run {rd.id}: config.json")
     formula = export.formula_from_entry(entry).for_columns(feat.feature_names(cfg.features))
@@ -333,8 +342,8 @@ def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp):
             refuse(f"importance.csv's columns {', '.join(map(str, imp.columns))[:80]} are not "
                    f"{', '.join(mine.columns)}")
         if sorted(map(str, imp["feature"])) != sorted(mine["feature"]):
-            raise KansymError(f"run {rd.id}: importance.csv lists {', '.join(map(str, imp['feature']))[:80]}, not the "
-                              f"run's features {', '.join(mine['feature'])}")
+            raise KansymError(f"run {rd.id}: importance.csv lists {', '.join(map(repr, map(str, imp['feature'])))[:100]}, "
+                              f"not the run's features {', '.join(map(repr, mine['feature']))}")
         if list(imp["feature"]) != list(mine["feature"]) or not np.allclose(
                 imp["importance"].to_numpy(dtype=float), mine["importance"].to_numpy(), rtol=1e-9, atol=1e-12):
             refuse("importance.csv is not the importance of the networks in kan/")
@@ -1031,6 +1040,27 @@ def check_run(run_dir: Path, with_candidates: bool = False):
     (config, KanStage, formula or None), with ``with_candidates`` also the checked candidates' formulas (None for
     a run written before candidates.json)."""
     rd = RunDir(Path(run_dir))
+    before = _identity(rd.path)
+    try:
+        return _check_run(rd, with_candidates)
+    except KansymError:
+        update = rd.path.parent / f"{STAGING_PREFIX}{rd.path.name}-u"
+        if _identity(rd.path) != before or (update.is_dir() and owner_alive(update)):
+            raise KansymError(f"run {rd.id} was being updated by another kansym process while this command read it; "
+                              "run the command again when that process has ended") from None
+        raise
+
+
+def _identity(path: Path):
+    """The run folder's (device, inode): a stage rerun replaces the folder, so they change when it finishes."""
+    try:
+        st = path.stat()
+        return st.st_dev, st.st_ino
+    except OSError:
+        return None
+
+
+def _check_run(rd: RunDir, with_candidates: bool):
     cfg = run_config(rd.config, f"run {rd.id}: config.json")
     ds = load_dataset(cfg)
     check_settings(rd, cfg, rd.metrics)  # the settings first: a file from another setting is named as such

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+import time
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -274,14 +275,27 @@ def run_sweep(sweep: Sweep, execution: Execution | None = None, progress=None) -
         results = run_tasks(_run_point, todo, execution, progress=progress)
     except BaseException:
         with contextlib.suppress(Exception):
-            write_summary(sweep)
+            write_summary(sweep, interrupted=_settle(sweep))
         raise
     return write_summary(sweep, {n: why for n, why in results if why}), [n for n, why in results if not why]
 
 
-def write_summary(sweep: Sweep, failed: dict[str, str] | None = None) -> pd.DataFrame:
+def _settle(sweep: Sweep, seconds: float = 5.0) -> set[str]:
+    """After an interrupt: wait up to ``seconds`` for the workers that held points to end, then remove what they
+    left; returns those points' names (the summary says 'interrupted', not 'being run by another kansym
+    process')."""
+    deadline = time.monotonic() + seconds
+    held = {n for n, _ in sweep.points if _leftovers(sweep.root, n)}
+    while time.monotonic() < deadline and any(owner_alive(d) for n in held for d in _leftovers(sweep.root, n)):
+        time.sleep(0.1)
+    for n in held:
+        clear_leftovers(sweep.root, n)
+    return {n for n in held if not _leftovers(sweep.root, n)}
+
+
+def write_summary(sweep: Sweep, failed: dict[str, str] | None = None, interrupted=()) -> pd.DataFrame:
     """Write ``summary.csv`` (and ``summary.png`` when a point is done); return the summary."""
-    table = summary(sweep, failed)
+    table = summary(sweep, failed, interrupted)
     write_csv(sweep.root / "summary.csv", table)
     done = table[table["state"] == "done"]
     if len(done):
@@ -293,9 +307,10 @@ def _cell(value):
     return str(list(value)) if isinstance(value, (list, tuple)) else value
 
 
-def summary(sweep: Sweep, failed: dict[str, str] | None = None) -> pd.DataFrame:
+def summary(sweep: Sweep, failed: dict[str, str] | None = None, interrupted=()) -> pd.DataFrame:
     """One row per grid point, in grid order: its state ('done'; 'failed' for the unfinished points in
-    ``failed``, a dict name -> reason; else 'missing') and the reason, its grid values and, when done, the KAN's and the
+    ``failed``, a dict name -> reason; else 'missing', the reason 'interrupted' for the points in ``interrupted``)
+    and the reason, its grid values and, when done, the KAN's and the
     formula's RMSE, the formula's constants and far-extrapolation deviation, and whether it is on the Pareto
     set of (test RMSE, constants, far deviation) among the done points."""
     failed = failed or {}
@@ -308,6 +323,7 @@ def summary(sweep: Sweep, failed: dict[str, str] | None = None) -> pd.DataFrame:
             state, reason = "failed", failed[name]
         elif state != "done":
             state = "missing"  # not run, interrupted, or being run by another live process
+            reason = "interrupted" if name in interrupted else reason
         run = found.get(name, {}) if state == "done" else {}
         rows.append({"run_id": name, "state": state, "reason": reason,
                      **{g: _cell(getattr(cfg, g)) for g in sweep.grid},

@@ -22,6 +22,8 @@ def pdg_round(value: float, err: float | None) -> tuple[str, str | None]:
     leading digits are 100-354, 1 digit if 355-949, and 950-999 round up to 1000 with 2 digits."""
     if err is None or not np.isfinite(err) or err <= 0:
         return f"{value:.6g}", None
+    if not 1e-290 < err < 1e290:  # powers of ten of the rounding would leave float64's range
+        return f"{value:.15g}", f"{err:.2g}"
     exp = math.floor(math.log10(err))
     lead = int(round(err / 10 ** (exp - 2)))
     if lead >= 1000:
@@ -30,6 +32,8 @@ def pdg_round(value: float, err: float | None) -> tuple[str, str | None]:
     if lead >= 950:
         exp, digits = exp + 1, 2
     place = exp - digits + 1  # decimal position of the last kept digit
+    if not abs(value / 10.0 ** place) < 1e15:  # more digits than a float holds (|value| >> err): the plain numbers
+        return f"{value:.15g}", f"{err:.2g}"
     e = round(err / 10 ** place) * 10 ** place
     v = round(value / 10 ** place) * 10 ** place
     decimals = max(-place, 0)
@@ -41,6 +45,8 @@ def shorthand(value: float, err: float | None) -> str:
     v, e = pdg_round(value, err)
     if e is None:
         return v
+    if "e" in v + e:  # beyond a float's digits (pdg_round): no digits in parentheses
+        return f"{v} +- {e}"
     digits = e.replace(".", "").lstrip("0") or "0"
     if "." in v:
         return f"{v}({digits})"

@@ -4,6 +4,7 @@ MeV to 1 eV (6 decimals); an empty cell (CSV) or blanks (fixed width) where a va
 from __future__ import annotations
 
 import math
+import re
 
 import pandas as pd
 
@@ -35,13 +36,16 @@ SHORT = {"BE": "BE", "ME": "ME", "S_n": "Sn", "S_2n": "S2n", "S_p": "Sp", "S_2p"
 """Column labels of the fixed-width table (d before a label: its 1-sigma uncertainty)."""
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def ame_text(frame: pd.DataFrame, header: list[str]) -> str:
     """Fixed-width table: '#' header lines (``header``, the units, the column labels), then one line per nucleus:
     N, Z, A, element, each predicted quantity and its 1-sigma uncertainty (MeV, a space and 12 characters each, wider
     only for values beyond +-99999; blank where not given) and the source (kan or formula). The measured AME2020 values are in the CSV form only."""
     cols = [c for q in SHORT for c in (q, f"{q}_sigma")]
     labels = [SHORT[c] if c in SHORT else "d" + SHORT[c[:-6]] for c in cols]
-    lines = [f"# {h}" for h in header]
+    lines = ["# " + _CONTROL.sub("?", h) for h in header]  # a run folder's name may hold a newline
     lines.append("# energies in MeV (blank: not given); dX: predictive 1-sigma uncertainty of X; Sn = S_n, S2n = S_2n, "
                  "Sp = S_p, S2p = S_2p, Qa = Q_alpha, Qb- = Q_beta_minus")
     lines.append("#   N    Z    A  El " + "".join(lab.rjust(13) for lab in labels) + "  source")

@@ -360,6 +360,20 @@ class RunUpdate:
         return False
 
 
+def check_copyable(run_dir: Path) -> None:
+    """A run that :class:`RunUpdate` can copy: nothing in it but files, folders and symbolic links (a named pipe,
+    socket or device is refused at once, not after the run's checks)."""
+    import stat
+
+    for root, dirs, files in os.walk(run_dir):
+        for name in dirs + files:
+            p = Path(root) / name
+            mode = p.lstat().st_mode
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
+                raise KansymError(f"cannot update run {Path(run_dir).name}: {p} is not a file or folder (a named pipe, "
+                                  "socket or device); remove it")
+
+
 def swap_directories(a: Path, b: Path) -> None:
     """Exchange two directories atomically (Linux ``renameat2(RENAME_EXCHANGE)``); elsewhere, by two
     renames with the old directory moved aside first."""
@@ -455,8 +469,9 @@ def find_run(ref: str, root: Path) -> RunDir:
     if len(hits) == 1:
         return hits[0]
     if not hits:
-        raise KansymError(f"no run {ref!r} under {root} (see `kansym runs`)")
-    raise KansymError(f"run reference {ref!r} is ambiguous: {', '.join(r.id for r in hits)}")
+        raise KansymError(f"no run {str(ref)[:200]!r} under {root} (see `kansym runs`)")
+    raise KansymError(f"run reference {str(ref)[:200]!r} is ambiguous: {', '.join(r.id for r in hits[:10])}"
+                      f"{' ...' if len(hits) > 10 else ''}")
 
 
 def gather(root: Path) -> pd.DataFrame:

@@ -23,7 +23,7 @@ import sympy as sp
 from scipy.optimize import least_squares
 
 from kansym.nuclear.baselines import LIQUID_DROP, Baseline
-from kansym.errors import KansymError, real_numbers
+from kansym.errors import KansymError, real_numbers, unmasked
 from kansym.symbolic.latex import to_latex
 from kansym.network.regressor import contained
 from kansym.symbolic.srepr_reader import parse_srepr
@@ -361,6 +361,11 @@ class Formula:
     def predict(self, X) -> np.ndarray:
         """Formula values on rows of ``X``: an array (columns in ``variables`` order) or a DataFrame with
         those columns. Non-finite values stay NaN/inf; they are never replaced."""
+        return self.evaluate(self._rows(X))
+
+    def _rows(self, X) -> np.ndarray:
+        """``X`` as float64 rows of the formula's variables, checked: real numbers (a missing value of a pandas
+        column as NaN), the variables' columns (by name in a DataFrame), no masked entries."""
         if hasattr(X, "columns"):
             missing = [v for v in self.variables if v not in X.columns]
             if missing:
@@ -368,13 +373,15 @@ class Formula:
             X = X[list(self.variables)]
             for name, dt in zip(self.variables, X.dtypes):  # booleans, complex numbers, text are not numbers
                 real_numbers(getattr(dt, "kind", "O"), f"X's column {name!r}")
+            X = X.to_numpy(dtype=np.float64, na_value=np.nan)
         else:
+            X = unmasked(X, "X")
             real_numbers(np.asarray(X).dtype.kind, "X")
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != len(self.variables):
             raise KansymError(f"X must have {len(self.variables)} columns ({', '.join(self.variables)}), "
                               f"got shape {X.shape}")
-        return self.evaluate(X)
+        return X
 
     def sympy(self) -> sp.Expr:
         """The formula as a SymPy expression with the refitted values substituted."""
@@ -398,10 +405,8 @@ class Formula:
     def eval_uncertainty(self, X) -> np.ndarray:
         """One-standard-error band of the formula on rows of ``X``: sqrt(J C J^T) with J the derivatives
         with respect to the constants and C their refit covariance (linear propagation, as lmfit's
-        ``eval_uncertainty``). NaN where a constant's error is undetermined, never 0."""
-        if hasattr(X, "columns"):
-            X = X[list(self.variables)].to_numpy(dtype=np.float64)
-        X = np.asarray(X, dtype=np.float64)
+        ``eval_uncertainty``). NaN where a constant's error is undetermined, never 0. ``X`` as for :meth:`predict`."""
+        X = self._rows(X)
         if not self.parameters:
             return np.zeros(len(X))
         J = self.jacobian(X)
