@@ -2508,3 +2508,135 @@ def test_api_inputs_the_eighteenth_probe_found(tmp_path):
         KANSymbolicRegressor().fit(pd.concat([X.iloc[:1]] * 300), np.arange(300.0))
     with pytest.raises(KansymError, match="no run directory"):
         find_run(str(tmp_path / "gone"), tmp_path)
+
+
+def test_run_files_the_nineteenth_probe_edited(formula_run, tmp_path):
+    """Probe 19: a formula.json (and formula.tex) claiming another run id while the extrapolation carries the real
+    one was exported under the fake id; a renamed run's rerun now keeps the id its files record. Edits of what only
+    the search records (the training RMSE before the refit, the refit's starting values, its notes: an invented one
+    or a poorly fitted edge's R^2) were shown as genuine."""
+    from kansym.pipeline.discovery import rerun_extrapolate
+    from kansym.pipeline.writer import notes_text
+
+    src = formula_run.run_dir
+    renamed = tmp_path / "my-run"
+    shutil.copytree(src, renamed)
+    rerun_extrapolate(renamed, ("Sn",), beyond=2)
+    assert json.loads((renamed / "extrapolation.json").read_text())["run_id"] == src.name
+    assert runner.invoke(app, ["show", str(renamed)]).exit_code == 0
+    fake = "20190101T000000Z-be-even-even-0badc0de"
+    for name in ("formula.json", "formula.tex"):
+        (renamed / name).write_text((renamed / name).read_text().replace(src.name, fake))
+    r = runner.invoke(app, ["show", str(renamed)])
+    assert r.exit_code == 2 and f"extrapolation.json's run_id '{src.name}' is not formula.json's" in r.output, r.output
+
+    def halve_before(d):
+        d["rmse_before_refit_mev"]["train"] /= 2
+
+    def add_note(note):
+        def edit(d):
+            d["notes"]["symbolic"] = [note, *d["notes"].get("symbolic", [])]
+            return d
+        return edit
+
+    invented = "member seed 0: the formula was validated against FRDM2012 to 0.01 MeV"
+    poor = ("member seed 0: edge (layer 0, input 0 -> node 0) is poorly fitted: best R^2 poly 0.5000 (x^2) < 0.9; "
+            "candidates keep the best function or drop the edge (the '-zeroed' ones)")
+    cases = {
+        "before refit": ({"formula.json": lambda d: halve_before(d["metrics"]),
+                          "metrics.json": lambda d: halve_before(d["formula"])}, "rmse_before_refit_mev"),
+        "init": ({"formula.json": lambda d: d["parameters"][0].update(init=d["parameters"][0]["init"] + 1.0)},
+                 "starting values of the refit"),
+        "invented note": ({"metrics.json": add_note(invented)}, "is not one the formula search writes"),
+        "poor edge": ({"metrics.json": add_note(poor)}, "is not what the member's network gives"),
+    }
+    for k, (edits, message) in enumerate(cases.values()):
+        run = tmp_path / str(k) / src.name
+        shutil.copytree(src, run)
+        for name, edit in edits.items():
+            data = json.loads((run / name).read_text())
+            edit(data)
+            (run / name).write_text(json.dumps(data))
+            if name == "metrics.json":  # notes.txt says what metrics.json says
+                (run / "notes.txt").write_text(notes_text(data["notes"]))
+        r = runner.invoke(app, ["show", str(run)])
+        assert r.exit_code == 2 and message in r.output, (message, r.output)
+
+
+def test_api_inputs_the_nineteenth_probe_found():
+    """Probe 19: masked arrays were read as if unmasked; Formula.eval_uncertainty checked none of what predict
+    checks; a missing pandas value raised a TypeError; a constant of 1e308 overflowed the LaTeX snippet."""
+    from kansym.report import export
+    from kansym.symbolic.formula import Formula, Parameter, variable_symbols
+
+    entry = json.loads((Path(__file__).parents[1] / "formulas" / "be_even_even_zn.json").read_text())
+    f = export.formula_from_entry(entry)
+    X = np.array([[50.0, 70.0], [60.0, 80.0]])
+    hidden = np.ma.masked_array(X, mask=[[0, 1], [0, 0]])
+    for call in (f.predict, f.eval_uncertainty):
+        with pytest.raises(KansymError, match="masked array with 1 masked entries"):
+            call(hidden)
+        for bad, message in ((X[0], "must have 2 columns"), (X.astype(complex), "complex"), (X > 55, "booleans")):
+            with pytest.raises(KansymError, match=message):
+                call(bad)
+    assert np.array_equal(f.predict(np.ma.masked_array(X)), f.predict(X))  # a mask hiding nothing is no mask
+    frame = pd.DataFrame(X, columns=list(f.variables)).astype({"Z": "Int64"})
+    frame.loc[1, "Z"] = pd.NA
+    assert np.isnan(f.predict(frame)[1]) and np.isfinite(f.predict(frame)[0])  # missing: NaN, never 0
+    import kansym
+
+    with pytest.raises(KansymError, match="masked array"):
+        kansym.KANSymbolicRegressor().fit(hidden, np.ma.masked_array([1.0, 2.0], mask=[0, 1]))
+    Z, N = variable_symbols(("Z", "N"))
+    c = sp.Symbol("c", real=True)
+    for value in (1e308, -1e308):
+        huge = Formula(c * Z + N, ("Z", "N"), (Parameter("c", value, 0.1, value),), ((1.0,),))
+        tex = export.formula_tex(huge, "B", {})
+        assert "e+308" in tex
+    assert export.shorthand(15.75, 0.0123) == "15.750(12)"  # the ordinary case unchanged
+
+
+def test_refusals_the_nineteenth_probe_timed(formula_run, tmp_path):
+    """Probe 19: refusals that came after the run's full check (14 s): an element without a measured nucleus for
+    --to-drip-line, an entry name taken by a folder, a registry that is a loop of links, a run holding a named pipe;
+    an empty --pysr-hof was named as '.'."""
+    import os
+
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    reg = tmp_path / "reg"
+    (reg / "d1.json").mkdir(parents=True)
+    (reg / "a").symlink_to(reg / "b")
+    (reg / "b").symlink_to(reg / "a")
+    os.mkfifo(run / "figures" / "extra.png")
+    cases = [(["predict", str(run), "--to-drip-line", "--elements", "Og"], "no measured nucleus of Z = 118 (Og)"),
+             (["export", str(run), "--name", "d1", "--registry", str(reg), "--force"], "is not a regular file"),
+             (["export", str(run), "--name", "c1", "--registry", str(reg / "a")], "loop of links"),
+             (["extrapolate", str(run), "--chains", "Sn"], "is not a file or folder (a named pipe"),
+             (["symbolic", str(run)], "is not a file or folder (a named pipe"),
+             (["crosscheck", str(run), "--pysr-hof", ""], "--pysr-hof is empty")]
+    for args, message in cases:
+        t0 = time.perf_counter()
+        r = runner.invoke(app, args)
+        assert r.exit_code == 2 and message in r.output and time.perf_counter() - t0 < 5, (args, r.output)
+    assert sorted(p.name for p in reg.iterdir()) == ["a", "b", "d1.json"]
+
+
+def test_an_interrupted_sweep_names_its_points_interrupted(tmp_path):
+    """Probe 19: after an interrupt the summary said 'being run by another kansym process' of workers that had
+    ended, and their scratch folders stayed."""
+    from kansym.pipeline.config import DiscoverConfig
+    from kansym.pipeline.sweep import _settle, plan, scratch_dir, write_summary
+    from kansym.runs.store import OWNER_FILE
+
+    sw = plan(DiscoverConfig(target="be", runs_dir=str(tmp_path), features="zn", lib="poly"), {"seed": [0, 1]},
+              tmp_path)
+    sw.root.mkdir(parents=True)
+    proc = subprocess.Popen([sys.executable, "-c", ""])
+    proc.wait()
+    held = scratch_dir(sw.root, sw.points[0][0])
+    held.mkdir()
+    (held / OWNER_FILE).write_text(str(proc.pid))
+    table = write_summary(sw, interrupted=_settle(sw, seconds=1.0))
+    assert list(table["state"]) == ["missing", "missing"] and list(table["reason"]) == ["interrupted", "not run"]
+    assert not held.exists()
