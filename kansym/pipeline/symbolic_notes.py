@@ -46,6 +46,7 @@ def check_symbolic_notes(notes, cfg, X_train, members, refuse) -> None:
     variants = {v[0] for v in edge_variants(tuple(cfg.libraries), cfg.poor_edges, 1)}  # (names do not depend on depth)
     by_seed = {str(m.seed): m for m in members}
     fits: dict = {}
+    _check_complete(notes, cfg, X_train, by_seed, fits, refuse)
     for note in notes:
         if note == f"choice rule: {S.RULE}" or any(f.fullmatch(note) for f in _SEARCH_FORMS):
             continue
@@ -61,6 +62,28 @@ def check_symbolic_notes(notes, cfg, X_train, members, refuse) -> None:
                                             or rest.split(": ")[0] in variants):
             continue
         refuse(f"metrics.json's symbolic note {note[:90]!r} is not one the formula search writes")
+
+
+def _check_complete(notes, cfg, X_train, by_seed: dict, fits: dict, refuse) -> None:
+    """Every edge of a member's network fitted below r2_min by the first library has its note, unless the member's
+    search was cut short (its budget, no candidate, a variant that failed) or stops at poorly fitted edges."""
+    if cfg.poor_edges == "error":
+        return
+    said: dict = {}
+    for note in notes:
+        m = _MEMBER.fullmatch(note)
+        if m:
+            said.setdefault(m.group(1), []).append(m.group(2))
+    for seed, member in by_seed.items():
+        own = said.get(seed, [])
+        if any(not _POOR.fullmatch(n) and not n[:1].isdigit() for n in own):  # cut short, or a variant failed
+            continue
+        _poor_notes(member, cfg, X_train, (0, 0, 0), fits)  # the member's fits
+        listed = {tuple(int(g) for g in _POOR.fullmatch(n).groups()) for n in own if _POOR.fullmatch(n)}
+        missing = [e for e, libs in fits[member.seed]["best"].items() if cfg.libraries[0] in libs and e not in listed]
+        if missing:
+            refuse(f"metrics.json's notes do not say that edge {missing[0]} of member seed {seed} is poorly fitted, "
+                   "as its network gives on the training nuclei")
 
 
 def _poor_notes(member, cfg, X_train, edge: tuple, fits: dict) -> set[str]:
