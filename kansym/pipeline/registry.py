@@ -528,16 +528,19 @@ def _check_search_record(rd: RunDir, record: dict, entry: dict) -> None:
             before.get("train"), _plain(float(chosen["rmse_train_before_refit_mev"])), 1e-9):
         refuse("formula.json's rmse_before_refit_mev is not candidates.csv's record of the chosen structure")
     if chosen is not None and isinstance(entry.get("parameters"), list) and (rd.path / "candidates.json").exists():
-        listed_entries = rd.read_json("candidates.json").get("candidates")
-        k = int(row.index[0])
-        start = {p.get("name"): p.get("init") for p in listed_entries[k].get("parameters", []) if isinstance(p, dict)} \
-            if isinstance(listed_entries, list) and k < len(listed_entries) and isinstance(listed_entries[k], dict) \
-            else None
-        if start is None or any(isinstance(p, dict) and "init" in p and not _same(p["init"], start.get(p.get("name")),
-                                                                                   1e-12)
-                                for p in entry["parameters"]):
+        start = _starting_values(rd, int(row.index[0]))
+        if any(isinstance(p, dict) and "init" in p and not _same(p["init"], start.get(p.get("name")), 1e-12)
+               for p in entry["parameters"]):
             refuse("formula.json's starting values of the refit (init) are not candidates.json's record of the "
                    "chosen structure")
+
+
+def _starting_values(rd: RunDir, k: int) -> dict:
+    """{constant: its refit's starting value} of candidates.json's ``k``-th candidate ({} where it has none)."""
+    listed = rd.read_json("candidates.json").get("candidates")
+    entry = listed[k] if isinstance(listed, list) and k < len(listed) else None
+    params = entry.get("parameters") if isinstance(entry, dict) else None
+    return {p.get("name"): p.get("init") for p in params if isinstance(p, dict)} if isinstance(params, list) else {}
 
 
 METRICS_FIELDS = ("target", "n_nuclei", "dropped_without_model", "rmse_mev", "counts", "pruned_width", "wall_time_s",

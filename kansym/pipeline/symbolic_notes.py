@@ -7,7 +7,7 @@ import re
 
 from kansym.errors import KansymError
 from kansym.symbolic import search as S
-from kansym.symbolic.candidates import generation_notes, edge_variants
+from kansym.symbolic.candidates import edge_variants, generation_notes
 from kansym.symbolic.formula import fit_network
 from kansym.symbolic.library import resolve_library
 
@@ -78,34 +78,38 @@ def _check_complete(notes, cfg, X_train, by_seed: dict, fits: dict, refuse) -> N
         own = said.get(seed, [])
         if any(not _POOR.fullmatch(n) and not n[:1].isdigit() for n in own):  # cut short, or a variant failed
             continue
-        _poor_notes(member, cfg, X_train, (0, 0, 0), fits)  # the member's fits
         listed = {tuple(int(g) for g in _POOR.fullmatch(n).groups()) for n in own if _POOR.fullmatch(n)}
-        missing = [e for e, libs in fits[member.seed]["best"].items() if cfg.libraries[0] in libs and e not in listed]
+        missing = [e for e, libs in _member_fits(member, cfg, X_train, fits).items()
+                   if cfg.libraries[0] in libs and e not in listed]
         if missing:
             refuse(f"metrics.json's notes do not say that edge {missing[0]} of member seed {seed} is poorly fitted, "
                    "as its network gives on the training nuclei")
+
+
+def _member_fits(member, cfg, X_train, fits: dict) -> dict:
+    """{edge (layer, input, node): {library: (best R^2, its function)}} of ``member``'s network's edges fitted below
+    r2_min by each library (kept in ``fits`` by the member's seed)."""
+    if member.seed not in fits:
+        cache, poor = {}, {}
+        snap = member.snapshot(cfg.symbolic_from)
+        for lib in cfg.libraries:
+            try:
+                net = fit_network(snap, X_train, resolve_library(lib), r2_min=cfg.r2_min,
+                                  on_poor="best" if cfg.poor_edges == "error" else cfg.poor_edges, cache=cache)
+            except KansymError:
+                continue
+            for e in net.edges:
+                if e.alternatives and e.alternatives[0].r2 < cfg.r2_min:
+                    poor.setdefault((e.layer, e.i, e.j), {})[lib] = (e.alternatives[0].r2, e.alternatives[0].name)
+        fits[member.seed] = poor
+    return fits[member.seed]
 
 
 def _poor_notes(member, cfg, X_train, edge: tuple, fits: dict) -> set[str]:
     """The texts a poorly fitted ``edge`` of ``member``'s network can have: its best fit per library for each
     prefix of the libraries (the search may have stopped before the later ones), the libraries where it is
     fitted below r2_min."""
-    key = member.seed
-    if key not in fits:
-        fits[key] = {"cache": {}, "best": {}}
-        snap = member.snapshot(cfg.symbolic_from)
-        poor = "best" if cfg.poor_edges == "error" else cfg.poor_edges
-        for lib in cfg.libraries:
-            try:
-                net = fit_network(snap, X_train, resolve_library(lib), r2_min=cfg.r2_min, on_poor=poor,
-                                  cache=fits[key]["cache"])
-            except KansymError:
-                continue
-            for e in net.edges:
-                if e.alternatives and e.alternatives[0].r2 < cfg.r2_min:
-                    fits[key]["best"].setdefault((e.layer, e.i, e.j), {})[lib] = (e.alternatives[0].r2,
-                                                                                  e.alternatives[0].name)
-    best = fits[key]["best"].get(edge, {})
+    best = _member_fits(member, cfg, X_train, fits).get(edge, {})
     out = set()
     for k in range(1, len(cfg.libraries) + 1):
         listed = {lib: best[lib] for lib in cfg.libraries[:k] if lib in best}
