@@ -2586,7 +2586,9 @@ def test_api_inputs_the_nineteenth_probe_found():
     assert np.array_equal(f.predict(np.ma.masked_array(X)), f.predict(X))  # a mask hiding nothing is no mask
     frame = pd.DataFrame(X, columns=list(f.variables)).astype({"Z": "Int64"})
     frame.loc[1, "Z"] = pd.NA
-    assert np.isnan(f.predict(frame)[1]) and np.isfinite(f.predict(frame)[0])  # missing: NaN, never 0
+    with pytest.warns(RuntimeWarning, match="not finite on 1 of 2 rows"):
+        pred = f.predict(frame)
+    assert np.isnan(pred[1]) and np.isfinite(pred[0])  # missing: NaN, never 0
     import kansym
 
     with pytest.raises(KansymError, match="masked array"):
@@ -2597,6 +2599,8 @@ def test_api_inputs_the_nineteenth_probe_found():
         huge = Formula(c * Z + N, ("Z", "N"), (Parameter("c", value, 0.1, value),), ((1.0,),))
         tex = export.formula_tex(huge, "B", {})
         assert "e+308" in tex
+        with pytest.warns(RuntimeWarning, match="not finite on 1 of 1 rows"):  # probe 20: inf without a word
+            assert np.isinf(huge.predict(np.array([[50.0, 70.0]]))).all()
     assert export.shorthand(15.75, 0.0123) == "15.750(12)"  # the ordinary case unchanged
 
 
@@ -2644,3 +2648,9 @@ def test_an_interrupted_sweep_names_its_points_interrupted(tmp_path):
     table = write_summary(sw, interrupted=_settle(sw, seconds=1.0))
     assert list(table["state"]) == ["missing", "missing"] and list(table["reason"]) == ["interrupted", "not run"]
     assert not held.exists()
+
+
+def test_a_run_without_formula_says_why(tiny_run):
+    """Probe 20: a --stage kan run was said to have no formula because no candidate qualified."""
+    r = runner.invoke(app, ["predict", str(tiny_run.run_dir), "--z", "50", "--n", "70", "--use", "formula"])
+    assert r.exit_code == 2 and "its stage was kan" in r.output and "use --use kan" in r.output, r.output

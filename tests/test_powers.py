@@ -110,3 +110,9 @@ def test_paper_setting_run_with_the_power_route_passes_show(tmp_path, baseline):
     assert "powers" in routes
     out = CliRunner().invoke(app, ["show", str(r.run_dir)])
     assert out.exit_code == 0, out.output
+    if baseline == "linear" and (r.run_dir / "formula.json").exists():
+        # probe 20: a cross-check of a --stage symbolic run with its own settings left a run every command refused
+        out = CliRunner().invoke(app, ["crosscheck", str(r.run_dir), "--engine", "pyoperon", "--generations", "2"])
+        assert out.exit_code == 0, out.output
+        out = CliRunner().invoke(app, ["show", str(r.run_dir)])
+        assert out.exit_code == 0, out.output

@@ -15,6 +15,7 @@ import os
 import random
 import tempfile
 import threading
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -375,7 +376,9 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         import torch
 
         self._check_fitted()
-        with contained(self.seed), torch.no_grad(), clamped(self.model_, bounds) as seen:
+        with contained(self.seed), torch.no_grad(), clamped(self.model_, bounds) as seen, warnings.catch_warnings():
+            # pykan's forward records each edge's spread over the rows: for one row torch warns of zero freedom
+            warnings.filterwarnings("ignore", message=r"std\(\): degrees of freedom", category=UserWarning)
             out = self.model_(torch.tensor(self.x_scaler_.forward(X), dtype=torch.float64))
         return out.numpy(), seen
 

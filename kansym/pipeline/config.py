@@ -102,9 +102,11 @@ class DiscoverConfig:
     chains: tuple[str, ...] = ("Zr", "Nd", "Hg", "Fm")
     runs_dir: str = "runs"
 
-    def resolved(self, environment: bool = True) -> "DiscoverConfig":
+    def resolved(self, environment: bool = True, crosscheck_rerun: bool = False) -> "DiscoverConfig":
         """A copy with every per-target default filled in, validated. With ``environment`` the runs directory
-        must be writable and the cross-check engine installed (for a new run; a recorded one skips both)."""
+        must be writable and the cross-check engine installed (for a new run; a recorded one skips both).
+        ``crosscheck_rerun``: a recorded run whose cross-check settings are those of `kansym crosscheck RUN`, which
+        may have run whatever its stage."""
         target = Target.parse(self.target, "target")
         stage = Stage.parse(self.stage, "stage")
         d = TARGET_DEFAULTS[target]
@@ -151,8 +153,9 @@ class DiscoverConfig:
         if str(out.crosscheck) == "none" and (out.crosscheck_budget is not None
                                               or out.crosscheck_generations != d["crosscheck_generations"]):
             raise KansymError("--crosscheck-budget and --crosscheck-generations have no effect with --crosscheck none")
-        if out.stage != "all" and (str(out.crosscheck) not in ("auto", "none") or out.crosscheck_budget is not None
-                                   or out.crosscheck_generations != d["crosscheck_generations"]):
+        if out.stage != "all" and not crosscheck_rerun and (
+                str(out.crosscheck) not in ("auto", "none") or out.crosscheck_budget is not None
+                or out.crosscheck_generations != d["crosscheck_generations"]):
             raise KansymError(f"--crosscheck, --crosscheck-budget and --crosscheck-generations have no effect with "
                               f"--stage {out.stage}: the cross-check runs after the symbolic stage of --stage all "
                               "(or later: `kansym crosscheck RUN` takes these options)")
@@ -336,7 +339,8 @@ def run_config(record: dict, where: str = "config.json") -> DiscoverConfig:
             for k, v in versions.items())):
         raise KansymError(f"{where}: field 'library_versions' must map {', '.join(LIBRARIES)} to version strings")
     try:
-        return DiscoverConfig.from_dict(record).resolved(environment=False)
+        return DiscoverConfig.from_dict(record).resolved(environment=False,
+                                                         crosscheck_rerun="crosscheck_seed" in record)
     except KansymError as exc:
         raise KansymError(f"{where}: {exc}") from None
 

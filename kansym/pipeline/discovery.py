@@ -196,6 +196,15 @@ def rerun_symbolic(run_dir: Path, **overrides) -> dict:
     return {**sym.record(), "removed": removed}
 
 
+def no_formula(rd: RunDir) -> str:
+    """Why a run has no formula.json, and what to do: its stage stopped at the network, or no candidate met the
+    choice rule."""
+    if rd.config.get("stage") == "kan":
+        return f"run {rd.id} has no formula: its stage was kan (the network only); run `kansym symbolic` on it"
+    return (f"run {rd.id} has no formula: no candidate met the choice rule (see `kansym show` and candidates.csv); "
+            "`kansym symbolic` with other options may find one")
+
+
 def run_formula(rd: RunDir, features: str):
     """The run's formula (None without one), reading its variables by name from the run's feature columns."""
     if not rd.file("formula.json").exists():
@@ -291,7 +300,7 @@ def crosscheck_run(run_dir: Path, engine: str = "auto", time_budget: float | Non
 
     rd = RunDir(Path(run_dir))
     if not (rd.path / "formula.json").exists():
-        raise KansymError(f"run {rd.id} has no formula to cross-check; run `kansym discover` without --stage kan")
+        raise KansymError(no_formula(rd))
     cfg = run_config(rd.config, f"run {rd.id}: config.json")
     report = crosscheck_report(cfg, load_dataset(cfg), run_formula(rd, cfg.features), rd.written_id, engine, time_budget,
                                maxsize, seed, pysr_hof, beyond, generations)

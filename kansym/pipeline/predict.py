@@ -17,6 +17,7 @@ from kansym.nuclear import tables
 from kansym.nuclear.nuclides import element_symbol, element_z
 from kansym.nuclear.targets import SUBSETS
 from kansym.pipeline.config import run_config
+from kansym.pipeline.discovery import no_formula
 from kansym.pipeline.registry import check_run
 from kansym.runs.store import RunDir
 
@@ -208,7 +209,7 @@ def predict_run(run_dir: Path, domain: str | None = None, z=None, n=None, to_dri
         raise KansymError("say which nuclei: --domain frdm12|ws4|hfb27|ame2020, --z lo:hi --n lo:hi, or --to-drip-line")
     cfg = run_config(rd.config, f"run {rd.id}: config.json")
     if "formula" in use and not rd.file("formula.json").exists():
-        raise KansymError(f"run {rd.id} has no formula (no candidate qualified); use --use kan")
+        raise KansymError(f"{no_formula(rd)}; or use --use kan")
     if to_drip_line:
         zs = chain_elements(cfg, z, elements)
     else:

@@ -29,7 +29,8 @@ from kansym.nuclear import features as feat
 from kansym.nuclear import tables
 from kansym.nuclear.targets import TARGET_KINDS
 from kansym.pipeline.config import RECORD_EXTRAS, DiscoverConfig, load_dataset, run_config
-from kansym.pipeline.discovery import EXTRAPOLATION_OPTIONS, crosscheck_summary, extrapolation_summary, run_formula
+from kansym.pipeline.discovery import (EXTRAPOLATION_OPTIONS, crosscheck_summary, extrapolation_summary, no_formula,
+                                       run_formula)
 from kansym.pipeline.recipe import FormulaSearch, constants_text, load_run_stage, power_route, recorded_candidates
 from kansym.pipeline.stages import edges_frame, predictions_frame
 from kansym.pipeline.symbolic_notes import check_symbolic_notes
@@ -210,10 +211,7 @@ def export_formula(run_dir: Path, name: str, registry: Path = Path("formulas"), 
     rd = RunDir(Path(run_dir))
     entry = rd.read_json("formula.json") if (rd.path / "formula.json").exists() else None
     if entry is None:
-        raise KansymError(f"run {rd.id} has no formula: "
-                          + ("run `kansym symbolic` on it (its stage was kan)" if rd.config.get("stage") == "kan"
-                             else "no candidate met the choice rule (see `kansym show` and candidates.csv); "
-                                  "`kansym symbolic` with other options may find one"))
+        raise KansymError(no_formula(rd))
     check_run(rd.path)  # every check show makes: a run show refuses gives no registry entry
     cfg = run_config(rd.config, f"run {rd.id}: config.json")
     formula = export.formula_from_entry(entry).for_columns(feat.feature_names(cfg.features))

@@ -360,8 +360,13 @@ class Formula:
 
     def predict(self, X) -> np.ndarray:
         """Formula values on rows of ``X``: an array (columns in ``variables`` order) or a DataFrame with
-        those columns. Non-finite values stay NaN/inf; they are never replaced."""
-        return self.evaluate(self._rows(X))
+        those columns. Non-finite values stay NaN/inf, with a RuntimeWarning naming how many; they are never
+        replaced."""
+        pred = self.evaluate(self._rows(X))
+        bad = int((~np.isfinite(pred)).sum())
+        if bad:
+            warnings.warn(f"the formula is not finite on {bad} of {len(pred)} rows", RuntimeWarning, stacklevel=2)
+        return pred
 
     def _rows(self, X) -> np.ndarray:
         """``X`` as float64 rows of the formula's variables, checked: real numbers (a missing value of a pandas
