@@ -2650,7 +2650,19 @@ def test_an_interrupted_sweep_names_its_points_interrupted(tmp_path):
     assert not held.exists()
 
 
-def test_a_run_without_formula_says_why(tiny_run):
-    """Probe 20: a --stage kan run was said to have no formula because no candidate qualified."""
+def test_a_run_without_formula_says_why(tiny_run, tmp_path):
+    """Probe 20: a --stage kan run was said to have no formula because no candidate qualified. Such a run has no
+    notes of a formula search."""
+    from kansym.pipeline.writer import notes_text
+
     r = runner.invoke(app, ["predict", str(tiny_run.run_dir), "--z", "50", "--n", "70", "--use", "formula"])
     assert r.exit_code == 2 and "its stage was kan" in r.output and "use --use kan" in r.output, r.output
+    run = tmp_path / tiny_run.run_dir.name
+    shutil.copytree(tiny_run.run_dir, run)
+    metrics = json.loads((run / "metrics.json").read_text())
+    metrics.setdefault("notes", {})["symbolic"] = ["no extrapolation validation: the data have no isotopic chains "
+                                                   "(Z and N) to cut"]
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    (run / "notes.txt").write_text(notes_text(metrics["notes"]))
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2 and "notes of a formula search, but the run holds none" in r.output, r.output

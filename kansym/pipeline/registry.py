@@ -1074,6 +1074,6 @@ def _check_run(rd: RunDir, with_candidates: bool):
     candidates = check_candidates(rd, ds, judge, cfg, stage.seeds)
     check_edges(rd, cfg, ds, stage)
     check_symbolic_notes((rd.metrics.get("notes") or {}).get("symbolic") or [], cfg, ds.X[ds.mask("train")],
-                         stage.kept, _refuser(rd))
+                         stage.kept, _refuser(rd), searched=(rd.path / "candidates.csv").exists())
     check_crosscheck(rd, ds, formula, cfg, judge)
     return (cfg, stage, formula, candidates) if with_candidates else (cfg, stage, formula)

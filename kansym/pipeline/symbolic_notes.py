@@ -39,10 +39,15 @@ _MEMBER = re.compile(r"member seed (\d+): (.+)")
 _POOR = re.compile(r"edge \(layer (\d+), input (\d+) -> node (\d+)\) is poorly fitted: .+")
 
 
-def check_symbolic_notes(notes, cfg, X_train, members, refuse) -> None:
+def check_symbolic_notes(notes, cfg, X_train, members, refuse, searched: bool = True) -> None:
     """``notes`` (metrics.json's symbolic ones) must each have a form the search writes, the choice rule be this
     version's, and every poorly-fitted-edge note be what the member's network (of ``members``, the kept ones)
-    gives on ``X_train``: its libraries' best R^2 and functions, for the libraries the search had built."""
+    gives on ``X_train``: its libraries' best R^2 and functions, for the libraries the search had built. A run
+    without a formula search (``searched`` false: the network only) has no symbolic notes."""
+    if not searched:
+        if notes:
+            refuse("metrics.json has notes of a formula search, but the run holds none (no candidates.csv)")
+        return
     variants = {v[0] for v in edge_variants(tuple(cfg.libraries), cfg.poor_edges, 1)}  # (names do not depend on depth)
     by_seed = {str(m.seed): m for m in members}
     fits: dict = {}
