@@ -2551,9 +2551,20 @@ def test_run_files_the_nineteenth_probe_edited(formula_run, tmp_path):
         "poor edge": ({"metrics.json": add_note(poor)}, "is not what the member's network gives"),
     }
     genuine = json.loads((src / "metrics.json").read_text())["notes"].get("symbolic", [])
+    seconds = round(0.7 * json.loads((src / "config.json").read_text())["search_budget"])  # one member's share
     if any("is poorly fitted" in n for n in genuine):  # a poorly fitted edge's note removed
         cases["poor note removed"] = ({"metrics.json": lambda d: d["notes"].update(symbolic=[
             n for n in genuine if "is poorly fitted" not in n])}, "do not say that edge")
+        # probe 21: ... behind a forged note that the member's search was cut short after its first network
+        cases["behind a budget note"] = ({"metrics.json": lambda d: d["notes"].update(symbolic=[
+            f"member seed 0: the search budget ({seconds} s for this member) ran out; its search is incomplete",
+            *(n for n in genuine if "is poorly fitted" not in n)])}, "do not say that edge")
+    cases["a note twice"] = ({"metrics.json": lambda d: d["notes"].update(symbolic=[genuine[0], *genuine])},
+                             "repeat a note or lack the choice rule's")
+    cases["no choice rule"] = ({"metrics.json": lambda d: d["notes"].update(symbolic=[
+        n for n in genuine if not n.startswith("choice rule: ")])}, "repeat a note or lack the choice rule's")
+    cases["a producing member without candidates"] = ({"metrics.json": lambda d: d["notes"].update(symbolic=[
+        "member seed 0: no candidate (no valid formula candidate: forged)", *genuine])}, "gave no candidate")
     for k, (edits, message) in enumerate(cases.values()):
         run = tmp_path / str(k) / src.name
         shutil.copytree(src, run)
@@ -2617,12 +2628,17 @@ def test_refusals_the_nineteenth_probe_timed(formula_run, tmp_path):
     (reg / "a").symlink_to(reg / "b")
     (reg / "b").symlink_to(reg / "a")
     os.mkfifo(run / "figures" / "extra.png")
+    busy = tmp_path / "busy" / formula_run.run_dir.name  # probe 21: an update in progress was named after 12.5 s
+    shutil.copytree(formula_run.run_dir, busy)
+    (busy.parent / f".partial-{busy.name}-u").mkdir()
+    (busy.parent / f".partial-{busy.name}-u" / ".owner-pid").write_text(str(os.getpid()))
     cases = [(["predict", str(run), "--to-drip-line", "--elements", "Og"], "no measured nucleus of Z = 118 (Og)"),
              (["export", str(run), "--name", "d1", "--registry", str(reg), "--force"], "is not a regular file"),
              (["export", str(run), "--name", "c1", "--registry", str(reg / "a")], "loop of links"),
              (["extrapolate", str(run), "--chains", "Sn"], "is not a file or folder (a named pipe"),
              (["symbolic", str(run)], "is not a file or folder (a named pipe"),
-             (["crosscheck", str(run), "--pysr-hof", ""], "--pysr-hof is empty")]
+             (["crosscheck", str(run), "--pysr-hof", ""], "--pysr-hof is empty"),
+             (["extrapolate", str(busy), "--chains", "Sn"], "is being updated by another kansym process")]
     for args, message in cases:
         t0 = time.perf_counter()
         r = runner.invoke(app, args)
@@ -2666,3 +2682,17 @@ def test_a_run_without_formula_says_why(tiny_run, tmp_path):
     (run / "notes.txt").write_text(notes_text(metrics["notes"]))
     r = runner.invoke(app, ["show", str(run)])
     assert r.exit_code == 2 and "notes of a formula search, but the run holds none" in r.output, r.output
+
+
+def test_a_renamed_network_run_keeps_its_new_name_through_copies(tiny_run, tmp_path):
+    """Probe 21: a --stage kan run in a folder of the user's own name, given a formula there (its id is that name),
+    then copied elsewhere, was refused ("neither the run's folder name nor a run id kansym gives")."""
+    run = tmp_path / "K3"
+    shutil.copytree(tiny_run.run_dir, run)
+    r = runner.invoke(app, ["symbolic", str(run), "--lib", "poly"])
+    assert r.exit_code == 0, r.output
+    copy = tmp_path / "elsewhere" / "K3b"
+    shutil.copytree(run, copy)
+    r = runner.invoke(app, ["show", str(copy)])
+    assert r.exit_code == 0, r.output
+    assert json.loads((copy / "formula.json").read_text())["run_id"] == "K3"

@@ -116,3 +116,7 @@ def test_paper_setting_run_with_the_power_route_passes_show(tmp_path, baseline):
         assert out.exit_code == 0, out.output
         out = CliRunner().invoke(app, ["show", str(r.run_dir)])
         assert out.exit_code == 0, out.output
+        # probe 21: and the formula could not be remade after that cross-check
+        out = CliRunner().invoke(app, ["symbolic", str(r.run_dir), "--max-constants", "9"])
+        assert out.exit_code == 0, out.output
+        assert CliRunner().invoke(app, ["show", str(r.run_dir)]).exit_code == 0

@@ -34,7 +34,7 @@ from kansym.pipeline.writer import (
     write_metrics,
     write_symbolic,
 )
-from kansym.runs.store import RunDir, RunUpdate, StagedRun, check_copyable, new_run_id
+from kansym.runs.store import RunDir, RunUpdate, StagedRun, check_updatable, new_run_id
 from kansym.symbolic.formula import formula_from_entry
 
 
@@ -176,7 +176,7 @@ def rerun_symbolic(run_dir: Path, **overrides) -> dict:
         rd = RunDir(path)
         cfg, stage = load_run_stage(path)
         overrides = {k: v for k, v in overrides.items() if v is not None}
-        cfg = replace(cfg, **overrides).resolved(environment=False)
+        cfg = replace(cfg, **overrides).resolved(environment=False, crosscheck_rerun="crosscheck_seed" in rd.config)
         config = rd.config
         config.update({k: getattr(cfg, k) for k in overrides})  # config.json says what the formula was made with
         if config.get("stage") == "kan":
@@ -239,8 +239,9 @@ def symbolic_ready(run_dir: Path, **overrides) -> None:
     checked (which takes seconds)."""
     rd = RunDir(Path(run_dir))
     cfg = run_config(rd.config, f"run {rd.id}: config.json")
-    replace(cfg, **{k: v for k, v in overrides.items() if v is not None}).resolved(environment=False)
-    check_copyable(rd.path)
+    replace(cfg, **{k: v for k, v in overrides.items() if v is not None}).resolved(
+        environment=False, crosscheck_rerun="crosscheck_seed" in rd.config)
+    check_updatable(rd.path)
 
 
 def crosscheck_ready(run_dir: Path, engine: str = "auto", time_budget: float | None = None, maxsize: int = DEFAULT_MAXSIZE,
@@ -248,7 +249,7 @@ def crosscheck_ready(run_dir: Path, engine: str = "auto", time_budget: float | N
     """The cross-check's options, its engine and the hall of fame to import checked before the run itself is
     checked (which takes seconds)."""
     check_engine_options(engine, time_budget, maxsize, seed, generations)
-    check_copyable(Path(run_dir))
+    check_updatable(Path(run_dir))
     if pysr_hof is None:
         make_engine(engine, time_budget, maxsize, seed, generations)  # an engine that is not installed says so now
     else:
@@ -262,7 +263,7 @@ def extrapolation_ready(run_dir: Path, chains, beyond: int = 10, against=("frdm1
     reference table) before the run itself is checked (which takes seconds)."""
     check_options(chains, isotones, beyond, against)
     rd = RunDir(Path(run_dir))
-    check_copyable(rd.path)
+    check_updatable(rd.path)
     cfg = run_config(rd.config, f"run {rd.id}: config.json")
     chain_domain(cfg.subset, load_dataset(cfg).frame[["Z", "N"]], chains, isotones, beyond, both_sides,
                  tables.check_model(against[0]).name)

@@ -37,7 +37,7 @@ from kansym.pipeline.symbolic_notes import check_symbolic_notes
 from kansym.pipeline.writer import NO_NOTES, NOTE_STAGES, note_lines, notes_text
 from kansym.report import export
 from kansym.runs.registry import write_formula
-from kansym.runs.store import RUN_ID, STAGING_PREFIX, RunDir, owner_alive
+from kansym.runs.store import RUN_ID, SAFE_ID, STAGING_PREFIX, RunDir, owner_alive
 from kansym.safeio import decode_non_finite, first_difference, json_text, read_text_bounded
 from kansym.symbolic import search as S
 from kansym.symbolic.candidates import edge_variants
@@ -54,7 +54,7 @@ def entry_context(entry: dict, cfg: DiscoverConfig, run_id: str) -> dict:
     own record of it says otherwise is refused (it describes another run or was edited). The run's id is the one
     formula.json records (the run's folder ``run_id`` may have been renamed since)."""
     recorded = entry.get("run_id")
-    written = recorded if isinstance(recorded, str) and re.fullmatch(r"[A-Za-z0-9_.-]{1,200}", recorded) else run_id
+    written = recorded if isinstance(recorded, str) and SAFE_ID.fullmatch(recorded) else run_id
     context = {"run_id": written, "target": cfg.target, "model": cfg.model,
                "selection": {k: getattr(cfg, k) for k in ("subset", "min_z", "min_n", "max_unc", "include_estimated")},
                "features": cfg.features, "split": cfg.split, "seed": cfg.seed, "trainer": cfg.trainer}
@@ -946,9 +946,9 @@ def _check_idle_settings(cfg: DiscoverConfig, metrics: dict, refuse) -> None:
 
 def _check_run_ids(rd: RunDir, refuse) -> None:
     """formula.json, crosscheck.json and extrapolation.json record one run id, the one the run was written under
-    (stage reruns keep it): the folder's name, or, for a renamed folder, an id of kansym's form. (Reruns of kansym
-    0.2.0 before this rule recorded the folder's name: a report may carry it where that name is not of kansym's form,
-    i.e. the folder was given a name of the user's own.)"""
+    (stage reruns keep it): the folder's name, or, for a renamed folder, a name of safe characters (kansym's ids and
+    most of the user's own). (Reruns of kansym 0.2.0 before this rule recorded the folder's name: a report may carry
+    it where that name is not of kansym's form, i.e. the folder was given a name of the user's own.)"""
     ids = rd.recorded_ids
     if not ids:
         return
@@ -957,8 +957,9 @@ def _check_run_ids(rd: RunDir, refuse) -> None:
         if other != rid and not (other == rd.id and not RUN_ID.fullmatch(rd.id)):
             refuse(f"{name}'s run_id {str(other)[:60]!r} is not {first}'s {str(rid)[:60]!r}: one of the two files was "
                    "edited or comes from another run")
-    if rid != rd.id and not (isinstance(rid, str) and RUN_ID.fullmatch(rid)):
-        refuse(f"{first}'s run_id {str(rid)[:60]!r} is neither the run's folder name nor a run id kansym gives")
+    if rid != rd.id and not (isinstance(rid, str) and SAFE_ID.fullmatch(rid)):
+        refuse(f"{first}'s run_id {str(rid)[:60]!r} is neither the run's folder name nor a name of letters, digits, "
+               "'_', '.' and '-'")
 
 
 def check_settings(rd: RunDir, cfg: DiscoverConfig, metrics: dict) -> None:
@@ -1073,7 +1074,10 @@ def _check_run(rd: RunDir, with_candidates: bool):
         check_formula_record(rd, cfg, ds, formula, raw, rd.metrics, judge)
     candidates = check_candidates(rd, ds, judge, cfg, stage.seeds)
     check_edges(rd, cfg, ds, stage)
+    searched = (rd.path / "candidates.csv").exists()
+    producers = {s for m in rd.read_csv("candidates.csv").get("members", pd.Series(dtype=str)).astype(str)
+                 for s in m.split()} if searched else set()
     check_symbolic_notes((rd.metrics.get("notes") or {}).get("symbolic") or [], cfg, ds.X[ds.mask("train")],
-                         stage.kept, _refuser(rd), searched=(rd.path / "candidates.csv").exists())
+                         stage.kept, _refuser(rd), searched=searched, producers=producers)
     check_crosscheck(rd, ds, formula, cfg, judge)
     return (cfg, stage, formula, candidates) if with_candidates else (cfg, stage, formula)

@@ -39,15 +39,23 @@ _MEMBER = re.compile(r"member seed (\d+): (.+)")
 _POOR = re.compile(r"edge \(layer (\d+), input (\d+) -> node (\d+)\) is poorly fitted: .+")
 
 
-def check_symbolic_notes(notes, cfg, X_train, members, refuse, searched: bool = True) -> None:
-    """``notes`` (metrics.json's symbolic ones) must each have a form the search writes, the choice rule be this
-    version's, and every poorly-fitted-edge note be what the member's network (of ``members``, the kept ones)
-    gives on ``X_train``: its libraries' best R^2 and functions, for the libraries the search had built. A run
-    without a formula search (``searched`` false: the network only) has no symbolic notes."""
+def check_symbolic_notes(notes, cfg, X_train, members, refuse, searched: bool = True, producers=()) -> None:
+    """``notes`` (metrics.json's symbolic ones) must each have a form the search writes, once, with this version's
+    choice rule among them, and every poorly-fitted-edge note be what the member's network (of ``members``, the
+    kept ones) gives on ``X_train``: its libraries' best R^2 and functions, for the libraries the search had built;
+    a member said to have no candidate must produce none of candidates.csv's structures (``producers``: the seeds
+    it lists). A run without a formula search (``searched`` false: the network only) has no symbolic notes."""
     if not searched:
         if notes:
             refuse("metrics.json has notes of a formula search, but the run holds none (no candidates.csv)")
         return
+    if len(set(notes)) != len(notes) or f"choice rule: {S.RULE}" not in notes:
+        refuse("metrics.json's notes of the formula search repeat a note or lack the choice rule's")
+    for note in notes:
+        m = _MEMBER.fullmatch(note)
+        if m and m.group(2).startswith("no candidate (") and m.group(1) in set(map(str, producers)):
+            refuse(f"metrics.json says member seed {m.group(1)} gave no candidate, but candidates.csv lists it among "
+                   "the members of a structure")
     variants = {v[0] for v in edge_variants(tuple(cfg.libraries), cfg.poor_edges, 1)}  # (names do not depend on depth)
     by_seed = {str(m.seed): m for m in members}
     fits: dict = {}
@@ -70,8 +78,9 @@ def check_symbolic_notes(notes, cfg, X_train, members, refuse, searched: bool = 
 
 
 def _check_complete(notes, cfg, X_train, by_seed: dict, fits: dict, refuse) -> None:
-    """Every edge of a member's network fitted below r2_min by the first library has its note, unless the member's
-    search was cut short (its budget, no candidate, a variant that failed) or stops at poorly fitted edges."""
+    """Every edge of a member's network fitted below r2_min by the first library has its note, unless the first
+    library's network was never built (the budget ran out before it, or it failed), the member gave no candidate (its
+    notes are lost) or the search stops at poorly fitted edges (``poor_edges`` error)."""
     if cfg.poor_edges == "error":
         return
     said: dict = {}
@@ -79,10 +88,12 @@ def _check_complete(notes, cfg, X_train, by_seed: dict, fits: dict, refuse) -> N
         m = _MEMBER.fullmatch(note)
         if m:
             said.setdefault(m.group(1), []).append(m.group(2))
+    first = cfg.libraries[0]
+    cut_short = (f"the search budget ran out before candidates {first} and later variants were built",)
     for seed, member in by_seed.items():
         own = said.get(seed, [])
-        if any(not _POOR.fullmatch(n) and not n[:1].isdigit() for n in own):  # cut short, or a variant failed
-            continue
+        if any(n in cut_short or n.startswith(("no candidate (", f"{first}: ")) for n in own):
+            continue  # the first library's network was not built (the budget, an error) or its notes were lost
         listed = {tuple(int(g) for g in _POOR.fullmatch(n).groups()) for n in own if _POOR.fullmatch(n)}
         missing = [e for e, libs in _member_fits(member, cfg, X_train, fits).items()
                    if cfg.libraries[0] in libs and e not in listed]

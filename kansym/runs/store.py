@@ -183,6 +183,11 @@ RUN_ID = re.compile(r"(\d{8}T\d{6}Z-(be|me|residual)-[a-z-]{3,12}-[0-9a-f]{8}|p\
 ``p000-<hash>``."""
 
 
+SAFE_ID = re.compile(r"[A-Za-z0-9_.-]{1,200}")
+"""A run id a registry entry may carry: kansym's (:data:`RUN_ID`) or a folder name of the user's own in these
+characters (a run written in a folder so named keeps it through renames)."""
+
+
 def new_run_id(target: str, subset: str, config: dict, now: datetime | None = None) -> str:
     stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}-{target}-{subset}-{config_hash(config)}"
@@ -263,7 +268,7 @@ class RunDir:
     def written_id(self) -> str:
         """The id the run was written under, which stage reruns keep: what its files record (the folder may have
         been renamed since), else the folder's name."""
-        ids = [i for i in self.recorded_ids.values() if i is not None and RUN_ID.fullmatch(i)]
+        ids = [i for i in self.recorded_ids.values() if i is not None and SAFE_ID.fullmatch(i)]
         return ids[0] if ids else self.id
 
     @property
@@ -360,10 +365,15 @@ class RunUpdate:
         return False
 
 
-def check_copyable(run_dir: Path) -> None:
-    """A run that :class:`RunUpdate` can copy: nothing in it but files, folders and symbolic links (a named pipe,
-    socket or device is refused at once, not after the run's checks)."""
+def check_updatable(run_dir: Path) -> None:
+    """A run that :class:`RunUpdate` can update, checked before the run's checks: no other kansym process updating
+    it, and nothing in it but files, folders and symbolic links (no named pipe, socket or device)."""
     import stat
+
+    update = Path(run_dir).parent / f"{STAGING_PREFIX}{Path(run_dir).name}-u"
+    if update.is_dir() and owner_alive(update):
+        raise KansymError(f"run {Path(run_dir).name} is being updated by another kansym process "
+                          f"({owner_text(update)}); try again when it ends")
 
     for root, dirs, files in os.walk(run_dir):
         for name in dirs + files:
