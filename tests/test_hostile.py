@@ -2685,13 +2685,14 @@ def test_a_run_without_formula_says_why(tiny_run, tmp_path):
 
 
 def test_a_renamed_network_run_keeps_its_new_name_through_copies(tiny_run, tmp_path):
-    """Probe 21: a --stage kan run in a folder of the user's own name, given a formula there (its id is that name),
-    then copied elsewhere, was refused ("neither the run's folder name nor a run id kansym gives")."""
+    """Probes 21 and 22: a --stage kan run in a folder of the user's own name (here with a space and brackets), given
+    a formula there (its id is that name), then copied elsewhere, was refused ("neither the run's folder name nor a
+    run id kansym gives")."""
     from kansym.runs.store import RunDir
 
-    run = tmp_path / "K3"
+    run = tmp_path / "K3 (copy)"
     shutil.copytree(tiny_run.run_dir, run)
-    written = RunDir(run).written_id  # K3, or the original id where another test gave the shared run a report
+    written = RunDir(run).written_id  # the folder's name, or the original id where a test gave the run a report
     r = runner.invoke(app, ["symbolic", str(run), "--lib", "poly"])
     assert r.exit_code == 0, r.output
     copy = tmp_path / "elsewhere" / "K3b"

@@ -946,8 +946,8 @@ def _check_idle_settings(cfg: DiscoverConfig, metrics: dict, refuse) -> None:
 
 def _check_run_ids(rd: RunDir, refuse) -> None:
     """formula.json, crosscheck.json and extrapolation.json record one run id, the one the run was written under
-    (stage reruns keep it): the folder's name, or, for a renamed folder, a name of safe characters (kansym's ids and
-    most of the user's own). (Reruns of kansym 0.2.0 before this rule recorded the folder's name: a report may carry
+    (stage reruns keep it): the folder's name, or, for a renamed folder, a printable name without slashes (kansym's
+    ids and the user's own folder names). (Reruns of kansym 0.2.0 before this rule recorded the folder's name: a report may carry
     it where that name is not of kansym's form, i.e. the folder was given a name of the user's own.)"""
     ids = rd.recorded_ids
     if not ids:
@@ -958,8 +958,8 @@ def _check_run_ids(rd: RunDir, refuse) -> None:
             refuse(f"{name}'s run_id {str(other)[:60]!r} is not {first}'s {str(rid)[:60]!r}: one of the two files was "
                    "edited or comes from another run")
     if rid != rd.id and not (isinstance(rid, str) and SAFE_ID.fullmatch(rid)):
-        refuse(f"{first}'s run_id {str(rid)[:60]!r} is neither the run's folder name nor a name of letters, digits, "
-               "'_', '.' and '-'")
+        refuse(f"{first}'s run_id {str(rid)[:60]!r} is neither the run's folder name nor a printable name without "
+               "slashes")
 
 
 def check_settings(rd: RunDir, cfg: DiscoverConfig, metrics: dict) -> None:

@@ -183,9 +183,9 @@ RUN_ID = re.compile(r"(\d{8}T\d{6}Z-(be|me|residual)-[a-z-]{3,12}-[0-9a-f]{8}|p\
 ``p000-<hash>``."""
 
 
-SAFE_ID = re.compile(r"[A-Za-z0-9_.-]{1,200}")
-"""A run id a registry entry may carry: kansym's (:data:`RUN_ID`) or a folder name of the user's own in these
-characters (a run written in a folder so named keeps it through renames)."""
+SAFE_ID = re.compile(r"[^\x00-\x1f\x7f/\\]{1,200}")
+"""A run id a run's files may record: kansym's (:data:`RUN_ID`) or the name of a folder of the user's own that a
+stage rerun ran in (printable, without slashes; a run keeps it through renames). It reaches LaTeX only escaped."""
 
 
 def new_run_id(target: str, subset: str, config: dict, now: datetime | None = None) -> str:
