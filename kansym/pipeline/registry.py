@@ -37,7 +37,7 @@ from kansym.pipeline.symbolic_notes import check_symbolic_notes
 from kansym.pipeline.writer import NO_NOTES, NOTE_STAGES, note_lines, notes_text
 from kansym.report import export
 from kansym.runs.registry import write_formula
-from kansym.runs.store import RUN_ID, SAFE_ID, STAGING_PREFIX, RunDir, owner_alive
+from kansym.runs.store import RUN_ID, SAFE_ID, RunDir, owner_alive, update_dir
 from kansym.safeio import decode_non_finite, first_difference, json_text, read_text_bounded
 from kansym.symbolic import search as S
 from kansym.symbolic.candidates import edge_variants
@@ -772,6 +772,12 @@ def _settled(err, corr) -> tuple[list, list | None]:
     return [None if b else e for e, b in zip(err, bad)], c.tolist()
 
 
+def _producers(rd: RunDir) -> set[str]:
+    """The seeds of the member networks candidates.csv lists as producing a structure."""
+    return {s for m in rd.read_csv("candidates.csv").get("members", pd.Series(dtype=str)).astype(str)
+            for s in m.split()}
+
+
 def check_edges(rd: RunDir, cfg: DiscoverConfig, ds, stage) -> None:
     """``edges.csv`` must be the edge fits of a network the symbolic stage read: a member candidates.csv lists, its
     ``cfg.symbolic_from`` snapshot's edges fitted again on the training nuclei as one of the search's variants (the
@@ -779,8 +785,7 @@ def check_edges(rd: RunDir, cfg: DiscoverConfig, ds, stage) -> None:
     if not (rd.path / "edges.csv").exists() or not (rd.path / "candidates.csv").exists():
         return
     refuse = _refuser(rd)
-    listed = {s for m in rd.read_csv("candidates.csv").get("members", pd.Series(dtype=str)).astype(str)
-              for s in m.split()}
+    listed = _producers(rd)
     members = [m for m in stage.kept if str(m.seed) in listed]
     if not members:
         refuse("candidates.csv names no member network of the run")
@@ -1046,7 +1051,7 @@ def check_run(run_dir: Path, with_candidates: bool = False):
     try:
         return _check_run(rd, with_candidates)
     except KansymError:
-        update = rd.path.parent / f"{STAGING_PREFIX}{rd.path.name}-u"
+        update = update_dir(rd.path)
         if _identity(rd.path) != before or (update.is_dir() and owner_alive(update)):
             raise KansymError(f"run {rd.id} was being updated by another kansym process while this command read it; "
                               "run the command again when that process has ended") from None
@@ -1075,9 +1080,7 @@ def _check_run(rd: RunDir, with_candidates: bool):
     candidates = check_candidates(rd, ds, judge, cfg, stage.seeds)
     check_edges(rd, cfg, ds, stage)
     searched = (rd.path / "candidates.csv").exists()
-    producers = {s for m in rd.read_csv("candidates.csv").get("members", pd.Series(dtype=str)).astype(str)
-                 for s in m.split()} if searched else set()
     check_symbolic_notes((rd.metrics.get("notes") or {}).get("symbolic") or [], cfg, ds.X[ds.mask("train")],
-                         stage.kept, _refuser(rd), searched=searched, producers=producers)
+                         stage.kept, _refuser(rd), searched=searched, producers=_producers(rd) if searched else set())
     check_crosscheck(rd, ds, formula, cfg, judge)
     return (cfg, stage, formula, candidates) if with_candidates else (cfg, stage, formula)

@@ -51,9 +51,10 @@ def check_symbolic_notes(notes, cfg, X_train, members, refuse, searched: bool = 
         return
     if len(set(notes)) != len(notes) or f"choice rule: {S.RULE}" not in notes:
         refuse("metrics.json's notes of the formula search repeat a note or lack the choice rule's")
+    producers = set(map(str, producers))
     for note in notes:
         m = _MEMBER.fullmatch(note)
-        if m and m.group(2).startswith("no candidate (") and m.group(1) in set(map(str, producers)):
+        if m and m.group(2).startswith("no candidate (") and m.group(1) in producers:
             refuse(f"metrics.json says member seed {m.group(1)} gave no candidate, but candidates.csv lists it among "
                    "the members of a structure")
     variants = {v[0] for v in edge_variants(tuple(cfg.libraries), cfg.poor_edges, 1)}  # (names do not depend on depth)

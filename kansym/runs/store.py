@@ -334,15 +334,13 @@ class RunUpdate:
 
     def __init__(self, run_dir: Path):
         self.run = Path(run_dir).resolve()
-        self.path = self.run.parent / f"{STAGING_PREFIX}{self.run.name}-u"
+        self.path = update_dir(self.run)
 
     def __enter__(self) -> Path:
         try:
             os.mkdir(self.path)
         except FileExistsError:
-            if owner_alive(self.path):
-                raise KansymError(f"run {self.run.name} is being updated by another kansym process "
-                                  f"({owner_text(self.path)}); try again when it ends") from None
+            refuse_while_updated(self.run)
             shutil.rmtree(self.path)  # left by an update that was killed
             os.mkdir(self.path)
         except OSError as exc:
@@ -365,16 +363,25 @@ class RunUpdate:
         return False
 
 
+def update_dir(run_dir: Path) -> Path:
+    """The hidden copy :class:`RunUpdate` writes a run's update into (``.partial-<name>-u`` beside it)."""
+    return Path(run_dir).parent / f"{STAGING_PREFIX}{Path(run_dir).name}-u"
+
+
+def refuse_while_updated(run_dir: Path) -> None:
+    """A KansymError while another live kansym process updates the run."""
+    update = update_dir(run_dir)
+    if update.is_dir() and owner_alive(update):
+        raise KansymError(f"run {Path(run_dir).name} is being updated by another kansym process "
+                          f"({owner_text(update)}); try again when it ends")
+
+
 def check_updatable(run_dir: Path) -> None:
     """A run that :class:`RunUpdate` can update, checked before the run's checks: no other kansym process updating
     it, and nothing in it but files, folders and symbolic links (no named pipe, socket or device)."""
     import stat
 
-    update = Path(run_dir).parent / f"{STAGING_PREFIX}{Path(run_dir).name}-u"
-    if update.is_dir() and owner_alive(update):
-        raise KansymError(f"run {Path(run_dir).name} is being updated by another kansym process "
-                          f"({owner_text(update)}); try again when it ends")
-
+    refuse_while_updated(Path(run_dir))
     for root, dirs, files in os.walk(run_dir):
         for name in dirs + files:
             p = Path(root) / name
