@@ -450,7 +450,9 @@ def _targets(y, rows: int | None = None) -> np.ndarray:
         raise ValueError("y must hold real numbers, one per row of X")
     y = unmasked(y, "y")
     real_numbers(np.asarray(y).dtype.kind, "y")
-    y = np.asarray(y, dtype=np.float64).ravel()  # arrays and pandas Series alike
+    if np.ndim(y) > 1 and (np.ndim(y) > 2 or np.shape(y)[1] != 1):
+        raise ValueError(f"y must be one target per row (a vector or one column), got shape {np.shape(y)}")
+    y = np.asarray(y, dtype=np.float64).ravel()  # arrays, pandas Series and one-column frames alike
     if rows is not None and len(y) != rows:
         raise ValueError(f"X has {rows} rows but y has {len(y)} values")
     if not np.isfinite(y).all():

@@ -2700,3 +2700,25 @@ def test_a_renamed_network_run_keeps_its_new_name_through_copies(tiny_run, tmp_p
     r = runner.invoke(app, ["show", str(copy)])
     assert r.exit_code == 0, r.output
     assert json.loads((copy / "formula.json").read_text())["run_id"] == written
+
+
+def test_slips_probe_22_left(formula_run, tmp_path):
+    """Probes 21 and 22 left: predict_nuclei([50, 52], [70]) broadcast N = 70 to both; --chains with --stage kan was
+    accepted without effect; a 2-D y of two columns was read as twice the values; a run folder's name was read as
+    rich markup in the extrapolation table's title."""
+    import kansym
+
+    est = kansym.KANSymbolicRegressor.from_run(formula_run.run_dir)
+    with pytest.raises(KansymError, match="same length"):
+        est.predict_nuclei([50, 52], [70])
+    assert len(est.predict_nuclei([50, 52], 70)) == 4  # a single number still goes with every Z (kan and formula)
+    X = pd.DataFrame({"Z": [50.0, 52.0, 54.0], "N": [70.0, 72.0, 74.0]})
+    with pytest.raises(ValueError, match=r"one target per row.*\(3, 2\)"):
+        est.score(X, np.ones((3, 2)))
+    assert np.isfinite(est.score(X, est.predict(X).reshape(-1, 1) + 0.1))  # one column is one target per row
+    r = runner.invoke(app, ["discover", "--stage", "kan", "--chains", "Sn", "--runs-dir", str(tmp_path / "r")])
+    assert r.exit_code == 2 and "--chains has no effect with --stage kan" in r.output and not (tmp_path / "r").exists()
+    run = tmp_path / "[bold]B"
+    shutil.copytree(formula_run.run_dir, run)
+    r = runner.invoke(app, ["extrapolate", str(run), "--chains", "Sn", "--beyond", "2"])
+    assert r.exit_code == 0 and "extrapolation of [bold]B" in r.output, r.output

@@ -303,6 +303,9 @@ def discover(
         crosscheck=crosscheck_engine, crosscheck_budget=crosscheck_budget, crosscheck_generations=crosscheck_generations,
         extrapolate=bool(extrapolate_chains.strip()), chains=tuple(_csv_texts(extrapolate_chains, "--chains")),
         runs_dir=str(runs_dir)).resolved()
+    if cfg.stage != "all" and cfg.chains and cfg.chains != DiscoverConfig.chains:
+        raise KansymError(f"--chains has no effect with --stage {cfg.stage}: the extrapolation runs after the "
+                          "cross-check of --stage all (or later: `kansym extrapolate RUN --chains ...`)")
     from kansym.network.execution import Execution
     execution = Execution(jobs, backend, scheduler).checked().reachable()
     bar, progress = _progress_for(cfg, quiet)
@@ -314,7 +317,7 @@ def discover(
             result = run_discover(cfg, execution=execution)
     except KeyboardInterrupt:
         partial = sorted(Path(cfg.runs_dir).glob(".partial-*"), key=lambda p: p.stat().st_mtime)
-        where = f"; partial output is in {partial[-1]} (`kansym clean` removes it)" if partial else ""
+        where = f"; partial output is in {terminal_safe(str(partial[-1]))} (`kansym clean` removes it)" if partial else ""
         err.print(f"[bold red]Interrupted[/]: no run directory was created{where}")
         streams.INTERRUPT["reported"] = True
         raise typer.Exit(code=130) from None
@@ -753,7 +756,7 @@ def table1_cmd(models: str = typer.Option("ws4,dz28,frdm12,ktuy05,hfb27", help="
                   *(f"{_fmt(getattr(r, q + '_pre'))}/{_fmt(getattr(r, q + '_kan'))}" for q in ("S_n", "S_2n", "Q_alpha")),
                   f"{r.wall_time_s:.0f}")
     out.print(t)
-    out.print(f"wrote {csv} and {tex}; HFB-27 has no paper row (the paper's HFB-31 is a different model); S_n, S_2n, "
+    out.print(f"wrote {terminal_safe(str(csv))} and {terminal_safe(str(tex))}; HFB-27 has no paper row (the paper's HFB-31 is a different model); S_n, S_2n, "
               "Q_alpha: RMS vs AME2020 over all pairs of the fit's nuclei (csv: also the KAN's over held-out pairs)",
               highlight=False)
 
@@ -815,7 +818,7 @@ def sweep(ctx: typer.Context,
         _echo_json({"sweep": str(sw.root), "points": len(sw.points), "run_now": done,
                     "summary": table.to_dict(orient="records")})
     else:
-        t = Table(title=f"sweep {sw.root.name}: {len(done)} points run now, "
+        t = Table(title=f"sweep {terminal_safe(sw.root.name)}: {len(done)} points run now, "
                         f"{int((table['state'] == 'done').sum())} of {len(table)} finished")
         cols = [*sw.grid, "state", "formula.n_constants", "formula.rmse_mev.test", "formula.far_rms_beyond_mev", "pareto"]
         for c in cols:
@@ -923,7 +926,7 @@ def extrapolate(run: str = typer.Argument(..., help="Run id, unique prefix/suffi
         _echo_json(report)
         return
     ref = report["against"][0]
-    t = Table(title=f"extrapolation of {r.id}: RMS / max |prediction - {ref}| over {beyond} nuclei beyond the last measured [MeV]")
+    t = Table(title=f"extrapolation of {terminal_safe(r.id)}: RMS / max |prediction - {ref}| over {beyond} nuclei beyond the last measured [MeV]")
     for col in ("chain", "prediction", f"RMS vs {ref}", f"max vs {ref}", "S2n 2nd-diff RMS", "non-finite"):
         t.add_column(col)
     for ch, rec in report["per_chain"].items():

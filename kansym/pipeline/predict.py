@@ -58,6 +58,8 @@ def nuclei_frame(Z, N) -> pd.DataFrame:
     each Z in 1 .. MAX_Z and N in 0 .. MAX_N."""
     Z, N = unmasked(Z, "Z"), unmasked(N, "N")
     try:
+        if np.ndim(Z) and np.ndim(N) and np.size(Z) != np.size(N):  # [50, 52] with [70] is a slip, not a broadcast
+            raise ValueError
         z, n = np.broadcast_arrays(np.atleast_1d(np.asarray(Z)), np.atleast_1d(np.asarray(N)))
     except ValueError:
         raise KansymError(f"Z and N must have the same length (or one be a single number), got {np.size(Z)} and "
