@@ -130,6 +130,11 @@ def test_shell_occupancy_and_casten_factor_hand_checked():
     assert sn.s_Z == 0 and sn.P_NZ == 0 and sn.s_N == pytest.approx(16 * 16 / 32)  # Z = 50 closed
     assert fm.s_N == pytest.approx((160 - 126) * (184 - 160) / 58)  # above N = 126: the shell up to 184
     assert feature_names("zns") == ("Z", "N", "s_Z", "s_N") and feature_names("znsp")[-1] == "P_NZ"
+    # three-body occupancy t = s (2 mu - 1): 0 at closures and mid-shell, negative below mid-shell, positive above
+    assert pb.t_Z == 0 and pb.t_N == 0 and dy.t_Z == 0 and sn.t_N == 0
+    assert dy.t_N == pytest.approx((104 - 82) * (126 - 104) / 44 * (2 * (104 - 82) / 44 - 1))
+    assert fm.t_Z == pytest.approx((100 - 82) * (126 - 100) / 44 * (2 * 18 / 44 - 1)) and fm.t_Z < 0
+    assert feature_names("znst") == ("Z", "N", "s_Z", "s_N", "t_Z", "t_N")
 
 
 def test_subsets_and_cuts():

@@ -243,6 +243,35 @@ def test_tex_compiles_without_overfull_boxes(symbolic_run, tmp_path, layout):
         assert "Float too large" not in log and "undefined" not in log, name  # \\ref{eq:...} finds its label
 
 
+def test_captions_define_every_input_symbol_as_kansym_computes_it(tmp_path):
+    """The caption's definitions say what the features are (P was once called a parity, s_Z a filling), checked
+    against kansym's own values, and compile."""
+    from kansym.nuclear.features import all_features
+    from kansym.report.notation import display
+    from kansym.symbolic.formula import variable_symbols
+
+    names = ("Z", "N", "P", "S", "s_Z", "t_Z", "mu_N", "P_NZ")
+    Z, N, P, S, sZ, tZ, muN, pnz = variable_symbols(names)
+    c = sp.symbols("c_1:9", real=True)
+    F = Formula(c[0] * P + c[1] * S + c[2] * sZ + c[3] * tZ + c[4] * muN + c[5] * pnz + c[6] * (N + Z), names,
+                tuple(Parameter(f"c_{i}", 0.5, 0.01, 0.5) for i in range(1, 8)))
+    text = " ".join(display(F).defined)
+    assert "parit" not in text and "fractional" not in text
+    for shown in ("$S = v_Z v_N$", "$P = \\Delta (1 + 12/\\sqrt{A})$", "$t_Z = s_Z (2\\mu_Z - 1)$",
+                  "$s_Z = (Z - Z_1)(Z_2 - Z)/(Z_2 - Z_1)$", "$\\mu_Z = (Z - Z_1)/(Z_2 - Z_1)$",
+                  "$P_{NZ} = v_Z v_N/(v_Z + v_N)$"):
+        assert shown in text, shown
+    f = all_features([66, 67, 66], [104, 105, 105]).iloc
+    delta = (1, -1, 0)  # even-even, odd-odd, odd A
+    for i in range(3):
+        assert f[i].P == pytest.approx(delta[i] * (1 + 12 / np.sqrt(f[i].A)))
+    assert f[0].S == f[0].v_Z * f[0].v_N and f[0].t_Z == pytest.approx(f[0].s_Z * (2 * f[0].mu_Z - 1))
+    assert f[0].P_NZ == pytest.approx(f[0].v_Z * f[0].v_N / (f[0].v_Z + f[0].v_N))
+    assert f[0].s_Z == pytest.approx((66 - 50) * (82 - 66) / 32) and f[0].mu_N == pytest.approx((104 - 82) / 44)
+    if shutil.which("pdflatex"):
+        _compile(export.formula_tex(F, "B", {}, label="defs"), tmp_path, False, "defs")
+
+
 def test_physicist_notation_of_the_liquid_drop():
     """Terms in the order volume, surface, Coulomb, symmetry, ..., then the network's; textbook signs for B with
     the shown constants positive for a physical fit; A for N + Z; network constants numbered from 1; the value

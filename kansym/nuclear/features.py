@@ -14,6 +14,9 @@ Definitions (all dimensionless):
   the enclosing magic numbers as for ``mu_Z``: the product of valence particles and holes over the shell's
   degeneracy, 0 at a closure and (M_hi - M_lo)/4 at mid-shell (the quantity whose square and products make
   Duflo-Zuker's shell energy). Same for ``s_N``.
+* Three-body (particle-hole asymmetric) occupancy ``t_Z = s_Z (2 mu_Z - 1)``: negative in the lower half of a
+  shell, positive in the upper half, 0 at closures and mid-shell (the valence factor of Duflo-Zuker's spherical
+  three-body term). Same for ``t_N``.
 * Casten's valence factor ``P_NZ = v_N v_Z / (v_N + v_Z)`` (0 when both are magic): the proton-neutron
   interactions per valence nucleon, which drive deformation.
 * KAN-WS4 inputs (Lu et al.): ``Delta = [(-1)^N + (-1)^Z] / 2``;
@@ -108,6 +111,8 @@ def all_features(z, n) -> pd.DataFrame:
         "s_N": shell_occupancy(n, NEUTRON_MAGIC, _NEXT_SHELL["N"]),
         "P_NZ": casten_p(z, n),
     }
+    cols["t_Z"] = cols["s_Z"] * (2.0 * cols["mu_Z"] - 1.0)
+    cols["t_N"] = cols["s_N"] * (2.0 * cols["mu_N"] - 1.0)
     return pd.DataFrame({k: np.asarray(v, dtype=np.float64) for k, v in cols.items()})
 
 
@@ -120,6 +125,7 @@ FEATURE_SETS = MappingProxyType({
     "znps": ("Z", "N", "P", "S"),
     "zns": ("Z", "N", "s_Z", "s_N"),
     "znsp": ("Z", "N", "s_Z", "s_N", "P_NZ"),
+    "znst": ("Z", "N", "s_Z", "s_N", "t_Z", "t_N"),
 })
 
 

@@ -25,9 +25,19 @@ TEXTBOOK_SIGN = {"a_V": 1, "a_S": -1, "a_C": -1, "a_I": -1, "a_SI": 1, "a_P": 1,
 DEFINITIONS = (
     (("A",), "$A = N + Z$"),
     (("v_Z", "v_N"), "$v_Z$, $v_N$ the distances of $Z$, $N$ to the nearest magic number"),
-    (("s_Z", "s_N"), "$s_Z$, $s_N$ the fractional fillings of the proton and neutron shells"),
-    (("P_NZ",), "$P_{NZ} = N_p N_n/(N_p + N_n)$ with $N_p$, $N_n$ the valence protons and neutrons"),
-    (("P", "S"), "$P$, $S$ the parities of $Z$ and $N$"),
+    (("mu_Z", "mu_N", "s_Z", "s_N", "t_Z", "t_N"),
+     "$Z_1 \\le Z < Z_2$ the magic numbers enclosing $Z$ ($Z_1 = 0$ below 8, $Z_2 = 184$ above 126; "
+     "likewise $N_1$, $N_2$, with $N_2 = 258$ above 184)"),
+    (("mu_Z", "mu_N"), "$\\mu_Z = (Z - Z_1)/(Z_2 - Z_1)$, $\\mu_N$ likewise, the fillings of the proton and "
+                       "neutron shells"),
+    (("s_Z", "s_N"), "$s_Z = (Z - Z_1)(Z_2 - Z)/(Z_2 - Z_1)$, $s_N$ likewise, the shell occupancies (valence "
+                     "particles times holes over the shell's size)"),
+    (("t_Z", "t_N"), "$t_Z = s_Z (2\\mu_Z - 1)$, $t_N$ likewise, the particle-hole asymmetric (three-body) "
+                     "occupancies"),
+    (("Z_shell", "N_shell"), "$Z_{shell}$, $N_{shell}$ the numbers of magic numbers $\\le Z$, $\\le N$"),
+    (("P_NZ",), "$P_{NZ} = v_Z v_N/(v_Z + v_N)$ (0 where both are magic), Casten's valence factor"),
+    (("P",), "$P = \\Delta (1 + 12/\\sqrt{A})$ with $\\Delta = [(-1)^Z + (-1)^N]/2$"),
+    (("S",), "$S = v_Z v_N$"),
     (("Z_EO", "N_EO"), "$Z_{EO}$, $N_{EO}$ the even-odd indicators of $Z$ and $N$"),
     (("delta",), "$\\delta = [(-1)^Z + (-1)^N]/2$"),
 )
