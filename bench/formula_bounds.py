@@ -1,0 +1,76 @@
+"""How low can a liquid drop plus shell terms go? Exhaustive least-squares bounds for the default-input target.
+
+Selection: the nuclei of ``kansym discover --target be --subset even-even`` (538 AME2020 even-even nuclei, Z, N >= 30,
+no uncertainty cut). Base: the default baseline ``ldx`` for even-even nuclei (volume, surface, Coulomb, symmetry,
+Wigner, surface symmetry; pairing is constant here) plus a constant, 7 constants. To it, every subset of k terms
+(k = 1 .. 5, so 8 .. 12 constants in all) of a dictionary of shell terms is fitted by linear least squares on ALL
+538 nuclei, and the best subset's RMSE is printed. A formula of that family chosen by ``kansym discover`` is
+fitted on the training nuclei only, so its RMSE over all nuclei cannot be lower: these are lower bounds for linear
+shell terms (a nonlinear term with extra constants inside, e.g. c sin(c' s_Z + ...), is not covered).
+
+Dictionaries (features as ``kansym.nuclear.features`` defines them; S = s_Z + s_N, Q = s_Z s_N, T = t_Z + t_N,
+a = A^(-1/3)):
+- ``valence``: what the default inputs (v_Z, v_N) and the shell-occupancy sets (zns, znsp) give:
+  v_Z, v_N, v_Z v_N, v_Z^2, v_N^2, (v_Z + v_N)^2, s_Z, s_N, s_Z^2, s_N^2, S, S^2, Q, S a, S^2 a, Q a, P_NZ, P_NZ^2;
+- ``valence+three-body``: the same plus t_Z, t_N, T, T a (the feature set znst).
+
+The target of the physics-horizon issue for the default inputs is RMSE(all) <= 0.6 MeV with <= 12 constants.
+"""
+
+import itertools
+import time
+
+import numpy as np
+from _common import write_result
+
+import kansym
+from kansym.nuclear.features import all_features
+
+TARGET_MEV, MAX_CONSTANTS = 0.6, 12
+
+
+def dictionaries(f, a):
+    sz, sn, tz, tn, vz, vn, p = (f[c].to_numpy() for c in ("s_Z", "s_N", "t_Z", "t_N", "v_Z", "v_N", "P_NZ"))
+    s, q, t = sz + sn, sz * sn, tz + tn
+    valence = {"v_Z": vz, "v_N": vn, "v_Z v_N": vz * vn, "v_Z^2": vz ** 2, "v_N^2": vn ** 2,
+               "(v_Z+v_N)^2": (vz + vn) ** 2, "s_Z": sz, "s_N": sn, "s_Z^2": sz ** 2, "s_N^2": sn ** 2, "S": s,
+               "S^2": s ** 2, "Q": q, "S a": s * a, "S^2 a": s ** 2 * a, "Q a": q * a, "P_NZ": p, "P_NZ^2": p ** 2}
+    return {"valence": valence,
+            "valence+three-body": {**valence, "t_Z": tz, "t_N": tn, "T": t, "T a": t * a}}
+
+
+def main():
+    df = kansym.nuclei(subset="even-even", min_z=30, min_n=30, max_unc=None)
+    z, n = df["Z"].to_numpy(float), df["N"].to_numpy(float)
+    A, I, y = z + n, n - z, df["BE"].to_numpy()
+    a = A ** (-1 / 3)
+    base = np.c_[A, A ** (2 / 3), z * (z - 1) * a, I ** 2 / A, np.abs(I) / A, I ** 2 * A ** (-4 / 3), np.ones_like(A)]
+
+    def rmse(cols):
+        X = np.c_[base, *cols] if cols else base
+        c, *_ = np.linalg.lstsq(X, y, rcond=None)
+        return float(np.sqrt(np.mean((X @ c - y) ** 2)))
+
+    out = {"selection": f"{len(y)} AME2020 even-even nuclei, Z, N >= 30, no uncertainty cut (all of them fitted)",
+           "base": "ldx (even-even: 6 terms) + constant = 7 constants",
+           "target": {"rmse_all_mev": TARGET_MEV, "max_constants": MAX_CONSTANTS},
+           "ldx_alone_mev": rmse([]), "dictionaries": {}}
+    print(f"ldx + constant alone: {out['ldx_alone_mev']:.3f} MeV (7 constants)")
+    for name, terms in dictionaries(all_features(df["Z"], df["N"]), a).items():
+        t0, rows = time.perf_counter(), []
+        keys = list(terms)
+        for k in range(1, MAX_CONSTANTS - base.shape[1] + 1):
+            best = min((rmse([terms[c] for c in combo]), combo) for combo in itertools.combinations(keys, k))
+            rows.append({"constants": base.shape[1] + k, "best_rmse_all_mev": best[0], "terms": list(best[1])})
+            print(f"{name:>20}: {base.shape[1] + k:2d} constants  best {best[0]:.3f} MeV  (ldx + {', '.join(best[1])})",
+                  flush=True)
+        reach = [r["constants"] for r in rows if r["best_rmse_all_mev"] <= TARGET_MEV]
+        out["dictionaries"][name] = {"terms": keys, "best_by_constants": rows, "wall_s": time.perf_counter() - t0,
+                                     "target_reachable_with_constants": min(reach) if reach else None}
+        print(f"{name:>20}: <= {TARGET_MEV} MeV " + (f"reachable with {min(reach)} constants" if reach else
+                                                      f"not reachable with <= {MAX_CONSTANTS} constants"))
+    write_result("formula_bounds", out)
+
+
+if __name__ == "__main__":
+    main()
