@@ -2722,3 +2722,36 @@ def test_slips_probe_22_left(formula_run, tmp_path):
     shutil.copytree(formula_run.run_dir, run)
     r = runner.invoke(app, ["extrapolate", str(run), "--chains", "Sn", "--beyond", "2"])
     assert r.exit_code == 0 and "extrapolation of [bold]B" in r.output, r.output
+
+
+def test_composition_size_notes_are_recomputed(formula_run, tmp_path):
+    """Probe 22 left: a forged note "N composition(s) have more than K constants ..." was accepted. Its sizes are
+    recomputed from the member's network (each variant's edge fits and composition), and K is the search's limit."""
+    from dataclasses import replace
+
+    from kansym.pipeline.recipe import load_run_stage
+    from kansym.pipeline.symbolic_notes import _sizes, _sizes_hold
+    from kansym.pipeline.writer import notes_text
+
+    cfg, stage = load_run_stage(formula_run.run_dir)
+    ds_train = stage.dataset.X[stage.dataset.mask("train")]
+    member, fits = stage.kept[0], {}
+    sizes = _sizes(member, cfg, ds_train, fits)
+    name, k = next(iter(sizes.items()))
+    small = replace(cfg, max_constants=k - 7)  # a limit (max_constants + 6) just below the composition's size
+    true = f"1 composition(s) have more than {k - 1} constants and were refitted only after pruning: {name} ({k})"
+    assert _sizes_hold(true, member, small, ds_train, fits)
+    for forged in (true.replace(f"({k})", f"({k + 1})"), true.replace(f"more than {k - 1}", f"more than {k - 2}"),
+                   true.replace("1 composition(s)", "2 composition(s)"), true.replace(name, "nonesuch"),
+                   f"2 composition(s) have more than {k - 1} constants and were refitted only after pruning: "
+                   f"{name} ({k}); {name} ({k})"):
+        assert not _sizes_hold(forged, member, small, ds_train, fits), forged
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    metrics = json.loads((run / "metrics.json").read_text())
+    metrics["notes"]["symbolic"] = [f"member seed {member.seed}: 1 composition(s) have more than 16 constants and "
+                                    "were refitted only after pruning: physics (99)", *metrics["notes"]["symbolic"]]
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    (run / "notes.txt").write_text(notes_text(metrics["notes"]))
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2 and "does not give the sizes of the compositions" in r.output, r.output

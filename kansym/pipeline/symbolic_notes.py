@@ -7,8 +7,9 @@ import re
 
 from kansym.errors import KansymError
 from kansym.symbolic import search as S
-from kansym.symbolic.candidates import edge_variants, generation_notes
-from kansym.symbolic.formula import fit_network
+from kansym.nuclear.features import feature_names
+from kansym.symbolic.candidates import MAX_JOINT_CONSTANTS, edge_variants, generation_notes
+from kansym.symbolic.formula import fit_network, network_formula
 from kansym.symbolic.library import resolve_library
 
 _SEARCH_FORMS = tuple(re.compile(p) for p in (
@@ -36,6 +37,9 @@ _MEMBER_FORMS = tuple(re.compile(p) for p in (
 """The forms of a member's notes (:func:`kansym.symbolic.search.member_search`, the candidates' generation)."""
 
 _MEMBER = re.compile(r"member seed (\d+): (.+)")
+_TOO_LARGE = re.compile(r"(\d+) composition\(s\) have more than (\d+) constants and were refitted only after "
+                        r"pruning: (.+)")
+_LARGE_NETWORK = re.compile(r"a composition of (\d+) constants: of the other variants only (\S+) is built")
 _POOR = re.compile(r"edge \(layer (\d+), input (\d+) -> node (\d+)\) is poorly fitted: .+")
 
 
@@ -72,6 +76,11 @@ def check_symbolic_notes(notes, cfg, X_train, members, refuse, searched: bool = 
                 refuse(f"metrics.json's note {note[:90]!r} is not what the member's network gives on the training "
                        "nuclei")
             continue
+        if m and m.group(1) in by_seed and (_TOO_LARGE.fullmatch(rest) or _LARGE_NETWORK.fullmatch(rest)):
+            if not _sizes_hold(rest, by_seed[m.group(1)], cfg, X_train, fits):
+                refuse(f"metrics.json's note {note[:90]!r} does not give the sizes of the compositions the member's "
+                       "network gives on the training nuclei")
+            continue
         if m and m.group(1) in by_seed and (any(f.fullmatch(rest) for f in _MEMBER_FORMS)
                                             or rest.split(": ")[0] in variants):
             continue
@@ -107,7 +116,7 @@ def _member_fits(member, cfg, X_train, fits: dict) -> dict:
     """{edge (layer, input, node): {library: (best R^2, its function)}} of ``member``'s network's edges fitted below
     r2_min by each library (kept in ``fits`` by the member's seed)."""
     if member.seed not in fits:
-        cache, poor = {}, {}
+        cache, poor = fits.setdefault(("cache", member.seed), {}), {}
         snap = member.snapshot(cfg.symbolic_from)
         for lib in cfg.libraries:
             try:
@@ -132,4 +141,37 @@ def _poor_notes(member, cfg, X_train, edge: tuple, fits: dict) -> set[str]:
         listed = {lib: best[lib] for lib in cfg.libraries[:k] if lib in best}
         if listed:
             out |= set(generation_notes({edge: listed}, cfg.poor_edges, cfg.r2_min, [], 0, []))
+    return out
+
+
+def _sizes_hold(note: str, member, cfg, X_train, fits: dict) -> bool:
+    """A note on compositions too large to refit jointly names variants whose networks have the constants it
+    says (recomputed: each variant's edge fits and its composition's constants), more than the search's limit."""
+    limit = min(MAX_JOINT_CONSTANTS, cfg.max_constants + S.REDUCE_SLACK)
+    m = _LARGE_NETWORK.fullmatch(note)
+    if m:
+        first = cfg.libraries[0]
+        return m.group(2) == f"{first}-linear-out" and int(m.group(1)) > MAX_JOINT_CONSTANTS \
+            and _sizes(member, cfg, X_train, fits).get(first) == int(m.group(1))
+    m = _TOO_LARGE.fullmatch(note)
+    items = [re.fullmatch(r"(\S+) \((\d+)\)", part) for part in m.group(3).split("; ")]
+    if int(m.group(2)) != limit or int(m.group(1)) != len(items) or not all(items):
+        return False
+    sizes = _sizes(member, cfg, X_train, fits)
+    return len({i.group(1) for i in items}) == len(items) and all(
+        int(i.group(2)) > limit and sizes.get(i.group(1)) == int(i.group(2)) for i in items)
+
+
+def _sizes(member, cfg, X_train, fits: dict) -> dict:
+    """{variant name: constants of its composition} of ``member``'s network, for the variants whose edges fit (the
+    edge fits shared with :func:`_member_fits` through ``fits``)."""
+    snap, cache, out = member.snapshot(cfg.symbolic_from), fits.setdefault(("cache", member.seed), {}), {}
+    last = snap.model_.depth - 1  # as the search names the layers
+    for name, lib, linear, poor in edge_variants(tuple(cfg.libraries), cfg.poor_edges, last):
+        try:
+            net = fit_network(snap, X_train, resolve_library(lib), r2_min=cfg.r2_min, on_poor=poor,
+                              linear_layers=linear, cache=cache)
+        except KansymError:
+            continue
+        out[name] = len(network_formula(net, feature_names(cfg.features))[1])
     return out
