@@ -2755,3 +2755,23 @@ def test_composition_size_notes_are_recomputed(formula_run, tmp_path):
     (run / "notes.txt").write_text(notes_text(metrics["notes"]))
     r = runner.invoke(app, ["show", str(run)])
     assert r.exit_code == 2 and "does not give the sizes of the compositions" in r.output, r.output
+
+
+def test_latest_is_the_newest_run_not_the_last_name(tiny_run, tmp_path, monkeypatch):
+    """Probe 21 left: a run folder of the user's own naming (here 'latest' and 'zz-old') sorted after kansym's
+    time-stamped ids and was taken for the newest run; a folder named latest in the working directory shadowed the
+    keyword."""
+    import os
+
+    from kansym.runs.store import find_run
+
+    runs = tmp_path / "runs"
+    newest = runs / tiny_run.run_dir.name
+    shutil.copytree(tiny_run.run_dir, newest)
+    for name in ("zz-old", "latest"):
+        shutil.copytree(tiny_run.run_dir, runs / name)
+        for f in (runs / name).iterdir():  # a network-only run records no id: its config.json's time counts
+            os.utime(f, (1.6e9, 1.6e9))
+    assert find_run("latest", runs).path == newest
+    monkeypatch.chdir(runs)
+    assert find_run("latest", runs).path == newest and find_run("./latest", runs).path.name == "latest"

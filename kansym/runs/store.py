@@ -468,12 +468,32 @@ def clean_partial(root: Path) -> list[Path]:
     return removed
 
 
+def started(run: RunDir) -> float:
+    """When a run was started (seconds since the epoch, UTC): the time in the id it was written under (the folder's
+    name, else the id its files record), else its config.json's modification time."""
+    names = [run.id]
+    if not re.match(r"\d{8}T\d{6}Z", run.id):
+        try:
+            names.append(run.written_id)
+        except KansymError:  # a file that cannot be read: the folder's time
+            pass
+    for name in names:
+        m = re.match(r"(\d{8}T\d{6}Z)", name)
+        if m:
+            try:
+                return datetime.strptime(m.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc).timestamp()
+            except ValueError:  # digits that are no date
+                pass
+    return (run.path / "config.json").stat().st_mtime
+
+
 def find_run(ref: str, root: Path) -> RunDir:
-    """A run by path, by id, or by a unique id prefix or suffix under ``root``."""
+    """A run by path, by id, or by a unique id prefix or suffix under ``root``; 'latest' is the newest run under
+    ``root`` (a folder named latest is given as ./latest)."""
     if not str(ref).strip():
         raise KansymError("the run reference is empty: give a run id, a unique prefix or suffix, a path or 'latest'")
     p = Path(ref)
-    if p.is_dir():
+    if ref != "latest" and p.is_dir():  # 'latest' is the keyword; a folder of that name is ./latest
         if not (p / "config.json").exists():
             raise KansymError(f"{p} is not a kansym run directory (no config.json)")
         return RunDir(p)
@@ -481,7 +501,7 @@ def find_run(ref: str, root: Path) -> RunDir:
         raise KansymError(f"no run directory {str(ref)[:200]} (it does not exist or is not a directory)")
     runs = list_runs(root)
     if ref == "latest" and runs:
-        return runs[-1]
+        return max(runs, key=started)  # by time, not name: a folder of the user's own naming sorts after the ids
     hits = [r for r in runs if r.id == ref] or [r for r in runs if r.id.startswith(ref) or r.id.endswith(ref)]
     if len(hits) == 1:
         return hits[0]
