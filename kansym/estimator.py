@@ -24,7 +24,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from kansym.nuclear.baselines import LIQUID_DROP, check_baseline
-from kansym.nuclear.features import FEATURE_SETS, all_features
+from kansym.nuclear.features import FEATURE_SETS, check_derived
 from kansym.pipeline.config import MAX_LAMBDA, DiscoverConfig
 from kansym.errors import KansymError, real_numbers, unmasked
 from kansym.report.export import parameter_rows
@@ -252,7 +252,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         X, _ = _as_matrix(X, tuple(self.feature_names_in_))
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} columns; the estimator was fitted on {self.n_features_in_}")
-        _check_derived(X, tuple(self.feature_names_in_))
+        check_derived(X, tuple(self.feature_names_in_))
         return X
 
     def score(self, X, y, sample_weight=None) -> float:
@@ -340,10 +340,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
     def latex(self, index: int | None = None, precision: int = 5) -> str:
         """LaTeX of the chosen formula (or candidate ``index``), numbers to ``precision`` significant digits
         (3 .. 17)."""
-        if isinstance(precision, bool) or not isinstance(precision, (int, np.integer)) or not 3 <= precision <= 17:
-            raise KansymError(f"precision must be a whole number of significant digits in 3 .. 17, got "
-                              f"{str(precision)[:20]!r}")
-        return self._formula(index).latex(precision=int(precision))
+        return self._formula(index).latex(precision=precision)
 
     def fit_report(self, min_correl: float = 0.5) -> str:
         """Text report: the formula, its constants with standard errors, the correlations above
@@ -531,29 +528,6 @@ def _as_matrix(X, feature_names) -> tuple[np.ndarray, tuple[str, ...]]:
         raise ValueError(f"feature name {clash[0]!r} is named like a formula's constant (a_V, c_1, w_Z: a_*, c_*, w_*); "
                          "rename that input")
     return X, names
-
-
-def _check_derived(X: np.ndarray, names: tuple[str, ...]) -> None:
-    """Columns of a kansym feature set other than Z and N (v_N, P, A, ...) are functions of Z and N: a row that is
-    no nucleus (whole Z >= 1, N >= 0) beside such columns, or whose derived columns say otherwise, is refused, naming
-    the column and the row. (Z, N) alone may be evaluated anywhere."""
-    if names not in FEATURE_SETS.values() or not {"Z", "N"} <= set(names) or not len(X):
-        return
-    z, n = X[:, names.index("Z")], X[:, names.index("N")]
-    nuclear = (z == np.round(z)) & (n == np.round(n)) & (z >= 1) & (n >= 0) & (z <= 1000) & (n <= 1000)
-    if set(names) - {"Z", "N"} and not nuclear.all():  # derived inputs exist only for nuclei
-        row = int(np.flatnonzero(~nuclear)[0])
-        raise ValueError(f"row {row} has Z = {z[row]:g}, N = {n[row]:g}: the inputs {', '.join(names)} are derived from "
-                         "a nucleus (whole Z >= 1, N >= 0); give nuclei, or fit on Z and N alone to evaluate elsewhere")
-    if not nuclear.any():
-        return
-    want = all_features(z[nuclear].astype(np.int64), n[nuclear].astype(np.int64))
-    for k, name in enumerate(names):
-        off = np.flatnonzero(~np.isclose(X[nuclear, k], want[name].to_numpy(), rtol=1e-12, atol=1e-9))
-        if off.size:
-            row = int(np.flatnonzero(nuclear)[off[0]])
-            raise ValueError(f"X's column {name} is {X[row, k]:g} in row {row}, but Z = {z[row]:g}, N = {n[row]:g} give "
-                             f"{want[name].to_numpy()[off[0]]:g}: a derived input must be the one of its nucleus")
 
 
 _TABLE_COLUMNS = ("y", "split", "weight")

@@ -1114,7 +1114,7 @@ def test_every_recorded_option_is_checked_by_every_reader(field, value, message,
 
 @pytest.mark.parametrize("edit, message", [
     (lambda e: e.update(target="me"), "field 'target'.*disagrees"),
-    (lambda e: e["selection"].update(min_z=8), r"field 'selection\.min_z' \('8'\) disagrees with config\.json \('30'\)"),
+    (lambda e: e["selection"].update(min_z="30"), r'field .selection\.min_z. \("30"\) disagrees with config\.json \(30\)'),
     (lambda e: e.update(seed=7), "field 'seed'.*disagrees"),
     (lambda e: e.update(kansym_version="0.2 \\input{x}"), r"says kansym '0\.2 .*' made it"),
     (lambda e: e.update(data_sha256={"mass.txt": "not a digest"}), "'data_sha256'"),
@@ -2775,3 +2775,47 @@ def test_latest_is_the_newest_run_not_the_last_name(tiny_run, tmp_path, monkeypa
     assert find_run("latest", runs).path == newest
     monkeypatch.chdir(runs)
     assert find_run("latest", runs).path == newest and find_run("./latest", runs).path.name == "latest"
+
+
+def test_what_the_twenty_third_probe_found(formula_run, tmp_path):
+    """Probe 23: an entry listing its variables in another order was read by position from an array (silently wrong
+    numbers); Formula.latex took any precision; `kansym runs` listed a run whose formula.json is broken as sound;
+    a symbolic link for kan/ was followed; an error caused by an interrupt inside a library was reported as a
+    broken run; an out-of-range --z was said not to be whole numbers."""
+    from kansym.cli import streams
+    from kansym.report import export
+
+    entry = json.loads((Path(__file__).parents[1] / "formulas" / "be_even_even_znv.json").read_text())
+    f = export.formula_from_entry(entry)
+    X = np.array([[50.0, 70.0, 0.0, 12.0], [82.0, 126.0, 0.0, 0.0]])
+    reordered = export.formula_from_entry({**entry, "variables": ["N", "Z", "v_N", "v_Z"]})
+    with pytest.raises(KansymError, match="not the order of kansym's feature set"):
+        reordered.predict(X)
+    frame = pd.DataFrame(X, columns=["Z", "N", "v_Z", "v_N"])
+    assert np.array_equal(reordered.predict(frame), f.predict(X))  # by name, the same numbers
+    with pytest.raises(KansymError, match="a derived input must be the one of its nucleus"):
+        f.predict(X[:, [1, 0, 2, 3]])  # Z and N swapped beside their distances to magic numbers
+    for kw in ({"precision": 0}, {"precision": "3"}, {"precision": 10 ** 6}, {"symbolic": "no"}):
+        with pytest.raises(KansymError, match="precision must be|symbolic must be"):
+            f.latex(**kw)
+    runs = tmp_path / "runs"
+    for name in ("good", "broken", "linked"):
+        shutil.copytree(formula_run.run_dir, runs / name)
+    (runs / "broken" / "formula.json").write_text("")
+    shutil.rmtree(runs / "linked" / "kan")
+    (runs / "linked" / "kan").symlink_to(runs / "good" / "kan", target_is_directory=True)
+    r = runner.invoke(app, ["runs", "--runs-dir", str(runs), "--json"])
+    status = {row["run_id"]: row["status"] for row in json.loads(r.output)}
+    assert status == {"broken": "corrupt", "good": "ok", "linked": "ok"}, r.output
+    r = runner.invoke(app, ["runs", "--runs-dir", str(runs)])
+    assert "as the runs' files record them" in r.output and "corrupt" in r.output
+    r = runner.invoke(app, ["show", str(runs / "linked")])
+    assert r.exit_code == 2 and "kan is a symbolic link" in r.output, r.output
+    r = runner.invoke(app, ["predict", str(runs / "good"), "--z", "0:100000", "--n", "70"])
+    assert r.exit_code == 2 and "must lie inside 1 .. " in r.output, r.output
+    streams.INTERRUPT["received"] = True
+    try:
+        r = runner.invoke(app, ["show", str(runs / "broken")])
+    finally:
+        streams.INTERRUPT["received"] = False
+    assert r.exit_code == 130 and "Error" not in r.output, r.output

@@ -68,7 +68,10 @@ def handled(fn):
 
 
 def _error(message: str):
-    """Print 'Error: message' on stderr as one line of plain text and exit with code 2."""
+    """Print 'Error: message' on stderr as one line of plain text and exit with code 2; an error an interrupt caused
+    inside a library (an import cut short, read as a broken checkpoint) is the interrupt (code 130)."""
+    if streams.INTERRUPT["received"]:
+        raise typer.Exit(code=130) from None
     try:
         text = " ".join(_CONTROL.sub("?", message).split())  # text quoted from a file never drives the terminal
         err.print(Text.assemble(("Error: ", "bold red"), text), highlight=False, soft_wrap=True)
@@ -381,9 +384,12 @@ def _run_json(r) -> dict:
 
 
 def _runs_row(r) -> dict:
-    """One run of ``kansym runs --json``; a corrupt run is listed with the reason."""
+    """One run of ``kansym runs --json`` (its numbers as recorded, unchecked); a corrupt run is listed with the
+    reason."""
+    from kansym.runs.store import listed
+
     try:
-        c, m = r.config, r.metrics
+        c, m = listed(r)
         return {"run_id": r.id, "path": str(r.path), "status": "ok", "target": c.get("target"),
                 "features": c.get("features"), "n_nuclei": m.get("n_nuclei"), "rmse_mev": m.get("rmse_mev"),
                 "pruned_width": m.get("pruned_width"),
@@ -563,7 +569,7 @@ def runs(runs_dir: Path = _dir_option("runs", "Where run directories live."),
          partial: bool = typer.Option(False, "--partial", help="List the partial output of crashed or interrupted runs instead."),
          as_json: bool = typer.Option(False, "--json", help="Print JSON (strict; non-finite numbers as \"NaN\") instead of tables."),):
     """List the runs under the runs directory."""
-    from kansym.runs.store import list_runs, partial_runs
+    from kansym.runs.store import list_runs, listed, partial_runs
 
     _existing_runs_dir(runs_dir)
     if as_json:
@@ -584,12 +590,13 @@ def runs(runs_dir: Path = _dir_option("runs", "Where run directories live."),
     if not found:
         err.print(Text(f"no runs under {terminal_safe(str(runs_dir))}"))
         return
-    t = Table(title=f"runs in {terminal_safe(str(runs_dir))}")
+    t = Table(title=f"runs in {terminal_safe(str(runs_dir))}",
+              caption="KAN RMSE [MeV] as the runs' files record them; `kansym show RUN` checks a run")
     for col in ("run", "target", "features", "n", "train", "test", "width"):
         t.add_column(col)
     for r in found:
         try:
-            c, m = r.config, r.metrics
+            c, m = listed(r)
             rm = m.get("rmse_mev", {})
             row = (r.id, str(c.get("target", "?")), str(c.get("features", "?")), str(m.get("n_nuclei", "")),
                    _fmt(float(rm.get("train", float("nan")))), _fmt(float(rm.get("test", float("nan")))),

@@ -31,7 +31,7 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-from kansym.errors import choose
+from kansym.errors import KansymError, choose
 
 PROTON_MAGIC = (8, 20, 28, 50, 82, 126)
 NEUTRON_MAGIC = (8, 20, 28, 50, 82, 126, 184)
@@ -127,6 +127,29 @@ FEATURE_SETS = MappingProxyType({
     "znsp": ("Z", "N", "s_Z", "s_N", "P_NZ"),
     "znst": ("Z", "N", "s_Z", "s_N", "t_Z", "t_N"),
 })
+
+
+def check_derived(X: np.ndarray, names: tuple[str, ...]) -> None:
+    """Columns of a kansym feature set other than Z and N (v_N, P, A, ...) are functions of Z and N: a row that is
+    no nucleus (whole Z >= 1, N >= 0) beside such columns, or whose derived columns say otherwise, is refused, naming
+    the column and the row. (Z, N) alone may be evaluated anywhere."""
+    if names not in FEATURE_SETS.values() or not {"Z", "N"} <= set(names) or not len(X):
+        return
+    z, n = X[:, names.index("Z")], X[:, names.index("N")]
+    nuclear = (z == np.round(z)) & (n == np.round(n)) & (z >= 1) & (n >= 0) & (z <= 1000) & (n <= 1000)
+    if set(names) - {"Z", "N"} and not nuclear.all():  # derived inputs exist only for nuclei
+        row = int(np.flatnonzero(~nuclear)[0])
+        raise KansymError(f"row {row} has Z = {z[row]:g}, N = {n[row]:g}: the inputs {', '.join(names)} are derived "
+                          "from a nucleus (whole Z >= 1, N >= 0); give nuclei, or fit on Z and N alone to evaluate elsewhere")
+    if not nuclear.any():
+        return
+    want = all_features(z[nuclear].astype(np.int64), n[nuclear].astype(np.int64))
+    for k, name in enumerate(names):
+        off = np.flatnonzero(~np.isclose(X[nuclear, k], want[name].to_numpy(), rtol=1e-12, atol=1e-9))
+        if off.size:
+            row = int(np.flatnonzero(nuclear)[off[0]])
+            raise KansymError(f"X's column {name} is {X[row, k]:g} in row {row}, but Z = {z[row]:g}, N = {n[row]:g} "
+                              f"give {want[name].to_numpy()[off[0]]:g}: a derived input must be the one of its nucleus")
 
 
 def feature_names(feature_set: str) -> tuple[str, ...]:

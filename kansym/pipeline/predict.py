@@ -43,8 +43,10 @@ def parse_range(text, what: str, top: int) -> tuple[int, int]:
     """'lo:hi' or a single number (ASCII digits) inside 1 .. top, lo <= hi."""
     raw = str(text).strip()
     parts = raw.split(":")
-    if len(parts) not in (1, 2) or not all(p.isascii() and p.isdecimal() and len(p) <= 4 for p in parts):
+    if len(parts) not in (1, 2) or not all(p.isascii() and p.isdecimal() for p in parts):
         raise KansymError(f"{what} {raw[:30]!r}: give a range lo:hi (or one value) of whole numbers, e.g. 20:120")
+    if any(len(p) > 4 for p in parts):
+        raise KansymError(f"{what} {raw[:30]!r} must lie inside 1 .. {top}")
     lo, hi = int(parts[0]), int(parts[-1])
     if lo > hi:
         raise KansymError(f"{what} {raw[:30]!r} is inverted (empty); give lo:hi with lo <= hi")

@@ -5,6 +5,7 @@ search for closed-form formulas over its edges. Nothing here writes outside the 
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
@@ -401,7 +402,10 @@ def fit_recipe(dataset: Dataset, cfg: DiscoverConfig, judge=None, save_dir: Path
 
 def network_dirs(rd: RunDir) -> list[Path]:
     """The checkpoint folders of a run: kan/ for a single network, kan/seed_<s> for an ensemble."""
-    kan_dir = rd.path / "kan"
+    kan_dir = rd.file("kan")  # a symbolic link is refused, as for every file of the run
+    for folder, dirs, files in os.walk(kan_dir):  # ... and so is one inside kan/ (os.walk does not follow them)
+        for name in dirs + files:
+            rd.file(str((Path(folder) / name).relative_to(rd.path)))
     if not (kan_dir / "scalers.json").exists() and not any(kan_dir.glob("seed_*/scalers.json")):
         raise KansymError(f"run {rd.id} has no KAN checkpoint (kan/); rerun `kansym discover`")
     return [kan_dir] if (kan_dir / "scalers.json").exists() else sorted(kan_dir.glob("seed_*"))

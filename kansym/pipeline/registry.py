@@ -62,8 +62,8 @@ def entry_context(entry: dict, cfg: DiscoverConfig, run_id: str) -> dict:
     for key in _CONTEXT_FIELDS:
         if key in entry and entry[key] != context[key]:
             where, mine, theirs = first_difference({key: entry[key]}, {key: context[key]})
-            raise KansymError(f"run {run_id}: formula.json field {where!r} ({str(mine)[:40]!r}) disagrees with "
-                              f"config.json ({str(theirs)[:40]!r})")
+            raise KansymError(f"run {run_id}: formula.json field {where!r} ({json.dumps(mine)[:40]}) disagrees with "
+                              f"config.json ({json.dumps(theirs)[:40]})")  # JSON's own text: "30" is not 30
     record = json_record_of(entry.get("kansym_version"), entry.get("data_sha256"))
     bundled = tables.data_hashes()
     if record.get("data_sha256", bundled) != bundled:

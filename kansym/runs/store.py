@@ -511,6 +511,16 @@ def find_run(ref: str, root: Path) -> RunDir:
                       f"{' ...' if len(hits) > 10 else ''}")
 
 
+def listed(run: RunDir) -> tuple[dict, dict]:
+    """config.json and metrics.json of a run, for a listing: read and parsed, with formula.json's (where there is
+    one) parsed too, so that a broken file marks the run corrupt. Their numbers are as recorded, not checked
+    against the networks (``kansym show`` checks them)."""
+    config, metrics = run.config, run.metrics
+    if (run.path / "formula.json").exists() or (run.path / "formula.json").is_symlink():
+        run.read_json("formula.json")
+    return config, metrics
+
+
 def gather(root: Path) -> pd.DataFrame:
     """One row per run under ``root`` (config and headline metrics, flattened with dotted names; MeV):
     RMSE of the KAN and of the formula per split, constants, far-extrapolation verdict and deviation.
@@ -519,7 +529,7 @@ def gather(root: Path) -> pd.DataFrame:
     for r in list_runs(root):
         row = {"run_id": r.id, "path": str(r.path)}
         try:
-            c, m = r.config, r.metrics
+            c, m = listed(r)
         except KansymError as exc:
             rows.append({**row, "status": "corrupt", "error": str(exc)})
             continue

@@ -23,6 +23,7 @@ import sympy as sp
 from scipy.optimize import least_squares
 
 from kansym.nuclear.baselines import LIQUID_DROP, Baseline
+from kansym.nuclear.features import FEATURE_SETS, check_derived
 from kansym.errors import KansymError, real_numbers, unmasked
 from kansym.symbolic.latex import to_latex
 from kansym.network.regressor import contained
@@ -371,7 +372,8 @@ class Formula:
     def _rows(self, X) -> np.ndarray:
         """``X`` as float64 rows of the formula's variables, checked: real numbers (a missing value of a pandas
         column as NaN), the variables' columns (by name in a DataFrame), no masked entries."""
-        if hasattr(X, "columns"):
+        named = hasattr(X, "columns")
+        if named:
             missing = [v for v in self.variables if v not in X.columns]
             if missing:
                 raise KansymError(f"X lacks the formula's variables {', '.join(missing)}")
@@ -386,6 +388,13 @@ class Formula:
         if X.ndim != 2 or X.shape[1] != len(self.variables):
             raise KansymError(f"X must have {len(self.variables)} columns ({', '.join(self.variables)}), "
                               f"got shape {X.shape}")
+        names = tuple(self.variables)
+        if not named and names not in FEATURE_SETS.values() and any(
+                sorted(names) == sorted(v) for v in FEATURE_SETS.values()):
+            raise KansymError(f"the formula's variables are in the order {', '.join(names)}, not the order of kansym's "
+                              "feature set: an array's columns would be read in an order of the file's choosing; pass "
+                              "a DataFrame with the columns named")
+        check_derived(X[np.isfinite(X).all(axis=1)], names)  # swapped Z and N beside v_Z, ... say so
         return X
 
     def sympy(self) -> sp.Expr:
@@ -393,8 +402,14 @@ class Formula:
         return self.numeric_expr()
 
     def latex(self, precision: int = 5, symbolic: bool = False) -> str:
-        """LaTeX of the formula: numbers to ``precision`` significant digits, or with ``symbolic`` the named
-        constants (a_V, c_1, ...)."""
+        """LaTeX of the formula: numbers to ``precision`` significant digits (3 .. 17), or with ``symbolic`` the
+        named constants (a_V, c_1, ...)."""
+        if isinstance(precision, bool) or not isinstance(precision, (int, np.integer)) or not 3 <= precision <= 17:
+            raise KansymError(f"precision must be a whole number of significant digits in 3 .. 17, got "
+                              f"{str(precision)[:20]!r}")
+        if not isinstance(symbolic, (bool, np.bool_)):
+            raise KansymError(f"symbolic must be True or False, got {str(symbolic)[:20]!r}")
+        precision = int(precision)
         return to_latex(self.expr if symbolic else self.numeric_expr(), precision=precision)
 
     def covariance(self) -> np.ndarray:
