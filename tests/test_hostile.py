@@ -2720,6 +2720,9 @@ def test_slips_probe_22_left(formula_run, tmp_path):
     assert np.isfinite(est.score(X, est.predict(X).reshape(-1, 1) + 0.1))  # one column is one target per row
     r = runner.invoke(app, ["discover", "--stage", "kan", "--chains", "Sn", "--runs-dir", str(tmp_path / "r")])
     assert r.exit_code == 2 and "--chains has no effect with --stage kan" in r.output and not (tmp_path / "r").exists()
+    r = runner.invoke(app, ["discover", "--width", "2", "--max-hidden", "5", "--runs-dir", str(tmp_path / "r")])
+    assert r.exit_code == 2 and "--max-hidden 5 has no effect with --width 2" in r.output  # probe 23
+    assert not (tmp_path / "r").exists()
     run = tmp_path / "[bold]B"
     shutil.copytree(formula_run.run_dir, run)
     r = runner.invoke(app, ["extrapolate", str(run), "--chains", "Sn", "--beyond", "2"])

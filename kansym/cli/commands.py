@@ -306,6 +306,9 @@ def discover(
         crosscheck=crosscheck_engine, crosscheck_budget=crosscheck_budget, crosscheck_generations=crosscheck_generations,
         extrapolate=bool(extrapolate_chains.strip()), chains=tuple(_csv_texts(extrapolate_chains, "--chains")),
         runs_dir=str(runs_dir)).resolved()
+    if max_hidden is not None and cfg.max_hidden is not None and cfg.max_hidden > max(cfg.width):
+        raise KansymError(f"--max-hidden {cfg.max_hidden} has no effect with --width {','.join(map(str, cfg.width))}: "
+                          "pruning keeps at most as many hidden nodes as the widest layer has")
     if cfg.stage != "all" and cfg.chains and cfg.chains != DiscoverConfig.chains:
         raise KansymError(f"--chains has no effect with --stage {cfg.stage}: the extrapolation runs after the "
                           "cross-check of --stage all (or later: `kansym extrapolate RUN --chains ...`)")
