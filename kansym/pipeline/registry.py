@@ -33,16 +33,14 @@ from kansym.pipeline.discovery import (EXTRAPOLATION_OPTIONS, crosscheck_summary
                                        run_formula)
 from kansym.pipeline.recipe import FormulaSearch, constants_text, load_run_stage, power_route, recorded_candidates
 from kansym.pipeline.stages import edges_frame, predictions_frame
-from kansym.pipeline.symbolic_notes import check_symbolic_notes
+from kansym.pipeline.symbolic_notes import check_symbolic_notes, variant_networks
 from kansym.pipeline.writer import NO_NOTES, NOTE_STAGES, note_lines, notes_text
 from kansym.report import export
 from kansym.runs.registry import write_formula
 from kansym.runs.store import RUN_ID, SAFE_ID, RunDir, owner_alive, update_dir
 from kansym.safeio import decode_non_finite, first_difference, json_text, read_text_bounded
 from kansym.symbolic import search as S
-from kansym.symbolic.candidates import edge_variants
-from kansym.symbolic.formula import DEGENERATE_CORR, Formula, fit_network, uncertainties_at
-from kansym.symbolic.library import resolve_library
+from kansym.symbolic.formula import DEGENERATE_CORR, Formula, uncertainties_at
 
 _CONTEXT_FIELDS = ("target", "model", "selection", "features", "split", "seed", "trainer")
 RTOL = 1e-6
@@ -810,14 +808,7 @@ def check_edges(rd: RunDir, cfg: DiscoverConfig, ds, stage) -> None:
 
     X_train = ds.X[ds.mask("train")]
     for member in members:
-        snap, fits = member.snapshot(cfg.symbolic_from), {}
-        last = snap.model_.depth - 1 if hasattr(snap, "model_") else 1  # as the search numbers the layers
-        for _, lib, linear, poor in edge_variants(tuple(cfg.libraries), cfg.poor_edges, last):
-            try:
-                net = fit_network(snap, X_train, resolve_library(lib), r2_min=cfg.r2_min, on_poor=poor,
-                                  linear_layers=linear, cache=fits)
-            except KansymError:
-                continue
+        for _, net in variant_networks(member, cfg, X_train, {}):
             if same(edges_frame(net, ds.feature_names)):
                 return
     refuse("edges.csv is not the edge fits of a network the symbolic stage read (kan/, "

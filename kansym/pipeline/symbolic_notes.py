@@ -165,13 +165,18 @@ def _sizes_hold(note: str, member, cfg, X_train, fits: dict) -> bool:
 def _sizes(member, cfg, X_train, fits: dict) -> dict:
     """{variant name: constants of its composition} of ``member``'s network, for the variants whose edges fit (the
     edge fits shared with :func:`_member_fits` through ``fits``)."""
-    snap, cache, out = member.snapshot(cfg.symbolic_from), fits.setdefault(("cache", member.seed), {}), {}
-    last = snap.model_.depth - 1  # as the search names the layers
+    return {name: len(network_formula(net, feature_names(cfg.features))[1])
+            for name, net in variant_networks(member, cfg, X_train, fits.setdefault(("cache", member.seed), {}))}
+
+
+def variant_networks(member, cfg, X_train, cache: dict):
+    """(variant name, symbolic network) of each variant of the edge fits the search builds from ``member``'s network
+    (the snapshot config.json names) whose edges fit, in the search's order; ``cache`` keeps the edge fits."""
+    snap = member.snapshot(cfg.symbolic_from)
+    last = snap.model_.depth - 1 if hasattr(snap, "model_") else 1  # as the search numbers the layers
     for name, lib, linear, poor in edge_variants(tuple(cfg.libraries), cfg.poor_edges, last):
         try:
-            net = fit_network(snap, X_train, resolve_library(lib), r2_min=cfg.r2_min, on_poor=poor,
-                              linear_layers=linear, cache=cache)
+            yield name, fit_network(snap, X_train, resolve_library(lib), r2_min=cfg.r2_min, on_poor=poor,
+                                    linear_layers=linear, cache=cache)
         except KansymError:
             continue
-        out[name] = len(network_formula(net, feature_names(cfg.features))[1])
-    return out
