@@ -559,6 +559,9 @@ def test_partial_runs_listed_and_cleaned_but_live_ones_kept(tmp_path):
     assert r.exit_code == 0 and r.output.count("left by a crash") == 2 and "being written" in r.output
     r = runner.invoke(app, ["clean", "--runs-dir", str(root)])
     assert r.exit_code == 0 and not dead.exists() and not orphan.exists() and live.exists()
+    r = runner.invoke(app, ["clean", "--runs-dir", str(root)])  # probe 24: the live one kept, and said so
+    assert r.exit_code == 0 and "kept" in r.output and "being written by a running kansym process" in r.output
+    live.rename(root / "done")
     r = runner.invoke(app, ["clean", "--runs-dir", str(root)])
     assert r.exit_code == 0 and "nothing to clean" in r.output
 
@@ -2824,3 +2827,43 @@ def test_what_the_twenty_third_probe_found(formula_run, tmp_path):
     finally:
         streams.INTERRUPT["received"] = False
     assert r.exit_code == 130 and "Error" not in r.output, r.output
+
+
+def test_what_the_twenty_fourth_probe_found(formula_run, tmp_path):
+    """Probe 24: a formula on the kan4/kan9/kan11 inputs N-Z and A^(2/3) was refused as a malformed entry (so such
+    runs could never get a formula) and would have printed NmZ in LaTeX; float32 inputs failed the derived-input check
+    by rounding; predict_nuclei paired pandas Series of different indexes by position; a hall of fame mixing x0 with
+    feature names was read."""
+    from kansym.checks.crosscheck import import_hof
+    from kansym.nuclear.features import all_features
+    from kansym.report import export
+    from kansym.symbolic.formula import Formula, Parameter, formula_from_entry, variable_symbols
+    import kansym
+
+    names = ("N", "Z", "A", "N-Z", "A^(2/3)")
+    N, Z, A, NmZ, A23 = variable_symbols(names)
+    c = sp.symbols("c_1:4", real=True)
+    F = Formula(c[0] * NmZ ** 2 / A + c[1] * A + c[2] * A23, names,
+                tuple(Parameter(f"c_{i}", v, 0.1, v) for i, v in ((1, -23.0), (2, 15.5), (3, -17.0))),
+                ((1.0, 0.1, 0.0), (0.1, 1.0, 0.0), (0.0, 0.0, 1.0)))
+    G = formula_from_entry(F.to_dict())
+    frame = all_features([50], [70])[list(names)]
+    assert G.predict(frame)[0] == pytest.approx(-23 * 20 ** 2 / 120 + 15.5 * 120 - 17 * 120 ** (2 / 3))
+    tex = export.formula_tex(G, "B", {})
+    assert "(N - Z)^{2}" in tex and "{A^{2/3}}" in tex and "NmZ" not in tex and "A23" not in tex
+    twice = F.to_dict()
+    twice["parameters"][0]["name"] = "NmZ"  # a parameter named as the symbol of N-Z
+    twice["srepr"] = twice["srepr"].replace("'c_1'", "'NmZ'")
+    with pytest.raises(KansymError, match="named twice"):
+        formula_from_entry(twice)
+    entry = json.loads((Path(__file__).parents[1] / "formulas" / "be_even_even_znv.json").read_text())
+    f = export.formula_from_entry(entry)
+    X = all_features([50, 82], [70, 126])[list(f.variables)]
+    assert np.allclose(f.predict(X.astype("float32")), f.predict(X), rtol=1e-6)
+    est = kansym.KANSymbolicRegressor.from_run(formula_run.run_dir)
+    with pytest.raises(KansymError, match="different indexes"):
+        est.predict_nuclei(pd.Series([82, 50], index=[5, 3]), pd.Series([70, 126], index=[3, 5]))
+    hof = tmp_path / "hof.csv"
+    hof.write_text("Complexity,Loss,Equation\n5,1.0,N*2.0 + Z + x0\n")
+    with pytest.raises(KansymError, match="mixes positional names"):
+        import_hof(hof, ("Z", "N"))

@@ -198,6 +198,13 @@ def _safe_names(names) -> tuple[str, ...]:
     return tuple(s.name for s in variable_symbols(names))
 
 
+def _mixes_names(equation: str, names) -> bool:
+    """Whether an equation uses both positional variable names (x0, x1, ...) and the features' own names."""
+    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", equation))
+    positional = {w for w in words if re.fullmatch(r"x\d+", w)}
+    return bool(positional) and bool(words & (set(_safe_names(names)) - positional))
+
+
 def _hof_int(text) -> int:
     """A hall of fame's Complexity: a whole number in 1 .. 10000 written in ASCII digits."""
     t = str(text).strip()
@@ -254,6 +261,9 @@ def import_hof(path: Path, names) -> EngineResult:
                 if chars > MAX_HOF_CHARS:
                     raise KansymError(f"{path}: its equations hold more than {MAX_HOF_CHARS} characters; a PySR "
                                       f"hall of fame of expressions up to size {MAX_SIZE} holds far fewer")
+                if _mixes_names(row["Equation"], names):
+                    raise KansymError(f"{path} row {row_no}: the equation mixes positional names (x0, x1, ...) with "
+                                      "feature names; PySR writes one or the other")
                 try:
                     front.append(EngineFormula(parse_equation(row["Equation"], allowed), _hof_int(row["Complexity"]),
                                                _hof_loss(row["Loss"]), row["Equation"]))

@@ -322,7 +322,9 @@ def discover(
         else:
             result = run_discover(cfg, execution=execution)
     except KeyboardInterrupt:
-        partial = sorted(Path(cfg.runs_dir).glob(".partial-*"), key=lambda p: p.stat().st_mtime)
+        from kansym.runs.store import owner_text, partial_runs
+
+        partial = [p for p, _ in partial_runs(Path(cfg.runs_dir)) if owner_text(p) == str(os.getpid())]  # its own
         where = f"; partial output is in {terminal_safe(str(partial[-1]))} (`kansym clean` removes it)" if partial else ""
         err.print(f"[bold red]Interrupted[/]: no run directory was created{where}")
         streams.INTERRUPT["reported"] = True
@@ -627,13 +629,16 @@ def _existing_runs_dir(runs_dir: Path) -> None:
 @handled
 def clean(runs_dir: Path = _dir_option("runs", "Where run directories live.")):
     """Remove the partial output (.partial-*) of crashed or interrupted runs; runs still being written are kept."""
-    from kansym.runs.store import clean_partial
+    from kansym.runs.store import clean_partial, partial_runs
 
     _existing_runs_dir(runs_dir)
     removed = clean_partial(runs_dir)
     for p in removed:
         out.print(Text(f"removed {terminal_safe(str(p))}"), soft_wrap=True)
-    if not removed:
+    live = [p for p, alive in partial_runs(runs_dir) if alive]
+    for p in live:
+        err.print(Text(f"kept {terminal_safe(str(p))}: being written by a running kansym process"), soft_wrap=True)
+    if not removed and not live:
         err.print(Text(f"nothing to clean under {terminal_safe(str(runs_dir))}"))
 
 

@@ -59,6 +59,9 @@ def nuclei_frame(Z, N) -> pd.DataFrame:
     """Columns Z, N of nuclei given as whole numbers or equal-length sequences of them (one may be a single number),
     each Z in 1 .. MAX_Z and N in 0 .. MAX_N."""
     Z, N = unmasked(Z, "Z"), unmasked(N, "N")
+    if isinstance(Z, pd.Series) and isinstance(N, pd.Series) and not Z.index.equals(N.index):
+        raise KansymError("Z and N are pandas Series with different indexes: their rows would be paired by position, "
+                          "not by index; pass them from one frame (df['Z'], df['N']) or as arrays")
     try:
         if np.ndim(Z) and np.ndim(N) and np.size(Z) != np.size(N):  # [50, 52] with [70] is a slip, not a broadcast
             raise ValueError

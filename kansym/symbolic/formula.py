@@ -17,6 +17,7 @@ import re
 import time
 import warnings
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 
 import numpy as np
 import sympy as sp
@@ -25,7 +26,7 @@ from scipy.optimize import least_squares
 from kansym.nuclear.baselines import LIQUID_DROP, Baseline
 from kansym.nuclear.features import FEATURE_SETS, check_derived
 from kansym.errors import KansymError, real_numbers, unmasked
-from kansym.symbolic.latex import to_latex
+from kansym.symbolic.latex import FEATURE_SYMBOLS, to_latex
 from kansym.network.regressor import contained
 from kansym.symbolic.srepr_reader import parse_srepr
 from kansym.symbolic.library import (
@@ -41,10 +42,13 @@ from kansym.symbolic.library import (
 DEGENERATE_CORR = 0.99  # |correlation| above which two constants are flagged as degenerate
 
 
+SYMBOL_NAMES = MappingProxyType({name: symbol for name, (symbol, _) in FEATURE_SYMBOLS.items()})
+"""The symbols of the feature names that are not names of letters, digits and '_' (kansym's kan4, kan9, kan11)."""
+
+
 def variable_symbols(names) -> tuple[sp.Symbol, ...]:
-    """SymPy symbols for feature names ('N-Z' -> N_m_Z, 'A^(2/3)' -> A23)."""
-    clean = {"N-Z": "NmZ", "A^(2/3)": "A23"}
-    return tuple(sp.Symbol(clean.get(n, n), real=True) for n in names)
+    """SymPy symbols for feature names ('N-Z' -> NmZ, 'A^(2/3)' -> A23: :data:`SYMBOL_NAMES`)."""
+    return tuple(sp.Symbol(SYMBOL_NAMES.get(n, n), real=True) for n in names)
 
 
 # --------------------------------------------------------------------------- network trace
@@ -661,15 +665,15 @@ def formula_from_entry(entry: dict) -> Formula:
         raise KansymError(f"malformed formula entry: field 'format' is {str(entry['format'])[:40]!r}; this kansym "
                           f"reads {ENTRY_FORMAT}")
     variables = tuple(entry["variables"])
-    bad = [v for v in variables if not isinstance(v, str) or not _NAME.fullmatch(v)]
+    bad = [v for v in variables if not isinstance(v, str) or not (v in SYMBOL_NAMES or _NAME.fullmatch(v))]
     if bad:
         raise KansymError(f"malformed formula entry: field 'variables' holds {str(bad[0])[:40]!r}, not a name of "
-                          "letters, digits and '_' starting with a letter")
+                          f"letters, digits and '_' starting with a letter (nor {', '.join(SYMBOL_NAMES)})")
     if len(entry["parameters"]) > MAX_PARAMETERS or len(variables) > MAX_PARAMETERS:
         raise KansymError(f"malformed formula entry: more than {MAX_PARAMETERS} parameters or variables (a kansym "
                           "formula has at most about 100)")
     params = tuple(_parameter(p, k) for k, p in enumerate(entry["parameters"]))
-    names = [*variables, *(p.name for p in params)]
+    names = [*(v.name for v in variable_symbols(variables)), *(p.name for p in params)]  # as the srepr names them
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise KansymError(f"malformed formula entry: {', '.join(twice)} named twice (variables and parameters must "

@@ -4,14 +4,21 @@ cut into lines that fit a two-column page, escaped text, and siunitx value forma
 from __future__ import annotations
 
 import re
+from types import MappingProxyType
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 
 
+FEATURE_SYMBOLS = MappingProxyType({"N-Z": ("NmZ", "(N - Z)"), "A^(2/3)": ("A23", "{A^{2/3}}")})
+"""Feature names that are no symbol names (kansym's kan4, kan9, kan11): the symbol formulas use, and its LaTeX."""
+_SYMBOL_TEX = {symbol: tex for symbol, tex in FEATURE_SYMBOLS.values()}
+
+
 class KansymLatexPrinter(LatexPrinter):
-    """SymPy's LaTeX printer with Floats rounded to ``precision`` significant digits."""
+    """SymPy's LaTeX printer with Floats rounded to ``precision`` significant digits, and the symbols of
+    :data:`FEATURE_SYMBOLS` printed as what they stand for."""
 
     def __init__(self, settings=None, precision: int = 5):
         super().__init__(settings)
@@ -19,6 +26,9 @@ class KansymLatexPrinter(LatexPrinter):
 
     def _print_Float(self, expr):
         return super()._print_Float(sp.Float(float(expr), self.precision))
+
+    def _print_Symbol(self, expr, style="plain"):
+        return _SYMBOL_TEX.get(expr.name) or super()._print_Symbol(expr, style)
 
 
 def to_latex(expr: sp.Expr, precision: int = 5, **settings) -> str:

@@ -202,7 +202,9 @@ def _fit(f: LibFunction, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Candida
         c, d, r2 = _linear_cd(x, y, w)
         return Candidate(f.name, 1.0, 0.0, c, d, r2, f.complexity)
     if f.kind == "poly":  # c (x + b)^2 + d
-        a2, a1, a0 = np.polyfit(x, y, 2, w=np.sqrt(w))
+        with warnings.catch_warnings():  # few distinct x (a binary input): the R^2 below says how well it fits
+            warnings.simplefilter("ignore", np.exceptions.RankWarning)
+            a2, a1, a0 = np.polyfit(x, y, 2, w=np.sqrt(w))
         if a2 == 0:
             return None
         b = a1 / (2 * a2)
