@@ -2867,3 +2867,28 @@ def test_what_the_twenty_fourth_probe_found(formula_run, tmp_path):
     hof.write_text("Complexity,Loss,Equation\n5,1.0,N*2.0 + Z + x0\n")
     with pytest.raises(KansymError, match="mixes positional names"):
         import_hof(hof, ("Z", "N"))
+
+
+def test_what_the_twenty_fifth_probe_found(formula_run, tmp_path):
+    """Probe 25: crosscheck.tex printed five digits of constants rounded to four in binary (a_C = -0.6016143 as
+    0.60162); export wrote 'ok1..json' for the name 'ok1.' and 'x.json.json' for 'x.json'."""
+    from kansym.checks.crosscheck import rounded
+    from kansym.symbolic.formula import variable_symbols
+
+    Z, N = variable_symbols(("Z", "N"))
+    e = rounded(sp.Float(-0.6016143371) * Z ** 2 + sp.Float(11.8883999) * N)
+    assert sorted(abs(float(f)) for f in e.atoms(sp.Float)) == [0.6016, 11.89]  # decimal digits, held exactly
+    hof = tmp_path / "hof.csv"
+    hof.write_text('Complexity,Loss,Equation\n3,9.0,"Z + N"\n5,4.0,"1.5*Z + 2.0*N"\n')
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    assert runner.invoke(app, ["crosscheck", str(run), "--pysr-hof", str(hof)]).exit_code == 0
+    report = json.loads((run / "crosscheck.json").read_text())
+    for row in report["rows"]:  # every number a row shows is a 4-digit decimal, which 5 printed digits keep exact
+        numbers = [float(f) for f in parse_srepr(row["numeric_srepr"], "row").atoms(sp.Float)]
+        assert all(v == float(f"{v:.4g}") for v in numbers), row["numeric_srepr"]
+    assert sum(len(parse_srepr(r["numeric_srepr"], "row").atoms(sp.Float)) for r in report["rows"]) > 3
+    assert runner.invoke(app, ["show", str(run)]).exit_code == 0
+    for name in ("ok1.", "x.json", "y.TEX"):
+        r = runner.invoke(app, ["export", str(run), "--name", name, "--registry", str(tmp_path / "reg")])
+        assert r.exit_code == 2 and "formula name" in r.output and not (tmp_path / "reg").exists(), (name, r.output)

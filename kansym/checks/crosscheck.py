@@ -352,13 +352,19 @@ def _refit_engine(f: EngineFormula, names, ds, masks) -> Formula | str:
         return str(exc)
 
 
-def rounded(expr: sp.Expr, digits: int = 4) -> sp.Expr:
-    """An expression with its numbers rounded to ``digits`` significant digits, for tables."""
-    return expr.xreplace({f: sp.Float(f, digits) for f in expr.atoms(sp.Float)})
+def rounded(expr: sp.Expr, digits: int = 4, decimal: bool = True) -> sp.Expr:
+    """An expression with its numbers rounded to ``digits`` significant decimal digits, for tables (each held exactly
+    as a float: 0.6016143 -> 0.6016). Reports of layouts before 4 rounded in binary (``decimal`` false: SymPy's
+    Float(f, 4), about 14 bits), which a table printing five digits showed with a wrong fifth digit."""
+    if not decimal:
+        return expr.xreplace({f: sp.Float(f, digits) for f in expr.atoms(sp.Float)})
+    return expr.xreplace({f: sp.Float(float(f"{float(f):.{digits}g}")) for f in expr.atoms(sp.Float)})
 
 
-def shown_numbers(F: Formula) -> dict:
-    e = rounded(F.numeric_expr())
+def shown_numbers(F: Formula, layout: int | None = None) -> dict:
+    """How a report row shows formula ``F``: its numbers rounded as reports of ``layout`` (this version's by
+    default) round them."""
+    e = rounded(F.numeric_expr(), decimal=(layout or TEX_LAYOUT) >= 4)
     return {"numeric_expression": str(e), "numeric_latex": sp.latex(e), "numeric_srepr": sp.srepr(e)}
 
 
@@ -444,13 +450,14 @@ def compare(kan: Formula, result: EngineResult, ds, names, extrap_X: np.ndarray,
     return out
 
 
-TEX_LAYOUT = 3
+TEX_LAYOUT = 4
 """``tex_layout`` of the reports this version writes: crosscheck.tex shows the engine's refitted front (at most
-:data:`MAX_TEX_ROWS` formulas) with expressions cut into lines; the caption names the seed and largest size only of
-a search (layout 2 named them for an imported hall of fame too, and is still read). Reports of earlier versions
-(without it, some without the refitted formulas that let every row be recomputed) are refused: ``kansym
-crosscheck`` makes them again."""
-TEX_LAYOUTS_READ = (2, TEX_LAYOUT)
+:data:`MAX_TEX_ROWS` formulas) with expressions cut into lines, numbers rounded to 4 significant decimal digits; the
+caption names the seed and largest size only of a search (layout 2 named them for an imported hall of fame too;
+layouts 2 and 3 rounded in binary, so their tables' fifth digit can be off by a few units; both are still read).
+Reports of earlier versions (without it, some without the refitted formulas that let every row be recomputed) are
+refused: ``kansym crosscheck`` makes them again."""
+TEX_LAYOUTS_READ = (2, 3, TEX_LAYOUT)
 
 MAX_TEX_ROWS = 6
 """Engine formulas crosscheck.tex shows (the selected one always; the rest in the front's order); the others are

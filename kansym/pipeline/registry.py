@@ -193,9 +193,12 @@ def export_formula(run_dir: Path, name: str, registry: Path = Path("formulas"), 
     """Copy a run's formula into the registry as ``NAME.json`` and ``NAME.tex`` (both or neither; ``correlations``:
     the .tex with the constants' correlation matrix), its provenance and numbers checked as described in this
     module."""
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", name) or ".." in name:
+    if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9_.-]{0,98}[A-Za-z0-9_-])?", name) or ".." in name:
         raise KansymError(f"formula name {name[:40]!r} must be 1-100 letters, digits, '_', '.', '-', starting with a "
-                          "letter or digit, without '..'")
+                          "letter or digit, without '..' or a final '.'")
+    if name.lower().endswith((".json", ".tex")):
+        raise KansymError(f"formula name {name[:40]!r}: give it without .json or .tex (export writes NAME.json and "
+                          "NAME.tex)")
     if Path(registry).is_symlink() and not Path(registry).exists():
         raise KansymError(f"--registry {registry} is a symbolic link to nothing (or a loop of links)")
     if Path(registry).exists() and not Path(registry).is_dir():
@@ -884,12 +887,13 @@ def check_crosscheck(rd: RunDir, ds, formula, cfg: DiscoverConfig | None = None,
             refuse("crosscheck.json's kansym row is not the run's formula on the run's data")
         engine = [(k, r) for k, r in enumerate(rows) if k > 0]
         refitted = [(k, r) for k, r in engine if r.get("expression") is not None]
-        if any(kan.get(key) != v for key, v in shown_numbers(formula).items()):
+        layout = rep["tex_layout"]
+        if any(kan.get(key) != v for key, v in shown_numbers(formula, layout).items()):
             refuse("crosscheck.json's kansym row does not show the run's formula")
         for k, r in refitted:  # each refitted formula is in its row: its numbers recomputed
             F = export.formula_from_entry(r["refitted"]).for_columns(ds.feature_names)
             if r["n_constants"] != F.n_constants or r["size"] != F.size or r["expression"] != str(F.expr) \
-                    or any(r.get(key) != v for key, v in shown_numbers(F).items()) \
+                    or any(r.get(key) != v for key, v in shown_numbers(F, layout).items()) \
                     or not _same(r["rmse_mev"], rmse_by_split(F.evaluate(ds.X), ds.y, ds.masks())):
                 refuse(f"crosscheck.json's row {k} is not what its refitted formula gives on the run's data")
             if r["selected"] is True and not _same(rep["equivalence"]["rms_difference_mev"],
