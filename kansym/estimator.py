@@ -318,6 +318,9 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
 
     def _formula(self, index) -> Formula:
         check_is_fitted(self, "network_")
+        if str(self.config_.stage) == "kan":
+            raise KansymError("this run's stage was kan (the network only): it has no formula search; run `kansym "
+                              "symbolic RUN` on it, or use predict(X, use='kan')")
         if index is None:
             if self.formula_ is None:
                 raise KansymError("no candidate formula qualified (see notes_ and candidates_); pick one with "
@@ -488,6 +491,9 @@ def _as_matrix(X, feature_names) -> tuple[np.ndarray, tuple[str, ...]]:
     if hasattr(X, "toarray") and not hasattr(X, "columns"):  # scipy.sparse
         raise ValueError("X is a sparse matrix: pass a dense array (X.toarray()) or a DataFrame")
     if hasattr(X, "columns"):
+        if getattr(X.columns, "nlevels", 1) > 1 or not X.columns.is_unique:
+            raise ValueError("X's columns must be plain names, each once (got "
+                             f"{'a MultiIndex' if getattr(X.columns, 'nlevels', 1) > 1 else 'a name twice'})")
         names = tuple(str(c) for c in X.columns)
         if feature_names is not None and tuple(feature_names) != names:
             raise ValueError("feature_names disagree with the DataFrame's columns; pass one or the other")

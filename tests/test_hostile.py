@@ -2892,3 +2892,27 @@ def test_what_the_twenty_fifth_probe_found(formula_run, tmp_path):
     for name in ("ok1.", "x.json", "y.TEX"):
         r = runner.invoke(app, ["export", str(run), "--name", name, "--registry", str(tmp_path / "reg")])
         assert r.exit_code == 2 and "formula name" in r.output and not (tmp_path / "reg").exists(), (name, r.output)
+
+
+def test_what_the_twenty_sixth_probe_found(formula_run, tiny_run, tmp_path):
+    """Probe 26: predict --out --force overwrote half of a registry entry; a network-only run loaded in the API was
+    said to have had no qualifying candidate; the sweep table printed constant counts with decimals and None."""
+    import kansym
+    from kansym.cli.commands import _sweep_cell
+
+    reg = tmp_path / "reg"
+    assert runner.invoke(app, ["export", str(formula_run.run_dir), "--name", "e", "--registry", str(reg)]).exit_code == 0
+    before = (reg / "e.json").read_bytes()
+    r = runner.invoke(app, ["predict", str(formula_run.run_dir), "--z", "50", "--n", "70", "--out", str(reg / "e.json"),
+                            "--force"])
+    assert r.exit_code == 2 and "half of a formula registry entry" in r.output and (reg / "e.json").read_bytes() == before
+    est = kansym.KANSymbolicRegressor.from_run(tiny_run.run_dir)
+    with pytest.raises(KansymError, match="stage was kan"):
+        est.latex()
+    nuclei = est.network_.dataset.frame[list(est.feature_names_in_)].head(2)
+    assert np.isfinite(est.predict(nuclei, use="kan")).all()  # the network itself still predicts
+    assert [_sweep_cell("formula.n_constants", 10.0), _sweep_cell("formula.rmse_mev.test", None),
+            _sweep_cell("formula.rmse_mev.test", float("nan"))] == ["10", "-", "-"]
+    X = pd.DataFrame({"Z": [50.0], "N": [70.0]})
+    with pytest.raises(ValueError, match="each once"):
+        kansym.KANSymbolicRegressor().fit(pd.concat([X, X[["Z"]]], axis=1), [1.0])

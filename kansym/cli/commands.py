@@ -373,6 +373,15 @@ def _echo_json(obj) -> None:
     typer.echo(json_text(obj))
 
 
+def _sweep_cell(column: str, value) -> str:
+    """A sweep summary cell: '-' where a point has no value (None or NaN), counts as whole numbers."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "-"
+    if column == "formula.n_constants" and isinstance(value, (int, float)):
+        return str(int(value))
+    return _fmt(value) if isinstance(value, float) else _cell(str(value))
+
+
 def _run_json(r) -> dict:
     """Everything ``show`` prints about a run, as plain data: the fields kansym writes and checks (the names of any
     others are listed under ``unrecognised_fields``, their values left out)."""
@@ -693,8 +702,8 @@ def symbolic(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, 
     for note in result["notes"]:
         _note(note)
     if result["removed"]:
-        _note("removed the results of the previous formula (" + ", ".join(result["removed"])
-              + "); rerun `kansym extrapolate` / `kansym crosscheck`")
+        _note("removed the results made before this formula search, which do not describe the new formula ("
+              + ", ".join(result["removed"]) + "); rerun `kansym extrapolate` / `kansym crosscheck` to remake them")
 
 
 @app.command()
@@ -839,7 +848,7 @@ def sweep(ctx: typer.Context,
         for c in cols:
             t.add_column(c.replace("formula.", "").replace("_mev", " [MeV]"))
         for _, r in table.iterrows():
-            t.add_row(*[Text(str(r.get(c))) if not isinstance(r.get(c), float) else Text(_fmt(r.get(c))) for c in cols])
+            t.add_row(*[Text(_sweep_cell(c, r.get(c))) for c in cols])
         out.print(t)
         out.print(Text(f"wrote {sw.root / 'summary.csv'} and {sw.root / 'summary.png'}"), highlight=False)
     if len(failed):
@@ -1008,6 +1017,9 @@ def predict(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, p
         if r.path.resolve() in (output.parent.resolve(), *output.parent.resolve().parents):
             raise KansymError(f"--out {output} lies inside the run {r.id}; write the table elsewhere")
         output_outside_runs(output.parent if str(output.parent) else Path("."), "--out")
+        if output.suffix in (".json", ".tex") and all(output.with_suffix(x).is_file() for x in (".json", ".tex")):
+            raise KansymError(f"--out {output} is half of a formula registry entry (NAME.json beside NAME.tex); "
+                              "write the table elsewhere")
     sources = ("kan", "formula") if use == Use.both else (str(use),)
     result = predict_run(r.path, None if domain is None else str(domain), zr, nr, to_drip_line, sources, names)
     header = [f"kansym {__version__} predictions of run {r.id}: {result.domain}"] + [
