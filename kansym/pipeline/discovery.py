@@ -175,8 +175,7 @@ def rerun_symbolic(run_dir: Path, **overrides) -> dict:
     with _updating(run_dir) as (path, metrics):
         rd = RunDir(path)
         cfg, stage = load_run_stage(path)
-        overrides = {k: v for k, v in overrides.items() if v is not None}
-        cfg = replace(cfg, **overrides).resolved(environment=False, crosscheck_rerun="crosscheck_seed" in rd.config)
+        cfg, overrides = _with_options(cfg, rd.config, overrides)
         config = rd.config
         config.update({k: getattr(cfg, k) for k in overrides})  # config.json says what the formula was made with
         if config.get("stage") == "kan":
@@ -238,10 +237,15 @@ def symbolic_ready(run_dir: Path, **overrides) -> None:
     """The options of a symbolic-stage rerun checked against the run's configuration, before the run itself is
     checked (which takes seconds)."""
     rd = RunDir(Path(run_dir))
-    cfg = run_config(rd.config, f"run {rd.id}: config.json")
-    replace(cfg, **{k: v for k, v in overrides.items() if v is not None}).resolved(
-        environment=False, crosscheck_rerun="crosscheck_seed" in rd.config)
+    _with_options(run_config(rd.config, f"run {rd.id}: config.json"), rd.config, overrides)
     check_updatable(rd.path)
+
+
+def _with_options(cfg: DiscoverConfig, record: dict, overrides: dict) -> tuple[DiscoverConfig, dict]:
+    """(the recorded ``cfg`` with the rerun's options, validated as config.json ``record`` is; the options given,
+    those not None)."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return replace(cfg, **given).resolved(environment=False, crosscheck_rerun="crosscheck_seed" in record), given
 
 
 def crosscheck_ready(run_dir: Path, engine: str = "auto", time_budget: float | None = None, maxsize: int = DEFAULT_MAXSIZE,

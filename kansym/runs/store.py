@@ -188,8 +188,12 @@ SAFE_ID = re.compile(r"[^\x00-\x1f\x7f/\\]{1,200}")
 stage rerun ran in (printable, without slashes; a run keeps it through renames). It reaches LaTeX only escaped."""
 
 
+_STAMP = "%Y%m%dT%H%M%SZ"
+"""The UTC time a run id starts with."""
+
+
 def new_run_id(target: str, subset: str, config: dict, now: datetime | None = None) -> str:
-    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    stamp = (now or datetime.now(timezone.utc)).strftime(_STAMP)
     return f"{stamp}-{target}-{subset}-{config_hash(config)}"
 
 
@@ -471,20 +475,19 @@ def clean_partial(root: Path) -> list[Path]:
 def started(run: RunDir) -> float:
     """When a run was started (seconds since the epoch, UTC): the time in the id it was written under (the folder's
     name, else the id its files record), else its config.json's modification time."""
-    names = [run.id]
-    if not re.match(r"\d{8}T\d{6}Z", run.id):
+    def stamp(name: str) -> float | None:
         try:
-            names.append(run.written_id)
+            return datetime.strptime(name[:16], _STAMP).replace(tzinfo=timezone.utc).timestamp()
+        except ValueError:  # no time (a name of the user's own, a sweep point) or digits that are no date
+            return None
+
+    when = stamp(run.id)
+    if when is None:
+        try:
+            when = stamp(run.written_id)
         except KansymError:  # a file that cannot be read: the folder's time
             pass
-    for name in names:
-        m = re.match(r"(\d{8}T\d{6}Z)", name)
-        if m:
-            try:
-                return datetime.strptime(m.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc).timestamp()
-            except ValueError:  # digits that are no date
-                pass
-    return (run.path / "config.json").stat().st_mtime
+    return (run.path / "config.json").stat().st_mtime if when is None else when
 
 
 def find_run(ref: str, root: Path) -> RunDir:
