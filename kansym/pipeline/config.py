@@ -38,7 +38,7 @@ from kansym.nuclear.targets import Dataset, Selection, build_dataset, parse_spli
 #  minus a refitted liquid drop (ldx), so the formula is the drop plus the network's shell composition.
 #  residual: the KAN-WS4 setting (Z, N, P, S; 2340 nuclei; random 80/20).
 TARGET_DEFAULTS = {
-    "be": dict(min_z=30, min_n=30, max_unc=None, features="znv", width=(5,), split="random:0.8", max_hidden=1,
+    "be": dict(min_z=30, min_n=30, max_unc=None, features="znst", width=(5,), split="random:0.8", max_hidden=1,
                ensemble=4, refine=(5, 10, 20), steps=20, baseline="ldx", search_budget=90.0,
                crosscheck_generations=50),
     "me": dict(min_z=30, min_n=30, max_unc=None, features="znv", width=(5,), split="random:0.8", max_hidden=3,

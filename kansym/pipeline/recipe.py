@@ -15,7 +15,9 @@ from typing import Callable, Mapping
 import numpy as np
 import pandas as pd
 
+from kansym.nuclear.baselines import LIQUID_DROP
 from kansym.symbolic import candidates as cands_mod
+from kansym.symbolic import shells
 from kansym.symbolic import search as structures_mod
 from kansym.pipeline.config import DiscoverConfig, load_dataset, run_config
 from kansym.network.ensemble import Consensus, calibration, combine, consensus
@@ -309,7 +311,8 @@ def member_candidates(cfg: DiscoverConfig, reg: KANRegressor, dataset: Dataset, 
     options = cands_mod.CandidateOptions(tuple(cfg.libraries), cfg.r2_min, cfg.poor_edges,
                                          routes=ROUTES + (("expanded",) if cfg.expand else ())
                                          + (("joint",) if cfg.joint else ())
-                                         + (("powers",) if power_route(cfg, dataset.feature_names) else ()),
+                                         + (("powers",) if power_route(cfg, dataset.feature_names) else ())
+                                         + (("shells",) if shell_route(cfg, dataset.feature_names) else ()),
                                          max_params=cfg.max_constants + structures_mod.REDUCE_SLACK)
     return cands_mod.generate(snap, scoring(dataset, judge), options, kan_pred=snap.predict(dataset.X))
 
@@ -319,6 +322,12 @@ def power_route(cfg: DiscoverConfig, feature_names) -> bool:
     physics baseline (linear or none) on inputs that include Z and N."""
     baseline = cfg.baseline or ("linear" if cfg.detrend else "none")
     return cfg.target == "be" and baseline in ("linear", "none") and {"Z", "N"} <= set(feature_names)
+
+
+def shell_route(cfg: DiscoverConfig, feature_names) -> bool:
+    """Whether the shell-term route (:mod:`kansym.symbolic.shells`) runs: a binding-energy target with a liquid-drop
+    baseline on inputs that include Z, N and shell inputs (v, s, t, mu, P_NZ, S or P)."""
+    return cfg.target == "be" and cfg.baseline in LIQUID_DROP and shells.has_shell_inputs(feature_names)
 
 
 def scoring(dataset: Dataset, judge=None) -> cands_mod.Scoring:

@@ -8,7 +8,8 @@ size; (4) backward elimination of top-level additive terms; (5) the fully expand
 linear-in-coefficients form; (6) the joint edge search: the composition rebuilt with other well-fitting
 functions on its edges (each edge's few best library fits), every combination refitted jointly, so that a
 function the per-edge rule passes over (x^(2/3) beside the simpler sqrt) wins where it fits better in the
-composition; (7) the power-law route (:mod:`kansym.symbolic.powers`). Every candidate is refitted on the training nuclei, rejected if it is
+composition; (7) the power-law route (:mod:`kansym.symbolic.powers`); (8) the shell-term route
+(:mod:`kansym.symbolic.shells`). Every candidate is refitted on the training nuclei, rejected if it is
 non-finite on the data, and judged by a far-extrapolation check (``kansym.checks.farcheck``) over the
 reference table's whole (Z, N) domain; a candidate failing that check is never chosen.
 """
@@ -34,7 +35,8 @@ from kansym.symbolic.formula import (
     variable_symbols,
 )
 from kansym.metrics import pareto_mask, rms, rmse_by_split
-from kansym.symbolic import powers
+from kansym.nuclear.baselines import LIQUID_DROP
+from kansym.symbolic import powers, shells
 from kansym.symbolic.library import resolve_library
 
 
@@ -376,7 +378,7 @@ def generation_notes(poor_edges: dict, on_poor: str, r2_min: float, too_large: l
 class CandidateOptions:
     """How candidates are built from a network: edge-function ``libraries`` (each its own variant), the smallest
     acceptable edge R^2 and what to do below it (``on_poor``: best, zero or error), ``extra_functions`` added to
-    every library, the ``routes`` beyond the structured one (pruned, terms, expanded, noconst, joint, powers), and the largest
+    every library, the ``routes`` beyond the structured one (pruned, terms, expanded, noconst, joint, powers, shells), and the largest
     composition refitted jointly (``max_params`` constants, at most :data:`MAX_JOINT_CONSTANTS`)."""
 
     libraries: tuple[str, ...] = ("physics", "poly")
@@ -405,6 +407,8 @@ def generate(reg, data: Scoring, options: CandidateOptions = CandidateOptions(),
     fits: dict = {}  # the network's trace and each edge's fits, shared by the variants
     too_large: list[str] = []
     joint_limit = MAX_JOINT_CONSTANTS if max_params is None else min(MAX_JOINT_CONSTANTS, max_params)
+    # read off the network first: cheap, so a search budget that runs out never leaves it out
+    cands += _shell_route(reg, data, kan_pred, max_params, not_converged) if "shells" in routes else []
     while variants:
         name, lib_name, linear, poor = variants.pop(0)
         if past_deadline():
@@ -450,13 +454,31 @@ def _power_route(reg, data: Scoring, kan_pred: np.ndarray, max_params: int | Non
     if kan_pred is None:
         return []
     linear = getattr(reg, "baseline_kind", None) == "linear"
+    return _read_off("powers", powers.power_candidates(
+        data.names, data.X, data.masks["train"], kan_pred[data.masks["train"]], linear,
+        max_params if max_params is not None else MAX_JOINT_CONSTANTS, data.w), data, kan_pred, not_converged)
+
+
+def _shell_route(reg, data: Scoring, kan_pred: np.ndarray, max_params: int | None, not_converged: list) -> list:
+    """Candidates of the shell-term route (:mod:`kansym.symbolic.shells`): the liquid drop plus the sets of shell
+    terms that reproduce the network's prediction on the training nuclei best, each refitted on the data (none
+    without the network's prediction or a liquid-drop baseline)."""
+    trend = getattr(reg, "trend_", None)
+    if kan_pred is None or trend is None or trend.kind not in LIQUID_DROP or not shells.has_shell_inputs(data.names):
+        return []
+    return _read_off("shells", shells.shell_candidates(
+        data.names, data.X, data.masks["train"], kan_pred[data.masks["train"]], trend,
+        max_params if max_params is not None else MAX_JOINT_CONSTANTS, data.w), data, kan_pred, not_converged)
+
+
+def _read_off(route: str, produced, data: Scoring, kan_pred: np.ndarray, not_converged: list) -> list:
+    """The (name, expression, constants, prediction) a route read off the network's prediction, refitted on the data
+    and scored, until the search budget runs out."""
     out = []
-    for name, expr, init, before in powers.power_candidates(
-            data.names, data.X, data.masks["train"], kan_pred[data.masks["train"]], linear,
-            max_params if max_params is not None else MAX_JOINT_CONSTANTS, data.w):
+    for name, expr, init, before in produced:
         if past_deadline():
             break
-        cand = _refitted(name, expr, init, data, Origin(data.scores(before), rms(before - kan_pred), None, "powers"),
+        cand = _refitted(name, expr, init, data, Origin(data.scores(before), rms(before - kan_pred), None, route),
                          not_converged)
         out += [cand] if cand is not None else []
     return out

@@ -401,6 +401,16 @@ def choose_structure(member_candidates, X, y, masks, frame, seed: int, max_const
     return structures, chosen, notes
 
 
+def worth_reducing(cands, max_constants: int) -> float:
+    """The training RMSE below which a candidate with more than ``max_constants`` constants is reduced:
+    (1 + ``NEAR_TIE``) x the best training RMSE of a candidate already within ``max_constants`` with every constant
+    determined (inf without one). Each reduction fixes a constant and fits the training nuclei no better than its
+    parent, so a larger candidate that already fits worse than that is not reduced."""
+    best = [c.rmse["train"] for c in cands if c.n_constants <= max_constants and c.far_departure != np.inf
+            and not undetermined(c.formula)]
+    return (1 + NEAR_TIE) * min(best) if best else np.inf
+
+
 def member_search(generate_one, member, data: Scoring, max_constants: int, seconds: float):
     """Candidates of one member network (``generate_one(member) -> (candidates, notes)``) and the reductions of
     those with undetermined constants, within ``seconds``; returns (seed, candidates, notes)."""
@@ -417,9 +427,11 @@ def member_search(generate_one, member, data: Scoring, max_constants: int, secon
         except KansymError as exc:
             return member.seed, [], [f"member seed {member.seed}: no candidate ({exc})"]
         reduced, seen = [], {structure_key(c.formula) for c in cands}
+        fit = worth_reducing(cands, max_constants)
         for c in sorted(cands, key=lambda c: (c.n_constants, c.rmse["train"])):
             if c.n_constants > max_constants + REDUCE_SLACK or c.far_departure == np.inf or \
-                    (c.n_constants <= max_constants and not undetermined(c.formula)):
+                    (c.n_constants <= max_constants and not undetermined(c.formula)) or \
+                    (c.n_constants > max_constants and c.rmse["train"] > fit):
                 continue
             reduced += determine(c, data, seen=seen, max_constants=max_constants)
         if past_deadline():
