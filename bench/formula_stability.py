@@ -39,15 +39,16 @@ from kansym.symbolic.search import SIGNIFICANCE, significance, structure_key
 TARGETS = {"default": dict(rmse=0.9, constants=12, beyond=5.0), "joint": dict(rmse=0.9, constants=12, beyond=5.0),
            "zn": dict(rmse=2.3, constants=10, beyond=8.0), "zn_joint": dict(rmse=2.3, constants=10, beyond=8.0),
            "zns": dict(rmse=0.9, constants=12, beyond=5.0),
-           "znst": dict(rmse=0.9, constants=12, beyond=5.0), "paper": dict(rmse=4.2, constants=9, beyond=20.0)}
+           "znst": dict(rmse=0.9, constants=12, beyond=5.0), "znv": dict(rmse=0.9, constants=12, beyond=5.0), "paper": dict(rmse=4.2, constants=9, beyond=20.0)}
 FEATURES = {"default": {}, "joint": {"joint": True}, "zn": {"features": "zn"},
             "zn_joint": {"features": "zn", "joint": True}, "zns": {"features": "zns"},
-            "znst": {"features": "znst"}, "paper": {"features": "zn", "baseline": "linear"}}
+            "znst": {"features": "znst"}, "znv": {"features": "znv"}, "paper": {"features": "zn", "baseline": "linear"}}
 # zns: Z, N and the shell occupancies s_Z, s_N; paper: the KAN paper's setting, (N, Z) with no physics baseline
 # (options, not defaults: their rows do not stand for the default inputs)
 OPTIONS = {"joint": "--joint (the joint edge search on the default inputs)",
            "zn_joint": "--features zn --joint (the joint edge search on (N, Z))", "zns": "--features zns",
-           "znst": "--features znst (the shell and three-body occupancies)", "paper": "--features zn --baseline linear (the paper's setting)"}
+           "znst": "--features znst (the shell and three-body occupancies)",
+           "znv": "--features znv (Z, N and the valence numbers: the default inputs before the shell-term route)", "paper": "--features zn --baseline linear (the paper's setting)"}
 
 
 def one(label: str, offset: int, runs: str, crosscheck: str = "none") -> dict:

@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 registry=${1:-formulas}
 runs=$(mktemp -d)
 run=$(kansym discover --target be --subset even-even --runs-dir "$runs" --quiet)
+kansym export "$run" --name be_even_even_znst --registry "$registry" --runs-dir "$runs" --force
+run=$(kansym discover --target be --subset even-even --features znv --runs-dir "$runs" --quiet)
 kansym export "$run" --name be_even_even_znv --registry "$registry" --runs-dir "$runs" --force
 run=$(kansym discover --target be --subset even-even --features zn --runs-dir "$runs" --quiet)
 kansym export "$run" --name be_even_even_zn --registry "$registry" --runs-dir "$runs" --force

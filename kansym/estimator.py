@@ -487,6 +487,7 @@ def _weights(sample_weight, rows: int) -> np.ndarray:
 
 def _as_matrix(X, feature_names) -> tuple[np.ndarray, tuple[str, ...]]:
     """(float64 rows, names) from a DataFrame or an array; checks shape, finiteness and names."""
+    given = None
 
     if hasattr(X, "toarray") and not hasattr(X, "columns"):  # scipy.sparse
         raise ValueError("X is a sparse matrix: pass a dense array (X.toarray()) or a DataFrame")
@@ -504,13 +505,16 @@ def _as_matrix(X, feature_names) -> tuple[np.ndarray, tuple[str, ...]]:
         X = unmasked(X, "X")
         real_numbers(np.asarray(X).dtype.kind, "X")
         X = np.asarray(X, dtype=np.float64)
+        given = X.shape  # as the caller gave it (a 1-D row is read as one column below)
         if X.ndim == 1:
             X = X[:, None]
         names = tuple(feature_names) if feature_names is not None else tuple(f"x{i}" for i in range(X.shape[1]))
     if not all(isinstance(n, str) for n in names):
         raise ValueError(f"feature_names must be strings, got {[type(n).__name__ for n in names][:5]}")
     if X.ndim != 2 or X.shape[1] != len(names):
-        raise ValueError(f"X must be 2-D with one column per feature name ({len(names)}), got shape {X.shape}")
+        shape = given or X.shape
+        raise ValueError(f"X must be 2-D with one column per feature name ({len(names)}), got shape {shape}"
+                         + (" (one row of a table is X[[i]], not X[i])" if len(shape) == 1 else ""))
     if X.shape[1] == 0:
         raise ValueError("X has no columns: give at least one input")
     if not np.isfinite(X).all():

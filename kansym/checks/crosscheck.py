@@ -450,14 +450,16 @@ def compare(kan: Formula, result: EngineResult, ds, names, extrap_X: np.ndarray,
     return out
 
 
-TEX_LAYOUT = 4
+TEX_LAYOUT = 5
 """``tex_layout`` of the reports this version writes: crosscheck.tex shows the engine's refitted front (at most
-:data:`MAX_TEX_ROWS` formulas) with expressions cut into lines, numbers rounded to 4 significant decimal digits; the
-caption names the seed and largest size only of a search (layout 2 named them for an imported hall of fame too;
-layouts 2 and 3 rounded in binary, so their tables' fifth digit can be off by a few units; both are still read).
+:data:`MAX_TEX_ROWS` formulas) with expressions cut into lines, numbers rounded to 4 significant decimal digits, a
+dagger on each formula failing the far-extrapolation check, and a caption that says so when the selected formula
+fails it too (none passes); the caption names the seed and largest size only of a search (layout 2 named them for an
+imported hall of fame too; layouts 2 and 3 rounded in binary, so their tables' fifth digit can be off by a few units;
+layouts 2-4 marked no failing formula and always called the selected one passing; all are still read).
 Reports of earlier versions (without it, some without the refitted formulas that let every row be recomputed) are
 refused: ``kansym crosscheck`` makes them again."""
-TEX_LAYOUTS_READ = (2, 3, TEX_LAYOUT)
+TEX_LAYOUTS_READ = (2, 3, 4, TEX_LAYOUT)
 
 MAX_TEX_ROWS = 6
 """Engine formulas crosscheck.tex shows (the selected one always; the rest in the front's order); the others are
@@ -500,19 +502,30 @@ def crosscheck_tex(report: dict) -> str:
     shown += [r for r in engine if not r.get("selected")][:MAX_TEX_ROWS - len(shown)]
     shown = sorted(shown, key=engine.index)
     left = len(engine) - len(shown)
+    marks = report["tex_layout"] >= 5  # earlier layouts marked no failing formula
+
+    def fails(r):
+        return marks and r.get("far_passed") is False
+
+    chosen = next((r for r in engine if r.get("selected")), None)
+    selected = ("$^*$ the selected formula (none passes the far-extrapolation check: the most accurate on the "
+                "training nuclei)" if chosen is not None and fails(chosen) else
+                "$^*$ the selected formula (the most accurate on the training nuclei among those passing the "
+                "far-extrapolation check)")
     caption = (f"{_compared(report)}: the engine's Pareto front with its constants refitted in double "
                "precision on the same training nuclei"
                + (f" ({len(shown)} of its {len(engine)} formulas; all in crosscheck.json)" if left else "")
                + (f"; {failed} that could not be refitted are listed in crosscheck.json" if failed else "")
-               + ". $k$: constants; RMSE in MeV; $^*$ the selected formula (the most accurate on the training nuclei "
-               "among those passing the far-extrapolation check).")
+               + f". $k$: constants; RMSE in MeV; {selected}"
+               + ("; $^\\dagger$ fails the far-extrapolation check" if any(fails(r) for r in shown) else "") + ".")
     lines = ["\\begin{table*}[tbp]", "\\centering", "\\small", "\\setlength{\\tabcolsep}{4pt}",
              f"\\caption{{{caption}}}", "\\label{tab:crosscheck}",
              "\\begin{tabular}{lrrrrp{0.45\\textwidth}}", "\\toprule",
              "Formula & $k$ & Size & \\multicolumn{2}{c}{RMSE} & Expression \\\\",
              " & & & train & test & \\\\", "\\midrule"]
     for r in [rows[0], *shown]:
-        name = tex_escape(str(r["formula"])) + ("$^*$" if r.get("selected") and r is not rows[0] else "")
+        name = tex_escape(str(r["formula"])) + ("$^*$" if r.get("selected") and r is not rows[0] else "") \
+            + ("$^\\dagger$" if r is not rows[0] and fails(r) else "")
         rm = [_number(r["rmse_mev"].get(k)) for k in ("train", "test")]
         expr = " \\newline ".join(f"${ln}$" for ln in _row_lines(r))
         lines.append(f"{name} & {_whole(r['n_constants'])} & {_whole(r['size'])} & {rm[0]} & {rm[1]} & {expr} \\\\")

@@ -133,7 +133,8 @@ def chain_domain(subset: str, measured: pd.DataFrame, chains, isotones, beyond: 
     labels = [label for _, _, label, _ in specs]
     twice = sorted({label for label in labels if labels.count(label) > 1})
     if twice:
-        raise KansymError(f"chain {', '.join(twice)} is named twice (by symbol and by Z, or repeated); name each once")
+        why = "by symbol and by Z, or repeated" if any(not t.startswith("N=") for t in twice) else "repeated"
+        raise KansymError(f"chain {', '.join(twice)} is named twice ({why}); name each once")
     ref = tables.load_model(reference)
     frames = []
     for fixed, value, label, stp in specs:

@@ -40,7 +40,7 @@ from kansym.errors import KansymError
 from kansym.nuclear import features as feat
 from kansym.nuclear import tables
 from kansym.nuclear.nuclides import ME_H, ME_N, be_from_me
-from kansym.nuclear.nuclides import element_symbol
+from kansym.nuclear.nuclides import z_label
 from kansym.nuclear.targets import SUBSETS, TARGET_KINDS
 from kansym.network.ensemble import spread
 from kansym.symbolic.search import fold_indices, refit_on
@@ -434,7 +434,7 @@ def scan_nuclei(subset: str, min_n: int, zs) -> pd.DataFrame:
         have = ame.loc[(ame["Z"] == z) & ~ame["estimated"], "N"]
         have = have[SUBSETS[subset](np.full(len(have), z), have.to_numpy()) & (have >= min_n)]
         if have.empty:
-            raise KansymError(f"no measured nucleus of Z = {z} ({element_symbol(z)}) in the selection to start "
+            raise KansymError(f"no measured nucleus of {z_label(z)} in the selection to start "
                               "its chain from")
         start = int(have.min())
         rows += [(z, m, m >= start) for m in range(max(1, start - 2), cap_n(z) + 1)]

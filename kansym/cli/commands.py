@@ -345,6 +345,12 @@ def discover(
 
 
 
+def path_safe(path) -> str:
+    """A folder or file name for a terminal: :func:`terminal_safe`, with newlines and tabs shown as '?' too (a
+    name is one line)."""
+    return terminal_safe(re.sub(r"[\n\t]", "?", str(path)))
+
+
 def terminal_safe(obj):
     """Strings from run files made safe for a terminal table: control characters (ANSI and OSC escapes) shown
     as '?', rich markup escaped so that it prints as written; dicts, lists and DataFrames recursively."""
@@ -429,7 +435,7 @@ def render_summary(config: dict, metrics: dict, importance, run_dir) -> Table:
     from kansym.nuclear import tables
 
     config, metrics, importance = terminal_safe(config), terminal_safe(metrics), terminal_safe(importance)
-    t = Table(title=f"run {terminal_safe(Path(run_dir).name)}", show_header=False)
+    t = Table(title=f"run {path_safe(Path(run_dir).name)}", show_header=False)
     t.add_column("key", style="bold")
     t.add_column("value")
     sel = _selection_text(config)
@@ -507,7 +513,7 @@ def render_summary(config: dict, metrics: dict, importance, run_dir) -> Table:
                                   for k, v in d.items()) for el, d in drips.items())
             + " (two-neutron drip line: last N before S_2n turns negative; '-': not before N = 3Z + 50 or the predictions stop)")
     t.add_row("wall time", f"{metrics.get('wall_time_total_s', float('nan')):.1f} s")
-    t.add_row("directory", terminal_safe(str(run_dir)))
+    t.add_row("directory", path_safe(run_dir))
     return t
 
 
@@ -604,7 +610,7 @@ def runs(runs_dir: Path = _dir_option("runs", "Where run directories live."),
     if not found:
         err.print(Text(f"no runs under {terminal_safe(str(runs_dir))}"))
         return
-    t = Table(title=f"runs in {terminal_safe(str(runs_dir))}",
+    t = Table(title=f"runs in {path_safe(runs_dir)}",
               caption="KAN RMSE [MeV] as the runs' files record them; `kansym show RUN` checks a run")
     for col in ("run", "target", "features", "n", "train", "test", "width"):
         t.add_column(col)
@@ -842,7 +848,7 @@ def sweep(ctx: typer.Context,
         _echo_json({"sweep": str(sw.root), "points": len(sw.points), "run_now": done,
                     "summary": table.to_dict(orient="records")})
     else:
-        t = Table(title=f"sweep {terminal_safe(sw.root.name)}: {len(done)} points run now, "
+        t = Table(title=f"sweep {path_safe(sw.root.name)}: {len(done)} points run now, "
                         f"{int((table['state'] == 'done').sum())} of {len(table)} finished")
         cols = [*sw.grid, "state", "formula.n_constants", "formula.rmse_mev.test", "formula.far_rms_beyond_mev", "pareto"]
         for c in cols:
@@ -950,7 +956,7 @@ def extrapolate(run: str = typer.Argument(..., help="Run id, unique prefix/suffi
         _echo_json(report)
         return
     ref = report["against"][0]
-    t = Table(title=f"extrapolation of {terminal_safe(r.id)}: RMS / max |prediction - {ref}| over {beyond} nuclei beyond the last measured [MeV]")
+    t = Table(title=f"extrapolation of {path_safe(r.id)}: RMS / max |prediction - {ref}| over {beyond} nuclei beyond the last measured [MeV]")
     for col in ("chain", "prediction", f"RMS vs {ref}", f"max vs {ref}", "S2n 2nd-diff RMS", "non-finite"):
         t.add_column(col)
     for ch, rec in report["per_chain"].items():
@@ -985,12 +991,14 @@ def predict(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, p
 
     r = find_run(run, runs_dir)
     zr = parse_range(z, "--z", MAX_Z) if z is not None else None
-    nr = parse_range(n, "--n", MAX_N) if n is not None else None
+    nr = parse_range(n, "--n", MAX_N, bottom=0) if n is not None else None
     names = _csv_texts(elements or "", "--elements")
     if elements is not None and not names:
         raise KansymError("--elements needs at least one element, e.g. Sn,Pb (without it: every element of the run)")
     if names and not to_drip_line:
         raise KansymError("--elements goes with --to-drip-line; for a table of nuclei use --domain or --z/--n")
+    if names and z is not None:
+        raise KansymError("--to-drip-line takes its elements from --elements or from --z, not both")
     if out_file is not None and out_file.strip() == "-":
         raise KansymError("--out - : the table goes to standard output when --out is left out")
     if out_file is not None and not out_file.strip():

@@ -46,6 +46,12 @@ def element_symbol(z: int) -> str:
     return str(hit.iloc[0]) if len(hit) else str(z)
 
 
+def z_label(z: int) -> str:
+    """'Z = 50 (Sn)', or 'Z = 200' for an element without a symbol in AME2020."""
+    symbol = element_symbol(z)
+    return f"Z = {z}" if symbol == str(z) else f"Z = {z} ({symbol})"
+
+
 # --------------------------------------------------------------------------- separation energies
 
 def separation_energies(surface: pd.DataFrame, column: str = "BE") -> pd.DataFrame:
@@ -79,7 +85,7 @@ def chain_nuclei(z: int, measured: pd.DataFrame, beyond: int, step: int, both_si
     free = "N" if fixed == "Z" else "Z"
     vals = sorted(measured.loc[measured[fixed] == z, free])
     if not vals:
-        what = f"Z = {z} ({element_symbol(z)})" if fixed == "Z" else f"N = {z}"
+        what = z_label(z) if fixed == "Z" else f"N = {z}"
         raise KansymError(f"no measured nuclei with {what} in the run's selection")
     lo, hi = vals[0], vals[-1]
     rich, poor = (1, -1) if fixed == "Z" else (-1, 1)  # direction of the neutron-rich side in the free variable

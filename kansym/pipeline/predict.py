@@ -14,7 +14,7 @@ from kansym.checks import masstable as mt
 from kansym.checks.farcheck import domain as model_domain
 from kansym.errors import KansymError, unmasked
 from kansym.nuclear import tables
-from kansym.nuclear.nuclides import element_symbol, element_z
+from kansym.nuclear.nuclides import element_z, z_label
 from kansym.nuclear.targets import SUBSETS
 from kansym.pipeline.config import run_config
 from kansym.pipeline.discovery import no_formula
@@ -39,19 +39,20 @@ class MassPrediction:
     domain: str
 
 
-def parse_range(text, what: str, top: int) -> tuple[int, int]:
-    """'lo:hi' or a single number (ASCII digits) inside 1 .. top, lo <= hi."""
+def parse_range(text, what: str, top: int, bottom: int = 1) -> tuple[int, int]:
+    """'lo:hi' or a single number (ASCII digits) inside bottom .. top, lo <= hi (Z from 1, N from 0, as
+    :func:`nuclei_frame` takes them)."""
     raw = str(text).strip()
     parts = raw.split(":")
     if len(parts) not in (1, 2) or not all(p.isascii() and p.isdecimal() for p in parts):
         raise KansymError(f"{what} {raw[:30]!r}: give a range lo:hi (or one value) of whole numbers, e.g. 20:120")
     if any(len(p) > 4 for p in parts):
-        raise KansymError(f"{what} {raw[:30]!r} must lie inside 1 .. {top}")
+        raise KansymError(f"{what} {raw[:30]!r} must lie inside {bottom} .. {top}")
     lo, hi = int(parts[0]), int(parts[-1])
     if lo > hi:
         raise KansymError(f"{what} {raw[:30]!r} is inverted (empty); give lo:hi with lo <= hi")
-    if not 1 <= lo <= hi <= top:
-        raise KansymError(f"{what} {raw[:30]!r} must lie inside 1 .. {top}")
+    if not bottom <= lo <= hi <= top:
+        raise KansymError(f"{what} {raw[:30]!r} must lie inside {bottom} .. {top}")
     return lo, hi
 
 
@@ -136,7 +137,7 @@ def chain_elements(cfg, z=None, elements=()) -> list[int]:
             raise KansymError(f"the run's subset ({cfg.subset}) has no nucleus with Z = {', '.join(map(str, odd))}")
         unmeasured = [v for v in zs if v not in has]
         if unmeasured:
-            raise KansymError(f"no measured nucleus of Z = {unmeasured[0]} ({element_symbol(unmeasured[0])}) in the "
+            raise KansymError(f"no measured nucleus of {z_label(unmeasured[0])} in the "
                               "run's selection to start its chain from")
         return zs
     zs = [v for v in has if z is None or z[0] <= v <= z[1]]

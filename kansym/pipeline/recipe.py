@@ -304,9 +304,11 @@ def round_trip_candidates(search: FormulaSearch, names) -> tuple:
     return recorded_candidates(parse_json_text(json_text(candidate_entries(search)), "candidates.json"), names)
 
 
-def member_candidates(cfg: DiscoverConfig, reg: KANRegressor, dataset: Dataset, judge=None):
+def member_candidates(cfg: DiscoverConfig, reg: KANRegressor, dataset: Dataset, judge=None,
+                      consensus: np.ndarray | None = None):
     """(candidates, notes) of one member network: its ``cfg.symbolic_from`` snapshot's edge fits to each library
-    of ``cfg.lib`` and every candidate route, refitted on the training nuclei and judged."""
+    of ``cfg.lib`` and every candidate route, refitted on the training nuclei and judged; the shell-term route reads
+    the ensemble's ``consensus`` prediction where given (the same for every member)."""
     snap = reg.snapshot(cfg.symbolic_from)
     options = cands_mod.CandidateOptions(tuple(cfg.libraries), cfg.r2_min, cfg.poor_edges,
                                          routes=ROUTES + (("expanded",) if cfg.expand else ())
@@ -314,7 +316,8 @@ def member_candidates(cfg: DiscoverConfig, reg: KANRegressor, dataset: Dataset, 
                                          + (("powers",) if power_route(cfg, dataset.feature_names) else ())
                                          + (("shells",) if shell_route(cfg, dataset.feature_names) else ()),
                                          max_params=cfg.max_constants + structures_mod.REDUCE_SLACK)
-    return cands_mod.generate(snap, scoring(dataset, judge), options, kan_pred=snap.predict(dataset.X))
+    return cands_mod.generate(snap, scoring(dataset, judge), options, kan_pred=snap.predict(dataset.X),
+                              consensus=consensus)
 
 
 def power_route(cfg: DiscoverConfig, feature_names) -> bool:
@@ -338,7 +341,8 @@ def scoring(dataset: Dataset, judge=None) -> cands_mod.Scoring:
 def search_member(job: dict):
     """One member's formula search as a task for :func:`kansym.network.execution.run_tasks`: (seed, candidates, notes)."""
     cfg, ds, judge = job["cfg"], job["dataset"], job["judge"]
-    return structures_mod.member_search(lambda m: member_candidates(cfg, m, ds, judge), job["member"],
+    return structures_mod.member_search(lambda m: member_candidates(cfg, m, ds, judge, job.get("consensus")),
+                                        job["member"],
                                         scoring(ds, judge), cfg.max_constants, job["seconds"])
 
 
@@ -358,8 +362,8 @@ def search_formulas(cfg: DiscoverConfig, stage: KanStage, judge=None, progress: 
     budget = structures_mod.SearchBudget(cfg.search_budget)
     execution = (execution or Execution()).checked()
     rounds = -(-len(kept) // max(1, min(execution.workers, len(kept))))  # members one worker searches in turn
-    jobs = [{"cfg": cfg, "dataset": ds, "judge": judge, "member": m, "seconds": 0.7 * budget.seconds / rounds}
-            for m in kept]
+    jobs = [{"cfg": cfg, "dataset": ds, "judge": judge, "member": m, "seconds": 0.7 * budget.seconds / rounds,
+             "consensus": stage.prediction} for m in kept]
     if progress:
         progress(f"formula search: {len(kept)} member(s), budget {budget.seconds:g} s")
     if len(jobs) == 1:

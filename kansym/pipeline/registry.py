@@ -38,7 +38,7 @@ from kansym.pipeline.symbolic_notes import check_symbolic_notes, variant_network
 from kansym.pipeline.writer import NO_NOTES, NOTE_STAGES, note_lines, notes_text
 from kansym.report import export
 from kansym.runs.registry import write_formula
-from kansym.runs.store import RUN_ID, SAFE_ID, RunDir, owner_alive, update_dir
+from kansym.runs.store import RUN_ID, SAFE_ID, RunDir, check_own_files, owner_alive, update_dir
 from kansym.safeio import decode_non_finite, first_difference, json_text, read_text_bounded
 from kansym.symbolic import search as S
 from kansym.symbolic.formula import DEGENERATE_CORR, Formula, uncertainties_at
@@ -1065,6 +1065,7 @@ def _identity(path: Path):
 
 
 def _check_run(rd: RunDir, with_candidates: bool):
+    check_own_files(rd.path)  # figures/ included, though no check reads them
     cfg = run_config(rd.config, f"run {rd.id}: config.json")
     ds = load_dataset(cfg)
     check_settings(rd, cfg, rd.metrics)  # the settings first: a file from another setting is named as such

@@ -41,20 +41,24 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 def ame_text(frame: pd.DataFrame, header: list[str]) -> str:
     """Fixed-width table: '#' header lines (``header``, the units, the column labels), then one line per nucleus:
-    N, Z, A, element, each predicted quantity and its 1-sigma uncertainty (MeV, a space and 12 characters each, wider
-    only for values beyond +-99999; blank where not given) and the source (kan or formula). The measured AME2020 values are in the CSV form only."""
+    N, Z, A, element, each predicted quantity and its 1-sigma uncertainty (MeV, a space and 12 characters each; a
+    column holding a wider value, e.g. an ME below -9999.999999 MeV, is widened on every line, so that each column
+    starts at the same place on every line; blank where not given) and the source (kan or formula). The measured
+    AME2020 values are in the CSV form only."""
     cols = [c for q in SHORT for c in (q, f"{q}_sigma")]
     labels = [SHORT[c] if c in SHORT else "d" + SHORT[c[:-6]] for c in cols]
+    cells = [[_cell(float(v)).strip() if v is not None else "" for v in frame[c].tolist()] for c in cols]
+    widths = [max([12, *map(len, col)]) for col in cells]
     lines = ["# " + _CONTROL.sub("?", h) for h in header]  # a run folder's name may hold a newline
     lines.append("# energies in MeV (blank: not given); dX: predictive 1-sigma uncertainty of X; Sn = S_n, S2n = S_2n, "
                  "Sp = S_p, S2p = S_2p, Qa = Q_alpha, Qb- = Q_beta_minus")
-    lines.append("#   N    Z    A  El " + "".join(lab.rjust(13) for lab in labels) + "  source")
+    lines.append("#   N    Z    A  El " + "".join(lab.rjust(w + 1) for lab, w in zip(labels, widths)) + "  source")
     symbols = {}
-    for row in frame[["N", "Z", "A", *cols, "source"]].itertuples(index=False):
+    for k, row in enumerate(frame[["N", "Z", "A", "source"]].itertuples(index=False)):
         z = int(row[1])
         if z not in symbols:
             symbols[z] = element_symbol(z)
         el = symbols[z]
-        cells = "".join(" " + _cell(float(v), 12) for v in row[3:-1])  # a space between cells, however wide
-        lines.append(f"{int(row[0]):5d}{z:5d}{int(row[2]):5d}  {el[:3]:<3}{cells}  {row[-1]}")
+        values = "".join(" " + col[k].rjust(w) for col, w in zip(cells, widths))
+        lines.append(f"{int(row[0]):5d}{z:5d}{int(row[2]):5d}  {el[:3]:<3}{values}  {row[-1]}")
     return "\n".join(lines) + "\n"

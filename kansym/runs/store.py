@@ -380,19 +380,30 @@ def refuse_while_updated(run_dir: Path) -> None:
                           f"({owner_text(update)}); try again when it ends")
 
 
-def check_updatable(run_dir: Path) -> None:
-    """A run that :class:`RunUpdate` can update, checked before the run's checks: no other kansym process updating
-    it, and nothing in it but files, folders and symbolic links (no named pipe, socket or device)."""
+def check_own_files(run_dir: Path, doing: str = "") -> None:
+    """Nothing in a run but its own files and folders: a symbolic link anywhere in it (a rerun would write through
+    it, outside the run) or a named pipe, socket or device is a KansymError (``doing``: what the message starts
+    with, e.g. 'cannot update run X')."""
     import stat
 
-    refuse_while_updated(Path(run_dir))
-    for root, dirs, files in os.walk(run_dir):
+    run_dir = Path(run_dir)
+    for root, dirs, files in os.walk(run_dir):  # os.walk does not follow links into folders
         for name in dirs + files:
             p = Path(root) / name
             mode = p.lstat().st_mode
-            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
-                raise KansymError(f"cannot update run {Path(run_dir).name}: {p} is not a file or folder (a named pipe, "
-                                  "socket or device); remove it")
+            if stat.S_ISLNK(mode):
+                raise KansymError(f"{doing or 'run ' + RunDir(run_dir).id}: {p.relative_to(run_dir)} is a symbolic "
+                                  "link; a run's files must be its own")
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                raise KansymError(f"{doing or 'run ' + RunDir(run_dir).id}: {p} is not a file or folder (a named "
+                                  "pipe, socket or device); remove it")
+
+
+def check_updatable(run_dir: Path) -> None:
+    """A run that :class:`RunUpdate` can update, checked before the run's checks: no other kansym process updating
+    it, and nothing in it but its own files and folders (:func:`check_own_files`)."""
+    refuse_while_updated(Path(run_dir))
+    check_own_files(run_dir, f"cannot update run {Path(run_dir).name}")
 
 
 def swap_directories(a: Path, b: Path) -> None:

@@ -390,12 +390,15 @@ class CandidateOptions:
 
 
 def generate(reg, data: Scoring, options: CandidateOptions = CandidateOptions(),
-             kan_pred: np.ndarray | None = None) -> tuple[list[FormulaCandidate], list[str]]:
+             kan_pred: np.ndarray | None = None, consensus: np.ndarray | None = None
+             ) -> tuple[list[FormulaCandidate], list[str]]:
     """All candidates for a trained regressor; returns (candidates, notes on rejected ones).
 
     ``data.judge`` scores each formula far outside the data (see ``kansym.checks.farcheck``); compositions with
     more than ``options.max_params`` constants are not refitted jointly, only once pruning has made them smaller;
-    ``kan_pred`` (the network's prediction on ``data.X``) gives each candidate's agreement with the network."""
+    ``kan_pred`` (the network's prediction on ``data.X``) gives each candidate's agreement with the network;
+    the shell-term route reads ``consensus`` (the ensemble's prediction on ``data.X``) where given, so that every
+    member of an ensemble reads the same prediction, else ``kan_pred``."""
     o = options
     libraries, r2_min, on_poor, routes, max_params = o.libraries, o.r2_min, o.on_poor, o.routes, o.max_params
     names = data.names
@@ -408,7 +411,8 @@ def generate(reg, data: Scoring, options: CandidateOptions = CandidateOptions(),
     too_large: list[str] = []
     joint_limit = MAX_JOINT_CONSTANTS if max_params is None else min(MAX_JOINT_CONSTANTS, max_params)
     # read off the network first: cheap, so a search budget that runs out never leaves it out
-    cands += _shell_route(reg, data, kan_pred, max_params, not_converged) if "shells" in routes else []
+    cands += _shell_route(reg, data, kan_pred if consensus is None else consensus, max_params, not_converged) \
+        if "shells" in routes else []
     while variants:
         name, lib_name, linear, poor = variants.pop(0)
         if past_deadline():

@@ -34,6 +34,12 @@ def not_finite(expr: sp.Expr) -> bool:
     return expr.has(sp.nan, sp.zoo, sp.oo, -sp.oo)
 
 
+def _short(number: sp.Expr) -> str:
+    """A number for a message: as written when short, else in scientific notation (1e308 has 309 digits)."""
+    text = str(number)
+    return text if len(text) <= 24 else f"{float(number):.6g}" if number.is_finite else text[:24] + "..."
+
+
 def bounded_pow(base: sp.Expr, exponent: sp.Expr, fail) -> sp.Expr:
     """base**exponent, refused (``fail(message)``) for a numeric exponent beyond +-MAX_EXPONENT or a
     numeric power whose value would need more than MAX_BITS bits, before SymPy computes it."""
@@ -41,11 +47,11 @@ def bounded_pow(base: sp.Expr, exponent: sp.Expr, fail) -> sp.Expr:
         fail("a power of an infinite or undefined value (division by zero?)")
     if exponent.is_Number:
         if not exponent.is_finite or abs(float(exponent)) > MAX_EXPONENT:
-            fail(f"exponent {exponent} is beyond +-{MAX_EXPONENT}")
+            fail(f"exponent {_short(exponent)} is beyond +-{MAX_EXPONENT}")
         if base.is_Rational and base != 0 and exponent.is_Integer:
             p, q = sp.fraction(base)
             if abs(int(exponent)) * max(math.log2(abs(int(p)) + 1), math.log2(abs(int(q)) + 1)) > MAX_BITS:
-                fail(f"numeric power {base}^{exponent} is too large")
+                fail(f"numeric power {_short(base)}^{_short(exponent)} is too large")
     out = sp.Pow(base, exponent)
     check_exponents(out, fail)  # SymPy folds (x^a)^b into x^(ab): nested powers can pass each check alone
     return out

@@ -18,6 +18,7 @@ import numpy as np
 import sympy as sp
 
 from kansym.errors import KansymError
+from kansym.symbolic.exprsafety import MAX_EXPONENT
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,8 @@ def parse_power(name: str) -> LibFunction | None:
     p = sp.Rational(num, den)
     if p == 0:
         return None
+    if abs(p) > MAX_EXPONENT:  # a formula with it could not be read back (kansym.symbolic.exprsafety)
+        raise KansymError(f"--lib power {name!r}: exponents are limited to +-{MAX_EXPONENT}")
     if p in _POWER_NAMES:  # a library function under another name (x^(1/2) is sqrt): the same function
         return FUNCTIONS[_POWER_NAMES[p]]
     if p.q == 1 and p > 0:

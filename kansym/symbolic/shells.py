@@ -4,9 +4,10 @@ With a liquid-drop baseline (``ld``, ``ldx``) the network learns the shell corre
 its features (``v``, ``s``, ``t``, ``mu``: each a proton and a neutron column x_Z, x_N; ``P_NZ``, ``S``, ``P``: one
 column). A one-node network can only give one function of one sum of them, while Duflo-Zuker's shell energy is
 built from sums and products of occupancies. This route reads the network's prediction instead as the drop plus a
-constant plus a linear combination of terms of the dictionary (``dictionary``):
+constant plus a linear combination of terms of the dictionary (``dictionary``), each the same for protons and
+neutrons (like Duflo-Zuker's shell terms; the drop's symmetry terms carry the isospin dependence):
 
-    for each pair x:  x_Z, x_N, x_Z + x_N, x_Z x_N (the product a multiplication node gives), (x_Z + x_N)^2;
+    for each pair x:  x_Z + x_N, x_Z x_N (the product a multiplication node gives), (x_Z + x_N)^2;
     for each single column x:  x, x^2;
     each also times A^(-1/3) (a shell energy that scales like a surface term).
 
@@ -49,7 +50,7 @@ def dictionary(names) -> list[sp.Expr]:
     for p in PAIRS:
         if f"{p}_Z" in by and f"{p}_N" in by:
             xz, xn = by[f"{p}_Z"], by[f"{p}_N"]
-            plain += [xz, xn, xz + xn, xz * xn, (xz + xn) ** 2]
+            plain += [xz + xn, xz * xn, (xz + xn) ** 2]
     for s in SINGLES:
         if s in by:
             plain += [by[s], by[s] ** 2]
