@@ -2916,3 +2916,64 @@ def test_what_the_twenty_sixth_probe_found(formula_run, tiny_run, tmp_path):
     X = pd.DataFrame({"Z": [50.0], "N": [70.0]})
     with pytest.raises(ValueError, match="each once"):
         kansym.KANSymbolicRegressor().fit(pd.concat([X, X[["Z"]]], axis=1), [1.0])
+
+
+def test_what_the_twenty_seventh_probe_found(formula_run, tmp_path):
+    """Probe 27: --lib x^99 made a run no command could read; a symbolic link for figures/ let a rerun write and
+    delete outside the run; crosscheck.tex called a formula failing the far check passing; ME below -9999.999999 MeV
+    broke the fixed-width table's columns; --to-drip-line dropped --z given with --elements; messages."""
+    import kansym
+    from kansym.cli.commands import path_safe
+    from kansym.nuclear.nuclides import z_label
+    from kansym.pipeline.predict import parse_range
+    from kansym.report.masstable import ame_text
+    from kansym.symbolic.formula import Formula
+    from kansym.symbolic.library import resolve_library
+
+    with pytest.raises(KansymError, match="limited to"):
+        resolve_library("x^99")
+    r = runner.invoke(app, ["symbolic", str(formula_run.run_dir), "--lib", "x^(65)"])
+    assert r.exit_code == 2 and "limited to +-64" in r.output, r.output
+    run = tmp_path / "runs" / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    outside = tmp_path / "outside"
+    (run / "figures").rename(outside)
+    (run / "figures").symlink_to(outside, target_is_directory=True)
+    before = sorted(p.name for p in outside.iterdir())
+    for args in (["crosscheck", str(run), "--engine", "pyoperon", "--generations", "2"], ["show", str(run)]):
+        r = runner.invoke(app, args)
+        assert r.exit_code == 2 and "figures is a symbolic link" in r.output, r.output
+    assert sorted(p.name for p in outside.iterdir()) == before
+    (run / "figures").unlink()
+    outside.rename(run / "figures")
+    hof = tmp_path / "hof.csv"  # linear in Z and N: every engine formula fails the far check
+    hof.write_text('Complexity,Loss,Equation\n3,9.0,"Z + N"\n5,4.0,"1.5*Z + 2.0*N"\n')
+    assert runner.invoke(app, ["crosscheck", str(run), "--pysr-hof", str(hof)]).exit_code == 0
+    rows = json.loads((run / "crosscheck.json").read_text())["rows"][1:]
+    tex = (run / "crosscheck.tex").read_text()
+    assert rows and not any(r["far_passed"] for r in rows)
+    assert "none passes the far-extrapolation check" in tex and tex.count("$^\\dagger$") == len(rows) + 1
+    assert runner.invoke(app, ["show", str(run)]).exit_code == 0
+    cols = ["BE", "ME", "S_n", "S_2n", "S_p", "S_2p", "Q_alpha", "Q_beta_minus"]
+    table = {"N": [10, 300], "Z": [8, 100], "A": [18, 400], "source": ["kan", "formula"],
+             **{c: [1.5, -10497.838505] for c in cols}, **{c + "_sigma": [0.1, float("nan")] for c in cols}}
+    head, small, large = ame_text(pd.DataFrame(table), ["h"]).splitlines()[2:]
+    assert small.index("  kan") == large.index("  formula") == head.index("  source")  # every column in its place
+    assert small.index("1.500000") + 8 == large.index("-10497.838505") + 13 == head.index("BE") + 2
+    r = runner.invoke(app, ["predict", str(formula_run.run_dir), "--to-drip-line", "--z", "50", "--elements", "Pb"])
+    assert r.exit_code == 2 and "not both" in r.output, r.output
+    r = runner.invoke(app, ["extrapolate", str(formula_run.run_dir), "--isotones", "82,082"])
+    assert r.exit_code == 2 and "(repeated)" in r.output and "by symbol" not in r.output, r.output
+    assert z_label(200) == "Z = 200" and z_label(50) == "Z = 50 (Sn)"
+    assert parse_range("0:40", "--n", 400, bottom=0) == (0, 40)
+    assert path_safe("a\nb") == "a?b"
+    est = kansym.KANSymbolicRegressor.from_run(formula_run.run_dir)
+    with pytest.raises(ValueError, match=r"got shape \(2,\) \(one row of a table is X\[\[i\]\]"):
+        est.predict(np.array([50.0, 70.0]))
+    F = Formula.from_dict(json.loads((formula_run.run_dir / "formula.json").read_text()))
+    X = pd.DataFrame({"Z": [50.0], "N": [70.0]})
+    with pytest.raises(KansymError, match="names the column Z twice"):
+        F.predict(pd.concat([X, X[["Z"]]], axis=1))
+    with pytest.raises(KansymError, match=r"exponent 1e\+308 is beyond"):
+        from kansym.symbolic.exprparse import parse_equation
+        parse_equation("Z ^ 1" + "0" * 308, {"Z": sp.Symbol("Z"), "N": sp.Symbol("N")})
