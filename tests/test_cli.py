@@ -44,7 +44,7 @@ def test_discover_json_and_notes_saved(tmp_path):
     rep = _json(r)
     assert {"run_id", "run_dir", "config", "metrics", "formula", "importance", "notes"} <= set(rep)
     assert rep["config"]["target"] == "be" and set(rep["metrics"]["rmse_mev"]) == {"train", "test", "all"}
-    assert rep["formula"] is None and [row["feature"] for row in rep["importance"]] == ["Z", "N", "v_Z", "v_N"]
+    assert rep["formula"] is None and [row["feature"] for row in rep["importance"]] == ["Z", "N", "s_Z", "s_N", "t_Z", "t_N"]
     run = tmp_path / rep["run_id"]
     assert (run / "notes.txt").exists()
 

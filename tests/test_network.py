@@ -30,7 +30,7 @@ def test_run_directory_contents(tiny_run):
         assert (d / name).exists(), name
     assert (d / "figures/network.png").stat().st_size > 1000
     cfg = json.loads((d / "config.json").read_text())
-    assert cfg["seed"] == 0 and cfg["features"] == "znv" and cfg["min_z"] == 30
+    assert cfg["seed"] == 0 and cfg["features"] == "znst" and cfg["min_z"] == 30
     assert len(cfg["data_sha256"]) >= 8 and cfg["kansym_version"]
     m = json.loads((d / "metrics.json").read_text())
     assert m["n_nuclei"] == 538 and m["counts"]["train"] + m["counts"]["test"] == 538
@@ -45,13 +45,13 @@ def test_checkpoint_reloads_to_same_predictions(tiny_run):
     reg = load_network(d / "kan")
     preds = pd.read_csv(d / "predictions.csv")
     from kansym.nuclear.features import features
-    X = features(preds.Z, preds.N, "znv").to_numpy()
+    X = features(preds.Z, preds.N, "znst").to_numpy()
     assert np.allclose(reg.predict(X), preds.prediction, rtol=0, atol=1e-9)
 
 
 def test_importance_sums_to_one(tiny_run):
     imp = pd.read_csv(tiny_run.run_dir / "importance.csv")
-    assert list(imp.feature) == ["Z", "N", "v_Z", "v_N"]
+    assert list(imp.feature) == ["Z", "N", "s_Z", "s_N", "t_Z", "t_N"]
     assert imp.importance.sum() == pytest.approx(1.0)
     assert (imp.importance >= 0).all()
 

@@ -189,7 +189,7 @@ def test_uncertainty_new_even_even_row_and_prose_are_the_benchmarks():
 # ---- formula stability (formula_stability.py) -------------------------------------------------------------------
 
 STABILITY = _result("formula_stability")
-STABILITY_MARKER = {"default": "Default inputs (Z, N, v_Z, v_N); structure", "zn": "(N, Z); structure"}
+STABILITY_MARKER = {"default": "Default inputs (Z, N, s_Z, s_N, t_Z, t_N); structure", "zn": "(N, Z); structure"}
 
 
 def _stability_rows(inputs: str) -> dict[int, list[str]]:
@@ -256,7 +256,7 @@ def test_formula_stability_structures_are_the_benchmarks(inputs):
 def test_formula_stability_prose_is_the_benchmarks():
     """Selection, date, budgets, targets and the summary after the tables (counts, medians, structures, main job)."""
     s, t = STABILITY["inputs"], STABILITY["targets"]
-    intro = _prose("### The same formula whatever the seed", "Default inputs (Z, N, v_Z, v_N);")
+    intro = _prose("### The same formula whatever the seed", "Default inputs (Z, N, s_Z, s_N, t_Z, t_N);")
     assert f"Selection: {STABILITY['selection'].split(', random')[0]}" in intro and "random 80/20" in intro
     assert f"FRDM2012 over its {STABILITY['judged_on'].split(', ', 1)[1].split(' (')[0]}, which" in intro
     members = {len(r["members"]) for v in STABILITY["inputs"].values() for r in v["runs"]}
@@ -282,8 +282,8 @@ def test_formula_stability_prose_is_the_benchmarks():
             f"{z['rmse_all_median_mev']:.2f}, median beyond {z['beyond_median_mev']:.2f}), with "
             f"{z['distinct_structures']} distinct structures ({common['zn']} at {z['most_common_structure_offsets']} "
             f"of {n})") in summary
-    assert {len(r["members_producing"]) for r in z["runs"]} == {1}
-    assert f"each produced by only 1 of the {len(z['runs'][0]['members'])} members" in summary
+    most = max(len(r["members_producing"]) for r in z["runs"])
+    assert f"each produced by at most {most} of the {len(z['runs'][0]['members'])} members" in summary
     limit = _result("symbolic_be")["target"]["main_job_wall_s"]  # the main job's target, as symbolic_be.py records it
     assert (f"{STABILITY['main_job_wall_s']:.1f} s in this run (target {limit} s: "
             f"{'met' if STABILITY['main_job_wall_s'] <= limit else 'missed'})") in summary
@@ -352,16 +352,14 @@ def test_joint_edge_search_paragraph_is_the_benchmarks():
     joint, zn_joint, planted = (_result(n) for n in ("formula_stability_joint", "formula_stability_zn_joint",
                                                      "joint_planted"))
     text = _prose("The joint edge search (`--joint`", "The same benchmark the day before")
-    runs, default = joint["inputs"]["joint"]["runs"], STABILITY["inputs"]["default"]["runs"]
-    assert f"measured {joint['date_utc'][:10]}" in text
+    runs = joint["inputs"]["joint"]["runs"]  # measured before the shell-term route: against that day's default
+    assert f"Measured\n{joint['date_utc'][:10]} before the shell-term route".replace("\n", " ") in text
     assert f"at all {len(runs)} offsets (RMSE(all) " + " / ".join(f"{r['rmse_mev']['all']:.3f}" for r in runs) in text
-    assert [r["expression"] for r in runs] == [r["expression"] for r in default]
-    assert all(abs(a["rmse_mev"]["all"] - b["rmse_mev"]["all"]) < 1e-6 for a, b in zip(runs, default))
-    zj, zn = zn_joint["inputs"]["zn_joint"], STABILITY["inputs"]["zn"]
-    assert (f"{zj['offsets_meeting_targets']} of {len(zj['runs'])} offsets meet the (N, Z) targets against "
-            f"{zn['offsets_meeting_targets']} of {len(zn['runs'])} without it (median beyond "
-            f"{zj['beyond_median_mev']:.2f} against {zn['beyond_median_mev']:.2f} MeV), {zj['distinct_structures']} "
-            "distinct structures") in text
+    assert all("v_N" in r["expression"] for r in runs)  # the inputs of then
+    zj = zn_joint["inputs"]["zn_joint"]
+    assert (f"{zj['offsets_meeting_targets']} of {len(zj['runs'])} offsets met the (N, Z) targets (median beyond "
+            f"{zj['beyond_median_mev']:.2f} MeV; without it that day") in text
+    assert f"{zj['distinct_structures']} distinct structures; not remeasured since" in text
     rows = planted["runs"]
     with_, without = ([r for r in rows if r["joint"] is j] for j in (True, False))
     assert (f"at {sum(r['recovered'] for r in with_)} of {len(with_)} seeds with it, "
@@ -390,7 +388,7 @@ PHYSICS_ROWS = [  # README label, the JSON sections it stands for, the JSON row
     ("Eq. 6-type form", ("zn", "default"), "Eq. 6-type form, refitted"),
     ("pyoperon on (Z, N), best member", ("zn",), None),
     ("**kansym, inputs (N, Z)**", ("zn",), "kansym (chosen)"),
-    ("pyoperon on (Z, N, v_Z, v_N), best member", ("default",), None),
+    ("pyoperon on (Z, N, s_Z, s_N, t_Z, t_N), best member", ("default",), None),
     ("**kansym, default inputs**", ("default",), "kansym (chosen)"),
     ("Duflo-Zuker 10-parameter formula, published", ("zn", "default"), "Duflo-Zuker 10, published constants"),
     ("Duflo-Zuker 10-parameter formula, constants refitted", ("zn", "default"),

@@ -242,7 +242,7 @@ def discover(
     target: Target = typer.Option(Target.be, help="be (binding energy), me (mass excess) or residual (experiment - model)."),
     model: Optional[str] = typer.Option(None, metavar="[ws4|ws4rbf|dz28|frdm12|ktuy05|hfb27|dz10]", help="Mass model for residual targets: ws4, dz28, frdm12, ktuy05, hfb27, dz10."),
     subset: Optional[Subset] = typer.Option(None, help="Nuclide subset [default: even-even for be/me, all for residual]."),
-    features: Optional[str] = typer.Option(None, metavar="[zn|znv|zns|znsp|znst|kan4|kan9|kan11|znps]", help="Feature set: zn, znv (with the distances to magic numbers), zns (with the shell occupancies s_Z, s_N), znsp (zns and Casten's P_NZ), znst (zns and the three-body occupancies t_Z, t_N), kan4, kan9, kan11, znps (see the README)."),
+    features: Optional[str] = typer.Option(None, metavar="[zn|znv|zns|znsp|znst|kan4|kan9|kan11|znps]", help="Feature set: zn, znv (with the distances to magic numbers), zns (with the shell occupancies s_Z, s_N), znsp (zns and Casten's P_NZ), znst (zns and the three-body occupancies t_Z, t_N; the default for --target be), kan4, kan9, kan11, znps (see the README)."),
     split: Optional[str] = typer.Option(None, help="random:0.8, kfold:3[:FOLD], new-in-ame2020 or none."),
     min_z: Optional[int] = typer.Option(None, help="Smallest Z [default: 30 for be/me even-even, else 8]."),
     min_n: Optional[int] = typer.Option(None, help="Smallest N [default: 30 for be/me even-even, else 8]."),
