@@ -396,7 +396,7 @@ def check_own_files(run_dir: Path, doing: str = "") -> None:
                                   "link; a run's files must be its own")
             if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
                 raise KansymError(f"{doing or 'run ' + RunDir(run_dir).id}: {p} is not a file or folder (a named "
-                                  "pipe, socket or device); remove it")
+                                  "pipe, socket or device: not a regular file); remove it")
 
 
 def check_updatable(run_dir: Path) -> None:

@@ -410,9 +410,8 @@ def generate(reg, data: Scoring, options: CandidateOptions = CandidateOptions(),
     fits: dict = {}  # the network's trace and each edge's fits, shared by the variants
     too_large: list[str] = []
     joint_limit = MAX_JOINT_CONSTANTS if max_params is None else min(MAX_JOINT_CONSTANTS, max_params)
-    # read off the network first: cheap, so a search budget that runs out never leaves it out
-    cands += _shell_route(reg, data, kan_pred if consensus is None else consensus, max_params, not_converged) \
-        if "shells" in routes else []
+    if "shells" in routes:  # read off first: cheap, so a search budget that runs out never leaves it out
+        cands += _shell_route(reg, data, kan_pred if consensus is None else consensus, max_params, not_converged)
     while variants:
         name, lib_name, linear, poor = variants.pop(0)
         if past_deadline():

@@ -5,7 +5,9 @@ A *structure* is a candidate's expression up to the names and values of its cons
 Every member network of the ensemble gives candidates (``kansym.symbolic.candidates``); a candidate with a constant
 that the data do not determine is reduced (``determine``): its least significant constant (|value| / standard
 error smallest, or the weaker of a pair with |correlation| > ``MAX_CORRELATION``) is fixed at zero, which
-removes a term or a shift, and the rest is refitted, until every constant is determined. Equal structures from
+removes a term or a shift, and the rest is refitted, until every constant is determined (a candidate with more than
+max_constants constants only while it fits the training nuclei within ``NEAR_TIE`` of the member's best determined
+candidate: every reduction fits worse than its parent, ``worth_reducing``). Equal structures from
 different members are one structure (represented by its best refit on the training nuclei) and are validated
 twice on the training nuclei only: ``CV_FOLDS``-fold cross-validation (refitted per fold) and an extrapolation
 validation (the ``EDGE_PER_CHAIN`` most neutron-rich training nuclei of every isotopic chain held out, the rest
