@@ -135,6 +135,11 @@ def test_shell_occupancy_and_casten_factor_hand_checked():
     assert dy.t_N == pytest.approx((104 - 82) * (126 - 104) / 44 * (2 * (104 - 82) / 44 - 1))
     assert fm.t_Z == pytest.approx((100 - 82) * (126 - 100) / 44 * (2 * 18 / 44 - 1)) and fm.t_Z < 0
     assert feature_names("znst") == ("Z", "N", "s_Z", "s_N", "t_Z", "t_N")
+    # beyond the last assumed closures (184 protons, 258 neutrons) no shell is known: s and t are 0, not the
+    # last shell's parabola turned negative (HFB-27 reaches N = 290)
+    far = all_features([100, 100, 100, 184, 190], [250, 258, 290, 200, 200])
+    assert far.s_N.iloc[0] == pytest.approx(8 * 66 / 74) and (far.s_N.iloc[1:3] == 0).all()
+    assert (far.t_N.iloc[1:3] == 0).all() and (far.s_Z.iloc[3:] == 0).all() and (far.t_Z.iloc[3:] == 0).all()
 
 
 def test_subsets_and_cuts():

@@ -13,7 +13,8 @@ Definitions (all dimensionless):
 * Shell occupancy (Duflo-Zuker-like): ``s_Z = (Z - M_lo)(M_hi - Z) / (M_hi - M_lo)`` with M_lo <= Z < M_hi
   the enclosing magic numbers as for ``mu_Z``: the product of valence particles and holes over the shell's
   degeneracy, 0 at a closure and (M_hi - M_lo)/4 at mid-shell (the quantity whose square and products make
-  Duflo-Zuker's shell energy). Same for ``s_N``.
+  Duflo-Zuker's shell energy); 0 from the assumed closure 184 (protons) or 258 (neutrons) on, where no further
+  shell is known. Same for ``s_N``.
 * Three-body (particle-hole asymmetric) occupancy ``t_Z = s_Z (2 mu_Z - 1)``: negative in the lower half of a
   shell, positive in the upper half, 0 at closures and mid-shell (the valence factor of Duflo-Zuker's spherical
   three-body term). Same for ``t_N``.
@@ -59,12 +60,14 @@ def shell_filling(x, magic, next_closure: int) -> np.ndarray:
 
 
 def shell_occupancy(x, magic, next_closure: int) -> np.ndarray:
-    """(x - M_lo)(M_hi - x) / (M_hi - M_lo) of the major shell that x sits in (particles)."""
+    """(x - M_lo)(M_hi - x) / (M_hi - M_lo) of the major shell that x sits in (particles); 0 from the assumed
+    closure ``next_closure`` on, where no further shell is known (the parabola of the last shell would turn
+    negative and grow without bound there: beyond N = 258 a formula in s_N would depart from the drop by tens of MeV)."""
     x = np.asarray(x, dtype=np.float64)
     mu = shell_filling(x, magic, next_closure)
     bounds = np.concatenate([[0], magic, [next_closure]]).astype(np.float64)
     i = np.clip(np.searchsorted(bounds, x, side="right") - 1, 0, len(bounds) - 2)
-    return (bounds[i + 1] - bounds[i]) * mu * (1.0 - mu)
+    return np.where(x >= next_closure, 0.0, (bounds[i + 1] - bounds[i]) * mu * (1.0 - mu))
 
 
 def casten_p(z, n) -> np.ndarray:
