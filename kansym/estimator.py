@@ -180,6 +180,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
 
         self._check_arguments()
         X, names = _as_matrix(X, feature_names)
+        check_derived(X, names)  # a kansym feature set's derived columns must be those of each row's (Z, N)
         y = _targets(y, len(X))
         if len(y) and np.ptp(y) <= 1e-12 * max(1.0, float(np.abs(y).max())):
             raise ValueError("y is constant: there is nothing for a formula to learn (its constants would fit "

@@ -1,6 +1,7 @@
 """Hostile formula texts: read as data, never run, never hang; each is a one-line message (exit 2 in the CLI)."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -2977,3 +2978,37 @@ def test_what_the_twenty_seventh_probe_found(formula_run, tmp_path):
     with pytest.raises(KansymError, match=r"exponent 1e\+308 is beyond"):
         from kansym.symbolic.exprparse import parse_equation
         parse_equation("Z ^ 1e308", {"Z": sp.Symbol("Z"), "N": sp.Symbol("N")})
+
+
+def test_what_the_twenty_eighth_probe_found(formula_run, tmp_path):
+    """Probe 28: --baseline linear on a residual target became 'none' without a word; the estimator fitted on shell
+    columns that are not those of their nucleus; a formula.json or candidates.json listing its variables in another
+    order was accepted; predict named no nucleus with an impossible BE/A; discover drew nothing on a log until the end."""
+    import kansym
+    from kansym.checks.masstable import implausible
+    from kansym.nuclear.features import all_features
+    from kansym.pipeline.config import DiscoverConfig
+
+    cfg = DiscoverConfig(target="residual", model="ws4", baseline="linear").resolved()
+    assert cfg.baseline == "linear" and cfg.detrend
+    assert DiscoverConfig(target="residual", model="ws4").resolved().baseline == "none"
+    df = kansym.nuclei(subset="even-even", min_z=30, min_n=30, max_unc=None)
+    X = all_features(df["Z"], df["N"])[["Z", "N", "s_Z", "s_N"]]
+    X["s_Z"], X["s_N"] = X["s_N"].to_numpy(), X["s_Z"].to_numpy()
+    with pytest.raises(KansymError, match="a derived input must be the one of its nucleus"):
+        kansym.KANSymbolicRegressor(steps=1, refine=(5,)).fit(X, df["BE"])
+    for name in ("formula.json", "candidates.json"):
+        run = tmp_path / name / formula_run.run_dir.name
+        shutil.copytree(formula_run.run_dir, run)
+        data = json.loads((run / name).read_text())
+        entry = data["candidates"][0] if name == "candidates.json" else data
+        entry["variables"] = entry["variables"][::-1]
+        (run / name).write_text(json.dumps(data))
+        r = runner.invoke(app, ["show", str(run)])
+        assert r.exit_code == 2 and "variables are not" in r.output and "in this order" in r.output, r.output
+    frame = pd.DataFrame({"Z": [50, 200], "N": [70, 400], "BE": [1020.0, 11438.5], "source": ["formula", "formula"]})
+    (note,) = implausible(frame)
+    assert "BE/A outside 3-9 MeV for 1 nuclei (Z = 200, N = 400)" in note and "Z = 50" not in note
+    r = runner.invoke(app, ["discover", "--features", "zn", "--ensemble", "2", "--steps", "2", "--refine", "5",
+                            "--width", "2", "--stage", "kan", "--runs-dir", str(tmp_path / "runs"), "--jobs", "1"])
+    assert r.exit_code == 0 and re.search(r"done: member 1/2 \(1/2, \d+ s\)", r.output), r.output  # a line per step

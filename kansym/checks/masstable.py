@@ -333,6 +333,24 @@ def drip_line(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["Z", "N_drip", "N_first_unbound", "by"])
 
 
+def implausible(frame: pd.DataFrame, shown: int = 5) -> list[str]:
+    """Warnings, one line per source, for predicted nuclei whose BE/A lies outside the far check's sanity band
+    (``kansym.checks.farcheck.BE_PER_A_BAND``): no bound nucleus has such a binding energy per nucleon, so the
+    source is used beyond where it can be trusted there (the first ``shown`` nuclei named)."""
+    from kansym.checks.farcheck import BE_PER_A_BAND
+
+    lo, hi = BE_PER_A_BAND
+    out = []
+    for source, f in frame.groupby("source", sort=False):
+        per_a = f["BE"].to_numpy() / (f["Z"].to_numpy() + f["N"].to_numpy())
+        bad = f[np.isfinite(per_a) & ((per_a < lo) | (per_a > hi))]
+        if len(bad):
+            names = ", ".join(f"Z = {int(z)}, N = {int(n)}" for z, n in zip(bad["Z"][:shown], bad["N"][:shown]))
+            out.append(f"{source}: BE/A outside {lo:g}-{hi:g} MeV for {len(bad)} nuclei ({names}"
+                       f"{', ...' if len(bad) > shown else ''}): beyond where it can be trusted")
+    return out
+
+
 def staggering(frame: pd.DataFrame, limit: float = ZIGZAG_MEV, shown: int = 6) -> list[str]:
     """Warnings (not failures), one line per source and kind, for the isotopic chains of a predicted table whose S_2n
     turns positive again after turning negative, or zig-zags: consecutive steps of opposite sign both larger than

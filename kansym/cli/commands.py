@@ -11,6 +11,7 @@ import os
 import re
 import sys
 import tempfile
+import time
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -226,6 +227,15 @@ def _progress_for(cfg, quiet: bool):
         return None, None
     stages = (1 + int(cfg.prune) + len(cfg.refine)) if cfg.ensemble == 1 else cfg.ensemble
     stages += (cfg.stage != "kan") + (cfg.stage == "all" and cfg.crosscheck != "none") + (cfg.stage == "all" and cfg.extrapolate)
+    if not err.is_terminal:  # a log or a pipe: a bar would be drawn once, at the end; one line per step instead
+        t0, done = time.monotonic(), [0]
+
+        def line(stage: str) -> None:
+            within = stage.startswith("formula search")
+            done[0] += 0 if within else 1
+            err.print(Text(f"{stage if within else 'done: ' + stage} ({done[0]}/{stages}, "
+                           f"{time.monotonic() - t0:.0f} s)"), highlight=False)
+        return None, line
     bar = Progress(TextColumn("[bold]{task.description:<28}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                    TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=False)
     task = bar.add_task("training KAN", total=stages)
@@ -320,7 +330,7 @@ def discover(
             with bar:
                 result = run_discover(cfg, progress=progress, execution=execution)
         else:
-            result = run_discover(cfg, execution=execution)
+            result = run_discover(cfg, progress=progress, execution=execution)
     except KeyboardInterrupt:
         from kansym.runs.store import owner_text, partial_runs
 

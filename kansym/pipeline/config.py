@@ -124,7 +124,9 @@ class DiscoverConfig:
             "max_unc": (d["max_unc"] if uses_paper_cuts or self.target == "residual" else 0.1)
             if self.max_unc == -1.0 else self.max_unc,
             "model": self.model or d.get("model"),
-            "detrend": self.detrend if self.detrend is not None else self.target != "residual",
+            # an explicit --baseline linear detrends on any target (a residual one too); else as the target does
+            "detrend": self.detrend if self.detrend is not None else (self.target != "residual"
+                                                                      or self.baseline == "linear"),
             "baseline": self.baseline or d["baseline"],
             "max_hidden": d.get("max_hidden") if self.max_hidden == -1 else self.max_hidden,
             "ensemble": self.ensemble if self.ensemble is not None else d["ensemble"],

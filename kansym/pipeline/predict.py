@@ -157,7 +157,7 @@ def predict_table(cfg, stage, formula, nuclei: pd.DataFrame, use=("kan", "formul
     calibration = mt.run_calibrations(cfg, stage, formula, use)
     found, notes = mt.surfaces(cfg, stage, formula, nuclei, use)
     frame = pd.concat([mt.table(found[s], calibration[s]) for s in use], ignore_index=True)
-    notes += mt.staggering(frame)
+    notes += mt.staggering(frame) + mt.implausible(frame)
     return MassPrediction(frame, calibration, None, tuple(notes), what or f"{len(nuclei)} nuclei")
 
 
@@ -189,7 +189,7 @@ def predict_to_drip_line(cfg, stage, formula, zs, use=("kan", "formula")) -> Mas
     for ref in mt.DRIP_REFERENCES:
         drips[ref] = mt.reference_drip_lines(scan, ref)
     frame = pd.concat(frames, ignore_index=True)
-    notes += mt.staggering(frame)
+    notes += mt.staggering(frame) + mt.implausible(frame)
     what = (f"{len(zs)} isotopic chain{'s' if len(zs) > 1 else ''} to the two-neutron drip line (the last nucleus "
             "before S_2n first turns negative)")
     return MassPrediction(frame, calibration, drips, tuple(notes), what)

@@ -292,6 +292,9 @@ def recorded_candidates(entries, names, where: str = "candidates.json") -> tuple
         if extra:
             raise KansymError(f"{where}: candidate {k} holds {', '.join(map(repr, extra[:3]))[:80]}, not a field kansym "
                               "writes")
+        if isinstance(e, dict) and e.get("variables") != list(names):
+            raise KansymError(f"{where}: candidate {k}: its variables are not the run's features ({', '.join(names)}, "
+                              "in this order): a reader taking them by position would evaluate another formula")
         try:
             out.append(formula_from_entry(e).for_columns(names))
         except KansymError as exc:

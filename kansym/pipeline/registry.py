@@ -1073,6 +1073,11 @@ def _check_run(rd: RunDir, with_candidates: bool):
     formula, judge = None, make_judge(ds, cfg.selection(), cfg.features)
     if (rd.path / "formula.json").exists():
         raw = rd.read_json("formula.json")
+        if not isinstance(raw, dict) or raw.get("variables") != list(feat.feature_names(cfg.features)):
+            raise KansymError(f"run {rd.id}: formula.json's variables are not config.json's features "
+                              f"({', '.join(feat.feature_names(cfg.features))}, in this order): a reader taking "
+                              "them by position would evaluate another formula; the run's files were edited or do "
+                              "not belong together")
         formula = export.formula_from_entry(raw).for_columns(feat.feature_names(cfg.features))
         check_formula_record(rd, cfg, ds, formula, raw, rd.metrics, judge)
     candidates = check_candidates(rd, ds, judge, cfg, stage.seeds)
