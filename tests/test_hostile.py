@@ -172,7 +172,9 @@ def test_cli_export_of_a_broken_formula_entry_writes_nothing(name, formula_run, 
 
 
 def test_export_reads_variables_by_name(formula_run, tmp_path):
-    """A formula file that lists its variables in another order than the run's features gives the same numbers."""
+    """A formula entry that lists its variables in another order gives the same numbers when read by name; a run's
+    formula.json must list them in the run's order, though (a reader taking them by position would be misled):
+    export refuses it (probe 28)."""
     from kansym.symbolic.formula import formula_from_entry
     from kansym.pipeline.registry import export_formula
 
@@ -186,8 +188,9 @@ def test_export_reads_variables_by_name(formula_run, tmp_path):
     run = tmp_path / formula_run.run_dir.name
     shutil.copytree(formula_run.run_dir, run)
     (run / "formula.json").write_text(json.dumps(entry))
-    js, tex = export_formula(run, "swapped", tmp_path / "reg")
-    assert js.exists() and tex.exists()
+    with pytest.raises(KansymError, match="variables are not config.json's features"):
+        export_formula(run, "swapped", tmp_path / "reg")
+    assert not (tmp_path / "reg" / "swapped.json").exists()
 
 
 LATEX_TEXT_PAYLOADS = {

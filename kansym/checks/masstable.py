@@ -41,6 +41,7 @@ from kansym.nuclear import features as feat
 from kansym.nuclear import tables
 from kansym.nuclear.nuclides import ME_H, ME_N, be_from_me
 from kansym.nuclear.nuclides import z_label
+from kansym.checks.farcheck import BE_PER_A_BAND
 from kansym.nuclear.targets import SUBSETS, TARGET_KINDS
 from kansym.network.ensemble import spread
 from kansym.symbolic.search import fold_indices, refit_on
@@ -337,8 +338,6 @@ def implausible(frame: pd.DataFrame, shown: int = 5) -> list[str]:
     """Warnings, one line per source, for predicted nuclei whose BE/A lies outside the far check's sanity band
     (``kansym.checks.farcheck.BE_PER_A_BAND``): no bound nucleus has such a binding energy per nucleon, so the
     source is used beyond where it can be trusted there (the first ``shown`` nuclei named)."""
-    from kansym.checks.farcheck import BE_PER_A_BAND
-
     lo, hi = BE_PER_A_BAND
     out = []
     for source, f in frame.groupby("source", sort=False):
