@@ -47,7 +47,7 @@ def ame_text(frame: pd.DataFrame, header: list[str]) -> str:
     AME2020 values are in the CSV form only."""
     cols = [c for q in SHORT for c in (q, f"{q}_sigma")]
     labels = [SHORT[c] if c in SHORT else "d" + SHORT[c[:-6]] for c in cols]
-    cells = [[_cell(float(v)).strip() if v is not None else "" for v in frame[c].tolist()] for c in cols]
+    cells = [[_cell(float(v)).strip() for v in frame[c].tolist()] for c in cols]
     widths = [max([12, *map(len, col)]) for col in cells]
     lines = ["# " + _CONTROL.sub("?", h) for h in header]  # a run folder's name may hold a newline
     lines.append("# energies in MeV (blank: not given); dX: predictive 1-sigma uncertainty of X; Sn = S_n, S2n = S_2n, "

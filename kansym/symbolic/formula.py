@@ -378,7 +378,7 @@ class Formula:
         column as NaN), the variables' columns (by name in a DataFrame), no masked entries."""
         named = hasattr(X, "columns")
         if named:
-            twice = sorted({str(c) for c in X.columns if list(X.columns).count(c) > 1} & set(self.variables))
+            twice = sorted({str(c) for c in X.columns[X.columns.duplicated()]} & set(self.variables))
             if twice:
                 raise KansymError(f"X names the column {', '.join(twice)[:60]} twice; name each column once")
             missing = [v for v in self.variables if v not in X.columns]
