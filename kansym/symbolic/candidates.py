@@ -147,12 +147,13 @@ def _network_origin(net: SymbolicNetwork, data: Scoring, kan_pred: np.ndarray | 
 
 
 def _refitted(name: str, expr: sp.Expr, init: dict, data: Scoring, origin: Origin,
-              not_converged: list) -> FormulaCandidate | None:
-    """``expr`` refitted on the training nuclei from the constants ``init`` and scored; None, with a note in
-    ``not_converged``, when the refit fails or the result is not finite on the data."""
+              not_converged: list, linear_start: bool = False) -> FormulaCandidate | None:
+    """``expr`` refitted on the training nuclei from the constants ``init`` (its linear constants solved for first
+    with ``linear_start``) and scored; None, with a note in ``not_converged``, when the refit fails or the result is
+    not finite on the data."""
     try:
         formula = refit(expr, init, data.names, data.X_train, data.y_train, max_nfev=refit_budget(len(init)),
-                        accept_budget_end=True, sample_weight=data.w_train)
+                        accept_budget_end=True, sample_weight=data.w_train, linear_start=linear_start)
         return score_formula(name, formula, data, origin)
     except KansymError as exc:
         not_converged.append(f"{name} ({str(exc).split(';')[0]})")
@@ -331,7 +332,8 @@ def _joint_route(name: str, net: SymbolicNetwork, data: Scoring, kan_pred: np.nd
                  not_converged: list) -> list[FormulaCandidate]:
     """Candidates of the joint edge search (:func:`joint_networks`) of variant ``name``'s network, each composition
     refitted jointly on the training nuclei (route 'joint'; compositions of more than ``joint_limit`` constants are
-    left out)."""
+    left out). A swapped edge's constants were fitted to the activations of the network it came from, which the
+    other swaps change: the constants that enter linearly are solved for first (amplitudes, offsets)."""
     out = []
     for k, other in enumerate(joint_networks(net), start=1):
         if past_deadline():
@@ -340,7 +342,7 @@ def _joint_route(name: str, net: SymbolicNetwork, data: Scoring, kan_pred: np.nd
         if len(init) > joint_limit:
             continue
         cand = _refitted(f"{name}-joint-{k}", expr, init, data, _network_origin(other, data, kan_pred, "joint"),
-                         not_converged)
+                         not_converged, linear_start=True)
         out += [cand] if cand is not None else []
     return out
 
@@ -482,7 +484,7 @@ def _read_off(route: str, produced, data: Scoring, kan_pred: np.ndarray, not_con
         if past_deadline():
             break
         cand = _refitted(name, expr, init, data, Origin(data.scores(before), rms(before - kan_pred), None, route),
-                         not_converged)
+                         not_converged, linear_start=True)
         out += [cand] if cand is not None else []
     return out
 

@@ -547,10 +547,12 @@ def _residuals(f, grads, X, y, deadline, sample_weight=None):
 
 def refit(expr: sp.Expr, init: dict[sp.Symbol, float], variables, X: np.ndarray, y: np.ndarray,
           max_nfev: int = 3000, accept_budget_end: bool = False, deadline: float | None = None,
-          sample_weight: np.ndarray | None = None) -> Formula:
+          sample_weight: np.ndarray | None = None, linear_start: bool = False) -> Formula:
     """Jointly fit all parameters of ``expr`` to (X, y) by least squares (analytic Jacobian), weighted by
     ``sample_weight`` when given (the covariance then uses the weighted residuals, as scipy's ``curve_fit`` with
-    relative sigma does: it does not depend on the weights' scale).
+    relative sigma does: it does not depend on the weights' scale). With ``linear_start`` the constants that enter
+    ``expr`` linearly are first solved for by linear least squares at the others' starting values
+    (:func:`_linear_start`).
 
     Raises if the fit fails, if it stops at ``max_nfev`` evaluations unless ``accept_budget_end``, or when
     ``deadline`` (a ``time.monotonic()`` value) passes before it ends."""
@@ -570,6 +572,8 @@ def refit(expr: sp.Expr, init: dict[sp.Symbol, float], variables, X: np.ndarray,
 
     if len(psyms) == 0:
         return Formula(expr, tuple(variables), ())
+    if linear_start and grads is not None:
+        p0 = _linear_start(expr, psyms, p0, resid, raw_jac)
     try:
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # overflow in trial steps is handled by the optimiser
@@ -587,6 +591,38 @@ def refit(expr: sp.Expr, init: dict[sp.Symbol, float], variables, X: np.ndarray,
     params = tuple(Parameter(s.name, float(v), float(e) if k else None, float(v0))
                    for s, v, e, k, v0 in zip(psyms, res.x, err, ok, p0))
     return Formula(expr, tuple(variables), params, tuple(tuple(map(float, row)) for row in corr))
+
+
+def linear_constants(expr: sp.Expr, psyms: tuple) -> list[int]:
+    """Indices of a largest-first set of constants in which ``expr`` is jointly linear (every second derivative
+    among them is zero), taken in the order of ``psyms``."""
+    out: list[int] = []
+    for k, s in enumerate(psyms):
+        if all(sp.diff(expr, s, t) == 0 for t in (s, *(psyms[m] for m in out))):
+            out.append(k)
+    return out
+
+
+def _linear_start(expr: sp.Expr, psyms: tuple, p0: np.ndarray, resid, raw_jac) -> np.ndarray:
+    """``p0`` with its linear constants (:func:`linear_constants`) replaced by their least-squares values at the
+    other constants' starting values (the formula is h + sum_k c_k g_k there, g_k its derivatives); ``p0`` itself
+    where that solve is not finite or fits worse. Starting values of an edge function fitted to another edge's
+    activations (the joint search) can have the wrong sign or scale, from which the refit does not recover."""
+    lin = linear_constants(expr, psyms)
+    if not lin:
+        return p0
+    base = p0.copy()
+    base[lin] = 0.0
+    with np.errstate(all="ignore"):
+        r0, J = resid(base), raw_jac(base)[:, lin]
+        if not (np.all(np.isfinite(J)) and np.all(np.abs(r0) < 1e6)):
+            return p0
+        c, *_ = np.linalg.lstsq(J, -r0, rcond=None)
+    start = base
+    start[lin] = c
+    if not np.all(np.isfinite(c)) or np.sum(resid(start) ** 2) >= np.sum(resid(p0) ** 2):
+        return p0
+    return start
 
 
 def _uncertainties(J: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
