@@ -746,3 +746,19 @@ def test_kan_ws4_and_table1_numbers_are_the_benchmarks():
     for r in t1["rows"]:
         assert f"{r['model']} {r['sigma_kan_test']:.3f} +- {r['sigma_kan_test_spread']:.3f}" in row, r["model"]
     assert f"**{t1['wall_s']:.0f} s**" in row
+
+
+def test_residual_bounds_paragraph_is_the_benchmarks():
+    """The residual-target bounds: WS4 alone, each family's test RMSE and constants, the best within 30 constants."""
+    res = _result("formula_bounds")["residual"]
+    text = _prose("For the residual target (WS4 + a closed-form", "and that target is missed")
+    fam = {r["family"]: r for r in res["families"]}
+    assert f"(WS4 alone {res['ws4_alone_test_mev']:.3f} MeV)" in text
+    for label, family in (("P and S", "P, S (KAN-WS4 inputs)"), ("and products", "shell occupancies and products"),
+                          ("pairing and isospin", "pairing and isospin"), ("with 7 harmonics", "Fourier in Z and N, 7 harmonics"),
+                          ("with 12", "Fourier in Z and N, 12 harmonics"), ("reaches only", "one constant per Z and per N")):
+        r = fam[family]
+        assert f"{label} {r['rmse_test_mev']:.3f} ({r['constants']})" in text, label
+    best = res["best_within_constants"]
+    assert best["constants"] <= 30 and f"within 30 constants is {best['rmse_test_mev']:.3f} MeV" in text
+    assert best["rmse_test_mev"] > res["target"]["rmse_test_mev"]
