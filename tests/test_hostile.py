@@ -3011,7 +3011,25 @@ def test_what_the_twenty_eighth_probe_found(formula_run, tmp_path):
         assert r.exit_code == 2 and "variables are not" in r.output and "in this order" in r.output, r.output
     frame = pd.DataFrame({"Z": [50, 200], "N": [70, 400], "BE": [1020.0, 11438.5], "source": ["formula", "formula"]})
     (note,) = implausible(frame)
-    assert "BE/A outside 3-9 MeV for 1 nuclei (Z = 200, N = 400)" in note and "Z = 50" not in note
+    assert "BE/A outside 3-9 MeV for 1 nuclei (Z = 200 N = 400)" in note and "Z = 50" not in note
     r = runner.invoke(app, ["discover", "--features", "zn", "--ensemble", "2", "--steps", "2", "--refine", "5",
                             "--width", "2", "--stage", "kan", "--runs-dir", str(tmp_path / "runs"), "--jobs", "1"])
     assert r.exit_code == 0 and re.search(r"done: member 1/2 \(1/2, \d+ s\)", r.output), r.output  # a line per step
+
+
+def test_what_the_twenty_ninth_probe_found(tiny_run, tmp_path):
+    """Probe 29 (about 250 inputs) found no failure; it noted a config.json without its seed read with the default
+    seed, and a BE/A warning whose nuclei ran together."""
+    from kansym.checks.masstable import implausible
+    from kansym.pipeline.config import RECORD_REQUIRED
+
+    config = json.loads((tiny_run.run_dir / "config.json").read_text())
+    for key in RECORD_REQUIRED:
+        run = tmp_path / key / tiny_run.run_dir.name
+        shutil.copytree(tiny_run.run_dir, run)
+        (run / "config.json").write_text(json.dumps({k: v for k, v in config.items() if k != key}))
+        r = runner.invoke(app, ["show", str(run)])
+        assert r.exit_code == 2 and f"field '{key}' is missing" in r.output, (key, r.output)
+    frame = pd.DataFrame({"Z": [150, 150], "N": [30, 32], "BE": [100.0, 100.0], "source": ["formula"] * 2})
+    (note,) = implausible(frame)
+    assert "(Z = 150 N = 30; Z = 150 N = 32)" in note, note

@@ -344,9 +344,9 @@ def implausible(frame: pd.DataFrame, shown: int = 5) -> list[str]:
         per_a = f["BE"].to_numpy() / (f["Z"].to_numpy() + f["N"].to_numpy())
         bad = f[np.isfinite(per_a) & ((per_a < lo) | (per_a > hi))]
         if len(bad):
-            names = ", ".join(f"Z = {int(z)}, N = {int(n)}" for z, n in zip(bad["Z"][:shown], bad["N"][:shown]))
+            names = "; ".join(f"Z = {int(z)} N = {int(n)}" for z, n in zip(bad["Z"][:shown], bad["N"][:shown]))
             out.append(f"{source}: BE/A outside {lo:g}-{hi:g} MeV for {len(bad)} nuclei ({names}"
-                       f"{', ...' if len(bad) > shown else ''}): beyond where it can be trusted")
+                       f"{'; ...' if len(bad) > shown else ''}): beyond where it can be trusted")
     return out
 
 

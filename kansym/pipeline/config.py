@@ -298,6 +298,11 @@ version of a symbolic-stage rerun (else the formula's version is the run's), the
 size of a cross-check rerun (else the run's seed and size 30) and the versions of the numerical libraries."""
 
 
+RECORD_REQUIRED = ("target", "seed", "features", "split", "subset")
+"""Options every version of a run's ``config.json`` has held and on which its numbers depend: a record without one
+is refused rather than read with the default."""
+
+
 def _field_kind(annotation: str) -> tuple[str, bool]:
     """('str' | 'int' | 'float' | 'bool' | 'ints' | 'strs', may be null) of a DiscoverConfig annotation."""
     optional = annotation.endswith("| None")
@@ -324,6 +329,10 @@ def run_config(record: dict, where: str = "config.json") -> DiscoverConfig:
     Errors name the field."""
     if not isinstance(record, dict):
         raise KansymError(f"{where} does not hold a JSON object")
+    missing = [k for k in RECORD_REQUIRED if k not in record]
+    if missing:
+        raise KansymError(f"{where}: field {missing[0]!r} is missing (every kansym run records it; a default is not "
+                          "filled in)")
     kinds = {f.name: _field_kind(str(f.type)) for f in fields(DiscoverConfig)}
     kinds |= {k: (v, True) for k, v in RECORD_EXTRAS.items()}
     for key, value in record.items():
