@@ -283,6 +283,10 @@ def _variant_network(reg, X_train, lib, name: str, linear, poor: str, r2_min: fl
 
 TOP_PER_EDGE = 3
 """Library functions per edge the joint search combines: the chosen one and the next best fits by R^2."""
+PRIORITY_POWERS = ("x^(2/3)", "x^(1/3)", "x^(-1/3)")
+"""Powers of the liquid drop (surface, Coulomb, curvature) the joint search offers on every edge whatever their rank
+by R^2: on a narrow range sqrt, a shifted square or a sine fit an A^(2/3) edge as well, and the power wins only once
+the composition is refitted jointly."""
 MAX_JOINT_COMBINATIONS = 16
 """Combinations the joint search refits per network, those closest to the chosen functions first."""
 
@@ -300,9 +304,10 @@ def _rank_tuples(sizes: list[int], total: int):
 
 def joint_networks(net: SymbolicNetwork, top: int = TOP_PER_EDGE,
                    limit: int = MAX_JOINT_COMBINATIONS) -> list[SymbolicNetwork]:
-    """``net`` with other functions on its active edges: each edge takes its chosen function, the identity x, or
-    one of its ``top`` - 1 next best library fits by R^2 on the network's activations (never the zero function),
-    in that order, with their fitted constants as starting values. The combinations are ordered by how far down the edges' rankings they
+    """``net`` with other functions on its active edges: each edge takes its chosen function, the identity x, the
+    best-fitting of the library's :data:`PRIORITY_POWERS`, or one of its ``top`` - 1 next best library fits by R^2
+    on the network's activations (never the zero function), in that order, with their fitted constants as starting
+    values. The combinations are ordered by how far down the edges' rankings they
     reach (the sum of ranks), then by the R^2 they give up; the first ``limit`` are returned (the chosen
     combination itself is not)."""
     active = net.active_edges()
@@ -311,8 +316,9 @@ def joint_networks(net: SymbolicNetwork, top: int = TOP_PER_EDGE,
         e = net.edges[k]
         identity = [c for c in e.alternatives if c.name == "x" != e.chosen.name]  # a straight edge first: it lets
         # the next edge carry the shape the network split between the two, with fewer constants
-        others = [c for c in e.alternatives if c.name not in ("0", "x", e.chosen.name)]
-        options.append([e.chosen, *identity, *others[: top - 1]])
+        power = [c for c in e.alternatives if c.name in PRIORITY_POWERS and c.name != e.chosen.name]
+        others = [c for c in e.alternatives if c.name not in ("0", "x", e.chosen.name) and c not in power]
+        options.append([e.chosen, *identity, *power, *others[: top - 1]])
     sizes = [len(o) for o in options]
     out: list[SymbolicNetwork] = []
     for total in range(1, sum(sizes) - len(sizes) + 1):
@@ -484,7 +490,7 @@ def _read_off(route: str, produced, data: Scoring, kan_pred: np.ndarray, not_con
         if past_deadline():
             break
         cand = _refitted(name, expr, init, data, Origin(data.scores(before), rms(before - kan_pred), None, route),
-                         not_converged, linear_start=True)
+                         not_converged)
         out += [cand] if cand is not None else []
     return out
 
