@@ -159,7 +159,7 @@ def test_discover_keeps_the_backend_a_notebook_set(tmp_path):
 
     code = ("import matplotlib; matplotlib.use('svg'); import sys; sys.path.insert(0, 'tests')\n"
             "from conftest import tiny_config\nfrom kansym.pipeline.discovery import discover\n"
-            f"discover(tiny_config(__import__('pathlib').Path({str(tmp_path)!r}), stage='symbolic', lib='poly'))\n"
+            f"discover(tiny_config(__import__('pathlib').Path({str(tmp_path)!r}), stage='symbolic', lib='poly', features='zn'))\n"
             "print(matplotlib.get_backend())")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]

@@ -2693,14 +2693,18 @@ def test_a_run_without_formula_says_why(tiny_run, tmp_path):
     assert r.exit_code == 2 and "notes of a formula search, but the run holds none" in r.output, r.output
 
 
-def test_a_renamed_network_run_keeps_its_new_name_through_copies(tiny_run, tmp_path):
+def test_a_renamed_network_run_keeps_its_new_name_through_copies(tmp_path):
     """Probes 21 and 22: a --stage kan run in a folder of the user's own name (here with a space and brackets), given
     a formula there (its id is that name), then copied elsewhere, was refused ("neither the run's folder name nor a
-    run id kansym gives")."""
+    run id kansym gives"). (A network on (Z, N): the symbolic stage of a two-input network is quick.)"""
+    from conftest import tiny_config
+
+    from kansym.pipeline.discovery import discover
     from kansym.runs.store import RunDir
 
+    made = discover(tiny_config(tmp_path / "made", features="zn"))
     run = tmp_path / "K3 (copy)"
-    shutil.copytree(tiny_run.run_dir, run)
+    shutil.copytree(made.run_dir, run)
     written = RunDir(run).written_id  # the folder's name, or the original id where a test gave the run a report
     r = runner.invoke(app, ["symbolic", str(run), "--lib", "poly"])
     assert r.exit_code == 0, r.output

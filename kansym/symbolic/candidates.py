@@ -304,8 +304,8 @@ def _rank_tuples(sizes: list[int], total: int):
 
 def joint_networks(net: SymbolicNetwork, top: int = TOP_PER_EDGE,
                    limit: int = MAX_JOINT_COMBINATIONS) -> list[SymbolicNetwork]:
-    """``net`` with other functions on its active edges: each edge takes its chosen function, the identity x, the
-    best-fitting of the library's :data:`PRIORITY_POWERS`, or one of its ``top`` - 1 next best library fits by R^2
+    """``net`` with other functions on its active edges: each edge takes its chosen function, the identity x, one of
+    the library's :data:`PRIORITY_POWERS` (best fit first), or one of its ``top`` - 1 next best library fits by R^2
     on the network's activations (never the zero function), in that order, with their fitted constants as starting
     values. The combinations are ordered by how far down the edges' rankings they
     reach (the sum of ranks), then by the R^2 they give up; the first ``limit`` are returned (the chosen
