@@ -764,6 +764,8 @@ def test_residual_bounds_paragraph_is_the_benchmarks():
                           ("with 12", "Fourier in Z and N, 12 harmonics"), ("reaches only", "one constant per Z and per N")):
         r = fam[family]
         assert f"{label} {r['rmse_test_mev']:.3f} ({r['constants']})" in text, label
+    assert (f"its 4 nearest training nuclei in the (Z, N) plane reaches "
+            f"{res['nearest_neighbours']['rmse_test_mev']:.3f} MeV") in text
     best = res["best_within_constants"]
     assert best["constants"] <= 30 and f"within 30 constants is {best['rmse_test_mev']:.3f} MeV" in text
     assert best["rmse_test_mev"] > res["target"]["rmse_test_mev"]
