@@ -39,8 +39,8 @@ def test_help_keeps_bracketed_text(command, expected):
 
 
 def test_discover_json_and_notes_saved(tmp_path):
-    r = runner.invoke(app, ["discover", "--target", "be", "--stage", "kan", *TINY_CLI, "--runs-dir", str(tmp_path),
-                            "--quiet", "--json"])
+    r = runner.invoke(app, ["discover", "--target", "be", "--stage", "kan", *TINY_CLI, "--ensemble", "1",
+                            "--runs-dir", str(tmp_path), "--quiet", "--json"])
     rep = _json(r)
     assert {"run_id", "run_dir", "config", "metrics", "formula", "importance", "notes"} <= set(rep)
     assert rep["config"]["target"] == "be" and set(rep["metrics"]["rmse_mev"]) == {"train", "test", "all"}

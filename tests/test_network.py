@@ -155,7 +155,7 @@ def test_unavailable_model_cli(tmp_path):
 
 def test_cli_discover_runs_show(tmp_path):
     args = ["discover", "--stage", "kan", "--crosscheck", "none", "--steps", "2", "--refine", "5", "--width", "2", "--quiet",
-            "--runs-dir", str(tmp_path)]
+            "--ensemble", "1", "--runs-dir", str(tmp_path)]
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
     run_dir = Path(r.output.strip().splitlines()[-1])
