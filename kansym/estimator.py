@@ -131,10 +131,10 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         for name in ("width", "refine"):
             v = getattr(self, name)
             items = (v,) if isinstance(v, whole) and name == "width" else v
-            if v is not None and not (isinstance(items, (tuple, list)) and all(
+            if v is not None and not (isinstance(items, (tuple, list)) and len(items) and all(
                     isinstance(w, whole) and not isinstance(w, bool) for w in items)):
-                bad(name, "None, a whole number or a tuple of them" if name == "width" else "None or a tuple of "
-                    "whole numbers")
+                bad(name, "None, a whole number or a non-empty tuple of them" if name == "width" else "None or a "
+                    "non-empty tuple of whole numbers")
 
     def _config(self, names: tuple[str, ...]):
         """(resolved DiscoverConfig, note or None) for inputs ``names``, baseline by :func:`choose_baseline`."""
@@ -396,6 +396,8 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
 
         if not isinstance(run_dir, (str, Path)) or not str(run_dir).strip():
             raise KansymError(f"from_run needs the path of a run directory (a str or Path), got {str(run_dir)[:40]!r}")
+        if Path(run_dir).is_symlink() and not Path(run_dir).exists():
+            raise KansymError(f"{str(run_dir)[:200]} is a symbolic link to no directory; give the run directory itself")
         rd = RunDir(Path(run_dir))
         missing = [f for f in ("config.json", "metrics.json", "kan") if not rd.file(f).exists()]
         if missing:

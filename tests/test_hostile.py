@@ -3037,3 +3037,38 @@ def test_what_the_twenty_ninth_probe_found(tiny_run, tmp_path):
     frame = pd.DataFrame({"Z": [150, 150], "N": [30, 32], "BE": [100.0, 100.0], "source": ["formula"] * 2})
     (note,) = implausible(frame)
     assert "(Z = 150 N = 30; Z = 150 N = 32)" in note, note
+
+
+def test_what_the_thirtieth_probe_found(formula_run, tmp_path):
+    """Probe 30: a registry entry edited in one field (its srepr, a value, an error) and not in the fields derived from
+    it was read without a word; width=() became the default width; a symbolic link to no run was called missing; a
+    malformed formula.json did not name its run. (A sweep point holding another point's run: tests/test_sweep.py.)"""
+    import kansym
+    from kansym import Formula
+
+    entry = json.loads((Path(__file__).resolve().parents[1] / "formulas" / "be_even_even_znst.json").read_text())
+    Formula.from_dict(entry)  # as written, it agrees with itself
+    edits = {"srepr": lambda e: e.update(srepr=e["srepr"].replace("Rational(2, 3)", "Rational(1, 3)", 1)),
+             "value": lambda e: e["parameters"][0].update(value=16.0),
+             "stderr": lambda e: e["parameters"][0].update(stderr=e["parameters"][0]["stderr"] * 10),
+             "relative": lambda e: e["parameters"][1].update(relative_uncertainty=0.5)}
+    for what, edit in edits.items():
+        e = json.loads(json.dumps(entry))
+        edit(e)
+        with pytest.raises(KansymError, match="'text' is not the formula|has shorthand|relative_uncertainty"):
+            Formula.from_dict(e)
+    with pytest.raises(KansymError, match="non-empty tuple"):
+        kansym.KANSymbolicRegressor(width=()).fit(pd.DataFrame({"Z": [50.0], "N": [70.0]}), [1000.0])
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "gone")
+    r = runner.invoke(app, ["show", str(link)])
+    assert r.exit_code == 2 and "symbolic link to no directory" in r.output, r.output
+    with pytest.raises(KansymError, match="symbolic link to no directory"):
+        kansym.KANSymbolicRegressor.from_run(link)
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    data = json.loads((run / "formula.json").read_text())
+    data["parameters"][0]["shorthand"] = "1.0(1)"
+    (run / "formula.json").write_text(json.dumps(data))
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2 and f"run {run.name}: formula.json: malformed formula entry" in " ".join(r.output.split())

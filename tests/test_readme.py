@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import sympy
 
-from kansym.report.export import pdg_round
+from kansym.report import pdg_round
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()

@@ -171,3 +171,18 @@ def test_a_finished_point_edited_since_is_checked_and_redone(tmp_path):
     assert done == [a] and table.loc[0, "state"] == "done"
     assert json.loads((sw.root / a / "metrics.json").read_text())["rmse_mev"]["test"] == real
     assert table.loc[0, "kan_rmse_mev.test"] == pytest.approx(real)
+
+
+def test_a_point_holding_another_points_run_is_redone(tmp_path):
+    """Probe 30: a finished point whose folder holds another point's run (copied over it) passed the check of its
+    files and its numbers were summarised under its own settings; its config.json must be its plan's."""
+    import shutil
+
+    sw = plan(_base(tmp_path), {"seed": [0, 1]}, tmp_path)
+    (a, _), (b, _) = sw.points
+    run_sweep(sw, Execution(jobs=1))
+    shutil.rmtree(sw.root / b)
+    shutil.copytree(sw.root / a, sw.root / b)
+    table, done = run_sweep(sw, Execution(jobs=1))
+    assert done == [b] and json.loads((sw.root / b / "config.json").read_text())["seed"] == 1
+    assert table.set_index("run_id").loc[b, "config.seed"] == 1

@@ -1078,7 +1078,10 @@ def _check_run(rd: RunDir, with_candidates: bool):
                               f"({', '.join(feat.feature_names(cfg.features))}, in this order): a reader taking "
                               "them by position would evaluate another formula; the run's files were edited or do "
                               "not belong together")
-        formula = export.formula_from_entry(raw).for_columns(feat.feature_names(cfg.features))
+        try:
+            formula = export.formula_from_entry(raw).for_columns(feat.feature_names(cfg.features))
+        except KansymError as exc:
+            raise KansymError(f"run {rd.id}: formula.json: {exc}") from None
         check_formula_record(rd, cfg, ds, formula, raw, rd.metrics, judge)
     candidates = check_candidates(rd, ds, judge, cfg, stage.seeds)
     check_edges(rd, cfg, ds, stage)

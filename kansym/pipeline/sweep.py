@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from kansym.report import figures as figs
-from kansym.pipeline.config import DiscoverConfig
+from kansym.pipeline.config import DiscoverConfig, run_config
 from kansym.errors import KansymError
 from kansym.metrics import pareto_mask
 from kansym.network.execution import Execution, run_tasks
@@ -263,11 +263,16 @@ def run_sweep(sweep: Sweep, execution: Execution | None = None, progress=None) -
     done = [n for n, _ in sweep.points if states[n][0] == "done"]
     if done and progress:
         progress(f"checking the {len(done)} finished point(s) against their networks (about 7 s each)")
-    for n in done:  # a finished point's numbers are its networks' and formula's, or the point is redone
+    planned = dict(sweep.points)
+    for n in done:  # a finished point's numbers are its networks' and formula's, for its plan, or it is redone
         try:
             check_run(sweep.root / n)
         except KansymError as exc:
             states[n] = ("todo", f"its files disagree with its networks ({exc})")
+            continue
+        other = _off_plan(sweep.root / n, planned[n])
+        if other:
+            states[n] = ("todo", other)
     for n, _ in sweep.points:
         clear_leftovers(sweep.root, n)
     todo = [(n, c) for n, c in sweep.points if states[n][0] == "todo"]
@@ -278,6 +283,16 @@ def run_sweep(sweep: Sweep, execution: Execution | None = None, progress=None) -
             write_summary(sweep, interrupted=_settle(sweep))
         raise
     return write_summary(sweep, {n: why for n, why in results if why}), [n for n, why in results if not why]
+
+
+def _off_plan(run: Path, cfg: DiscoverConfig) -> str:
+    """Why the finished point in ``run`` is not the sweep's point ``cfg`` (a run of another point or sweep copied
+    there: the options its config.json records differ), or '' when it is."""
+    recorded = run_config(RunDir(run).config, f"point {run.name}: config.json").to_dict()
+    planned = cfg.to_dict()
+    differ = [k for k in planned if k != "runs_dir" and recorded.get(k) != planned[k]]
+    return (f"its config.json records {', '.join(differ[:3])} other than the sweep's plan (a run of another point)"
+            if differ else "")
 
 
 def _settle(sweep: Sweep, seconds: float = 5.0) -> set[str]:

@@ -7,9 +7,8 @@ from kansym.report.export import (
     formula_figure,
     formula_tex,
     parameter_rows,
-    pdg_round,
-    shorthand,
 )
+from kansym.symbolic.latex import pdg_round, shorthand
 from kansym.report.figures import (
     candidates_plot,
     chain_plot,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 
 import numpy as np
@@ -14,43 +13,7 @@ from kansym.nuclear.targets import TARGET_KINDS
 from kansym.report.figures import new_figure
 from kansym.report.notation import display
 from kansym.symbolic.formula import DEGENERATE_CORR, ENTRY_FORMAT, Formula, formula_from_entry
-from kansym.symbolic.latex import _table_format, equation_lines, tex_escape, tex_value, to_latex
-
-
-def pdg_round(value: float, err: float | None) -> tuple[str, str | None]:
-    """Round value and error by the PDG rule: the error keeps 2 significant digits if its three
-    leading digits are 100-354, 1 digit if 355-949, and 950-999 round up to 1000 with 2 digits."""
-    if err is None or not np.isfinite(err) or err <= 0:
-        return f"{value:.6g}", None
-    if not 1e-290 < err < 1e290:  # powers of ten of the rounding would leave float64's range
-        return f"{value:.15g}", f"{err:.2g}"
-    exp = math.floor(math.log10(err))
-    lead = int(round(err / 10 ** (exp - 2)))
-    if lead >= 1000:
-        exp, lead = exp + 1, lead // 10
-    digits = 2 if lead <= 354 else (1 if lead <= 949 else 2)
-    if lead >= 950:
-        exp, digits = exp + 1, 2
-    place = exp - digits + 1  # decimal position of the last kept digit
-    if not abs(value / 10.0 ** place) < 1e15:  # more digits than a float holds (|value| >> err): the plain numbers
-        return f"{value:.15g}", f"{err:.2g}"
-    e = round(err / 10 ** place) * 10 ** place
-    v = round(value / 10 ** place) * 10 ** place
-    decimals = max(-place, 0)
-    return f"{v:.{decimals}f}", f"{e:.{decimals}f}"
-
-
-def shorthand(value: float, err: float | None) -> str:
-    """'1.234(5)' style value with its uncertainty in the last digits."""
-    v, e = pdg_round(value, err)
-    if e is None:
-        return v
-    if "e" in v + e:  # beyond a float's digits (pdg_round): no digits in parentheses
-        return f"{v} +- {e}"
-    digits = e.replace(".", "").lstrip("0") or "0"
-    if "." in v:
-        return f"{v}({digits})"
-    return f"{v}({e})"
+from kansym.symbolic.latex import _table_format, equation_lines, shorthand, tex_escape, tex_value, to_latex
 
 
 def parameter_rows(formula: Formula, init: bool = True) -> list[dict]:

@@ -512,6 +512,8 @@ def find_run(ref: str, root: Path) -> RunDir:
             raise KansymError(f"{p} is not a kansym run directory (no config.json)")
         return RunDir(p)
     if p.is_absolute() or "/" in str(ref) or "\\" in str(ref):  # a path, not an id
+        if p.is_symlink():
+            raise KansymError(f"{str(ref)[:200]} is a symbolic link to no directory; give the run directory itself")
         raise KansymError(f"no run directory {str(ref)[:200]} (it does not exist or is not a directory)")
     runs = list_runs(root)
     if ref == "latest" and runs:

@@ -26,7 +26,7 @@ from scipy.optimize import least_squares
 from kansym.nuclear.baselines import LIQUID_DROP, Baseline
 from kansym.nuclear.features import FEATURE_SETS, check_derived
 from kansym.errors import KansymError, real_numbers, unmasked
-from kansym.symbolic.latex import FEATURE_SYMBOLS, to_latex
+from kansym.symbolic.latex import FEATURE_SYMBOLS, shorthand, to_latex
 from kansym.network.regressor import contained
 from kansym.symbolic.srepr_reader import parse_srepr
 from kansym.symbolic.library import (
@@ -734,7 +734,31 @@ def formula_from_entry(entry: dict) -> Formula:
     if unused:
         raise KansymError(f"malformed formula entry: parameters {', '.join(unused)[:80]} do not occur in 'srepr'")
     _finite_subexpressions(expr)
+    _own_fields_agree(entry, expr, params)
     return Formula(expr, variables, params, corr)
+
+
+def _own_fields_agree(entry: dict, expr: sp.Expr, params: tuple) -> None:
+    """An entry's derived fields, where it has them, are those of its srepr and constants: ``text`` and ``latex`` the
+    formula's, and each parameter's ``shorthand`` and ``relative_uncertainty`` those of its value and error (an
+    entry edited in one field and not the others contradicts itself; which one to believe is not knowable)."""
+    for key, mine in (("text", lambda: str(expr)), ("latex", lambda: to_latex(expr))):
+        if key in entry and entry[key] != mine():
+            raise KansymError(f"malformed formula entry: field {key!r} is not the formula its 'srepr' gives (the entry "
+                              "was edited in one field and not the others)")
+    for k, (raw, p) in enumerate(zip(entry["parameters"], params)):
+        if "shorthand" in raw and raw["shorthand"] != shorthand(p.value, p.stderr):
+            raise KansymError(f"malformed formula entry: field 'parameters'[{k}] ({p.name}) has shorthand "
+                              f"{str(raw['shorthand'])[:30]!r}, but its value and stderr give "
+                              f"{shorthand(p.value, p.stderr)!r}")
+        if "relative_uncertainty" in raw:
+            rel, want = raw["relative_uncertainty"], (p.stderr / abs(p.value) if p.stderr is not None and p.value
+                                                      else None)
+            same = (rel is None and want is None) or (isinstance(rel, (int, float)) and want is not None
+                                                      and math.isclose(rel, want, rel_tol=1e-9, abs_tol=1e-300))
+            if not same:
+                raise KansymError(f"malformed formula entry: field 'parameters'[{k}] ({p.name}) has relative_uncertainty "
+                                  f"{str(rel)[:30]}, not its stderr over its value")
 
 
 def _finite_subexpressions(expr: sp.Expr) -> None:
