@@ -20,6 +20,19 @@ from kansym.symbolic.exprparse import parse_equation
 from kansym.symbolic.srepr_reader import parse_srepr
 
 runner = CliRunner()
+
+
+def _param_edit(k: int, **fields):
+    """An edit of parameter ``k`` of a formula entry that keeps the entry self-consistent (its shorthand and relative
+    uncertainty follow the new value and error), so that the checks against the run's data are what refuse it."""
+    from kansym.symbolic.latex import shorthand
+
+    def edit(entry):
+        p = entry["parameters"][k]
+        p.update({f: v(p[f]) if callable(v) else v for f, v in fields.items()})
+        p["shorthand"] = shorthand(p["value"], p["stderr"])
+        p["relative_uncertainty"] = abs(p["stderr"] / p["value"]) if p["stderr"] is not None and p["value"] else None
+    return edit
 SHELL = '__import__("os").system("touch pwned")'
 
 SREPR_PAYLOADS = {
@@ -951,7 +964,7 @@ def test_text_from_run_files_is_printed_as_written(formula_run, tmp_path):
     entry = json.loads((run / "formula.json").read_text())
     (run / "formula.json").write_text(json.dumps({**entry, "text": "B = 42*FAKE"}))
     r = runner.invoke(app, ["show", str(run)])  # a text field that says otherwise is refused, not printed
-    assert r.exit_code == 2 and "text is not its formula's" in r.output and "FAKE" not in r.output, r.output
+    assert r.exit_code == 2 and "'text' is not the formula" in r.output and "FAKE" not in r.output, r.output
     (run / "formula.json").write_text(json.dumps(entry))
     metrics = json.loads((run / "metrics.json").read_text())
     metrics["pruned_width"] = evil  # printed as text in the summary: show refuses it (not the networks' width),
@@ -1127,8 +1140,8 @@ def test_every_recorded_option_is_checked_by_every_reader(field, value, message,
     (lambda e: e.update(data_sha256={"mass.txt": "not a digest"}), "'data_sha256'"),
     (lambda e: e["metrics"]["rmse_mev"].update(test=0.05), "records RMSE test 0.05 MeV but its formula gives"),
     (lambda e: e.update(metrics=[1]), "'rmse_mev' must give"),
-    (lambda e: e["parameters"][0].update(stderr=1e-7), "standard error of a_V"),
-    (lambda e: e["parameters"][0].update(stderr=1e300), "standard error of a_V"),
+    (_param_edit(0, stderr=1e-7), "standard error of a_V"),
+    (_param_edit(0, stderr=1e300), "standard error of a_V"),
     (lambda e: [e["correlations"][0].__setitem__(1, 0.0), e["correlations"][1].__setitem__(0, 0.0)],
      "records correlations|not a correlation matrix"),  # the matrix may stop being one
     (lambda e: e["metrics"].update(max_abs_correlation=0.1), "records max_abs_correlation"),
@@ -1257,7 +1270,7 @@ def test_show_refuses_recorded_numbers_its_files_do_not_give(formula_run, tmp_pa
     assert r.exit_code == 2 and "KAN RMSE is not the RMSE" in r.output, r.output
     (run / "metrics.json").write_text((formula_run.run_dir / "metrics.json").read_text())
     entry = json.loads((run / "formula.json").read_text())
-    entry["parameters"][0]["stderr"] = 1e-7
+    _param_edit(0, stderr=1e-7)(entry)
     (run / "formula.json").write_text(json.dumps(entry))
     r = runner.invoke(app, ["show", str(run)])
     assert r.exit_code == 2 and "standard error of a_V" in r.output, r.output
@@ -1442,8 +1455,7 @@ def test_registry_entries_leave_out_the_search_bookkeeping(formula_run, tmp_path
 def test_from_run_checks_its_formula(formula_run, tmp_path):
     from kansym.estimator import KANSymbolicRegressor
 
-    run = _edited_copy(formula_run, tmp_path, "formula.json",
-                       lambda e: e["parameters"][-1].update(value=e["parameters"][-1]["value"] * 1.001))
+    run = _edited_copy(formula_run, tmp_path, "formula.json", _param_edit(-1, value=lambda v: v * 1.001))
     with pytest.raises(KansymError, match="records RMSE"):
         KANSymbolicRegressor.from_run(run)
 
@@ -1620,7 +1632,8 @@ def _config_edit(**fields):
     ("metrics.json", _config_edit(dropped_without_model=3), "dropped_without_model"),
     ("metrics.json", lambda d: d["notes"].setdefault("data", []).append("an added note"), "notes on the data"),
     ("config.json", _config_edit(max_constants=1), "max_constants 1"),
-    ("formula.json", lambda d: d["parameters"][0].update(shorthand="1.0(1)"), "parameter table"),
+    ("formula.json", lambda d: d["parameters"][0].update(shorthand="1.0(1)"), "has shorthand '1.0(1)'"),
+    ("formula.json", lambda d: d["parameters"][0].update(unit="keV"), "parameter table"),
 ])
 def test_show_checks_config_and_counts_against_the_networks(file, edit, message, formula_run, tmp_path):
     run = _edited_copy(formula_run, tmp_path, file, edit)
@@ -1692,7 +1705,7 @@ def test_hall_of_fame_loss_is_a_plain_decimal(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, fit_kwargs, message", [
-    (dict(refine=5), {}, "refine must be None or a tuple"),
+    (dict(refine=5), {}, "refine must be None or a non-empty tuple"),
     ({}, dict(feature_names=[1, 2]), "feature_names must be strings"),
 ])
 def test_estimator_arguments_named(kwargs, fit_kwargs, message):
@@ -1781,8 +1794,8 @@ def test_from_run_and_show_refuse_what_show_refuses(formula_run, tmp_path):
         KANSymbolicRegressor.from_run(run)
     shutil.rmtree(run)
     for field, value, message in (("selection", {"subset": "all"}, "disagrees with config.json"),
-                                  ("latex", "\\input{/etc/passwd}", "latex is not its formula's"),
-                                  ("text", "1", "text is not its formula's"),
+                                  ("latex", "\\input{/etc/passwd}", "'latex' is not the formula"),
+                                  ("text", "1", "'text' is not the formula"),
                                   ("units", {"output": "keV"}, "units are not kansym's")):
         shutil.copytree(formula_run.run_dir, run)
         entry = json.loads((run / "formula.json").read_text())
@@ -3072,3 +3085,34 @@ def test_what_the_thirtieth_probe_found(formula_run, tmp_path):
     (run / "formula.json").write_text(json.dumps(data))
     r = runner.invoke(app, ["show", str(run)])
     assert r.exit_code == 2 and f"run {run.name}: formula.json: malformed formula entry" in " ".join(r.output.split())
+
+
+def test_what_the_thirty_first_probe_found():
+    """Probe 31: a registry entry with two constants' names swapped was read (predictions moved by 7000 MeV); an
+    infinite input gave an infinite prediction; a SIGINT whose KeyboardInterrupt Python dropped (raised in a
+    garbage-collector callback) let a sweep run on."""
+    import kansym
+    from kansym import Formula
+    from kansym.cli import streams
+
+    entry = json.loads((Path(__file__).resolve().parents[1] / "formulas" / "be_even_even_znst.json").read_text())
+    p = entry["parameters"]
+    assert "with a_S" in p[0]["flag"]  # the entry flags a_V's correlation with a_S: a swap of their names shows there
+    p[0]["name"], p[1]["name"] = p[1]["name"], p[0]["name"]
+    with pytest.raises(KansymError, match=r"\(a_S\) has flag '\|corr\| > 0.99 with a_S'"):
+        Formula.from_dict(entry)
+    f = kansym.Formula.from_dict(json.loads(
+        (Path(__file__).resolve().parents[1] / "formulas" / "be_even_even_zn.json").read_text()))
+    X = pd.DataFrame({"Z": [50.0, 50.0], "N": [70.0, np.inf]})
+    with pytest.raises(KansymError, match="column N is inf in row 1: inputs must be finite"):
+        f.predict(X)
+    with pytest.warns(RuntimeWarning, match="not finite on 1 of 2 rows"):  # NaN stays a missing value
+        assert np.isnan(f.predict(X.assign(N=[70.0, np.nan]))[1])
+    step = streams.interruptible(None)
+    step("done")  # no signal: nothing happens
+    streams.INTERRUPT["received"] = True
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            step("done")
+    finally:
+        streams.INTERRUPT["received"] = False

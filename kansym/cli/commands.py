@@ -325,6 +325,7 @@ def discover(
     from kansym.network.execution import Execution
     execution = Execution(jobs, backend, scheduler).checked().reachable()
     bar, progress = _progress_for(cfg, quiet)
+    progress = streams.interruptible(progress)
     try:
         if bar:
             with bar:
@@ -780,7 +781,8 @@ def table1_cmd(models: str = typer.Option("ws4,dz28,frdm12,ktuy05,hfb27", help="
     base.resolved()  # a bad option fails before any training
     from kansym.network.execution import Execution
     execution = Execution(jobs, backend, scheduler).checked().reachable()
-    df = table1(names, seeds, base, progress=None if quiet else lambda s: err.print(f"done: {s}"), execution=execution)
+    df = table1(names, seeds, base, progress=streams.interruptible(None if quiet else lambda s: err.print(f"done: {s}")),
+                execution=execution)
     csv, tex = write_table1(df, out_dir, force)
     t = Table(title="KAN-WS4 Table 1: RMS deviations from AME2020 [MeV]")
     for col in ("model", "n", "sigma_pre", "KAN train", "KAN test", "paper pre/train/test", "S_n pre/KAN",
@@ -852,7 +854,8 @@ def sweep(ctx: typer.Context,
     execution = Execution(jobs, backend, scheduler).checked().reachable()
     sw = plan(DiscoverConfig(target=target, **fixed), grids, runs_dir)  # every point validated before any fit
     err.print(Text(f"sweep {sw.root}: {len(sw.points)} points"), highlight=False)
-    table, done = run_sweep(sw, execution, progress=lambda s: err.print(Text(f"done: {s}"), highlight=False))
+    table, done = run_sweep(sw, execution, progress=streams.interruptible(
+        lambda s: err.print(Text(f"done: {s}"), highlight=False)))
     failed = table[table["state"] == "failed"]
     if as_json:
         _echo_json({"sweep": str(sw.root), "points": len(sw.points), "run_now": done,

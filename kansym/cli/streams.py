@@ -57,6 +57,18 @@ def terminate_as_interrupt() -> None:
             pass
 
 
+def interruptible(progress):
+    """``progress`` (a callback the long steps call as they end, or None) that first raises the interrupt a signal
+    left behind: a SIGINT or SIGTERM whose KeyboardInterrupt Python ignored (raised inside a garbage-collector
+    callback, it is printed and dropped) still ends the command at the next step. Quiet runs (None) get a callback
+    that only does that."""
+    def step(*args, **kwargs):
+        if INTERRUPT["received"]:
+            raise KeyboardInterrupt
+        return progress(*args, **kwargs) if progress is not None else None
+    return step
+
+
 def ignore_signals() -> None:
     """SIGINT and SIGTERM ignored from now on (the command has finished; the process is exiting)."""
     import signal

@@ -460,10 +460,6 @@ def check_formula_record(rd: RunDir, cfg: DiscoverConfig, ds, formula: Formula, 
     if "units" in entry and entry["units"] != export.formula_entry(formula, {}, {})["units"]:
         raise KansymError(f"run {rd.id}: formula.json's units are not kansym's (MeV); the run's files were edited or "
                           "do not belong together")
-    for key, mine in (("latex", export.to_latex(formula.expr)), ("text", str(formula.expr))):
-        if key in entry and entry[key] != mine:
-            raise KansymError(f"run {rd.id}: formula.json's {key} is not its formula's (as its srepr gives it); the "
-                              "run's files were edited or do not belong together")
     section, record = metrics.get("formula"), entry.get("metrics")
     if isinstance(section, dict) and isinstance(record, dict):
         if set(section) != set(record):

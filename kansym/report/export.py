@@ -12,24 +12,18 @@ from kansym.errors import KansymError
 from kansym.nuclear.targets import TARGET_KINDS
 from kansym.report.figures import new_figure
 from kansym.report.notation import display
-from kansym.symbolic.formula import DEGENERATE_CORR, ENTRY_FORMAT, Formula, formula_from_entry
+from kansym.symbolic.formula import ENTRY_FORMAT, Formula, formula_from_entry
 from kansym.symbolic.latex import _table_format, equation_lines, shorthand, tex_escape, tex_value, to_latex
 
 
 def parameter_rows(formula: Formula, init: bool = True) -> list[dict]:
     """Plain rows for a parameter table (``init``: with the value each refit started from)."""
     rows = []
-    degenerate = formula.degenerate_pairs()
-    for k, p in enumerate(formula.parameters):
-        flags = ["error undetermined (infinite derivative, negative variance or singular fit)"] \
-            if p.stderr is None else []
-        partners = [formula.parameters[b if a == k else a].name for a, b, _ in degenerate if k in (a, b)]
-        if partners:
-            flags.append(f"|corr| > {DEGENERATE_CORR} with {', '.join(partners)}")
+    for p, flag in zip(formula.parameters, formula.flags()):
         rel = abs(p.stderr / p.value) if p.stderr is not None and p.value != 0 else None
         rows.append({"name": p.name, "value": p.value, "stderr": p.stderr, "relative_uncertainty": rel,
                      "init": p.init, "shorthand": shorthand(p.value, p.stderr), "unit": parameter_unit(formula, p.name),
-                     "flag": "; ".join(flags)})
+                     "flag": flag})
         if not init:
             del rows[-1]["init"]
     return rows

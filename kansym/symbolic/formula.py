@@ -327,6 +327,20 @@ class Formula:
         return [(i, j, float(c[i][j])) for i in range(len(c)) for j in range(i + 1, len(c))
                 if np.isfinite(c[i][j]) and abs(c[i][j]) > t]
 
+    def flags(self) -> tuple[str, ...]:
+        """Per constant, what a parameter table notes about it ('' when nothing): an undetermined error, and the
+        constants it correlates with beyond DEGENERATE_CORR."""
+        degenerate = self.degenerate_pairs()
+        out = []
+        for k, p in enumerate(self.parameters):
+            notes = ["error undetermined (infinite derivative, negative variance or singular fit)"] \
+                if p.stderr is None else []
+            partners = [self.parameters[b if a == k else a].name for a, b, _ in degenerate if k in (a, b)]
+            if partners:
+                notes.append(f"|corr| > {DEGENERATE_CORR} with {', '.join(partners)}")
+            out.append("; ".join(notes))
+        return tuple(out)
+
     @property
     def max_abs_correlation(self) -> float:
         c = np.asarray(self.correlations, dtype=np.float64)
@@ -401,6 +415,11 @@ class Formula:
             raise KansymError(f"the formula's variables are in the order {', '.join(names)}, not the order of kansym's "
                               "feature set: an array's columns would be read in an order of the file's choosing; pass "
                               "a DataFrame with the columns named")
+        infinite = np.argwhere(np.isinf(X))
+        if infinite.size:  # NaN is a missing value (its row gives NaN, with a warning); an infinity is no input
+            row, col = infinite[0]
+            raise KansymError(f"X's column {names[col]} is {X[row, col]:g} in row {row}: inputs must be finite (a "
+                              "missing value may be NaN)")
         check_derived(X[np.isfinite(X).all(axis=1)], names)  # swapped Z and N beside v_Z, ... say so
         return X
 
@@ -734,14 +753,17 @@ def formula_from_entry(entry: dict) -> Formula:
     if unused:
         raise KansymError(f"malformed formula entry: parameters {', '.join(unused)[:80]} do not occur in 'srepr'")
     _finite_subexpressions(expr)
-    _own_fields_agree(entry, expr, params)
-    return Formula(expr, variables, params, corr)
+    formula = Formula(expr, variables, params, corr)
+    _own_fields_agree(entry, formula)
+    return formula
 
 
-def _own_fields_agree(entry: dict, expr: sp.Expr, params: tuple) -> None:
+def _own_fields_agree(entry: dict, formula: "Formula") -> None:
     """An entry's derived fields, where it has them, are those of its srepr and constants: ``text`` and ``latex`` the
-    formula's, and each parameter's ``shorthand`` and ``relative_uncertainty`` those of its value and error (an
-    entry edited in one field and not the others contradicts itself; which one to believe is not knowable)."""
+    formula's, each parameter's ``shorthand`` and ``relative_uncertainty`` those of its value and error, and its
+    ``flag`` what its error and correlations give (naming the partners: two names swapped show there). An entry
+    edited in one field and not the others contradicts itself; which one to believe is not knowable."""
+    expr, params = formula.expr, formula.parameters
     for key, mine in (("text", lambda: str(expr)), ("latex", lambda: to_latex(expr))):
         if key in entry and entry[key] != mine():
             raise KansymError(f"malformed formula entry: field {key!r} is not the formula its 'srepr' gives (the entry "
@@ -759,6 +781,11 @@ def _own_fields_agree(entry: dict, expr: sp.Expr, params: tuple) -> None:
             if not same:
                 raise KansymError(f"malformed formula entry: field 'parameters'[{k}] ({p.name}) has relative_uncertainty "
                                   f"{str(rel)[:30]}, not its stderr over its value")
+    for k, (raw, flag) in enumerate(zip(entry["parameters"], formula.flags())):
+        if "flag" in raw and raw["flag"] != flag:
+            raise KansymError(f"malformed formula entry: field 'parameters'[{k}] ({params[k].name}) has flag "
+                              f"{str(raw['flag'])[:60]!r}, but its error and correlations give {flag[:60]!r} (names "
+                              "swapped, or the correlations edited)")
 
 
 def _finite_subexpressions(expr: sp.Expr) -> None:
