@@ -613,8 +613,8 @@ def refit(expr: sp.Expr, init: dict[sp.Symbol, float], variables, X: np.ndarray,
 
 
 def linear_constants(expr: sp.Expr, psyms: tuple) -> list[int]:
-    """Indices of a largest-first set of constants in which ``expr`` is jointly linear (every second derivative
-    among them is zero), taken in the order of ``psyms``."""
+    """Indices of constants in which ``expr`` is jointly linear (every second derivative among them is zero),
+    chosen greedily in the order of ``psyms``: of c_1 c_2 A only c_1 is taken."""
     out: list[int] = []
     for k, s in enumerate(psyms):
         if all(sp.diff(expr, s, t) == 0 for t in (s, *(psyms[m] for m in out))):
