@@ -3116,3 +3116,30 @@ def test_what_the_thirty_first_probe_found():
             step("done")
     finally:
         streams.INTERRUPT["received"] = False
+
+
+def test_what_the_thirty_second_probe_found(tiny_run, tmp_path):
+    """Probe 32 (about 430 inputs): a network-only run relabelled as a symbolic-stage run was accepted; an entry
+    written with a 'format' but stripped of the fields it is checked by (flags, shorthands) was read as it stood.
+    (An edited --weight-floor: tests/test_weights.py.)"""
+    from kansym import Formula
+
+    run = tmp_path / tiny_run.run_dir.name
+    shutil.copytree(tiny_run.run_dir, run)
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "stage": "symbolic"}))
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2 and "says stage 'symbolic', but the run has no edges.csv" in r.output, r.output
+    entry = json.loads((Path(__file__).resolve().parents[1] / "formulas" / "be_even_even_znst.json").read_text())
+    for p in entry["parameters"]:
+        del p["flag"]
+    with pytest.raises(KansymError, match=r"field 'parameters'\[0\]\['flag'\] is missing"):
+        Formula.from_dict(entry)
+    del entry["format"]  # a plain to_dict() record: taken at its word, as Formula.to_dict writes it
+    f = Formula.from_dict(entry)
+    assert f.n_constants == 12
+    with pytest.raises(KansymError, match=r"values must give the 12 constants \(a_V, .*got shape \(3,\)"):
+        f.evaluate(np.ones((2, 6)), values=np.ones(3))
+    for threshold in ("0.5", float("nan"), 2.0):
+        with pytest.raises(KansymError, match="threshold must be a number in"):
+            f.degenerate_pairs(threshold)

@@ -149,6 +149,10 @@ def test_a_weighted_run_is_checked_with_its_weights(tmp_path):
     (edited / "config.json").write_text(json.dumps(c))
     r = _cli("show", edited)
     assert r.returncode == 2 and "Traceback" not in r.stderr and "edited" in r.stderr, r.stderr
+    c["weights"], c["weight_floor"] = "dme", 0.3  # probe 32: another floor was accepted and printed
+    (edited / "config.json").write_text(json.dumps(c))
+    r = _cli("show", edited)
+    assert r.returncode == 2 and "weighted RMSE (weights of config.json)" in r.stderr, r.stderr
 
 
 @pytest.mark.parametrize("kind", ["bool", "datetime", "text"])

@@ -238,7 +238,8 @@ and test nuclei at each recorded step."""
 def _check_loss_curve(rd: RunDir, stage, refuse) -> None:
     """loss_curve.csv (a record of training that only training can recompute) must be there and be one: its
     columns, every network of the run (by index) and no other, grids among the recipe's, RMSEs non-negative; and,
-    for the fast trainer without weights, each network's last training RMSE its RMSE on the training nuclei now."""
+    for the fast trainer, each network's last training RMSE its RMSE on the training nuclei now (with weights the
+    weighted one, weights scaled to mean 1 as training scales them: an edited --weight-floor shows there)."""
     if not (rd.path / "loss_curve.csv").exists():
         refuse("loss_curve.csv is missing")
     curve = rd.read_csv("loss_curve.csv")
@@ -258,12 +259,16 @@ def _check_loss_curve(rd: RunDir, stage, refuse) -> None:
         refuse(f"loss_curve.csv is not a training record of the run's networks (columns {', '.join(LOSS_COLUMNS)}, "
                "every one of its networks, grids among its recipe's, RMSEs >= 0)")
     ds = stage.dataset
-    if stage.members[0].schedule.trainer == "fast" and ds.w is None:
+    if stage.members[0].schedule.trainer == "fast":
         train = ds.mask("train")
+        w = None if ds.w is None else ds.w[train] / np.mean(ds.w[train])
         last = curve.groupby(pd.to_numeric(curve["member"]).astype(int))["train_rmse"].last()
         for i, m in enumerate(stage.members):
-            if not math.isclose(float(last[i]), rms(m.predict(ds.X[train]) - ds.y[train]), rel_tol=1e-5, abs_tol=1e-9):
-                refuse(f"loss_curve.csv's last training RMSE of network {i} is not its RMSE on the training nuclei")
+            r = m.predict(ds.X[train]) - ds.y[train]
+            now = rms(r) if w is None else float(np.sqrt(np.mean(w * r ** 2)))
+            if not math.isclose(float(last[i]), now, rel_tol=1e-5, abs_tol=1e-9):
+                refuse(f"loss_curve.csv's last training RMSE of network {i} is not its "
+                       f"{'RMSE' if w is None else 'weighted RMSE (weights of config.json)'} on the training nuclei")
 
 
 def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp):
@@ -976,6 +981,10 @@ def check_settings(rd: RunDir, cfg: DiscoverConfig, metrics: dict) -> None:
     symbolic = [f for f in ("formula.json", "candidates.csv", "edges.csv", "crosscheck.json") if (rd.path / f).exists()]
     if cfg.stage == "kan" and symbolic:
         refuse(f"config.json says stage 'kan', but the run holds {symbolic[0]} of a later stage")
+    lacking = [f for f in ("edges.csv", "candidates.csv") if not (rd.path / f).exists()]
+    if cfg.stage != "kan" and lacking:  # the symbolic stage writes both, whether or not it chose a formula
+        refuse(f"config.json says stage '{getattr(cfg.stage, 'value', cfg.stage)}', but the run has no {lacking[0]} of its "
+               "symbolic stage")
     if (rd.path / "candidates.csv").exists():
         table = rd.read_csv("candidates.csv")
         try:

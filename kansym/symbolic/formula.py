@@ -322,6 +322,9 @@ class Formula:
     def degenerate_pairs(self, threshold: float | None = None) -> list[tuple[int, int, float]]:
         """Pairs (i, j, corr) of constants whose |correlation| exceeds ``threshold`` (default
         DEGENERATE_CORR): nearly interchangeable constants, poorly determined one by one."""
+        if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, numbers.Real)
+                                      or not 0 <= threshold <= 1):
+            raise KansymError(f"threshold must be a number in [0, 1] (an |correlation|), got {str(threshold)[:20]!r}")
         t = DEGENERATE_CORR if threshold is None else threshold
         c = self.correlations
         return [(i, j, float(c[i][j])) for i in range(len(c)) for j in range(i + 1, len(c))
@@ -357,9 +360,14 @@ class Formula:
         return self.expr.xreplace({s: sp.Float(p.value) for s, p in zip(self.param_symbols, self.parameters)})
 
     def evaluate(self, X: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
-        """Formula values on rows of X (columns in ``variables`` order)."""
+        """Formula values on rows of X (columns in ``variables`` order), at the constants ``values`` (one per
+        constant, in ``parameters`` order; default the fitted ones)."""
         f = compiled(self.expr, self.symbols, self.param_symbols)[0]
         X = np.asarray(X, dtype=np.float64)
+        if values is not None and np.shape(values) != (len(self.parameters),):
+            names = ", ".join(p.name for p in self.parameters)[:80]
+            raise KansymError(f"values must give the {len(self.parameters)} constants ({names}), got shape "
+                              f"{np.shape(values)}")
         with np.errstate(all="ignore"):
             out = f(tuple(X.T), tuple(self.values() if values is None else values))
         return np.broadcast_to(np.asarray(out, dtype=np.float64), (X.shape[0],)).copy()
@@ -764,6 +772,13 @@ def _own_fields_agree(entry: dict, formula: "Formula") -> None:
     ``flag`` what its error and correlations give (naming the partners: two names swapped show there). An entry
     edited in one field and not the others contradicts itself; which one to believe is not knowable."""
     expr, params = formula.expr, formula.parameters
+    if "format" in entry:  # an entry kansym wrote as a file (a run's formula.json, the registry) holds them all
+        lacking = [f"'{k}'" for k in ("text", "latex") if k not in entry] + [
+            f"'parameters'[{k}]['{f}']" for k, raw in enumerate(entry["parameters"])
+            for f in ("shorthand", "relative_uncertainty", "flag") if f not in raw]
+        if lacking:
+            raise KansymError(f"malformed formula entry: field {lacking[0]} is missing (an entry with a 'format' "
+                              "is written with it; without it the entry cannot be checked against itself)")
     for key, mine in (("text", lambda: str(expr)), ("latex", lambda: to_latex(expr))):
         if key in entry and entry[key] != mine():
             raise KansymError(f"malformed formula entry: field {key!r} is not the formula its 'srepr' gives (the entry "
