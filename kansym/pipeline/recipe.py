@@ -275,6 +275,16 @@ CANDIDATE_FIELDS = frozenset({"name", "route", "srepr", "variables", "parameters
 """The fields of each candidate in ``candidates.json`` (:func:`candidate_entries`)."""
 
 
+def check_variable_order(entry, names, what: str) -> None:
+    """A run's formula entry (formula.json, a candidate of candidates.json) lists the run's features ``names`` as
+    its variables, in their order: kansym reads them by name, but a reader taking them by position would evaluate
+    another formula. ``what`` names the entry in the error."""
+    if not isinstance(entry, dict) or entry.get("variables") != list(names):
+        raise KansymError(f"{what}: its variables are not config.json's features ({', '.join(names)}, in this "
+                          "order): a reader taking them by position would evaluate another formula; the run's files "
+                          "were edited or do not belong together")
+
+
 def recorded_candidates(entries, names, where: str = "candidates.json") -> tuple:
     """The candidates' formulas as :func:`candidate_entries` gives them back (through JSON and the whitelisting
     srepr reader), reading their variables by name from columns ``names``; a malformed file is a KansymError
@@ -292,9 +302,8 @@ def recorded_candidates(entries, names, where: str = "candidates.json") -> tuple
         if extra:
             raise KansymError(f"{where}: candidate {k} holds {', '.join(map(repr, extra[:3]))[:80]}, not a field kansym "
                               "writes")
-        if isinstance(e, dict) and e.get("variables") != list(names):
-            raise KansymError(f"{where}: candidate {k}: its variables are not the run's features ({', '.join(names)}, "
-                              "in this order): a reader taking them by position would evaluate another formula")
+        if isinstance(e, dict):
+            check_variable_order(e, names, f"{where}: candidate {k}")
         try:
             out.append(formula_from_entry(e).for_columns(names))
         except KansymError as exc:

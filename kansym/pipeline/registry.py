@@ -31,8 +31,8 @@ from kansym.nuclear.targets import TARGET_KINDS
 from kansym.pipeline.config import RECORD_EXTRAS, DiscoverConfig, load_dataset, run_config
 from kansym.pipeline.discovery import (EXTRAPOLATION_OPTIONS, crosscheck_summary, extrapolation_summary, no_formula,
                                        run_formula)
-from kansym.pipeline.recipe import (FormulaSearch, constants_text, load_run_stage, power_route, recorded_candidates,
-                                    shell_route)
+from kansym.pipeline.recipe import (FormulaSearch, check_variable_order, constants_text, load_run_stage, power_route,
+                                    recorded_candidates, shell_route)
 from kansym.pipeline.stages import edges_frame, predictions_frame
 from kansym.pipeline.symbolic_notes import check_symbolic_notes, variant_networks
 from kansym.pipeline.writer import NO_NOTES, NOTE_STAGES, note_lines, notes_text
@@ -1078,11 +1078,7 @@ def _check_run(rd: RunDir, with_candidates: bool):
     formula, judge = None, make_judge(ds, cfg.selection(), cfg.features)
     if (rd.path / "formula.json").exists():
         raw = rd.read_json("formula.json")
-        if not isinstance(raw, dict) or raw.get("variables") != list(feat.feature_names(cfg.features)):
-            raise KansymError(f"run {rd.id}: formula.json's variables are not config.json's features "
-                              f"({', '.join(feat.feature_names(cfg.features))}, in this order): a reader taking "
-                              "them by position would evaluate another formula; the run's files were edited or do "
-                              "not belong together")
+        check_variable_order(raw, feat.feature_names(cfg.features), f"run {rd.id}: formula.json")
         try:
             formula = export.formula_from_entry(raw).for_columns(feat.feature_names(cfg.features))
         except KansymError as exc:
