@@ -761,7 +761,11 @@ def test_residual_bounds_paragraph_is_the_benchmarks():
     assert f"(WS4 alone {res['ws4_alone_test_mev']:.3f} MeV)" in text
     for label, family in (("P and S", "P, S (KAN-WS4 inputs)"), ("and products", "shell occupancies and products"),
                           ("pairing and isospin", "pairing and isospin"), ("with 7 harmonics", "Fourier in Z and N, 7 harmonics"),
-                          ("with 12", "Fourier in Z and N, 12 harmonics"), ("reaches only", "one constant per Z and per N")):
+                          ("with 12", "Fourier in Z and N, 12 harmonics"), ("reaches only", "one constant per Z and per N"),
+                          ("training nuclei, give", "products of sines and cosines in Z and N (k, l <= 12) and shell "
+                                                    "inputs, chosen term by term on the training nuclei"),
+                          ("centres and widths", "7 Gaussian bumps in (Z, N), centres and widths fitted, best of 8 "
+                                                 "starts")):
         r = fam[family]
         assert f"{label} {r['rmse_test_mev']:.3f} ({r['constants']})" in text, label
     assert (f"its 4 nearest training nuclei in the (Z, N) plane reaches "
