@@ -8,7 +8,8 @@
 ``fit`` trains the pruned KAN (ensemble, clamping, baseline) and runs the symbolic stage with exactly the
 recipe ``kansym discover`` uses (``kansym.pipeline.recipe.fit_recipe``), with the
 command line's defaults for ``--target be``. Arrays are in MeV when they are energies; the far-extrapolation
-check needs the nuclear tables and is applied by ``kansym discover``, not to arbitrary arrays.
+check needs the nuclear tables and is applied by ``kansym discover``, not to arbitrary arrays. Bad arguments
+raise ``kansym.KansymError``, a ``ValueError`` as scikit-learn expects.
 """
 
 from __future__ import annotations
@@ -183,19 +184,19 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         check_derived(X, names)  # a kansym feature set's derived columns must be those of each row's (Z, N)
         y = _targets(y, len(X))
         if len(y) and np.ptp(y) <= 1e-12 * max(1.0, float(np.abs(y).max())):
-            raise ValueError("y is constant: there is nothing for a formula to learn (its constants would fit "
+            raise KansymError("y is constant: there is nothing for a formula to learn (its constants would fit "
                              "rounding noise)")
         distinct = len(np.unique(X, axis=0)) if len(X) else 0
         if distinct < MIN_SAMPLES:
-            raise ValueError(f"X has {distinct} distinct rows; a formula needs at least {MIN_SAMPLES} different "
+            raise KansymError(f"X has {distinct} distinct rows; a formula needs at least {MIN_SAMPLES} different "
                              "inputs")
         if sample_weight is not None:
             sample_weight = _weights(sample_weight, len(X))
         if not 0 <= self.test_fraction < 0.9:
-            raise ValueError(f"test_fraction must lie in [0, 0.9), got {self.test_fraction!r}")
+            raise KansymError(f"test_fraction must lie in [0, 0.9), got {self.test_fraction!r}")
         n_train = int(round(len(X) * (1 - self.test_fraction)))
         if n_train < max(MIN_SAMPLES, 2 * int(self.max_constants)):
-            raise ValueError(f"{n_train} training rows are too few for formulas of up to {self.max_constants} "
+            raise KansymError(f"{n_train} training rows are too few for formulas of up to {self.max_constants} "
                              f"constants (need at least {max(MIN_SAMPLES, 2 * int(self.max_constants))})")
         cfg, note = self._config(names)
         if note:
@@ -248,11 +249,11 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         if hasattr(X, "columns"):
             missing = [n for n in self.feature_names_in_ if n not in X.columns]
             if missing:
-                raise ValueError(f"X lacks the columns {', '.join(missing)} the estimator was fitted on")
+                raise KansymError(f"X lacks the columns {', '.join(missing)} the estimator was fitted on")
             X = X[list(self.feature_names_in_)]
         X, _ = _as_matrix(X, tuple(self.feature_names_in_))
         if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} columns; the estimator was fitted on {self.n_features_in_}")
+            raise KansymError(f"X has {X.shape[1]} columns; the estimator was fitted on {self.n_features_in_}")
         check_derived(X, tuple(self.feature_names_in_))
         return X
 
@@ -263,7 +264,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         y = _targets(y)
         pred = self.predict(X)
         if len(pred) != len(y):
-            raise ValueError(f"X has {len(pred)} rows but y has {len(y)} values")
+            raise KansymError(f"X has {len(pred)} rows but y has {len(y)} values")
         return float(r2_score(y, pred, sample_weight=None if sample_weight is None else _weights(sample_weight, len(y))))
 
     def predict(self, X, use: str = "formula") -> np.ndarray:
@@ -272,7 +273,7 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         RuntimeWarning naming how many."""
         X = self._rows(X)
         if use not in ("formula", "kan"):
-            raise ValueError(f"use must be 'formula' or 'kan', got {use!r}")
+            raise KansymError(f"use must be 'formula' or 'kan', got {use!r}")
         pred = self.network_.predict(X)[0] if use == "kan" else self._formula(None).evaluate(X)
         bad = int((~np.isfinite(pred)).sum())
         if bad:
@@ -448,41 +449,42 @@ def choose_baseline(baseline: str, names) -> tuple[str, str | None]:
 
 
 def _targets(y, rows: int | None = None) -> np.ndarray:
-    """``y`` as a float64 vector of finite numbers (one per row of X when ``rows`` is given), or a ValueError."""
+    """``y`` as a float64 vector of finite numbers (one per row of X when ``rows`` is given), or a KansymError (a
+    ValueError)."""
     if isinstance(y, (str, bytes)):
-        raise ValueError("y must hold real numbers, one per row of X")
+        raise KansymError("y must hold real numbers, one per row of X")
     y = unmasked(y, "y")
     real_numbers(np.asarray(y).dtype.kind, "y")
     if np.ndim(y) > 1 and (np.ndim(y) > 2 or np.shape(y)[1] != 1):
-        raise ValueError(f"y must be one target per row (a vector or one column), got shape {np.shape(y)}")
+        raise KansymError(f"y must be one target per row (a vector or one column), got shape {np.shape(y)}")
     y = np.asarray(y, dtype=np.float64).ravel()  # arrays, pandas Series and one-column frames alike
     if rows is not None and len(y) != rows:
-        raise ValueError(f"X has {rows} rows but y has {len(y)} values")
+        raise KansymError(f"X has {rows} rows but y has {len(y)} values")
     if not np.isfinite(y).all():
-        raise ValueError(f"y has {int((~np.isfinite(y)).sum())} NaN or infinite values")
+        raise KansymError(f"y has {int((~np.isfinite(y)).sum())} NaN or infinite values")
     if y.size and np.abs(y).max() > MAX_ABS_VALUE:
-        raise ValueError(f"y holds values up to {np.abs(y).max():.3g} in magnitude; beyond {MAX_ABS_VALUE:.0e} "
+        raise KansymError(f"y holds values up to {np.abs(y).max():.3g} in magnitude; beyond {MAX_ABS_VALUE:.0e} "
                          "the least squares overflow in float64: rescale it")
     return y
 
 
 def _weights(sample_weight, rows: int) -> np.ndarray:
     """``sample_weight`` as a float64 vector of ``rows`` finite, positive numbers within float64's safe range, or
-    a ValueError."""
+    a KansymError (a ValueError)."""
     if isinstance(sample_weight, (str, bytes)):
-        raise ValueError("sample_weight must be numbers, one per row of X")
+        raise KansymError("sample_weight must be numbers, one per row of X")
     sample_weight = unmasked(sample_weight, "sample_weight")
     real_numbers(np.asarray(sample_weight).dtype.kind, "sample_weight")
     try:
         w = np.asarray(sample_weight, dtype=np.float64).ravel()
     except (TypeError, ValueError):
-        raise ValueError("sample_weight must be numbers, one per row of X") from None
+        raise KansymError("sample_weight must be numbers, one per row of X") from None
     if len(w) != rows:
-        raise ValueError(f"X has {rows} rows but sample_weight has {len(w)} values")
+        raise KansymError(f"X has {rows} rows but sample_weight has {len(w)} values")
     if not (np.isfinite(w).all() and (w > 0).all()):
-        raise ValueError("sample_weight must be finite and positive (leave a row out instead of giving it weight 0)")
+        raise KansymError("sample_weight must be finite and positive (leave a row out instead of giving it weight 0)")
     if w.min() < 1 / MAX_ABS_VALUE or w.max() > MAX_ABS_VALUE:
-        raise ValueError(f"sample_weight must lie in [{1 / MAX_ABS_VALUE:.0e}, {MAX_ABS_VALUE:.0e}] (weighted squared "
+        raise KansymError(f"sample_weight must lie in [{1 / MAX_ABS_VALUE:.0e}, {MAX_ABS_VALUE:.0e}] (weighted squared "
                          "errors overflow or vanish in float64 beyond): rescale them, only their ratios matter to the "
                          "constants' errors")
     return w
@@ -493,14 +495,14 @@ def _as_matrix(X, feature_names) -> tuple[np.ndarray, tuple[str, ...]]:
     given = None
 
     if hasattr(X, "toarray") and not hasattr(X, "columns"):  # scipy.sparse
-        raise ValueError("X is a sparse matrix: pass a dense array (X.toarray()) or a DataFrame")
+        raise KansymError("X is a sparse matrix: pass a dense array (X.toarray()) or a DataFrame")
     if hasattr(X, "columns"):
         if getattr(X.columns, "nlevels", 1) > 1 or not X.columns.is_unique:
-            raise ValueError("X's columns must be plain names, each once (got "
+            raise KansymError("X's columns must be plain names, each once (got "
                              f"{'a MultiIndex' if getattr(X.columns, 'nlevels', 1) > 1 else 'a name twice'})")
         names = tuple(str(c) for c in X.columns)
         if feature_names is not None and tuple(feature_names) != names:
-            raise ValueError("feature_names disagree with the DataFrame's columns; pass one or the other")
+            raise KansymError("feature_names disagree with the DataFrame's columns; pass one or the other")
         for name, dt in zip(names, X.dtypes):
             real_numbers(getattr(dt, "kind", "O"), f"X's column {name[:40]!r}")
         X = X.to_numpy(dtype=np.float64, na_value=np.nan)  # a missing value is refused below as not finite
@@ -513,32 +515,32 @@ def _as_matrix(X, feature_names) -> tuple[np.ndarray, tuple[str, ...]]:
             X = X[:, None]
         names = tuple(feature_names) if feature_names is not None else tuple(f"x{i}" for i in range(X.shape[1]))
     if not all(isinstance(n, str) for n in names):
-        raise ValueError(f"feature_names must be strings, got {[type(n).__name__ for n in names][:5]}")
+        raise KansymError(f"feature_names must be strings, got {[type(n).__name__ for n in names][:5]}")
     if X.ndim != 2 or X.shape[1] != len(names):
         shape = given or X.shape
-        raise ValueError(f"X must be 2-D with one column per feature name ({len(names)}), got shape {shape}"
+        raise KansymError(f"X must be 2-D with one column per feature name ({len(names)}), got shape {shape}"
                          + (" (one row of a table is X[[i]], not X[i])" if len(shape) == 1 else ""))
     if X.shape[1] == 0:
-        raise ValueError("X has no columns: give at least one input")
+        raise KansymError("X has no columns: give at least one input")
     if not np.isfinite(X).all():
-        raise ValueError(f"X has {int((~np.isfinite(X)).sum())} NaN or infinite values")
+        raise KansymError(f"X has {int((~np.isfinite(X)).sum())} NaN or infinite values")
     if X.size and np.abs(X).max() > MAX_ABS_VALUE:
-        raise ValueError(f"X holds values up to {np.abs(X).max():.3g} in magnitude; inputs beyond {MAX_ABS_VALUE:.0e} "
+        raise KansymError(f"X holds values up to {np.abs(X).max():.3g} in magnitude; inputs beyond {MAX_ABS_VALUE:.0e} "
                          "overflow the scaling and least squares in float64: rescale the column")
     if len(set(names)) != len(names):
-        raise ValueError(f"feature_names must be distinct, got {list(names)}")
+        raise KansymError(f"feature_names must be distinct, got {list(names)}")
     bad = [n for n, s in zip(names, variable_symbols(names)) if not _PLAIN_NAME.fullmatch(s.name) or s.name in _RESERVED]
     if bad:
-        raise ValueError(f"feature name {bad[0][:40]!r}: use a letter followed by letters and digits, with at most one "
+        raise KansymError(f"feature name {bad[0][:40]!r}: use a letter followed by letters and digits, with at most one "
                          f"'_' before a subscript (e.g. x1, v_Z), and none of {', '.join(sorted(_RESERVED))} (they "
                          "are mathematical constants or functions)")
     taken = [n for n in names if n in _TABLE_COLUMNS]
     if taken:
-        raise ValueError(f"feature name {taken[0]!r} is a column of kansym's own table ({', '.join(_TABLE_COLUMNS)}: "
+        raise KansymError(f"feature name {taken[0]!r} is a column of kansym's own table ({', '.join(_TABLE_COLUMNS)}: "
                          "the target, the split and the weights); rename that input")
     clash = [n for n in names if _CONSTANT_NAME.fullmatch(n)]
     if clash:
-        raise ValueError(f"feature name {clash[0]!r} is named like a formula's constant (a_V, c_1, w_Z: a_*, c_*, w_*); "
+        raise KansymError(f"feature name {clash[0]!r} is named like a formula's constant (a_V, c_1, w_Z: a_*, c_*, w_*); "
                          "rename that input")
     return X, names
 

@@ -3143,3 +3143,46 @@ def test_what_the_thirty_second_probe_found(tiny_run, tmp_path):
     for threshold in ("0.5", float("nan"), 2.0):
         with pytest.raises(KansymError, match="threshold must be a number in"):
             f.degenerate_pairs(threshold)
+
+
+def test_what_the_thirty_third_probe_found(tiny_run, formula_run, tmp_path):
+    """Probe 33 (about 185 inputs): a run without importance.csv was shown without its importances (exit 0); a
+    cross-check row whose refit failed could carry any RMSE; the estimator raised plain ValueErrors where the rest of
+    the API raises KansymError."""
+    from kansym import KANSymbolicRegressor
+    from kansym.pipeline.discovery import crosscheck_run, crosscheck_summary
+    from kansym.pipeline.registry import crosscheck_tex
+
+    run = tmp_path / "kan" / tiny_run.run_dir.name
+    shutil.copytree(tiny_run.run_dir, run)
+    (run / "importance.csv").unlink()
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2 and "importance.csv is missing" in r.output, r.output
+
+    run = tmp_path / "formula" / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    hof = tmp_path / "hof.csv"
+    hof.write_text("Complexity,Loss,Equation\n3,1.0,\"8.0 * Z + 8.0 * N\"\n7,0.5,\"8.5 * Z + 8.3 * N - 0.01 * square(N)\"\n")
+    rep = crosscheck_run(run, pysr_hof=hof)
+    metrics = json.loads((run / "metrics.json").read_text())
+    (run / "metrics.json").write_text(json.dumps({**metrics, "crosscheck": crosscheck_summary(rep)}))
+    other = next(k for k, row in enumerate(rep["rows"]) if k > 0 and not row["selected"] and row.get("refitted"))
+    kept = ("formula", "engine", "engine_expression", "engine_complexity", "engine_loss_mev2", "selected")
+    failed = {**{key: rep["rows"][other][key] for key in kept}, "n_constants": None, "size": None,
+              "refit_failed": "the refit did not converge", "rmse_mev": {"train": "NaN", "test": "NaN", "all": "NaN"}}
+    for row, code in ((failed, 0), ({**failed, "rmse_mev": {"train": 0.1, "test": 0.1, "all": 0.1}}, 2),
+                      ({**failed, "n_constants": 3}, 2), ({**failed, "refit_failed": " "}, 2),
+                      ({key: v for key, v in failed.items() if key != "refit_failed"}, 2)):
+        data = json.loads(json.dumps(rep))
+        data["rows"][other] = row
+        (run / "crosscheck.json").write_text(json.dumps(data))
+        (run / "crosscheck.tex").write_text(crosscheck_tex(json.loads(json.dumps(data))))
+        r = runner.invoke(app, ["show", str(run)])
+        assert r.exit_code == code, (row, r.output)
+        assert code == 0 or f"row {other} has no refitted formula but is not a row whose refit failed" in \
+            r.output.replace("\n", " "), r.output
+
+    est = KANSymbolicRegressor.from_run(formula_run.run_dir)
+    for X, message in ((pd.DataFrame({"Q": [1.0]}), "lacks the columns Z, N"), (np.ones((1, 2, 2)), "must be 2-D")):
+        with pytest.raises(KansymError, match=message):
+            est.predict(X)

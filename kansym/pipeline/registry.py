@@ -341,7 +341,9 @@ def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp):
     if written != text and not (written == "" and text == NO_NOTES):  # runs before 0.2 wrote an empty file
         refuse("notes.txt is not metrics.json's notes")
     _check_loss_curve(rd, stage, refuse)
-    if imp is not None:
+    if imp is None:
+        refuse("importance.csv is missing")
+    else:
         mine = stage.importance()
         if list(imp.columns) != list(mine.columns):
             refuse(f"importance.csv's columns {', '.join(map(str, imp.columns))[:80]} are not "
@@ -893,6 +895,15 @@ def check_crosscheck(rd: RunDir, ds, formula, cfg: DiscoverConfig | None = None,
         layout = rep["tex_layout"]
         if any(kan.get(key) != v for key, v in shown_numbers(formula, layout).items()):
             refuse("crosscheck.json's kansym row does not show the run's formula")
+        failed_fields = {"formula", "engine", "engine_expression", "engine_complexity", "engine_loss_mev2", "selected",
+                         "n_constants", "size", "refit_failed", "rmse_mev"}
+        for k, r in engine:  # a row whose refit failed holds the engine's formula and the reason, no numbers of its own
+            if r.get("expression") is None and not (
+                    set(r) == failed_fields and r["n_constants"] is None and r["size"] is None
+                    and r["selected"] is False and isinstance(r["refit_failed"], str) and r["refit_failed"].strip()
+                    and _same(r["rmse_mev"], {key: float("nan") for key in ds.masks()})):
+                refuse(f"crosscheck.json's row {k} has no refitted formula but is not a row whose refit failed "
+                       "(the reason, no constants, size or RMSE)")
         for k, r in refitted:  # each refitted formula is in its row: its numbers recomputed
             F = export.formula_from_entry(r["refitted"]).for_columns(ds.feature_names)
             if r["n_constants"] != F.n_constants or r["size"] != F.size or r["expression"] != str(F.expr) \
