@@ -2317,20 +2317,24 @@ def test_edits_the_fifteenth_probe_found_accepted_are_refused(name, formula_run,
     assert r.exit_code == 2 and message in r.output.replace("\n", " ") and "Traceback" not in r.output, (name, r.output)
 
 
-def test_crosscheck_rows_are_recomputed(formula_run, tmp_path):
-    """Every number of a cross-check report's rows that its formulas give (far check, departure beyond the data) and
-    only a report's fields: edits of a row that is not the selected one, or an added field, are refused."""
-    from kansym.pipeline.discovery import crosscheck_run
+def _crosschecked_copy(formula_run, tmp_path):
+    """A copy of the formula run cross-checked against a two-formula hall of fame, and the report."""
+    from kansym.pipeline.discovery import crosscheck_run, crosscheck_summary
 
-    run = tmp_path / formula_run.run_dir.name
+    run = tmp_path / "crosschecked" / formula_run.run_dir.name
     shutil.copytree(formula_run.run_dir, run)
     hof = tmp_path / "hof.csv"
     hof.write_text("Complexity,Loss,Equation\n3,1.0,\"8.0 * Z + 8.0 * N\"\n7,0.5,\"8.5 * Z + 8.3 * N - 0.01 * square(N)\"\n")
     rep = crosscheck_run(run, pysr_hof=hof)
     metrics = json.loads((run / "metrics.json").read_text())
-    from kansym.pipeline.discovery import crosscheck_summary
-
     (run / "metrics.json").write_text(json.dumps({**metrics, "crosscheck": crosscheck_summary(rep)}))
+    return run, rep
+
+
+def test_crosscheck_rows_are_recomputed(formula_run, tmp_path):
+    """Every number of a cross-check report's rows that its formulas give (far check, departure beyond the data) and
+    only a report's fields: edits of a row that is not the selected one, or an added field, are refused."""
+    run, rep = _crosschecked_copy(formula_run, tmp_path)
     assert runner.invoke(app, ["show", str(run)]).exit_code == 0
     other = next(k for k, r in enumerate(rep["rows"]) if k > 0 and not r["selected"] and r.get("refitted"))
     far = next(key for key in rep["rows"][other] if key.startswith("far_rms_vs_"))
@@ -3150,7 +3154,6 @@ def test_what_the_thirty_third_probe_found(tiny_run, formula_run, tmp_path):
     cross-check row whose refit failed could carry any RMSE; the estimator raised plain ValueErrors where the rest of
     the API raises KansymError."""
     from kansym import KANSymbolicRegressor
-    from kansym.pipeline.discovery import crosscheck_run, crosscheck_summary
     from kansym.pipeline.registry import crosscheck_tex
 
     run = tmp_path / "kan" / tiny_run.run_dir.name
@@ -3159,13 +3162,7 @@ def test_what_the_thirty_third_probe_found(tiny_run, formula_run, tmp_path):
     r = runner.invoke(app, ["show", str(run)])
     assert r.exit_code == 2 and "importance.csv is missing" in r.output, r.output
 
-    run = tmp_path / "formula" / formula_run.run_dir.name
-    shutil.copytree(formula_run.run_dir, run)
-    hof = tmp_path / "hof.csv"
-    hof.write_text("Complexity,Loss,Equation\n3,1.0,\"8.0 * Z + 8.0 * N\"\n7,0.5,\"8.5 * Z + 8.3 * N - 0.01 * square(N)\"\n")
-    rep = crosscheck_run(run, pysr_hof=hof)
-    metrics = json.loads((run / "metrics.json").read_text())
-    (run / "metrics.json").write_text(json.dumps({**metrics, "crosscheck": crosscheck_summary(rep)}))
+    run, rep = _crosschecked_copy(formula_run, tmp_path)
     other = next(k for k, row in enumerate(rep["rows"]) if k > 0 and not row["selected"] and row.get("refitted"))
     kept = ("formula", "engine", "engine_expression", "engine_complexity", "engine_loss_mev2", "selected")
     failed = {**{key: rep["rows"][other][key] for key in kept}, "n_constants": None, "size": None,
