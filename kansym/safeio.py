@@ -1,10 +1,12 @@
 """Reading what kansym did not write itself, safely, and strict JSON both ways: a file is read only if it is a
 regular file of bounded size (a FIFO or a device is refused at once, never waited on), JSON is parsed with
 bounded depth and integers, and non-finite numbers travel as the strings "NaN", "Infinity", "-Infinity".
-Whether a process is alive (for the owner files of runs and scratch directories) is here too."""
+Whether a process is alive (for the owner files of runs and scratch directories) and signals held back while
+files that belong together are moved into place are here too."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -29,6 +31,32 @@ def pid_alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return True
+
+
+@contextlib.contextmanager
+def signals_deferred():
+    """SIGINT and SIGTERM held back while files that belong together are moved into place, so that an interrupt
+    cannot fall between two renames: a signal that arrives is delivered to the handler it would have reached when
+    the block ends. Only the main thread can hold them back (it runs Python's signal handlers); elsewhere nothing is
+    held back."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending, previous = [], {}
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            handler = signal.getsignal(sig)
+            if handler is not None:  # None: a handler installed outside Python, left alone
+                previous[sig] = signal.signal(sig, lambda signum, frame: pending.append(signum))
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(pending):
+            signal.raise_signal(sig)
 
 
 MAX_READ_BYTES = 64_000_000

@@ -1633,7 +1633,7 @@ def _config_edit(**fields):
     ("metrics.json", lambda d: d["notes"].setdefault("data", []).append("an added note"), "notes on the data"),
     ("config.json", _config_edit(max_constants=1), "max_constants 1"),
     ("formula.json", lambda d: d["parameters"][0].update(shorthand="1.0(1)"), "has shorthand '1.0(1)'"),
-    ("formula.json", lambda d: d["parameters"][0].update(unit="keV"), "parameter table"),
+    ("formula.json", lambda d: d["parameters"][0].update(unit="keV"), "has unit 'keV'"),
 ])
 def test_show_checks_config_and_counts_against_the_networks(file, edit, message, formula_run, tmp_path):
     run = _edited_copy(formula_run, tmp_path, file, edit)
@@ -3183,3 +3183,66 @@ def test_what_the_thirty_third_probe_found(tiny_run, formula_run, tmp_path):
     for X, message in ((pd.DataFrame({"Q": [1.0]}), "lacks the columns Z, N"), (np.ones((1, 2, 2)), "must be 2-D")):
         with pytest.raises(KansymError, match=message):
             est.predict(X)
+
+
+def test_what_the_thirty_fourth_probe_found(tmp_path):
+    """Probe 34 (about 120 inputs, weighted to interrupts): a SIGINT between the two renames of an export left a new
+    NAME.json beside the old NAME.tex; a KeyboardInterrupt raised inside a finalizer was printed as a traceback and
+    the command then exited 0; a burst of signals raised a second interrupt inside the first one's handling; a
+    registry entry with another unit or notation was read."""
+    from kansym import Formula
+
+    code = ("import os, signal, sys\nfrom pathlib import Path\nfrom kansym.cli import streams\n"
+            "from kansym.runs.store import write_files_together\n"
+            "streams.terminate_as_interrupt()\nd, exclusive = Path(sys.argv[1]), sys.argv[2] == 'x'\n"
+            "real_replace, real_link = os.replace, os.link\n"
+            "def first_then_signal(real):\n"
+            "    def move(a, b):\n"
+            "        real(a, b)\n"
+            "        if str(b).endswith('e.json'):\n"
+            "            os.kill(os.getpid(), signal.SIGINT)\n"
+            "            sum(range(10000))\n"
+            "    return move\n"
+            "os.replace, os.link = first_then_signal(real_replace), first_then_signal(real_link)\n"
+            "try:\n"
+            "    write_files_together({d / 'e.json': 'new', d / 'e.tex': 'new'}, exclusive, FileExistsError())\n"
+            "except KeyboardInterrupt:\n"
+            "    print('interrupted')\n")
+    for mode, after in (("r", ["new", "new"]), ("x", [None, None])):
+        d = tmp_path / mode
+        d.mkdir()
+        if mode == "r":
+            (d / "e.json").write_text("old")
+            (d / "e.tex").write_text("old")
+        r = subprocess.run([sys.executable, "-c", code, str(d), mode], capture_output=True, text=True, timeout=60)
+        assert r.stdout.strip() == "interrupted" and not r.stderr, (mode, r.stdout, r.stderr)
+        assert [(d / n).read_text() if (d / n).exists() else None for n in ("e.json", "e.tex")] == after, mode
+
+    code = ("import os, signal, sys, time\nfrom kansym.cli import commands as c, streams as s\n"
+            "class Dropped:\n"
+            "    def __del__(self):\n"
+            "        os.kill(os.getpid(), signal.SIGINT)\n"
+            "        sum(range(10000))\n"
+            "@c.app.command('finalizer')\ndef finalizer():\n"
+            "    d = Dropped()\n    del d\n    print('finished')\n"
+            "@c.app.command('burst')\ndef burst():\n"
+            "    try:\n"
+            "        os.kill(os.getpid(), signal.SIGINT)\n        sum(range(10000))\n"
+            "    except KeyboardInterrupt:\n"
+            "        os.kill(os.getpid(), signal.SIGTERM)\n        sum(range(10000))\n"
+            "        print('held')\n"
+            "sys.argv = ['kansym', sys.argv[1]]\nc.main()\n")
+    for command, printed in (("finalizer", "finished"), ("burst", "held")):
+        r = subprocess.run([sys.executable, "-c", code, command], capture_output=True, text=True, timeout=60)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 130 and r.stdout.strip() == printed, (command, r.returncode, r.stdout, r.stderr)
+        assert len(lines) == 1 and lines[0].startswith("Interrupted as the command ended"), (command, r.stderr)
+
+    entry = json.loads((Path(__file__).resolve().parents[1] / "formulas" / "be_even_even_znst.json").read_text())
+    Formula.from_dict(entry)
+    for edit, message in ((lambda e: e["parameters"][0].update(unit="keV"), r"\(a_V\) has unit 'keV'"),
+                          (lambda e: e.update(notation="kansym-physics/9"), "field 'notation' is 'kansym-physics/9'")):
+        edited = json.loads(json.dumps(entry))
+        edit(edited)
+        with pytest.raises(KansymError, match=message):
+            Formula.from_dict(edited)

@@ -167,8 +167,10 @@ def test_a_finished_point_edited_since_is_checked_and_redone(tmp_path):
     real = metrics["rmse_mev"]["test"]
     metrics["rmse_mev"]["test"] = 0.001  # an edit the summary (and its Pareto set) would otherwise take as is
     (sw.root / a / "metrics.json").write_text(json.dumps(metrics))
-    table, done = run_sweep(sw, Execution(jobs=1))
+    said = []
+    table, done = run_sweep(sw, Execution(jobs=1), progress=said.append)
     assert done == [a] and table.loc[0, "state"] == "done"
+    assert any(line.startswith(f"point {a} is run again: its files disagree with its networks") for line in said), said
     assert json.loads((sw.root / a / "metrics.json").read_text())["rmse_mev"]["test"] == real
     assert table.loc[0, "kan_rmse_mev.test"] == pytest.approx(real)
 

@@ -855,7 +855,7 @@ def sweep(ctx: typer.Context,
     sw = plan(DiscoverConfig(target=target, **fixed), grids, runs_dir)  # every point validated before any fit
     err.print(Text(f"sweep {sw.root}: {len(sw.points)} points"), highlight=False)
     table, done = run_sweep(sw, execution, progress=streams.interruptible(
-        lambda s: err.print(Text(f"done: {s}"), highlight=False)))
+        lambda s: err.print(Text(s), highlight=False)))
     failed = table[table["state"] == "failed"]
     if as_json:
         _echo_json({"sweep": str(sw.root), "points": len(sw.points), "run_now": done,
@@ -1147,13 +1147,16 @@ def main() -> None:
         if not streams.INTERRUPT["received"]:
             raise
         code = 130
+    if code in (0, None) and streams.INTERRUPT["received"]:  # its KeyboardInterrupt dropped, or held back to the end
+        _stderr_line("Interrupted as the command ended; it had finished, so its output is complete")
+        code, streams.INTERRUPT["reported"] = 130, True
     if code == 130 and not streams.INTERRUPT["reported"]:
         command = next((a for a in sys.argv[1:] if not a.startswith("-")), "")
         _stderr_line("Interrupted; " + (
             "a run cut short leaves its partial output under .partial-* (`kansym runs --partial`, `kansym clean`); "
             "an update of a run leaves the run as it was" if command in ("discover", "sweep", "symbolic", "crosscheck",
                                                                           "extrapolate")
-            else "files are written whole or not at all, so nothing already written was changed"))
+            else "each file is written whole or not at all"))
     try:
         sys.stdout.flush()
     except OSError as exc:

@@ -3,8 +3,10 @@ descriptor 1 routed to stderr, a stdout that cannot be written silenced before t
 
 from __future__ import annotations
 
+import math
 import os
 import sys
+import time
 
 
 def reopen_closed() -> list[str]:
@@ -36,18 +38,28 @@ def route_native_stdout() -> None:
         pass
 
 
-INTERRUPT = {"received": False, "reported": False}
-"""Whether SIGINT or SIGTERM arrived, and whether a command has said so already (``main`` says it otherwise)."""
+INTERRUPT = {"received": False, "reported": False, "raised_at": -math.inf}
+"""Whether SIGINT or SIGTERM arrived, whether a command has said so already (``main`` says it otherwise), and when
+(``time.monotonic``) the last KeyboardInterrupt was raised for one."""
+
+BURST_S = 0.5
+"""Signals closer than this [s] to the last one raised (Ctrl-C pressed twice, SIGINT then SIGTERM) are remembered,
+not raised again: a second KeyboardInterrupt inside the first one's handling would be printed as a traceback."""
 
 
 def terminate_as_interrupt() -> None:
     """SIGTERM (what ``timeout`` and schedulers send) ends a command like Ctrl-C: partial output is named or
     removed by the same code. Both signals are remembered, so that an error they cause inside a library (an
-    import cut short) is reported as the interrupt it is."""
+    import cut short) is reported as the interrupt it is; a KeyboardInterrupt Python cannot raise where it lands
+    (in a garbage-collector callback) is not printed: the next step or the command's end reports it."""
     import signal
 
     def interrupt(signum, frame):
         INTERRUPT["received"] = True
+        now = time.monotonic()
+        if now - INTERRUPT["raised_at"] < BURST_S:
+            return
+        INTERRUPT["raised_at"] = now
         raise KeyboardInterrupt
 
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -55,12 +67,21 @@ def terminate_as_interrupt() -> None:
             signal.signal(sig, interrupt)
         except (ValueError, OSError):  # not the main thread
             pass
+    sys.unraisablehook = _unraisable
+
+
+def _unraisable(unraisable) -> None:
+    """Python's hook for exceptions it cannot raise, quiet for the interrupts :func:`terminate_as_interrupt` raises."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt) or (
+            isinstance(unraisable.exc_type, type) and issubclass(unraisable.exc_type, KeyboardInterrupt)):
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 def interruptible(progress):
     """``progress`` (a callback the long steps call as they end, or None) that first raises the interrupt a signal
-    left behind: a SIGINT or SIGTERM whose KeyboardInterrupt Python ignored (raised inside a garbage-collector
-    callback, it is printed and dropped) still ends the command at the next step. Quiet runs (None) get a callback
+    left behind: a SIGINT or SIGTERM whose KeyboardInterrupt Python dropped (raised inside a garbage-collector
+    callback) or that came in a burst still ends the command at the next step. Quiet runs (None) get a callback
     that only does that."""
     def step(*args, **kwargs):
         if INTERRUPT["received"]:

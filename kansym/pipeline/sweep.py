@@ -257,7 +257,8 @@ def run_sweep(sweep: Sweep, execution: Execution | None = None, progress=None) -
     """Run every point not finished (an interrupted or unreadable one is redone under its own name); write
     and return the summary of every point and the names finished now. A failing point does not stop the
     others: it is 'failed' in the summary, with the reason. A point another live process is computing is
-    left to it ('missing'). The summary is written even when the sweep is interrupted."""
+    left to it ('missing'). The summary is written even when the sweep is interrupted. ``progress`` is given a line
+    per step: the check of the finished points, each one run again and why, each point done."""
     make_dir(sweep.root)
     states = {n: point_state(sweep.root, n) for n, _ in sweep.points}
     done = [n for n, _ in sweep.points if states[n][0] == "done"]
@@ -267,17 +268,19 @@ def run_sweep(sweep: Sweep, execution: Execution | None = None, progress=None) -
     for n in done:  # a finished point's numbers are its networks' and formula's, for its plan, or it is redone
         try:
             check_run(sweep.root / n)
+            why = _off_plan(sweep.root / n, planned[n])
         except KansymError as exc:
-            states[n] = ("todo", f"its files disagree with its networks ({exc})")
-            continue
-        other = _off_plan(sweep.root / n, planned[n])
-        if other:
-            states[n] = ("todo", other)
+            why = f"its files disagree with its networks ({exc})"
+        if why:
+            states[n] = ("todo", why)
+            if progress:
+                progress(f"point {n} is run again: {why}")
     for n, _ in sweep.points:
         clear_leftovers(sweep.root, n)
     todo = [(n, c) for n, c in sweep.points if states[n][0] == "todo"]
     try:
-        results = run_tasks(_run_point, todo, execution, progress=progress)
+        results = run_tasks(_run_point, todo, execution,
+                            progress=(lambda m: progress("done: " + m.replace("task", "point"))) if progress else None)
     except BaseException:
         with contextlib.suppress(Exception):
             write_summary(sweep, interrupted=_settle(sweep))

@@ -12,8 +12,8 @@ from kansym.errors import KansymError
 from kansym.nuclear.targets import TARGET_KINDS
 from kansym.report.figures import new_figure
 from kansym.report.notation import display
-from kansym.symbolic.formula import ENTRY_FORMAT, Formula, formula_from_entry
-from kansym.symbolic.latex import _table_format, equation_lines, shorthand, tex_escape, tex_value, to_latex
+from kansym.symbolic.formula import ENTRY_FORMAT, Formula, formula_from_entry, parameter_unit
+from kansym.symbolic.latex import NOTATION, NOTATIONS, _table_format, equation_lines, shorthand, tex_escape, tex_value, to_latex
 
 
 def parameter_rows(formula: Formula, init: bool = True) -> list[dict]:
@@ -34,13 +34,6 @@ def _tex_symbol(name: str) -> str:
     return f"{base}_{{{sub}}}" if sub else base
 
 
-
-
-def parameter_unit(formula: Formula, name: str, output_unit: str = "MeV") -> str:
-    """MeV for a constant the formula is linear in (an energy coefficient: Z and N are pure numbers),
-    1 for a constant inside a function, an exponent or a shift (dimensionless)."""
-    sym = next((s for s in formula.expr.free_symbols if s.name == name), None)
-    return output_unit if sym is not None and not sp.diff(formula.expr, sym).has(sym) else "1"
 
 
 def describe_fit(context: dict, metrics: dict) -> str:
@@ -82,12 +75,6 @@ def _real(value, field: str) -> float:
         raise KansymError(f"formula entry field {field!r} must be a finite number, got {str(value)[:40]!r}")
     return float(value)
 
-
-NOTATION = "kansym-physics/2"
-"""The ``notation`` field of the entries this version writes: their ``.tex`` is in the physicist's notation of
-:mod:`kansym.report.notation`, terms by liquid-drop family (entries of ``kansym-physics/1`` have the liquid-drop
-constants' terms first, then the others; entries without the field SymPy's own order and signs)."""
-NOTATIONS = ("kansym-physics/1", NOTATION)
 
 _MARKS = ("*", "\\dagger", "\\ddagger", "\\S", "\\P", "**", "\\dagger\\dagger", "\\ddagger\\ddagger")
 

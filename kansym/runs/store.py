@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from kansym.errors import KansymError
-from kansym.safeio import json_default, json_text, parse_json_text, pid_alive, read_text_bounded
+from kansym.safeio import json_default, json_text, parse_json_text, pid_alive, read_text_bounded, signals_deferred
 
 STAGING_PREFIX = ".partial-"
 OWNER_FILE = ".owner-pid"
@@ -99,15 +99,16 @@ def write_files_together(files: dict[Path, str], exclusive: bool, exists_error: 
         odd = [p for p in paths if p.is_dir() or (p.exists() and not p.is_file())]
         if odd:  # checked before anything is moved, so no file is replaced without its partner
             raise KansymError(f"{odd[0]} exists and is not a regular file; nothing was written")
-        for p in paths:
-            if exclusive:
-                try:
-                    os.link(staged[p], p)  # fails if the name exists: an atomic claim
-                except FileExistsError:
-                    raise exists_error from None
-            else:
-                os.replace(staged[p], p)
-            placed.append(p)
+        with signals_deferred():  # an interrupt lands before the first move or after the last
+            for p in paths:
+                if exclusive:
+                    try:
+                        os.link(staged[p], p)  # fails if the name exists: an atomic claim
+                    except FileExistsError:
+                        raise exists_error from None
+                else:
+                    os.replace(staged[p], p)
+                placed.append(p)
     except BaseException:
         if exclusive:  # the names were free: give them back (an overwrite keeps what it replaced, all complete)
             for p in placed:

@@ -26,7 +26,7 @@ from scipy.optimize import least_squares
 from kansym.nuclear.baselines import LIQUID_DROP, Baseline
 from kansym.nuclear.features import FEATURE_SETS, check_derived
 from kansym.errors import KansymError, real_numbers, unmasked
-from kansym.symbolic.latex import FEATURE_SYMBOLS, shorthand, to_latex
+from kansym.symbolic.latex import FEATURE_SYMBOLS, NOTATIONS, shorthand, to_latex
 from kansym.network.regressor import contained
 from kansym.symbolic.srepr_reader import parse_srepr
 from kansym.symbolic.library import (
@@ -730,6 +730,9 @@ def formula_from_entry(entry: dict) -> Formula:
     if "format" in entry and entry["format"] != ENTRY_FORMAT:
         raise KansymError(f"malformed formula entry: field 'format' is {str(entry['format'])[:40]!r}; this kansym "
                           f"reads {ENTRY_FORMAT}")
+    if entry.get("notation") is not None and entry["notation"] not in NOTATIONS:
+        raise KansymError(f"malformed formula entry: field 'notation' is {str(entry['notation'])[:40]!r}, not one of "
+                          f"{', '.join(NOTATIONS)}")
     variables = tuple(entry["variables"])
     bad = [v for v in variables if not isinstance(v, str) or not (v in SYMBOL_NAMES or _NAME.fullmatch(v))]
     if bad:
@@ -796,11 +799,21 @@ def _own_fields_agree(entry: dict, formula: "Formula") -> None:
             if not same:
                 raise KansymError(f"malformed formula entry: field 'parameters'[{k}] ({p.name}) has relative_uncertainty "
                                   f"{str(rel)[:30]}, not its stderr over its value")
+        if "unit" in raw and raw["unit"] != parameter_unit(formula, p.name):
+            raise KansymError(f"malformed formula entry: field 'parameters'[{k}] ({p.name}) has unit "
+                              f"{str(raw['unit'])[:20]!r}, but the formula gives it {parameter_unit(formula, p.name)!r}")
     for k, (raw, flag) in enumerate(zip(entry["parameters"], formula.flags())):
         if "flag" in raw and raw["flag"] != flag:
             raise KansymError(f"malformed formula entry: field 'parameters'[{k}] ({params[k].name}) has flag "
                               f"{str(raw['flag'])[:60]!r}, but its error and correlations give {flag[:60]!r} (names "
                               "swapped, or the correlations edited)")
+
+
+def parameter_unit(formula: Formula, name: str, output_unit: str = "MeV") -> str:
+    """MeV for a constant the formula is linear in (an energy coefficient: Z and N are pure numbers),
+    1 for a constant inside a function, an exponent or a shift (dimensionless)."""
+    sym = next((s for s in formula.expr.free_symbols if s.name == name), None)
+    return output_unit if sym is not None and not sp.diff(formula.expr, sym).has(sym) else "1"
 
 
 def _finite_subexpressions(expr: sp.Expr) -> None:

@@ -13,6 +13,12 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 
+NOTATION = "kansym-physics/2"
+"""The ``notation`` field of the entries this version writes: their ``.tex`` is in the physicist's notation of
+:mod:`kansym.report.notation`, terms by liquid-drop family (entries of ``kansym-physics/1`` have the liquid-drop
+constants' terms first, then the others; entries without the field SymPy's own order and signs)."""
+NOTATIONS = ("kansym-physics/1", NOTATION)
+
 
 FEATURE_SYMBOLS = MappingProxyType({"N-Z": ("NmZ", "(N - Z)"), "A^(2/3)": ("A23", "{A^{2/3}}")})
 """Feature names that are no symbol names (kansym's kan4, kan9, kan11): the symbol formulas use, and its LaTeX."""
