@@ -53,8 +53,13 @@ def signals_deferred():
                 previous[sig] = signal.signal(sig, lambda signum, frame: pending.append(signum))
         yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        try:  # every handler is put back even if a signal reaches one already restored in between
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        finally:
+            for sig, handler in previous.items():
+                if signal.getsignal(sig) is not handler:
+                    signal.signal(sig, handler)
         for sig in dict.fromkeys(pending):
             signal.raise_signal(sig)
 

@@ -3231,12 +3231,32 @@ def test_what_the_thirty_fourth_probe_found(tmp_path):
             "    except KeyboardInterrupt:\n"
             "        os.kill(os.getpid(), signal.SIGTERM)\n        sum(range(10000))\n"
             "        print('held')\n"
+            "@c.app.command('again')\ndef again():\n"  # a second Ctrl-C after one that was dropped still interrupts
+            "    d = Dropped()\n    del d\n"
+            "    os.kill(os.getpid(), signal.SIGINT)\n    sum(range(10000))\n    print('finished')\n"
             "sys.argv = ['kansym', sys.argv[1]]\nc.main()\n")
-    for command, printed in (("finalizer", "finished"), ("burst", "held")):
+    for command, printed, said in (("finalizer", "finished", "Interrupted as the command ended"),
+                                   ("burst", "held", "Interrupted as the command ended"),
+                                   ("again", "", "Interrupted; each file is written whole or not at all")):
         r = subprocess.run([sys.executable, "-c", code, command], capture_output=True, text=True, timeout=60)
         lines = r.stderr.strip().splitlines()
         assert r.returncode == 130 and r.stdout.strip() == printed, (command, r.returncode, r.stdout, r.stderr)
-        assert len(lines) == 1 and lines[0].startswith("Interrupted as the command ended"), (command, r.stderr)
+        assert len(lines) == 1 and lines[0].startswith(said), (command, r.stderr)
+
+    # a signal that reaches a handler already put back, while the others are restored: each is still put back
+    code = ("import signal\nfrom kansym.safeio import signals_deferred\n"
+            "term, real, restoring = signal.getsignal(signal.SIGTERM), signal.signal, []\n"
+            "def put_back(sig, handler):\n"
+            "    old = real(sig, handler)\n"
+            "    if restoring and sig == signal.SIGINT:\n"
+            "        restoring.clear()\n        raise KeyboardInterrupt\n"
+            "    return old\n"
+            "signal.signal = put_back\n"
+            "try:\n    with signals_deferred():\n        restoring.append(1)\n"
+            "except KeyboardInterrupt:\n    pass\n"
+            "print(signal.getsignal(signal.SIGTERM) is term, signal.getsignal(signal.SIGINT) is signal.default_int_handler)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.stdout.split() == ["True", "True"], (r.stdout, r.stderr)
 
     entry = json.loads((Path(__file__).resolve().parents[1] / "formulas" / "be_even_even_znst.json").read_text())
     Formula.from_dict(entry)

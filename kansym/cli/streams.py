@@ -67,15 +67,23 @@ def terminate_as_interrupt() -> None:
             signal.signal(sig, interrupt)
         except (ValueError, OSError):  # not the main thread
             pass
-    sys.unraisablehook = _unraisable
+    if sys.unraisablehook is not _unraisable:
+        _HOOK["previous"] = sys.unraisablehook
+        sys.unraisablehook = _unraisable
+
+
+_HOOK = {"previous": sys.__unraisablehook__}
 
 
 def _unraisable(unraisable) -> None:
-    """Python's hook for exceptions it cannot raise, quiet for the interrupts :func:`terminate_as_interrupt` raises."""
+    """Python's hook for exceptions it cannot raise, quiet for the interrupts :func:`terminate_as_interrupt` raises
+    (the next signal is raised again at once: the one dropped did not interrupt anything); others go to the hook
+    installed before."""
     if isinstance(unraisable.exc_value, KeyboardInterrupt) or (
             isinstance(unraisable.exc_type, type) and issubclass(unraisable.exc_type, KeyboardInterrupt)):
+        INTERRUPT["raised_at"] = -math.inf
         return
-    sys.__unraisablehook__(unraisable)
+    _HOOK["previous"](unraisable)
 
 
 def interruptible(progress):

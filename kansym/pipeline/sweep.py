@@ -268,9 +268,10 @@ def run_sweep(sweep: Sweep, execution: Execution | None = None, progress=None) -
     for n in done:  # a finished point's numbers are its networks' and formula's, for its plan, or it is redone
         try:
             check_run(sweep.root / n)
-            why = _off_plan(sweep.root / n, planned[n])
         except KansymError as exc:
             why = f"its files disagree with its networks ({exc})"
+        else:
+            why = _off_plan(sweep.root / n, planned[n])
         if why:
             states[n] = ("todo", why)
             if progress:
