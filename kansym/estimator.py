@@ -274,7 +274,15 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         X = self._rows(X)
         if use not in ("formula", "kan"):
             raise KansymError(f"use must be 'formula' or 'kan', got {use!r}")
-        pred = self.network_.predict(X)[0] if use == "kan" else self._formula(None).evaluate(X)
+        if use == "kan":
+            stage = self.network_
+            pred, _, cons = stage.predict(X)
+            if cons is not None and set(cons.dropped) - set(stage.consensus.dropped):
+                warnings.warn(f"KAN members diverging over these {len(X)} rows, left out for all of them: "
+                              f"{cons.reason(stage.seeds)} (the network's consensus is decided over the rows of one "
+                              "call, so its value for a row can depend on the other rows)", UserWarning, stacklevel=2)
+        else:
+            pred = self._formula(None).evaluate(X)
         bad = int((~np.isfinite(pred)).sum())
         if bad:
             warnings.warn(f"the {use} prediction is not finite on {bad} of {len(pred)} rows", RuntimeWarning,
@@ -296,11 +304,28 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         nuclei = nuclei_frame(Z, N)
         cfg = self._nuclear_config()
         z, n = nuclei["Z"].to_numpy(), nuclei["N"].to_numpy()
-        outside = int((~(SUBSETS[cfg.subset](z, n) & (z >= cfg.min_z) & (n >= cfg.min_n))).sum())
+        inside, selection = self._fitted_selection(cfg)
+        outside = int((~inside(z, n)).sum())
         if outside:
             warnings.warn(f"{outside} of the {len(nuclei)} nuclei lie outside the selection the estimator was fitted on "
-                          f"({cfg.subset}, Z >= {cfg.min_z}, N >= {cfg.min_n}): extrapolation", UserWarning, stacklevel=2)
-        return predict_table(cfg, self.network_, self.formula_, nuclei, sources).table
+                          f"({selection}): extrapolation", UserWarning, stacklevel=2)
+        found = predict_table(cfg, self.network_, self.formula_, nuclei, sources)
+        for note in found.notes:
+            warnings.warn(note, UserWarning, stacklevel=2)
+        return found.table
+
+    def _fitted_selection(self, cfg):
+        """(inside(z, n) -> bool array, description): the nuclei the estimator was fitted on, as a selection: a run's
+        (subset, Z >= min_z, N >= min_n), or for :meth:`fit` the rows given (their parity and Z and N ranges)."""
+        frame = self.network_.dataset.frame
+        if self.network_.dataset.target != "custom":
+            return (lambda z, n: SUBSETS[cfg.subset](z, n) & (z >= cfg.min_z) & (n >= cfg.min_n),
+                    f"{cfg.subset}, Z >= {cfg.min_z}, N >= {cfg.min_n}")
+        fz, fn = frame["Z"].to_numpy(), frame["N"].to_numpy()
+        subset = "even-even" if SUBSETS["even-even"](fz, fn).all() else "all"
+        lo_z, hi_z, lo_n, hi_n = int(fz.min()), int(fz.max()), int(fn.min()), int(fn.max())
+        return (lambda z, n: SUBSETS[subset](z, n) & (z >= lo_z) & (z <= hi_z) & (n >= lo_n) & (n <= hi_n),
+                f"the rows given to fit: {subset}, Z = {lo_z}-{hi_z}, N = {lo_n}-{hi_n}")
 
     def _nuclear_config(self) -> DiscoverConfig:
         """The configuration whose features are this estimator's columns (a kansym feature set)."""

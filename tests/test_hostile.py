@@ -3266,3 +3266,31 @@ def test_what_the_thirty_fourth_probe_found(tmp_path):
         edit(edited)
         with pytest.raises(KansymError, match=message):
             Formula.from_dict(edited)
+
+
+def test_what_the_thirty_fifth_probe_found(monkeypatch):
+    """Probe 35 (about 95 inputs, weighted to the estimator and to numbers recomputed from the tables): the API left
+    out a member that diverged over the rows of a call without a word (the CLI names it); predict_nuclei after fit()
+    judged extrapolation against discover's default selection, not the rows given, and dropped its notes."""
+    import warnings
+
+    import kansym
+    from kansym import KANSymbolicRegressor
+
+    df = kansym.nuclei(subset="even-even", min_z=8, min_n=8, max_unc=None)
+    est = KANSymbolicRegressor(ensemble=4, steps=3, refine=(5,), random_state=0).fit(df[["Z", "N"]], df["BE"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        table = est.predict_nuclei([20, 20], [20, 22], use="kan")  # Ca-40, Ca-42: among the rows fitted
+    assert len(table) == 2
+    with pytest.warns(UserWarning, match=r"outside the selection the estimator was fitted on \(the rows given to "
+                                         r"fit: even-even, Z = 8-\d+, N = 8-\d+\)"):
+        est.predict_nuclei([20], [4])
+    runaway = est.network_.members[2]
+    honest = runaway.predict
+    monkeypatch.setattr(runaway, "predict", lambda X: honest(X) + 100.0)  # a member diverging on every row
+    with pytest.warns(UserWarning, match=r"KAN members diverging over these 2 rows, left out for all of them: member 2 departs"):
+        kan = est.predict(df[["Z", "N"]].head(2), use="kan")
+    assert np.all(np.abs(kan - df["BE"].head(2).to_numpy()) < 50)
+    with pytest.warns(UserWarning, match=r"KAN members diverging over the 2 nuclei predicted, left out"):
+        est.predict_nuclei([20, 20], [20, 22], use="kan")
