@@ -3294,3 +3294,13 @@ def test_what_the_thirty_fifth_probe_found(monkeypatch):
     assert np.all(np.abs(kan - df["BE"].head(2).to_numpy()) < 50)
     with pytest.warns(UserWarning, match=r"KAN members diverging over the 2 nuclei predicted, left out"):
         est.predict_nuclei([20, 20], [20, 22], use="kan")
+
+
+def test_partial_output_with_a_newline_in_its_name_is_listed_on_one_line(tmp_path):
+    """Probe 35: `runs --partial` and `clean` printed a .partial-* name holding a newline as two lines."""
+    odd = tmp_path / ".partial-a\nb"
+    odd.mkdir()
+    r = runner.invoke(app, ["runs", "--partial", "--runs-dir", str(tmp_path)])
+    assert r.exit_code == 0 and ".partial-a?b  (left by a crash or interrupt)" in r.output, r.output
+    r = runner.invoke(app, ["clean", "--runs-dir", str(tmp_path)])
+    assert r.exit_code == 0 and ".partial-a?b" in r.output and "\nb\n" not in r.output and not odd.exists(), r.output

@@ -336,7 +336,7 @@ def discover(
         from kansym.runs.store import owner_text, partial_runs
 
         partial = [p for p, _ in partial_runs(Path(cfg.runs_dir)) if owner_text(p) == str(os.getpid())]  # its own
-        where = f"; partial output is in {terminal_safe(str(partial[-1]))} (`kansym clean` removes it)" if partial else ""
+        where = f"; partial output is in {path_safe(partial[-1])} (`kansym clean` removes it)" if partial else ""
         err.print(f"[bold red]Interrupted[/]: no run directory was created{where}")
         streams.INTERRUPT["reported"] = True
         raise typer.Exit(code=130) from None
@@ -612,14 +612,14 @@ def runs(runs_dir: Path = _dir_option("runs", "Where run directories live."),
     if partial:
         left = partial_runs(runs_dir)
         for p, alive in left:
-            out.print(Text(f"{terminal_safe(str(p))}  ({'being written by a running process' if alive else 'left by a crash or interrupt'})"),
+            out.print(Text(f"{path_safe(p)}  ({'being written by a running process' if alive else 'left by a crash or interrupt'})"),
                       soft_wrap=True)
         if not left:
-            err.print(Text(f"no partial runs under {terminal_safe(str(runs_dir))}"))
+            err.print(Text(f"no partial runs under {path_safe(runs_dir)}"))
         return
     found = list_runs(runs_dir)
     if not found:
-        err.print(Text(f"no runs under {terminal_safe(str(runs_dir))}"))
+        err.print(Text(f"no runs under {path_safe(runs_dir)}"))
         return
     t = Table(title=f"runs in {path_safe(runs_dir)}",
               caption="KAN RMSE [MeV] as the runs' files record them; `kansym show RUN` checks a run")
@@ -660,12 +660,12 @@ def clean(runs_dir: Path = _dir_option("runs", "Where run directories live.")):
     _existing_runs_dir(runs_dir)
     removed = clean_partial(runs_dir)
     for p in removed:
-        out.print(Text(f"removed {terminal_safe(str(p))}"), soft_wrap=True)
+        out.print(Text(f"removed {path_safe(p)}"), soft_wrap=True)
     live = [p for p, alive in partial_runs(runs_dir) if alive]
     for p in live:
-        err.print(Text(f"kept {terminal_safe(str(p))}: being written by a running kansym process"), soft_wrap=True)
+        err.print(Text(f"kept {path_safe(p)}: being written by a running kansym process"), soft_wrap=True)
     if not removed and not live:
-        err.print(Text(f"nothing to clean under {terminal_safe(str(runs_dir))}"))
+        err.print(Text(f"nothing to clean under {path_safe(runs_dir)}"))
 
 
 @app.command()
@@ -798,7 +798,7 @@ def table1_cmd(models: str = typer.Option("ws4,dz28,frdm12,ktuy05,hfb27", help="
                   *(f"{_fmt(getattr(r, q + '_pre'))}/{_fmt(getattr(r, q + '_kan'))}" for q in ("S_n", "S_2n", "Q_alpha")),
                   f"{r.wall_time_s:.0f}")
     out.print(t)
-    out.print(f"wrote {terminal_safe(str(csv))} and {terminal_safe(str(tex))}; HFB-27 has no paper row (the paper's HFB-31 is a different model); S_n, S_2n, "
+    out.print(f"wrote {path_safe(csv)} and {path_safe(tex)}; HFB-27 has no paper row (the paper's HFB-31 is a different model); S_n, S_2n, "
               "Q_alpha: RMS vs AME2020 over all pairs of the fit's nuclei (csv: also the KAN's over held-out pairs)",
               highlight=False)
 
