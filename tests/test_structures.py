@@ -132,7 +132,7 @@ def test_planted_liquid_drop_and_shell_term_recovered_by_the_ensemble():
     y = y + np.random.default_rng(0).normal(0.0, 0.1, len(y))
     ds = replace(ds, frame=f.assign(y=y, BE=y))
     cfg = DiscoverConfig(target="be", subset="even-even", baseline="ldx", width=(1,), refine=(5,), steps=20,
-                         lib="poly", ensemble=4, crosscheck="none", stage="symbolic", search_budget=45).resolved()
+                         lib="poly", ensemble=4, crosscheck="none", stage="symbolic", search_budget=150).resolved()
     stage = train_kan(cfg, ds)
     search = search_formulas(cfg, stage, farcheck.make_judge(ds, SEL, "znv"))
     chosen = search.chosen_structure
