@@ -205,6 +205,32 @@ def test_residual_route_finishes_within_a_small_budget(tmp_path):
     check_run(r.run_dir)  # show accepts it, whether or not the budget ran out (candidates' failures recomputed)
 
 
+def test_a_validation_cut_short_by_the_budget_is_recorded_as_not_validated(tmp_path, monkeypatch):
+    """Probe 36: when the search budget ran out inside a structure's validation refits, the structure was recorded as
+    'a validation refit failed', which `show` (validating without a deadline) refused: a fresh run was unusable. It
+    is recorded as not validated for the budget, like the structures after it, and the run is accepted."""
+    from conftest import tiny_config
+
+    from kansym.pipeline.discovery import discover
+    from kansym.pipeline.registry import check_run
+
+    real, calls = S.validate, []
+
+    def late(s, *args, **kwargs):  # the deadline passes while the first structure is being validated
+        calls.append(s.key)
+        t = time.monotonic()
+        while len(calls) == 1 and not S.past_deadline() and time.monotonic() - t < 60:
+            time.sleep(0.02)
+        return real(s, *args, **kwargs)
+
+    monkeypatch.setattr(S, "validate", late)
+    r = discover(tiny_config(tmp_path, stage="all", steps=4, features="zn", lib="poly", search_budget=3.0))
+    assert len(calls) == 1
+    rows = (r.run_dir / "candidates.csv").read_text()
+    assert S.NOT_VALIDATED_BUDGET in rows and S.VALIDATION_FAILED not in rows, rows
+    check_run(r.run_dir)
+
+
 @pytest.mark.parametrize("args, message", [
     (["--ensemble", "0"], "--ensemble"), (["--cv-folds", "1"], "--cv-folds"), (["--cv-folds", "50"], "--cv-folds"),
     (["--search-budget", "0"], "--search-budget"), (["--search-budget", "nan"], "--search-budget"),

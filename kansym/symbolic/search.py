@@ -375,7 +375,11 @@ def choose_structure(member_candidates, X, y, masks, frame, seed: int, max_const
             if structures[k].candidate.rmse["train"] > SKIP_ABOVE * best:
                 structures[k] = replace(structures[k], failures=(NOT_VALIDATED_SKIPPED,))
                 continue
-            structures[k] = validate(structures[k], X, y, folds, train, edge, w)
+            before = structures[k]
+            structures[k] = validate(before, X, y, folds, train, edge, w)
+            if VALIDATION_FAILED in structures[k].failures and past_deadline():  # a refit cut short by the deadline
+                structures[k] = replace(before, failures=(NOT_VALIDATED_BUDGET,))
+                continue
             if structures[k].eligible and np.isfinite(structures[k].score):
                 best = min(best, structures[k].score)
     skipped = sum(1 for s in structures if s.failures == (NOT_VALIDATED_BUDGET,))
