@@ -3304,3 +3304,25 @@ def test_partial_output_with_a_newline_in_its_name_is_listed_on_one_line(tmp_pat
     assert r.exit_code == 0 and ".partial-a?b  (left by a crash or interrupt)" in r.output, r.output
     r = runner.invoke(app, ["clean", "--runs-dir", str(tmp_path)])
     assert r.exit_code == 0 and ".partial-a?b" in r.output and "\nb\n" not in r.output and not odd.exists(), r.output
+
+
+def test_what_the_thirty_sixth_probe_found(formula_run, tmp_path):
+    """Probe 36 (about 175 inputs): an odd-odd run with the default --chains was refused naming Zr, a chain the user
+    never gave; `extrapolate --both-sides` printed RMS 'over N nuclei beyond the last measured' for the neutron-rich
+    side alone; --max-hidden 0 and -3 were refused with different bounds. (A validation cut short by the search
+    budget: tests/test_structures.py.)"""
+    r = runner.invoke(app, ["discover", "--subset", "odd-odd", "--runs-dir", str(tmp_path / "runs")])
+    assert r.exit_code == 2 and "(a chain of the default --chains Zr,Nd,Hg,Fm)" in r.output \
+        and "--chains ''" in r.output, r.output
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+    for value in ("0", "-3"):
+        r = runner.invoke(app, ["discover", "--max-hidden", value, "--runs-dir", str(tmp_path / "runs")])
+        assert r.exit_code == 2 and f"--max-hidden must be >= 1, got {value}" in r.output, r.output
+    run = tmp_path / "copy" / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    r = runner.invoke(app, ["extrapolate", str(run), "--chains", "Sn", "--beyond", "2", "--both-sides"])
+    text = " ".join(r.output.split())
+    assert r.exit_code == 0 and "on the neutron-rich side (the proton-rich ones are in extrapolation.csv)" in text, \
+        r.output
+    rows = pd.read_csv(run / "extrapolation.csv")
+    assert (rows["distance"] < 0).any() and (rows["distance"] > 0).any()

@@ -176,8 +176,15 @@ def check_options(chains, isotones, beyond, against) -> tuple[str, ...]:
 
 def chain_check(cfg, dataset) -> None:
     """The extrapolation stage of ``discover`` can run on the dataset's nuclei: every chain of ``cfg.chains`` has
-    measured nuclei and stays inside the reference table (a KansymError now, before any training)."""
-    chain_domain(cfg.subset, dataset.frame[["Z", "N"]], cfg.chains, (), DEFAULT_BEYOND, False, DEFAULT_AGAINST[0])
+    measured nuclei and stays inside the reference table (a KansymError now, before any training); a default chain
+    that does not fit the selection (an even-Z element in an odd-odd run) is named as one."""
+    try:
+        chain_domain(cfg.subset, dataset.frame[["Z", "N"]], cfg.chains, (), DEFAULT_BEYOND, False, DEFAULT_AGAINST[0])
+    except KansymError as exc:
+        if tuple(cfg.chains) != DEFAULT_CHAINS:
+            raise
+        raise KansymError(f"{exc} (a chain of the default --chains {','.join(DEFAULT_CHAINS)}): name chains the "
+                          "selection holds with --chains, or skip the extrapolation with --chains ''") from None
 
 
 def extrapolate(cfg, stage, formula, chains=DEFAULT_CHAINS, beyond: int = DEFAULT_BEYOND, against=DEFAULT_AGAINST,

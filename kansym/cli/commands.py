@@ -299,8 +299,8 @@ def discover(
     from kansym.pipeline.config import DiscoverConfig
     from kansym.pipeline.discovery import discover as run_discover
 
-    if max_hidden is not None and max_hidden < 0:
-        raise KansymError(f"--max-hidden must be >= 0, got {max_hidden}")
+    if max_hidden is not None and max_hidden < 1:
+        raise KansymError(f"--max-hidden must be >= 1, got {max_hidden}")
     for option, value in (("--split", split), ("--model", model), ("--features", features)):
         if value is not None and not value.strip():
             raise KansymError(f"{option} is empty; leave it out for the default")
@@ -969,7 +969,9 @@ def extrapolate(run: str = typer.Argument(..., help="Run id, unique prefix/suffi
         _echo_json(report)
         return
     ref = report["against"][0]
-    t = Table(title=f"extrapolation of {path_safe(r.id)}: RMS / max |prediction - {ref}| over {beyond} nuclei beyond the last measured [MeV]")
+    side = " on the neutron-rich side (the proton-rich ones are in extrapolation.csv)" if both_sides else ""
+    t = Table(title=f"extrapolation of {path_safe(r.id)}: RMS / max |prediction - {ref}| over {beyond} nuclei beyond "
+                    f"the last measured{side} [MeV]")
     for col in ("chain", "prediction", f"RMS vs {ref}", f"max vs {ref}", "S2n 2nd-diff RMS", "non-finite"):
         t.add_column(col)
     for ch, rec in report["per_chain"].items():
