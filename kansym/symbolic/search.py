@@ -344,6 +344,27 @@ def pick(structures: list[Structure], min_members: int = 1) -> Structure | None:
                                     s.score, s.key))
 
 
+def _validate_in_order(structures: list[Structure], todo, X, y, folds, train, edge, w) -> None:
+    """Validate ``structures[k]`` for k in ``todo`` (in place), best training RMSE first, until the deadline of the
+    enclosing :func:`deadline_at`: one whose training RMSE exceeds the best score so far by more than
+    ``SKIP_ABOVE`` is skipped, and one the deadline reaches (before or during its refits) is not validated."""
+    best = np.inf
+    for k in sorted(todo, key=lambda k: structures[k].candidate.rmse["train"]):
+        if past_deadline():
+            structures[k] = replace(structures[k], failures=(NOT_VALIDATED_BUDGET,))
+            continue
+        if structures[k].candidate.rmse["train"] > SKIP_ABOVE * best:
+            structures[k] = replace(structures[k], failures=(NOT_VALIDATED_SKIPPED,))
+            continue
+        before = structures[k]
+        structures[k] = validate(before, X, y, folds, train, edge, w)
+        if VALIDATION_FAILED in structures[k].failures and past_deadline():  # a refit cut short by the deadline
+            structures[k] = replace(before, failures=(NOT_VALIDATED_BUDGET,))
+            continue
+        if structures[k].eligible and np.isfinite(structures[k].score):
+            best = min(best, structures[k].score)
+
+
 def choose_structure(member_candidates, X, y, masks, frame, seed: int, max_constants: int, target: str,
                      n_members: int, folds: int = CV_FOLDS, progress=None, deadline: float | None = None,
                      w=None) -> tuple[list[Structure], Structure | None, list[str]]:
@@ -366,22 +387,8 @@ def choose_structure(member_candidates, X, y, masks, frame, seed: int, max_const
     if progress:
         progress(f"formula search: validating {len(todo)} of {len(structures)} structures")
     chosen = None
-    best = np.inf
     with deadline_at(deadline):
-        for k in sorted(todo, key=lambda k: structures[k].candidate.rmse["train"]):
-            if past_deadline():
-                structures[k] = replace(structures[k], failures=(NOT_VALIDATED_BUDGET,))
-                continue
-            if structures[k].candidate.rmse["train"] > SKIP_ABOVE * best:
-                structures[k] = replace(structures[k], failures=(NOT_VALIDATED_SKIPPED,))
-                continue
-            before = structures[k]
-            structures[k] = validate(before, X, y, folds, train, edge, w)
-            if VALIDATION_FAILED in structures[k].failures and past_deadline():  # a refit cut short by the deadline
-                structures[k] = replace(before, failures=(NOT_VALIDATED_BUDGET,))
-                continue
-            if structures[k].eligible and np.isfinite(structures[k].score):
-                best = min(best, structures[k].score)
+        _validate_in_order(structures, todo, X, y, folds, train, edge, w)
     skipped = sum(1 for s in structures if s.failures == (NOT_VALIDATED_BUDGET,))
     if skipped:
         notes.append(validation_budget_note(skipped))
