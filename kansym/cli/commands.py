@@ -855,7 +855,7 @@ def sweep(ctx: typer.Context,
     sw = plan(DiscoverConfig(target=target, **fixed), grids, runs_dir)  # every point validated before any fit
     err.print(Text(f"sweep {sw.root}: {len(sw.points)} points"), highlight=False)
     table, done = run_sweep(sw, execution, progress=streams.interruptible(
-        lambda s: err.print(Text(s), highlight=False)))
+        lambda s: err.print(Text(" ".join(_CONTROL.sub("?", s).split())), highlight=False)))  # reasons quote files
     failed = table[table["state"] == "failed"]
     if as_json:
         _echo_json({"sweep": str(sw.root), "points": len(sw.points), "run_now": done,
