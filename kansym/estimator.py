@@ -277,10 +277,11 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
         if use == "kan":
             stage = self.network_
             pred, _, cons = stage.predict(X)
-            if cons is not None and set(cons.dropped) - set(stage.consensus.dropped):
-                warnings.warn(f"KAN members diverging over these {len(X)} rows, left out for all of them: "
-                              f"{cons.reason(stage.seeds)} (the network's consensus is decided over the rows of one "
-                              "call, so its value for a row can depend on the other rows)", UserWarning, stacklevel=2)
+            why = stage.left_out(cons)
+            if why:
+                warnings.warn(f"KAN members diverging over these {len(X)} rows, left out for all of them: {why} (the "
+                              "network's consensus is decided over the rows of one call, so its value for a row can "
+                              "depend on the other rows)", UserWarning, stacklevel=2)
         else:
             pred = self._formula(None).evaluate(X)
         bad = int((~np.isfinite(pred)).sum())

@@ -405,6 +405,9 @@ ROW_FIELDS = frozenset({"formula", "engine", "n_constants", "size", "rmse_mev", 
                         "extrapolation_rms_vs_kan_mev"})
 """The fields of a report's row, beside the far check's deviations ``far_rms_vs_<table>_beyond_mev`` and
 ``far_max_vs_<table>_beyond_mev``."""
+FAILED_ROW_FIELDS = frozenset({"formula", "engine", "engine_expression", "engine_complexity", "engine_loss_mev2",
+                               "selected", "n_constants", "size", "refit_failed", "rmse_mev"})
+"""The fields of a row whose refit failed: the engine's formula and the reason, no numbers of its own."""
 
 
 def compare(kan: Formula, result: EngineResult, ds, names, extrap_X: np.ndarray, tol_mev: float = 0.1,

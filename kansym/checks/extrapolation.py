@@ -47,9 +47,9 @@ def predict_surface(cfg, stage, formula, nuclei: pd.DataFrame, notes: list | Non
     if len(stage.members) > 1:
         out["sigma_ens_kan"] = sigma  # the same in ME and BE [MeV]
         out["sigma_kan"] = stage.total_sigma(sigma)
-    if cons is not None and notes is not None and set(cons.dropped) - set(stage.consensus.dropped):
-        notes.append(f"KAN members diverging on the {len(X)} extrapolated nuclei, left out: "
-                     f"{cons.reason(stage.seeds)}")
+    why = stage.left_out(cons)
+    if notes is not None and why:
+        notes.append(f"KAN members diverging on the {len(X)} extrapolated nuclei, left out: {why}")
     if formula is not None:
         out["ME_formula"] = TARGET_KINDS[cfg.target].to_me(z, n, formula.evaluate(X), model_me)
         out["sigma_fit_formula"] = formula.eval_uncertainty(X)  # from the constants' covariance [MeV]

@@ -129,8 +129,9 @@ def surfaces(cfg, stage, formula, nuclei: pd.DataFrame, use=("kan", "formula"),
         members = None
         if len(stage.members) > 1:
             kept = list(cons.kept if cons is not None else range(len(stage.members)))
-            if cons is not None and set(cons.dropped) - set(stage.consensus.dropped):
-                notes.append(f"KAN members diverging over the {len(X)} {what}, left out: {cons.reason(stage.seeds)}")
+            why = stage.left_out(cons)
+            if why:
+                notes.append(f"KAN members diverging over the {len(X)} {what}, left out: {why}")
             if cons is not None and not cons.agrees:
                 notes.append(f"the KAN members do not agree over the {len(X)} {what} ({cons.reason(stage.seeds)}): "
                              "where they depart (a large KAN sigma) the ensemble's prediction is not reliable")

@@ -78,6 +78,13 @@ class KanStage:
         c = consensus(P, self.consensus.scale, self.rule, exclude=self.consensus.dropped)
         return c.prediction, c.sigma_ens, c
 
+    def left_out(self, cons: Consensus | None) -> str | None:
+        """Why :meth:`predict` left members out of the rows of a request beyond those dropped on the test nuclei
+        (the consensus's reason), or None when it left out no other."""
+        if cons is None or not set(cons.dropped) - set(self.consensus.dropped):
+            return None
+        return cons.reason(self.seeds)
+
     def metrics(self) -> dict:
         ds, p = self.dataset, self.prediction
         masks = ds.masks()

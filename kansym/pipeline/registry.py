@@ -19,8 +19,8 @@ import pandas as pd
 
 from kansym import __version__
 from kansym.checks import masstable
-from kansym.checks.crosscheck import (DEFAULT_MAXSIZE, REPORT_FIELDS, ROW_FIELDS, TEX_LAYOUT, TEX_LAYOUTS_READ,
-                                     crosscheck_tex, extrapolation_set, far_fields, shown_numbers)
+from kansym.checks.crosscheck import (DEFAULT_MAXSIZE, FAILED_ROW_FIELDS, REPORT_FIELDS, ROW_FIELDS, TEX_LAYOUT,
+                                     TEX_LAYOUTS_READ, crosscheck_tex, extrapolation_set, far_fields, shown_numbers)
 from kansym.checks.extrapolation import extrapolate
 from kansym.checks.farcheck import make_judge
 from kansym.errors import KansymError
@@ -895,11 +895,9 @@ def check_crosscheck(rd: RunDir, ds, formula, cfg: DiscoverConfig | None = None,
         layout = rep["tex_layout"]
         if any(kan.get(key) != v for key, v in shown_numbers(formula, layout).items()):
             refuse("crosscheck.json's kansym row does not show the run's formula")
-        failed_fields = {"formula", "engine", "engine_expression", "engine_complexity", "engine_loss_mev2", "selected",
-                         "n_constants", "size", "refit_failed", "rmse_mev"}
         for k, r in engine:  # a row whose refit failed holds the engine's formula and the reason, no numbers of its own
             if r.get("expression") is None and not (
-                    set(r) == failed_fields and r["n_constants"] is None and r["size"] is None
+                    set(r) == FAILED_ROW_FIELDS and r["n_constants"] is None and r["size"] is None
                     and r["selected"] is False and isinstance(r["refit_failed"], str) and r["refit_failed"].strip()
                     and _same(r["rmse_mev"], {key: float("nan") for key in ds.masks()})):
                 refuse(f"crosscheck.json's row {k} has no refitted formula but is not a row whose refit failed "

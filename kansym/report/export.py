@@ -12,16 +12,16 @@ from kansym.errors import KansymError
 from kansym.nuclear.targets import TARGET_KINDS
 from kansym.report.figures import new_figure
 from kansym.report.notation import display
-from kansym.symbolic.formula import ENTRY_FORMAT, Formula, formula_from_entry, parameter_unit
-from kansym.symbolic.latex import NOTATION, NOTATIONS, _table_format, equation_lines, shorthand, tex_escape, tex_value, to_latex
+from kansym.symbolic.formula import ENTRY_FORMAT, Formula, entry_notation, formula_from_entry, parameter_unit
+from kansym.symbolic.latex import (NOTATION, NOTATIONS, _table_format, equation_lines, shorthand, tex_escape,
+                                   tex_value, to_latex)
 
 
 def parameter_rows(formula: Formula, init: bool = True) -> list[dict]:
     """Plain rows for a parameter table (``init``: with the value each refit started from)."""
     rows = []
     for p, flag in zip(formula.parameters, formula.flags()):
-        rel = abs(p.stderr / p.value) if p.stderr is not None and p.value != 0 else None
-        rows.append({"name": p.name, "value": p.value, "stderr": p.stderr, "relative_uncertainty": rel,
+        rows.append({"name": p.name, "value": p.value, "stderr": p.stderr, "relative_uncertainty": p.relative_uncertainty,
                      "init": p.init, "shorthand": shorthand(p.value, p.stderr), "unit": parameter_unit(formula, p.name),
                      "flag": flag})
         if not init:
@@ -196,15 +196,6 @@ def entry_tex(entry: dict, label: str, lhs: str) -> str:
     """The LaTeX snippet of a registry entry or run ``formula.json`` (as written beside it, in its notation)."""
     return formula_tex(formula_from_entry(entry), lhs, entry.get("metrics", {}), label=label, context=entry,
                        notation=entry_notation(entry))
-
-
-def entry_notation(entry: dict) -> str | None:
-    """The notation an entry's ``.tex`` was written in: one of :data:`NOTATIONS`, or None for entries written before
-    kansym had one; another value is refused."""
-    notation = entry.get("notation")
-    if notation is not None and notation not in NOTATIONS:
-        raise KansymError(f"formula entry field 'notation' is {str(notation)[:40]!r}, not one of {', '.join(NOTATIONS)}")
-    return notation
 
 
 def standalone_document(snippet: str, two_column: bool = False, revtex: bool = False) -> str:

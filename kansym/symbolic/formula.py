@@ -292,6 +292,11 @@ class Parameter:
     stderr: float | None
     init: float
 
+    @property
+    def relative_uncertainty(self) -> float | None:
+        """|stderr / value| (None when the error is undetermined or the value is 0)."""
+        return abs(self.stderr / self.value) if self.stderr is not None and self.value != 0 else None
+
 
 @dataclass(frozen=True)
 class Formula:
@@ -730,9 +735,7 @@ def formula_from_entry(entry: dict) -> Formula:
     if "format" in entry and entry["format"] != ENTRY_FORMAT:
         raise KansymError(f"malformed formula entry: field 'format' is {str(entry['format'])[:40]!r}; this kansym "
                           f"reads {ENTRY_FORMAT}")
-    if entry.get("notation") is not None and entry["notation"] not in NOTATIONS:
-        raise KansymError(f"malformed formula entry: field 'notation' is {str(entry['notation'])[:40]!r}, not one of "
-                          f"{', '.join(NOTATIONS)}")
+    entry_notation(entry)
     variables = tuple(entry["variables"])
     bad = [v for v in variables if not isinstance(v, str) or not (v in SYMBOL_NAMES or _NAME.fullmatch(v))]
     if bad:
@@ -769,6 +772,16 @@ def formula_from_entry(entry: dict) -> Formula:
     return formula
 
 
+def entry_notation(entry: dict) -> str | None:
+    """The notation an entry's ``.tex`` was written in: one of :data:`NOTATIONS`, or None for entries written before
+    kansym had one; another value is refused."""
+    notation = entry.get("notation")
+    if notation is not None and notation not in NOTATIONS:
+        raise KansymError(f"malformed formula entry: field 'notation' is {str(notation)[:40]!r}, not one of "
+                          f"{', '.join(NOTATIONS)}")
+    return notation
+
+
 def _own_fields_agree(entry: dict, formula: "Formula") -> None:
     """An entry's derived fields, where it has them, are those of its srepr and constants: ``text`` and ``latex`` the
     formula's, each parameter's ``shorthand`` and ``relative_uncertainty`` those of its value and error, and its
@@ -792,8 +805,7 @@ def _own_fields_agree(entry: dict, formula: "Formula") -> None:
                               f"{str(raw['shorthand'])[:30]!r}, but its value and stderr give "
                               f"{shorthand(p.value, p.stderr)!r}")
         if "relative_uncertainty" in raw:
-            rel, want = raw["relative_uncertainty"], (p.stderr / abs(p.value) if p.stderr is not None and p.value
-                                                      else None)
+            rel, want = raw["relative_uncertainty"], p.relative_uncertainty
             same = (rel is None and want is None) or (isinstance(rel, (int, float)) and want is not None
                                                       and math.isclose(rel, want, rel_tol=1e-9, abs_tol=1e-300))
             if not same:
