@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import replace
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -408,13 +409,13 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
 
     @classmethod
     def from_config(cls, cfg) -> "KANSymbolicRegressor":
-        """An (unfitted) estimator with the settings of a resolved ``DiscoverConfig``."""
-        return cls(width=cfg.width, grid=cfg.grid, refine=cfg.refine, k=cfg.k, steps=cfg.steps, lamb=cfg.lamb,
-                   prune=cfg.prune, max_hidden=cfg.max_hidden, baseline=cfg.baseline, ensemble=cfg.ensemble,
-                   aggregate=cfg.aggregate, beyond=cfg.beyond, trainer=cfg.trainer, lib=cfg.lib, r2_min=cfg.r2_min,
-                   poor_edges=cfg.poor_edges, max_constants=cfg.max_constants, expand=cfg.expand, joint=cfg.joint,
-                   lamb_l1=cfg.lamb_l1, lamb_entropy=cfg.lamb_entropy, symbolic_from=cfg.symbolic_from,
-                   search_budget=cfg.search_budget, cv_folds=cfg.cv_folds, uncertainty=cfg.uncertainty,
+        """An (unfitted) estimator with the settings of a resolved ``DiscoverConfig`` (choices as plain strings, as
+        a new estimator holds them)."""
+        names = ("width", "grid", "refine", "k", "steps", "lamb", "prune", "max_hidden", "baseline", "ensemble",
+                 "aggregate", "beyond", "trainer", "lib", "r2_min", "poor_edges", "max_constants", "expand", "joint",
+                 "lamb_l1", "lamb_entropy", "symbolic_from", "search_budget", "cv_folds", "uncertainty")
+        settings = {name: getattr(cfg, name) for name in names}
+        return cls(**{name: value.value if isinstance(value, Enum) else value for name, value in settings.items()},
                    random_state=cfg.seed)
 
     @classmethod
@@ -555,11 +556,12 @@ def _as_matrix(X, feature_names) -> tuple[np.ndarray, tuple[str, ...]]:
                          "overflow the scaling and least squares in float64: rescale the column")
     if len(set(names)) != len(names):
         raise KansymError(f"feature_names must be distinct, got {list(names)}")
-    bad = [n for n, s in zip(names, variable_symbols(names)) if not _PLAIN_NAME.fullmatch(s.name) or s.name in _RESERVED]
+    bad = [n for n, s in zip(names, variable_symbols(names))
+           if not _PLAIN_NAME.fullmatch(s.name) or s.name in _RESERVED or len(s.name) > MAX_NAME_LENGTH]
     if bad:
         raise KansymError(f"feature name {bad[0][:40]!r}: use a letter followed by letters and digits, with at most one "
-                         f"'_' before a subscript (e.g. x1, v_Z), and none of {', '.join(sorted(_RESERVED))} (they "
-                         "are mathematical constants or functions)")
+                         f"'_' before a subscript (e.g. x1, v_Z), at most {MAX_NAME_LENGTH} characters, and none of "
+                         f"{', '.join(sorted(_RESERVED))} (they are mathematical constants or functions)")
     taken = [n for n in names if n in _TABLE_COLUMNS]
     if taken:
         raise KansymError(f"feature name {taken[0]!r} is a column of kansym's own table ({', '.join(_TABLE_COLUMNS)}: "
@@ -572,6 +574,7 @@ def _as_matrix(X, feature_names) -> tuple[np.ndarray, tuple[str, ...]]:
 
 
 _TABLE_COLUMNS = ("y", "split", "weight")
+MAX_NAME_LENGTH = 64  # as a formula entry's variable names (kansym.symbolic.formula)
 _CONSTANT_NAME = re.compile(r"[acw]_[A-Za-z0-9]+")
 """The names formulas give their constants: the baselines' a_V ... and w_Z, w_0, the network's c_1, c_2, ..."""
 _PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)?")

@@ -3326,3 +3326,56 @@ def test_what_the_thirty_sixth_probe_found(formula_run, tmp_path):
         r.output
     rows = pd.read_csv(run / "extrapolation.csv")
     assert (rows["distance"] < 0).any() and (rows["distance"] > 0).any()
+
+
+def test_what_the_thirty_seventh_probe_found(formula_run, tmp_path):
+    """Probe 37 (about 460 inputs): `table1 --force` with table1.tex a directory trained first and then wrote a new
+    table1.csv beside it; discover trained on 2 nuclei (a held-out split of 8) and exited 0; a 65-character feature
+    name was refused only after training, naming candidates.json; an empty or malformed --scheduler gave a bare
+    exception name; an estimator read from a run gave enum objects from get_params(); `runs` on a folder of sweeps
+    said only 'no runs'."""
+    out = tmp_path / "t1"
+    (out / "table1.tex").mkdir(parents=True)
+    (out / "table1.csv").write_text("old\n")
+    started = time.monotonic()
+    r = runner.invoke(app, ["table1", "--models", "ws4", "--ensemble", "1", "--out-dir", str(out), "--force"])
+    assert r.exit_code == 2 and "table1.tex exists and is not a regular file; nothing was written" in r.output, r.output
+    assert time.monotonic() - started < 10 and (out / "table1.csv").read_text() == "old\n"
+    assert sorted(p.name for p in out.iterdir()) == ["table1.csv", "table1.tex"]
+    from kansym.pipeline.table1 import write_table1
+
+    (out / "table1.csv").unlink()
+    (out / "table1.tex").rmdir()
+    frame = pd.DataFrame({"model": ["WS4"], "seeds": [1], **{c: [0.2] for c in (
+        "sigma_pre", "sigma_kan_train", "sigma_kan_train_spread", "sigma_kan_test", "sigma_kan_test_spread",
+        "paper_sigma_pre", "paper_sigma_kan_train", "paper_sigma_kan_test")}})
+    write_table1(frame, out)
+    assert (out / "table1.csv").exists() and (out / "table1.tex").exists()
+    with pytest.raises(KansymError, match="already holds table1.csv/table1.tex"):
+        write_table1(frame, out)
+    for args, message in ((["--split", "new-in-ame2020", "--subset", "odd-odd", "--min-z", "100"],
+                           "leaves 2 training and 6 test nuclei (new in AME2020) of 8; each side needs at least 10"),
+                          (["--split", "none", "--subset", "odd-odd", "--min-z", "100"],
+                           "8 selected nuclei are too few to train on; a fit needs at least 10"),
+                          (["--split", "new-in-ame2020", "--target", "residual", "--model", "ws4", "--max-unc", "none",
+                            "--subset", "odd-odd", "--min-z", "100"], "leaves 2 training and 6 test nuclei")):
+        r = runner.invoke(app, ["discover", *args, "--chains", "", "--runs-dir", str(tmp_path / "runs")])
+        assert r.exit_code == 2 and message in " ".join(r.output.split()), r.output
+        assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+    from kansym.estimator import KANSymbolicRegressor
+
+    X = np.c_[np.arange(20.0) + 30, np.arange(20.0) + 40]
+    started = time.monotonic()
+    with pytest.raises(KansymError, match="at most 64 characters"):
+        KANSymbolicRegressor(steps=2).fit(X, X[:, 0] ** 2, feature_names=["a" * 65, "N"])
+    assert time.monotonic() - started < 5
+    for address in ("", "tcp://[::1", "tcp://10.0.0.5:8786 extra"):
+        r = runner.invoke(app, ["table1", "--backend", "dask", "--scheduler", address, "--out-dir", str(tmp_path / "t2")])
+        assert r.exit_code == 2 and "is not a scheduler address: give [SCHEME://]HOST[:PORT]" in r.output, r.output
+    params = KANSymbolicRegressor.from_run(formula_run.run_dir).get_params()
+    assert all(type(params[k]) is str for k in ("aggregate", "beyond", "trainer")), params
+    sweeps = tmp_path / "sweeps"
+    (sweeps / "sweep-0123abcd" / "p000-0123abcd").mkdir(parents=True)
+    r = runner.invoke(app, ["runs", "--runs-dir", str(sweeps)])
+    assert r.exit_code == 0 and "it holds 1 sweep folder, whose points are runs: kansym runs --runs-dir" in \
+        " ".join(r.output.split()), r.output

@@ -619,7 +619,10 @@ def runs(runs_dir: Path = _dir_option("runs", "Where run directories live."),
         return
     found = list_runs(runs_dir)
     if not found:
-        err.print(Text(f"no runs under {path_safe(runs_dir)}"))
+        sweeps = sorted(p.name for p in Path(runs_dir).glob("sweep-*") if p.is_dir() and not p.is_symlink())
+        hint = (f" (it holds {len(sweeps)} sweep folder{'s' if len(sweeps) > 1 else ''}, whose points are runs: "
+                f"kansym runs --runs-dir {path_safe(Path(runs_dir) / sweeps[0])})" if sweeps else "")
+        err.print(Text(f"no runs under {path_safe(runs_dir)}{hint}"))
         return
     t = Table(title=f"runs in {path_safe(runs_dir)}",
               caption="KAN RMSE [MeV] as the runs' files record them; `kansym show RUN` checks a run")

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from kansym.errors import KansymError
 
 BACKENDS = ("loky", "dask")
+# a scheduler address: an optional scheme, a host name, IPv4 or bracketed IPv6 address, an optional port
+_ADDRESS = re.compile(r"(?:[a-z][a-z0-9+.-]{0,15}://)?(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])"
+                      r"(?::[0-9]{1,5})?/?", re.ASCII)
 
 
 def available_cpus() -> int:
@@ -42,6 +46,10 @@ class Execution:
             raise KansymError(f"--jobs must lie in 1 .. 1024, got {self.jobs!r}")
         if self.scheduler is not None and self.backend != "dask":
             raise KansymError("--scheduler needs --backend dask")
+        if self.scheduler is not None and not (isinstance(self.scheduler, str) and _ADDRESS.fullmatch(self.scheduler)):
+            shown = repr(self.scheduler)[:60] if isinstance(self.scheduler, str) else type(self.scheduler).__name__
+            raise KansymError(f"--scheduler {shown} is not a scheduler address: give [SCHEME://]HOST[:PORT], e.g. "
+                              "tcp://10.0.0.5:8786 or tcp://[::1]:8786")
         return self
 
     def reachable(self) -> "Execution":
@@ -55,7 +63,10 @@ class Execution:
         if self.scheduler is not None:
             try:
                 Client(self.scheduler, timeout="5s").close()
-            except (OSError, TimeoutError, ValueError) as exc:
+            except ValueError:
+                raise KansymError(f"--scheduler {self.scheduler!r} is not an address dask can use, e.g. "
+                                  "tcp://10.0.0.5:8786") from None
+            except (OSError, TimeoutError) as exc:
                 raise KansymError(f"cannot reach the Dask scheduler at {self.scheduler}: "
                                   f"{type(exc).__name__}") from None
         return self

@@ -208,6 +208,9 @@ def split_labels(nuclei: pd.DataFrame, spec: str, seed: int = 0, min_nuclei: int
     check_split_sizes(spec, kind, args, n, min_nuclei)
     labels = np.full(n, "train", dtype=object)
     if kind == "none":
+        if n < min_nuclei:
+            raise KansymError(f"{n} selected nuclei are too few to train on; a fit needs at least {min_nuclei}: "
+                              "widen the selection")
         return labels
     if kind == "new-in-ame2020":
         old = tables.load_experiment("ame2016")
@@ -217,6 +220,10 @@ def split_labels(nuclei: pd.DataFrame, spec: str, seed: int = 0, min_nuclei: int
         if not 1 <= new.sum() < n:  # a held-out set was asked for: none, or nothing left to train on, is refused
             raise KansymError(f"split {spec!r} leaves {int(new.sum())} of the {n} selected nuclei new in AME2020 "
                               "(the test set) and the rest to train on; widen the selection or use --split none")
+        if min(n - new.sum(), new.sum()) < min_nuclei:
+            raise KansymError(f"split {spec!r} leaves {n - int(new.sum())} training and {int(new.sum())} test nuclei "
+                              f"(new in AME2020) of {n}; each side needs at least {min_nuclei}: widen the selection"
+                              + (" or use --split none" if n >= min_nuclei else ""))
         return labels
     rng = np.random.default_rng(seed)
     if kind == "random":

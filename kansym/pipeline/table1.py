@@ -20,7 +20,7 @@ from kansym.pipeline.member import fit_member
 from kansym.metrics import SPLITS, rms
 from kansym.network.regressor import scratch_prefix
 from kansym.pipeline.recipe import assemble_stage, collect_members, member_jobs
-from kansym.runs.store import unwritable_dir, write_csv, write_text_atomic
+from kansym.runs.store import csv_text, unwritable_dir, write_files_together
 
 # Lu et al., KAN-WS4: sigma_pre, sigma_KAN train, sigma_KAN test [MeV]. The paper's HFB row is HFB-31,
 # a different model from the bundled HFB-27, so HFB-27 has no paper row.
@@ -117,6 +117,11 @@ def table1_latex(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _already_there(out_dir: Path) -> KansymError:
+    return KansymError(f"{out_dir} already holds table1.csv/table1.tex; use --force to replace them "
+                       "or --out-dir for a new directory")
+
+
 def check_out_dir(out_dir: Path, force: bool = False) -> tuple[Path, Path]:
     """The two output paths in ``out_dir``; refuse to replace existing ones unless ``force``."""
     out_dir = Path(out_dir)
@@ -124,15 +129,18 @@ def check_out_dir(out_dir: Path, force: bool = False) -> tuple[Path, Path]:
     if problem:
         raise KansymError(f"--out-dir {out_dir} {problem}")
     csv, tex = out_dir / "table1.csv", out_dir / "table1.tex"
-    if not force and (csv.exists() or tex.exists()):
-        raise KansymError(f"{out_dir} already holds table1.csv/table1.tex; use --force to replace them "
-                          "or --out-dir for a new directory")
+    if not force and any(p.exists() or p.is_symlink() for p in (csv, tex)):
+        raise _already_there(out_dir)
+    odd = [p for p in (csv, tex) if p.is_dir() or (p.exists() and not p.is_file())]
+    if odd:  # as the writer refuses them, but before the training
+        raise KansymError(f"{odd[0]} exists and is not a regular file; nothing was written")
     return csv, tex
 
 
 def write_table1(df: pd.DataFrame, out_dir: Path, force: bool = False) -> tuple[Path, Path]:
-    """table1.csv and table1.tex in ``out_dir``; existing ones are kept unless ``force``."""
+    """table1.csv and table1.tex in ``out_dir``, written together (both or neither); existing ones are kept unless
+    ``force``."""
     csv, tex = check_out_dir(out_dir, force)
-    write_csv(csv, df)
-    write_text_atomic(tex, table1_latex(df))
+    write_files_together({csv: csv_text(df), tex: table1_latex(df)}, exclusive=not force,
+                         exists_error=_already_there(out_dir))
     return csv, tex

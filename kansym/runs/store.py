@@ -586,9 +586,14 @@ def remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def csv_text(frame: pd.DataFrame) -> str:
+    """A table as the CSV text kansym writes (no index)."""
+    return frame.to_csv(index=False)
+
+
 def write_csv(path: Path, frame: pd.DataFrame) -> None:
     """A table as CSV (no index), written atomically."""
-    write_text_atomic(Path(path), frame.to_csv(index=False))
+    write_text_atomic(Path(path), csv_text(frame))
 
 
 def save_figure(fig, path: Path, pdf: bool = True, **savefig) -> None:
