@@ -1722,11 +1722,15 @@ def test_seventh_probe_cases(formula_run, tmp_path):
 
     assert parse_value("detrend", "false") is False and parse_value("uncertainty", "false") is False
     assert parse_value("search_budget", "5") == 5.0 and parse_value("max_constants", "10") == 10
-    older = tmp_path / "older"  # a run written before kansym kept every candidate's formula
+    older = tmp_path / "older"  # a run of this version made to look as if written before candidates.json: refused
     shutil.copytree(formula_run.run_dir, older)
     (older / "candidates.json").unlink()
+    with pytest.raises(KansymError, match="candidates.json is missing beside candidates.csv"):
+        KANSymbolicRegressor.from_run(older)
+    est = KANSymbolicRegressor.from_run(formula_run.run_dir)  # as an older run (calibration rule kansym-1) reads
+    est.candidates_ = est.candidates_.drop(columns="formula")
     with pytest.raises(KansymError, match="only the chosen formula"):
-        KANSymbolicRegressor.from_run(older).sympy(0)
+        est.sympy(0)
     r = runner.invoke(app, ["discover", "--runs-dir", str(formula_run.run_dir / "inner")])
     assert r.exit_code == 2 and "lies inside the run" in r.output and not (formula_run.run_dir / "inner").exists()
     r = runner.invoke(app, ["export", str(formula_run.run_dir), "--name", "..", "--registry", str(tmp_path / "reg")])
@@ -3379,3 +3383,48 @@ def test_what_the_thirty_seventh_probe_found(formula_run, tmp_path):
     r = runner.invoke(app, ["runs", "--runs-dir", str(sweeps)])
     assert r.exit_code == 0 and "it holds 1 sweep folder, whose points are runs: kansym runs --runs-dir" in \
         " ".join(r.output.split()), r.output
+
+
+def test_what_the_thirty_eighth_probe_found(formula_run, tmp_path):
+    """Probe 38 (about 245 inputs): a run without candidates.json was shown, predicted from and exported with its
+    candidates.csv unchecked (hand edits of the choice went unnoticed); a crosscheck.tex without crosscheck.json was
+    accepted; `figures` made a file failed only after a 34 s symbolic search, naming a hidden path, and a sweep's
+    summary.csv made a folder likewise after its points were checked; a sweep took a symbolic link as a finished
+    point; a signal in the last moments of a command (as the interpreter shut down) ended it with exit code 0."""
+    for name, fault in (("candidates", lambda run: (run / "candidates.json").unlink()),
+                        ("orphan", lambda run: (run / "crosscheck.tex").write_text("\\begin{tabular}{l}\\end{tabular}\n")),
+                        ("figures", lambda run: (shutil.rmtree(run / "figures"), (run / "figures").write_text("x")))):
+        run = tmp_path / name / formula_run.run_dir.name
+        shutil.copytree(formula_run.run_dir, run)
+        fault(run)
+        started = time.monotonic()
+        for args in (["show", str(run)], ["symbolic", str(run), "--lib", "poly"]):
+            r = runner.invoke(app, args)
+            text = " ".join(r.output.split())
+            assert r.exit_code == 2 and {"candidates": "candidates.json is missing beside candidates.csv",
+                                         "orphan": "crosscheck.json is missing beside crosscheck.tex",
+                                         "figures": "figures is a file, not the run's folder of figures"}[name] in text, \
+                (name, args, r.output)
+        assert time.monotonic() - started < 20, name
+    from kansym.pipeline.sweep import plan, run_sweep
+    from test_sweep import _base
+
+    sweep = plan(_base(tmp_path / "sw"), {"seed": [0]}, tmp_path / "sw")
+    (sweep.root / "summary.csv").mkdir(parents=True)
+    with pytest.raises(KansymError, match="summary.csv is not a regular file"):
+        run_sweep(sweep)
+    (sweep.root / "summary.csv").rmdir()
+    (tmp_path / "elsewhere").mkdir()
+    (sweep.root / sweep.points[0][0]).symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(KansymError, match="is a symbolic link; a sweep's points are folders it writes itself"):
+        run_sweep(sweep)
+    assert sorted(p.name for p in sweep.root.iterdir()) == [sweep.points[0][0]]
+    script = ("import atexit, os, signal, sys, time\nfrom kansym.cli import commands as c\n"
+              "c.streams.terminate_as_interrupt()\nlate = getattr(signal, sys.argv[1])\n"
+              # the libraries' exit handlers are registered after kansym's, and run before it
+              "atexit.register(lambda: (os.kill(os.getpid(), late), time.sleep(0.05)))\n"
+              "sys.argv = ['kansym', '--version']\nc.main()\n")
+    for sig in ("SIGINT", "SIGTERM"):
+        done = subprocess.run([sys.executable, "-c", script, sig], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 130 and done.stdout.startswith("kansym ") and done.stderr.strip() == \
+            "Interrupted as the command ended; it had finished, so its output is complete", (sig, done.stderr)

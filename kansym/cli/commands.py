@@ -1152,8 +1152,10 @@ def main() -> None:
         if not streams.INTERRUPT["received"]:
             raise
         code = 130
-    if code in (0, None) and streams.INTERRUPT["received"]:  # its KeyboardInterrupt dropped, or held back to the end
-        _stderr_line("Interrupted as the command ended; it had finished, so its output is complete")
+    streams.ending(code)  # from here to the process's end a signal is remembered, not raised, and still reported
+    if code in (0, None) and (streams.INTERRUPT["received"] or streams.ENDING["signalled"]):
+        # its KeyboardInterrupt dropped, held back to the end, or a signal came as the command ended
+        _stderr_line(streams.LATE_MESSAGE)
         code, streams.INTERRUPT["reported"] = 130, True
     if code == 130 and not streams.INTERRUPT["reported"]:
         command = next((a for a in sys.argv[1:] if not a.startswith("-")), "")
@@ -1169,6 +1171,7 @@ def main() -> None:
             _stderr_line(f"Error: cannot write the output: {exc.strerror or exc}")
             code = 2
         streams.silence_stdout()
+    streams.ending(code)
     raise SystemExit(code)
 
 

@@ -3,6 +3,7 @@ descriptor 1 routed to stderr, a stdout that cannot be written silenced before t
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
 import sys
@@ -67,9 +68,46 @@ def terminate_as_interrupt() -> None:
             signal.signal(sig, interrupt)
         except (ValueError, OSError):  # not the main thread
             pass
+    if not ENDING["registered"]:  # registered before the libraries' own handlers, so it runs after them
+        atexit.register(_end_after_late_signal)
+        ENDING["registered"] = True
     if sys.unraisablehook is not _unraisable:
         _HOOK["previous"] = sys.unraisablehook
         sys.unraisablehook = _unraisable
+
+
+ENDING = {"registered": False, "code": None, "signalled": False}
+"""The exit code a command ended with (:func:`ending`) and whether SIGINT or SIGTERM came after it, as the
+interpreter shut down."""
+
+LATE_MESSAGE = "Interrupted as the command ended; it had finished, so its output is complete"
+
+
+def ending(code) -> None:
+    """The command has ended with ``code``: from here to the process's end SIGINT and SIGTERM are remembered, not
+    raised (nothing is left to interrupt), and one that comes turns a success into exit code 130 with
+    :data:`LATE_MESSAGE` once the libraries' exit handlers have run."""
+    import signal
+
+    def remember(signum, frame):
+        ENDING["signalled"] = True
+
+    ENDING["code"] = code
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            signal.signal(sig, remember)
+        except (ValueError, OSError):  # not the main thread
+            pass
+
+
+def _end_after_late_signal() -> None:
+    if ENDING["signalled"] and ENDING["code"] in (0, None):
+        try:
+            sys.stderr.write(LATE_MESSAGE + "\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+        os._exit(130)
 
 
 _HOOK = {"previous": sys.__unraisablehook__}

@@ -1078,11 +1078,31 @@ def _identity(path: Path):
         return None
 
 
+PARTNERS = (("formula.tex", "formula.json"), ("extrapolation.csv", "extrapolation.json"),
+            ("crosscheck.tex", "crosscheck.json"), ("candidates.csv", "candidates.json"))
+"""Files a run writes together: the first is checked against the second, so it is never there alone."""
+
+
+def check_partners(rd: RunDir, metrics: dict) -> None:
+    """No file of :data:`PARTNERS` without its partner; candidates.json is required beside candidates.csv from the
+    version that records its calibration rule (kansym-2), the one that began to write it."""
+    refuse = _refuser(rd)
+    sections = metrics.get("predictive_uncertainty")
+    recent = isinstance(sections, dict) and any(isinstance(v, dict) and v.get("rule", "kansym-1") != "kansym-1"
+                                                 for v in sections.values())
+    for file, partner in PARTNERS:
+        if (rd.path / file).exists() and not (rd.path / partner).exists() and \
+                (partner != "candidates.json" or recent):
+            refuse(f"{partner} is missing beside {file} (kansym writes the two together and checks one against the "
+                   "other)")
+
+
 def _check_run(rd: RunDir, with_candidates: bool):
     check_own_files(rd.path)  # figures/ included, though no check reads them
     cfg = run_config(rd.config, f"run {rd.id}: config.json")
     ds = load_dataset(cfg)
     check_settings(rd, cfg, rd.metrics)  # the settings first: a file from another setting is named as such
+    check_partners(rd, rd.metrics)
     stage = check_summary(rd, cfg, ds, rd.metrics, rd.importance())
     formula, judge = None, make_judge(ds, cfg.selection(), cfg.features)
     if (rd.path / "formula.json").exists():

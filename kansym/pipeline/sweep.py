@@ -260,6 +260,7 @@ def run_sweep(sweep: Sweep, execution: Execution | None = None, progress=None) -
     left to it ('missing'). The summary is written even when the sweep is interrupted. ``progress`` is given a line
     per step: the check of the finished points, each one run again and why, each point done."""
     make_dir(sweep.root)
+    check_outputs(sweep)
     states = {n: point_state(sweep.root, n) for n, _ in sweep.points}
     done = [n for n, _ in sweep.points if states[n][0] == "done"]
     if done and progress:
@@ -287,6 +288,19 @@ def run_sweep(sweep: Sweep, execution: Execution | None = None, progress=None) -
             write_summary(sweep, interrupted=_settle(sweep))
         raise
     return write_summary(sweep, {n: why for n, why in results if why}), [n for n, why in results if not why]
+
+
+def check_outputs(sweep: Sweep) -> None:
+    """Before any work: the summary files, where present, are regular files and the points' folders are no
+    symbolic links (a point is a folder the sweep writes itself)."""
+    for name in ("summary.csv", "summary.png", "summary.pdf"):
+        path = sweep.root / name
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            raise KansymError(f"{path} is not a regular file (the sweep writes its summary there); remove it")
+    for name, _ in sweep.points:
+        if (sweep.root / name).is_symlink():
+            raise KansymError(f"point {sweep.root / name} is a symbolic link; a sweep's points are folders it writes "
+                              "itself: remove the link")
 
 
 def _off_plan(run: Path, cfg: DiscoverConfig) -> str:

@@ -381,6 +381,10 @@ def refuse_while_updated(run_dir: Path) -> None:
                           f"({owner_text(update)}); try again when it ends")
 
 
+RUN_FOLDERS = {"kan": "networks", "figures": "figures"}
+"""The folders of a run directory and what they hold."""
+
+
 def check_own_files(run_dir: Path, doing: str = "") -> None:
     """Nothing in a run but its own files and folders: a symbolic link anywhere in it (a rerun would write through
     it, outside the run) or a named pipe, socket or device is a KansymError (``doing``: what the message starts
@@ -398,6 +402,10 @@ def check_own_files(run_dir: Path, doing: str = "") -> None:
             if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
                 raise KansymError(f"{doing or 'run ' + RunDir(run_dir).id}: {p} is not a file or folder (a named "
                                   "pipe, socket or device: not a regular file); remove it")
+    for folder in RUN_FOLDERS:
+        if (run_dir / folder).exists() and not (run_dir / folder).is_dir():
+            raise KansymError(f"{doing or 'run ' + RunDir(run_dir).id}: {folder} is a file, not the run's folder of "
+                              f"{RUN_FOLDERS[folder]}; remove it")
 
 
 def check_updatable(run_dir: Path) -> None:
