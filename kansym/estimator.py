@@ -424,15 +424,20 @@ class KANSymbolicRegressor(RegressorMixin, BaseEstimator):
 
         if not isinstance(run_dir, (str, Path)) or not str(run_dir).strip():
             raise KansymError(f"from_run needs the path of a run directory (a str or Path), got {str(run_dir)[:40]!r}")
-        if Path(run_dir).is_symlink() and not Path(run_dir).exists():
-            raise KansymError(f"{str(run_dir)[:200]} is a symbolic link to no directory; give the run directory itself")
-        rd = RunDir(Path(run_dir))
-        missing = [f for f in ("config.json", "metrics.json", "kan") if not rd.file(f).exists()]
-        if missing:
-            raise KansymError(f"{run_dir} is not a complete kansym run: no {', '.join(missing)}")
-        # every check `kansym show` makes: it exposes what show would print (the formula read by name and checked
-        # against the run's data, the candidates as candidates.json gives them, None for an older run)
-        cfg, stage, formula, formulas = check_run(rd.path, with_candidates=True)
+        try:
+            if Path(run_dir).is_symlink() and not Path(run_dir).exists():
+                raise KansymError(f"{str(run_dir)[:200]} is a symbolic link to no directory; give the run directory "
+                                  "itself")
+            rd = RunDir(Path(run_dir))
+            missing = [f for f in ("config.json", "metrics.json", "kan") if not rd.file(f).exists()]
+            if missing:
+                raise KansymError(f"{str(run_dir)[:200]} is not a complete kansym run: no {', '.join(missing)}")
+            # every check `kansym show` makes: it exposes what show would print (the formula read by name and
+            # checked against the run's data, the candidates as candidates.json gives them, None for an older run)
+            cfg, stage, formula, formulas = check_run(rd.path, with_candidates=True)
+        except OSError as exc:  # a name too long, a loop of links, a folder that cannot be read
+            raise KansymError(f"cannot read the run {str(run_dir)[:200]}: {exc.strerror or type(exc).__name__}") \
+                from None
         est = cls.from_config(cfg)
         est.config_ = cfg
         est.network_ = stage

@@ -1889,10 +1889,11 @@ def test_other_outputs_never_go_into_a_run_or_the_runs_directory(where, formula_
     r = CliRunner().invoke(app, ["export", str(run), "--name", "x", "--registry", str(target), "--runs-dir",
                                  str(runs)])
     assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
-    assert ("inside the run" if where != "runs" else "is a runs directory") in r.output
+    assert ("inside the run" if where != "runs" else "is the runs directory") in r.output
     if where == "runs":  # also when --runs-dir does not name it
         r = CliRunner().invoke(app, ["export", str(run), "--name", "x", "--registry", str(target)])
-        assert r.exit_code == 2 and "is a runs directory" in r.output, r.output
+        assert r.exit_code == 2 and f"holds runs ({run.name}), and kansym keeps its other outputs out of folders " \
+            "of runs" in " ".join(r.output.split()), r.output
     if where != "runs":
         r = CliRunner().invoke(app, ["table1", "--out-dir", str(target), "--models", "ws4"])
         assert r.exit_code == 2 and "inside the run" in r.output and "done:" not in r.output, r.output
@@ -3428,3 +3429,30 @@ def test_what_the_thirty_eighth_probe_found(formula_run, tmp_path):
         done = subprocess.run([sys.executable, "-c", script, sig], capture_output=True, text=True, timeout=60)
         assert done.returncode == 130 and done.stdout.startswith("kansym ") and done.stderr.strip() == \
             "Interrupted as the command ended; it had finished, so its output is complete", (sig, done.stderr)
+
+
+def test_what_the_thirty_ninth_probe_found(formula_run, tmp_path):
+    """Probe 39 (about 233 inputs): from_run with a 5000-character path raised a raw OSError; a NaN layer bound in
+    scalers.json was reported as bounds that 'do not match' the layers; a 100,000-character option value was echoed
+    whole in the one error line; `--out` in a folder holding a run was called 'a runs directory'."""
+    from kansym.estimator import KANSymbolicRegressor
+
+    with pytest.raises(KansymError, match="cannot read the run a{200}: File name too long"):
+        KANSymbolicRegressor.from_run("a" * 5000)
+    run = tmp_path / "nan" / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    scalers = sorted((run / "kan").rglob("scalers.json"))[0]
+    saved = json.loads(scalers.read_text())
+    saved["bounds"][1][0][0] = float("nan")
+    scalers.write_text(json.dumps(saved))
+    r = runner.invoke(app, ["predict", str(run), "--z", "50:52", "--n", "70:72"])
+    assert r.exit_code == 2 and "layer bounds hold a number that is not finite" in r.output, r.output
+    done = subprocess.run([sys.executable, "-m", "kansym", "data", "--subset", "a" * 100_000], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2 and "...(100000 characters)' is not one of" in done.stderr and \
+        len(done.stderr) < 500 and not done.stdout, done.stderr[:300]
+    r = runner.invoke(app, ["predict", str(formula_run.run_dir), "--z", "50", "--n", "70",
+                            "--out", str(formula_run.run_dir.parent / "m.csv")])
+    assert r.exit_code == 2 and f"holds runs ({formula_run.run_dir.name}), and kansym keeps its other outputs out of " \
+        "folders of runs" in " ".join(r.output.split()), r.output
+    assert not (formula_run.run_dir.parent / "m.csv").exists()

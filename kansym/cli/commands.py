@@ -74,11 +74,24 @@ def _error(message: str):
     if streams.INTERRUPT["received"]:
         raise typer.Exit(code=130) from None
     try:
-        text = " ".join(_CONTROL.sub("?", message).split())  # text quoted from a file never drives the terminal
+        text = shortened(" ".join(_CONTROL.sub("?", message).split()))  # file text never drives the terminal
         err.print(Text.assemble(("Error: ", "bold red"), text), highlight=False, soft_wrap=True)
     except OSError:
         pass  # stderr itself is unusable: the exit code still says it
     raise typer.Exit(code=2) from None
+
+
+_LONG_WORD = re.compile(r"\S{301,}")
+
+
+def shortened(text: str) -> str:
+    """``text`` with every run of more than 300 characters without a space (a pasted value, a path) cut to its
+    first 120 and its length, so that an error stays one readable line."""
+    def cut(m):
+        word = m.group(0)
+        opening, closing = re.match(r"[(\['\"]*", word).group(0), re.search(r"[)\]'\",.;:]*$", word).group(0)
+        return f"{word[:120]}...({len(word) - len(opening) - len(closing)} characters){closing}"  # quotes kept
+    return _LONG_WORD.sub(cut, text)
 
 
 def _os_message(exc: OSError) -> str:
@@ -1177,6 +1190,6 @@ def main() -> None:
 
 def _stderr_line(text: str) -> None:
     try:
-        sys.stderr.write(text + "\n")
+        sys.stderr.write(shortened(text) + "\n")
     except OSError:
         pass

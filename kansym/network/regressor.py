@@ -529,6 +529,8 @@ def _check_shapes(reg: "KANRegressor") -> None:
             raise ValueError(f"the {label} network takes {model.width_in[0]} inputs, the scalers {n}")
         if bounds is None:
             continue
+        if not all(np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)) for lo, hi in bounds):
+            raise ValueError(f"the {label} network's layer bounds hold a number that is not finite (NaN or infinite)")
         if len(bounds) != model.depth or any(lo.shape != (w,) or hi.shape != (w,) or not np.all(lo <= hi)
                                              for (lo, hi), w in zip(bounds, model.width_in)):
             raise ValueError(f"the {label} network's layer bounds do not match its {model.depth} layers")

@@ -160,12 +160,15 @@ def output_outside_runs(path: Path, option: str, runs_dir: Path | None = None) -
         raise KansymError(f"{option} {path} lies inside the run {inside.name}; write it outside the runs")
     try:
         same = runs_dir is not None and Path(path).resolve() == Path(runs_dir).resolve()
-        holds_runs = Path(path).is_dir() and any(_is_run(d) for d in Path(path).iterdir()
-                                                 if d.is_dir() and not d.is_symlink())
+        held = [d.name for d in Path(path).iterdir() if d.is_dir() and not d.is_symlink() and _is_run(d)] \
+            if Path(path).is_dir() else []
     except (RuntimeError, OSError):
-        same = holds_runs = False
-    if same or holds_runs:
-        raise KansymError(f"{option} {path} is a runs directory; give it a folder of its own")
+        same, held = False, []
+    if same:
+        raise KansymError(f"{option} {path} is the runs directory; give it a folder of its own")
+    if held:
+        raise KansymError(f"{option} {path} holds runs ({held[0][:60]}{', ...' if len(held) > 1 else ''}), and kansym "
+                          "keeps its other outputs out of folders of runs; give it a folder of its own")
 
 
 def write_json_atomic(path: Path, obj) -> None:
