@@ -3456,3 +3456,33 @@ def test_what_the_thirty_ninth_probe_found(formula_run, tmp_path):
     assert r.exit_code == 2 and f"holds runs ({formula_run.run_dir.name}), and kansym keeps its other outputs out of " \
         "folders of runs" in " ".join(r.output.split()), r.output
     assert not (formula_run.run_dir.parent / "m.csv").exists()
+
+
+def test_what_the_fortieth_probe_found(formula_run, tmp_path):
+    """Probe 40 (about 290 inputs): a seed changed in config.json was blamed on metrics.json's RMSE; a value edited in
+    a run's formula.json was reported without the file's name; export to a folder where no file can be made
+    (/proc/1) failed after the whole run check with 'No such file or directory'."""
+    for name, edit in (("seed", lambda run: _edit_json(run / "config.json", lambda d: d.update(seed=d["seed"] + 1))),
+                       ("value", lambda run: _edit_json(run / "formula.json", lambda d: d["parameters"][0].update(
+                           value=d["parameters"][0]["value"] * (1 + 1e-6))))):
+        run = tmp_path / name / formula_run.run_dir.name
+        shutil.copytree(formula_run.run_dir, run)
+        edit(run)
+        r = runner.invoke(app, ["predict", str(run), "--z", "50", "--n", "70"])
+        text = " ".join(r.output.split())
+        assert r.exit_code == 2, r.output
+        if name == "seed":
+            assert "config.json's split 'random:0.8' with seed 1 gives other training and test nuclei than " \
+                   "predictions.csv records" in text, r.output
+        else:
+            assert f"run {run.name}: formula.json" in text, r.output
+    if Path("/proc/1").is_dir():
+        started = time.monotonic()
+        r = runner.invoke(app, ["export", str(formula_run.run_dir), "--name", "x", "--registry", "/proc/1"])
+        assert r.exit_code == 2 and "--registry /proc/1 " in r.output and time.monotonic() - started < 10, r.output
+
+
+def _edit_json(path: Path, change) -> None:
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))

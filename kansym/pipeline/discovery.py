@@ -208,7 +208,11 @@ def run_formula(rd: RunDir, features: str):
     """The run's formula (None without one), reading its variables by name from the run's feature columns."""
     if not rd.file("formula.json").exists():
         return None
-    return formula_from_entry(rd.read_json("formula.json")).for_columns(feat.feature_names(features))
+    try:
+        return formula_from_entry(rd.read_json("formula.json")).for_columns(feat.feature_names(features))
+    except KansymError as exc:
+        raise (exc if str(exc).startswith(f"run {rd.id}") else KansymError(f"run {rd.id}: formula.json: {exc}")) \
+            from None
 
 
 EXTRAPOLATION_OPTIONS = frozenset({"beyond", "against", "both_sides", "isotones"})

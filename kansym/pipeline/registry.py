@@ -38,7 +38,7 @@ from kansym.pipeline.symbolic_notes import check_symbolic_notes, variant_network
 from kansym.pipeline.writer import NO_NOTES, NOTE_STAGES, note_lines, notes_text
 from kansym.report import export
 from kansym.runs.registry import write_formula
-from kansym.runs.store import RUN_ID, SAFE_ID, RunDir, check_own_files, owner_alive, update_dir
+from kansym.runs.store import RUN_ID, SAFE_ID, RunDir, check_own_files, owner_alive, unwritable_dir, update_dir
 from kansym.safeio import decode_non_finite, first_difference, json_text, read_text_bounded
 from kansym.symbolic import search as S
 from kansym.symbolic.formula import DEGENERATE_CORR, Formula, uncertainties_at
@@ -204,6 +204,9 @@ def export_formula(run_dir: Path, name: str, registry: Path = Path("formulas"), 
         raise KansymError(f"--registry {registry} is a symbolic link to nothing (or a loop of links)")
     if Path(registry).exists() and not Path(registry).is_dir():
         raise KansymError(f"--registry {registry} is not a directory")
+    problem = unwritable_dir(Path(registry))
+    if problem:
+        raise KansymError(f"--registry {registry} {problem}")
     targets = [Path(registry) / f"{name}.{ext}" for ext in ("json", "tex")]
     if not force and any(t.exists() or t.is_symlink() for t in targets):
         raise KansymError(f"formula {name!r} already exists in {registry}; use --force to overwrite it")
@@ -293,6 +296,9 @@ def check_summary(rd: RunDir, cfg: DiscoverConfig, ds, metrics: dict, imp):
         pred = pd.to_numeric(p["prediction"], errors="raise").to_numpy(dtype=float)
     except (KeyError, ValueError, TypeError):
         refuse("predictions.csv does not give one prediction per nucleus of the run")
+    if "split" in p and p["split"].astype(str).tolist() != ds.frame["split"].astype(str).tolist():
+        refuse(f"config.json's split {cfg.split!r} with seed {cfg.seed} gives other training and test nuclei than "
+               "predictions.csv records (was its split or seed changed?)")
     if not _same(metrics.get("rmse_mev"), _plain(rmse_by_split(pred, ds.y, ds.masks()))):
         refuse("metrics.json's KAN RMSE is not the RMSE of predictions.csv on the run's data")
     _, stage = load_run_stage(rd.path)  # the networks themselves: their RMSE is checked on loading

@@ -135,6 +135,12 @@ def unwritable_dir(path: Path) -> str | None:
         return f"cannot be used ({exc.strerror})"
     if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
         return "is not writable" if existing == path else f"cannot be created ({existing} is not a writable directory)"
+    if existing == path:  # os.access says yes to root everywhere: a file is made (and removed) to be sure
+        try:
+            with tempfile.TemporaryFile(dir=path):
+                pass
+        except OSError as exc:
+            return f"cannot hold new files ({exc.strerror or type(exc).__name__})"
     return None
 
 
