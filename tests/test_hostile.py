@@ -2386,7 +2386,7 @@ def test_discover_options_the_fifteenth_probe_found(args, message, tmp_path):
     (["crosscheck", "{run}", "--maxsize", "-1"], "--maxsize"),
     (["symbolic", "{run}", "--r2-min", "1.5"], "--r2-min"),
     (["predict", "{run}", "--z", "50", "--n", "70", "--out", "/dev/full", "--force"], "not a regular file"),
-    (["predict", "{run}", "--z", "50", "--n", "70", "--out", "/proc/kansym.csv"], "cannot write in /proc"),
+    (["predict", "{run}", "--z", "50", "--n", "70", "--out", "/proc/kansym.csv"], "cannot hold new files"),
     (["predict", "{run}", "--z", "50", "--n", "70", "--out", "-"], "standard output"),  # probe 16 from here
     (["predict", "{run}", "--to-drip-line", "--elements", "Sn,50"], "twice"),
     (["extrapolate", "{run}", "--chains", "Sn", "--against", "frdm12,FRDM12"], "twice"),

@@ -10,7 +10,6 @@ import functools
 import os
 import re
 import sys
-import tempfile
 import time
 import warnings
 from collections import Counter
@@ -1049,10 +1048,6 @@ def predict(run: str = typer.Argument(..., help="Run id, unique prefix/suffix, p
             raise KansymError(f"--out {output}: the folder {parent} does not exist; create it first")
         if output.exists() and not output.is_file():  # a device (/dev/full) or a FIFO, even with --force
             raise KansymError(f"--out {output} is not a regular file")
-        try:  # a folder that refuses files although it looks writable (/proc, a full disk), found before the work
-            tempfile.TemporaryFile(dir=parent).close()
-        except OSError as exc:
-            raise KansymError(f"--out {output}: cannot write in {parent} ({exc.strerror})") from None
         if r.path.resolve() in (output.parent.resolve(), *output.parent.resolve().parents):
             raise KansymError(f"--out {output} lies inside the run {r.id}; write the table elsewhere")
         output_outside_runs(output.parent if str(output.parent) else Path("."), "--out")

@@ -120,8 +120,9 @@ def write_files_together(files: dict[Path, str], exclusive: bool, exists_error: 
 
 
 def unwritable_dir(path: Path) -> str | None:
-    """Why ``path`` cannot hold output (None if it can): it is not a directory, or it is not writable, or it
-    cannot be created because its nearest existing ancestor is not a writable directory."""
+    """Why ``path`` cannot hold output (None if it can): it is not a directory, or it is not writable (an existing
+    one must take a temporary file: /proc, a full disk), or it cannot be created because its nearest existing
+    ancestor is not a writable directory."""
     path = Path(path).absolute()
     try:
         path.resolve()
