@@ -3421,12 +3421,14 @@ def test_what_the_thirty_eighth_probe_found(formula_run, tmp_path):
         run_sweep(sweep)
     assert sorted(p.name for p in sweep.root.iterdir()) == [sweep.points[0][0]]
     script = ("import atexit, os, signal, sys, time\nfrom kansym.cli import commands as c\n"
-              "c.streams.terminate_as_interrupt()\nlate = getattr(signal, sys.argv[1])\n"
+              "c.streams.terminate_as_interrupt()\nlate, twice = getattr(signal, sys.argv[1]), len(sys.argv) > 2\n"
               # the libraries' exit handlers are registered after kansym's, and run before it
               "atexit.register(lambda: (os.kill(os.getpid(), late), time.sleep(0.05)))\n"
+              "atexit.register(lambda: (os.kill(os.getpid(), late), time.sleep(0.05)) if twice else None)\n"
               "sys.argv = ['kansym', '--version']\nc.main()\n")
-    for sig in ("SIGINT", "SIGTERM"):
-        done = subprocess.run([sys.executable, "-c", script, sig], capture_output=True, text=True, timeout=60)
+    for signals in (["SIGINT"], ["SIGTERM"], ["SIGINT", "twice"]):  # a second one ends the process at once
+        sig = signals[0]
+        done = subprocess.run([sys.executable, "-c", script, *signals], capture_output=True, text=True, timeout=60)
         assert done.returncode == 130 and done.stdout.startswith("kansym ") and done.stderr.strip() == \
             "Interrupted as the command ended; it had finished, so its output is complete", (sig, done.stderr)
 

@@ -86,10 +86,14 @@ LATE_MESSAGE = "Interrupted as the command ended; it had finished, so its output
 def ending(code) -> None:
     """The command has ended with ``code``: from here to the process's end SIGINT and SIGTERM are remembered, not
     raised (nothing is left to interrupt), and one that comes turns a success into exit code 130 with
-    :data:`LATE_MESSAGE` once the libraries' exit handlers have run."""
+    :data:`LATE_MESSAGE` once the libraries' exit handlers have run; a second one ends the process at once (a
+    library's exit handler that hangs can still be left)."""
     import signal
 
     def remember(signum, frame):
+        if ENDING["signalled"]:
+            _end_after_late_signal()  # a success: 130 and the line
+            os._exit(ENDING["code"] if isinstance(ENDING["code"], int) else 0)  # a failure keeps its code
         ENDING["signalled"] = True
 
     ENDING["code"] = code
@@ -101,7 +105,7 @@ def ending(code) -> None:
 
 
 def _end_after_late_signal() -> None:
-    if ENDING["signalled"] and ENDING["code"] in (0, None):
+    if ENDING["signalled"] and ENDING["code"] in (0, None):  # (a failed command keeps its own code)
         try:
             sys.stderr.write(LATE_MESSAGE + "\n")
             sys.stderr.flush()
