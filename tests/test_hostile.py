@@ -3393,7 +3393,6 @@ def test_what_the_thirty_eighth_probe_found(formula_run, tmp_path):
     summary.csv made a folder likewise after its points were checked; a sweep took a symbolic link as a finished
     point; a signal in the last moments of a command (as the interpreter shut down) ended it with exit code 0."""
     for name, fault in (("candidates", lambda run: (run / "candidates.json").unlink()),
-                        ("orphan", lambda run: (run / "crosscheck.tex").write_text("\\begin{tabular}{l}\\end{tabular}\n")),
                         ("figures", lambda run: (shutil.rmtree(run / "figures"), (run / "figures").write_text("x")))):
         run = tmp_path / name / formula_run.run_dir.name
         shutil.copytree(formula_run.run_dir, run)
@@ -3403,10 +3402,17 @@ def test_what_the_thirty_eighth_probe_found(formula_run, tmp_path):
             r = runner.invoke(app, args)
             text = " ".join(r.output.split())
             assert r.exit_code == 2 and {"candidates": "candidates.json is missing beside candidates.csv",
-                                         "orphan": "crosscheck.json is missing beside crosscheck.tex",
                                          "figures": "figures is a file, not the run's folder of figures"}[name] in text, \
                 (name, args, r.output)
         assert time.monotonic() - started < 20, name
+    from kansym.pipeline.registry import check_partners
+    from kansym.runs.store import RunDir
+
+    orphan = tmp_path / "orphan"  # (the shared run may have been cross-checked by another test: a folder of its own)
+    orphan.mkdir()
+    (orphan / "crosscheck.tex").write_text("\\begin{tabular}{l}\\end{tabular}\n")
+    with pytest.raises(KansymError, match="crosscheck.json is missing beside crosscheck.tex"):
+        check_partners(RunDir(orphan), {})
     from kansym.pipeline.sweep import plan, run_sweep
     from test_sweep import _base
 

@@ -38,7 +38,8 @@ from kansym.pipeline.symbolic_notes import check_symbolic_notes, variant_network
 from kansym.pipeline.writer import NO_NOTES, NOTE_STAGES, note_lines, notes_text
 from kansym.report import export
 from kansym.runs.registry import write_formula
-from kansym.runs.store import RUN_ID, SAFE_ID, RunDir, check_own_files, owner_alive, unwritable_dir, update_dir
+from kansym.runs.store import (RUN_ID, SAFE_ID, RunDir, check_own_files, check_regular_targets, owner_alive,
+                              unwritable_dir, update_dir)
 from kansym.safeio import decode_non_finite, first_difference, json_text, read_text_bounded
 from kansym.symbolic import search as S
 from kansym.symbolic.formula import DEGENERATE_CORR, Formula, uncertainties_at
@@ -202,17 +203,13 @@ def export_formula(run_dir: Path, name: str, registry: Path = Path("formulas"), 
                           "NAME.tex)")
     if Path(registry).is_symlink() and not Path(registry).exists():
         raise KansymError(f"--registry {registry} is a symbolic link to nothing (or a loop of links)")
-    if Path(registry).exists() and not Path(registry).is_dir():
-        raise KansymError(f"--registry {registry} is not a directory")
-    problem = unwritable_dir(Path(registry))
+    problem = unwritable_dir(Path(registry))  # not a directory, not writable, ...
     if problem:
         raise KansymError(f"--registry {registry} {problem}")
     targets = [Path(registry) / f"{name}.{ext}" for ext in ("json", "tex")]
     if not force and any(t.exists() or t.is_symlink() for t in targets):
         raise KansymError(f"formula {name!r} already exists in {registry}; use --force to overwrite it")
-    odd = [t for t in targets if t.is_dir() or (t.exists() and not t.is_file())]  # as the writer refuses them, early
-    if odd:
-        raise KansymError(f"{odd[0]} exists and is not a regular file; nothing was written")
+    check_regular_targets(targets)  # as the writer refuses them, early
     rd = RunDir(Path(run_dir))
     entry = rd.read_json("formula.json") if (rd.path / "formula.json").exists() else None
     if entry is None:

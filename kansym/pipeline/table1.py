@@ -20,7 +20,7 @@ from kansym.pipeline.member import fit_member
 from kansym.metrics import SPLITS, rms
 from kansym.network.regressor import scratch_prefix
 from kansym.pipeline.recipe import assemble_stage, collect_members, member_jobs
-from kansym.runs.store import csv_text, unwritable_dir, write_files_together
+from kansym.runs.store import check_regular_targets, csv_text, unwritable_dir, write_files_together
 
 # Lu et al., KAN-WS4: sigma_pre, sigma_KAN train, sigma_KAN test [MeV]. The paper's HFB row is HFB-31,
 # a different model from the bundled HFB-27, so HFB-27 has no paper row.
@@ -131,9 +131,7 @@ def check_out_dir(out_dir: Path, force: bool = False) -> tuple[Path, Path]:
     csv, tex = out_dir / "table1.csv", out_dir / "table1.tex"
     if not force and any(p.exists() or p.is_symlink() for p in (csv, tex)):
         raise _already_there(out_dir)
-    odd = [p for p in (csv, tex) if p.is_dir() or (p.exists() and not p.is_file())]
-    if odd:  # as the writer refuses them, but before the training
-        raise KansymError(f"{odd[0]} exists and is not a regular file; nothing was written")
+    check_regular_targets((csv, tex))  # as the writer refuses them, but before the training
     return csv, tex
 
 

@@ -84,6 +84,13 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     write_text_atomic(path, data)
 
 
+def check_regular_targets(paths) -> None:
+    """Refuse output paths that exist and are not regular files (a folder, a named pipe, a device)."""
+    odd = [p for p in map(Path, paths) if p.is_dir() or (p.exists() and not p.is_file())]
+    if odd:
+        raise KansymError(f"{odd[0]} exists and is not a regular file; nothing was written")
+
+
 def write_files_together(files: dict[Path, str], exclusive: bool, exists_error: Exception) -> None:
     """Write several files of one directory so that they appear together or not at all: each is staged in a
     temporary file, and only when all are complete are they moved into place. With ``exclusive`` none of the
@@ -96,9 +103,7 @@ def write_files_together(files: dict[Path, str], exclusive: bool, exists_error: 
             staged[p] = _staged(p, files[p], sync=True)
         if exclusive and any(p.exists() or p.is_symlink() for p in paths):
             raise exists_error
-        odd = [p for p in paths if p.is_dir() or (p.exists() and not p.is_file())]
-        if odd:  # checked before anything is moved, so no file is replaced without its partner
-            raise KansymError(f"{odd[0]} exists and is not a regular file; nothing was written")
+        check_regular_targets(paths)  # before anything is moved, so no file is replaced without its partner
         with signals_deferred():  # an interrupt lands before the first move or after the last
             for p in paths:
                 if exclusive:
