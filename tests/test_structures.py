@@ -200,6 +200,10 @@ def test_residual_route_finishes_within_a_small_budget(tmp_path):
     assert "formula" in r.metrics
     if r.metrics["formula"]:
         assert r.metrics["formula"]["n_members"] == 2
+    import pandas as pd
+
+    routes = pd.read_csv(r.run_dir / "candidates.csv")["route"]
+    assert "modes" in set(routes)  # read off first, so the budget never leaves it out
     from kansym.pipeline.registry import check_run
 
     check_run(r.run_dir)  # show accepts it, whether or not the budget ran out (candidates' failures recomputed)

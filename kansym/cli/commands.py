@@ -287,7 +287,7 @@ def discover(
     lib: str = typer.Option("physics+poly", help="Edge-function libraries joined by '+', each giving its own candidates: physics, poly, pykan, or a list such as 'x,x^2,x^(2/3),exp' (used as given)."),
     r2_min: float = typer.Option(0.9, help="Smallest acceptable R^2 of an edge fit."),
     poor_edges: PoorEdges = typer.Option(PoorEdges.best, help="An edge below --r2-min: best (keep the best function, with a note), zero, or error."),
-    max_constants: Optional[int] = typer.Option(None, help="Largest number of constants of the chosen formula [default: 10 for --features zn, like the published two-input formulas (Duflo-Zuker 10, the KAN paper's Eq. 6 with 9); else 12]."),
+    max_constants: Optional[int] = typer.Option(None, help="Largest number of constants of the chosen formula [default: 30 for --target residual (a correction over the whole chart); else 10 for --features zn, like the published two-input formulas (Duflo-Zuker 10, the KAN paper's Eq. 6 with 9), and 12]."),
     expand: bool = typer.Option(False, help="Also try the network multiplied out into monomials (polynomial candidates; judged like every other)."),
     joint: bool = typer.Option(False, help="Joint edge search: also try each edge's next-best library functions (x^(2/3) beside sqrt, ...), combined and refitted jointly (16 combinations per network)."),
     search_budget: Optional[float] = typer.Option(None, help="Wall-clock budget of the formula search over all members [s]; members share 70 %, the validation the rest [default: 90; 60 for residual]."),

@@ -85,7 +85,8 @@ class DiscoverConfig:
     lib: str = "physics+poly"  # libraries joined by '+', each giving its own candidates
     r2_min: float = 0.9
     poor_edges: str = "best"
-    max_constants: int | None = None  # None: 10 for (N, Z) inputs, like the published two-input formulas; else 12
+    max_constants: int | None = None  # None: 30 for residual targets (a correction over the whole chart); else 10
+    # for (N, Z) inputs, like the published two-input formulas, and 12 for the others
     search_budget: float | None = None  # wall-clock seconds for the whole formula search (kansym.symbolic.search);
     # None: 90 for be/me, 60 for residual (whose training and cross-check take longer on 2340 nuclei)
     cv_folds: int = 5  # folds of the cross-validation that scores formula structures
@@ -136,7 +137,7 @@ class DiscoverConfig:
             "crosscheck_generations": self.crosscheck_generations if self.crosscheck_generations is not None
             else d["crosscheck_generations"],
             "max_constants": self.max_constants if self.max_constants is not None
-            else (10 if (self.features or d["features"]) == "zn" else 12),
+            else (30 if target == "residual" else 10 if (self.features or d["features"]) == "zn" else 12),
         }
         if not self.chains:  # no chain to extrapolate: the stage is off (as `--chains ''` says)
             fill["extrapolate"] = False

@@ -17,6 +17,7 @@ import pandas as pd
 
 from kansym.nuclear.baselines import LIQUID_DROP
 from kansym.symbolic import candidates as cands_mod
+from kansym.symbolic import modes as modes_mod
 from kansym.symbolic import shells
 from kansym.symbolic import search as structures_mod
 from kansym.pipeline.config import DiscoverConfig, load_dataset, run_config
@@ -326,14 +327,15 @@ def round_trip_candidates(search: FormulaSearch, names) -> tuple:
 def member_candidates(cfg: DiscoverConfig, reg: KANRegressor, dataset: Dataset, judge=None,
                       consensus: np.ndarray | None = None):
     """(candidates, notes) of one member network: its ``cfg.symbolic_from`` snapshot's edge fits to each library
-    of ``cfg.lib`` and every candidate route, refitted on the training nuclei and judged; the shell-term route reads
-    the ensemble's ``consensus`` prediction where given (the same for every member)."""
+    of ``cfg.lib`` and every candidate route, refitted on the training nuclei and judged; the shell-term and mode
+    routes read the ensemble's ``consensus`` prediction where given (the same for every member)."""
     snap = reg.snapshot(cfg.symbolic_from)
     options = cands_mod.CandidateOptions(tuple(cfg.libraries), cfg.r2_min, cfg.poor_edges,
                                          routes=ROUTES + (("expanded",) if cfg.expand else ())
                                          + (("joint",) if cfg.joint else ())
                                          + (("powers",) if power_route(cfg, dataset.feature_names) else ())
-                                         + (("shells",) if shell_route(cfg, dataset.feature_names) else ()),
+                                         + (("shells",) if shell_route(cfg, dataset.feature_names) else ())
+                                         + (("modes",) if mode_route(cfg, dataset.feature_names) else ()),
                                          max_params=cfg.max_constants + structures_mod.REDUCE_SLACK)
     return cands_mod.generate(snap, scoring(dataset, judge), options, kan_pred=snap.predict(dataset.X),
                               consensus=consensus)
@@ -350,6 +352,12 @@ def shell_route(cfg: DiscoverConfig, feature_names) -> bool:
     """Whether the shell-term route (:mod:`kansym.symbolic.shells`) runs: a binding-energy target with a liquid-drop
     baseline on inputs that include Z, N and shell inputs (v, s, t, mu, P_NZ, S or P)."""
     return cfg.target == "be" and cfg.baseline in LIQUID_DROP and shells.has_shell_inputs(feature_names)
+
+
+def mode_route(cfg: DiscoverConfig, feature_names) -> bool:
+    """Whether the mode route (:mod:`kansym.symbolic.modes`) runs: a residual target on inputs that include Z and
+    N."""
+    return cfg.target == "residual" and modes_mod.has_mode_inputs(feature_names)
 
 
 def scoring(dataset: Dataset, judge=None) -> cands_mod.Scoring:

@@ -31,8 +31,8 @@ from kansym.nuclear.targets import TARGET_KINDS
 from kansym.pipeline.config import RECORD_EXTRAS, DiscoverConfig, load_dataset, run_config
 from kansym.pipeline.discovery import (EXTRAPOLATION_OPTIONS, crosscheck_summary, extrapolation_summary, no_formula,
                                        run_formula)
-from kansym.pipeline.recipe import (FormulaSearch, check_variable_order, constants_text, load_run_stage, power_route,
-                                    recorded_candidates, shell_route)
+from kansym.pipeline.recipe import (FormulaSearch, check_variable_order, constants_text, load_run_stage, mode_route,
+                                    power_route, recorded_candidates, shell_route)
 from kansym.pipeline.stages import edges_frame, predictions_frame
 from kansym.pipeline.symbolic_notes import check_symbolic_notes, variant_networks
 from kansym.pipeline.writer import NO_NOTES, NOTE_STAGES, note_lines, notes_text
@@ -168,7 +168,7 @@ def verified_metrics(formula: Formula, cfg: DiscoverConfig, ds, metrics: dict, r
 
 
 _CANDIDATE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+,^/*() -]{0,199}")  # library names and function specs
-_ROUTES = ("structured", "pruned", "terms", "expanded", "reduced", "powers", "joint", "shells")
+_ROUTES = ("structured", "pruned", "terms", "expanded", "reduced", "powers", "joint", "shells", "modes")
 
 
 def _described(metrics: dict, cfg: DiscoverConfig, run_id: str) -> dict:
@@ -501,10 +501,11 @@ def check_formula_record(rd: RunDir, cfg: DiscoverConfig, ds, formula: Formula, 
 
 def _made_by(name: str, cfg: DiscoverConfig) -> bool:
     """Whether the run's search could have named a candidate ``name``: from a library of ``lib``, or of the
-    power-law or shell-term route where the run has it."""
+    power-law, shell-term or mode route where the run has it."""
     names = feat.feature_names(cfg.features)
     return any(name == lib or name.startswith(lib + "-") for lib in cfg.libraries) or \
-        (name.startswith("powers-") and power_route(cfg, names)) or (name.startswith("shells-") and shell_route(cfg, names))
+        (name.startswith("powers-") and power_route(cfg, names)) or \
+        (name.startswith("shells-") and shell_route(cfg, names)) or (name.startswith("modes-") and mode_route(cfg, names))
 
 
 def _check_search_record(rd: RunDir, record: dict, entry: dict) -> None:

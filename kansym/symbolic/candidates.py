@@ -9,7 +9,7 @@ linear-in-coefficients form; (6) the joint edge search: the composition rebuilt 
 functions on its edges (each edge's few best library fits), every combination refitted jointly, so that a
 function the per-edge rule passes over (x^(2/3) beside the simpler sqrt) wins where it fits better in the
 composition; (7) the power-law route (:mod:`kansym.symbolic.powers`); (8) the shell-term route
-(:mod:`kansym.symbolic.shells`). Every candidate is refitted on the training nuclei, rejected if it is
+(:mod:`kansym.symbolic.shells`); (9) the mode route for residual targets (:mod:`kansym.symbolic.modes`). Every candidate is refitted on the training nuclei, rejected if it is
 non-finite on the data, and judged by a far-extrapolation check (``kansym.checks.farcheck``) over the
 reference table's whole (Z, N) domain; a candidate failing that check is never chosen.
 """
@@ -36,7 +36,7 @@ from kansym.symbolic.formula import (
 )
 from kansym.metrics import pareto_mask, rms, rmse_by_split
 from kansym.nuclear.baselines import LIQUID_DROP
-from kansym.symbolic import powers, shells
+from kansym.symbolic import modes, powers, shells
 from kansym.symbolic.library import resolve_library
 
 
@@ -386,7 +386,8 @@ def generation_notes(poor_edges: dict, on_poor: str, r2_min: float, too_large: l
 class CandidateOptions:
     """How candidates are built from a network: edge-function ``libraries`` (each its own variant), the smallest
     acceptable edge R^2 and what to do below it (``on_poor``: best, zero or error), ``extra_functions`` added to
-    every library, the ``routes`` beyond the structured one (pruned, terms, expanded, noconst, joint, powers, shells), and the largest
+    every library, the ``routes`` beyond the structured one (pruned, terms, expanded, noconst, joint, powers, shells,
+    modes), and the largest
     composition refitted jointly (``max_params`` constants, at most :data:`MAX_JOINT_CONSTANTS`)."""
 
     libraries: tuple[str, ...] = ("physics", "poly")
@@ -405,8 +406,8 @@ def generate(reg, data: Scoring, options: CandidateOptions = CandidateOptions(),
     ``data.judge`` scores each formula far outside the data (see ``kansym.checks.farcheck``); compositions with
     more than ``options.max_params`` constants are not refitted jointly, only once pruning has made them smaller;
     ``kan_pred`` (the network's prediction on ``data.X``) gives each candidate's agreement with the network;
-    the shell-term route reads ``consensus`` (the ensemble's prediction on ``data.X``) where given, so that every
-    member of an ensemble reads the same prediction, else ``kan_pred``."""
+    the shell-term and mode routes read ``consensus`` (the ensemble's prediction on ``data.X``) where given, so that
+    every member of an ensemble reads the same prediction, else ``kan_pred``."""
     o = options
     libraries, r2_min, on_poor, routes, max_params = o.libraries, o.r2_min, o.on_poor, o.routes, o.max_params
     names = data.names
@@ -418,8 +419,11 @@ def generate(reg, data: Scoring, options: CandidateOptions = CandidateOptions(),
     fits: dict = {}  # the network's trace and each edge's fits, shared by the variants
     too_large: list[str] = []
     joint_limit = MAX_JOINT_CONSTANTS if max_params is None else min(MAX_JOINT_CONSTANTS, max_params)
+    read = kan_pred if consensus is None else consensus
     if "shells" in routes:  # read off first: cheap, so a search budget that runs out never leaves it out
-        cands += _shell_route(reg, data, kan_pred if consensus is None else consensus, max_params, not_converged)
+        cands += _shell_route(reg, data, read, max_params, not_converged)
+    if "modes" in routes:  # likewise
+        cands += _mode_route(data, read, max_params, not_converged)
     while variants:
         name, lib_name, linear, poor = variants.pop(0)
         if past_deadline():
@@ -479,6 +483,16 @@ def _shell_route(reg, data: Scoring, kan_pred: np.ndarray, max_params: int | Non
         return []
     return _read_off("shells", shells.shell_candidates(
         data.names, data.X, data.masks["train"], kan_pred[data.masks["train"]], trend,
+        max_params if max_params is not None else MAX_JOINT_CONSTANTS, data.w), data, kan_pred, not_converged)
+
+
+def _mode_route(data: Scoring, kan_pred: np.ndarray, max_params: int | None, not_converged: list) -> list:
+    """Candidates of the mode route (:mod:`kansym.symbolic.modes`): a constant plus the modes that reproduce the
+    network's prediction on the training nuclei best, each refitted on the data (none without the prediction)."""
+    if kan_pred is None or not modes.has_mode_inputs(data.names):
+        return []
+    return _read_off("modes", modes.mode_candidates(
+        data.names, data.X, data.masks["train"], kan_pred[data.masks["train"]],
         max_params if max_params is not None else MAX_JOINT_CONSTANTS, data.w), data, kan_pred, not_converged)
 
 
