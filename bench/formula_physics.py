@@ -6,7 +6,7 @@ tabulates, 1308 of them beyond AME2020. For both input sets, (N, Z) and the defa
 v_N), side by side: the refitted liquid drops, the Duflo-Zuker 10-parameter formula with its published constants
 and refitted on the training nuclei (``kansym.symbolic.duflo_zuker``), the Eq. 6-type form refitted, every member of a
 60 s pyoperon front on the same inputs (refitted in float64), and the formula kansym chooses.
-Also the committed KAN-WS4 residual formula over WS4's whole table.
+(The committed KAN-WS4 residual formula over WS4's whole table: ``symbolic_ws4.py``.)
 
 Targets: (N, Z) RMSE <= 2.3 MeV with <= 10 constants and RMS vs FRDM2012 beyond AME2020 <= 8 MeV;
 default inputs <= 0.9 MeV with <= 12 constants and <= 5 MeV; both pass every sanity check; the
@@ -18,7 +18,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 from _common import scratch_runs, write_result
 
 from kansym.checks.crosscheck import PyOperonEngine, _refit_engine
@@ -122,18 +121,4 @@ for label, kw in [("zn", dict(features="zn")), ("default", {})]:
                   "registry_formula_reproduced_bit_for_bit": reproduced, "registry_trainer": recipe}
     print(label, json.dumps({k: v for k, v in out[label].items() if k not in ("pyoperon",)}, default=float), flush=True)
 
-# the committed KAN-WS4 residual formula over WS4's whole table
-entry = json.loads((ROOT / "formulas" / "residual_ws4_znps.json").read_text())
-F = formula_from_entry(entry)
-cfg = DiscoverConfig(target="residual", model="ws4").resolved()
-ds = load_dataset(cfg)
-judge = make_judge(ds, cfg.selection(), cfg.features)
-corr = F.evaluate(judge.X)
-far = judge.values(corr)
-te = ds.mask("test")
-ws4 = {"formula": entry["text"], "domain_n": int(len(judge.dom)), "max_abs_correction_mev": float(np.nanmax(np.abs(corr))),
-       "bounded": far.passed, "failures": far.failures(),
-       "test_rmse_ws4_mev": rms(ds.y[te]), "test_rmse_ws4_plus_formula_mev": rms(ds.y[te] - F.evaluate(ds.X[te]))}
-ws4["improves_test"] = ws4["test_rmse_ws4_plus_formula_mev"] < ws4["test_rmse_ws4_mev"]
-write_result("formula_physics", {**out, "residual_ws4_formula": ws4,
-                                 "main_job_under_60_s": out["default"]["main_job_wall_s"] < 60})
+write_result("formula_physics", {**out, "main_job_under_60_s": out["default"]["main_job_wall_s"] < 60})

@@ -74,3 +74,26 @@ def test_forward_selection_never_takes_a_dependent_or_empty_column():
     D = np.column_stack([D, D[:, 0], np.zeros(200), np.full(200, 2.0)])
     chosen = modes.forward_selection(D, D[:, 0] + 0.5 * D[:, 1], 6)
     assert chosen[:2] == [0, 1] and sorted(chosen) == [0, 1, 2]
+
+
+def test_a_long_formula_is_drawn_on_several_lines(residual):
+    """formula.png cuts a long sum (20 modes) between its terms, as formula.tex does; the registry's default-input
+    formula stays on one line."""
+    import json
+    from pathlib import Path
+
+    from kansym.report.export import formula_figure
+    from kansym.symbolic.formula import formula_from_entry
+
+    terms = modes.dictionary(NAMES)[::40][:20]
+    consts = sp.symbols("c_0:20", real=True)
+    X, train = residual.X, residual.mask("train")
+    y = modes.design(NAMES, X, terms) @ np.linspace(0.1, 0.3, 20)
+    long = refit(sum(c * t for c, t in zip(consts, terms)), dict.fromkeys(consts, 0.1), NAMES, X[train], y[train])
+    root = Path(__file__).resolve().parent.parent / "formulas"
+    short = formula_from_entry(json.loads((root / "be_even_even_znst.json").read_text()))
+    lines = {k: [t.get_text() for t in formula_figure(f, lhs).texts]
+             for k, f, lhs in (("long", long, r"\delta M"), ("short", short, "B"))}
+    assert len(lines["short"]) == 1 and len(lines["long"]) >= 3
+    assert lines["long"][0].startswith(r"$\delta M = ")
+    assert all(t.startswith("$+") or t.startswith("$-") for t in lines["long"][1:])

@@ -336,7 +336,8 @@ def member_candidates(cfg: DiscoverConfig, reg: KANRegressor, dataset: Dataset, 
                                          + (("powers",) if power_route(cfg, dataset.feature_names) else ())
                                          + (("shells",) if shell_route(cfg, dataset.feature_names) else ())
                                          + (("modes",) if mode_route(cfg, dataset.feature_names) else ()),
-                                         max_params=cfg.max_constants + structures_mod.REDUCE_SLACK)
+                                         max_params=cfg.max_constants + structures_mod.REDUCE_SLACK,
+                                         max_constants=cfg.max_constants)
     return cands_mod.generate(snap, scoring(dataset, judge), options, kan_pred=snap.predict(dataset.X),
                               consensus=consensus)
 

@@ -228,14 +228,21 @@ def formula_entry(formula: Formula, metrics: dict, context: dict, init: bool = T
     }
 
 
+FIGURE_LINE = 600  # characters of mathtext source beyond which formula.png shows the equation on several lines
+
+
 def formula_figure(formula: Formula, lhs: str):
     """The equation rendered with matplotlib mathtext (plain text if mathtext cannot parse it), as a figure
     (save it with ``bbox_inches="tight"``)."""
 
     tex = f"${lhs} = {to_latex(formula.expr, precision=4)}$"
-    fig = new_figure(figsize=(min(2 + 0.09 * len(tex), 30), 1.2))
+    lines = [tex] if len(tex) <= FIGURE_LINE else [f"${ln}$" for ln in equation_lines(formula.expr, lhs,
+                                                                                       budget=FIGURE_LINE // 5)]
+    width = max(len(ln) for ln in lines)
+    fig = new_figure(figsize=(min(2 + 0.09 * width, 30), 1.2 if len(lines) == 1 else 0.45 * len(lines)))
     try:
-        fig.text(0.01, 0.5, tex, fontsize=14, va="center")
+        for k, line in enumerate(lines):  # a long sum is cut into lines between its terms, as in formula.tex
+            fig.text(0.01, 1 - (k + 0.5) / len(lines), line, fontsize=14, va="center")
         fig.draw_without_rendering()  # mathtext parses the text here: an error surfaces now, not when saved
     except (ValueError, RuntimeError):
         fig.clf()

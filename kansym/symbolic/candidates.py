@@ -388,7 +388,8 @@ class CandidateOptions:
     acceptable edge R^2 and what to do below it (``on_poor``: best, zero or error), ``extra_functions`` added to
     every library, the ``routes`` beyond the structured one (pruned, terms, expanded, noconst, joint, powers, shells,
     modes), and the largest
-    composition refitted jointly (``max_params`` constants, at most :data:`MAX_JOINT_CONSTANTS`)."""
+    composition refitted jointly (``max_params`` constants, at most :data:`MAX_JOINT_CONSTANTS`); the mode route's
+    candidates have at most ``max_constants`` (``max_params`` when None)."""
 
     libraries: tuple[str, ...] = ("physics", "poly")
     r2_min: float = 0.9
@@ -396,6 +397,7 @@ class CandidateOptions:
     extra_functions: tuple | None = None
     routes: tuple[str, ...] = ("pruned", "terms", "expanded", "noconst")
     max_params: int | None = None
+    max_constants: int | None = None  # the chosen formula's limit: the mode route builds no candidate above it
 
 
 def generate(reg, data: Scoring, options: CandidateOptions = CandidateOptions(),
@@ -423,7 +425,7 @@ def generate(reg, data: Scoring, options: CandidateOptions = CandidateOptions(),
     if "shells" in routes:  # read off first: cheap, so a search budget that runs out never leaves it out
         cands += _shell_route(reg, data, read, max_params, not_converged)
     if "modes" in routes:  # likewise
-        cands += _mode_route(data, read, max_params, not_converged)
+        cands += _mode_route(data, read, max_params if o.max_constants is None else o.max_constants, not_converged)
     while variants:
         name, lib_name, linear, poor = variants.pop(0)
         if past_deadline():
@@ -486,14 +488,14 @@ def _shell_route(reg, data: Scoring, kan_pred: np.ndarray, max_params: int | Non
         max_params if max_params is not None else MAX_JOINT_CONSTANTS, data.w), data, kan_pred, not_converged)
 
 
-def _mode_route(data: Scoring, kan_pred: np.ndarray, max_params: int | None, not_converged: list) -> list:
+def _mode_route(data: Scoring, kan_pred: np.ndarray, max_constants: int | None, not_converged: list) -> list:
     """Candidates of the mode route (:mod:`kansym.symbolic.modes`): a constant plus the modes that reproduce the
     network's prediction on the training nuclei best, each refitted on the data (none without the prediction)."""
     if kan_pred is None or not modes.has_mode_inputs(data.names):
         return []
     return _read_off("modes", modes.mode_candidates(
         data.names, data.X, data.masks["train"], kan_pred[data.masks["train"]],
-        max_params if max_params is not None else MAX_JOINT_CONSTANTS, data.w), data, kan_pred, not_converged)
+        max_constants if max_constants is not None else MAX_JOINT_CONSTANTS, data.w), data, kan_pred, not_converged)
 
 
 def _read_off(route: str, produced, data: Scoring, kan_pred: np.ndarray, not_converged: list) -> list:

@@ -33,7 +33,7 @@ CHART_MAX = 12  # largest harmonic of the chart modes in Z and in N
 MODULATION_MAX = 8  # largest harmonic that modulates an input
 INPUTS = ("P", "S", "P_NZ", "v_Z", "v_N", "s_Z", "s_N", "t_Z", "t_N", "mu_Z", "mu_N")
 """The run's inputs that are modulated (those among its features), beside the odd-even factors."""
-SIZES = (2, 3, 4, 6, 8, 11, 14, 17, 20, 24, 29, 35)
+SIZES = (2, 3, 4, 6, 8, 11, 14, 17, 20, 24, 29)
 """Numbers of modes of the candidates (each also has the constant c_0)."""
 
 
