@@ -2194,6 +2194,15 @@ def _csv_edit(edit):
     return apply
 
 
+def _drop_last_failure(table):
+    """The first row with failures loses its last one (the whole list when it has one: which rows have several
+    depends on the search, and so on the machine's speed)."""
+    k = table.index[table["failures"].notna()][0]
+    kept = str(table.at[k, "failures"]).split(" | ")[:-1]
+    table["failures"] = table["failures"].astype(object)
+    table.at[k, "failures"] = " | ".join(kept) if kept else float("nan")
+
+
 def _first_validated(table):
     return table.index[table["cv_rmse_mev"].notna()][0]
 
@@ -2260,9 +2269,7 @@ PROBE15_EDITS = {  # file -> edit, and what show says (probe 15: each was accept
                                         "validation score by more than 30%"))), "failures"),
     "an eligible row given a screening failure": ("candidates.csv", _csv_edit(lambda t: t.__setitem__(
         "failures", t["failures"].where(~t["eligible"], "constants not determined: c_1 undetermined"))), "failures"),
-    "a failure removed from a list": ("candidates.csv", _csv_edit(lambda t: t.__setitem__(
-        "failures", t["failures"].map(lambda f: f.split(" | ")[0] + " | " if isinstance(f, str) and " | " in f
-                                      else f))), "candidates.csv"),
+    "a failure removed from a list": ("candidates.csv", _csv_edit(_drop_last_failure), "candidates.csv"),
     "a budget note without rows it left": (".", lambda run: _set_notes(run, lambda n: n.setdefault(
         "symbolic", []).append(__import__("kansym.symbolic.search").symbolic.search.validation_budget_note(2))),
         "notes do not say so"),

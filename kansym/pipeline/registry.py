@@ -1001,8 +1001,9 @@ def check_settings(rd: RunDir, cfg: DiscoverConfig, metrics: dict) -> None:
     if (rd.path / "candidates.csv").exists():
         table = rd.read_csv("candidates.csv")
         try:
+            failures = table["failures"].astype(object).fillna("").astype(str)  # all empty: read as floats
             for name, route, n, why in zip(table["name"].astype(str), table["route"].astype(str),
-                                           table["n_constants"].astype(int), table["failures"].fillna("").astype(str)):
+                                           table["n_constants"].astype(int), failures):
                 if not _made_by(name, cfg):
                     refuse(f"candidates.csv lists {name[:40]!r}, not from a library of config.json's lib {cfg.lib!r}")
                 said = re.findall(r"(\d+) constants > (\d+)", why)
