@@ -41,8 +41,8 @@ def test_dictionary_is_bounded_and_finite_over_the_whole_ws4_table():
 
 
 def test_planted_modes_are_recovered_on_the_real_grid(residual):
-    """Three planted modes (a chart mode, a modulated P and a scaled odd-even factor; 0.1-0.2 MeV) plus 0.05 MeV noise on
-    the 2340 nuclei of the default KAN-WS4 run: the route's three-mode candidate holds exactly those modes, and the
+    """Three planted modes (a chart mode, a modulated P and a scaled odd-even factor; 0.03-0.3 MeV) plus 0.05 MeV
+    noise on the 2340 nuclei of the default KAN-WS4 run: the route's three-mode candidate holds exactly those modes, and the
     refitted constants lie within 3 standard errors of the planted ones."""
     Z, N, P, S = variable_symbols(NAMES)
     planted = {sp.sin(sp.pi * Z / 40) * sp.cos(sp.pi * N / 90): 0.2, P * sp.cos(sp.pi * N / 60): -0.15,
@@ -53,7 +53,9 @@ def test_planted_modes_are_recovered_on_the_real_grid(residual):
     D = modes.design(NAMES, X, list(planted))
     y = D @ np.array(list(planted.values())) + np.random.default_rng(1).normal(0.0, 0.05, len(X))
     cands = modes.mode_candidates(NAMES, X, train, y[train], 30)
-    assert [name for name, *_ in cands] == [f"modes-{k}" for k in modes.SIZES if k < 30]
+    assert [name for name, *_ in cands] == [f"modes-{k}" for k in modes.SIZES if k + 1 <= 30]
+    assert [name for name, *_ in modes.mode_candidates(NAMES, X, train, y[train], 12)] == \
+        [f"modes-{k}" for k in modes.SIZES if k + 1 <= 12]  # none above the constants allowed
     name, expr, init, pred = next(c for c in cands if c[0] == "modes-3")
     consts = sorted(init, key=lambda s: int(s.name[2:]))
     found = {t.subs({c: 1 for c in consts}): t for t in sp.Add.make_args(expr) if t.free_symbols - set(consts)}
@@ -97,3 +99,34 @@ def test_a_long_formula_is_drawn_on_several_lines(residual):
     assert len(lines["short"]) == 1 and len(lines["long"]) >= 3
     assert lines["long"][0].startswith(r"$\delta M = ")
     assert all(t.startswith("$+") or t.startswith("$-") for t in lines["long"][1:])
+
+
+def test_a_mode_candidate_in_a_binding_energy_run_is_refused(formula_run, tmp_path):
+    """A candidates.csv row relabelled as the mode route's in a binding-energy run (which has no such route) is
+    refused by show, in one line."""
+    import json
+    import shutil
+
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from kansym.cli.commands import app
+
+    run = tmp_path / formula_run.run_dir.name
+    shutil.copytree(formula_run.run_dir, run)
+    for name in ("crosscheck.json", "crosscheck.tex"):  # the shared run may have been cross-checked by another test
+        (run / name).unlink(missing_ok=True)
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "crosscheck": "none", "crosscheck_budget": None,
+                                                 "crosscheck_generations": 50}))
+    metrics = json.loads((run / "metrics.json").read_text())
+    metrics.pop("crosscheck", None)
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    runner = CliRunner()
+    assert runner.invoke(app, ["show", str(run)]).exit_code == 0
+    table = pd.read_csv(run / "candidates.csv")
+    table.loc[0, "route"] = "modes"
+    table.to_csv(run / "candidates.csv", index=False)
+    r = runner.invoke(app, ["show", str(run)])
+    assert r.exit_code == 2 and "candidates of the modes route" in r.output.replace("\n", " "), r.output
+    assert "Traceback" not in r.output

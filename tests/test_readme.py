@@ -680,6 +680,16 @@ def test_symbolic_ws4_row_is_the_benchmarks():
     assert s["distinct_expressions"] == len(runs)
     assert all(r["far_check"]["passed"] for r in runs)
     assert f"all pass the far check over WS4's {runs[0]['far_check']['n_nuclei']} nuclei" in row
+    mode_runs = [r for r in runs if r["candidate"].startswith("modes-")]
+    assert f"{WORDS[len(mode_runs)].capitalize()} are the mode route's sums of modes over the chart" in row
+    first = "sin(pi Z / 40) cos(pi N / 15)"
+    assert f"each beginning with the same mode c {first}" in row
+    assert all(_same(f"c_1 {first}", " + ".join(t for t in r["expression"].split(" + ") if t.startswith("c_1*")))
+               for r in mode_runs)
+    for r in runs:
+        if r not in mode_runs:
+            assert re.fullmatch(r"c_\d+\*sin\(N\*c_\d+ \+ c_\d+\)", r["expression"]), r["expression"]
+            assert f"at S = {r['seed']} the rule takes the sine c sin(c' N + c'')" in row
     ran_out = [r["seed"] for r in runs if r["budget_notes"]]
     assert (f"a search budget ran out at S = {', '.join(map(str, ran_out))}" in row) if ran_out \
         else "no budget ran out" in row
@@ -799,6 +809,11 @@ def test_residual_bounds_paragraph_is_the_benchmarks():
     best = res["best_within_constants"]
     assert best["constants"] <= 30 and f"within 30 constants is {best['rmse_test_mev']:.3f} MeV" in text
     assert f"(median {splits['median_test_mev']:.3f} over five)" in text
+    sym = _result("symbolic_ws4")["runs"]
+    sizes = [r["n_constants"] for r in sym if r["candidate"].startswith("modes-")]
+    tests = [r["ws4_plus_formula_rmse_mev"]["test"] for r in sym]
+    assert (f"the mode route's corrections of {min(sizes)}-{max(sizes)} constants and one sine: {_range(tests, 3)} MeV"
+            in text and len(sizes) == len(sym) - 1)
     assert splits["median_test_mev"] > res["target"]["rmse_test_mev"]
 
 

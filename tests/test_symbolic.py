@@ -388,3 +388,26 @@ def test_crosscheck_tex_fits_the_page(formula_run, tmp_path, layout):
     log = _compile((run / "formula.tex").read_text() + "\n" + tex, tmp_path, layout != "article", "cc",
                    revtex=layout.startswith("revtex"))
     assert "Overfull \\hbox" not in log and "Float too large" not in log and "undefined" not in log, log[-3000:]
+
+
+def test_a_candidate_that_is_not_real_is_refused_before_its_refit():
+    """An expression with the imaginary unit or a complex constant such as (-1)^(2/3) (what folding a negative edge
+    mean into x^(2/3) can leave) is refused by the refit, not evaluated with its imaginary part discarded; a real
+    one with a cube root of a negative number's magnitude is kept."""
+    import numpy as np
+    import sympy as sp
+
+    from kansym.errors import KansymError
+    from kansym.symbolic.formula import not_real, refit
+
+    a, c1, c2 = sp.Symbol("A", real=True), sp.Symbol("c_1", real=True), sp.Symbol("c_2", real=True)
+    X = np.arange(16.0, 60.0)[:, None]
+    y = 15.8 * X[:, 0] - 18.3 * np.cbrt(X[:, 0]) ** 2
+    for bad in (c1 * a + c2 * sp.Pow(-1, sp.Rational(2, 3)) * a ** sp.Rational(2, 3), c1 * a + sp.I * c2, c1 * a + sp.oo):
+        assert not_real(bad)
+        with pytest.raises(KansymError, match="not real"):
+            refit(bad, {c1: 1.0, c2: 1.0}, ("A",), X, y)
+    good = c1 * a + c2 * a ** sp.Rational(2, 3)
+    assert not not_real(good) and not not_real(c1 * sp.cbrt(-a) + c2)
+    f = refit(good, {c1: 1.0, c2: 1.0}, ("A",), X, y)
+    assert np.allclose([p.value for p in f.parameters], [15.8, -18.3])

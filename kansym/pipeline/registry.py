@@ -1015,6 +1015,9 @@ def check_settings(rd: RunDir, cfg: DiscoverConfig, metrics: dict) -> None:
                 if route == "joint" and not cfg.joint:
                     refuse("candidates.csv holds candidates of the joint edge search, but config.json says joint "
                            "false")
+                if route in ("modes", "shells", "powers") and not _made_by(f"{route}-", cfg):
+                    refuse(f"candidates.csv holds candidates of the {route} route, which a run of config.json's "
+                           f"target and inputs does not have")
         except KansymError:
             raise  # a refusal above, with its own reason
         except (KeyError, ValueError, TypeError):

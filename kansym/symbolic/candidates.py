@@ -9,8 +9,9 @@ linear-in-coefficients form; (6) the joint edge search: the composition rebuilt 
 functions on its edges (each edge's few best library fits), every combination refitted jointly, so that a
 function the per-edge rule passes over (x^(2/3) beside the simpler sqrt) wins where it fits better in the
 composition; (7) the power-law route (:mod:`kansym.symbolic.powers`); (8) the shell-term route
-(:mod:`kansym.symbolic.shells`); (9) the mode route for residual targets (:mod:`kansym.symbolic.modes`). Every candidate is refitted on the training nuclei, rejected if it is
-non-finite on the data, and judged by a far-extrapolation check (``kansym.checks.farcheck``) over the
+(:mod:`kansym.symbolic.shells`); (9) the mode route for residual targets (:mod:`kansym.symbolic.modes`).
+Every candidate is refitted on the training nuclei, rejected if it is non-finite on the data (or not real), and
+judged by a far-extrapolation check (``kansym.checks.farcheck``) over the
 reference table's whole (Z, N) domain; a candidate failing that check is never chosen.
 """
 
@@ -387,9 +388,9 @@ class CandidateOptions:
     """How candidates are built from a network: edge-function ``libraries`` (each its own variant), the smallest
     acceptable edge R^2 and what to do below it (``on_poor``: best, zero or error), ``extra_functions`` added to
     every library, the ``routes`` beyond the structured one (pruned, terms, expanded, noconst, joint, powers, shells,
-    modes), and the largest
-    composition refitted jointly (``max_params`` constants, at most :data:`MAX_JOINT_CONSTANTS`); the mode route's
-    candidates have at most ``max_constants`` (``max_params`` when None)."""
+    modes), and the largest composition refitted jointly (``max_params`` constants, at most
+    :data:`MAX_JOINT_CONSTANTS`); the mode route's candidates have at most ``max_constants`` (``max_params`` when
+    None)."""
 
     libraries: tuple[str, ...] = ("physics", "poly")
     r2_min: float = 0.9
@@ -421,11 +422,8 @@ def generate(reg, data: Scoring, options: CandidateOptions = CandidateOptions(),
     fits: dict = {}  # the network's trace and each edge's fits, shared by the variants
     too_large: list[str] = []
     joint_limit = MAX_JOINT_CONSTANTS if max_params is None else min(MAX_JOINT_CONSTANTS, max_params)
-    read = kan_pred if consensus is None else consensus
-    if "shells" in routes:  # read off first: cheap, so a search budget that runs out never leaves it out
-        cands += _shell_route(reg, data, read, max_params, not_converged)
-    if "modes" in routes:  # likewise
-        cands += _mode_route(data, read, max_params if o.max_constants is None else o.max_constants, not_converged)
+    # read off first: cheap, so a search budget that runs out never leaves them out
+    cands += _consensus_routes(reg, data, o, kan_pred if consensus is None else consensus, not_converged)
     while variants:
         name, lib_name, linear, poor = variants.pop(0)
         if past_deadline():
@@ -463,6 +461,14 @@ def generate(reg, data: Scoring, options: CandidateOptions = CandidateOptions(),
         cands.extend(c for c in (without_constant(c, data) for c in list(cands)
                                  if c.route in ("structured", "pruned")) if c is not None)
     return cands, notes
+
+
+def _consensus_routes(reg, data: Scoring, o: CandidateOptions, read: np.ndarray | None, not_converged: list) -> list:
+    """Candidates of the routes that read the ensemble's prediction ``read`` (the shell-term and mode routes)."""
+    out = _shell_route(reg, data, read, o.max_params, not_converged) if "shells" in o.routes else []
+    if "modes" in o.routes:
+        out += _mode_route(data, read, o.max_params if o.max_constants is None else o.max_constants, not_converged)
+    return out
 
 
 def _power_route(reg, data: Scoring, kan_pred: np.ndarray, max_params: int | None, not_converged: list) -> list:

@@ -577,6 +577,15 @@ def _residuals(f, grads, X, y, deadline, sample_weight=None):
     return resid, raw_jac
 
 
+@functools.lru_cache(maxsize=1024)
+def not_real(expr: sp.Expr) -> bool:
+    """Whether ``expr`` holds the imaginary unit, an infinity or NaN, or a constant part that is not real (a negative
+    number under a fractional power, as folding a pruned edge's mean into x^(2/3) can leave)."""
+    if expr.has(sp.I, sp.zoo, sp.nan, sp.oo, -sp.oo):
+        return True
+    return any(a.args and not a.free_symbols and a.is_extended_real is False for a in sp.preorder_traversal(expr))
+
+
 def refit(expr: sp.Expr, init: dict[sp.Symbol, float], variables, X: np.ndarray, y: np.ndarray,
           max_nfev: int = 3000, accept_budget_end: bool = False, deadline: float | None = None,
           sample_weight: np.ndarray | None = None, linear_start: bool = False) -> Formula:
@@ -586,8 +595,12 @@ def refit(expr: sp.Expr, init: dict[sp.Symbol, float], variables, X: np.ndarray,
     ``expr`` linearly are first solved for by linear least squares at the others' starting values
     (:func:`_linear_start`).
 
-    Raises if the fit fails, if it stops at ``max_nfev`` evaluations unless ``accept_budget_end``, or when
-    ``deadline`` (a ``time.monotonic()`` value) passes before it ends."""
+    Raises if ``expr`` is not real (the imaginary unit or an infinity in it), if the fit fails, if it stops at
+    ``max_nfev`` evaluations unless ``accept_budget_end``, or when ``deadline`` (a ``time.monotonic()`` value)
+    passes before it ends."""
+    if not_real(expr):
+        raise KansymError("the expression is not real (it holds the imaginary unit, an infinity or a complex "
+                          "number such as (-1)^(2/3)); rejected")
     syms = variable_symbols(variables)
     psyms = tuple(init)
     p0 = np.array([init[s] for s in psyms], dtype=np.float64)

@@ -2,7 +2,7 @@
 
 A network on a residual target (AME2020 minus a mass model, from Z, N and inputs such as KAN-WS4's P and S) learns
 a correction that varies across the whole chart; read edge by edge, its composition keeps one or two smooth
-functions of it (a sine of Z gained 0.004 MeV on WS4). This route reads the ensemble's prediction instead as a
+functions of it (a sine of Z or N). This route reads the ensemble's prediction instead as a
 constant plus a linear combination of *modes* (:func:`dictionary`; every mode is bounded on the whole chart):
 
 * chart modes f(pi k Z / 120) g(pi l N / 180), f, g in {sin, cos}, k, l = 0 .. ``CHART_MAX`` (not both 0): trends of
@@ -23,12 +23,14 @@ reach is measured in ``bench/residual_modes.py``.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import sympy as sp
 
 from kansym.symbolic.formula import variable_symbols
 
-SPANS = (("Z", 120), ("N", 180), ("A", 300))  # a mode's argument is pi k u / span
+SPANS = {"Z": 120, "N": 180, "A": 300}  # nucleons; a mode's argument is pi k u / span
 CHART_MAX = 12  # largest harmonic of the chart modes in Z and in N
 MODULATION_MAX = 8  # largest harmonic that modulates an input
 INPUTS = ("P", "S", "P_NZ", "v_Z", "v_N", "s_Z", "s_N", "t_Z", "t_N", "mu_Z", "mu_N")
@@ -50,22 +52,35 @@ def _harmonics(u: sp.Expr, span: int, kmax: int, with_one: bool) -> list[sp.Expr
 
 
 def dictionary(names) -> list[sp.Expr]:
-    """The route's modes for the feature ``names`` (SymPy, in the names' symbols), in a fixed order."""
+    """The route's modes for the feature ``names`` (SymPy, in the names' symbols), in a fixed order; each is
+    dimensionless or in the unit of the input it multiplies."""
+    return list(_dictionary(tuple(names)))
+
+
+@functools.lru_cache(maxsize=8)
+def _dictionary(names: tuple) -> tuple:
     by = dict(zip(names, variable_symbols(names)))
     z, n = by["Z"], by["N"]
     arg = {"Z": z, "N": n, "A": z + n}
-    chart = [fz * fn for fz in _harmonics(z, 120, CHART_MAX, True) for fn in _harmonics(n, 180, CHART_MAX, True)][1:]
+    chart = [fz * fn for fz in _harmonics(z, SPANS["Z"], CHART_MAX, True)
+             for fn in _harmonics(n, SPANS["N"], CHART_MAX, True)][1:]
     parity = [sp.cos(sp.pi * z), sp.cos(sp.pi * n), sp.cos(sp.pi * (z + n))]
-    waves = [h for u, span in SPANS for h in _harmonics(arg[u], span, MODULATION_MAX, False)]
+    waves = [h for u, span in SPANS.items() for h in _harmonics(arg[u], span, MODULATION_MAX, False)]
     modulated = [x * w for x in [by[x] for x in INPUTS if x in by] + parity for w in (sp.Integer(1), *waves)]
     scaled = [p / (z + n) for p in parity] + [p / sp.sqrt(z + n) for p in parity]
-    return chart + modulated + scaled
+    return tuple(chart + modulated + scaled)
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(names: tuple, terms: tuple):
+    return sp.lambdify(variable_symbols(names), list(terms), "numpy")
 
 
 def design(names, X: np.ndarray, terms: list[sp.Expr]) -> np.ndarray:
-    """The values of ``terms`` on the rows of ``X`` (columns named ``names``), one column per term."""
+    """The values of ``terms`` on the rows of ``X`` (columns named ``names``), one column per term (compiled once
+    per names and terms: every member of an ensemble reads the same dictionary)."""
     with np.errstate(all="ignore"):
-        cols = sp.lambdify(variable_symbols(names), terms, "numpy")(*np.asarray(X, dtype=np.float64).T)
+        cols = _compiled(tuple(names), tuple(terms))(*np.asarray(X, dtype=np.float64).T)
     return np.column_stack([np.broadcast_to(np.asarray(c, dtype=np.float64), (len(X),)) for c in cols])
 
 
@@ -97,14 +112,15 @@ def forward_selection(D: np.ndarray, target: np.ndarray, n_terms: int, base: np.
 def mode_candidates(names, X: np.ndarray, train: np.ndarray, target: np.ndarray, max_constants: int,
                     w: np.ndarray | None = None):
     """(name, expression, constants fitted to ``target``, that fit's prediction on every row of X) of the first n
-    modes :func:`forward_selection` chooses to reproduce ``target`` (the network's prediction on the ``train``
-    rows, weighted by ``w``), for each n of :data:`SIZES` with at most ``max_constants`` constants."""
+    modes :func:`forward_selection` chooses to reproduce ``target`` (the network's prediction [MeV] on the ``train``
+    rows, the fits weighted by ``w``), for each n of :data:`SIZES` with at most ``max_constants`` constants; a mode
+    that is not finite on some row of ``X`` is never chosen."""
     sizes = [s for s in SIZES if s + 1 <= max_constants]
     if not sizes:
         return []
     terms = dictionary(names)
     D = design(names, X, terms)
-    finite = np.flatnonzero(np.all(np.isfinite(D[train]), axis=0))
+    finite = np.flatnonzero(np.all(np.isfinite(D), axis=0))
     sw = np.ones(int(train.sum())) if w is None else np.sqrt(w[train])
     order = [int(finite[j]) for j in forward_selection(D[train][:, finite] * sw[:, None], target * sw,
                                                         max(sizes), sw)]
