@@ -42,8 +42,8 @@ def test_dictionary_is_bounded_and_finite_over_the_whole_ws4_table():
 
 def test_planted_modes_are_recovered_on_the_real_grid(residual):
     """Three planted modes (a chart mode, a modulated P and a scaled odd-even factor; 0.03-0.3 MeV) plus 0.05 MeV
-    noise on the 2340 nuclei of the default KAN-WS4 run: the route's three-mode candidate holds exactly those modes, and the
-    refitted constants lie within 3 standard errors of the planted ones."""
+    noise on the 2340 nuclei of the default KAN-WS4 run: the route's three-mode candidate holds exactly those modes,
+    and the refitted constants lie within 3 standard errors of the planted ones."""
     Z, N, P, S = variable_symbols(NAMES)
     planted = {sp.sin(sp.pi * Z / 40) * sp.cos(sp.pi * N / 90): 0.2, P * sp.cos(sp.pi * N / 60): -0.15,
                sp.cos(sp.pi * Z) / sp.sqrt(Z + N): 0.5}
