@@ -19,7 +19,7 @@ the modes are chosen on all training nuclei before the folds are cut, so these C
 Where the network's gain lies: the fall of the test nuclei's squared error from WS4 to WS4 + network, shared out
 by mass number and by odd-even class.
 
-    python bench/residual_modes.py        (about 6 min on 2 cores: five network ensembles)
+    python bench/residual_modes.py        (about 3-4 min on 2 cores: five network ensembles)
 """
 
 import statistics
