@@ -29,11 +29,13 @@ import numpy as np
 import pandas as pd
 from _common import scratch_runs, write_result
 
+from kansym.metrics import rms
 from kansym.nuclear.tables import load_experiment, load_model
 from kansym.nuclear.features import features
 from kansym.pipeline.config import DiscoverConfig
 from kansym.pipeline.discovery import discover
 from kansym.symbolic import modes
+from kansym.symbolic.formula import term_columns, variable_symbols
 
 TARGET_MEV, MAX_CONSTANTS, NEAR_TIE, FOLDS = 0.25, 30, 0.05, 5
 SIZES = (2, 3, 4, 6, 8, 11, 14, 17, 20, 24, 29, 35, 41, 49)  # modes (each candidate also has a constant)
@@ -46,7 +48,7 @@ NAMES = ("Z", "N", "P", "S")
 def design(z, n) -> np.ndarray:
     """The mode route's modes (``kansym.symbolic.modes``) at nuclei (z, n), one column each."""
     X = features(np.asarray(z, int), np.asarray(n, int), "znps")[list(NAMES)].to_numpy(float)
-    return modes.design(NAMES, X, modes.dictionary(NAMES))
+    return term_columns(variable_symbols(NAMES), X, modes.dictionary(NAMES))
 
 
 def cross_validation(M: np.ndarray, y: np.ndarray, train: np.ndarray, seed: int) -> float:
@@ -59,10 +61,6 @@ def cross_validation(M: np.ndarray, y: np.ndarray, train: np.ndarray, seed: int)
         c, *_ = np.linalg.lstsq(M[fit], y[fit], rcond=None)
         errors.append(M[held] @ c - y[held])
     return float(np.sqrt(np.mean(np.concatenate(errors) ** 2)))
-
-
-def rms(v) -> float:
-    return float(np.sqrt(np.mean(np.asarray(v) ** 2)))
 
 
 def gain_shares(y, kan, test, z, n) -> dict:

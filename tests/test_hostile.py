@@ -2312,17 +2312,10 @@ def _set_importance(run) -> None:
 @pytest.mark.parametrize("name", list(PROBE15_EDITS))
 def test_edits_the_fifteenth_probe_found_accepted_are_refused(name, formula_run, tmp_path):
     """Run-file edits the fifteenth probe found accepted by show: each refused in one line, exit 2."""
+    from conftest import uncrosschecked_copy
+
     file, edit, message = PROBE15_EDITS[name]
-    run = tmp_path / formula_run.run_dir.name
-    shutil.copytree(formula_run.run_dir, run)
-    (run / "crosscheck.json").unlink(missing_ok=True)  # the shared run may have been cross-checked by another test
-    (run / "crosscheck.tex").unlink(missing_ok=True)
-    config = json.loads((run / "config.json").read_text())
-    (run / "config.json").write_text(json.dumps({**config, "crosscheck": "none", "crosscheck_budget": None,
-                                                 "crosscheck_generations": 50}))
-    metrics = json.loads((run / "metrics.json").read_text())
-    metrics.pop("crosscheck", None)
-    (run / "metrics.json").write_text(json.dumps(metrics))
+    run = uncrosschecked_copy(formula_run.run_dir, tmp_path)
     assert runner.invoke(app, ["show", str(run)]).exit_code == 0
     edit(run / file)
     r = runner.invoke(app, ["show", str(run)])

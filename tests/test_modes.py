@@ -9,7 +9,7 @@ from kansym.nuclear.tables import load_model
 from kansym.pipeline.config import DiscoverConfig, load_dataset
 from kansym.pipeline.recipe import mode_route
 from kansym.symbolic import modes
-from kansym.symbolic.formula import refit, variable_symbols
+from kansym.symbolic.formula import refit, term_columns, variable_symbols
 
 NAMES = ("Z", "N", "P", "S")
 
@@ -28,7 +28,7 @@ def test_dictionary_is_bounded_and_finite_over_the_whole_ws4_table():
     assert len(modes.dictionary(("Z", "N"))) == 624 + 3 * 49 + 6
     ws4 = load_model("ws4")
     X = features(ws4["Z"].to_numpy(int), ws4["N"].to_numpy(int), "znps")[list(NAMES)].to_numpy(float)
-    D = modes.design(NAMES, X, terms)
+    D = term_columns(variable_symbols(NAMES), X, terms)
     assert D.shape == (len(ws4), 875) and np.isfinite(D).all()
     bound = max(1.0, np.abs(X[:, 2]).max(), np.abs(X[:, 3]).max())
     assert np.abs(D).max() <= bound * (1 + 1e-12)
@@ -50,7 +50,7 @@ def test_planted_modes_are_recovered_on_the_real_grid(residual):
     terms = modes.dictionary(NAMES)
     assert all(t in terms for t in planted)
     X, train = residual.X, residual.mask("train")
-    D = modes.design(NAMES, X, list(planted))
+    D = term_columns(variable_symbols(NAMES), X, list(planted))
     y = D @ np.array(list(planted.values())) + np.random.default_rng(1).normal(0.0, 0.05, len(X))
     cands = modes.mode_candidates(NAMES, X, train, y[train], 30)
     assert [name for name, *_ in cands] == [f"modes-{k}" for k in modes.SIZES if k + 1 <= 30]
@@ -90,7 +90,7 @@ def test_a_long_formula_is_drawn_on_several_lines(residual):
     terms = modes.dictionary(NAMES)[::40][:20]
     consts = sp.symbols("c_0:20", real=True)
     X, train = residual.X, residual.mask("train")
-    y = modes.design(NAMES, X, terms) @ np.linspace(0.1, 0.3, 20)
+    y = term_columns(variable_symbols(NAMES), X, terms) @ np.linspace(0.1, 0.3, 20)
     long = refit(sum(c * t for c, t in zip(consts, terms)), dict.fromkeys(consts, 0.1), NAMES, X[train], y[train])
     root = Path(__file__).resolve().parent.parent / "formulas"
     short = formula_from_entry(json.loads((root / "be_even_even_znst.json").read_text()))
@@ -104,24 +104,13 @@ def test_a_long_formula_is_drawn_on_several_lines(residual):
 def test_a_mode_candidate_in_a_binding_energy_run_is_refused(formula_run, tmp_path):
     """A candidates.csv row relabelled as the mode route's in a binding-energy run (which has no such route) is
     refused by show, in one line."""
-    import json
-    import shutil
-
     import pandas as pd
     from typer.testing import CliRunner
 
+    from conftest import uncrosschecked_copy
     from kansym.cli.commands import app
 
-    run = tmp_path / formula_run.run_dir.name
-    shutil.copytree(formula_run.run_dir, run)
-    for name in ("crosscheck.json", "crosscheck.tex"):  # the shared run may have been cross-checked by another test
-        (run / name).unlink(missing_ok=True)
-    config = json.loads((run / "config.json").read_text())
-    (run / "config.json").write_text(json.dumps({**config, "crosscheck": "none", "crosscheck_budget": None,
-                                                 "crosscheck_generations": 50}))
-    metrics = json.loads((run / "metrics.json").read_text())
-    metrics.pop("crosscheck", None)
-    (run / "metrics.json").write_text(json.dumps(metrics))
+    run = uncrosschecked_copy(formula_run.run_dir, tmp_path)
     runner = CliRunner()
     assert runner.invoke(app, ["show", str(run)]).exit_code == 0
     table = pd.read_csv(run / "candidates.csv")

@@ -12,7 +12,7 @@ from kansym.errors import KansymError
 from kansym.report import export
 from kansym.report.notation import display
 from kansym.symbolic import powers
-from kansym.symbolic.formula import Formula, Parameter, variable_symbols
+from kansym.symbolic.formula import Formula, Parameter, term_columns, variable_symbols
 
 TEXTBOOK = {"a_V": 15.75, "a_S": -17.8, "a_C": -0.711, "a_I": -23.7}  # MeV, the fitted signs of B's terms
 
@@ -63,7 +63,7 @@ def test_ranked_sets_find_the_planted_terms_first(grid):
     terms = powers.term_expressions(Z, N, linear_baseline=True)
     shown = [str(t) for _, t in terms]
     assert "N + Z" not in shown and "Z**2/(N + Z)" not in shown and len(terms) == len(powers.TERMS) - 2
-    D = powers.term_columns(terms, variable_symbols(("Z", "N")), X.to_numpy(float))
+    D = term_columns(variable_symbols(("Z", "N")), X.to_numpy(float), [t for _, t in terms])
     base = np.column_stack([np.ones(len(X)), X.to_numpy(float)])
     sets = powers.ranked_sets(base, D, bw, max_terms=3, per_size=2)
     names = [terms[j][0] for j in sets[4]]  # the best set of three terms

@@ -507,6 +507,19 @@ def check_finite(formula: Formula, X: np.ndarray, what: str = "the data") -> Non
         raise KansymError(f"formula is not finite on {int(bad.sum())} of {len(v)} rows of {what}; rejected")
 
 
+@functools.lru_cache(maxsize=16)
+def _compiled_terms(symbols: tuple, terms: tuple):
+    return sp.lambdify(symbols, list(terms), "numpy")
+
+
+def term_columns(symbols, X: np.ndarray, terms) -> np.ndarray:
+    """Each of ``terms``' values on the rows of X (columns named by ``symbols``), one column per term; the terms are
+    compiled once per symbols and terms (every member of an ensemble reads the same dictionary)."""
+    with np.errstate(all="ignore"):
+        cols = _compiled_terms(tuple(symbols), tuple(terms))(*np.asarray(X, dtype=np.float64).T)
+    return np.column_stack([np.broadcast_to(np.asarray(c, dtype=np.float64), (len(X),)) for c in cols])
+
+
 @functools.lru_cache(maxsize=1024)
 def compiled(expr: sp.Expr, syms: tuple, psyms: tuple):
     """(f, grads) for ``expr``: numpy functions of (variables, parameters) giving the value and the list of

@@ -28,7 +28,7 @@ import functools
 import numpy as np
 import sympy as sp
 
-from kansym.symbolic.formula import variable_symbols
+from kansym.symbolic.formula import term_columns, variable_symbols
 
 SPANS = {"Z": 120, "N": 180, "A": 300}  # nucleons; a mode's argument is pi k u / span
 CHART_MAX = 12  # largest harmonic of the chart modes in Z and in N
@@ -71,19 +71,6 @@ def _dictionary(names: tuple) -> tuple:
     return tuple(chart + modulated + scaled)
 
 
-@functools.lru_cache(maxsize=8)
-def _compiled(names: tuple, terms: tuple):
-    return sp.lambdify(variable_symbols(names), list(terms), "numpy")
-
-
-def design(names, X: np.ndarray, terms: list[sp.Expr]) -> np.ndarray:
-    """The values of ``terms`` on the rows of ``X`` (columns named ``names``), one column per term (compiled once
-    per names and terms: every member of an ensemble reads the same dictionary)."""
-    with np.errstate(all="ignore"):
-        cols = _compiled(tuple(names), tuple(terms))(*np.asarray(X, dtype=np.float64).T)
-    return np.column_stack([np.broadcast_to(np.asarray(c, dtype=np.float64), (len(X),)) for c in cols])
-
-
 def forward_selection(D: np.ndarray, target: np.ndarray, n_terms: int, base: np.ndarray | None = None) -> list[int]:
     """Columns of ``D`` chosen one at a time beside the ``base`` column (a constant when None): at each step the
     column whose part orthogonal to the base and the chosen columns has the largest |cosine| with what they leave of
@@ -119,7 +106,7 @@ def mode_candidates(names, X: np.ndarray, train: np.ndarray, target: np.ndarray,
     if not sizes:
         return []
     terms = dictionary(names)
-    D = design(names, X, terms)
+    D = term_columns(variable_symbols(names), X, terms)
     finite = np.flatnonzero(np.all(np.isfinite(D), axis=0))
     sw = np.ones(int(train.sum())) if w is None else np.sqrt(w[train])
     order = [int(finite[j]) for j in forward_selection(D[train][:, finite] * sw[:, None], target * sw,

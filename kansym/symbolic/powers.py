@@ -22,7 +22,7 @@ import itertools
 import numpy as np
 import sympy as sp
 
-from kansym.symbolic.formula import variable_symbols
+from kansym.symbolic.formula import term_columns, variable_symbols
 
 _R = sp.Rational
 TERMS = (
@@ -44,13 +44,6 @@ def term_expressions(Z: sp.Symbol, N: sp.Symbol, linear_baseline: bool) -> list[
     # beside a linear baseline (a constant, Z and N) A is that baseline's, and Z^2/A = (I^2/A - A + 4Z)/4 is I^2/A's
     same = ((1, 1), ("Z2", -1)) if linear_baseline else ()
     return [(name, factor[f] * A ** p) for name, f, p in TERMS if (f, p) not in same]
-
-
-def term_columns(terms, symbols, X: np.ndarray) -> np.ndarray:
-    """Each term's values on the rows of X (columns named by ``symbols``)."""
-    cols = [np.broadcast_to(np.asarray(sp.lambdify(symbols, t, "numpy")(*X.T), dtype=np.float64), (len(X),))
-            for _, t in terms]
-    return np.column_stack(cols)
 
 
 def ranked_sets(base: np.ndarray, D: np.ndarray, target: np.ndarray, max_terms: int, per_size: int,
@@ -81,7 +74,7 @@ def power_candidates(names, X: np.ndarray, train: np.ndarray, target: np.ndarray
     symbols = variable_symbols(names)
     Z, N = symbols[list(names).index("Z")], symbols[list(names).index("N")]
     terms = term_expressions(Z, N, linear_baseline)
-    D = term_columns(terms, symbols, X)
+    D = term_columns(symbols, X, [t for _, t in terms])
     base_syms = [sp.Integer(1), *symbols] if linear_baseline else []
     base = np.column_stack([np.ones(len(X)), X]) if linear_baseline else np.zeros((len(X), 0))
     wt = None if w is None else w[train]

@@ -27,7 +27,7 @@ import itertools
 import numpy as np
 import sympy as sp
 
-from kansym.symbolic.formula import variable_symbols
+from kansym.symbolic.formula import term_columns, variable_symbols
 
 PAIRS = ("v", "s", "t", "mu")
 """Shell inputs with a proton and a neutron column (``v_Z``, ``v_N``, ...), as :mod:`kansym.nuclear.features` names
@@ -92,9 +92,7 @@ def shell_candidates(names, X: np.ndarray, train: np.ndarray, target: np.ndarray
     b_syms = list(b_init)
     base = np.column_stack([trend.design(X), np.ones(len(X))])
     terms = dictionary(names)
-    lam = sp.lambdify(symbols, terms, "numpy")
-    with np.errstate(all="ignore"):
-        D = np.column_stack([np.broadcast_to(np.asarray(c, dtype=np.float64), (len(X),)) for c in lam(*X.T)])
+    D = term_columns(symbols, X, terms)
     room = max_constants - base.shape[1]
     if room < 1 or not np.all(np.isfinite(D[train])):
         return []
