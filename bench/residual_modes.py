@@ -117,6 +117,9 @@ def main():
     known = set(zip(ame["Z"], ame["N"]))
     zn = ws4[["Z", "N"]].to_numpy(int)
     beyond_zn = zn[[(a >= 8 and b >= 8 and (a, b) not in known) for a, b in zn]]
+    print("NOT the full default job: each run is `kansym discover --target residual --model ws4 --seed S --stage kan` "
+          "(the networks with every default, no formula search); the default job's formulas: symbolic_ws4.py",
+          flush=True)
     runs, t0 = scratch_runs(), time.perf_counter()
     rows = [one(o, runs, beyond_zn) for o in OFFSETS]
     wall = round(time.perf_counter() - t0, 1)
